@@ -1,0 +1,342 @@
+/* hakari: flags, signals, lifecycle. Collect on a schedule, serve /metrics, push remote-write. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/exporters.h"
+#include "agent/scheduler.h"
+#include "core/buf.h"
+#include "core/collector.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "exporter/textfmt.h"
+
+#define MAX_OVERRIDES 256
+
+struct options {
+    const char *config_file;
+    const char *rootfs, *procfs, *sysfs;
+    struct hk_exporter_flags web;
+    const char *log_level, *log_format;
+    bool once, check, version, help;
+    struct hk_config_override ov[MAX_OVERRIDES];
+    size_t nov;
+    /* Storage for synthesised override paths. */
+    char ov_paths[MAX_OVERRIDES][160];
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: hakari [flags]\n"
+            "\n"
+            "Measures the containers, pods and the node it runs on; serves /metrics and pushes\n"
+            "Prometheus remote-write. Flags override the config file.\n"
+            "\n"
+            "  --config.file=FILE          YAML configuration (default: none, built-in defaults)\n"
+            "  --config.check              validate the configuration and flags, print a summary,\n"
+            "                              exit 0 (valid) or 1\n"
+            "  --web.listen-address=ADDR   where /metrics is served (default :9810; \"\" disables)\n"
+            "  --web.config.file=FILE      TLS and basic auth, Prometheus web-config format\n"
+            "  --web.max-connections=N     concurrent HTTP connections (default 64)\n"
+            "  --web.timeout=DURATION      per-connection idle timeout (default 30s)\n"
+            "  --path.rootfs=DIR           host root (default /; /host in a DaemonSet)\n"
+            "  --path.procfs=DIR           default <rootfs>/proc\n"
+            "  --path.sysfs=DIR            default <rootfs>/sys\n"
+            "  --collection.interval=DUR   collection interval (default 10s)\n"
+            "  --collector.NAME            enable a collector\n"
+            "  --no-collector.NAME         disable a collector\n"
+            "  --collector.NAME.OPTION=V   set a collector option (collectors.NAME.OPTION)\n"
+            "  --once                      collect one snapshot, print it as text, exit\n"
+            "  --log.level=LEVEL           debug, info, warn, error (default info)\n"
+            "  --log.format=FORMAT         logfmt or json (default logfmt)\n"
+            "  --version                   print version and exit\n"
+            "  --help                      this text\n"
+            "\n"
+            "Collectors (default state):\n");
+    for (size_t i = 0; hk_collectors[i]; i++)
+        fprintf(out, "  %-22s %-4s %s\n", hk_collectors[i]->name,
+                hk_collectors[i]->default_enabled ? "on" : "off", hk_collectors[i]->help);
+    fprintf(out, "\nSignals: SIGHUP reloads the config file (a bad one keeps the old config);\n"
+                 "SIGTERM/SIGINT stop cleanly.\n");
+}
+
+static int add_override(struct options *o, const char *path, const char *value, const char *flag)
+{
+    if (o->nov == MAX_OVERRIDES)
+        return -E2BIG;
+    snprintf(o->ov_paths[o->nov], sizeof(o->ov_paths[0]), "%s", path);
+    o->ov[o->nov] = (struct hk_config_override){o->ov_paths[o->nov], value, flag};
+    o->nov++;
+    return 0;
+}
+
+/* --name=value or --name value. */
+static const char *flag_value(int argc, char **argv, int *i, const char *arg, const char *name)
+{
+    size_t n = strlen(name);
+    if (strncmp(arg, name, n) != 0)
+        return NULL;
+    if (arg[n] == '=')
+        return arg + n + 1;
+    if (arg[n] == '\0' && *i + 1 < argc)
+        return argv[++*i];
+    return NULL;
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v;
+        if (a[0] == '-' && a[1] != '-' && a[1] != '\0')
+            a++; /* accept -flag like Go programs do */
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            o->help = true;
+        } else if (!strcmp(a, "--version")) {
+            o->version = true;
+        } else if (!strcmp(a, "--once")) {
+            o->once = true;
+        } else if (!strcmp(a, "--config.check")) {
+            o->check = true;
+        } else if ((v = flag_value(argc, argv, &i, a, "--config.file"))) {
+            o->config_file = v;
+        } else if ((v = flag_value(argc, argv, &i, a, "--web.listen-address"))) {
+            o->web.listen_address = v;
+        } else if ((v = flag_value(argc, argv, &i, a, "--web.config.file"))) {
+            o->web.config_file = v;
+        } else if ((v = flag_value(argc, argv, &i, a, "--web.max-connections"))) {
+            o->web.max_connections = v;
+        } else if ((v = flag_value(argc, argv, &i, a, "--web.timeout"))) {
+            o->web.timeout = v;
+        } else if ((v = flag_value(argc, argv, &i, a, "--path.rootfs"))) {
+            o->rootfs = v;
+        } else if ((v = flag_value(argc, argv, &i, a, "--path.procfs"))) {
+            o->procfs = v;
+        } else if ((v = flag_value(argc, argv, &i, a, "--path.sysfs"))) {
+            o->sysfs = v;
+        } else if ((v = flag_value(argc, argv, &i, a, "--log.level"))) {
+            o->log_level = v;
+        } else if ((v = flag_value(argc, argv, &i, a, "--log.format"))) {
+            o->log_format = v;
+        } else if ((v = flag_value(argc, argv, &i, a, "--collection.interval"))) {
+            add_override(o, "global.collection_interval", v, "--collection.interval");
+        } else if (!strncmp(a, "--no-collector.", 15) || !strncmp(a, "--collector.", 12)) {
+            bool off = a[2] == 'n';
+            const char *name = a + (off ? 15 : 12);
+            const char *eq = strchr(name, '=');
+            const char *dot = strchr(name, '.');
+            char path[160];
+            if (dot && (!eq || dot < eq)) {
+                /* --collector.NAME.OPTION=VALUE */
+                size_t nl = (size_t)(dot - name);
+                const char *opt = dot + 1;
+                size_t ol = eq ? (size_t)(eq - opt) : strlen(opt);
+                const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+                if (off || !val || nl == 0 || ol == 0) {
+                    fprintf(stderr, "hakari: flag %s needs a value (--collector.NAME.OPTION=V)\n", a);
+                    return -EINVAL;
+                }
+                snprintf(path, sizeof(path), "collectors.%.*s.%.*s", (int)nl, name, (int)ol, opt);
+                add_override(o, path, val, a);
+            } else {
+                if (eq) {
+                    fprintf(stderr, "hakari: flag %s takes no value\n", a);
+                    return -EINVAL;
+                }
+                if (!hk_collector_find(name)) {
+                    fprintf(stderr, "hakari: unknown collector in %s (see --help)\n", a);
+                    return -EINVAL;
+                }
+                snprintf(path, sizeof(path), "collectors.%s.enabled", name);
+                add_override(o, path, off ? "false" : "true", a);
+            }
+        } else {
+            fprintf(stderr, "hakari: unknown flag %s (see --help)\n", argv[i]);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+static volatile sig_atomic_t got_term, got_hup;
+
+static void on_signal(int sig)
+{
+    if (sig == SIGHUP)
+        got_hup = 1;
+    else
+        got_term = 1;
+}
+
+static int load_config(const struct options *o, struct hk_config *cfg, struct hk_error *err)
+{
+    hk_config_init(cfg);
+    return hk_config_load(cfg, o->config_file, o->ov, o->nov, err);
+}
+
+static void print_check(const struct hk_config *cfg, const struct options *o)
+{
+    printf("configuration OK: %s\n", o->config_file ? o->config_file : "(no file, defaults)");
+    printf("collection_interval: %.3gs\n", (double)cfg->collection_interval_ms / 1000.0);
+    printf("collectors:");
+    for (size_t i = 0; hk_collectors[i]; i++)
+        if (hk_config_collector_enabled(cfg, i))
+            printf(" %s", hk_collectors[i]->name);
+    printf("\nexternal_labels:");
+    for (size_t i = 0; i < cfg->n_external_labels; i++)
+        printf(" %s=\"%s\"", cfg->external_labels[i].name, cfg->external_labels[i].value);
+    printf("\nremote_write endpoints: %zu\n", cfg->remote_write ? cfg->remote_write->n : 0);
+}
+
+int main(int argc, char **argv)
+{
+    static struct options o;
+    int r = parse_args(argc, argv, &o);
+    if (r < 0)
+        return 2;
+    if (o.help) {
+        usage(stdout);
+        return 0;
+    }
+    if (o.version) {
+        printf("hakari %s (revision %s)\n", HK_VERSION, HK_REVISION);
+        return 0;
+    }
+    enum hk_log_level level = HK_LOG_INFO;
+    enum hk_log_format format = HK_LOG_LOGFMT;
+    if (o.log_level && hk_log_parse_level(o.log_level, &level) < 0) {
+        fprintf(stderr, "hakari: --log.level must be debug, info, warn or error\n");
+        return 2;
+    }
+    if (o.log_format && hk_log_parse_format(o.log_format, &format) < 0) {
+        fprintf(stderr, "hakari: --log.format must be logfmt or json\n");
+        return 2;
+    }
+    hk_log_setup(level, format);
+
+    struct hk_error err = {""};
+    struct hk_config *cfg = calloc(1, sizeof(*cfg));
+    if (!cfg)
+        return 1;
+    if ((r = load_config(&o, cfg, &err)) < 0) {
+        fprintf(stderr, "hakari: invalid configuration: %s\n", err.msg[0] ? err.msg : strerror(-r));
+        hk_config_free(cfg);
+        free(cfg);
+        return 1;
+    }
+    if (o.check) {
+        r = hk_exporters_check(&o.web, cfg, &err);
+        if (r < 0) {
+            fprintf(stderr, "hakari: invalid configuration: %s\n", err.msg);
+            hk_config_free(cfg);
+            free(cfg);
+            return 1;
+        }
+        print_check(cfg, &o);
+        hk_config_free(cfg);
+        free(cfg);
+        return 0;
+    }
+
+    struct hk_paths paths;
+    if ((r = hk_paths_open(&paths, o.rootfs, o.procfs, o.sysfs)) < 0) {
+        fprintf(stderr, "hakari: --path.rootfs %s: %s\n", o.rootfs ? o.rootfs : "/", strerror(-r));
+        hk_config_free(cfg);
+        free(cfg);
+        return 1;
+    }
+    struct hk_registry *reg = hk_registry_new();
+    struct hk_scheduler *sched = NULL;
+    if (!reg || hk_scheduler_new(cfg, &paths, reg, &sched, &err) < 0) {
+        fprintf(stderr, "hakari: %s\n", err.msg[0] ? err.msg : "out of memory");
+        hk_registry_free(reg);
+        hk_paths_close(&paths);
+        hk_config_free(cfg);
+        free(cfg);
+        return 1;
+    }
+
+    int status = 0;
+    if (o.once) {
+        r = hk_scheduler_run_once(sched);
+        struct hk_snapshot *snap = hk_registry_acquire(reg);
+        struct hk_buf out;
+        hk_buf_init(&out, 0);
+        if (r < 0 || !snap || hk_textfmt_render(snap, HK_TEXTFMT_TEXT, &out) < 0) {
+            fprintf(stderr, "hakari: collection failed\n");
+            status = 1;
+        } else if (fwrite(out.data, 1, out.len, stdout) != out.len || fflush(stdout) != 0) {
+            status = 1;
+        }
+        hk_buf_free(&out);
+        hk_snapshot_unref(snap);
+        goto out;
+    }
+
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct hk_exporters *exp = NULL;
+    if ((r = hk_exporters_start(&o.web, cfg, reg, sched, &exp, &err)) < 0) {
+        fprintf(stderr, "hakari: %s\n", err.msg[0] ? err.msg : strerror(-r));
+        status = 1;
+        goto out;
+    }
+    if ((r = hk_scheduler_start(sched)) < 0) {
+        fprintf(stderr, "hakari: cannot start scheduler: %s\n", strerror(-r));
+        hk_exporters_stop(exp);
+        status = 1;
+        goto out;
+    }
+    hk_log_info("hakari started", "version", HK_VERSION, "listen",
+                o.web.listen_address ? o.web.listen_address : ":9810");
+    while (!got_term) {
+        pause();
+        if (got_hup) {
+            got_hup = 0;
+            struct hk_config *ncfg = calloc(1, sizeof(*ncfg));
+            struct hk_error nerr = {""};
+            if (!ncfg)
+                continue;
+            r = load_config(&o, ncfg, &nerr);
+            if (r == 0)
+                r = hk_exporters_check(&o.web, ncfg, &nerr);
+            if (r == 0)
+                r = hk_scheduler_reconfigure(sched, ncfg, &nerr);
+            if (r == 0 && (r = hk_exporters_reconfigure(exp, ncfg, &nerr)) < 0) {
+                struct hk_error ignored;
+                hk_scheduler_reconfigure(sched, cfg, &ignored); /* back to the old set */
+            }
+            if (r < 0) {
+                hk_log_error("reload failed, keeping the previous configuration", "err",
+                             nerr.msg[0] ? nerr.msg : strerror(-r));
+                hk_config_free(ncfg);
+                free(ncfg);
+                continue;
+            }
+            hk_config_free(cfg);
+            free(cfg);
+            cfg = ncfg;
+            hk_log_info("configuration reloaded", "file", o.config_file ? o.config_file : "");
+        }
+    }
+    hk_log_info("shutting down");
+    hk_scheduler_stop(sched);
+    hk_exporters_stop(exp);
+
+out:
+    hk_scheduler_free(sched);
+    hk_registry_free(reg);
+    hk_paths_close(&paths);
+    hk_config_free(cfg);
+    free(cfg);
+    return status;
+}

@@ -1,0 +1,99 @@
+/* Chunked bump allocator. Chunks are never moved, so pointers stay valid until the arena is freed. */
+#include "core/arena.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct chunk {
+    struct chunk *prev;
+    size_t size;
+    size_t used;
+    max_align_t data[];
+};
+
+struct hk_arena {
+    struct chunk *cur;
+    size_t chunk_bytes;
+    size_t reserved;
+};
+
+struct hk_arena *hk_arena_new(size_t chunk_bytes)
+{
+    struct hk_arena *a = calloc(1, sizeof(*a));
+    if (!a)
+        return NULL;
+    a->chunk_bytes = chunk_bytes < 4096 ? 4096 : chunk_bytes;
+    return a;
+}
+
+void hk_arena_free(struct hk_arena *arena)
+{
+    if (!arena)
+        return;
+    struct chunk *c = arena->cur;
+    while (c) {
+        struct chunk *prev = c->prev;
+        free(c);
+        c = prev;
+    }
+    free(arena);
+}
+
+void *hk_arena_alloc(struct hk_arena *arena, size_t size)
+{
+    size = (size + 15) & ~(size_t)15;
+    if (size == 0)
+        size = 16;
+    struct chunk *c = arena->cur;
+    if (!c || c->size - c->used < size) {
+        size_t want = size > arena->chunk_bytes ? size : arena->chunk_bytes;
+        if (want > SIZE_MAX - sizeof(struct chunk))
+            return NULL;
+        struct chunk *n = malloc(sizeof(struct chunk) + want);
+        if (!n)
+            return NULL;
+        n->prev = c;
+        n->size = want;
+        n->used = 0;
+        arena->cur = n;
+        arena->reserved += want;
+        c = n;
+    }
+    void *p = (char *)c->data + c->used;
+    c->used += size;
+    return p;
+}
+
+char *hk_arena_strndup(struct hk_arena *arena, const char *s, size_t len)
+{
+    char *p = hk_arena_alloc(arena, len + 1);
+    if (!p)
+        return NULL;
+    memcpy(p, s, len);
+    p[len] = '\0';
+    return p;
+}
+
+struct hk_arena_mark hk_arena_mark(const struct hk_arena *arena)
+{
+    struct hk_arena_mark m = {arena->cur, arena->cur ? arena->cur->used : 0};
+    return m;
+}
+
+void hk_arena_rewind(struct hk_arena *arena, struct hk_arena_mark mark)
+{
+    while (arena->cur && arena->cur != mark.chunk) {
+        struct chunk *prev = arena->cur->prev;
+        arena->reserved -= arena->cur->size;
+        free(arena->cur);
+        arena->cur = prev;
+    }
+    if (arena->cur)
+        arena->cur->used = mark.used;
+}
+
+size_t hk_arena_reserved_bytes(const struct hk_arena *arena)
+{
+    return arena->reserved;
+}

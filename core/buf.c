@@ -1,0 +1,105 @@
+/* Growable capped buffer. */
+#include "core/buf.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void hk_buf_init(struct hk_buf *b, size_t max)
+{
+    memset(b, 0, sizeof(*b));
+    b->max = max;
+}
+
+void hk_buf_free(struct hk_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+void hk_buf_reset(struct hk_buf *b)
+{
+    b->len = 0;
+    b->err = 0;
+}
+
+int hk_buf_reserve(struct hk_buf *b, size_t more)
+{
+    if (b->err)
+        return b->err;
+    size_t need = b->len + more + 1;
+    if (need < b->len || (b->max && need > b->max + 1))
+        return b->err = -E2BIG;
+    if (need <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < need)
+        cap *= 2;
+    if (b->max && cap > b->max + 1)
+        cap = b->max + 1;
+    char *d = realloc(b->data, cap);
+    if (!d)
+        return b->err = -ENOMEM;
+    b->data = d;
+    b->cap = cap;
+    return 0;
+}
+
+int hk_buf_put(struct hk_buf *b, const void *data, size_t len)
+{
+    int r = hk_buf_reserve(b, len);
+    if (r < 0)
+        return r;
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int hk_buf_puts(struct hk_buf *b, const char *s)
+{
+    return hk_buf_put(b, s, strlen(s));
+}
+
+int hk_buf_putc(struct hk_buf *b, char c)
+{
+    return hk_buf_put(b, &c, 1);
+}
+
+int hk_buf_printf(struct hk_buf *b, const char *fmt, ...)
+{
+    if (b->err)
+        return b->err;
+    va_list ap;
+    va_start(ap, fmt);
+    char small[256];
+    int n = vsnprintf(small, sizeof(small), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return b->err = -EINVAL;
+    if ((size_t)n < sizeof(small))
+        return hk_buf_put(b, small, (size_t)n);
+    int r = hk_buf_reserve(b, (size_t)n);
+    if (r < 0)
+        return r;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+char *hk_buf_steal(struct hk_buf *b, size_t *ret_len)
+{
+    if (!b->data && hk_buf_reserve(b, 0) < 0)
+        return NULL;
+    char *d = b->data;
+    if (ret_len)
+        *ret_len = b->len;
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return d;
+}

@@ -1,0 +1,162 @@
+/* Host path handling and bounded file reads. */
+#include "core/fsread.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int open_dir(int at, const char *path)
+{
+    int fd = openat(at, path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+static char *join(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *p = malloc(la + lb + 2);
+    if (!p)
+        return NULL;
+    memcpy(p, a, la);
+    size_t o = la;
+    if (o == 0 || p[o - 1] != '/')
+        p[o++] = '/';
+    memcpy(p + o, b, lb + 1);
+    return p;
+}
+
+int hk_paths_open(struct hk_paths *paths, const char *rootfs, const char *procfs,
+                  const char *sysfs)
+{
+    memset(paths, 0, sizeof(*paths));
+    paths->root_fd = paths->proc_fd = paths->sys_fd = -1;
+    paths->rootfs = strdup(rootfs ? rootfs : "/");
+    paths->procfs = procfs ? strdup(procfs) : join(paths->rootfs ? paths->rootfs : "/", "proc");
+    paths->sysfs = sysfs ? strdup(sysfs) : join(paths->rootfs ? paths->rootfs : "/", "sys");
+    if (!paths->rootfs || !paths->procfs || !paths->sysfs) {
+        hk_paths_close(paths);
+        return -ENOMEM;
+    }
+    int fd = open_dir(AT_FDCWD, paths->rootfs);
+    if (fd < 0) {
+        hk_paths_close(paths);
+        return fd;
+    }
+    paths->root_fd = fd;
+    fd = open_dir(AT_FDCWD, paths->procfs);
+    paths->proc_fd = fd < 0 ? -1 : fd;
+    fd = open_dir(AT_FDCWD, paths->sysfs);
+    paths->sys_fd = fd < 0 ? -1 : fd;
+    return 0;
+}
+
+void hk_paths_close(struct hk_paths *paths)
+{
+    if (paths->root_fd >= 0)
+        close(paths->root_fd);
+    if (paths->proc_fd >= 0)
+        close(paths->proc_fd);
+    if (paths->sys_fd >= 0)
+        close(paths->sys_fd);
+    free(paths->rootfs);
+    free(paths->procfs);
+    free(paths->sysfs);
+    memset(paths, 0, sizeof(*paths));
+    paths->root_fd = paths->proc_fd = paths->sys_fd = -1;
+}
+
+ssize_t hk_read_fd(int fd, char *buf, size_t cap)
+{
+    if (cap < 2)
+        return -EINVAL;
+    size_t len = 0, room = cap - 1; /* one byte for the terminator */
+    for (;;) {
+        ssize_t n = pread(fd, buf + len, room - len, (off_t)len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+        if (len == room) {
+            /* Full buffer: it fits only if the file ends exactly here. */
+            char probe;
+            ssize_t m = pread(fd, &probe, 1, (off_t)len);
+            if (m != 0)
+                return m < 0 ? -errno : -EFBIG;
+            break;
+        }
+    }
+    buf[len] = '\0';
+    return (ssize_t)len;
+}
+
+ssize_t hk_read_file_at(int dirfd, const char *path, char *buf, size_t cap)
+{
+    if (dirfd < 0)
+        return -ENOENT;
+    int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return -errno;
+    ssize_t r = hk_read_fd(fd, buf, cap);
+    close(fd);
+    return r;
+}
+
+ssize_t hk_read_file_alloc(int dirfd, const char *path, size_t max, char **ret_buf)
+{
+    if (dirfd < 0)
+        return -ENOENT;
+    int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return -errno;
+    size_t cap = 8192, len = 0;
+    char *buf = malloc(cap);
+    ssize_t r;
+    if (!buf) {
+        r = -ENOMEM;
+        goto out;
+    }
+    for (;;) {
+        if (len + 1 >= cap) {
+            if (cap > max) {
+                r = -EFBIG;
+                goto out;
+            }
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                r = -ENOMEM;
+                goto out;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t n = read(fd, buf + len, cap - 1 - len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            r = -errno;
+            goto out;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+        if (len > max) {
+            r = -EFBIG;
+            goto out;
+        }
+    }
+    buf[len] = '\0';
+    *ret_buf = buf;
+    buf = NULL;
+    r = (ssize_t)len;
+out:
+    free(buf);
+    close(fd);
+    return r;
+}

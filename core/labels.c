@@ -1,0 +1,206 @@
+/* Label validation, UTF-8 repair, ordering and series hashing. */
+#include "core/labels.h"
+
+#include <string.h>
+
+static bool is_alpha_(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+static bool is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+bool hk_label_name_valid(const char *name, size_t len)
+{
+    if (len == 0 || !is_alpha_((unsigned char)name[0]))
+        return false;
+    for (size_t i = 1; i < len; i++)
+        if (!is_alpha_((unsigned char)name[i]) && !is_digit((unsigned char)name[i]))
+            return false;
+    return true;
+}
+
+bool hk_metric_name_valid(const char *name, size_t len)
+{
+    if (len == 0 || !(is_alpha_((unsigned char)name[0]) || name[0] == ':'))
+        return false;
+    for (size_t i = 1; i < len; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (!is_alpha_(c) && !is_digit(c) && c != ':')
+            return false;
+    }
+    return true;
+}
+
+/* Length of the valid UTF-8 sequence starting at s[0], or 0 if invalid (RFC 3629: no overlongs,
+ * no surrogates, max U+10FFFF). */
+static size_t utf8_seq(const unsigned char *s, size_t left)
+{
+    unsigned char c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else {
+        return 0;
+    }
+    if (left < n)
+        return 0;
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return 0;
+    return n;
+}
+
+size_t hk_utf8_valid_prefix(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        if (p[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n = utf8_seq(p + i, len - i);
+        if (n == 0)
+            return i;
+        i += n;
+    }
+    return len;
+}
+
+bool hk_utf8_valid(const char *s, size_t len)
+{
+    return hk_utf8_valid_prefix(s, len) == len;
+}
+
+size_t hk_utf8_repair(char *dst, const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, o = 0;
+    while (i < len) {
+        size_t n = p[i] < 0x80 ? 1 : utf8_seq(p + i, len - i);
+        if (n == 0) {
+            dst[o++] = (char)0xEF;
+            dst[o++] = (char)0xBF;
+            dst[o++] = (char)0xBD;
+            i++;
+        } else {
+            memcpy(dst + o, p + i, n);
+            o += n;
+            i += n;
+        }
+    }
+    dst[o] = '\0';
+    return o;
+}
+
+bool hk_labels_sort(struct hk_label *labels, size_t n)
+{
+    /* Label sets are small (typically < 12): insertion sort beats qsort and needs no callback. */
+    for (size_t i = 1; i < n; i++) {
+        struct hk_label t = labels[i];
+        size_t j = i;
+        while (j > 0 && strcmp(labels[j - 1].name, t.name) > 0) {
+            labels[j] = labels[j - 1];
+            j--;
+        }
+        labels[j] = t;
+    }
+    for (size_t i = 1; i < n; i++)
+        if (strcmp(labels[i - 1].name, labels[i].name) == 0)
+            return false;
+    return true;
+}
+
+int hk_labels_cmp(const struct hk_label *a, size_t na, const struct hk_label *b, size_t nb)
+{
+    size_t n = na < nb ? na : nb;
+    for (size_t i = 0; i < n; i++) {
+        int c = strcmp(a[i].name, b[i].name);
+        if (c)
+            return c;
+        c = strcmp(a[i].value, b[i].value);
+        if (c)
+            return c;
+    }
+    return na < nb ? -1 : na > nb ? 1 : 0;
+}
+
+const char *hk_labels_get(const struct hk_label *labels, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(labels[i].name, name) == 0)
+            return labels[i].value;
+    return NULL;
+}
+
+/* 64-bit multiply-xorshift mixing over 8-byte words (wyhash-style folding, our own constants
+ * from splitmix64). Fast on short strings, good avalanche; stable across runs. */
+static inline uint64_t mix(uint64_t a, uint64_t b)
+{
+    __uint128_t r = (__uint128_t)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+uint64_t hk_hash_bytes(uint64_t seed, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    const uint64_t k1 = 0x9E3779B97F4A7C15ULL, k2 = 0xBF58476D1CE4E5B9ULL;
+    uint64_t h = seed ^ (len * k1);
+    while (len >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = mix(h ^ w, k2);
+        p += 8;
+        len -= 8;
+    }
+    uint64_t w = 0;
+    memcpy(&w, p, len);
+    h = mix(h ^ w ^ ((uint64_t)len << 56), k1);
+    return h;
+}
+
+static uint64_t hash_series(const char *name, const struct hk_label *labels, size_t n,
+                            const char *skip)
+{
+    /* Separator bytes keep {a="bc"} and {ab="c"} apart. */
+    uint64_t h = hk_hash_bytes(0x51ED270B27D3A5E5ULL, name, strlen(name));
+    for (size_t i = 0; i < n; i++) {
+        if (skip && strcmp(labels[i].name, skip) == 0)
+            continue;
+        h = hk_hash_bytes(h ^ 0xFF, labels[i].name, strlen(labels[i].name));
+        h = hk_hash_bytes(h ^ 0xFE, labels[i].value, strlen(labels[i].value));
+    }
+    return mix(h, 0x94D049BB133111EBULL);
+}
+
+uint64_t hk_series_hash(const char *series_name, const struct hk_label *labels, size_t n)
+{
+    return hash_series(series_name, labels, n, NULL);
+}
+
+uint64_t hk_series_hash_skip(const char *name, const struct hk_label *labels, size_t n,
+                             const char *skip_label)
+{
+    return hash_series(name, labels, n, skip_label);
+}

@@ -1,0 +1,40 @@
+/* Label sets: validation of names, UTF-8 repair of values, ordering and 64-bit series hashing.
+ * A label set is an array of name/value pairs sorted by name with unique names. */
+#ifndef HK_LABELS_H
+#define HK_LABELS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct hk_label {
+    const char *name;
+    const char *value;
+};
+
+/* [a-zA-Z_][a-zA-Z0-9_]* */
+bool hk_label_name_valid(const char *name, size_t len);
+/* [a-zA-Z_:][a-zA-Z0-9_:]* */
+bool hk_metric_name_valid(const char *name, size_t len);
+/* Length of the longest prefix of s (len bytes) that is valid UTF-8 ending on a character edge,
+ * or len if all of it is valid. */
+size_t hk_utf8_valid_prefix(const char *s, size_t len);
+bool hk_utf8_valid(const char *s, size_t len);
+/* Copies s into dst replacing each invalid byte with U+FFFD (3 bytes); dst must hold 3*len+1.
+ * Returns the output length (dst is NUL-terminated). */
+size_t hk_utf8_repair(char *dst, const char *s, size_t len);
+
+/* Sorts by name (byte order). Returns false if a name repeats. */
+bool hk_labels_sort(struct hk_label *labels, size_t n);
+int hk_labels_cmp(const struct hk_label *a, size_t na, const struct hk_label *b, size_t nb);
+/* Value of name in a sorted set, or NULL. */
+const char *hk_labels_get(const struct hk_label *labels, size_t n, const char *name);
+
+/* Hash of series name + labels; stable across runs and hosts (used for sharding on disk). */
+uint64_t hk_series_hash(const char *series_name, const struct hk_label *labels, size_t n);
+/* Same, skipping one label name (e.g. "le"), so a histogram's series group together. */
+uint64_t hk_series_hash_skip(const char *name, const struct hk_label *labels, size_t n,
+                             const char *skip_label);
+uint64_t hk_hash_bytes(uint64_t seed, const void *data, size_t len);
+
+#endif

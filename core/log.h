@@ -1,0 +1,25 @@
+/* Structured logging to stderr: logfmt (`ts= level= msg= k=v`) or JSON, one line per event.
+ * Fields are passed as NULL-terminated key/value string pairs so both formats stay exact. */
+#ifndef HK_LOG_H
+#define HK_LOG_H
+
+#include <stdbool.h>
+
+enum hk_log_level { HK_LOG_DEBUG, HK_LOG_INFO, HK_LOG_WARN, HK_LOG_ERROR };
+enum hk_log_format { HK_LOG_LOGFMT, HK_LOG_JSON };
+
+/* Returns 0, or -EINVAL for an unknown name ("debug", "info", "warn", "error"). */
+int hk_log_parse_level(const char *name, enum hk_log_level *ret_level);
+int hk_log_parse_format(const char *name, enum hk_log_format *ret_format);
+void hk_log_setup(enum hk_log_level level, enum hk_log_format format);
+bool hk_log_enabled(enum hk_log_level level);
+
+/* hk_log(HK_LOG_WARN, "cannot read file", "path", path, "err", strerror(e), NULL); */
+void hk_log(enum hk_log_level level, const char *msg, ...) __attribute__((sentinel));
+
+#define hk_log_debug(...) hk_log(HK_LOG_DEBUG, __VA_ARGS__, (const char *)NULL)
+#define hk_log_info(...) hk_log(HK_LOG_INFO, __VA_ARGS__, (const char *)NULL)
+#define hk_log_warn(...) hk_log(HK_LOG_WARN, __VA_ARGS__, (const char *)NULL)
+#define hk_log_error(...) hk_log(HK_LOG_ERROR, __VA_ARGS__, (const char *)NULL)
+
+#endif

@@ -1,0 +1,725 @@
+/* Snapshot builder, seal (sort + de-duplicate), reference counting and the lock-free registry. */
+#include "core/snapshot.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/arena.h"
+
+const char *hk_metric_type_name(enum hk_metric_type type)
+{
+    switch (type) {
+    case HK_METRIC_COUNTER:
+        return "counter";
+    case HK_METRIC_GAUGE:
+        return "gauge";
+    case HK_METRIC_HISTOGRAM:
+        return "histogram";
+    case HK_METRIC_SUMMARY:
+        return "summary";
+    case HK_METRIC_INFO:
+        return "info";
+    case HK_METRIC_UNTYPED:
+        break;
+    }
+    return "untyped";
+}
+
+/* ---------------------------------------------------------------- builder */
+
+struct bfamily {
+    const char *name;
+    const char *help;
+    const char *unit;
+    enum hk_metric_type type;
+    uint32_t nseries;
+};
+
+struct bseries {
+    struct hk_series s;
+    uint64_t group;  /* hash without le/quantile: keeps a histogram's series together */
+    double sub;      /* le or quantile, for ordering inside a group */
+    uint8_t suffix;  /* order of _bucket/_count/_sum/_created inside a group */
+};
+
+struct hk_builder {
+    struct hk_limits limits;
+    struct hk_arena *arena;
+    struct bfamily *fam;
+    size_t nfam, capfam;
+    uint32_t *fam_index; /* open addressing: name hash → family index + 1 */
+    size_t fam_index_cap;
+    struct bseries *ser;
+    size_t nser, capser;
+    const struct hk_metric_desc *last_desc; /* one-entry cache: desc → family */
+    uint32_t last_fam;
+    /* current section */
+    const char *section;
+    size_t section_start;
+    size_t section_fam_start;
+    struct hk_arena_mark section_mark;
+    uint64_t section_dropped;
+    bool failed_alloc;
+};
+
+struct hk_builder *hk_builder_new(const struct hk_limits *limits)
+{
+    struct hk_builder *b = calloc(1, sizeof(*b));
+    if (!b)
+        return NULL;
+    if (limits)
+        b->limits = *limits;
+    b->arena = hk_arena_new(256 * 1024);
+    if (!b->arena) {
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+void hk_builder_free(struct hk_builder *b)
+{
+    if (!b)
+        return;
+    hk_arena_free(b->arena);
+    free(b->fam);
+    free(b->fam_index);
+    free(b->ser);
+    free(b);
+}
+
+void hk_builder_begin(struct hk_builder *b, const char *collector)
+{
+    b->section = collector;
+    b->section_start = b->nser;
+    b->section_fam_start = b->nfam;
+    b->section_mark = hk_arena_mark(b->arena);
+    b->section_dropped = 0;
+}
+
+void hk_builder_commit(struct hk_builder *b)
+{
+    b->section = NULL;
+}
+
+static void fam_index_rebuild(struct hk_builder *b);
+
+void hk_builder_abort(struct hk_builder *b)
+{
+    b->nser = b->section_start;
+    if (b->nfam != b->section_fam_start) {
+        b->nfam = b->section_fam_start;
+        fam_index_rebuild(b);
+    }
+    for (size_t i = 0; i < b->nfam; i++)
+        b->fam[i].nseries = 0;
+    for (size_t i = 0; i < b->nser; i++)
+        b->fam[b->ser[i].s.family].nseries++;
+    hk_arena_rewind(b->arena, b->section_mark);
+    b->last_desc = NULL;
+    b->section = NULL;
+}
+
+uint64_t hk_builder_section_dropped(const struct hk_builder *b)
+{
+    return b->section_dropped;
+}
+
+uint64_t hk_builder_section_series(const struct hk_builder *b)
+{
+    return b->nser - b->section_start;
+}
+
+static uint64_t name_hash(const char *name)
+{
+    return hk_hash_bytes(0, name, strlen(name));
+}
+
+static void fam_index_insert(struct hk_builder *b, uint32_t idx)
+{
+    size_t mask = b->fam_index_cap - 1;
+    size_t h = (size_t)name_hash(b->fam[idx].name) & mask;
+    while (b->fam_index[h])
+        h = (h + 1) & mask;
+    b->fam_index[h] = idx + 1;
+}
+
+static void fam_index_rebuild(struct hk_builder *b)
+{
+    memset(b->fam_index, 0, b->fam_index_cap * sizeof(*b->fam_index));
+    for (size_t i = 0; i < b->nfam; i++)
+        fam_index_insert(b, (uint32_t)i);
+}
+
+/* Finds or adds a family; the name/help/unit strings must outlive the builder (static, or copied
+ * into the arena by the caller). Returns the index, or -errno. */
+static long family_get(struct hk_builder *b, const char *name, const char *help,
+                       enum hk_metric_type type, const char *unit)
+{
+    if (b->fam_index_cap) {
+        size_t mask = b->fam_index_cap - 1;
+        size_t h = (size_t)name_hash(name) & mask;
+        while (b->fam_index[h]) {
+            uint32_t i = b->fam_index[h] - 1;
+            if (strcmp(b->fam[i].name, name) == 0)
+                return i;
+            h = (h + 1) & mask;
+        }
+    }
+    if (!hk_metric_name_valid(name, strlen(name)))
+        return -EINVAL;
+    if (b->nfam == b->capfam) {
+        size_t cap = b->capfam ? b->capfam * 2 : 64;
+        struct bfamily *f = realloc(b->fam, cap * sizeof(*f));
+        if (!f)
+            return -ENOMEM;
+        b->fam = f;
+        b->capfam = cap;
+    }
+    if ((b->nfam + 1) * 2 > b->fam_index_cap) {
+        size_t cap = b->fam_index_cap ? b->fam_index_cap * 2 : 128;
+        uint32_t *ix = calloc(cap, sizeof(*ix));
+        if (!ix)
+            return -ENOMEM;
+        free(b->fam_index);
+        b->fam_index = ix;
+        b->fam_index_cap = cap;
+        fam_index_rebuild(b);
+    }
+    b->fam[b->nfam] = (struct bfamily){name, help ? help : "", unit ? unit : "", type, 0};
+    fam_index_insert(b, (uint32_t)b->nfam);
+    return (long)b->nfam++;
+}
+
+/* Copies a label value into the arena: invalid UTF-8 repaired, length capped on a char edge. */
+static const char *copy_value(struct hk_builder *b, const char *v)
+{
+    if (!v || !*v)
+        return "";
+    size_t len = strlen(v);
+    size_t cap = b->limits.max_label_value_length;
+    bool valid = hk_utf8_valid(v, len);
+    if (valid && (cap == 0 || len <= cap))
+        return hk_arena_strndup(b->arena, v, len);
+    char *out = hk_arena_alloc(b->arena, 3 * len + 1);
+    if (!out)
+        return NULL;
+    size_t n = valid ? (memcpy(out, v, len), out[len] = '\0', len) : hk_utf8_repair(out, v, len);
+    if (cap && n > cap) {
+        n = hk_utf8_valid_prefix(out, cap);
+        out[n] = '\0';
+    }
+    return out;
+}
+
+static uint8_t suffix_rank(const char *family, const char *series)
+{
+    size_t fl = strlen(family);
+    if (strncmp(series, family, fl) != 0)
+        return 0;
+    const char *s = series + fl;
+    if (*s == '\0')
+        return 0;
+    if (strcmp(s, "_bucket") == 0)
+        return 0;
+    if (strcmp(s, "_count") == 0)
+        return 1;
+    if (strcmp(s, "_sum") == 0)
+        return 2;
+    if (strcmp(s, "_created") == 0)
+        return 3;
+    return 4;
+}
+
+static double parse_sub(const char *v)
+{
+    if (!v)
+        return 0;
+    if (strcmp(v, "+Inf") == 0)
+        return INFINITY;
+    char *end;
+    double d = strtod(v, &end);
+    return *end ? 0 : d;
+}
+
+/* Adds a series whose labels are already arena-owned and sorted. */
+static int add_series(struct hk_builder *b, uint32_t fam, const char *series_name,
+                      struct hk_label *labels, size_t n, double value, int64_t ts_ms)
+{
+    if (b->limits.max_series && hk_builder_section_series(b) >= b->limits.max_series) {
+        b->section_dropped++;
+        return -E2BIG;
+    }
+    if (b->limits.max_labels && n > b->limits.max_labels) {
+        b->section_dropped++;
+        return -E2BIG;
+    }
+    if (b->nser == b->capser) {
+        size_t cap = b->capser ? b->capser * 2 : 1024;
+        struct bseries *s = realloc(b->ser, cap * sizeof(*s));
+        if (!s)
+            return -ENOMEM;
+        b->ser = s;
+        b->capser = cap;
+    }
+    struct bfamily *f = &b->fam[fam];
+    struct bseries *s = &b->ser[b->nser];
+    s->s.name = series_name;
+    s->s.labels = labels;
+    s->s.nlabels = (uint32_t)n;
+    s->s.family = fam;
+    s->s.value = value;
+    s->s.ts_ms = ts_ms;
+    s->s.hash = hk_series_hash(series_name, labels, n);
+    const char *skip = f->type == HK_METRIC_HISTOGRAM ? "le"
+                       : f->type == HK_METRIC_SUMMARY ? "quantile"
+                                                      : NULL;
+    s->group = skip ? hk_series_hash_skip(f->name, labels, n, skip) : s->s.hash;
+    s->suffix = suffix_rank(f->name, series_name);
+    s->sub = skip ? parse_sub(hk_labels_get(labels, n, skip)) : 0;
+    f->nseries++;
+    b->nser++;
+    return 0;
+}
+
+static long desc_family(struct hk_builder *b, const struct hk_metric_desc *desc)
+{
+    if (b->last_desc == desc)
+        return b->last_fam;
+    long fam = family_get(b, desc->name, desc->help, desc->type, desc->unit);
+    if (fam >= 0) {
+        b->last_desc = desc;
+        b->last_fam = (uint32_t)fam;
+    }
+    return fam;
+}
+
+/* Builds the sorted label array for a desc emit, with room for one extra label. */
+static struct hk_label *desc_labels(struct hk_builder *b, const struct hk_metric_desc *desc,
+                                    const char *const *values, const char *extra_name,
+                                    const char *extra_value, size_t *ret_n)
+{
+    size_t n = 0;
+    if (desc->label_names)
+        while (desc->label_names[n])
+            n++;
+    struct hk_label *l = hk_arena_alloc(b->arena, (n + 1) * sizeof(*l));
+    if (!l)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        l[i].name = desc->label_names[i];
+        l[i].value = copy_value(b, values ? values[i] : NULL);
+        if (!l[i].value)
+            return NULL;
+    }
+    if (extra_name) {
+        l[n].name = extra_name;
+        l[n].value = extra_value;
+        n++;
+    }
+    if (!hk_labels_sort(l, n))
+        return NULL;
+    *ret_n = n;
+    return l;
+}
+
+int hk_emit_ts(struct hk_builder *b, const struct hk_metric_desc *desc, const char *const *values,
+               double value, int64_t ts_ms)
+{
+    long fam = desc_family(b, desc);
+    if (fam < 0)
+        return (int)fam;
+    size_t n;
+    struct hk_label *l = desc_labels(b, desc, values, NULL, NULL, &n);
+    if (!l)
+        return -ENOMEM;
+    return add_series(b, (uint32_t)fam, desc->name, l, n, value, ts_ms);
+}
+
+int hk_emit(struct hk_builder *b, const struct hk_metric_desc *desc, const char *const *values,
+            double value)
+{
+    return hk_emit_ts(b, desc, values, value, 0);
+}
+
+static const char *series_name(struct hk_builder *b, const char *family, const char *suffix)
+{
+    size_t fl = strlen(family), sl = strlen(suffix);
+    char *p = hk_arena_alloc(b->arena, fl + sl + 1);
+    if (!p)
+        return NULL;
+    memcpy(p, family, fl);
+    memcpy(p + fl, suffix, sl + 1);
+    return p;
+}
+
+static const char *format_bound(struct hk_builder *b, double bound)
+{
+    char buf[40];
+    if (isinf(bound))
+        return "+Inf";
+    int n = snprintf(buf, sizeof(buf), "%.17g", bound);
+    /* Prefer the shortest representation that round-trips (0.001 rather than 0.0010000000000000000208). */
+    for (int prec = 1; prec <= 17; prec++) {
+        char t[40];
+        int m = snprintf(t, sizeof(t), "%.*g", prec, bound);
+        if (strtod(t, NULL) == bound) {
+            memcpy(buf, t, (size_t)m + 1);
+            n = m;
+            break;
+        }
+    }
+    return hk_arena_strndup(b->arena, buf, (size_t)n);
+}
+
+int hk_emit_histogram(struct hk_builder *b, const struct hk_metric_desc *desc,
+                      const char *const *values, const double *bounds,
+                      const uint64_t *cumulative, size_t nbounds, double sum, uint64_t count)
+{
+    long fam = desc_family(b, desc);
+    if (fam < 0)
+        return (int)fam;
+    const char *bucket = series_name(b, desc->name, "_bucket");
+    const char *sum_name = series_name(b, desc->name, "_sum");
+    const char *count_name = series_name(b, desc->name, "_count");
+    if (!bucket || !sum_name || !count_name)
+        return -ENOMEM;
+    int r;
+    for (size_t i = 0; i <= nbounds; i++) {
+        bool inf = i == nbounds;
+        if (!inf && isinf(bounds[i]))
+            continue; /* +Inf is always added last with the total count */
+        const char *le = inf ? "+Inf" : format_bound(b, bounds[i]);
+        size_t n;
+        struct hk_label *l = le ? desc_labels(b, desc, values, "le", le, &n) : NULL;
+        if (!l)
+            return -ENOMEM;
+        r = add_series(b, (uint32_t)fam, bucket, l, n, (double)(inf ? count : cumulative[i]), 0);
+        if (r < 0)
+            return r;
+    }
+    size_t n;
+    struct hk_label *l = desc_labels(b, desc, values, NULL, NULL, &n);
+    if (!l)
+        return -ENOMEM;
+    r = add_series(b, (uint32_t)fam, sum_name, l, n, sum, 0);
+    if (r < 0)
+        return r;
+    return add_series(b, (uint32_t)fam, count_name, l, n, (double)count, 0);
+}
+
+int hk_emit_labels(struct hk_builder *b, const struct hk_family_spec *family,
+                   const char *series_name_in, const struct hk_label *labels, size_t nlabels,
+                   double value, int64_t ts_ms)
+{
+    long fam;
+    /* Dynamic names must be copied: the caller's buffers do not outlive the cycle. A family that
+     * already exists keeps its first help/type. */
+    {
+        size_t mask = b->fam_index_cap ? b->fam_index_cap - 1 : 0;
+        fam = -1;
+        if (b->fam_index_cap) {
+            size_t h = (size_t)name_hash(family->name) & mask;
+            while (b->fam_index[h]) {
+                uint32_t i = b->fam_index[h] - 1;
+                if (strcmp(b->fam[i].name, family->name) == 0) {
+                    fam = i;
+                    break;
+                }
+                h = (h + 1) & mask;
+            }
+        }
+        if (fam < 0) {
+            if (!hk_metric_name_valid(family->name, strlen(family->name)))
+                return -EINVAL;
+            const char *name = hk_arena_strndup(b->arena, family->name, strlen(family->name));
+            const char *help = family->help ? copy_value(b, family->help) : "";
+            const char *unit = family->unit ? copy_value(b, family->unit) : "";
+            if (!name || !help || !unit)
+                return -ENOMEM;
+            fam = family_get(b, name, help, family->type, unit);
+            if (fam < 0)
+                return (int)fam;
+        }
+    }
+    const char *sname = b->fam[fam].name;
+    if (series_name_in && strcmp(series_name_in, sname) != 0) {
+        if (!hk_metric_name_valid(series_name_in, strlen(series_name_in)))
+            return -EINVAL;
+        sname = hk_arena_strndup(b->arena, series_name_in, strlen(series_name_in));
+        if (!sname)
+            return -ENOMEM;
+    }
+    struct hk_label *l = hk_arena_alloc(b->arena, (nlabels ? nlabels : 1) * sizeof(*l));
+    if (!l)
+        return -ENOMEM;
+    for (size_t i = 0; i < nlabels; i++) {
+        size_t nl = strlen(labels[i].name);
+        if (!hk_label_name_valid(labels[i].name, nl))
+            return -EINVAL;
+        l[i].name = hk_arena_strndup(b->arena, labels[i].name, nl);
+        l[i].value = copy_value(b, labels[i].value);
+        if (!l[i].name || !l[i].value)
+            return -ENOMEM;
+    }
+    if (!hk_labels_sort(l, nlabels))
+        return -EINVAL;
+    return add_series(b, (uint32_t)fam, sname, l, nlabels, value, ts_ms);
+}
+
+/* ---------------------------------------------------------------- seal */
+
+struct sort_ctx_item {
+    uint32_t rank; /* family rank by name */
+    uint32_t idx;
+};
+
+static int fam_name_cmp(const void *a, const void *b, void *ctx)
+{
+    const struct hk_builder *sort_builder = ctx;
+    const struct bfamily *fa = &sort_builder->fam[*(const uint32_t *)a];
+    const struct bfamily *fb = &sort_builder->fam[*(const uint32_t *)b];
+    return strcmp(fa->name, fb->name);
+}
+
+static int series_cmp(const void *pa, const void *pb, void *ctx)
+{
+    const struct hk_builder *sort_builder = ctx;
+    const struct sort_ctx_item *a = pa, *b = pb;
+    if (a->rank != b->rank)
+        return a->rank < b->rank ? -1 : 1;
+    const struct bseries *sa = &sort_builder->ser[a->idx], *sb = &sort_builder->ser[b->idx];
+    if (sa->group != sb->group)
+        return sa->group < sb->group ? -1 : 1;
+    if (sa->suffix != sb->suffix)
+        return sa->suffix < sb->suffix ? -1 : 1;
+    if (sa->sub != sb->sub)
+        return sa->sub < sb->sub ? -1 : 1;
+    if (sa->s.hash != sb->s.hash)
+        return sa->s.hash < sb->s.hash ? -1 : 1;
+    int c = strcmp(sa->s.name, sb->s.name);
+    if (c)
+        return c;
+    c = hk_labels_cmp(sa->s.labels, sa->s.nlabels, sb->s.labels, sb->s.nlabels);
+    if (c)
+        return c;
+    /* Equal series: keep emission order so the first one wins. */
+    return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+struct hk_snapshot *hk_builder_seal(struct hk_builder *b, int64_t ts_ms,
+                                    struct hk_seal_stats *ret_stats)
+{
+    struct hk_snapshot *snap = NULL;
+    uint32_t *order = NULL, *rank = NULL;
+    struct sort_ctx_item *items = NULL;
+
+    snap = calloc(1, sizeof(*snap));
+    order = malloc((b->nfam ? b->nfam : 1) * sizeof(*order));
+    rank = malloc((b->nfam ? b->nfam : 1) * sizeof(*rank));
+    items = malloc((b->nser ? b->nser : 1) * sizeof(*items));
+    if (!snap || !order || !rank || !items)
+        goto fail;
+
+    for (uint32_t i = 0; i < b->nfam; i++)
+        order[i] = i;
+    qsort_r(order, b->nfam, sizeof(*order), fam_name_cmp, b);
+    for (uint32_t i = 0; i < b->nfam; i++)
+        rank[order[i]] = i;
+    for (uint32_t i = 0; i < b->nser; i++)
+        items[i] = (struct sort_ctx_item){rank[b->ser[i].s.family], i};
+    qsort_r(items, b->nser, sizeof(*items), series_cmp, b);
+
+    struct hk_series *out = hk_arena_alloc(b->arena, (b->nser ? b->nser : 1) * sizeof(*out));
+    struct hk_family *fams = hk_arena_alloc(b->arena, (b->nfam ? b->nfam : 1) * sizeof(*fams));
+    if (!out || !fams)
+        goto fail;
+
+    size_t nout = 0, nfams = 0;
+    uint64_t dups = 0;
+    long cur_rank = -1;
+    for (size_t i = 0; i < b->nser; i++) {
+        const struct bseries *s = &b->ser[items[i].idx];
+        if (nout > 0 && (long)items[i].rank == cur_rank) {
+            const struct hk_series *p = &out[nout - 1];
+            if (p->hash == s->s.hash && strcmp(p->name, s->s.name) == 0 &&
+                hk_labels_cmp(p->labels, p->nlabels, s->s.labels, s->s.nlabels) == 0) {
+                dups++;
+                continue;
+            }
+        }
+        if ((long)items[i].rank != cur_rank) {
+            const struct bfamily *f = &b->fam[s->s.family];
+            fams[nfams] = (struct hk_family){f->name, f->help, f->unit, f->type, (uint32_t)nout, 0};
+            nfams++;
+            cur_rank = items[i].rank;
+        }
+        out[nout] = s->s;
+        out[nout].family = (uint32_t)(nfams - 1);
+        fams[nfams - 1].count++;
+        nout++;
+    }
+
+    atomic_init(&snap->refs, 1);
+    snap->arena = b->arena;
+    snap->families = fams;
+    snap->nfamilies = nfams;
+    snap->series = out;
+    snap->nseries = nout;
+    snap->ts_ms = ts_ms;
+    snap->duplicates_dropped = dups;
+    for (int i = 0; i < HK_SNAPSHOT_SLOTS; i++)
+        atomic_init(&snap->slots[i].ptr, NULL);
+    if (ret_stats) {
+        ret_stats->series = nout;
+        ret_stats->duplicates = dups;
+        ret_stats->arena_bytes = hk_arena_reserved_bytes(b->arena);
+    }
+    b->arena = NULL; /* now owned by the snapshot */
+    free(order);
+    free(rank);
+    free(items);
+    hk_builder_free(b);
+    return snap;
+
+fail:
+    free(snap);
+    free(order);
+    free(rank);
+    free(items);
+    hk_builder_free(b);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- snapshot */
+
+struct hk_snapshot *hk_snapshot_ref(struct hk_snapshot *snap)
+{
+    if (snap)
+        atomic_fetch_add(&snap->refs, 1);
+    return snap;
+}
+
+void hk_snapshot_unref(struct hk_snapshot *snap)
+{
+    if (!snap || atomic_fetch_sub(&snap->refs, 1) != 1)
+        return;
+    for (int i = 0; i < HK_SNAPSHOT_SLOTS; i++) {
+        void *p = atomic_load(&snap->slots[i].ptr);
+        if (p && snap->slots[i].free_fn)
+            snap->slots[i].free_fn(p);
+    }
+    hk_arena_free(snap->arena);
+    free(snap);
+}
+
+void *hk_snapshot_slot_set(struct hk_snapshot *snap, enum hk_snapshot_slot_id id, void *ptr,
+                           void (*free_fn)(void *))
+{
+    void *expected = NULL;
+    /* free_fn is written before the pointer is published; all setters of a slot pass the same. */
+    snap->slots[id].free_fn = free_fn;
+    if (atomic_compare_exchange_strong(&snap->slots[id].ptr, &expected, ptr))
+        return ptr;
+    if (free_fn)
+        free_fn(ptr);
+    return expected;
+}
+
+void *hk_snapshot_slot_get(const struct hk_snapshot *snap, enum hk_snapshot_slot_id id)
+{
+    return atomic_load(&((struct hk_snapshot *)snap)->slots[id].ptr);
+}
+
+const struct hk_family *hk_snapshot_find_family(const struct hk_snapshot *snap, const char *name)
+{
+    size_t lo = 0, hi = snap->nfamilies;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(snap->families[mid].name, name);
+        if (c == 0)
+            return &snap->families[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- registry */
+
+struct subscriber {
+    hk_publish_fn fn;
+    void *userdata;
+};
+
+struct hk_registry {
+    _Atomic(struct hk_snapshot *) cur;
+    atomic_uint acquiring; /* readers between loading cur and taking their reference */
+    uint64_t seq;
+    pthread_mutex_t publish_lock;
+    struct subscriber subs[8];
+    int nsubs;
+};
+
+struct hk_registry *hk_registry_new(void)
+{
+    struct hk_registry *reg = calloc(1, sizeof(*reg));
+    if (!reg)
+        return NULL;
+    atomic_init(&reg->cur, NULL);
+    atomic_init(&reg->acquiring, 0);
+    pthread_mutex_init(&reg->publish_lock, NULL);
+    return reg;
+}
+
+void hk_registry_free(struct hk_registry *reg)
+{
+    if (!reg)
+        return;
+    hk_snapshot_unref(atomic_load(&reg->cur));
+    pthread_mutex_destroy(&reg->publish_lock);
+    free(reg);
+}
+
+int hk_registry_subscribe(struct hk_registry *reg, hk_publish_fn fn, void *userdata)
+{
+    pthread_mutex_lock(&reg->publish_lock);
+    int r = -ENOSPC;
+    if (reg->nsubs < 8) {
+        reg->subs[reg->nsubs++] = (struct subscriber){fn, userdata};
+        r = 0;
+    }
+    pthread_mutex_unlock(&reg->publish_lock);
+    return r;
+}
+
+void hk_registry_publish(struct hk_registry *reg, struct hk_snapshot *snap)
+{
+    pthread_mutex_lock(&reg->publish_lock);
+    snap->seq = ++reg->seq;
+    struct hk_snapshot *old = atomic_exchange(&reg->cur, snap);
+    /* Grace period: a reader that loaded `old` before the exchange is still about to take its
+     * reference; wait for it before dropping ours. Readers never wait. */
+    while (atomic_load(&reg->acquiring) != 0)
+        sched_yield();
+    hk_snapshot_unref(old);
+    for (int i = 0; i < reg->nsubs; i++)
+        reg->subs[i].fn(snap, reg->subs[i].userdata);
+    pthread_mutex_unlock(&reg->publish_lock);
+}
+
+struct hk_snapshot *hk_registry_acquire(struct hk_registry *reg)
+{
+    atomic_fetch_add(&reg->acquiring, 1);
+    struct hk_snapshot *s = atomic_load(&reg->cur);
+    if (s)
+        atomic_fetch_add(&s->refs, 1);
+    atomic_fetch_sub(&reg->acquiring, 1);
+    return s;
+}

@@ -1,0 +1,175 @@
+/* The data model: metric descriptors, a builder that collectors emit into during one collection
+ * cycle, the sealed immutable snapshot, and the registry that publishes it to readers.
+ *
+ * Life of a cycle: hk_builder_new → for each collector hk_builder_begin, emit…, then
+ * hk_builder_commit (keep) or hk_builder_abort (drop that collector's partial output) →
+ * hk_builder_seal → hk_registry_publish. Readers (HTTP threads, remote-write) call
+ * hk_registry_acquire and hk_snapshot_unref; the last reference frees the snapshot. */
+#ifndef HK_SNAPSHOT_H
+#define HK_SNAPSHOT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/labels.h"
+
+enum hk_metric_type {
+    HK_METRIC_UNTYPED,
+    HK_METRIC_COUNTER,
+    HK_METRIC_GAUGE,
+    HK_METRIC_HISTOGRAM,
+    HK_METRIC_SUMMARY,
+    HK_METRIC_INFO,
+};
+
+const char *hk_metric_type_name(enum hk_metric_type type); /* "counter", … ("untyped") */
+
+/* A metric family as collectors declare it, normally in a static table. */
+struct hk_metric_desc {
+    const char *name; /* family name; counters end in _total */
+    const char *help;
+    enum hk_metric_type type;
+    const char *unit;               /* "seconds", "bytes", or "" */
+    const char *const *label_names; /* NULL-terminated; label values are passed in this order */
+};
+
+/* Bit pattern of the Prometheus staleness marker. Compare bits, never floats. */
+#define HK_STALE_NAN_BITS 0x7ff0000000000002ULL
+
+struct hk_limits {
+    uint32_t max_series;             /* per collector per cycle; 0 = unlimited */
+    uint32_t max_labels;             /* per series; 0 = unlimited */
+    uint32_t max_label_value_length; /* bytes; longer values are cut on a UTF-8 edge */
+};
+
+/* ---- sealed snapshot (immutable; fields are read-only to everyone but core) ---- */
+
+struct hk_series {
+    const char *name; /* series name: family name, or with _bucket/_sum/_count/_created */
+    const struct hk_label *labels;
+    uint32_t nlabels;
+    uint32_t family; /* index into hk_snapshot.families */
+    double value;
+    int64_t ts_ms;   /* explicit sample timestamp, 0 = none (use the snapshot's) */
+    uint64_t hash;   /* hk_series_hash(name, labels) */
+};
+
+struct hk_family {
+    const char *name;
+    const char *help;
+    const char *unit;
+    enum hk_metric_type type;
+    uint32_t first; /* series[first .. first+count) belong to this family */
+    uint32_t count;
+};
+
+#define HK_SNAPSHOT_SLOTS 4
+
+/* Per-snapshot cached artefacts owned by readers (rendered bodies …), freed with the snapshot. */
+struct hk_snapshot_slot {
+    _Atomic(void *) ptr;
+    void (*free_fn)(void *);
+};
+
+struct hk_snapshot {
+    atomic_uint refs;
+    struct hk_arena *arena;
+    const struct hk_family *families; /* sorted by name */
+    size_t nfamilies;
+    const struct hk_series *series; /* grouped by family; within one, by label group */
+    size_t nseries;
+    int64_t ts_ms; /* collection time (wall clock, ms since the epoch) */
+    uint64_t seq;  /* 1, 2, … per registry */
+    uint64_t duplicates_dropped;
+    struct hk_snapshot_slot slots[HK_SNAPSHOT_SLOTS];
+};
+
+enum hk_snapshot_slot_id {
+    HK_SLOT_TEXT = 0,        /* exporter: rendered text 0.0.4 */
+    HK_SLOT_OPENMETRICS = 1, /* exporter: rendered OpenMetrics */
+    HK_SLOT_SPARE1 = 2,
+    HK_SLOT_SPARE2 = 3,
+};
+
+struct hk_snapshot *hk_snapshot_ref(struct hk_snapshot *snap);
+void hk_snapshot_unref(struct hk_snapshot *snap);
+/* Sets a slot once; returns the winner (ours, or one set concurrently, in which case ours is
+ * freed with free_fn). */
+void *hk_snapshot_slot_set(struct hk_snapshot *snap, enum hk_snapshot_slot_id id, void *ptr,
+                           void (*free_fn)(void *));
+void *hk_snapshot_slot_get(const struct hk_snapshot *snap, enum hk_snapshot_slot_id id);
+/* Binary search by family name; NULL if absent. */
+const struct hk_family *hk_snapshot_find_family(const struct hk_snapshot *snap, const char *name);
+
+/* ---- builder ---- */
+
+struct hk_builder;
+
+struct hk_builder *hk_builder_new(const struct hk_limits *limits);
+void hk_builder_free(struct hk_builder *b); /* only for a builder that was not sealed */
+
+/* Starts a collector's section. Series beyond limits.max_series in this section are dropped and
+ * counted (hk_builder_section_dropped). */
+void hk_builder_begin(struct hk_builder *b, const char *collector);
+void hk_builder_commit(struct hk_builder *b);
+void hk_builder_abort(struct hk_builder *b);
+/* Series dropped in the current section by the series cap. */
+uint64_t hk_builder_section_dropped(const struct hk_builder *b);
+/* Series emitted in the current section. */
+uint64_t hk_builder_section_series(const struct hk_builder *b);
+
+/* Emits one series of a family. values[i] is the value of desc->label_names[i] (NULL = "").
+ * Returns 0, -ENOMEM, -EINVAL (bad name), -E2BIG (dropped by a cap, counted). */
+int hk_emit(struct hk_builder *b, const struct hk_metric_desc *desc, const char *const *values,
+            double value);
+/* Same with an explicit timestamp (ms). */
+int hk_emit_ts(struct hk_builder *b, const struct hk_metric_desc *desc, const char *const *values,
+               double value, int64_t ts_ms);
+/* Emits a classic histogram: one _bucket per bound (cumulative counts) plus le="+Inf" = count,
+ * _sum and _count. bounds ascending. */
+int hk_emit_histogram(struct hk_builder *b, const struct hk_metric_desc *desc,
+                      const char *const *values, const double *bounds,
+                      const uint64_t *cumulative, size_t nbounds, double sum, uint64_t count);
+
+/* General form for dynamic families (textfile): family by name, series name (NULL = family name),
+ * labels in any order (sorted and validated here; duplicates → -EINVAL). */
+struct hk_family_spec {
+    const char *name;
+    const char *help;
+    enum hk_metric_type type;
+    const char *unit;
+};
+int hk_emit_labels(struct hk_builder *b, const struct hk_family_spec *family,
+                   const char *series_name, const struct hk_label *labels, size_t nlabels,
+                   double value, int64_t ts_ms);
+
+struct hk_seal_stats {
+    uint64_t series;
+    uint64_t duplicates; /* same name + labels emitted twice: later ones dropped */
+    size_t arena_bytes;
+};
+
+/* Sorts, drops duplicates and freezes. The builder is consumed (even on failure: NULL, -ENOMEM
+ * in *ret_err). */
+struct hk_snapshot *hk_builder_seal(struct hk_builder *b, int64_t ts_ms,
+                                    struct hk_seal_stats *ret_stats);
+
+/* ---- registry: the latest published snapshot ---- */
+
+struct hk_registry;
+
+struct hk_registry *hk_registry_new(void);
+void hk_registry_free(struct hk_registry *reg);
+/* Publishes snap (takes the caller's reference) and releases the previous one. Assigns seq. */
+void hk_registry_publish(struct hk_registry *reg, struct hk_snapshot *snap);
+/* A new reference to the latest snapshot, or NULL before the first publish. Lock-free. */
+struct hk_snapshot *hk_registry_acquire(struct hk_registry *reg);
+
+typedef void (*hk_publish_fn)(struct hk_snapshot *snap, void *userdata);
+/* Called (on the publishing thread) after each publish with a borrowed reference; a subscriber
+ * that keeps the snapshot takes its own reference. At most 8 subscribers. */
+int hk_registry_subscribe(struct hk_registry *reg, hk_publish_fn fn, void *userdata);
+
+#endif

@@ -1,0 +1,677 @@
+/* YAML tree builder on libyaml's event parser; keeps line/column for every node. Anchors and
+ * aliases are rejected (configs do not need them, and they allow billion-laughs expansion). */
+#include "core/yaml.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "core/log.h"
+
+#define MAX_DEPTH 64
+#define MAX_NODES 1000000
+
+int hk_error_at(struct hk_error *err, const struct hk_yaml_node *node, const char *fmt, ...)
+{
+    if (!err)
+        return -EINVAL;
+    int n = 0;
+    if (node && node->line == 0)
+        n = snprintf(err->msg, sizeof(err->msg), "command-line flag: ");
+    else if (node)
+        n = snprintf(err->msg, sizeof(err->msg), "%s:%u:%u: ", node->file ? node->file : "<config>",
+                     node->line, node->col);
+    if (n < 0 || (size_t)n >= sizeof(err->msg))
+        n = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg + n, sizeof(err->msg) - (size_t)n, fmt, ap);
+    va_end(ap);
+    return -EINVAL;
+}
+
+struct builder {
+    yaml_parser_t parser;
+    const char *file;
+    struct hk_error *err;
+    size_t nodes;
+};
+
+static void node_free(struct hk_yaml_node *n)
+{
+    if (!n)
+        return;
+    free(n->scalar);
+    if (n->keys)
+        for (size_t i = 0; i < n->n; i++)
+            node_free(n->keys[i]);
+    if (n->items)
+        for (size_t i = 0; i < n->n; i++)
+            node_free(n->items[i]);
+    free(n->keys);
+    free(n->items);
+    free(n);
+}
+
+void hk_yaml_free(struct hk_yaml_node *root)
+{
+    if (!root)
+        return;
+    char *file = (char *)root->file;
+    node_free(root);
+    free(file);
+}
+
+static struct hk_yaml_node *node_new(struct builder *b, enum hk_yaml_kind kind, yaml_mark_t mark)
+{
+    if (++b->nodes > MAX_NODES)
+        return NULL;
+    struct hk_yaml_node *n = calloc(1, sizeof(*n));
+    if (!n)
+        return NULL;
+    n->kind = kind;
+    n->line = (unsigned)mark.line + 1;
+    n->col = (unsigned)mark.column + 1;
+    n->file = b->file;
+    return n;
+}
+
+/* Expands ${VAR}; $$ → $. */
+static char *expand_env(struct builder *b, const char *s, size_t len, const struct hk_yaml_node *at)
+{
+    size_t cap = len + 1, o = 0;
+    char *out = malloc(cap);
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < len;) {
+        const char *piece = s + i;
+        size_t plen = 1;
+        char namebuf[256];
+        if (s[i] == '$' && i + 1 < len && s[i + 1] == '$') {
+            plen = 1;
+            i += 2;
+        } else if (s[i] == '$' && i + 1 < len && s[i + 1] == '{') {
+            const char *close = memchr(s + i + 2, '}', len - i - 2);
+            size_t nlen = close ? (size_t)(close - (s + i + 2)) : 0;
+            if (!close || nlen == 0 || nlen >= sizeof(namebuf)) {
+                piece = s + i;
+                plen = 1;
+                i++;
+            } else {
+                memcpy(namebuf, s + i + 2, nlen);
+                namebuf[nlen] = '\0';
+                const char *v = getenv(namebuf);
+                if (!v) {
+                    char pos[64];
+                    snprintf(pos, sizeof(pos), "%u:%u", at->line, at->col);
+                    hk_log_warn("environment variable in config is not set, using \"\"", "var",
+                                namebuf, "file", b->file, "pos", pos);
+                    v = "";
+                }
+                piece = v;
+                plen = strlen(v);
+                i += nlen + 3;
+            }
+        } else {
+            i++;
+        }
+        if (o + plen + 1 > cap) {
+            cap = (o + plen + 1) * 2;
+            char *nb = realloc(out, cap);
+            if (!nb) {
+                free(out);
+                return NULL;
+            }
+            out = nb;
+        }
+        memcpy(out + o, piece, plen);
+        o += plen;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static int append(struct hk_yaml_node *parent, struct hk_yaml_node *key, struct hk_yaml_node *val)
+{
+    size_t n = parent->n + 1;
+    struct hk_yaml_node **items = realloc(parent->items, n * sizeof(*items));
+    if (!items)
+        return -ENOMEM;
+    parent->items = items;
+    if (parent->kind == HK_YAML_MAP) {
+        struct hk_yaml_node **keys = realloc(parent->keys, n * sizeof(*keys));
+        if (!keys)
+            return -ENOMEM;
+        parent->keys = keys;
+        keys[parent->n] = key;
+    }
+    items[parent->n] = val;
+    parent->n = n;
+    return 0;
+}
+
+static int parse_node(struct builder *b, yaml_event_t *ev, int depth, struct hk_yaml_node **ret);
+
+static int next_event(struct builder *b, yaml_event_t *ev)
+{
+    if (!yaml_parser_parse(&b->parser, ev)) {
+        snprintf(b->err->msg, sizeof(b->err->msg), "%s:%zu:%zu: %s%s%s", b->file,
+                 b->parser.problem_mark.line + 1, b->parser.problem_mark.column + 1,
+                 b->parser.problem ? b->parser.problem : "YAML syntax error",
+                 b->parser.context ? " " : "", b->parser.context ? b->parser.context : "");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int parse_collection(struct builder *b, struct hk_yaml_node *n, int depth,
+                            yaml_event_type_t end_type)
+{
+    for (;;) {
+        yaml_event_t ev;
+        int r = next_event(b, &ev);
+        if (r < 0)
+            return r;
+        if (ev.type == end_type) {
+            yaml_event_delete(&ev);
+            return 0;
+        }
+        struct hk_yaml_node *key = NULL, *val = NULL;
+        if (n->kind == HK_YAML_MAP) {
+            r = parse_node(b, &ev, depth + 1, &key);
+            if (r < 0)
+                return r;
+            if (key->kind != HK_YAML_SCALAR) {
+                hk_error_at(b->err, key, "mapping keys must be plain strings");
+                node_free(key);
+                return -EINVAL;
+            }
+            for (size_t i = 0; i < n->n; i++) {
+                if (strcmp(n->keys[i]->scalar, key->scalar) == 0) {
+                    hk_error_at(b->err, key, "duplicate key \"%s\" (first at line %u)",
+                                key->scalar, n->keys[i]->line);
+                    node_free(key);
+                    return -EINVAL;
+                }
+            }
+            r = next_event(b, &ev);
+            if (r < 0) {
+                node_free(key);
+                return r;
+            }
+        }
+        r = parse_node(b, &ev, depth + 1, &val);
+        if (r < 0) {
+            node_free(key);
+            return r;
+        }
+        if (append(n, key, val) < 0) {
+            node_free(key);
+            node_free(val);
+            return -ENOMEM;
+        }
+    }
+}
+
+/* Consumes ev (and the events of its children). */
+static int parse_node(struct builder *b, yaml_event_t *ev, int depth, struct hk_yaml_node **ret)
+{
+    int r = 0;
+    struct hk_yaml_node *n = NULL;
+    if (depth > MAX_DEPTH) {
+        snprintf(b->err->msg, sizeof(b->err->msg), "%s:%zu:%zu: nesting deeper than %d", b->file,
+                 ev->start_mark.line + 1, ev->start_mark.column + 1, MAX_DEPTH);
+        yaml_event_delete(ev);
+        return -EINVAL;
+    }
+    switch (ev->type) {
+    case YAML_SCALAR_EVENT: {
+        if (ev->data.scalar.anchor) {
+            r = -EINVAL;
+            snprintf(b->err->msg, sizeof(b->err->msg), "%s:%zu:%zu: anchors are not supported",
+                     b->file, ev->start_mark.line + 1, ev->start_mark.column + 1);
+            break;
+        }
+        n = node_new(b, HK_YAML_SCALAR, ev->start_mark);
+        if (!n) {
+            r = -ENOMEM;
+            break;
+        }
+        const char *v = (const char *)ev->data.scalar.value;
+        size_t len = ev->data.scalar.length;
+        bool plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+        n->plain_null = plain && (len == 0 || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 ||
+                                  strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0);
+        n->scalar = expand_env(b, v, len, n);
+        if (!n->scalar)
+            r = -ENOMEM;
+        break;
+    }
+    case YAML_SEQUENCE_START_EVENT:
+    case YAML_MAPPING_START_EVENT: {
+        bool map = ev->type == YAML_MAPPING_START_EVENT;
+        if ((map ? ev->data.mapping_start.anchor : ev->data.sequence_start.anchor)) {
+            r = -EINVAL;
+            snprintf(b->err->msg, sizeof(b->err->msg), "%s:%zu:%zu: anchors are not supported",
+                     b->file, ev->start_mark.line + 1, ev->start_mark.column + 1);
+            break;
+        }
+        n = node_new(b, map ? HK_YAML_MAP : HK_YAML_SEQ, ev->start_mark);
+        if (!n) {
+            r = -ENOMEM;
+            break;
+        }
+        yaml_event_delete(ev);
+        r = parse_collection(b, n, depth, map ? YAML_MAPPING_END_EVENT : YAML_SEQUENCE_END_EVENT);
+        if (r < 0) {
+            node_free(n);
+            return r;
+        }
+        *ret = n;
+        return 0;
+    }
+    case YAML_ALIAS_EVENT:
+        snprintf(b->err->msg, sizeof(b->err->msg), "%s:%zu:%zu: aliases are not supported",
+                 b->file, ev->start_mark.line + 1, ev->start_mark.column + 1);
+        r = -EINVAL;
+        break;
+    default:
+        snprintf(b->err->msg, sizeof(b->err->msg), "%s:%zu:%zu: unexpected YAML event",
+                 b->file, ev->start_mark.line + 1, ev->start_mark.column + 1);
+        r = -EINVAL;
+        break;
+    }
+    yaml_event_delete(ev);
+    if (r < 0) {
+        node_free(n);
+        return r;
+    }
+    *ret = n;
+    return 0;
+}
+
+int hk_yaml_parse_string(const char *name, const char *text, size_t len,
+                         struct hk_yaml_node **ret_root, struct hk_error *err)
+{
+    struct builder b = {.err = err};
+    char *file = strdup(name ? name : "<config>");
+    if (!file)
+        return -ENOMEM;
+    b.file = file;
+    if (!yaml_parser_initialize(&b.parser)) {
+        free(file);
+        return -ENOMEM;
+    }
+    yaml_parser_set_input_string(&b.parser, (const unsigned char *)text, len);
+    struct hk_yaml_node *root = NULL;
+    int r = 0;
+    bool done = false;
+    while (!done) {
+        yaml_event_t ev;
+        r = next_event(&b, &ev);
+        if (r < 0)
+            break;
+        switch (ev.type) {
+        case YAML_STREAM_START_EVENT:
+        case YAML_DOCUMENT_START_EVENT:
+        case YAML_DOCUMENT_END_EVENT:
+            yaml_event_delete(&ev);
+            break;
+        case YAML_STREAM_END_EVENT:
+            yaml_event_delete(&ev);
+            done = true;
+            break;
+        default:
+            if (root) {
+                snprintf(err->msg, sizeof(err->msg), "%s:%zu:%zu: only one YAML document is allowed",
+                         file, ev.start_mark.line + 1, ev.start_mark.column + 1);
+                yaml_event_delete(&ev);
+                r = -EINVAL;
+                done = true;
+                break;
+            }
+            r = parse_node(&b, &ev, 0, &root);
+            if (r < 0)
+                done = true;
+            break;
+        }
+    }
+    yaml_parser_delete(&b.parser);
+    if (r < 0) {
+        node_free(root);
+        free(file);
+        return r;
+    }
+    if (!root) {
+        /* An empty file is an empty map. */
+        yaml_mark_t m = {0, 0, 0};
+        root = node_new(&b, HK_YAML_MAP, m);
+        if (!root) {
+            free(file);
+            return -ENOMEM;
+        }
+    }
+    *ret_root = root;
+    return 0;
+}
+
+int hk_yaml_parse_file(const char *path, struct hk_yaml_node **ret_root, struct hk_error *err)
+{
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        int e = errno;
+        snprintf(err->msg, sizeof(err->msg), "%s: %s", path, strerror(e));
+        return -e;
+    }
+    size_t cap = 16384, len = 0;
+    char *buf = malloc(cap);
+    int r = 0;
+    while (buf) {
+        if (len == cap) {
+            if (cap >= 64 * 1024 * 1024) {
+                snprintf(err->msg, sizeof(err->msg), "%s: larger than 64 MiB", path);
+                r = -EFBIG;
+                break;
+            }
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                r = -ENOMEM;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t n = fread(buf + len, 1, cap - len, f);
+        len += n;
+        if (n == 0) {
+            if (ferror(f)) {
+                r = -EIO;
+                snprintf(err->msg, sizeof(err->msg), "%s: read error", path);
+            }
+            break;
+        }
+    }
+    fclose(f);
+    if (!buf)
+        return -ENOMEM;
+    if (r == 0)
+        r = hk_yaml_parse_string(path, buf, len, ret_root, err);
+    free(buf);
+    return r;
+}
+
+const struct hk_yaml_node *hk_yaml_get(const struct hk_yaml_node *map, const char *key)
+{
+    if (!map || map->kind != HK_YAML_MAP)
+        return NULL;
+    for (size_t i = 0; i < map->n; i++)
+        if (strcmp(map->keys[i]->scalar, key) == 0)
+            return map->items[i];
+    return NULL;
+}
+
+static const char *kind_name(enum hk_yaml_kind k)
+{
+    return k == HK_YAML_MAP ? "a mapping" : k == HK_YAML_SEQ ? "a list" : "a scalar";
+}
+
+int hk_yaml_expect(const struct hk_yaml_node *node, enum hk_yaml_kind kind, struct hk_error *err)
+{
+    if (node->kind == kind)
+        return 0;
+    if (kind == HK_YAML_MAP && node->kind == HK_YAML_SCALAR && node->plain_null)
+        return 0; /* "key:" with nothing under it is an empty mapping */
+    return hk_error_at(err, node, "expected %s, found %s", kind_name(kind), kind_name(node->kind));
+}
+
+int hk_yaml_check_keys(const struct hk_yaml_node *map, const char *const *allowed,
+                       struct hk_error *err)
+{
+    if (!map)
+        return 0;
+    int r = hk_yaml_expect(map, HK_YAML_MAP, err);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < map->n; i++) {
+        bool ok = false;
+        for (const char *const *a = allowed; *a && !ok; a++)
+            ok = strcmp(*a, map->keys[i]->scalar) == 0;
+        if (!ok) {
+            char list[256] = "";
+            size_t o = 0;
+            for (const char *const *a = allowed; *a; a++) {
+                int w = snprintf(list + o, sizeof(list) - o, "%s%s", o ? ", " : "", *a);
+                if (w < 0 || (size_t)w >= sizeof(list) - o)
+                    break;
+                o += (size_t)w;
+            }
+            return hk_error_at(err, map->keys[i], "unknown key \"%s\" (allowed: %s)",
+                               map->keys[i]->scalar, list);
+        }
+    }
+    return 0;
+}
+
+int hk_yaml_bool(const struct hk_yaml_node *node, bool *ret, struct hk_error *err)
+{
+    if (node->kind != HK_YAML_SCALAR)
+        return hk_error_at(err, node, "expected true or false");
+    const char *s = node->scalar;
+    if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE"))
+        *ret = true;
+    else if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE"))
+        *ret = false;
+    else
+        return hk_error_at(err, node, "expected true or false, found \"%s\"", s);
+    return 0;
+}
+
+int hk_yaml_u64(const struct hk_yaml_node *node, uint64_t min, uint64_t max, uint64_t *ret,
+                struct hk_error *err)
+{
+    if (node->kind != HK_YAML_SCALAR)
+        return hk_error_at(err, node, "expected a number");
+    const char *s = node->scalar;
+    char *end;
+    errno = 0;
+    if (!isdigit((unsigned char)s[0]))
+        return hk_error_at(err, node, "expected a non-negative integer, found \"%s\"", s);
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end || errno == ERANGE)
+        return hk_error_at(err, node, "expected a non-negative integer, found \"%s\"", s);
+    if (v < min || v > max)
+        return hk_error_at(err, node, "%llu is out of range [%llu, %llu]", v,
+                           (unsigned long long)min, (unsigned long long)max);
+    *ret = v;
+    return 0;
+}
+
+int hk_parse_duration_ms(const char *s, int64_t *ret_ms)
+{
+    static const struct {
+        const char *unit;
+        int64_t ms;
+    } units[] = {{"ms", 1},         {"s", 1000},           {"m", 60000}, {"h", 3600000},
+                 {"d", 86400000},   {"w", 604800000},      {"y", 31536000000LL}};
+    if (!*s)
+        return -EINVAL;
+    if (strcmp(s, "0") == 0) {
+        *ret_ms = 0;
+        return 0;
+    }
+    int64_t total = 0;
+    const char *p = s;
+    int last_rank = 100;
+    while (*p) {
+        if (!isdigit((unsigned char)*p))
+            return -EINVAL;
+        errno = 0;
+        char *end;
+        unsigned long long v = strtoull(p, &end, 10);
+        if (errno == ERANGE)
+            return -ERANGE;
+        p = end;
+        int found = -1;
+        /* "ms" must be tried before "m". */
+        for (int i = 0; i < 7; i++) {
+            size_t ul = strlen(units[i].unit);
+            if (strncmp(p, units[i].unit, ul) == 0 && !(i == 2 && p[1] == 's')) {
+                found = i;
+                p += ul;
+                break;
+            }
+        }
+        if (found < 0)
+            return -EINVAL;
+        /* Units must go from larger to smaller, each once (as Prometheus requires). */
+        int rank = found == 0 ? 0 : found;
+        if (rank >= last_rank)
+            return -EINVAL;
+        last_rank = rank;
+        if (v > (unsigned long long)(INT64_MAX / units[found].ms) ||
+            total > INT64_MAX - (int64_t)v * units[found].ms)
+            return -ERANGE;
+        total += (int64_t)v * units[found].ms;
+    }
+    *ret_ms = total;
+    return 0;
+}
+
+int hk_yaml_duration_ms(const struct hk_yaml_node *node, int64_t *ret_ms, struct hk_error *err)
+{
+    if (node->kind != HK_YAML_SCALAR || hk_parse_duration_ms(node->scalar, ret_ms) < 0)
+        return hk_error_at(err, node, "expected a duration like 10s, 1m30s or 500ms, found \"%s\"",
+                           node->kind == HK_YAML_SCALAR ? node->scalar : "?");
+    return 0;
+}
+
+int hk_parse_bytes(const char *s, uint64_t *ret)
+{
+    static const struct {
+        const char *unit;
+        uint64_t mult;
+    } units[] = {{"KiB", 1ULL << 10}, {"MiB", 1ULL << 20}, {"GiB", 1ULL << 30},
+                 {"TiB", 1ULL << 40}, {"KB", 1000ULL},     {"MB", 1000000ULL},
+                 {"GB", 1000000000ULL}, {"TB", 1000000000000ULL}, {"B", 1}, {"", 1}};
+    if (!isdigit((unsigned char)*s))
+        return -EINVAL;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno == ERANGE)
+        return -ERANGE;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcmp(end, units[i].unit) == 0) {
+            if (v > UINT64_MAX / units[i].mult)
+                return -ERANGE;
+            *ret = v * units[i].mult;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+int hk_yaml_bytes(const struct hk_yaml_node *node, uint64_t *ret, struct hk_error *err)
+{
+    if (node->kind != HK_YAML_SCALAR || hk_parse_bytes(node->scalar, ret) < 0)
+        return hk_error_at(err, node, "expected a size like 512MiB or 1GB, found \"%s\"",
+                           node->kind == HK_YAML_SCALAR ? node->scalar : "?");
+    return 0;
+}
+
+int hk_yaml_string(const struct hk_yaml_node *node, char **ret, struct hk_error *err)
+{
+    if (node->kind != HK_YAML_SCALAR)
+        return hk_error_at(err, node, "expected a string");
+    char *s = strdup(node->scalar);
+    if (!s)
+        return -ENOMEM;
+    *ret = s;
+    return 0;
+}
+
+struct hk_yaml_node *hk_yaml_new_root(const char *name)
+{
+    struct hk_yaml_node *n = calloc(1, sizeof(*n));
+    char *file = strdup(name ? name : "<flags>");
+    if (!n || !file) {
+        free(n);
+        free(file);
+        return NULL;
+    }
+    n->kind = HK_YAML_MAP;
+    n->file = file;
+    return n;
+}
+
+static struct hk_yaml_node *synthetic(const struct hk_yaml_node *root, enum hk_yaml_kind kind,
+                                      const char *scalar)
+{
+    struct hk_yaml_node *n = calloc(1, sizeof(*n));
+    if (!n)
+        return NULL;
+    n->kind = kind;
+    n->file = root->file;
+    if (scalar && !(n->scalar = strdup(scalar))) {
+        free(n);
+        return NULL;
+    }
+    return n;
+}
+
+int hk_yaml_set_path(struct hk_yaml_node *root, const char *dotted, const char *value,
+                     const char *origin)
+{
+    (void)origin;
+    struct hk_yaml_node *map = root;
+    const char *p = dotted;
+    for (;;) {
+        const char *dot = strchr(p, '.');
+        size_t len = dot ? (size_t)(dot - p) : strlen(p);
+        char key[128];
+        if (len == 0 || len >= sizeof(key))
+            return -EINVAL;
+        memcpy(key, p, len);
+        key[len] = '\0';
+        if (map->kind == HK_YAML_SCALAR && map->plain_null) {
+            /* "key:" with nothing under it becomes a map. */
+            free(map->scalar);
+            map->scalar = NULL;
+            map->kind = HK_YAML_MAP;
+        }
+        if (map->kind != HK_YAML_MAP)
+            return -EINVAL;
+        size_t i;
+        for (i = 0; i < map->n; i++)
+            if (strcmp(map->keys[i]->scalar, key) == 0)
+                break;
+        if (i == map->n) {
+            struct hk_yaml_node *k = synthetic(root, HK_YAML_SCALAR, key);
+            struct hk_yaml_node *v = synthetic(root, dot ? HK_YAML_MAP : HK_YAML_SCALAR,
+                                               dot ? NULL : value);
+            if (!k || !v || append(map, k, v) < 0) {
+                node_free(k);
+                node_free(v);
+                return -ENOMEM;
+            }
+        } else if (!dot) {
+            struct hk_yaml_node *v = map->items[i];
+            if (v->kind != HK_YAML_SCALAR)
+                return -EINVAL;
+            char *s = strdup(value);
+            if (!s)
+                return -ENOMEM;
+            free(v->scalar);
+            v->scalar = s;
+            v->plain_null = false;
+        }
+        if (!dot)
+            return 0;
+        map = map->items[i];
+        p = dot + 1;
+    }
+}

@@ -1,0 +1,419 @@
+/* HTTP exposition on libmicrohttpd: a thread pool with a connection limit and idle timeouts.
+ * Rendered bodies (plain and gzip, per format) hang off the snapshot they came from, so every
+ * scrape of one snapshot shares one rendering, and each response holds a snapshot reference
+ * until libmicrohttpd has sent it. */
+#include "exporter/http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zlib.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "exporter/textfmt.h"
+
+struct rendered {
+    char *body;
+    size_t len;
+    int err;                      /* render error: answer 500 */
+    _Atomic(struct gz *) gz;      /* gzip of body, made on first demand */
+};
+
+struct gz {
+    char *data;
+    size_t len;
+};
+
+enum { H_METRICS, H_HEALTHY, H_READY, H_ROOT, H_OTHER, H_N };
+static const char *const handler_names[H_N] = {"/metrics", "/-/healthy", "/-/ready", "/", "other"};
+
+struct hk_http {
+    struct MHD_Daemon *daemon;
+    struct hk_registry *reg;
+    size_t max_body;
+    uint16_t port;
+    atomic_uint_fast64_t requests[H_N];
+    atomic_uint_fast64_t errors_500;
+    atomic_uint_fast64_t render_ns_total;
+    atomic_uint_fast64_t renders;
+};
+
+static void gz_free(struct gz *g)
+{
+    if (g) {
+        free(g->data);
+        free(g);
+    }
+}
+
+static void rendered_free(void *p)
+{
+    struct rendered *r = p;
+    if (!r)
+        return;
+    gz_free(atomic_load(&r->gz));
+    free(r->body);
+    free(r);
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static struct rendered *get_rendered(struct hk_http *h, struct hk_snapshot *snap,
+                                     enum hk_textfmt fmt)
+{
+    enum hk_snapshot_slot_id slot = fmt == HK_TEXTFMT_TEXT ? HK_SLOT_TEXT : HK_SLOT_OPENMETRICS;
+    struct rendered *r = hk_snapshot_slot_get(snap, slot);
+    if (r)
+        return r;
+    r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    atomic_init(&r->gz, NULL);
+    uint64_t t0 = mono_ns();
+    struct hk_buf b;
+    hk_buf_init(&b, h->max_body);
+    r->err = hk_textfmt_render(snap, fmt, &b);
+    if (r->err == 0)
+        r->body = hk_buf_steal(&b, &r->len);
+    hk_buf_free(&b);
+    if (r->err == 0 && !r->body)
+        r->err = -ENOMEM;
+    atomic_fetch_add(&h->render_ns_total, mono_ns() - t0);
+    atomic_fetch_add(&h->renders, 1);
+    return hk_snapshot_slot_set(snap, slot, r, rendered_free);
+}
+
+static struct gz *get_gzip(struct rendered *r)
+{
+    struct gz *g = atomic_load(&r->gz);
+    if (g)
+        return g;
+    g = calloc(1, sizeof(*g));
+    if (!g)
+        return NULL;
+    z_stream zs = {0};
+    if (deflateInit2(&zs, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+        free(g);
+        return NULL;
+    }
+    uLong bound = deflateBound(&zs, (uLong)r->len);
+    g->data = malloc(bound);
+    if (!g->data) {
+        deflateEnd(&zs);
+        free(g);
+        return NULL;
+    }
+    zs.next_in = (Bytef *)r->body;
+    zs.avail_in = (uInt)r->len;
+    zs.next_out = (Bytef *)g->data;
+    zs.avail_out = (uInt)bound;
+    int zr = deflate(&zs, Z_FINISH);
+    g->len = zs.total_out;
+    deflateEnd(&zs);
+    if (zr != Z_STREAM_END) {
+        gz_free(g);
+        return NULL;
+    }
+    struct gz *expected = NULL;
+    if (atomic_compare_exchange_strong(&r->gz, &expected, g))
+        return g;
+    gz_free(g);
+    return expected;
+}
+
+static bool header_has(struct MHD_Connection *c, const char *header, const char *token)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, header);
+    if (!v)
+        return false;
+    const char *p = strstr(v, token);
+    if (!p)
+        return false;
+    /* Honour an explicit q=0 for this token. */
+    const char *end = strchr(p, ',');
+    const char *q = strstr(p, "q=0");
+    if (q && (!end || q < end)) {
+        const char *after = q + 3;
+        if (*after == '\0' || *after == ',' || *after == ' ' ||
+            (*after == '.' && strspn(after + 1, "0") > 0 &&
+             (after[1 + strspn(after + 1, "0")] == '\0' || after[1 + strspn(after + 1, "0")] == ',')))
+            return false;
+    }
+    return true;
+}
+
+static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *type,
+                                 const char *text)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), (void *)text,
+                                                                MHD_RESPMEM_MUST_COPY);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    enum MHD_Result ret = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static void unref_cb(void *cls)
+{
+    hk_snapshot_unref(cls);
+}
+
+static enum MHD_Result serve_metrics(struct hk_http *h, struct MHD_Connection *c)
+{
+    struct hk_snapshot *snap = hk_registry_acquire(h->reg);
+    if (!snap)
+        return send_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8",
+                         "no snapshot collected yet\n");
+    bool om = header_has(c, MHD_HTTP_HEADER_ACCEPT, "application/openmetrics-text");
+    struct rendered *r = get_rendered(h, snap, om ? HK_TEXTFMT_OPENMETRICS : HK_TEXTFMT_TEXT);
+    if (!r || r->err) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "rendering failed: %s\n",
+                 r ? strerror(-r->err) : "out of memory");
+        hk_snapshot_unref(snap);
+        atomic_fetch_add(&h->errors_500, 1);
+        hk_log_error("cannot render /metrics", "err", msg);
+        return send_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8", msg);
+    }
+    const char *body = r->body;
+    size_t len = r->len;
+    bool gzip = header_has(c, MHD_HTTP_HEADER_ACCEPT_ENCODING, "gzip");
+    if (gzip) {
+        struct gz *g = get_gzip(r);
+        if (g) {
+            body = g->data;
+            len = g->len;
+        } else {
+            gzip = false; /* fall back to identity rather than fail */
+        }
+    }
+    /* The response points into the snapshot's cached body; our reference keeps it alive until
+     * libmicrohttpd calls unref_cb after the last byte. */
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer_with_free_callback_cls(len, (void *)body, unref_cb, snap);
+    if (!resp) {
+        hk_snapshot_unref(snap);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            om ? HK_TEXTFMT_CONTENT_TYPE_OPENMETRICS : HK_TEXTFMT_CONTENT_TYPE_TEXT);
+    if (gzip)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept, Accept-Encoding");
+    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static const char landing[] =
+    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>hakari</title></head>\n"
+    "<body><h1>hakari</h1><p>Container, pod and node metrics, the Prometheus way.</p>\n"
+    "<ul><li><a href=\"metrics\">/metrics</a></li><li><a href=\"-/healthy\">/-/healthy</a></li>"
+    "<li><a href=\"-/ready\">/-/ready</a></li></ul>\n<p>version " HK_VERSION
+    "</p></body></html>\n";
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **req_cls)
+{
+    struct hk_http *h = cls;
+    if (*req_cls == NULL) {
+        /* First call for this request: headers only. */
+        *req_cls = (void *)1;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        *upload_size = 0; /* GET/HEAD carry no body; discard whatever was sent */
+        return MHD_YES;
+    }
+    bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
+    bool head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+    int handler = !strcmp(url, "/metrics")    ? H_METRICS
+                  : !strcmp(url, "/-/healthy") ? H_HEALTHY
+                  : !strcmp(url, "/-/ready")   ? H_READY
+                  : !strcmp(url, "/")          ? H_ROOT
+                                               : H_OTHER;
+    atomic_fetch_add(&h->requests[handler], 1);
+    if (!get && !head) {
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(19, (void *)"method not allowed\n",
+                                            MHD_RESPMEM_PERSISTENT);
+        if (!resp)
+            return MHD_NO;
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+        enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_METHOD_NOT_ALLOWED, resp);
+        MHD_destroy_response(resp);
+        return ret;
+    }
+    switch (handler) {
+    case H_METRICS:
+        return serve_metrics(h, c);
+    case H_HEALTHY:
+        return send_text(c, MHD_HTTP_OK, "text/plain; charset=utf-8", "hakari is healthy.\n");
+    case H_READY: {
+        struct hk_snapshot *s = hk_registry_acquire(h->reg);
+        hk_snapshot_unref(s);
+        return s ? send_text(c, MHD_HTTP_OK, "text/plain; charset=utf-8", "hakari is ready.\n")
+                 : send_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8",
+                             "hakari is not ready: no snapshot collected yet.\n");
+    }
+    case H_ROOT:
+        return send_text(c, MHD_HTTP_OK, "text/html; charset=utf-8", landing);
+    default:
+        return send_text(c, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8", "not found\n");
+    }
+}
+
+/* Parses "host:port", ":port", "[v6]:port". */
+static int parse_address(const char *addr, struct sockaddr_storage *ss, socklen_t *len)
+{
+    char host[256];
+    const char *colon = strrchr(addr, ':');
+    if (!colon || colon[1] == '\0')
+        return -EINVAL;
+    size_t hl = (size_t)(colon - addr);
+    if (hl >= sizeof(host))
+        return -EINVAL;
+    memcpy(host, addr, hl);
+    host[hl] = '\0';
+    if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
+        memmove(host, host + 1, hl - 2);
+        host[hl - 2] = '\0';
+    }
+    char *end;
+    errno = 0;
+    unsigned long port = strtoul(colon + 1, &end, 10);
+    if (*end || errno || port > 65535)
+        return -EINVAL;
+    memset(ss, 0, sizeof(*ss));
+    if (host[0] == '\0') {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+        s6->sin6_family = AF_INET6;
+        s6->sin6_addr = in6addr_any;
+        s6->sin6_port = htons((uint16_t)port);
+        *len = sizeof(*s6);
+        return 0;
+    }
+    struct addrinfo hints = {.ai_flags = AI_NUMERICSERV | AI_PASSIVE, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *ai = NULL;
+    if (getaddrinfo(host, colon + 1, &hints, &ai) != 0 || !ai)
+        return -EADDRNOTAVAIL;
+    memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+    *len = ai->ai_addrlen;
+    freeaddrinfo(ai);
+    return 0;
+}
+
+int hk_http_check(const struct hk_http_options *opt, struct hk_error *err)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    const char *addr = opt->listen_address ? opt->listen_address : ":9810";
+    if (parse_address(addr, &ss, &len) < 0) {
+        snprintf(err->msg, sizeof(err->msg),
+                 "--web.listen-address \"%s\": expected host:port, :port or [v6]:port", addr);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    hk_log_debug("http", "detail", msg);
+}
+
+int hk_http_start(const struct hk_http_options *opt, struct hk_registry *reg,
+                  struct hk_http **ret, struct hk_error *err)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int r = hk_http_check(opt, err);
+    if (r < 0)
+        return r;
+    parse_address(opt->listen_address ? opt->listen_address : ":9810", &ss, &len);
+    struct hk_http *h = calloc(1, sizeof(*h));
+    if (!h)
+        return -ENOMEM;
+    h->reg = reg;
+    h->max_body = opt->max_body_bytes ? opt->max_body_bytes : 512u << 20;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_AUTO;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_DUAL_STACK;
+    h->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(opt->threads ? opt->threads : 2),
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)(opt->max_connections ? opt->max_connections : 64),
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(opt->timeout_s ? opt->timeout_s : 30),
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_log, NULL, MHD_OPTION_END);
+    if (!h->daemon) {
+        snprintf(err->msg, sizeof(err->msg), "cannot listen on %s: %s",
+                 opt->listen_address ? opt->listen_address : ":9810",
+                 errno ? strerror(errno) : "libmicrohttpd refused the options");
+        free(h);
+        return -EADDRINUSE;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = info ? info->port : 0;
+    *ret = h;
+    return 0;
+}
+
+uint16_t hk_http_port(const struct hk_http *h)
+{
+    return h->port;
+}
+
+void hk_http_stop(struct hk_http *h)
+{
+    if (!h)
+        return;
+    MHD_stop_daemon(h->daemon);
+    free(h);
+}
+
+static const char *const handler_label[] = {"handler", NULL};
+static const struct hk_metric_desc desc_requests = {
+    "hakari_http_requests_total", "HTTP requests received, by handler.", HK_METRIC_COUNTER, "",
+    handler_label};
+static const struct hk_metric_desc desc_500 = {
+    "hakari_http_render_errors_total", "Scrapes answered 500 because rendering failed.",
+    HK_METRIC_COUNTER, "", NULL};
+static const struct hk_metric_desc desc_render = {
+    "hakari_http_render_seconds_total", "Time spent rendering exposition bodies.",
+    HK_METRIC_COUNTER, "seconds", NULL};
+static const struct hk_metric_desc desc_renders = {
+    "hakari_http_renders_total", "Exposition bodies rendered (one per snapshot and format).",
+    HK_METRIC_COUNTER, "", NULL};
+
+void hk_http_self_metrics(struct hk_builder *b, void *http)
+{
+    struct hk_http *h = http;
+    for (int i = 0; i < H_N; i++) {
+        const char *v[] = {handler_names[i]};
+        hk_emit(b, &desc_requests, v, (double)atomic_load(&h->requests[i]));
+    }
+    hk_emit(b, &desc_500, NULL, (double)atomic_load(&h->errors_500));
+    hk_emit(b, &desc_render, NULL, (double)atomic_load(&h->render_ns_total) / 1e9);
+    hk_emit(b, &desc_renders, NULL, (double)atomic_load(&h->renders));
+}

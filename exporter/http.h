@@ -1,0 +1,33 @@
+/* The HTTP server (libmicrohttpd): GET/HEAD /metrics in text 0.0.4 or OpenMetrics (by Accept),
+ * gzip (by Accept-Encoding), /-/healthy, /-/ready, and a landing page at /. Bodies are rendered
+ * once per snapshot and shared by concurrent scrapes; a render failure answers 500. */
+#ifndef HK_HTTP_H
+#define HK_HTTP_H
+
+#include <stdint.h>
+
+#include "core/snapshot.h"
+#include "core/yaml.h"
+
+struct hk_http_options {
+    const char *listen_address; /* "host:port", ":port", "[::1]:port" */
+    unsigned max_connections;   /* default 64 */
+    unsigned timeout_s;         /* idle connection timeout, default 30 */
+    unsigned threads;           /* thread pool size, default 2 */
+    size_t max_body_bytes;      /* cap on a rendered body, default 512 MiB */
+    const char *web_config_file; /* TLS + basic auth (Prometheus web-config); NULL = none */
+};
+
+struct hk_http;
+
+/* Checks options (address syntax, web config file) without binding. */
+int hk_http_check(const struct hk_http_options *opt, struct hk_error *err);
+int hk_http_start(const struct hk_http_options *opt, struct hk_registry *reg,
+                  struct hk_http **ret, struct hk_error *err);
+/* The bound port (useful with port 0). */
+uint16_t hk_http_port(const struct hk_http *h);
+void hk_http_stop(struct hk_http *h);
+/* Adds hakari_http_* self-metrics; a hk_self_metrics_fn. */
+void hk_http_self_metrics(struct hk_builder *b, void *http);
+
+#endif

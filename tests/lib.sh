@@ -1,0 +1,77 @@
+# Shared helpers for integration scripts (source it). Every process started with `bg` is stopped
+# on exit; every wait is bounded.
+set -euo pipefail
+TOP=${TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+O=${O:-build}
+HAKARI=${HAKARI:-$TOP/$O/hakari}
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/hakari-test.XXXXXX")
+_PIDS=()
+
+cleanup() {
+    local p
+    for p in "${_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${_PIDS[@]}"; do
+        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$p" 2>/dev/null || true
+    done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "SKIP: $*"; exit 77; }
+log() { echo "--- $*" >&2; }
+
+# A free TCP port on 127.0.0.1.
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# bg NAME CMD... : start in the background, log to $TMP/NAME.log, remember the pid in $BG_PID.
+bg() {
+    local name=$1
+    shift
+    "$@" >"$TMP/$name.log" 2>&1 &
+    BG_PID=$!
+    _PIDS+=("$BG_PID")
+}
+
+# wait_http URL [SECONDS]: until it answers 2xx.
+wait_http() {
+    local url=$1 t=${2:-30} i
+    for i in $(seq $((t * 10))); do
+        curl -fsS -o /dev/null "$url" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    fail "timeout waiting for $url"
+}
+
+# until_true SECONDS CMD...: retry CMD every 0.5 s.
+until_true() {
+    local t=$1 i
+    shift
+    for i in $(seq $((t * 2))); do
+        "$@" && return 0
+        sleep 0.5
+    done
+    return 1
+}
+
+# prom_query BASE_URL QUERY: prints the JSON result.
+prom_query() {
+    curl -fsS --get "$1/api/v1/query" --data-urlencode "query=$2"
+}
+
+# Starts Prometheus on a free port with config file $1; sets PROM_URL.
+start_prometheus() {
+    local cfg=$1
+    shift
+    local port
+    port=$(free_port)
+    mkdir -p "$TMP/prom-data"
+    bg prometheus prometheus --config.file="$cfg" --storage.tsdb.path="$TMP/prom-data" \
+        --web.listen-address="127.0.0.1:$port" "$@"
+    PROM_URL="http://127.0.0.1:$port"
+    PROM_PID=$BG_PID
+    wait_http "$PROM_URL/-/ready" 60
+}
