@@ -358,22 +358,36 @@ static const char *series_name(struct hk_builder *b, const char *family, const c
     return p;
 }
 
+/* The le value the way client_golang writes it (strconv 'g', shortest): the shortest digits that
+ * round-trip, exponent form when the decimal exponent is < -4 or >= 6. Matching it keeps our
+ * bucket series identical to other exporters' (le="10", le="0.005", le="1e+06"). */
 static const char *format_bound(struct hk_builder *b, double bound)
 {
-    char buf[40];
+    char buf[48];
     if (isinf(bound))
-        return "+Inf";
-    int n = snprintf(buf, sizeof(buf), "%.17g", bound);
-    /* Prefer the shortest representation that round-trips (0.001 rather than 0.0010000000000000000208). */
-    for (int prec = 1; prec <= 17; prec++) {
-        char t[40];
-        int m = snprintf(t, sizeof(t), "%.*g", prec, bound);
-        if (strtod(t, NULL) == bound) {
-            memcpy(buf, t, (size_t)m + 1);
-            n = m;
+        return bound > 0 ? "+Inf" : "-Inf";
+    if (isnan(bound))
+        return "NaN";
+    int digits = 17;
+    for (int p = 1; p <= 17; p++) {
+        snprintf(buf, sizeof(buf), "%.*e", p - 1, bound);
+        if (strtod(buf, NULL) == bound) {
+            digits = p;
             break;
         }
     }
+    snprintf(buf, sizeof(buf), "%.*e", digits - 1, bound);
+    const char *e = strchr(buf, 'e');
+    long exp10 = e ? strtol(e + 1, NULL, 10) : 0;
+    int n;
+    if (exp10 < -4 || exp10 >= 6) {
+        n = (int)strlen(buf);
+    } else {
+        long decimals = digits - 1 - exp10;
+        n = snprintf(buf, sizeof(buf), "%.*f", decimals > 0 ? (int)decimals : 0, bound);
+    }
+    if (n < 0 || (size_t)n >= sizeof(buf))
+        return NULL;
     return hk_arena_strndup(b->arena, buf, (size_t)n);
 }
 
@@ -384,6 +398,21 @@ int hk_emit_histogram(struct hk_builder *b, const struct hk_metric_desc *desc,
     long fam = desc_family(b, desc);
     if (fam < 0)
         return (int)fam;
+    /* A histogram is emitted whole or not at all: one cut by the series cap would lack its
+     * +Inf bucket or _count, which Prometheus rejects. */
+    size_t need = nbounds + 3;
+    for (size_t i = 0; i < nbounds; i++)
+        if (isinf(bounds[i]))
+            need--;
+    size_t nlab = 1; /* le */
+    if (desc->label_names)
+        while (desc->label_names[nlab - 1])
+            nlab++;
+    if ((b->limits.max_series && hk_builder_section_series(b) + need > b->limits.max_series) ||
+        (b->limits.max_labels && nlab > b->limits.max_labels)) {
+        b->section_dropped += need;
+        return -E2BIG;
+    }
     const char *bucket = series_name(b, desc->name, "_bucket");
     const char *sum_name = series_name(b, desc->name, "_sum");
     const char *count_name = series_name(b, desc->name, "_count");
@@ -498,8 +527,17 @@ static int series_cmp(const void *pa, const void *pb, void *ctx)
         return sa->group < sb->group ? -1 : 1;
     if (sa->suffix != sb->suffix)
         return sa->suffix < sb->suffix ? -1 : 1;
-    if (sa->sub != sb->sub)
-        return sa->sub < sb->sub ? -1 : 1;
+    if (sa->sub != sb->sub) {
+        /* A total order even for le="NaN" (possible via hk_emit_labels): NaN sorts last. A
+         * comparator that is not consistent leaves qsort's output unordered, and duplicates
+         * then escape the adjacent-pair check below. */
+        if (isnan(sa->sub) || isnan(sb->sub)) {
+            if (isnan(sa->sub) != isnan(sb->sub))
+                return isnan(sa->sub) ? 1 : -1;
+        } else {
+            return sa->sub < sb->sub ? -1 : 1;
+        }
+    }
     if (sa->s.hash != sb->s.hash)
         return sa->s.hash < sb->s.hash ? -1 : 1;
     int c = strcmp(sa->s.name, sb->s.name);
