@@ -1,6 +1,7 @@
 /* Prometheus text 0.0.4 and OpenMetrics 1.0.0 rendering. */
 #include "exporter/textfmt.h"
 
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,9 +15,20 @@ size_t hk_format_double(char *buf, size_t cap, double v)
         n = snprintf(buf, cap, "NaN");
     else if (isinf(v))
         n = snprintf(buf, cap, v > 0 ? "+Inf" : "-Inf");
-    else if (v == (double)(int64_t)v && fabs(v) < 9007199254740992.0) /* exact integer < 2^53 */
+    else if (fabs(v) < 9007199254740992.0 && v == (double)(int64_t)v) /* exact integer < 2^53 */
+        /* The range test comes first: converting an out-of-range double to int64 is undefined. */
         n = snprintf(buf, cap, "%" PRId64, (int64_t)v);
-    else {
+    else if (fabs(v) < DBL_MIN) {
+        /* Subnormals carry fewer digits, so %.15g is not the shortest form: search upwards. */
+        n = 0;
+        for (int prec = 1; prec <= 17; prec++) {
+            n = snprintf(buf, cap, "%.*g", prec, v);
+            if (strtod(buf, NULL) == v)
+                break;
+        }
+    } else {
+        /* For normal doubles the nearest 15-, 16- or 17-digit decimal that round-trips is also
+         * the shortest one (every decimal of <= 15 digits round-trips through a double). */
         n = snprintf(buf, cap, "%.15g", v);
         if (strtod(buf, NULL) != v) {
             n = snprintf(buf, cap, "%.16g", v);
@@ -125,7 +137,8 @@ static void write_series(struct hk_buf *out, const struct hk_series *s, bool om)
     hk_buf_put(out, num, n);
     if (s->ts_ms) {
         if (om)
-            hk_buf_printf(out, " %" PRId64 ".%03" PRId64, s->ts_ms / 1000, (int64_t)llabs(s->ts_ms % 1000));
+            hk_buf_printf(out, " %s%" PRId64 ".%03" PRId64, s->ts_ms < 0 ? "-" : "",
+                          (int64_t)llabs(s->ts_ms / 1000), (int64_t)llabs(s->ts_ms % 1000));
         else
             hk_buf_printf(out, " %" PRId64, s->ts_ms);
     }
@@ -135,8 +148,12 @@ static void write_series(struct hk_buf *out, const struct hk_series *s, bool om)
 int hk_textfmt_render(const struct hk_snapshot *snap, enum hk_textfmt fmt, struct hk_buf *out)
 {
     bool om = fmt == HK_TEXTFMT_OPENMETRICS;
-    /* Rough size hint: avoids most reallocations for big snapshots. */
-    hk_buf_reserve(out, snap->nseries * 96 + snap->nfamilies * 128);
+    /* Rough size hint: avoids most reallocations for big snapshots. Never more than the
+     * buffer's cap: a failed hint would poison the buffer for output that fits. */
+    size_t hint = snap->nseries * 96 + snap->nfamilies * 128;
+    if (out->max && hint > out->max - out->len)
+        hint = out->max > out->len ? out->max - out->len : 0;
+    hk_buf_reserve(out, hint);
     for (size_t fi = 0; fi < snap->nfamilies && !out->err; fi++) {
         const struct hk_family *f = &snap->families[fi];
         char om_name[512];
