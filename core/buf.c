@@ -43,6 +43,7 @@ int hk_buf_reserve(struct hk_buf *b, size_t more)
     char *d = realloc(b->data, cap);
     if (!d)
         return b->err = -ENOMEM;
+    d[b->len] = '\0'; /* data is a C string even before the first append (hk_buf_steal) */
     b->data = d;
     b->cap = cap;
     return 0;

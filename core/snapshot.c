@@ -217,9 +217,13 @@ static const char *copy_value(struct hk_builder *b, const char *v)
     return out;
 }
 
-static uint8_t suffix_rank(const char *family, const char *series)
+static uint8_t suffix_rank(const char *family, enum hk_metric_type type, const char *series)
 {
     size_t fl = strlen(family);
+    /* A counter family is named <stem>_total; its _created sample is <stem>_created. */
+    if (type == HK_METRIC_COUNTER && fl > 6 && strcmp(family + fl - 6, "_total") == 0 &&
+        strncmp(series, family, fl - 6) == 0 && strcmp(series + fl - 6, "_created") == 0)
+        return 3;
     if (strncmp(series, family, fl) != 0)
         return 0;
     const char *s = series + fl;
@@ -279,8 +283,15 @@ static int add_series(struct hk_builder *b, uint32_t fam, const char *series_nam
     const char *skip = f->type == HK_METRIC_HISTOGRAM ? "le"
                        : f->type == HK_METRIC_SUMMARY ? "quantile"
                                                       : NULL;
-    s->group = skip ? hk_series_hash_skip(f->name, labels, n, skip) : s->s.hash;
-    s->suffix = suffix_rank(f->name, series_name);
+    /* group: the series of one metric point (a histogram's buckets, _sum, _count, _created; a
+     * counter's _total and _created) share it, so they come out together and in order. */
+    if (skip)
+        s->group = hk_series_hash_skip(f->name, labels, n, skip);
+    else if (f->type == HK_METRIC_COUNTER)
+        s->group = hk_series_hash(f->name, labels, n);
+    else
+        s->group = s->s.hash;
+    s->suffix = suffix_rank(f->name, f->type, series_name);
     s->sub = skip ? parse_sub(hk_labels_get(labels, n, skip)) : 0;
     f->nseries++;
     b->nser++;
