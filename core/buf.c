@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,14 +31,17 @@ int hk_buf_reserve(struct hk_buf *b, size_t more)
 {
     if (b->err)
         return b->err;
+    /* len + more + 1 must not wrap (the old `need < len` test missed more == SIZE_MAX). */
+    if (more > SIZE_MAX - b->len - 1)
+        return b->err = -E2BIG;
     size_t need = b->len + more + 1;
-    if (need < b->len || (b->max && need > b->max + 1))
+    if (b->max && need > b->max + 1)
         return b->err = -E2BIG;
     if (need <= b->cap)
         return 0;
     size_t cap = b->cap ? b->cap : 4096;
     while (cap < need)
-        cap *= 2;
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
     if (b->max && cap > b->max + 1)
         cap = b->max + 1;
     char *d = realloc(b->data, cap);
