@@ -708,9 +708,14 @@ struct subscriber {
     void *userdata;
 };
 
+/* Readers between loading cur and taking their reference register in the counter of the
+ * current epoch. A publisher swaps cur, moves the epoch on and waits only for the previous
+ * epoch's counter to drain: readers arriving meanwhile count in the other one, so a steady
+ * stream of scrapes cannot starve the publisher (one shared counter could stay non-zero). */
 struct hk_registry {
     _Atomic(struct hk_snapshot *) cur;
-    atomic_uint acquiring; /* readers between loading cur and taking their reference */
+    atomic_uint epoch;
+    atomic_uint acquiring[2];
     uint64_t seq;
     pthread_mutex_t publish_lock;
     struct subscriber subs[8];
@@ -723,7 +728,9 @@ struct hk_registry *hk_registry_new(void)
     if (!reg)
         return NULL;
     atomic_init(&reg->cur, NULL);
-    atomic_init(&reg->acquiring, 0);
+    atomic_init(&reg->epoch, 0);
+    atomic_init(&reg->acquiring[0], 0);
+    atomic_init(&reg->acquiring[1], 0);
     pthread_mutex_init(&reg->publish_lock, NULL);
     return reg;
 }
@@ -756,7 +763,8 @@ void hk_registry_publish(struct hk_registry *reg, struct hk_snapshot *snap)
     struct hk_snapshot *old = atomic_exchange(&reg->cur, snap);
     /* Grace period: a reader that loaded `old` before the exchange is still about to take its
      * reference; wait for it before dropping ours. Readers never wait. */
-    while (atomic_load(&reg->acquiring) != 0)
+    unsigned e = atomic_fetch_add(&reg->epoch, 1);
+    while (atomic_load(&reg->acquiring[e & 1]) != 0)
         sched_yield();
     hk_snapshot_unref(old);
     for (int i = 0; i < reg->nsubs; i++)
@@ -766,10 +774,18 @@ void hk_registry_publish(struct hk_registry *reg, struct hk_snapshot *snap)
 
 struct hk_snapshot *hk_registry_acquire(struct hk_registry *reg)
 {
-    atomic_fetch_add(&reg->acquiring, 1);
+    unsigned e;
+    for (;;) {
+        e = atomic_load(&reg->epoch);
+        atomic_fetch_add(&reg->acquiring[e & 1], 1);
+        if (atomic_load(&reg->epoch) == e)
+            break;
+        /* A publisher moved on between the two loads: register in the new epoch instead. */
+        atomic_fetch_sub(&reg->acquiring[e & 1], 1);
+    }
     struct hk_snapshot *s = atomic_load(&reg->cur);
     if (s)
         atomic_fetch_add(&s->refs, 1);
-    atomic_fetch_sub(&reg->acquiring, 1);
+    atomic_fetch_sub(&reg->acquiring[e & 1], 1);
     return s;
 }
