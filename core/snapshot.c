@@ -65,6 +65,21 @@ struct hk_builder {
     struct hk_arena_mark section_mark;
     uint64_t section_dropped;
     bool failed_alloc;
+    /* Interned label values (open addressing). A container's labels repeat on each of its ~50
+     * series; storing them once shrinks the arena several-fold and keeps rendering in cache. */
+    struct intern *intern;
+    size_t intern_n, intern_cap;
+    /* Interned label arrays: a container's label set is the same array on every family that
+     * declares the same label names (names and values compared by pointer, both being static
+     * or interned). */
+    struct intern *sets;
+    size_t sets_n, sets_cap;
+};
+
+struct intern {
+    const char *s; /* NULL = empty slot */
+    uint32_t len;
+    uint32_t hash;
 };
 
 struct hk_builder *hk_builder_new(const struct hk_limits *limits)
@@ -90,6 +105,8 @@ void hk_builder_free(struct hk_builder *b)
     free(b->fam);
     free(b->fam_index);
     free(b->ser);
+    free(b->intern);
+    free(b->sets);
     free(b);
 }
 
@@ -121,6 +138,14 @@ void hk_builder_abort(struct hk_builder *b)
     for (size_t i = 0; i < b->nser; i++)
         b->fam[b->ser[i].s.family].nseries++;
     hk_arena_rewind(b->arena, b->section_mark);
+    /* Interned strings of the dropped section are gone with the rewind; forget them all (an
+     * abort is rare, re-interning is cheap). */
+    if (b->intern)
+        memset(b->intern, 0, b->intern_cap * sizeof(*b->intern));
+    b->intern_n = 0;
+    if (b->sets)
+        memset(b->sets, 0, b->sets_cap * sizeof(*b->sets));
+    b->sets_n = 0;
     b->last_desc = NULL;
     b->section = NULL;
 }
@@ -196,6 +221,47 @@ static long family_get(struct hk_builder *b, const char *name, const char *help,
     return (long)b->nfam++;
 }
 
+static int intern_grow(struct intern **table, size_t *table_cap)
+{
+    size_t cap = *table_cap ? *table_cap * 2 : 1024;
+    struct intern *t = calloc(cap, sizeof(*t));
+    if (!t)
+        return -ENOMEM;
+    for (size_t i = 0; i < *table_cap; i++) {
+        const struct intern *e = &(*table)[i];
+        if (!e->s)
+            continue;
+        size_t h = e->hash & (cap - 1);
+        while (t[h].s)
+            h = (h + 1) & (cap - 1);
+        t[h] = *e;
+    }
+    free(*table);
+    *table = t;
+    *table_cap = cap;
+    return 0;
+}
+
+/* The arena copy of a valid value, shared with every earlier equal value of this cycle. */
+static const char *intern_value(struct hk_builder *b, const char *v, size_t len)
+{
+    if ((b->intern_n + 1) * 2 > b->intern_cap && intern_grow(&b->intern, &b->intern_cap) < 0)
+        return hk_arena_strndup(b->arena, v, len); /* no table: just copy */
+    uint32_t hash = (uint32_t)hk_hash_bytes(0x1A7E15, v, len);
+    size_t mask = b->intern_cap - 1, h = hash & mask;
+    for (; b->intern[h].s; h = (h + 1) & mask) {
+        const struct intern *e = &b->intern[h];
+        if (e->hash == hash && e->len == len && memcmp(e->s, v, len) == 0)
+            return e->s;
+    }
+    const char *copy = hk_arena_strndup(b->arena, v, len);
+    if (copy) {
+        b->intern[h] = (struct intern){copy, (uint32_t)len, hash};
+        b->intern_n++;
+    }
+    return copy;
+}
+
 /* Copies a label value into the arena: invalid UTF-8 repaired, length capped on a char edge. */
 static const char *copy_value(struct hk_builder *b, const char *v)
 {
@@ -204,8 +270,8 @@ static const char *copy_value(struct hk_builder *b, const char *v)
     size_t len = strlen(v);
     size_t cap = b->limits.max_label_value_length;
     bool valid = hk_utf8_valid(v, len);
-    if (valid && (cap == 0 || len <= cap))
-        return hk_arena_strndup(b->arena, v, len);
+    if (valid && (cap == 0 || len <= cap) && len < UINT32_MAX)
+        return intern_value(b, v, len);
     char *out = hk_arena_alloc(b->arena, 3 * len + 1);
     if (!out)
         return NULL;
@@ -310,6 +376,53 @@ static long desc_family(struct hk_builder *b, const struct hk_metric_desc *desc)
     return fam;
 }
 
+/* The arena copy of a sorted label array, shared with equal earlier arrays of this cycle. */
+static struct hk_label *intern_set(struct hk_builder *b, const struct hk_label *l, size_t n)
+{
+    size_t bytes = (n ? n : 1) * sizeof(*l);
+    if ((b->sets_n + 1) * 2 > b->sets_cap && intern_grow(&b->sets, &b->sets_cap) < 0)
+        b->sets_cap = 0; /* below: no table, plain copy */
+    uint32_t hash = (uint32_t)hk_hash_bytes(0x5E75, l, n * sizeof(*l));
+    size_t h = 0;
+    if (b->sets_cap) {
+        size_t mask = b->sets_cap - 1;
+        for (h = hash & mask; b->sets[h].s; h = (h + 1) & mask) {
+            const struct intern *e = &b->sets[h];
+            if (e->hash == hash && e->len == n && memcmp(e->s, l, n * sizeof(*l)) == 0)
+                return (struct hk_label *)e->s;
+        }
+    }
+    struct hk_label *copy = hk_arena_alloc(b->arena, bytes);
+    if (!copy)
+        return NULL;
+    memcpy(copy, l, n * sizeof(*l));
+    if (b->sets_cap) {
+        b->sets[h] = (struct intern){(const char *)copy, (uint32_t)n, hash};
+        b->sets_n++;
+    }
+    return copy;
+}
+
+/* Fills l (room for n + 1) with the desc's labels plus the extra one, sorted; returns the count,
+ * or SIZE_MAX (out of memory, or the desc repeats a label name). */
+static size_t fill_labels(struct hk_builder *b, const struct hk_metric_desc *desc,
+                          const char *const *values, const char *extra_name,
+                          const char *extra_value, size_t n, struct hk_label *l)
+{
+    for (size_t i = 0; i < n; i++) {
+        l[i].name = desc->label_names[i];
+        l[i].value = copy_value(b, values ? values[i] : NULL);
+        if (!l[i].value)
+            return SIZE_MAX;
+    }
+    if (extra_name) {
+        l[n].name = extra_name;
+        l[n].value = extra_value;
+        n++;
+    }
+    return hk_labels_sort(l, n) ? n : SIZE_MAX;
+}
+
 /* Builds the sorted label array for a desc emit, with room for one extra label. */
 static struct hk_label *desc_labels(struct hk_builder *b, const struct hk_metric_desc *desc,
                                     const char *const *values, const char *extra_name,
@@ -319,23 +432,19 @@ static struct hk_label *desc_labels(struct hk_builder *b, const struct hk_metric
     if (desc->label_names)
         while (desc->label_names[n])
             n++;
-    struct hk_label *l = hk_arena_alloc(b->arena, (n + 1) * sizeof(*l));
-    if (!l)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        l[i].name = desc->label_names[i];
-        l[i].value = copy_value(b, values ? values[i] : NULL);
-        if (!l[i].value)
+    struct hk_label tmp[32];
+    if (n + 1 <= sizeof(tmp) / sizeof(tmp[0])) {
+        size_t m = fill_labels(b, desc, values, extra_name, extra_value, n, tmp);
+        if (m == SIZE_MAX)
             return NULL;
+        *ret_n = m;
+        return intern_set(b, tmp, m);
     }
-    if (extra_name) {
-        l[n].name = extra_name;
-        l[n].value = extra_value;
-        n++;
-    }
-    if (!hk_labels_sort(l, n))
+    struct hk_label *l = hk_arena_alloc(b->arena, (n + 1) * sizeof(*l));
+    size_t m = l ? fill_labels(b, desc, values, extra_name, extra_value, n, l) : SIZE_MAX;
+    if (m == SIZE_MAX)
         return NULL;
-    *ret_n = n;
+    *ret_n = m;
     return l;
 }
 
