@@ -16,3 +16,7 @@ $(O)/bench/render: bench/render.c $$(LIB_OBJS)
 
 TEST_STEPS += $(O)/tests/serve_snapshot
 BENCH_STEPS += $(O)/bench/render
+
+# exporter/webconfig.c: TLS material is checked with GnuTLS (libmicrohttpd's TLS library) and
+# the auth cache is keyed with its HMAC.
+PKGS += gnutls
