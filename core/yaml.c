@@ -675,3 +675,20 @@ int hk_yaml_set_path(struct hk_yaml_node *root, const char *dotted, const char *
         p = dot + 1;
     }
 }
+
+bool hk_yaml_equal(const struct hk_yaml_node *a, const struct hk_yaml_node *b)
+{
+    if (!a || !b)
+        return a == b;
+    if (a->kind != b->kind || a->n != b->n)
+        return false;
+    if (a->kind == HK_YAML_SCALAR)
+        return strcmp(a->scalar, b->scalar) == 0;
+    for (size_t i = 0; i < a->n; i++) {
+        if (a->kind == HK_YAML_MAP && strcmp(a->keys[i]->scalar, b->keys[i]->scalar) != 0)
+            return false;
+        if (!hk_yaml_equal(a->items[i], b->items[i]))
+            return false;
+    }
+    return true;
+}
