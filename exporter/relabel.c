@@ -95,6 +95,7 @@ struct rule {
 
 struct relabel_counters {
     _Atomic uint64_t limit_hits;
+    _Atomic uint64_t dfa_fallbacks;
     atomic_bool limit_logged;
 };
 
@@ -1265,6 +1266,11 @@ uint64_t hk_relabel_limit_hits(const struct hk_relabel_rules *rules)
     return rules && rules->counters ? atomic_load(&rules->counters->limit_hits) : 0;
 }
 
+uint64_t hk_relabel_dfa_fallbacks(const struct hk_relabel_rules *rules)
+{
+    return rules && rules->counters ? atomic_load(&rules->counters->dfa_fallbacks) : 0;
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Application state, owned by a result and reused across calls */
 
@@ -1508,8 +1514,8 @@ static void note_limit(const struct hk_relabel_rules *rs, const struct rule *ru)
 /* Matches the rule's regex against *subj. Returns 1 (match; groups in st->md when needed),
  * 0 (no match) or -ERANGE when pcre2 gave up (limits). The subject may be switched to a repaired
  * copy when the input is not valid UTF-8 (Go matches such bytes as U+FFFD). */
-static int rx_exec(const struct rule *ru, struct relabel_state *st, const char **subj,
-                   size_t *len, bool need_groups)
+static int rx_exec(const struct hk_relabel_rules *rs, const struct rule *ru,
+                   struct relabel_state *st, const char **subj, size_t *len, bool need_groups)
 {
     if (!hk_utf8_valid(*subj, *len)) {
         if (*len > RELABEL_MAX_BYTES / 3)
@@ -1534,6 +1540,7 @@ static int rx_exec(const struct rule *ru, struct relabel_state *st, const char *
     if (need_groups)
         return -ERANGE;
     /* Only a yes/no answer is needed: the DFA matcher finds it in polynomial time. */
+    atomic_fetch_add(&rs->counters->dfa_fallbacks, 1);
     for (;;) {
         if (!st->dfa_ws) {
             size_t n = 4096;
@@ -1686,7 +1693,7 @@ static int apply_replace(const struct hk_relabel_rules *rs, const struct rule *r
         ov = any;
         pairs = 2;
     } else {
-        int m = rx_exec(ru, st, &subj, &slen, true);
+        int m = rx_exec(rs, ru, st, &subj, &slen, true);
         if (m == -ERANGE) {
             note_limit(rs, ru);
             return 1;
@@ -1736,7 +1743,7 @@ static int apply_labelmap(const struct hk_relabel_rules *rs, const struct rule *
     for (size_t k = 0; k < n; k++) {
         const char *subj = st->snap[k].name;
         size_t slen = strlen(subj);
-        int m = rx_exec(ru, st, &subj, &slen, true);
+        int m = rx_exec(rs, ru, st, &subj, &slen, true);
         if (m == -ERANGE) {
             note_limit(rs, ru);
             continue;
@@ -1769,7 +1776,7 @@ static int apply_labelfilter(const struct hk_relabel_rules *rs, const struct rul
     for (size_t k = 0; k < st->n; k++) {
         const char *subj = st->ents[k].name;
         size_t slen = strlen(subj);
-        int m = rx_exec(ru, st, &subj, &slen, false);
+        int m = rx_exec(rs, ru, st, &subj, &slen, false);
         if (m == -ERANGE) {
             note_limit(rs, ru);
             m = 0;
@@ -1800,7 +1807,7 @@ static int apply_rule(const struct hk_relabel_rules *rs, const struct rule *ru,
     case ACT_DROP: {
         const char *subj = st->val;
         size_t slen = vlen;
-        int m = ru->regex_any ? 1 : rx_exec(ru, st, &subj, &slen, false);
+        int m = ru->regex_any ? 1 : rx_exec(rs, ru, st, &subj, &slen, false);
         if (m == -ERANGE) {
             note_limit(rs, ru);
             m = 0;

@@ -18,6 +18,8 @@ int hk_relabel_translate_regex(const char *re, size_t len, struct hk_buf *out, c
 
 /* Matches that hit pcre2's match/depth/heap limit (the rule was then skipped for that series). */
 uint64_t hk_relabel_limit_hits(const struct hk_relabel_rules *rules);
+/* Matches that hit a limit but only needed a yes/no answer, which the DFA matcher then gave. */
+uint64_t hk_relabel_dfa_fallbacks(const struct hk_relabel_rules *rules);
 /* Allocations made by a result's storage so far (including pcre2's, via its general context). */
 uint64_t hk_relabel_result_allocs(const struct hk_relabel_result *out);
 
