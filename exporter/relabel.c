@@ -60,11 +60,15 @@ static const char *const action_names[] = {
     [ACT_LOWERCASE] = "lowercase", [ACT_UPPERCASE] = "uppercase",
 };
 
-/* One piece of a replacement template: literal bytes, or a capture group (group >= 0). */
+/* One piece of a replacement template: literal bytes (group -1), a capture group (group >= 0),
+ * or a name several groups share (group -2: the first of dups that took part in the match,
+ * as Go's Expand picks). */
 struct tpart {
     const char *lit;
     size_t len;
     int group;
+    int *dups;
+    size_t n_dups;
 };
 
 struct tmpl {
@@ -175,9 +179,19 @@ static size_t utf8_encode(uint32_t cp, char *out)
  * Everything is re-emitted in a form whose meaning is the same in both dialects: single
  * characters in classes and escapes become \x{..}, a '{' that Go reads as a literal is escaped,
  * \s becomes Go's [\t\n\f\r ] (pcre2's includes \v), octal escapes become \x{..} (pcre2 would read
- * \12 as a backreference). Constructs RE2 does not have are rejected with a reason. */
+ * \12 as a backreference), assertions are wrapped so they can be repeated, a flag group before a
+ * quantifier moves after it. Constructs RE2 does not have are rejected with a reason.
+ * Checked against Go's regexp by tools/relabel-oracle. One known difference remains: when a
+ * repeated capture group can match the empty string, pcre2 records a final empty iteration
+ * ("(a*)+" on "a" gives $1 = "") where Go keeps the last non-empty one ($1 = "a"); matching
+ * itself is the same. */
 
-enum prev_item { PREV_NONE, PREV_ATOM, PREV_REPEAT };
+/* What a quantifier would apply to, as Go's parser sees its stack: nothing (start, after '(' or
+ * '|'), an atom, a repeat that was the last token (a second one is "nested repetition"), or a
+ * repeat with a flag group after it (Go then repeats the repeat). */
+enum prev_item { PREV_NONE, PREV_ATOM, PREV_REPEAT, PREV_REPEATED };
+
+#define RE2_MAX_DEPTH 1000
 
 struct xlat {
     const char *s;
@@ -188,6 +202,11 @@ struct xlat {
     size_t errlen;
     unsigned depth;
     enum prev_item prev;
+    size_t atom_start; /* output offset of the item a quantifier would repeat */
+    /* Bare flag groups "(?i)" are held back until after a following quantifier: Go repeats the
+     * item before the flags, pcre2 cannot quantify a flag setting. */
+    struct hk_buf pending;
+    size_t group_start[RE2_MAX_DEPTH];
 };
 
 __attribute__((format(printf, 2, 3))) static int xfail(struct xlat *x, const char *fmt, ...)
@@ -204,6 +223,22 @@ __attribute__((format(printf, 2, 3))) static int xfail(struct xlat *x, const cha
 static void emit(struct xlat *x, const char *s)
 {
     hk_buf_puts(x->out, s);
+}
+
+static void flush_pending(struct xlat *x)
+{
+    if (x->pending.len > 0) {
+        hk_buf_put(x->out, x->pending.data, x->pending.len);
+        hk_buf_reset(&x->pending);
+    }
+}
+
+/* Starts a new quantifiable item in the output. */
+static void begin_atom(struct xlat *x)
+{
+    flush_pending(x);
+    x->atom_start = x->out->len;
+    x->prev = PREV_ATOM;
 }
 
 static void emit_cp(struct xlat *x, uint32_t cp)
@@ -362,6 +397,7 @@ static int xlat_class(struct xlat *x)
 {
     const char *s = x->s;
     size_t len = x->len;
+    begin_atom(x);
     x->i++;
     emit(x, "[");
     if (x->i < len && s[x->i] == '^') {
@@ -456,11 +492,17 @@ static int xlat_escape(struct xlat *x)
     if (i >= x->len)
         return xfail(x, "trailing backslash at end of expression");
     char c = s[i];
+    if (c != 'Q')
+        begin_atom(x);
     switch (c) {
     case 'A':
     case 'z':
     case 'b':
     case 'B':
+        /* Go lets an assertion be repeated; pcre2 only a group holding one. */
+        hk_buf_printf(x->out, "(?:\\%c)", c);
+        x->i = i + 1;
+        break;
     case 'd':
     case 'D':
     case 'w':
@@ -493,12 +535,13 @@ static int xlat_escape(struct xlat *x)
             size_t n = utf8_decode(s + k, end - k, &cp);
             if (n == 0)
                 return xfail(x, "invalid UTF-8");
+            begin_atom(x);
             emit_cp(x, cp);
             k += n;
         }
         x->i = end < x->len ? end + 2 : end;
-        if (end > start)
-            x->prev = PREV_ATOM;
+        if (end == start && x->prev == PREV_REPEAT)
+            x->prev = PREV_REPEATED; /* like a flag group: a token that adds nothing */
         return 0;
     }
     default: {
@@ -569,12 +612,24 @@ static int xlat_repeat(struct xlat *x, size_t oplen)
         return xfail(x, "missing argument to repetition operator: %.*s", (int)oplen, op);
     if (x->prev == PREV_REPEAT)
         return xfail(x, "invalid nested repetition operator: %.*s", (int)oplen, op);
+    if (x->prev == PREV_REPEATED) {
+        /* "a*(?i)*": Go repeats "a*"; pcre2 needs it in a group. */
+        if (hk_buf_reserve(x->out, 3) == 0) {
+            char *d = x->out->data;
+            memmove(d + x->atom_start + 3, d + x->atom_start, x->out->len - x->atom_start);
+            memcpy(d + x->atom_start, "(?:", 3);
+            x->out->len += 3;
+            d[x->out->len] = '\0';
+        }
+        emit(x, ")");
+    }
     hk_buf_put(x->out, op, oplen);
     x->i += oplen;
     if (x->i < x->len && x->s[x->i] == '?') {
         emit(x, "?");
         x->i++;
     }
+    flush_pending(x);
     x->prev = PREV_REPEAT;
     return 0;
 }
@@ -584,6 +639,20 @@ static int xlat_group(struct xlat *x)
 {
     const char *s = x->s;
     size_t len = x->len, i = x->i;
+    bool flags_only = false;
+    if (i + 1 < len && s[i + 1] == '?') {
+        /* A bare flag group "(?i)" opens nothing; anything else opens a group. */
+        size_t k = i + 2;
+        while (k < len && (s[k] == 'i' || s[k] == 'm' || s[k] == 's' || s[k] == 'U' || s[k] == '-'))
+            k++;
+        flags_only = k < len && s[k] == ')';
+    }
+    if (!flags_only) {
+        if (x->depth >= RE2_MAX_DEPTH)
+            return xfail(x, "expression nests too deeply");
+        flush_pending(x);
+        x->group_start[x->depth] = x->out->len;
+    }
     if (i + 1 >= len || s[i + 1] != '?') {
         emit(x, "(");
         x->i++;
@@ -661,14 +730,15 @@ static int xlat_group(struct xlat *x)
         case ')':
             if (negated && !saw_flag)
                 break;
-            hk_buf_put(x->out, s + i, k + 1 - i);
             x->i = k + 1;
             if (c == ':') {
+                hk_buf_put(x->out, s + i, k + 1 - i);
                 x->depth++;
                 x->prev = PREV_NONE;
             } else {
-                /* A bare flag group has no operand to repeat. */
-                x->prev = PREV_NONE;
+                hk_buf_put(&x->pending, s + i, k + 1 - i);
+                if (x->prev == PREV_REPEAT)
+                    x->prev = PREV_REPEATED;
             }
             return 0;
         default:
@@ -679,85 +749,112 @@ static int xlat_group(struct xlat *x)
     return xfail(x, "missing closing ): %.*s", (int)(len - i), s + i);
 }
 
-int hk_relabel_translate_regex(const char *re, size_t len, struct hk_buf *out, char *err,
-                               size_t errlen)
+static int translate(struct xlat *x)
 {
-    struct xlat x = {.s = re, .len = len, .out = out, .err = err, .errlen = errlen};
+    const char *re = x->s;
+    size_t len = x->len;
     if (!hk_utf8_valid(re, len))
-        return xfail(&x, "invalid UTF-8");
-    while (x.i < len) {
+        return xfail(x, "invalid UTF-8");
+    while (x->i < len) {
         int r = 0;
-        char c = re[x.i];
+        char c = re[x->i];
         switch (c) {
         case '\\':
-            r = xlat_escape(&x);
+            r = xlat_escape(x);
             break;
         case '[':
-            r = xlat_class(&x);
+            r = xlat_class(x);
             break;
         case '(':
-            r = xlat_group(&x);
+            r = xlat_group(x);
             break;
         case ')':
-            if (x.depth == 0)
-                return xfail(&x, "unexpected ): more closing than opening parentheses");
-            x.depth--;
-            emit(&x, ")");
-            x.i++;
-            x.prev = PREV_ATOM;
+            if (x->depth == 0)
+                return xfail(x, "unexpected ): more closing than opening parentheses");
+            flush_pending(x);
+            x->depth--;
+            x->atom_start = x->group_start[x->depth];
+            emit(x, ")");
+            x->i++;
+            x->prev = PREV_ATOM;
             break;
         case '|':
-            emit(&x, "|");
-            x.i++;
-            x.prev = PREV_NONE;
+            flush_pending(x);
+            emit(x, "|");
+            x->i++;
+            x->prev = PREV_NONE;
             break;
         case '*':
         case '+':
         case '?':
-            r = xlat_repeat(&x, 1);
+            r = xlat_repeat(x, 1);
             break;
         case '{': {
             long min, max;
             size_t end;
-            if (!repeat_braces(&x, &min, &max, &end)) {
-                emit(&x, "\\{");
-                x.i++;
-                x.prev = PREV_ATOM;
+            if (!repeat_braces(x, &min, &max, &end)) {
+                begin_atom(x);
+                emit(x, "\\{");
+                x->i++;
                 break;
             }
             if (min < 0 || min > RE2_MAX_REPEAT || max > RE2_MAX_REPEAT ||
                 (max >= 0 && min > max) || max == -1)
-                return xfail(&x, "invalid repeat count: %.*s", (int)(end - x.i), re + x.i);
-            r = xlat_repeat(&x, end - x.i);
+                return xfail(x, "invalid repeat count: %.*s", (int)(end - x->i), re + x->i);
+            r = xlat_repeat(x, end - x->i);
             break;
         }
         case '^':
         case '$':
+            /* Go lets an assertion be repeated; pcre2 only a group holding one. */
+            begin_atom(x);
+            emit(x, c == '^' ? "(?:^)" : "(?:$)");
+            x->i++;
+            break;
         case '.':
-            hk_buf_putc(x.out, c);
-            x.i++;
-            x.prev = PREV_ATOM;
+            begin_atom(x);
+            emit(x, ".");
+            x->i++;
             break;
         default: {
             uint32_t cp;
-            size_t n = utf8_decode(re + x.i, len - x.i, &cp);
+            size_t n = utf8_decode(re + x->i, len - x->i, &cp);
             if (n == 0)
-                return xfail(&x, "invalid UTF-8");
+                return xfail(x, "invalid UTF-8");
+            begin_atom(x);
             if (cp < 0x20 || cp == 0x7f)
-                emit_cp(&x, cp);
+                emit_cp(x, cp);
             else
-                hk_buf_put(x.out, re + x.i, n);
-            x.i += n;
-            x.prev = PREV_ATOM;
+                hk_buf_put(x->out, re + x->i, n);
+            x->i += n;
             break;
         }
         }
         if (r < 0)
             return r;
     }
-    if (x.depth != 0)
-        return xfail(&x, "missing closing )");
-    return out->err;
+    if (x->depth != 0)
+        return xfail(x, "missing closing )");
+    flush_pending(x);
+    return x->pending.err ? x->pending.err : x->out->err;
+}
+
+int hk_relabel_translate_regex(const char *re, size_t len, struct hk_buf *out, char *err,
+                               size_t errlen)
+{
+    struct xlat *x = calloc(1, sizeof(*x));
+    if (!x)
+        return -ENOMEM;
+    x->s = re;
+    x->len = len;
+    x->out = out;
+    x->err = err;
+    x->errlen = errlen;
+    hk_buf_init(&x->pending, len + 1);
+    int r = translate(x);
+    hk_buf_free(&x->pending);
+    free(x);
+    return r;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -795,7 +892,7 @@ static int regex_compile(const char *src, pcre2_code **ret_code, uint32_t *ret_g
     /* Go semantics: $ is end of text only, (?m)^ also matches after a final \n; \C and (*UCP)
      * cannot sneak in; \d \w \b stay ASCII (no UCP), like RE2. */
     uint32_t options = PCRE2_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_ALT_CIRCUMFLEX |
-                       PCRE2_NEVER_BACKSLASH_C | PCRE2_NEVER_UCP;
+                       PCRE2_NEVER_BACKSLASH_C | PCRE2_NEVER_UCP | PCRE2_DUPNAMES;
     int errcode;
     PCRE2_SIZE erroff;
     pcre2_code *code =
@@ -850,7 +947,7 @@ struct tmpl_ctx {
 
 static int tmpl_add(struct tmpl *t, size_t cap, const char *lit, size_t len, int group)
 {
-    if (group < 0 && len == 0)
+    if (group == -1 && len == 0)
         return 0;
     if (t->n >= cap)
         return -EOVERFLOW;
@@ -858,8 +955,16 @@ static int tmpl_add(struct tmpl *t, size_t cap, const char *lit, size_t len, int
     return 0;
 }
 
-/* Resolves a template name to a group index of code, or -1 (expands to nothing). */
-static int tmpl_group(const char *name, size_t len, const pcre2_code *code, uint32_t n_groups)
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* Resolves a template name to a group index of code, -1 (expands to nothing), or -2 with
+ * *ret_dups set when several groups carry the name (-ENOMEM on allocation failure). */
+static int tmpl_group(const char *name, size_t len, const pcre2_code *code, uint32_t n_groups,
+                      int **ret_dups, size_t *ret_n_dups)
 {
     long num = 0;
     for (size_t k = 0; k < len; k++) {
@@ -878,8 +983,22 @@ static int tmpl_group(const char *name, size_t len, const pcre2_code *code, uint
         return -1;
     memcpy(buf, name, len);
     buf[len] = '\0';
-    int g = pcre2_substring_number_from_name(code, (PCRE2_SPTR)buf);
-    return g > 0 ? g : -1;
+    PCRE2_SPTR first, last;
+    int entry = pcre2_substring_nametable_scan(code, (PCRE2_SPTR)buf, &first, &last);
+    if (entry <= 0)
+        return -1;
+    size_t n = (size_t)(last - first) / (size_t)entry + 1;
+    if (n == 1)
+        return first[0] << 8 | first[1];
+    int *dups = calloc(n, sizeof(*dups));
+    if (!dups)
+        return -ENOMEM;
+    for (size_t k = 0; k < n; k++)
+        dups[k] = first[k * (size_t)entry] << 8 | first[k * (size_t)entry + 1];
+    qsort(dups, n, sizeof(*dups), cmp_int);
+    *ret_dups = dups;
+    *ret_n_dups = n;
+    return -2;
 }
 
 static int tmpl_parse(const char *text, const pcre2_code *code, uint32_t n_groups,
@@ -930,9 +1049,20 @@ static int tmpl_parse(const char *text, const pcre2_code *code, uint32_t n_group
         if (!ok)
             continue; /* the '$' stays in the literal run */
         r = tmpl_add(t, cap, text + lit_start, dollar - lit_start, -1);
-        int g = tmpl_group(text + name_start, name_len, code, n_groups);
-        if (r == 0 && g >= 0)
+        int *dups = NULL;
+        size_t n_dups = 0;
+        int g = r == 0 ? tmpl_group(text + name_start, name_len, code, n_groups, &dups, &n_dups)
+                       : -1;
+        if (g == -ENOMEM)
+            r = g;
+        else if (g >= 0 || g == -2)
             r = tmpl_add(t, cap, NULL, 0, g);
+        if (r == 0 && g == -2) {
+            t->parts[t->n - 1].dups = dups;
+            t->parts[t->n - 1].n_dups = n_dups;
+        } else {
+            free(dups);
+        }
         i = j;
         lit_start = j;
     }
@@ -987,6 +1117,10 @@ static void rule_fini(struct rule *ru)
     pcre2_code_free(ru->code);
     free(ru->target);
     free(ru->replacement);
+    for (size_t k = 0; k < ru->target_t.n; k++)
+        free(ru->target_t.parts[k].dups);
+    for (size_t k = 0; k < ru->replacement_t.n; k++)
+        free(ru->replacement_t.parts[k].dups);
     free(ru->target_t.parts);
     free(ru->replacement_t.parts);
 }
@@ -1562,6 +1696,19 @@ static int rx_exec(const struct hk_relabel_rules *rs, const struct rule *ru,
     }
 }
 
+/* The group a template part stands for in this match, or -1 (nothing). */
+static int part_group(const struct tpart *p, const PCRE2_SIZE *ov, uint32_t pairs)
+{
+    if (p->group >= 0)
+        return (uint32_t)p->group < pairs && ov[2 * p->group] != PCRE2_UNSET ? p->group : -1;
+    for (size_t k = 0; k < p->n_dups; k++) {
+        int g = p->dups[k];
+        if ((uint32_t)g < pairs && ov[2 * g] != PCRE2_UNSET)
+            return g;
+    }
+    return -1;
+}
+
 /* Expands t with the groups of the last match of subj. */
 static int tmpl_expand(struct relabel_state *st, const struct tmpl *t, const char *subj,
                        const PCRE2_SIZE *ov, uint32_t pairs, const char **ret, size_t *ret_len)
@@ -1574,10 +1721,11 @@ static int tmpl_expand(struct relabel_state *st, const struct tmpl *t, const cha
     size_t len = 0;
     for (size_t k = 0; k < t->n; k++) {
         const struct tpart *p = &t->parts[k];
-        if (p->group < 0)
+        int g = p->group == -1 ? -1 : part_group(p, ov, pairs);
+        if (p->group == -1)
             len += p->len;
-        else if ((uint32_t)p->group < pairs && ov[2 * p->group] != PCRE2_UNSET)
-            len += ov[2 * p->group + 1] - ov[2 * p->group];
+        else if (g >= 0)
+            len += ov[2 * g + 1] - ov[2 * g];
     }
     char *o = arena_alloc(st, len + 1);
     if (!o)
@@ -1585,12 +1733,13 @@ static int tmpl_expand(struct relabel_state *st, const struct tmpl *t, const cha
     char *w = o;
     for (size_t k = 0; k < t->n; k++) {
         const struct tpart *p = &t->parts[k];
-        if (p->group < 0) {
+        int g = p->group == -1 ? -1 : part_group(p, ov, pairs);
+        if (p->group == -1) {
             memcpy(w, p->lit, p->len);
             w += p->len;
-        } else if ((uint32_t)p->group < pairs && ov[2 * p->group] != PCRE2_UNSET) {
-            size_t n = ov[2 * p->group + 1] - ov[2 * p->group];
-            memcpy(w, subj + ov[2 * p->group], n);
+        } else if (g >= 0) {
+            size_t n = ov[2 * g + 1] - ov[2 * g];
+            memcpy(w, subj + ov[2 * g], n);
             w += n;
         }
     }

@@ -1,12 +1,19 @@
-# Relabelling (exporter/relabel.c): test vectors computed by Python's hashlib at build time, and
-# the libFuzzer target for regexes, templates and label input (`make fuzz`).
+# Relabelling (exporter/relabel.c): test vectors computed by Python's hashlib at build time,
+# regex results recorded from Go's regexp (tools/relabel-oracle), and the libFuzzer target for
+# regexes, templates and label input (`make fuzz`).
 
 $(O)/gen/relabel_vectors.h: tests/unit/gen_relabel_vectors.py
 	@mkdir -p $(@D)
 	@echo "  GEN     $@"
 	$(Q)python3 $< > $@.tmp && mv $@.tmp $@
 
+$(O)/gen/relabel_go_cases.h: tests/unit/gen_relabel_go_cases.py tests/unit/relabel_go_cases.txt
+	@mkdir -p $(@D)
+	@echo "  GEN     $@"
+	$(Q)python3 $^ > $@.tmp && mv $@.tmp $@
+
 $(O)/tests/test_relabel $(O)/tests/test_md5: $(O)/gen/relabel_vectors.h
+$(O)/tests/test_relabel: $(O)/gen/relabel_go_cases.h
 
 # libFuzzer build: clang with coverage on the code under test, ASan+UBSan.
 FUZZ_CC ?= clang

@@ -17,6 +17,7 @@
 #include "core/yaml.h"
 #include "exporter/relabel.h"
 #include "exporter/relabel_internal.h"
+#include "relabel_go_cases.h"
 #include "relabel_vectors.h"
 
 #define MAXL 16
@@ -416,6 +417,24 @@ static const struct rcase cases[] = {
      {"z", "1", NULL},
      false,
      {"c_x", "second", "d_x", "first", "x", "second", "z", "1", NULL}},
+    {"a name shared by two groups expands to the first that took part (Go's Expand)",
+     "- {source_labels: [a], regex: '(?P<n>x)-(?P<n>y)|(?P<n>z)', target_label: b, "
+     "replacement: '[$n]'}\n"
+     "- {source_labels: [c], regex: '(?P<n>x)-(?P<n>y)|(?P<n>z)', target_label: d, "
+     "replacement: '[$n]'}",
+     {"a", "x-y", "c", "z", NULL},
+     false,
+     {"a", "x-y", "b", "[x]", "c", "z", "d", "[z]", NULL}},
+    {"a quantifier after a flag group repeats the item before it",
+     "- {source_labels: [a], regex: 'ab(?i)*C', target_label: m, replacement: yes}",
+     {"a", "abbbc", NULL},
+     false,
+     {"a", "abbbc", "m", "yes", NULL}},
+    {"repeated assertions are accepted, as RE2 does",
+     "- {source_labels: [a], regex: '^*a\\b+$?', target_label: m, replacement: yes}",
+     {"a", "a", NULL},
+     false,
+     {"a", "a", "m", "yes", NULL}},
     {"labelmap overwrites an existing label",
      "- {regex: 'src_(.+)', action: labelmap}",
      {"app", "old", "src_app", "new", NULL},
@@ -680,7 +699,6 @@ static const struct vcase invalid[] = {
     {"- {source_labels: [a], target_label: b, regex: 'a\\'}\n", "missing closing )"},
     {"- {source_labels: [a], target_label: b, regex: '\\x{110000}'}\n", "beyond U+10FFFF"},
     {"- {source_labels: [a], target_label: b, regex: '\\p{'}\n", "invalid character class range"},
-    {"- {source_labels: [a], target_label: b, regex: '(?P<n>a)(?P<n>b)'}\n", "invalid regex"},
     {"- {source_labels: [a], target_label: b, regex: '\\8'}\n",
      "backreferences are not supported"},
 };
@@ -778,6 +796,12 @@ static void test_translation(void **state)
         {"[a-c]", "[\\x{61}-\\x{63}]"},
         {"(?P<x>a)", "(?<x>a)"},
         {"\\Q.*\\E", "\\x{2e}\\x{2a}"},
+        /* Go repeats the item before a flag group, and lets assertions be repeated. */
+        {"a(?i)*b", "a*(?i)b"},
+        {"a*(?i)+", "(?:a*)+(?i)"},
+        {"(a)(?m)(?s){2}", "(a){2}(?m)(?s)"},
+        {"x*\\Q\\E+", "(?:x*)+"},
+        {"^*$+\\b?", "(?:^)*(?:$)+(?:\\b)?"},
     };
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
         struct hk_buf out;
@@ -798,6 +822,86 @@ static void test_translation(void **state)
     assert_int_equal(hk_relabel_translate_regex("a\xff", 2, &out, err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "UTF-8"));
     hk_buf_free(&out);
+}
+
+static void scalar_node(struct hk_yaml_node *n, char *text)
+{
+    memset(n, 0, sizeof(*n));
+    n->kind = HK_YAML_SCALAR;
+    n->file = "go";
+    n->line = n->col = 1;
+    n->scalar = text;
+}
+
+/* Every recorded Go regexp case (compile error, no match, or the exact expansion) through a
+ * replace rule {source_labels: [v], regex, target_label: out, replacement: "<template>"}. */
+static void test_against_go_regexp(void **state)
+{
+    struct hk_relabel_result out = {0};
+    size_t matched = 0;
+    for (size_t i = 0; i < sizeof(go_cases) / sizeof(go_cases[0]); i++) {
+        const struct go_case *c = &go_cases[i];
+        char rep[512];
+        snprintf(rep, sizeof(rep), "<%s>", c->tmpl);
+        static char k_src[] = "source_labels", k_re[] = "regex", k_tgt[] = "target_label",
+                    k_rep[] = "replacement", s_v[] = "v", s_out[] = "out";
+        struct hk_yaml_node keys[4], vals[4], src, *kp[4], *vp[4], *sp[1], item, list, *items[1];
+        scalar_node(&keys[0], k_src);
+        scalar_node(&src, s_v);
+        sp[0] = &src;
+        memset(&vals[0], 0, sizeof(vals[0]));
+        vals[0].kind = HK_YAML_SEQ;
+        vals[0].n = 1;
+        vals[0].items = sp;
+        scalar_node(&keys[1], k_re);
+        scalar_node(&vals[1], (char *)c->regex);
+        scalar_node(&keys[2], k_tgt);
+        scalar_node(&vals[2], s_out);
+        scalar_node(&keys[3], k_rep);
+        scalar_node(&vals[3], rep);
+        for (int k = 0; k < 4; k++) {
+            kp[k] = &keys[k];
+            vp[k] = &vals[k];
+        }
+        memset(&item, 0, sizeof(item));
+        item.kind = HK_YAML_MAP;
+        item.n = 4;
+        item.keys = kp;
+        item.items = vp;
+        items[0] = &item;
+        memset(&list, 0, sizeof(list));
+        list.kind = HK_YAML_SEQ;
+        list.n = 1;
+        list.items = items;
+        struct hk_relabel_rules *rules = NULL;
+        struct hk_error err = {{0}};
+        int r = hk_relabel_parse(&list, &rules, &err);
+        if (c->result == 'E') {
+            if (r != -EINVAL)
+                fail_msg("Go rejects /%s/, we accept it", c->regex);
+            continue;
+        }
+        if (r < 0)
+            fail_msg("Go accepts /%s/, we reject it: %s", c->regex, err.msg);
+        struct hk_label in[] = {{"__name__", "m"}, {"v", c->value}};
+        r = hk_relabel_apply(rules, in, 2, &out);
+        assert_int_equal(r, 1);
+        const char *got = hk_labels_get(out.labels, out.n, "out");
+        if (c->result == 'N') {
+            if (got)
+                fail_msg("/%s/ on \"%s\": Go: no match, we: %s", c->regex, c->value, got);
+        } else {
+            char want[512];
+            snprintf(want, sizeof(want), "<%s>", c->expansion);
+            if (!got || strcmp(got, want) != 0)
+                fail_msg("/%s/ on \"%s\" template \"%s\": Go %s, we %s", c->regex, c->value,
+                         c->tmpl, want, got ? got : "(no match)");
+            matched++;
+        }
+        hk_relabel_free(rules);
+    }
+    assert_true(matched > 500);
+    hk_relabel_result_free(&out);
 }
 
 /* Catastrophic backtracking is stopped by pcre2's limits: keep/drop still get the exact answer
@@ -902,6 +1006,7 @@ int main(void)
         cmocka_unit_test(test_valid_configs),
         cmocka_unit_test(test_env_expansion_does_not_touch_templates),
         cmocka_unit_test(test_translation),
+        cmocka_unit_test(test_against_go_regexp),
         cmocka_unit_test(test_match_limits),
         cmocka_unit_test(test_input_errors_and_utf8),
         cmocka_unit_test(test_steady_state_does_not_allocate),
