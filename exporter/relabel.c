@@ -367,15 +367,15 @@ static int esc_unicode_class(struct xlat *x)
         return xfail(x, "invalid character class range: empty \\%c{}", kind);
     for (; k < end; k++)
         if (!isalpha((unsigned char)s[k]) && s[k] != '_')
-            return xfail(x, "invalid character class range: \\%c{%.*s}", kind,
-                         (int)(end - start), s + start);
+            return xfail(x, "invalid character class range: \\%c{%.*s}", kind, (int)(end - start),
+                         s + start);
     hk_buf_printf(x->out, "\\%c{%.*s}", kind, (int)(end - start), s + start);
     x->i = end + 1;
     return 0;
 }
 
-static const char *const posix_classes[] = {"alnum", "alpha", "ascii", "blank", "cntrl",
-                                            "digit", "graph", "lower", "print", "punct",
+static const char *const posix_classes[] = {"alnum", "alpha", "ascii", "blank",  "cntrl",
+                                            "digit", "graph", "lower", "print",  "punct",
                                             "space", "upper", "word",  "xdigit", NULL};
 
 /* One character of a class (literal or Go escape); x->i advanced past it. */
@@ -701,8 +701,9 @@ static int xlat_group(struct xlat *x)
         case '&':
         case '+':
         case 'C':
-            return xfail(x, "backreferences, recursion and callouts (?%c are not supported "
-                            "(RE2 syntax)",
+            return xfail(x,
+                         "backreferences, recursion and callouts (?%c are not supported "
+                         "(RE2 syntax)",
                          s[i + 2]);
         default:
             if (s[i + 2] >= '0' && s[i + 2] <= '9')
@@ -860,8 +861,8 @@ int hk_relabel_translate_regex(const char *re, size_t len, struct hk_buf *out, c
 /* ---------------------------------------------------------------------------------------------
  * Regex compilation (anchored as Prometheus anchors: ^(?s:re)$) */
 
-static int regex_compile(const char *src, pcre2_code **ret_code, uint32_t *ret_groups,
-                         char *err, size_t errlen)
+static int regex_compile(const char *src, pcre2_code **ret_code, uint32_t *ret_groups, char *err,
+                         size_t errlen)
 {
     struct hk_buf wrapped, pattern;
     pcre2_compile_context *cctx = NULL;
@@ -1035,8 +1036,8 @@ static int tmpl_parse(const char *text, const pcre2_code *code, uint32_t n_group
         if (brace)
             j++;
         size_t name_start = j;
-        for (size_t w; j < len && (w = name_char_len(text + j, len - j, ctx->letter_re,
-                                                       ctx->letter_md)) > 0;)
+        for (size_t w;
+             j < len && (w = name_char_len(text + j, len - j, ctx->letter_re, ctx->letter_md)) > 0;)
             j += w;
         size_t name_len = j - name_start;
         bool ok = name_len > 0;
@@ -1051,8 +1052,8 @@ static int tmpl_parse(const char *text, const pcre2_code *code, uint32_t n_group
         r = tmpl_add(t, cap, text + lit_start, dollar - lit_start, -1);
         int *dups = NULL;
         size_t n_dups = 0;
-        int g = r == 0 ? tmpl_group(text + name_start, name_len, code, n_groups, &dups, &n_dups)
-                       : -1;
+        int g =
+            r == 0 ? tmpl_group(text + name_start, name_len, code, n_groups, &dups, &n_dups) : -1;
         if (g == -ENOMEM)
             r = g;
         else if (g >= 0 || g == -2)
@@ -1144,8 +1145,7 @@ static int string_field(const struct hk_yaml_node *n, const char *def, char **re
             return r;
         text = field_text(n);
         if (strlen(text) > RELABEL_MAX_TEMPLATE_BYTES)
-            return hk_error_at(err, n, "value too long (max %d bytes)",
-                               RELABEL_MAX_TEMPLATE_BYTES);
+            return hk_error_at(err, n, "value too long (max %d bytes)", RELABEL_MAX_TEMPLATE_BYTES);
     }
     *ret = strdup(text);
     return *ret ? 0 : -ENOMEM;
@@ -1159,7 +1159,7 @@ static bool name_valid(const char *s)
 static int parse_rule(const struct hk_yaml_node *item, struct rule *ru, const struct tmpl_ctx *ctx,
                       struct hk_error *err)
 {
-    static const char *const keys[] = {"source_labels", "separator",   "regex", "modulus",
+    static const char *const keys[] = {"source_labels", "separator",   "regex",  "modulus",
                                        "target_label",  "replacement", "action", NULL};
     int r = hk_yaml_expect(item, HK_YAML_MAP, err);
     if (r < 0)
@@ -1205,8 +1205,7 @@ static int parse_rule(const struct hk_yaml_node *item, struct rule *ru, const st
         if (r < 0)
             return r;
         if (n_src->n > RELABEL_MAX_SOURCES)
-            return hk_error_at(err, n_src, "too many source_labels (max %d)",
-                               RELABEL_MAX_SOURCES);
+            return hk_error_at(err, n_src, "too many source_labels (max %d)", RELABEL_MAX_SOURCES);
         sources_set = true;
         ru->sources = calloc(n_src->n ? n_src->n : 1, sizeof(*ru->sources));
         if (!ru->sources)
@@ -1255,8 +1254,7 @@ static int parse_rule(const struct hk_yaml_node *item, struct rule *ru, const st
     if (r == -ENOMEM)
         return r;
     if (r < 0)
-        return hk_error_at(err, n_re ? n_re : item, "invalid regex \"%s\": %s", ru->regex_src,
-                           why);
+        return hk_error_at(err, n_re ? n_re : item, "invalid regex \"%s\": %s", ru->regex_src, why);
     ru->regex_any = !n_re;
 
     enum action a = ru->action;
@@ -1271,8 +1269,7 @@ static int parse_rule(const struct hk_yaml_node *item, struct rule *ru, const st
          a == ACT_KEEPEQUAL || a == ACT_DROPEQUAL) &&
         ru->target_len == 0)
         return hk_error_at(err, at_tgt,
-                           "relabel configuration for %s action requires 'target_label' value",
-                           an);
+                           "relabel configuration for %s action requires 'target_label' value", an);
     if (a == ACT_REPLACE && !has_dollar_target && !name_valid(ru->target))
         return hk_error_at(err, at_tgt, "\"%s\" is invalid 'target_label' for %s action",
                            ru->target, an);
@@ -1660,8 +1657,8 @@ static int rx_exec(const struct hk_relabel_rules *rs, const struct rule *ru,
         *len = hk_utf8_repair(st->fix, *subj, *len);
         *subj = st->fix;
     }
-    int rc = pcre2_match(ru->code, (PCRE2_SPTR)*subj, *len, 0, PCRE2_NO_UTF_CHECK, st->md,
-                         st->mctx);
+    int rc =
+        pcre2_match(ru->code, (PCRE2_SPTR)*subj, *len, 0, PCRE2_NO_UTF_CHECK, st->md, st->mctx);
     if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
         rc = pcre2_match(ru->code, (PCRE2_SPTR)*subj, *len, 0, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT,
                          st->md, st->mctx);
@@ -1945,8 +1942,7 @@ static int apply_rule(const struct hk_relabel_rules *rs, const struct rule *ru,
 {
     size_t vlen = 0;
     int r = 0;
-    if (ru->action != ACT_LABELMAP && ru->action != ACT_LABELDROP &&
-        ru->action != ACT_LABELKEEP) {
+    if (ru->action != ACT_LABELMAP && ru->action != ACT_LABELDROP && ru->action != ACT_LABELKEEP) {
         r = join_sources(ru, st, &vlen);
         if (r < 0)
             return r;

@@ -50,8 +50,8 @@ static void render(const struct hk_label *l, size_t n, char *out, size_t cap)
     size_t w = 0;
     w += (size_t)snprintf(out + w, cap - w, "{");
     for (size_t i = 0; i < n && w < cap; i++)
-        w += (size_t)snprintf(out + w, cap - w, "%s%s=\"%s\"", i ? ", " : "", l[i].name,
-                              l[i].value);
+        w +=
+            (size_t)snprintf(out + w, cap - w, "%s%s=\"%s\"", i ? ", " : "", l[i].name, l[i].value);
     if (w < cap)
         snprintf(out + w, cap - w, "}");
 }
@@ -384,11 +384,11 @@ static const struct rcase cases[] = {
     /* --- labelmap --- */
     {"labelmap copies matching labels under new names",
      "- {regex: '__meta_kubernetes_pod_label_(.+)', action: labelmap}",
-     {"__meta_kubernetes_pod_label_app", "web", "__meta_kubernetes_pod_label_tier", "front",
-      "job", "k", NULL},
+     {"__meta_kubernetes_pod_label_app", "web", "__meta_kubernetes_pod_label_tier", "front", "job",
+      "k", NULL},
      false,
-     {"__meta_kubernetes_pod_label_app", "web", "__meta_kubernetes_pod_label_tier", "front",
-      "app", "web", "job", "k", "tier", "front", NULL}},
+     {"__meta_kubernetes_pod_label_app", "web", "__meta_kubernetes_pod_label_tier", "front", "app",
+      "web", "job", "k", "tier", "front", NULL}},
     {"labelmap with a replacement template",
      "- {regex: 'label_(.+)', replacement: 'k8s_${1}', action: labelmap}",
      {"label_app", "web", NULL},
@@ -532,8 +532,7 @@ static void run_case(const struct rcase *c, struct hk_relabel_result *out)
         size_t wn = to_labels(c->want, wl);
         render(wl, wn, want, sizeof(want));
         if (r != 1 || strcmp(got, want) != 0)
-            fail_msg("%s:\n  rules %s\n  got  r=%d %s\n  want %s", c->what, c->yaml, r, got,
-                     want);
+            fail_msg("%s:\n  rules %s\n  got  r=%d %s\n  want %s", c->what, c->yaml, r, got, want);
     }
     hk_relabel_free(rules);
 }
@@ -667,8 +666,7 @@ static const struct vcase invalid[] = {
      "invalid nested repetition operator: *"},
     {"- {source_labels: [a], target_label: b, regex: 'a{2}{3}'}\n",
      "invalid nested repetition operator: {3}"},
-    {"- {source_labels: [a], target_label: b, regex: 'a{1001}'}\n",
-     "invalid repeat count: {1001}"},
+    {"- {source_labels: [a], target_label: b, regex: 'a{1001}'}\n", "invalid repeat count: {1001}"},
     {"- {source_labels: [a], target_label: b, regex: 'a{3,2}'}\n", "invalid repeat count: {3,2}"},
     {"- {source_labels: [a], target_label: b, regex: '*a'}\n",
      "missing argument to repetition operator: *"},
@@ -677,10 +675,13 @@ static const struct vcase invalid[] = {
     {"- {source_labels: [a], target_label: b, regex: '(*UTF)a'}\n",
      "missing argument to repetition operator: *"},
     {"- {source_labels: [a], target_label: b, regex: 'a\\Z'}\n", "unsupported escape sequence \\Z"},
-    {"- {source_labels: [a], target_label: b, regex: 'a\\Kb'}\n", "unsupported escape sequence \\K"},
+    {"- {source_labels: [a], target_label: b, regex: 'a\\Kb'}\n",
+     "unsupported escape sequence \\K"},
     {"- {source_labels: [a], target_label: b, regex: '\\Ga'}\n", "unsupported escape sequence \\G"},
-    {"- {source_labels: [a], target_label: b, regex: 'a\\hb'}\n", "unsupported escape sequence \\h"},
-    {"- {source_labels: [a], target_label: b, regex: '[\\b]'}\n", "unsupported escape sequence \\b"},
+    {"- {source_labels: [a], target_label: b, regex: 'a\\hb'}\n",
+     "unsupported escape sequence \\h"},
+    {"- {source_labels: [a], target_label: b, regex: '[\\b]'}\n",
+     "unsupported escape sequence \\b"},
     {"- {source_labels: [a], target_label: b, regex: '(?#note)a'}\n",
      "comments (?# are not supported"},
     {"- {source_labels: [a], target_label: b, regex: '(?x)a b'}\n",
@@ -699,8 +700,7 @@ static const struct vcase invalid[] = {
     {"- {source_labels: [a], target_label: b, regex: 'a\\'}\n", "missing closing )"},
     {"- {source_labels: [a], target_label: b, regex: '\\x{110000}'}\n", "beyond U+10FFFF"},
     {"- {source_labels: [a], target_label: b, regex: '\\p{'}\n", "invalid character class range"},
-    {"- {source_labels: [a], target_label: b, regex: '\\8'}\n",
-     "backreferences are not supported"},
+    {"- {source_labels: [a], target_label: b, regex: '\\8'}\n", "backreferences are not supported"},
 };
 
 static void test_validation_errors(void **state)
@@ -914,7 +914,8 @@ static void test_match_limits(void **state)
     struct hk_label in[] = {{"v", value}};
     struct hk_relabel_result out = {0};
 
-    struct hk_relabel_rules *keep = parse_ok("- {source_labels: [v], regex: '(a+)+(b|c)', action: keep}");
+    struct hk_relabel_rules *keep =
+        parse_ok("- {source_labels: [v], regex: '(a+)+(b|c)', action: keep}");
     assert_int_equal(hk_relabel_apply(keep, in, 1, &out), 0);
     assert_int_equal(hk_relabel_dfa_fallbacks(keep), 1);
     assert_int_equal(hk_relabel_limit_hits(keep), 0);
@@ -926,7 +927,8 @@ static void test_match_limits(void **state)
     assert_int_equal(hk_relabel_dfa_fallbacks(keep2), 1);
     hk_relabel_free(keep2);
 
-    struct hk_relabel_rules *drop = parse_ok("- {source_labels: [v], regex: '(a+)+(b|c)', action: drop}");
+    struct hk_relabel_rules *drop =
+        parse_ok("- {source_labels: [v], regex: '(a+)+(b|c)', action: drop}");
     assert_int_equal(hk_relabel_apply(drop, in, 1, &out), 1);
     assert_int_equal(hk_relabel_dfa_fallbacks(drop), 1);
     hk_relabel_free(drop);
@@ -978,8 +980,8 @@ static void test_steady_state_does_not_allocate(void **state)
         "- {source_labels: [pod], regex: '(a+)+b', target_label: never, replacement: x}\n");
     struct hk_relabel_result out = {0};
     char pod[64], ns[32];
-    struct hk_label in[] = {{"__meta_node", "node-1"}, {"__name__", "container_cpu"},
-                            {"namespace", ns},         {"pod", pod}};
+    struct hk_label in[] = {
+        {"__meta_node", "node-1"}, {"__name__", "container_cpu"}, {"namespace", ns}, {"pod", pod}};
     uint64_t warm = 0;
     for (int i = 0; i < 2000; i++) {
         snprintf(pod, sizeof(pod), "web%c-%05d-x%d", 'a' + i % 26, i, i % 7);
