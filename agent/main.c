@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "agent/exporters.h"
+#include "agent/privs.h"
 #include "agent/scheduler.h"
 #include "core/buf.h"
 #include "core/collector.h"
@@ -21,6 +22,7 @@ struct options {
     const char *rootfs, *procfs, *sysfs;
     struct hk_exporter_flags web;
     const char *log_level, *log_format;
+    const char *runas_user;
     bool once, check, version, help;
     struct hk_config_override ov[MAX_OVERRIDES];
     size_t nov;
@@ -50,6 +52,9 @@ static void usage(FILE *out)
             "  --collector.NAME            enable a collector\n"
             "  --no-collector.NAME         disable a collector\n"
             "  --collector.NAME.OPTION=V   set a collector option (collectors.NAME.OPTION)\n"
+            "  --runas.user=USER           after start-up, run as USER (name or uid); capabilities\n"
+            "                              other than CAP_SYS_PTRACE/CAP_DAC_READ_SEARCH are\n"
+            "                              always dropped and no_new_privs is set\n"
             "  --once                      collect one snapshot, print it as text, exit\n"
             "  --log.level=LEVEL           debug, info, warn, error (default info)\n"
             "  --log.format=FORMAT         logfmt or json (default logfmt)\n"
@@ -118,6 +123,8 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->procfs = v;
         } else if ((v = flag_value(argc, argv, &i, a, "--path.sysfs"))) {
             o->sysfs = v;
+        } else if ((v = flag_value(argc, argv, &i, a, "--runas.user"))) {
+            o->runas_user = v;
         } else if ((v = flag_value(argc, argv, &i, a, "--log.level"))) {
             o->log_level = v;
         } else if ((v = flag_value(argc, argv, &i, a, "--log.format"))) {
@@ -230,6 +237,8 @@ int main(int argc, char **argv)
     }
     if (o.check) {
         r = hk_exporters_check(&o.web, cfg, &err);
+        if (r == 0)
+            r = hk_privs_check(o.runas_user, &err);
         if (r < 0) {
             fprintf(stderr, "hakari: invalid configuration: %s\n", err.msg);
             hk_config_free(cfg);
@@ -296,6 +305,14 @@ int main(int argc, char **argv)
     struct hk_exporters *exp = NULL;
     if ((r = hk_exporters_start(&o.web, cfg, reg, sched, &exp, &err)) < 0) {
         fprintf(stderr, "hakari: %s\n", err.msg[0] ? err.msg : strerror(-r));
+        status = 1;
+        goto out;
+    }
+    /* Collectors are initialised (BPF loaded) and sockets/queues are open: drop what is no
+     * longer needed before the first cycle. */
+    if ((r = hk_privs_drop(o.runas_user, &err)) < 0) {
+        fprintf(stderr, "hakari: %s\n", err.msg[0] ? err.msg : strerror(-r));
+        hk_exporters_stop(exp);
         status = 1;
         goto out;
     }

@@ -19,6 +19,7 @@ struct coll {
     const struct hk_collector_ops *ops;
     size_t index; /* in hk_collectors */
     void *state;
+    const struct hk_yaml_node *options; /* owned by the config the instance was made from */
 };
 
 struct coll_stats {
@@ -74,40 +75,64 @@ static double mono_s(void)
 static void colls_free(struct coll *colls, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (colls[i].ops->fini)
+        if (colls[i].ops && colls[i].ops->fini)
             colls[i].ops->fini(colls[i].state);
     free(colls);
 }
 
+/* Builds the collector set for cfg. A collector of `old` whose options are unchanged keeps its
+ * instance (on success it is moved out of old, whose entry gets ops = NULL), so a reload does not
+ * reopen what needed privileges the agent has since dropped (BPF programs), nor lose caches. */
 static int colls_init(const struct hk_config *cfg, const struct hk_paths *paths,
-                      struct coll **ret, size_t *ret_n, struct hk_error *err)
+                      struct coll *old, size_t nold, struct coll **ret, size_t *ret_n,
+                      struct hk_error *err)
 {
     size_t n = 0;
     while (hk_collectors[n])
         n++;
     struct coll *colls = calloc(n ? n : 1, sizeof(*colls));
-    if (!colls)
+    long *from = calloc(n ? n : 1, sizeof(*from)); /* index in old, or -1 when new */
+    if (!colls || !from) {
+        free(colls);
+        free(from);
         return -ENOMEM;
+    }
     size_t k = 0;
+    int r = 0;
     for (size_t i = 0; i < n; i++) {
         if (!hk_config_collector_enabled(cfg, i))
             continue;
         const struct hk_collector_ops *ops = hk_collectors[i];
-        struct hk_collector_env env = {paths, cfg, hk_config_collector_options(cfg, ops->name),
-                                       err};
-        void *state = NULL;
-        if (ops->init) {
-            int r = ops->init(&state, &env);
+        const struct hk_yaml_node *opts = hk_config_collector_options(cfg, ops->name);
+        from[k] = -1;
+        for (size_t j = 0; j < nold && from[k] < 0; j++)
+            if (old[j].index == i && old[j].ops && hk_yaml_equal(old[j].options, opts))
+                from[k] = (long)j;
+        void *state = from[k] >= 0 ? old[from[k]].state : NULL;
+        if (from[k] < 0 && ops->init) {
+            struct hk_collector_env env = {paths, cfg, opts, err};
+            r = ops->init(&state, &env);
             if (r < 0) {
                 if (!err->msg[0])
                     snprintf(err->msg, sizeof(err->msg), "collector %s: init failed: %s",
                              ops->name, strerror(-r));
-                colls_free(colls, k);
-                return r;
+                break;
             }
         }
-        colls[k++] = (struct coll){ops, i, state};
+        colls[k++] = (struct coll){ops, i, state, opts};
     }
+    if (r < 0) {
+        for (size_t i = 0; i < k; i++)
+            if (from[i] < 0 && colls[i].ops->fini)
+                colls[i].ops->fini(colls[i].state);
+        free(colls);
+        free(from);
+        return r;
+    }
+    for (size_t i = 0; i < k; i++)
+        if (from[i] >= 0)
+            old[from[i]].ops = NULL; /* moved */
+    free(from);
     *ret = colls;
     *ret_n = k;
     return 0;
@@ -131,7 +156,7 @@ int hk_scheduler_new(const struct hk_config *cfg, const struct hk_paths *paths,
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->stop_cond, &ca);
     pthread_condattr_destroy(&ca);
-    int r = colls_init(cfg, paths, &s->colls, &s->ncolls, err);
+    int r = colls_init(cfg, paths, NULL, 0, &s->colls, &s->ncolls, err);
     if (r < 0) {
         hk_scheduler_free(s);
         return r;
@@ -384,10 +409,12 @@ int hk_scheduler_reconfigure(struct hk_scheduler *s, const struct hk_config *cfg
 {
     struct coll *colls;
     size_t n;
-    int r = colls_init(cfg, s->paths, &colls, &n, err);
-    if (r < 0)
-        return r;
     pthread_mutex_lock(&s->lock);
+    int r = colls_init(cfg, s->paths, s->colls, s->ncolls, &colls, &n, err);
+    if (r < 0) {
+        pthread_mutex_unlock(&s->lock);
+        return r;
+    }
     struct coll *old = s->colls;
     size_t oldn = s->ncolls;
     s->colls = colls;

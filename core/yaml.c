@@ -48,6 +48,7 @@ static void node_free(struct hk_yaml_node *n)
     if (!n)
         return;
     free(n->scalar);
+    free(n->raw);
     if (n->keys)
         for (size_t i = 0; i < n->n; i++)
             node_free(n->keys[i]);
@@ -82,6 +83,17 @@ static struct hk_yaml_node *node_new(struct builder *b, enum hk_yaml_kind kind, 
     return n;
 }
 
+static bool env_name_valid(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+        if (!alpha && (i == 0 || c < '0' || c > '9'))
+            return false;
+    }
+    return len > 0;
+}
+
 /* Expands ${VAR}; $$ → $. */
 static char *expand_env(struct builder *b, const char *s, size_t len, const struct hk_yaml_node *at)
 {
@@ -99,7 +111,10 @@ static char *expand_env(struct builder *b, const char *s, size_t len, const stru
         } else if (s[i] == '$' && i + 1 < len && s[i + 1] == '{') {
             const char *close = memchr(s + i + 2, '}', len - i - 2);
             size_t nlen = close ? (size_t)(close - (s + i + 2)) : 0;
-            if (!close || nlen == 0 || nlen >= sizeof(namebuf)) {
+            /* Only ${NAME} with an environment-variable name expands; "${1}" (a regex group
+             * in a relabel replacement) stays as written. */
+            if (!close || nlen == 0 || nlen >= sizeof(namebuf) ||
+                !env_name_valid(s + i + 2, nlen)) {
                 piece = s + i;
                 plen = 1;
                 i++;
@@ -264,7 +279,9 @@ static int parse_node(struct builder *b, yaml_event_t *ev, int depth, struct hk_
         n->plain_null = plain && (len == 0 || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 ||
                                   strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0);
         n->scalar = expand_env(b, v, len, n);
-        if (!n->scalar)
+        if (memchr(v, '$', len))
+            n->raw = strndup(v, len);
+        if (!n->scalar || (memchr(v, '$', len) && !n->raw))
             r = -ENOMEM;
         break;
     }
@@ -691,4 +708,21 @@ int hk_yaml_set_path(struct hk_yaml_node *root, const char *dotted, const char *
         map = map->items[i];
         p = dot + 1;
     }
+}
+
+bool hk_yaml_equal(const struct hk_yaml_node *a, const struct hk_yaml_node *b)
+{
+    if (!a || !b)
+        return a == b;
+    if (a->kind != b->kind || a->n != b->n)
+        return false;
+    if (a->kind == HK_YAML_SCALAR)
+        return strcmp(a->scalar, b->scalar) == 0;
+    for (size_t i = 0; i < a->n; i++) {
+        if (a->kind == HK_YAML_MAP && strcmp(a->keys[i]->scalar, b->keys[i]->scalar) != 0)
+            return false;
+        if (!hk_yaml_equal(a->items[i], b->items[i]))
+            return false;
+    }
+    return true;
 }

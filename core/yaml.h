@@ -15,6 +15,8 @@ struct hk_yaml_node {
     unsigned line, col;   /* 1-based */
     const char *file;     /* shared, owned by the root */
     char *scalar;         /* SCALAR: expanded value */
+    char *raw;            /* SCALAR: text as written when it holds a '$' (else NULL): for
+                           * fields with their own $-syntax, e.g. relabel replacement "${1}" */
     bool plain_null;      /* SCALAR: unquoted "", "~" or "null" */
     size_t n;             /* MAP: pairs, SEQ: items */
     struct hk_yaml_node **keys;  /* MAP: scalar keys */
@@ -63,6 +65,8 @@ int hk_parse_bytes(const char *s, uint64_t *ret);
  * Returns 0, -ENOMEM, or -EINVAL if a path element exists but is not a map. */
 int hk_yaml_set_path(struct hk_yaml_node *root, const char *dotted, const char *value,
                      const char *origin);
+/* Same structure and scalars (positions ignored). NULL equals only NULL. */
+bool hk_yaml_equal(const struct hk_yaml_node *a, const struct hk_yaml_node *b);
 /* An empty MAP root for running without a config file. */
 struct hk_yaml_node *hk_yaml_new_root(const char *name);
 #endif

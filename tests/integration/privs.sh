@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Least privilege after start-up: the running agent holds only CAP_SYS_PTRACE and
+# CAP_DAC_READ_SEARCH (effective = permitted = bounding), has no_new_privs set, and with
+# --runas.user runs under that uid while still serving /metrics.
+source "$(dirname "$0")/../lib.sh"
+[ "$(id -u)" -eq 0 ] || skip "needs root to start with full capabilities"
+# CAP_DAC_READ_SEARCH = bit 2, CAP_SYS_PTRACE = bit 19
+want=$(printf '%016x' $(((1 << 2) | (1 << 19))))
+
+check_status() { # pid expected_uid
+    local st=/proc/$1/status
+    local eff prm bnd nnp uid
+    eff=$(awk '/^CapEff:/{print $2}' "$st")
+    prm=$(awk '/^CapPrm:/{print $2}' "$st")
+    bnd=$(awk '/^CapBnd:/{print $2}' "$st")
+    nnp=$(awk '/^NoNewPrivs:/{print $2}' "$st")
+    uid=$(awk '/^Uid:/{print $3}' "$st")
+    [ "$eff" = "$want" ] || fail "CapEff $eff, want $want"
+    [ "$prm" = "$want" ] || fail "CapPrm $prm, want $want"
+    [ "$bnd" = "$want" ] || fail "CapBnd $bnd, want $want"
+    [ "$nnp" = 1 ] || fail "NoNewPrivs $nnp"
+    [ "$uid" = "$2" ] || fail "effective uid $uid, want $2"
+}
+
+for user in "" nobody; do
+    port=$(free_port)
+    args=(--web.listen-address="127.0.0.1:$port" --collection.interval=1s)
+    [ -n "$user" ] && args+=(--runas.user="$user")
+    bg "hakari-$user" "$HAKARI" "${args[@]}"
+    pid=$BG_PID
+    wait_http "http://127.0.0.1:$port/-/ready" 20
+    check_status "$pid" "$([ -n "$user" ] && id -u "$user" || echo 0)"
+    curl -fsS "http://127.0.0.1:$port/metrics" | grep -q '^node_load1 ' || fail "no metrics as ${user:-root}"
+    grep -q 'msg="privileges dropped"' "$TMP/hakari-$user.log" || fail "no log line for the drop"
+    kill -TERM "$pid"
+    wait "$pid" 2>/dev/null || true
+done
+# An unknown user is a configuration error caught by --config.check.
+if "$HAKARI" --config.check --runas.user=no-such-user-hk >/dev/null 2>&1; then
+    fail "--config.check accepted an unknown --runas.user"
+fi
+echo ok
