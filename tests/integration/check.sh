@@ -104,6 +104,7 @@ for f in $flags; do
     --collector.NAME) args=(--config.check "--collector.$collector") ;;
     --no-collector.NAME) args=(--config.check "--no-collector.$collector") ;;
     --collector.NAME.OPTION) args=() ;; # checked below: reaches the collector's validation
+    --runas.user) args=(--config.check "$f=nobody") ;;
     --log.level) args=(--config.check "$f=debug") ;;
     --log.format) args=(--config.check "$f=json") ;;
     *) fail "--help lists $f, which this test does not know: add it here" ;;
