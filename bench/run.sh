@@ -33,9 +33,12 @@ section() {
     echo
 }
 
-# 1. Exposition render speed: a synthetic 100k-series cAdvisor-shaped snapshot.
+# 1. Exposition render speed: synthetic 100k-series snapshots, cAdvisor-shaped (~430 bytes per
+# sample line) and node_exporter-shaped (~70 bytes). Figures are per CPU-second of the thread.
 bench_render() {
     "$PWD/$O/bench/render" 100000 "$BENCH_SECONDS"
+    echo
+    "$PWD/$O/bench/render" 100000 "$BENCH_SECONDS" node
 }
 
 # 2. RSS of the idle agent on this host (default collectors), before and after scrapes.

@@ -8,9 +8,56 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Values with at most 6 decimals and 16 digits (cpu seconds from USER_HZ ticks, ratios, byte
+ * counts / 1024) without printf: m = v * 10^k is an integer and m / 10^k gives v back exactly
+ * (a correctly rounded division of two exact numbers is what strtod returns for the decimal), so
+ * the decimal round-trips; the smallest such k gives the shortest one. Restricted to
+ * 1e-4 <= |v| < 1e15, where %.15g..%.17g print the same digits in fixed notation. Returns 0 when
+ * the value does not qualify. */
+static size_t format_fixed_fast(char *buf, size_t cap, double v)
+{
+    static const double p10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
+    double a = fabs(v);
+    if (!(a >= 1e-4 && a < 1e15) || cap < 32)
+        return 0;
+    for (int k = 1; k <= 6; k++) {
+        double m = v * p10[k];
+        if (fabs(m) >= 9007199254740992.0)
+            return 0;
+        if (m != trunc(m) || m / p10[k] != v)
+            continue;
+        int64_t im = (int64_t)m;
+        if (im % 10 == 0)
+            return 0; /* a smaller k should have matched: leave odd cases to the slow path */
+        uint64_t u = im < 0 ? (uint64_t)0 - (uint64_t)im : (uint64_t)im;
+        char digits[24];
+        int nd = 0;
+        do {
+            digits[nd++] = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        while (nd <= k)
+            digits[nd++] = '0'; /* 0.005 → at least one integer digit */
+        size_t o = 0;
+        if (im < 0)
+            buf[o++] = '-';
+        for (int i = nd - 1; i >= 0; i--) {
+            buf[o++] = digits[i];
+            if (i == k)
+                buf[o++] = '.';
+        }
+        buf[o] = '\0';
+        return o;
+    }
+    return 0;
+}
+
 size_t hk_format_double(char *buf, size_t cap, double v)
 {
     int n;
+    size_t fast = format_fixed_fast(buf, cap, v);
+    if (fast)
+        return fast;
     if (isnan(v))
         n = snprintf(buf, cap, "NaN");
     else if (isinf(v))

@@ -47,6 +47,34 @@ static void test_format_double(void **state)
     roundtrip(DBL_MIN, "2.2250738585072014e-308");
     roundtrip(5e-324, "5e-324"); /* smallest subnormal: shortest form */
     roundtrip(1.5e-320, "1.5e-320");
+    /* Values of the fixed-point fast path print exactly what the printf search prints. */
+    for (int i = -200000; i <= 200000; i += 7) {
+        double vals[] = {i / 100.0, i / 1024.0, i / 3.0, i * 1234.5678, i / 1e6, i * 1e-4,
+                         i + 0.5, (double)i * 1e9 + 0.25};
+        for (size_t j = 0; j < sizeof(vals) / sizeof(vals[0]); j++) {
+            double v = vals[j];
+            char got[64], ref[64];
+            hk_format_double(got, sizeof(got), v);
+            if (v == (double)(int64_t)v && fabs(v) < 9007199254740992.0)
+                snprintf(ref, sizeof(ref), "%lld", (long long)v);
+            else {
+                snprintf(ref, sizeof(ref), "%.15g", v);
+                if (strtod(ref, NULL) != v) {
+                    snprintf(ref, sizeof(ref), "%.16g", v);
+                    if (strtod(ref, NULL) != v)
+                        snprintf(ref, sizeof(ref), "%.17g", v);
+                }
+            }
+            if (strcmp(got, ref) != 0)
+                fail_msg("%.17g: got %s, want %s", v, got, ref);
+        }
+    }
+    roundtrip(0.005, "0.005");
+    roundtrip(-0.25, "-0.25");
+    roundtrip(12345.67, "12345.67");
+    roundtrip(0.0001, "0.0001");
+    roundtrip(0.00001, "1e-05");
+    roundtrip(123456789012345.5, "123456789012345.5");
     char buf[16];
     hk_format_double(buf, sizeof(buf), INFINITY);
     assert_string_equal(buf, "+Inf");
