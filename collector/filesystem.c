@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "collector/filesystem_internal.h"
 #include "collector/node_common.h"
 #include "collector/node_parsers.h"
 #include "core/collector.h"
@@ -168,7 +169,7 @@ static bool req_done(struct statfs_req *q)
 
 /* Opens the mount point inside the root (symlinks resolved as if root_fd were "/", so a
  * DaemonSet's /host/... never escapes to the container's own tree), then fstatfs. */
-static int statfs_in_root(int root_fd, const char *path, struct statfs *st)
+int hk_filesystem_statfs_in_root(int root_fd, const char *path, struct statfs *st)
 {
     struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT};
     int fd = (int)syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
@@ -181,11 +182,13 @@ static int statfs_in_root(int root_fd, const char *path, struct statfs *st)
     return r;
 }
 
+hk_filesystem_statfs_fn hk_filesystem_statfs = hk_filesystem_statfs_in_root;
+
 static void *statfs_thread(void *arg)
 {
     struct statfs_req *q = arg;
     struct statfs st;
-    int r = statfs_in_root(q->root_fd, q->path, &st);
+    int r = hk_filesystem_statfs(q->root_fd, q->path, &st);
     pthread_mutex_lock(&q->lock);
     q->err = r;
     if (r == 0)

@@ -3,6 +3,7 @@
  * logged once per state change), growth past the initial read buffer, options and filters. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "collector/filesystem_internal.h"
 #include "collector/node_common.h"
 #include "core/collector.h"
 #include "core/log.h"
@@ -515,6 +517,83 @@ static void test_filesystem(void **state)
     inst_close(&in);
 }
 
+/* A statfs that blocks (a dead NFS server) until the test releases it. */
+static pthread_mutex_t hang_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hang_cond = PTHREAD_COND_INITIALIZER;
+static bool hang_release;
+static int hang_calls;
+
+static int hanging_statfs(int root_fd, const char *path, struct statfs *st)
+{
+    if (strcmp(path, "slow") == 0) {
+        pthread_mutex_lock(&hang_lock);
+        hang_calls++;
+        while (!hang_release)
+            pthread_cond_wait(&hang_cond, &hang_lock);
+        pthread_mutex_unlock(&hang_lock);
+    }
+    return hk_filesystem_statfs_in_root(root_fd, path, st);
+}
+
+static int slow_calls(void)
+{
+    pthread_mutex_lock(&hang_lock);
+    int n = hang_calls;
+    pthread_mutex_unlock(&hang_lock);
+    return n;
+}
+
+static void test_filesystem_hanging_statfs(void **state)
+{
+    put("proc/1/mountinfo", "26 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n"
+                            "50 26 0:50 / /slow rw,relatime - nfs4 server:/export rw\n");
+    put("slow/.keep", "");
+    hk_filesystem_statfs = hanging_statfs;
+    struct inst in;
+    /* long enough that "/" never times out on a loaded machine; paid once, by the first cycle */
+    inst_open(&in, "filesystem", "statfs_timeout: 1s\n");
+    hk_log_setup(HK_LOG_INFO, HK_LOG_LOGFMT);
+    log_capture_start();
+    /* The cycle returns although the statfs of /slow never does: /slow is an error, / is fine. */
+    struct hk_snapshot *snap = cycle(&in, NULL);
+    assert_true(value_of(snap, "node_filesystem_device_error", "mountpoint", "/slow", NULL,
+                         NULL) == 1);
+    assert_true(value_of(snap, "node_filesystem_device_error", "mountpoint", "/", NULL, NULL) ==
+                0);
+    assert_int_equal(count_family(snap, "node_filesystem_size_bytes"), 1);
+    hk_snapshot_unref(snap);
+    /* While stuck, /slow is not queried again (no pile of blocked threads). */
+    for (int i = 0; i < 3; i++) {
+        snap = cycle(&in, NULL);
+        assert_true(value_of(snap, "node_filesystem_device_error", "mountpoint", "/slow", NULL,
+                             NULL) == 1);
+        hk_snapshot_unref(snap);
+    }
+    assert_int_equal(slow_calls(), 1);
+    /* The server comes back: once the blocked call returns, /slow is reported again. */
+    pthread_mutex_lock(&hang_lock);
+    hang_release = true;
+    pthread_cond_broadcast(&hang_cond);
+    pthread_mutex_unlock(&hang_lock);
+    bool recovered = false;
+    for (int i = 0; i < 500 && !recovered; i++) {
+        snap = cycle(&in, NULL);
+        recovered = value_of(snap, "node_filesystem_device_error", "mountpoint", "/slow", NULL,
+                             NULL) == 0;
+        if (recovered)
+            assert_int_equal(count_family(snap, "node_filesystem_size_bytes"), 2);
+        hk_snapshot_unref(snap);
+        if (!recovered)
+            usleep(10000);
+    }
+    assert_true(recovered);
+    assert_int_equal(slow_calls(), 2);
+    assert_int_equal(log_capture_count("statfs timed out"), 1);
+    inst_close(&in);
+    hk_filesystem_statfs = hk_filesystem_statfs_in_root;
+    hk_log_setup(HK_LOG_WARN, HK_LOG_LOGFMT);
+}
+
 static void test_machine(void **state)
 {
     put("proc/cpuinfo", "processor\t: 0\nphysical id\t: 0\ncore id\t\t: 0\n\n"
@@ -566,6 +645,7 @@ int main(void)
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test_setup_teardown(test_diskstats_values_and_filter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_filesystem, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_filesystem_hanging_statfs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_machine, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
