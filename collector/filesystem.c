@@ -8,9 +8,9 @@
  * are node_exporter's upstream ones), statfs_timeout (default 5s).
  *
  * A statfs on a dead NFS/CIFS/FUSE server can block for minutes in uninterruptible sleep, so
- * each statfs runs on a short-lived helper thread and the collector waits at most
- * statfs_timeout. A mount whose statfs timed out is "stuck": it is reported with
- * node_filesystem_device_error 1 and not queried again until its helper thread returns. */
+ * the statfs calls run on a helper thread and the collector waits at most statfs_timeout for
+ * each. A mount whose statfs timed out is "stuck": it is reported with
+ * node_filesystem_device_error 1 and not queried again until the blocked call returns. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -137,18 +137,29 @@ int hk_mountinfo_parse(const char *buf, size_t len, hk_mountinfo_fn fn, void *us
 
 /* ---- statfs with a deadline ---- */
 
-struct statfs_req {
-    atomic_uint refs; /* the waiting collector + the helper thread */
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    bool done;
-    int root_fd; /* our own dup, closed with the request */
+/* One helper thread statfs's a batch of mount points in order and reports each result as it
+ * completes; the collector waits at most timeout for each next result. If one does not come,
+ * that mount is stuck: the batch is abandoned (its thread stops after the blocked call returns)
+ * and the rest of the list goes to a new batch. Normal cycles cost one thread, not one per
+ * mount. */
+struct statfs_item {
+    const char *path; /* relative to root_fd ("." for "/") */
     int err;
     struct statfs st;
-    char path[]; /* relative to root_fd ("." for "/") */
 };
 
-static void req_unref(struct statfs_req *q)
+struct statfs_batch {
+    atomic_uint refs; /* the collector (and its stuck list) + the helper thread */
+    pthread_mutex_t lock;
+    pthread_cond_t cond; /* signalled after each item */
+    int root_fd;         /* our own dup, closed with the batch */
+    size_t n;
+    size_t done;    /* items[0 .. done) have results; under lock */
+    bool abandoned; /* under lock: the thread stops after its current item */
+    struct statfs_item items[];
+};
+
+static void batch_unref(struct statfs_batch *q)
 {
     if (!q || atomic_fetch_sub(&q->refs, 1) != 1)
         return;
@@ -159,10 +170,11 @@ static void req_unref(struct statfs_req *q)
     free(q);
 }
 
-static bool req_done(struct statfs_req *q)
+/* Whether the batch's thread has finished item index. */
+static bool batch_item_done(struct statfs_batch *q, size_t index)
 {
     pthread_mutex_lock(&q->lock);
-    bool d = q->done;
+    bool d = q->done > index;
     pthread_mutex_unlock(&q->lock);
     return d;
 }
@@ -184,37 +196,53 @@ int hk_filesystem_statfs_in_root(int root_fd, const char *path, struct statfs *s
 
 hk_filesystem_statfs_fn hk_filesystem_statfs = hk_filesystem_statfs_in_root;
 
-static void *statfs_thread(void *arg)
+static void *batch_thread(void *arg)
 {
-    struct statfs_req *q = arg;
-    struct statfs st;
-    int r = hk_filesystem_statfs(q->root_fd, q->path, &st);
-    pthread_mutex_lock(&q->lock);
-    q->err = r;
-    if (r == 0)
-        q->st = st;
-    q->done = true;
-    pthread_cond_signal(&q->cond);
-    pthread_mutex_unlock(&q->lock);
-    req_unref(q);
+    struct statfs_batch *q = arg;
+    for (size_t i = 0; i < q->n; i++) {
+        pthread_mutex_lock(&q->lock);
+        bool abandoned = q->abandoned;
+        pthread_mutex_unlock(&q->lock);
+        if (abandoned)
+            break;
+        struct statfs st;
+        int r = hk_filesystem_statfs(q->root_fd, q->items[i].path, &st);
+        pthread_mutex_lock(&q->lock);
+        q->items[i].err = r;
+        if (r == 0)
+            q->items[i].st = st;
+        q->done = i + 1;
+        pthread_cond_signal(&q->cond);
+        pthread_mutex_unlock(&q->lock);
+    }
+    batch_unref(q);
     return NULL;
 }
 
-/* Starts a statfs of mountpoint and waits up to timeout_ms. Returns 0 with *st filled, -errno
- * from statfs, or -ETIMEDOUT with *ret_stuck holding a reference to the still running request. */
-static int statfs_timed(int root_fd, const char *mountpoint, int64_t timeout_ms,
-                        struct statfs *st, struct statfs_req **ret_stuck)
+static const char *relative(const char *mountpoint)
 {
-    const char *rel = mountpoint;
-    while (*rel == '/')
-        rel++;
-    if (!*rel)
-        rel = ".";
-    size_t pl = strlen(rel);
-    struct statfs_req *q = calloc(1, sizeof(*q) + pl + 1);
+    while (*mountpoint == '/')
+        mountpoint++;
+    return *mountpoint ? mountpoint : ".";
+}
+
+/* Starts a helper thread on paths[0..n). Returns the batch (two references) or NULL. */
+static struct statfs_batch *batch_start(int root_fd, const char *const *mountpoints, size_t n)
+{
+    size_t strings = 0;
+    for (size_t i = 0; i < n; i++)
+        strings += strlen(relative(mountpoints[i])) + 1;
+    struct statfs_batch *q = calloc(1, sizeof(*q) + n * sizeof(q->items[0]) + strings);
     if (!q)
-        return -ENOMEM;
-    memcpy(q->path, rel, pl + 1);
+        return NULL;
+    char *p = (char *)&q->items[n];
+    for (size_t i = 0; i < n; i++) {
+        const char *rel = relative(mountpoints[i]);
+        size_t l = strlen(rel) + 1;
+        q->items[i].path = memcpy(p, rel, l);
+        p += l;
+    }
+    q->n = n;
     atomic_init(&q->refs, 2);
     pthread_mutex_init(&q->lock, NULL);
     pthread_condattr_t ca;
@@ -223,49 +251,55 @@ static int statfs_timed(int root_fd, const char *mountpoint, int64_t timeout_ms,
     pthread_cond_init(&q->cond, &ca);
     pthread_condattr_destroy(&ca);
     q->root_fd = fcntl(root_fd, F_DUPFD_CLOEXEC, 0);
-    if (q->root_fd < 0) {
-        int r = -errno;
-        atomic_store(&q->refs, 1);
-        req_unref(q);
-        return r;
-    }
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 64 * 1024);
     pthread_t t;
-    int r = pthread_create(&t, &attr, statfs_thread, q);
+    int r = q->root_fd < 0 ? -1 : pthread_create(&t, &attr, batch_thread, q);
     pthread_attr_destroy(&attr);
     if (r != 0) {
         atomic_store(&q->refs, 1);
-        req_unref(q);
-        return -r;
+        batch_unref(q);
+        return NULL;
     }
+    return q;
+}
+
+static void deadline_after(struct timespec *ts, int64_t ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (ms % 1000) * 1000000;
+    if (ts->tv_nsec >= 1000000000) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000;
+    }
+}
+
+/* Waits for the batch, giving each item timeout_ms from the previous one's completion. Returns
+ * how many items have results; fewer than q->n means item [returned] is stuck and the batch was
+ * abandoned. */
+static size_t batch_wait(struct statfs_batch *q, int64_t timeout_ms)
+{
     struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (timeout_ms % 1000) * 1000000;
-    if (deadline.tv_nsec >= 1000000000) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000;
-    }
+    deadline_after(&deadline, timeout_ms);
     pthread_mutex_lock(&q->lock);
-    while (!q->done)
-        if (pthread_cond_timedwait(&q->cond, &q->lock, &deadline) == ETIMEDOUT)
+    size_t seen = q->done;
+    while (q->done < q->n) {
+        if (q->done != seen) {
+            seen = q->done;
+            deadline_after(&deadline, timeout_ms);
+        }
+        if (pthread_cond_timedwait(&q->cond, &q->lock, &deadline) == ETIMEDOUT &&
+            q->done == seen) {
+            q->abandoned = true;
             break;
-    bool done = q->done;
-    if (done) {
-        r = q->err;
-        if (r == 0)
-            *st = q->st;
+        }
     }
+    size_t done = q->done;
     pthread_mutex_unlock(&q->lock);
-    if (!done) {
-        *ret_stuck = q; /* keeps our reference */
-        return -ETIMEDOUT;
-    }
-    req_unref(q);
-    return r;
+    return done;
 }
 
 /* ---- collector ---- */
@@ -295,12 +329,16 @@ static const struct hk_metric_desc desc_device_error = {
 
 struct stuck_mount {
     char *mountpoint;
-    struct statfs_req *req;
+    struct statfs_batch *batch; /* holds a reference */
+    size_t index;               /* the blocked item */
 };
 
 struct fs_mount {
     char *mountpoint, *fstype, *source; /* one allocation, mountpoint first */
     bool readonly;
+    bool query; /* not shadowed, not stuck: statfs it this cycle */
+    int err;    /* statfs result */
+    struct statfs st;
 };
 
 struct fs_state {
@@ -313,6 +351,7 @@ struct fs_state {
     /* mounts kept this cycle */
     struct fs_mount *mounts;
     size_t nmounts, cap_mounts;
+    const char **query; /* scratch: mount points to statfs, cap_mounts entries */
     bool too_many_logged;
 };
 
@@ -364,11 +403,12 @@ static void fs_fini(void *state)
         return;
     /* Stuck helper threads keep their own reference and free the request when they return. */
     for (size_t i = 0; i < s->nstuck; i++) {
-        req_unref(s->stuck[i].req);
+        batch_unref(s->stuck[i].batch);
         free(s->stuck[i].mountpoint);
     }
     mounts_clear(s);
     free(s->mounts);
+    free(s->query);
     hk_node_buf_free(&s->buf);
     hk_node_regex_free(s->mp_exclude);
     hk_node_regex_free(s->fs_exclude);
@@ -404,6 +444,10 @@ static int keep_mount(const struct hk_mount *m, void *userdata)
         if (!nm)
             return -ENOMEM;
         s->mounts = nm;
+        const char **nq = realloc(s->query, ncap * sizeof(*nq));
+        if (!nq)
+            return -ENOMEM;
+        s->query = nq;
         s->cap_mounts = ncap;
     }
     size_t ml = strlen(m->mountpoint) + 1, fl = strlen(m->fstype) + 1,
@@ -412,6 +456,7 @@ static int keep_mount(const struct hk_mount *m, void *userdata)
     if (!p)
         return -ENOMEM;
     struct fs_mount *fm = &s->mounts[s->nmounts++];
+    memset(fm, 0, sizeof(*fm));
     fm->mountpoint = memcpy(p, m->mountpoint, ml);
     fm->fstype = memcpy(p + ml, m->fstype, fl);
     fm->source = memcpy(p + ml + fl, m->source, sl);
@@ -431,51 +476,78 @@ static struct stuck_mount *find_stuck(struct fs_state *s, const char *mountpoint
 static void reap_stuck(struct fs_state *s)
 {
     for (size_t i = 0; i < s->nstuck;) {
-        if (!req_done(s->stuck[i].req)) {
+        if (!batch_item_done(s->stuck[i].batch, s->stuck[i].index)) {
             i++;
             continue;
         }
         hk_log_info("statfs returned, mount point queried again", "collector", "filesystem",
                     "mountpoint", s->stuck[i].mountpoint);
-        req_unref(s->stuck[i].req);
+        batch_unref(s->stuck[i].batch);
         free(s->stuck[i].mountpoint);
         s->stuck[i] = s->stuck[--s->nstuck];
     }
 }
 
-static void emit_mount(struct hk_collect_ctx *ctx, struct fs_state *s, const struct fs_mount *m)
+/* statfs of every mount marked query, in batches on helper threads (see batch_wait); fills
+ * err/st. A mount that blocks is recorded as stuck and gets -ETIMEDOUT. */
+static void statfs_all(struct fs_state *s, int root_fd)
+{
+    size_t nq = 0;
+    for (size_t i = 0; i < s->nmounts; i++)
+        if (s->mounts[i].query)
+            s->query[nq++] = s->mounts[i].mountpoint;
+    /* query[k] ↔ the k-th mount with query set */
+    size_t start = 0, mi = 0;
+    while (start < nq) {
+        struct statfs_batch *q = batch_start(root_fd, s->query + start, nq - start);
+        size_t done = q ? batch_wait(q, s->timeout_ms) : 0;
+        for (size_t k = 0; k < nq - start; k++) {
+            while (!s->mounts[mi].query)
+                mi++;
+            struct fs_mount *m = &s->mounts[mi];
+            if (!q) {
+                m->err = -ENOMEM;
+            } else if (k < done) {
+                m->err = q->items[k].err; /* stable: written before done advanced */
+                m->st = q->items[k].st;
+            } else if (k == done) {
+                m->err = -ETIMEDOUT;
+                char *mp = strdup(m->mountpoint);
+                if (mp && s->nstuck < FS_MAX_STUCK) {
+                    atomic_fetch_add(&q->refs, 1);
+                    s->stuck[s->nstuck++] = (struct stuck_mount){mp, q, k};
+                    hk_log_warn("statfs timed out, mount point skipped until it returns",
+                                "collector", "filesystem", "mountpoint", m->mountpoint);
+                } else {
+                    free(mp);
+                }
+                mi++;
+                break; /* the rest goes to a new batch */
+            }
+            mi++;
+        }
+        batch_unref(q);
+        start += q && done < nq - start ? done + 1 : nq - start;
+    }
+}
+
+static void emit_mount(struct hk_collect_ctx *ctx, const struct fs_mount *m)
 {
     const char *values[] = {m->source, m->fstype, m->mountpoint};
-    struct statfs st = {0};
-    int r = -EBUSY;
-    if (!find_stuck(s, m->mountpoint)) {
-        struct statfs_req *stuck = NULL;
-        r = statfs_timed(ctx->paths->root_fd, m->mountpoint, s->timeout_ms, &st, &stuck);
-        if (r == -ETIMEDOUT) {
-            char *mp = strdup(m->mountpoint);
-            if (mp && s->nstuck < FS_MAX_STUCK) {
-                s->stuck[s->nstuck++] = (struct stuck_mount){mp, stuck};
-                hk_log_warn("statfs timed out, mount point skipped until it returns",
-                            "collector", "filesystem", "mountpoint", m->mountpoint);
-            } else {
-                free(mp);
-                req_unref(stuck);
-            }
-        }
-    }
-    if (r < 0) {
+    if (m->err < 0) {
         /* node_exporter's semantics: an unreadable mount is reported, only as an error. */
         hk_emit(ctx->b, &desc_device_error, values, 1);
         return;
     }
-    double bsize = (double)st.f_bsize;
+    const struct statfs *st = &m->st;
+    double bsize = (double)st->f_bsize;
     hk_emit(ctx->b, &desc_device_error, values, 0);
     hk_emit(ctx->b, &desc_readonly, values, m->readonly);
-    hk_emit(ctx->b, &desc_size, values, (double)st.f_blocks * bsize);
-    hk_emit(ctx->b, &desc_free, values, (double)st.f_bfree * bsize);
-    hk_emit(ctx->b, &desc_avail, values, (double)st.f_bavail * bsize);
-    hk_emit(ctx->b, &desc_files, values, (double)st.f_files);
-    hk_emit(ctx->b, &desc_files_free, values, (double)st.f_ffree);
+    hk_emit(ctx->b, &desc_size, values, (double)st->f_blocks * bsize);
+    hk_emit(ctx->b, &desc_free, values, (double)st->f_bfree * bsize);
+    hk_emit(ctx->b, &desc_avail, values, (double)st->f_bavail * bsize);
+    hk_emit(ctx->b, &desc_files, values, (double)st->f_files);
+    hk_emit(ctx->b, &desc_files_free, values, (double)st->f_ffree);
 }
 
 static int fs_collect(void *state, struct hk_collect_ctx *ctx)
@@ -509,12 +581,17 @@ static int fs_collect(void *state, struct hk_collect_ctx *ctx)
     /* A mount point mounted over several times: statfs sees the top mount, which is the last
      * one listed, so only that entry is reported. */
     for (size_t i = 0; i < s->nmounts; i++) {
-        bool shadowed = false;
-        for (size_t j = i + 1; j < s->nmounts && !shadowed; j++)
-            shadowed = strcmp(s->mounts[i].mountpoint, s->mounts[j].mountpoint) == 0;
-        if (!shadowed)
-            emit_mount(ctx, s, &s->mounts[i]);
+        struct fs_mount *m = &s->mounts[i];
+        bool over = false;
+        for (size_t j = i + 1; j < s->nmounts && !over; j++)
+            over = strcmp(m->mountpoint, s->mounts[j].mountpoint) == 0;
+        m->query = !over && !find_stuck(s, m->mountpoint);
+        m->err = over ? 1 : -EBUSY; /* 1: not reported; -EBUSY: stuck from an earlier cycle */
     }
+    statfs_all(s, ctx->paths->root_fd);
+    for (size_t i = 0; i < s->nmounts; i++)
+        if (s->mounts[i].err <= 0)
+            emit_mount(ctx, &s->mounts[i]);
     r = 0;
 out:
     mounts_clear(s);

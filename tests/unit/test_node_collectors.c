@@ -545,9 +545,12 @@ static int slow_calls(void)
 
 static void test_filesystem_hanging_statfs(void **state)
 {
+    /* /after follows the blocked mount in the same batch: it must still be reported */
     put("proc/1/mountinfo", "26 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n"
-                            "50 26 0:50 / /slow rw,relatime - nfs4 server:/export rw\n");
+                            "50 26 0:50 / /slow rw,relatime - nfs4 server:/export rw\n"
+                            "51 26 0:51 / /after rw,relatime - tmpfs tmpfs rw\n");
     put("slow/.keep", "");
+    put("after/.keep", "");
     hk_filesystem_statfs = hanging_statfs;
     struct inst in;
     /* long enough that "/" never times out on a loaded machine; paid once, by the first cycle */
@@ -560,13 +563,16 @@ static void test_filesystem_hanging_statfs(void **state)
                          NULL) == 1);
     assert_true(value_of(snap, "node_filesystem_device_error", "mountpoint", "/", NULL, NULL) ==
                 0);
-    assert_int_equal(count_family(snap, "node_filesystem_size_bytes"), 1);
+    assert_true(value_of(snap, "node_filesystem_device_error", "mountpoint", "/after", NULL,
+                         NULL) == 0);
+    assert_int_equal(count_family(snap, "node_filesystem_size_bytes"), 2);
     hk_snapshot_unref(snap);
     /* While stuck, /slow is not queried again (no pile of blocked threads). */
     for (int i = 0; i < 3; i++) {
         snap = cycle(&in, NULL);
         assert_true(value_of(snap, "node_filesystem_device_error", "mountpoint", "/slow", NULL,
                              NULL) == 1);
+        assert_int_equal(count_family(snap, "node_filesystem_size_bytes"), 2);
         hk_snapshot_unref(snap);
     }
     assert_int_equal(slow_calls(), 1);
@@ -581,7 +587,7 @@ static void test_filesystem_hanging_statfs(void **state)
         recovered = value_of(snap, "node_filesystem_device_error", "mountpoint", "/slow", NULL,
                              NULL) == 0;
         if (recovered)
-            assert_int_equal(count_family(snap, "node_filesystem_size_bytes"), 2);
+            assert_int_equal(count_family(snap, "node_filesystem_size_bytes"), 3);
         hk_snapshot_unref(snap);
         if (!recovered)
             usleep(10000);
