@@ -577,6 +577,94 @@ static void test_cpuinfo(void **state)
     free(ci);
 }
 
+/* ---- robustness: every parser on mutated real files (under ASan/UBSan) ---- */
+
+static int any_cpu(const struct hk_stat_cpu *cpu, void *userdata)
+{
+    assert_true(cpu->nfields >= 4 && cpu->nfields <= HK_CPU_NFIELDS && cpu->id_len > 0);
+    return 0;
+}
+static int any_mem(const char *key, size_t key_len, uint64_t value, bool has_kb, void *userdata)
+{
+    assert_true(key_len > 0);
+    return 0;
+}
+static int any_dev(const char *device, size_t device_len, const uint64_t *v, void *userdata)
+{
+    assert_true(device_len > 0 && device_len < 16);
+    return 0;
+}
+static int any_disk(const struct hk_diskstat *d, void *userdata)
+{
+    assert_true(d->nfields >= 11 && d->nfields <= HK_DISK_NFIELDS);
+    return 0;
+}
+static int any_mount(const struct hk_mount *m, void *userdata)
+{
+    assert_true(m->mountpoint[0] == '/');
+    return 0;
+}
+
+/* xorshift: deterministic, so a failure reproduces */
+static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+static void run_all(const char *buf, size_t len, struct hk_cpuinfo *ci)
+{
+    struct hk_stat_misc m;
+    struct hk_pressure p;
+    hk_stat_parse(buf, len, any_cpu, NULL, &m);
+    hk_meminfo_parse(buf, len, any_mem, NULL);
+    hk_pressure_parse(buf, len, &p);
+    hk_netdev_parse(buf, len, any_dev, NULL);
+    hk_diskstats_parse(buf, len, any_disk, NULL);
+    hk_mountinfo_parse(buf, len, any_mount, NULL);
+    hk_cpuinfo_parse(buf, len, ci);
+}
+
+static void mutate_and_parse(const char *orig, size_t len, struct hk_cpuinfo *ci)
+{
+    static const char alphabet[] = " \t\n:-\\0123456789()=kBcpu/";
+    run_all(orig, len, ci);
+    for (int round = 0; round < 2000; round++) {
+        /* an exact-size heap copy, so ASan sees any read past the end */
+        size_t n = rnd() % 4 == 0 ? rnd() % (len + 1) : len; /* truncation */
+        char *buf = malloc(n ? n : 1);
+        assert_non_null(buf);
+        memcpy(buf, orig, n);
+        unsigned edits = (unsigned)(rnd() % 8);
+        for (unsigned e = 0; e < edits && n; e++) {
+            size_t at = rnd() % n;
+            buf[at] = rnd() % 2 ? alphabet[rnd() % (sizeof(alphabet) - 1)] : (char)rnd();
+        }
+        run_all(buf, n, ci);
+        free(buf);
+    }
+}
+
+static void test_mutations(void **state)
+{
+    static const char *const files[] = {"proc/stat",    "proc/meminfo",   "proc/pressure/io",
+                                        "proc/net/dev", "proc/diskstats", "proc/cpuinfo"};
+    struct hk_cpuinfo *ci = calloc(1, sizeof(*ci));
+    for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+        char path[128];
+        snprintf(path, sizeof(path), FIXTURE "%s", files[f]);
+        size_t len;
+        char *orig = read_fixture(path, &len);
+        mutate_and_parse(orig, len, ci);
+        free(orig);
+    }
+    mutate_and_parse(S(mountinfo_real), ci);
+    free(ci);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -596,6 +684,7 @@ int main(void)
         cmocka_unit_test(test_diskstats),
         cmocka_unit_test(test_mountinfo),
         cmocka_unit_test(test_cpuinfo),
+        cmocka_unit_test(test_mutations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
