@@ -15,20 +15,20 @@
 
 static const char *const cpu_mode_labels[] = {"cpu", "mode", NULL};
 
-static const struct hk_metric_desc desc_cpu = {
-    "node_cpu_seconds_total", "Seconds the CPUs spent in each mode.", HK_METRIC_COUNTER,
-    "seconds", cpu_mode_labels};
+static const struct hk_metric_desc desc_cpu = {"node_cpu_seconds_total",
+                                               "Seconds the CPUs spent in each mode.",
+                                               HK_METRIC_COUNTER, "seconds", cpu_mode_labels};
 static const struct hk_metric_desc desc_guest = {
     "node_cpu_guest_seconds_total",
     "Seconds the CPUs spent running guests (VMs), already included in mode user/nice.",
     HK_METRIC_COUNTER, "seconds", cpu_mode_labels};
 static const struct hk_metric_desc desc_boot = {
     "node_boot_time_seconds", "Node boot time, in unixtime.", HK_METRIC_GAUGE, "seconds", NULL};
-static const struct hk_metric_desc desc_ctxt = {
-    "node_context_switches_total", "Total number of context switches.", HK_METRIC_COUNTER, "",
-    NULL};
-static const struct hk_metric_desc desc_forks = {
-    "node_forks_total", "Total number of forks.", HK_METRIC_COUNTER, "", NULL};
+static const struct hk_metric_desc desc_ctxt = {"node_context_switches_total",
+                                                "Total number of context switches.",
+                                                HK_METRIC_COUNTER, "", NULL};
+static const struct hk_metric_desc desc_forks = {"node_forks_total", "Total number of forks.",
+                                                 HK_METRIC_COUNTER, "", NULL};
 static const struct hk_metric_desc desc_intr = {
     "node_intr_total", "Total number of interrupts serviced.", HK_METRIC_COUNTER, "", NULL};
 static const struct hk_metric_desc desc_running = {
@@ -38,8 +38,8 @@ static const struct hk_metric_desc desc_blocked = {
     HK_METRIC_GAUGE, "", NULL};
 
 /* node_exporter's mode names for the first eight fields; guest fields go to their own family. */
-static const char *const cpu_modes[] = {"user", "nice",    "system", "idle",
-                                        "iowait", "irq", "softirq", "steal"};
+static const char *const cpu_modes[] = {"user",   "nice", "system",  "idle",
+                                        "iowait", "irq",  "softirq", "steal"};
 
 /* Reads n numbers of the current line into v (at most max); returns how many, or -EINVAL when a
  * token is not a number. */
@@ -224,7 +224,8 @@ static int cpu_collect(void *state, struct hk_collect_ctx *ctx)
 
 const struct hk_collector_ops hk_collector_cpu = {
     .name = "cpu",
-    .help = "CPU seconds per mode and kernel counters from /proc/stat (node_cpu_*, node_forks_total…)",
+    .help =
+        "CPU seconds per mode and kernel counters from /proc/stat (node_cpu_*, node_forks_total…)",
     .default_enabled = true,
     .init = cpu_init,
     .collect = cpu_collect,

@@ -80,8 +80,8 @@ static const struct {
     enum conv conv;
 } disk_fields[HK_DISK_NFIELDS] = {
     [HK_DISK_READS] = {{"node_disk_reads_completed_total",
-                        "The total number of reads completed successfully.", HK_METRIC_COUNTER,
-                        "", device_label},
+                        "The total number of reads completed successfully.", HK_METRIC_COUNTER, "",
+                        device_label},
                        AS_IS},
     [HK_DISK_READS_MERGED] = {{"node_disk_reads_merged_total", "The total number of reads merged.",
                                HK_METRIC_COUNTER, "", device_label},

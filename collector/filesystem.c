@@ -31,11 +31,11 @@
 #include "core/log.h"
 #include "core/parse.h"
 
-#define FS_DEFAULT_MOUNT_POINTS_EXCLUDE                                                        \
+#define FS_DEFAULT_MOUNT_POINTS_EXCLUDE                                                            \
     "^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)"
-#define FS_DEFAULT_FS_TYPES_EXCLUDE                                                            \
-    "^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|"    \
-    "iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|" \
+#define FS_DEFAULT_FS_TYPES_EXCLUDE                                                                \
+    "^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|"        \
+    "iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|"     \
     "sysfs|tracefs)$"
 #define FS_DEFAULT_TIMEOUT_MS 5000
 #define FS_MAX_STUCK 64
@@ -291,8 +291,7 @@ static size_t batch_wait(struct statfs_batch *q, int64_t timeout_ms)
             seen = q->done;
             deadline_after(&deadline, timeout_ms);
         }
-        if (pthread_cond_timedwait(&q->cond, &q->lock, &deadline) == ETIMEDOUT &&
-            q->done == seen) {
+        if (pthread_cond_timedwait(&q->cond, &q->lock, &deadline) == ETIMEDOUT && q->done == seen) {
             q->abandoned = true;
             break;
         }
@@ -307,25 +306,24 @@ static size_t batch_wait(struct statfs_batch *q, int64_t timeout_ms)
 static const char *const fs_labels[] = {"device", "fstype", "mountpoint", NULL};
 
 static const struct hk_metric_desc desc_size = {
-    "node_filesystem_size_bytes", "Filesystem size in bytes.", HK_METRIC_GAUGE, "bytes",
-    fs_labels};
-static const struct hk_metric_desc desc_free = {
-    "node_filesystem_free_bytes", "Filesystem free space in bytes.", HK_METRIC_GAUGE, "bytes",
-    fs_labels};
+    "node_filesystem_size_bytes", "Filesystem size in bytes.", HK_METRIC_GAUGE, "bytes", fs_labels};
+static const struct hk_metric_desc desc_free = {"node_filesystem_free_bytes",
+                                                "Filesystem free space in bytes.", HK_METRIC_GAUGE,
+                                                "bytes", fs_labels};
 static const struct hk_metric_desc desc_avail = {
     "node_filesystem_avail_bytes", "Filesystem space available to non-root users in bytes.",
     HK_METRIC_GAUGE, "bytes", fs_labels};
 static const struct hk_metric_desc desc_files = {
     "node_filesystem_files", "Filesystem total file nodes.", HK_METRIC_GAUGE, "", fs_labels};
-static const struct hk_metric_desc desc_files_free = {
-    "node_filesystem_files_free", "Filesystem total free file nodes.", HK_METRIC_GAUGE, "",
-    fs_labels};
+static const struct hk_metric_desc desc_files_free = {"node_filesystem_files_free",
+                                                      "Filesystem total free file nodes.",
+                                                      HK_METRIC_GAUGE, "", fs_labels};
 static const struct hk_metric_desc desc_readonly = {
     "node_filesystem_readonly", "Filesystem read-only status.", HK_METRIC_GAUGE, "", fs_labels};
 static const struct hk_metric_desc desc_device_error = {
     "node_filesystem_device_error",
-    "Whether an error occurred while getting statistics for the given device.", HK_METRIC_GAUGE,
-    "", fs_labels};
+    "Whether an error occurred while getting statistics for the given device.", HK_METRIC_GAUGE, "",
+    fs_labels};
 
 struct stuck_mount {
     char *mountpoint;
@@ -450,8 +448,7 @@ static int keep_mount(const struct hk_mount *m, void *userdata)
         s->query = nq;
         s->cap_mounts = ncap;
     }
-    size_t ml = strlen(m->mountpoint) + 1, fl = strlen(m->fstype) + 1,
-           sl = strlen(m->source) + 1;
+    size_t ml = strlen(m->mountpoint) + 1, fl = strlen(m->fstype) + 1, sl = strlen(m->source) + 1;
     char *p = malloc(ml + fl + sl);
     if (!p)
         return -ENOMEM;

@@ -113,17 +113,17 @@ static const char *const machine_labels[] = {"boot_id", "machine_id", "system_uu
 
 static const struct hk_metric_desc desc_cores = {
     "machine_cpu_cores", "Number of logical CPU cores.", HK_METRIC_GAUGE, "", machine_labels};
-static const struct hk_metric_desc desc_physical_cores = {
-    "machine_cpu_physical_cores", "Number of physical CPU cores.", HK_METRIC_GAUGE, "",
-    machine_labels};
-static const struct hk_metric_desc desc_sockets = {
-    "machine_cpu_sockets", "Number of CPU sockets.", HK_METRIC_GAUGE, "", machine_labels};
-static const struct hk_metric_desc desc_memory = {
-    "machine_memory_bytes", "Amount of memory installed on the machine.", HK_METRIC_GAUGE,
-    "bytes", machine_labels};
-static const struct hk_metric_desc desc_swap = {
-    "machine_swap_bytes", "Amount of swap memory available on the machine.", HK_METRIC_GAUGE,
-    "bytes", machine_labels};
+static const struct hk_metric_desc desc_physical_cores = {"machine_cpu_physical_cores",
+                                                          "Number of physical CPU cores.",
+                                                          HK_METRIC_GAUGE, "", machine_labels};
+static const struct hk_metric_desc desc_sockets = {"machine_cpu_sockets", "Number of CPU sockets.",
+                                                   HK_METRIC_GAUGE, "", machine_labels};
+static const struct hk_metric_desc desc_memory = {"machine_memory_bytes",
+                                                  "Amount of memory installed on the machine.",
+                                                  HK_METRIC_GAUGE, "bytes", machine_labels};
+static const struct hk_metric_desc desc_swap = {"machine_swap_bytes",
+                                                "Amount of swap memory available on the machine.",
+                                                HK_METRIC_GAUGE, "bytes", machine_labels};
 
 struct machine_state {
     struct hk_node_buf buf;
@@ -207,8 +207,7 @@ struct mem_totals {
     bool have_mem, have_swap;
 };
 
-static int pick_totals(const char *key, size_t key_len, uint64_t value, bool has_kb,
-                       void *userdata)
+static int pick_totals(const char *key, size_t key_len, uint64_t value, bool has_kb, void *userdata)
 {
     struct mem_totals *t = userdata;
     if (hk_token_eq(key, key_len, "MemTotal")) {

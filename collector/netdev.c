@@ -60,10 +60,11 @@ int hk_netdev_parse(const char *buf, size_t len, hk_netdev_fn fn, void *userdata
 
 static const char *const device_label[] = {"device", NULL};
 
-#define NETDEV_DESC(dir, field, what)                                                        \
-    {                                                                                        \
-        "node_network_" dir "_" field "_total", "Network device statistic " dir "_" field    \
-        " (" what ").", HK_METRIC_COUNTER, "", device_label                                  \
+#define NETDEV_DESC(dir, field, what)                                                              \
+    {                                                                                              \
+        "node_network_" dir "_" field "_total",                                                    \
+            "Network device statistic " dir "_" field " (" what ").", HK_METRIC_COUNTER, "",       \
+            device_label                                                                           \
     }
 
 /* Indexed like the HK_NETDEV_* columns. */

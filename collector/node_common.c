@@ -45,8 +45,8 @@ ssize_t hk_node_buf_read(struct hk_node_buf *b, int dirfd, const char *path)
     }
 }
 
-void hk_node_soft_error(struct hk_node_health *h, struct hk_collect_ctx *ctx,
-                        const char *collector, const char *file, int err)
+void hk_node_soft_error(struct hk_node_health *h, struct hk_collect_ctx *ctx, const char *collector,
+                        const char *file, int err)
 {
     ctx->soft_errors++;
     if (h->bad)
@@ -74,8 +74,8 @@ int hk_node_regex_new(const char *pattern, struct hk_node_regex **ret,
 {
     int errcode;
     PCRE2_SIZE erroff;
-    pcre2_code *code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, 0,
-                                     &errcode, &erroff, NULL);
+    pcre2_code *code =
+        pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, 0, &errcode, &erroff, NULL);
     if (!code) {
         PCRE2_UCHAR msg[128];
         pcre2_get_error_message(errcode, msg, sizeof(msg));

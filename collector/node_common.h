@@ -30,8 +30,8 @@ struct hk_node_health {
 };
 
 /* Counts a malformed/unreadable input in ctx->soft_errors and logs it if it just turned bad. */
-void hk_node_soft_error(struct hk_node_health *h, struct hk_collect_ctx *ctx,
-                        const char *collector, const char *file, int err);
+void hk_node_soft_error(struct hk_node_health *h, struct hk_collect_ctx *ctx, const char *collector,
+                        const char *file, int err);
 /* Marks the input good again (logs the recovery once). */
 void hk_node_ok(struct hk_node_health *h, const char *collector, const char *file);
 

@@ -79,9 +79,9 @@ static void inst_open(struct inst *in, const char *name, const char *options_yam
     assert_int_equal(hk_paths_open(&in->paths, root, NULL, NULL), 0);
     struct hk_error err = {{0}};
     if (options_yaml)
-        assert_int_equal(hk_yaml_parse_string("test", options_yaml, strlen(options_yaml),
-                                              &in->options, &err),
-                         0);
+        assert_int_equal(
+            hk_yaml_parse_string("test", options_yaml, strlen(options_yaml), &in->options, &err),
+            0);
     struct hk_collector_env env = {&in->paths, NULL, in->options, &err};
     if (in->ops->check)
         assert_int_equal(in->ops->check(&env), 0);
@@ -192,10 +192,8 @@ static void test_cpu_values(void **state)
     double hz = (double)sysconf(_SC_CLK_TCK);
     assert_int_equal(count_family(snap, "node_cpu_seconds_total"), 2 * 8);
     assert_int_equal(count_family(snap, "node_cpu_guest_seconds_total"), 2 * 2);
-    assert_true(value_of(snap, "node_cpu_seconds_total", "cpu", "0", "mode", "user") ==
-                3380 / hz);
-    assert_true(value_of(snap, "node_cpu_seconds_total", "cpu", "1", "mode", "iowait") ==
-                421 / hz);
+    assert_true(value_of(snap, "node_cpu_seconds_total", "cpu", "0", "mode", "user") == 3380 / hz);
+    assert_true(value_of(snap, "node_cpu_seconds_total", "cpu", "1", "mode", "iowait") == 421 / hz);
     assert_true(value_of(snap, "node_cpu_seconds_total", "cpu", "1", "mode", "steal") == 0);
     assert_true(value_of(snap, "node_boot_time_seconds", NULL, NULL, NULL, NULL) == 1795802817);
     assert_true(value_of(snap, "node_context_switches_total", NULL, NULL, NULL, NULL) == 363115);
@@ -250,7 +248,7 @@ static void test_malformed_logged_once(void **state)
 /* Every node collector on an empty root: nothing emitted, nothing counted, nothing logged. */
 static void test_missing_files_quiet(void **state)
 {
-    static const char *const names[] = {"cpu",     "meminfo",    "pressure", "netdev",
+    static const char *const names[] = {"cpu",       "meminfo",    "pressure", "netdev",
                                         "diskstats", "filesystem", "machine",  "loadavg"};
     hk_log_setup(HK_LOG_INFO, HK_LOG_LOGFMT);
     log_capture_start();
@@ -328,8 +326,7 @@ static void test_meminfo_values(void **state)
                 1568.0 * 1024);
     assert_true(value_of(snap, "node_memory_HugePages_Total", NULL, NULL, NULL, NULL) == 3);
     /* u64-max kB must not wrap: ~1.9e22 */
-    assert_true(value_of(snap, "node_memory_VmallocTotal_bytes", NULL, NULL, NULL, NULL) >
-                1.8e22);
+    assert_true(value_of(snap, "node_memory_VmallocTotal_bytes", NULL, NULL, NULL, NULL) > 1.8e22);
     hk_snapshot_unref(snap);
     inst_close(&in);
 }
@@ -348,8 +345,8 @@ static void test_pressure_values(void **state)
     struct hk_snapshot *snap = cycle(&in, &soft);
     assert_int_equal(soft, 1); /* io counted; cpu and memory still reported */
     assert_int_equal(snap->nseries, 3);
-    assert_true(value_of(snap, "node_pressure_cpu_waiting_seconds_total", NULL, NULL, NULL,
-                         NULL) == 39.40679);
+    assert_true(value_of(snap, "node_pressure_cpu_waiting_seconds_total", NULL, NULL, NULL, NULL) ==
+                39.40679);
     assert_true(value_of(snap, "node_pressure_memory_waiting_seconds_total", NULL, NULL, NULL,
                          NULL) == 1.5);
     assert_true(value_of(snap, "node_pressure_memory_stalled_seconds_total", NULL, NULL, NULL,
@@ -375,16 +372,16 @@ static void test_netdev_values_and_exclude(void **state)
     inst_open(&in, "netdev", NULL);
     struct hk_snapshot *snap = cycle(&in, NULL);
     assert_int_equal(snap->nseries, 2 * 16);
-    assert_true(value_of(snap, "node_network_receive_bytes_total", "device", "eth0", NULL,
-                         NULL) == 86670972);
-    assert_true(value_of(snap, "node_network_receive_multicast_total", "device", "eth0", NULL,
-                         NULL) == 6);
-    assert_true(value_of(snap, "node_network_transmit_colls_total", "device", "eth0", NULL,
-                         NULL) == 10);
+    assert_true(value_of(snap, "node_network_receive_bytes_total", "device", "eth0", NULL, NULL) ==
+                86670972);
+    assert_true(
+        value_of(snap, "node_network_receive_multicast_total", "device", "eth0", NULL, NULL) == 6);
+    assert_true(value_of(snap, "node_network_transmit_colls_total", "device", "eth0", NULL, NULL) ==
+                10);
     assert_true(value_of(snap, "node_network_transmit_compressed_total", "device", "eth0", NULL,
                          NULL) == 12);
-    assert_true(value_of(snap, "node_network_receive_packets_total", "device", "lo", NULL,
-                         NULL) == 89);
+    assert_true(value_of(snap, "node_network_receive_packets_total", "device", "lo", NULL, NULL) ==
+                89);
     hk_snapshot_unref(snap);
     inst_close(&in);
 
@@ -401,19 +398,16 @@ static void test_bad_options(void **state)
     static const struct {
         const char *collector, *yaml;
     } cases[] = {
-        {"netdev", "device_exclude: '(unclosed'\n"},
-        {"netdev", "device_exlude: 'x'\n"},
-        {"diskstats", "device_exclude: [a]\n"},
-        {"filesystem", "statfs_timeout: 0s\n"},
+        {"netdev", "device_exclude: '(unclosed'\n"}, {"netdev", "device_exlude: 'x'\n"},
+        {"diskstats", "device_exclude: [a]\n"},      {"filesystem", "statfs_timeout: 0s\n"},
         {"filesystem", "fs_types_exclude: '*'\n"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const struct hk_collector_ops *ops = hk_collector_find(cases[i].collector);
         struct hk_yaml_node *opts = NULL;
         struct hk_error err = {{0}};
-        assert_int_equal(hk_yaml_parse_string("test.yml", cases[i].yaml, strlen(cases[i].yaml),
-                                              &opts, &err),
-                         0);
+        assert_int_equal(
+            hk_yaml_parse_string("test.yml", cases[i].yaml, strlen(cases[i].yaml), &opts, &err), 0);
         struct hk_collector_env env = {NULL, NULL, opts, &err};
         assert_int_equal(ops->check(&env), -EINVAL);
         /* the message names the position in the file */
@@ -442,15 +436,15 @@ static void test_diskstats_values_and_filter(void **state)
                 2382514.0 * 512);
     assert_true(value_of(snap, "node_disk_written_bytes_total", "device", "vda", NULL, NULL) ==
                 1584360.0 * 512);
-    assert_true(value_of(snap, "node_disk_read_time_seconds_total", "device", "vda", NULL,
-                         NULL) == 10.8);
+    assert_true(value_of(snap, "node_disk_read_time_seconds_total", "device", "vda", NULL, NULL) ==
+                10.8);
     assert_true(value_of(snap, "node_disk_io_now", "device", "vda", NULL, NULL) == 3);
     assert_true(value_of(snap, "node_disk_io_time_weighted_seconds_total", "device", "vda", NULL,
                          NULL) == 16.564);
-    assert_true(value_of(snap, "node_disk_discarded_sectors_total", "device", "vda", NULL,
-                         NULL) == 190704);
-    assert_true(value_of(snap, "node_disk_flush_requests_time_seconds_total", "device", "vda",
-                         NULL, NULL) == 0.746);
+    assert_true(value_of(snap, "node_disk_discarded_sectors_total", "device", "vda", NULL, NULL) ==
+                190704);
+    assert_true(value_of(snap, "node_disk_flush_requests_time_seconds_total", "device", "vda", NULL,
+                         NULL) == 0.746);
     assert_int_equal(count_family(snap, "node_disk_flush_requests_total"), 1);
     assert_int_equal(count_family(snap, "node_disk_discards_completed_total"), 2);
     hk_snapshot_unref(snap);
@@ -487,15 +481,14 @@ static void test_filesystem(void **state)
                 size);
     assert_true(value_of(snap, "node_filesystem_files", "mountpoint", "/", NULL, NULL) ==
                 (double)st.f_files);
-    assert_true(value_of(snap, "node_filesystem_size_bytes", "mountpoint", "/with space",
-                         "device", "/dev/sdb1") == size);
-    assert_true(value_of(snap, "node_filesystem_readonly", "mountpoint", "/data", "device",
-                         "second") == 1);
+    assert_true(value_of(snap, "node_filesystem_size_bytes", "mountpoint", "/with space", "device",
+                         "/dev/sdb1") == size);
+    assert_true(
+        value_of(snap, "node_filesystem_readonly", "mountpoint", "/data", "device", "second") == 1);
     assert_true(value_of(snap, "node_filesystem_readonly", "mountpoint", "/", NULL, NULL) == 0);
     assert_true(value_of(snap, "node_filesystem_device_error", "mountpoint", "/gone", "fstype",
                          "nfs4") == 1);
-    assert_true(value_of(snap, "node_filesystem_device_error", "mountpoint", "/", NULL, NULL) ==
-                0);
+    assert_true(value_of(snap, "node_filesystem_device_error", "mountpoint", "/", NULL, NULL) == 0);
     /* /, /data, /with space have 7 families; /gone only device_error */
     assert_int_equal(count_family(snap, "node_filesystem_device_error"), 4);
     assert_int_equal(count_family(snap, "node_filesystem_size_bytes"), 3);
@@ -508,8 +501,9 @@ static void test_filesystem(void **state)
     assert_int_equal(mkdir(root, 0700), 0);
     put("proc/self/mountinfo", mi);
     put("data/.keep", "");
-    inst_open(&in, "filesystem", "fs_types_exclude: '^(proc|cgroup|nfs4|xfs|ext4)$'\n"
-                                 "mount_points_exclude: ''\nstatfs_timeout: 2s\n");
+    inst_open(&in, "filesystem",
+              "fs_types_exclude: '^(proc|cgroup|nfs4|xfs|ext4)$'\n"
+              "mount_points_exclude: ''\nstatfs_timeout: 2s\n");
     snap = cycle(&in, &soft);
     assert_int_equal(soft, 0);
     assert_int_equal(snap->nseries, 7); /* only /data (tmpfs) */
@@ -559,19 +553,18 @@ static void test_filesystem_hanging_statfs(void **state)
     log_capture_start();
     /* The cycle returns although the statfs of /slow never does: /slow is an error, / is fine. */
     struct hk_snapshot *snap = cycle(&in, NULL);
-    assert_true(value_of(snap, "node_filesystem_device_error", "mountpoint", "/slow", NULL,
-                         NULL) == 1);
-    assert_true(value_of(snap, "node_filesystem_device_error", "mountpoint", "/", NULL, NULL) ==
-                0);
-    assert_true(value_of(snap, "node_filesystem_device_error", "mountpoint", "/after", NULL,
-                         NULL) == 0);
+    assert_true(value_of(snap, "node_filesystem_device_error", "mountpoint", "/slow", NULL, NULL) ==
+                1);
+    assert_true(value_of(snap, "node_filesystem_device_error", "mountpoint", "/", NULL, NULL) == 0);
+    assert_true(
+        value_of(snap, "node_filesystem_device_error", "mountpoint", "/after", NULL, NULL) == 0);
     assert_int_equal(count_family(snap, "node_filesystem_size_bytes"), 2);
     hk_snapshot_unref(snap);
     /* While stuck, /slow is not queried again (no pile of blocked threads). */
     for (int i = 0; i < 3; i++) {
         snap = cycle(&in, NULL);
-        assert_true(value_of(snap, "node_filesystem_device_error", "mountpoint", "/slow", NULL,
-                             NULL) == 1);
+        assert_true(
+            value_of(snap, "node_filesystem_device_error", "mountpoint", "/slow", NULL, NULL) == 1);
         assert_int_equal(count_family(snap, "node_filesystem_size_bytes"), 2);
         hk_snapshot_unref(snap);
     }
@@ -584,8 +577,8 @@ static void test_filesystem_hanging_statfs(void **state)
     bool recovered = false;
     for (int i = 0; i < 500 && !recovered; i++) {
         snap = cycle(&in, NULL);
-        recovered = value_of(snap, "node_filesystem_device_error", "mountpoint", "/slow", NULL,
-                             NULL) == 0;
+        recovered =
+            value_of(snap, "node_filesystem_device_error", "mountpoint", "/slow", NULL, NULL) == 0;
         if (recovered)
             assert_int_equal(count_family(snap, "node_filesystem_size_bytes"), 3);
         hk_snapshot_unref(snap);

@@ -149,8 +149,7 @@ static void test_stat_missing_fields(void **state)
     assert_int_equal(hk_stat_parse(S("cpu0 1 2 3\n"), NULL, NULL, NULL), -EINVAL);
     /* more fields than known (a future kernel): extra ones ignored */
     c.n = 0;
-    assert_int_equal(hk_stat_parse(S("cpu0 1 2 3 4 5 6 7 8 9 10 11 12\n"), collect_cpu, &c, &m),
-                     0);
+    assert_int_equal(hk_stat_parse(S("cpu0 1 2 3 4 5 6 7 8 9 10 11 12\n"), collect_cpu, &c, &m), 0);
     assert_int_equal(c.cpu[0].nfields, 10);
     assert_int_equal(c.cpu[0].ticks[HK_CPU_GUEST_NICE], 10);
 }
@@ -187,8 +186,7 @@ struct memfields {
     bool kb[128];
 };
 
-static int collect_mem(const char *key, size_t key_len, uint64_t value, bool has_kb,
-                       void *userdata)
+static int collect_mem(const char *key, size_t key_len, uint64_t value, bool has_kb, void *userdata)
 {
     struct memfields *f = userdata;
     if (f->n < 128) {
@@ -296,8 +294,7 @@ static void test_pressure(void **state)
     assert_int_equal(hk_pressure_parse(S("some avg10=0.00 avg60=0.00 avg3"), &p), -EINVAL);
     assert_int_equal(hk_pressure_parse(S("some avg10=0.00 avg60=0.00 avg300=0.00 total="), &p),
                      -EINVAL);
-    assert_int_equal(hk_pressure_parse(S("some avg10=0.00 avg60=0.00 avg300=0.00\n"), &p),
-                     -EINVAL);
+    assert_int_equal(hk_pressure_parse(S("some avg10=0.00 avg60=0.00 avg300=0.00\n"), &p), -EINVAL);
     assert_int_equal(hk_pressure_parse(S("some total=18446744073709551616\n"), &p), -ERANGE);
     assert_int_equal(hk_pressure_parse(S("half total=1\n"), &p), -EINVAL);
     assert_int_equal(hk_pressure_parse(S("some total=x\n"), &p), -EINVAL);
@@ -367,18 +364,15 @@ static void test_netdev(void **state)
     /* truncated mid-line, missing fields, too many, garbage, overflow */
     assert_int_equal(hk_netdev_parse(S("  eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13"), NULL, NULL),
                      -EINVAL);
-    assert_int_equal(hk_netdev_parse(S("  eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17\n"),
-                                     NULL, NULL),
+    assert_int_equal(
+        hk_netdev_parse(S("  eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17\n"), NULL, NULL),
+        -EINVAL);
+    assert_int_equal(
+        hk_netdev_parse(S("  eth0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n"), NULL, NULL), -EINVAL);
+    assert_int_equal(hk_netdev_parse(S("  : 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n"), NULL, NULL),
                      -EINVAL);
-    assert_int_equal(hk_netdev_parse(S("  eth0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n"), NULL,
-                                     NULL),
-                     -EINVAL);
-    assert_int_equal(hk_netdev_parse(S("  : 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n"), NULL,
-                                     NULL),
-                     -EINVAL);
-    assert_int_equal(hk_netdev_parse(S("  eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 x\n"), NULL,
-                                     NULL),
-                     -EINVAL);
+    assert_int_equal(
+        hk_netdev_parse(S("  eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 x\n"), NULL, NULL), -EINVAL);
     assert_int_equal(hk_netdev_parse(S("eth0: 18446744073709551616 2 3 4 5 6 7 8 9 10 11 12 13 "
                                        "14 15 16\n"),
                                      NULL, NULL),
@@ -446,11 +440,10 @@ static void test_diskstats(void **state)
     assert_int_equal(hk_diskstats_parse(S(" x 0 vda 1 2 3 4 5 6 7 8 9 10 11\n"), NULL, NULL),
                      -EINVAL);
     assert_int_equal(
-        hk_diskstats_parse(S(" 99999999999 0 vda 1 2 3 4 5 6 7 8 9 10 11\n"), NULL, NULL),
+        hk_diskstats_parse(S(" 99999999999 0 vda 1 2 3 4 5 6 7 8 9 10 11\n"), NULL, NULL), -ERANGE);
+    assert_int_equal(
+        hk_diskstats_parse(S(" 8 0 sda 18446744073709551616 2 3 4 5 6 7 8 9 10 11\n"), NULL, NULL),
         -ERANGE);
-    assert_int_equal(hk_diskstats_parse(S(" 8 0 sda 18446744073709551616 2 3 4 5 6 7 8 9 10 11\n"),
-                                        NULL, NULL),
-                     -ERANGE);
     free(d);
 }
 
@@ -505,25 +498,24 @@ static void test_mountinfo(void **state)
     assert_int_equal(hk_mountinfo_parse(S("26 1 254:0 / / rw,relat"), NULL, NULL), -EINVAL);
     assert_int_equal(hk_mountinfo_parse(S("26 1 254:0 / / rw,relatime - ext4"), NULL, NULL),
                      -EINVAL);
-    assert_int_equal(hk_mountinfo_parse(S("26 1 254:0 / / rw,relatime ext4 /dev/vda rw\n"), NULL,
-                                        NULL),
-                     -EINVAL); /* no "-" */
+    assert_int_equal(
+        hk_mountinfo_parse(S("26 1 254:0 / / rw,relatime ext4 /dev/vda rw\n"), NULL, NULL),
+        -EINVAL); /* no "-" */
     assert_int_equal(hk_mountinfo_parse(S("x 1 254:0 / / rw - ext4 /dev/vda rw\n"), NULL, NULL),
                      -EINVAL);
     assert_int_equal(hk_mountinfo_parse(S("1 1 254:0 / rel rw - ext4 /dev/vda rw\n"), NULL, NULL),
                      -EINVAL); /* mount point must be absolute */
-    assert_int_equal(hk_mountinfo_parse(S("1 1 254:0 / /a\\09 rw - ext4 /dev/vda rw\n"), NULL,
-                                        NULL),
-                     -EINVAL); /* bad escape */
-    assert_int_equal(hk_mountinfo_parse(S("1 1 254:0 / /a\\04 rw - ext4 /dev/vda rw\n"), NULL,
-                                        NULL),
-                     -EINVAL); /* escape cut short */
+    assert_int_equal(
+        hk_mountinfo_parse(S("1 1 254:0 / /a\\09 rw - ext4 /dev/vda rw\n"), NULL, NULL),
+        -EINVAL); /* bad escape */
+    assert_int_equal(
+        hk_mountinfo_parse(S("1 1 254:0 / /a\\04 rw - ext4 /dev/vda rw\n"), NULL, NULL),
+        -EINVAL); /* escape cut short */
     assert_int_equal(hk_mountinfo_parse(S("\xff\xfe\x01\n"), NULL, NULL), -EINVAL);
     /* a 20-digit mount id overflows */
-    assert_int_equal(
-        hk_mountinfo_parse(S("18446744073709551616 1 254:0 / / rw - ext4 /dev/vda rw\n"), NULL,
-                           NULL),
-        -EINVAL);
+    assert_int_equal(hk_mountinfo_parse(
+                         S("18446744073709551616 1 254:0 / / rw - ext4 /dev/vda rw\n"), NULL, NULL),
+                     -EINVAL);
 
     char out[8];
     assert_int_equal(hk_mountinfo_unescape(S("/a\\040b"), out, sizeof(out)), 4);
@@ -571,8 +563,7 @@ static void test_cpuinfo(void **state)
     assert_int_equal(hk_cpuinfo_parse("", 0, ci), -EINVAL);
     assert_int_equal(hk_cpuinfo_parse(S("processor\t: 0\nphysical id\t: "), ci), -EINVAL);
     assert_int_equal(hk_cpuinfo_parse(S("processor\t: x\n"), ci), -EINVAL);
-    assert_int_equal(hk_cpuinfo_parse(S("processor\t: 0\ncore id\t: 99999999999\n"), ci),
-                     -EINVAL);
+    assert_int_equal(hk_cpuinfo_parse(S("processor\t: 0\ncore id\t: 99999999999\n"), ci), -EINVAL);
     assert_int_equal(hk_cpuinfo_parse(S("physical id\t: 0\n"), ci), -EINVAL);
     free(ci);
 }
@@ -668,22 +659,14 @@ static void test_mutations(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_stat_real),
-        cmocka_unit_test(test_stat_fixture),
-        cmocka_unit_test(test_stat_empty),
-        cmocka_unit_test(test_stat_truncated),
-        cmocka_unit_test(test_stat_huge),
-        cmocka_unit_test(test_stat_missing_fields),
-        cmocka_unit_test(test_stat_garbage),
-        cmocka_unit_test(test_stat_callback_error),
-        cmocka_unit_test(test_meminfo_fixture),
-        cmocka_unit_test(test_meminfo_values),
-        cmocka_unit_test(test_meminfo_bad),
-        cmocka_unit_test(test_pressure),
-        cmocka_unit_test(test_netdev),
-        cmocka_unit_test(test_diskstats),
-        cmocka_unit_test(test_mountinfo),
-        cmocka_unit_test(test_cpuinfo),
+        cmocka_unit_test(test_stat_real),       cmocka_unit_test(test_stat_fixture),
+        cmocka_unit_test(test_stat_empty),      cmocka_unit_test(test_stat_truncated),
+        cmocka_unit_test(test_stat_huge),       cmocka_unit_test(test_stat_missing_fields),
+        cmocka_unit_test(test_stat_garbage),    cmocka_unit_test(test_stat_callback_error),
+        cmocka_unit_test(test_meminfo_fixture), cmocka_unit_test(test_meminfo_values),
+        cmocka_unit_test(test_meminfo_bad),     cmocka_unit_test(test_pressure),
+        cmocka_unit_test(test_netdev),          cmocka_unit_test(test_diskstats),
+        cmocka_unit_test(test_mountinfo),       cmocka_unit_test(test_cpuinfo),
         cmocka_unit_test(test_mutations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
