@@ -471,8 +471,8 @@ static int collect_mount(const struct hk_mount *m, void *userdata)
 static const char mountinfo_real[] =
     "21 26 0:20 / /proc rw,relatime - proc proc rw\n"
     "26 1 254:0 / / rw,relatime - ext4 /dev/vda rw,discard,resv_strict,resuid=65534\n"
-    "27 26 0:24 / /mnt/sandboxing/model_tools_env/v1/python ro,nosuid,nodev,relatime - tmpfs "
-    "model_tools_unavailable ro,size=4k,mode=755\n"
+    "27 26 0:24 / /srv/readonly ro,nosuid,nodev,relatime - tmpfs "
+    "ro-src ro,size=4k,mode=755\n"
     "31 30 0:28 / /sys/fs/cgroup/cpu rw,relatime shared:7 master:1 - cgroup cgroup rw,cpu\n"
     "90 26 0:50 / /mnt/with\\040space\\011tab\\134back rw,relatime - tmpfs my\\040src rw\n";
 
