@@ -125,10 +125,19 @@ static const struct hk_metric_desc desc_swap = {"machine_swap_bytes",
                                                 "Amount of swap memory available on the machine.",
                                                 HK_METRIC_GAUGE, "bytes", machine_labels};
 
+/* /proc/cpuinfo is costly to generate (the kernel samples every CPU's frequency) and its
+ * topology only changes with CPU hotplug, so it is re-read when the number of CPUs in sysfs
+ * changes, when it could not be parsed, and at least every CPUINFO_REFRESH_MS. */
+#define CPUINFO_REFRESH_MS (5 * 60 * 1000)
+
 struct machine_state {
     struct hk_node_buf buf;
     struct hk_node_health cpuinfo_health, meminfo_health;
     struct hk_cpuinfo cpuinfo;
+    bool have_cpuinfo;
+    int64_t cpuinfo_ms;                                /* ctx->now_ms of the last successful read */
+    int cpuinfo_sysfs_cpus;                            /* count_sysfs_cpus() at that read */
+    char boot_id[64], machine_id[64], system_uuid[64]; /* label values, "" when unreadable */
 };
 
 static int machine_init(void **ret_state, const struct hk_collector_env *env)
@@ -224,28 +233,36 @@ static int machine_collect(void *state, struct hk_collect_ctx *ctx)
 {
     struct machine_state *s = state;
     const struct hk_paths *paths = ctx->paths;
-    char boot_id[64], machine_id[64], system_uuid[64];
-    read_id(paths->proc_fd, "sys/kernel/random/boot_id", boot_id, sizeof(boot_id));
-    read_id(paths->root_fd, "etc/machine-id", machine_id, sizeof(machine_id));
-    if (!machine_id[0])
-        read_id(paths->root_fd, "var/lib/dbus/machine-id", machine_id, sizeof(machine_id));
-    read_id(paths->sys_fd, "class/dmi/id/product_uuid", system_uuid, sizeof(system_uuid));
-    const char *values[] = {boot_id, machine_id, system_uuid};
-
-    bool have_cpuinfo = false;
-    ssize_t n = hk_node_buf_read(&s->buf, paths->proc_fd, "cpuinfo");
-    if (n == -ENOMEM)
-        return -ENOMEM;
-    if (n != -ENOENT) {
-        int r = n < 0 ? (int)n : hk_cpuinfo_parse(s->buf.data, (size_t)n, &s->cpuinfo);
-        if (r < 0) {
-            hk_node_soft_error(&s->cpuinfo_health, ctx, "machine", "cpuinfo", r);
-        } else {
-            hk_node_ok(&s->cpuinfo_health, "machine", "cpuinfo");
-            have_cpuinfo = true;
+    int cores = count_sysfs_cpus(paths->sys_fd);
+    int64_t age = ctx->now_ms - s->cpuinfo_ms;
+    if (!s->have_cpuinfo || cores != s->cpuinfo_sysfs_cpus || age < 0 ||
+        age >= CPUINFO_REFRESH_MS) {
+        /* The identity files are re-read on the same schedule: they change only with a reboot
+         * (or a first boot writing machine-id). */
+        read_id(paths->proc_fd, "sys/kernel/random/boot_id", s->boot_id, sizeof(s->boot_id));
+        read_id(paths->root_fd, "etc/machine-id", s->machine_id, sizeof(s->machine_id));
+        if (!s->machine_id[0])
+            read_id(paths->root_fd, "var/lib/dbus/machine-id", s->machine_id,
+                    sizeof(s->machine_id));
+        read_id(paths->sys_fd, "class/dmi/id/product_uuid", s->system_uuid, sizeof(s->system_uuid));
+        s->have_cpuinfo = false;
+        ssize_t n = hk_node_buf_read(&s->buf, paths->proc_fd, "cpuinfo");
+        if (n == -ENOMEM)
+            return -ENOMEM;
+        if (n != -ENOENT) {
+            int r = n < 0 ? (int)n : hk_cpuinfo_parse(s->buf.data, (size_t)n, &s->cpuinfo);
+            if (r < 0) {
+                hk_node_soft_error(&s->cpuinfo_health, ctx, "machine", "cpuinfo", r);
+            } else {
+                hk_node_ok(&s->cpuinfo_health, "machine", "cpuinfo");
+                s->have_cpuinfo = true;
+                s->cpuinfo_ms = ctx->now_ms;
+                s->cpuinfo_sysfs_cpus = cores;
+            }
         }
     }
-    int cores = count_sysfs_cpus(paths->sys_fd);
+    bool have_cpuinfo = s->have_cpuinfo;
+    const char *values[] = {s->boot_id, s->machine_id, s->system_uuid};
     if (cores < 0 && have_cpuinfo)
         cores = (int)s->cpuinfo.processors;
     if (cores >= 0)
@@ -256,7 +273,7 @@ static int machine_collect(void *state, struct hk_collect_ctx *ctx)
     }
 
     char buf[8192];
-    n = hk_read_file_at(paths->proc_fd, "meminfo", buf, sizeof(buf));
+    ssize_t n = hk_read_file_at(paths->proc_fd, "meminfo", buf, sizeof(buf));
     if (n == -ENOENT)
         return 0;
     struct mem_totals t = {0};

@@ -52,8 +52,10 @@ void hk_node_soft_error(struct hk_node_health *h, struct hk_collect_ctx *ctx, co
     if (h->bad)
         return;
     h->bad = true;
-    hk_log_warn(err == -EFBIG ? "file too large, skipped" : "malformed file skipped", "collector",
-                collector, "file", file, "err", strerror(err < 0 ? -err : err));
+    const char *msg = err == -EINVAL || err == -ERANGE ? "malformed file skipped"
+                      : err == -EFBIG                  ? "file too large, skipped"
+                                                       : "unreadable file skipped";
+    hk_log_warn(msg, "collector", collector, "file", file, "err", strerror(err < 0 ? -err : err));
 }
 
 void hk_node_ok(struct hk_node_health *h, const char *collector, const char *file)

@@ -29,7 +29,8 @@ struct hk_node_health {
     bool bad;
 };
 
-/* Counts a malformed/unreadable input in ctx->soft_errors and logs it if it just turned bad. */
+/* Counts a malformed (-EINVAL/-ERANGE), too large (-EFBIG) or unreadable input in
+ * ctx->soft_errors and logs it if it just turned bad. */
 void hk_node_soft_error(struct hk_node_health *h, struct hk_collect_ctx *ctx, const char *collector,
                         const char *file, int err);
 /* Marks the input good again (logs the recovery once). */

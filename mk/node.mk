@@ -15,3 +15,12 @@ $(O)/fuzz/fuzz_node_parsers: $(NODE_FUZZ_SRCS) collector/node_parsers.h
 		$(NODE_FUZZ_SRCS) $(PKG_LIBS) $(EXTRA_LIBS)
 
 FUZZ_STEPS += $(O)/fuzz/fuzz_node_parsers
+
+# In-process benchmark of the node collectors (bench/node_collectors.sh runs it).
+$(O)/bench/bench_node: bench/bench_node.c $(LIB_OBJS)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(BIN_LIBS) $(PKG_LIBS) \
+		$(EXTRA_LIBS)
+
+BENCH_STEPS += $(O)/bench/bench_node

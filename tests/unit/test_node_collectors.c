@@ -97,6 +97,8 @@ static void inst_close(struct inst *in)
     hk_yaml_free(in->options);
 }
 
+static int64_t cycle_now_ms; /* ctx->now_ms of the next cycle */
+
 /* Runs one cycle; returns the sealed snapshot and the soft error count. */
 static struct hk_snapshot *cycle(struct inst *in, uint64_t *ret_soft)
 {
@@ -104,7 +106,7 @@ static struct hk_snapshot *cycle(struct inst *in, uint64_t *ret_soft)
     struct hk_builder *b = hk_builder_new(&limits);
     assert_non_null(b);
     hk_builder_begin(b, in->ops->name);
-    struct hk_collect_ctx ctx = {.b = b, .paths = &in->paths, .now_ms = 0};
+    struct hk_collect_ctx ctx = {.b = b, .paths = &in->paths, .now_ms = cycle_now_ms};
     assert_int_equal(in->ops->collect(in->state, &ctx), 0);
     hk_builder_commit(b);
     struct hk_snapshot *snap = hk_builder_seal(b, 0, NULL);
@@ -627,6 +629,33 @@ static void test_machine(void **state)
     assert_true(value_of(snap, "machine_cpu_cores", "system_uuid",
                          "ec2a1b2c-0000-1111-2222-333344445555", NULL, NULL) == 2);
     hk_snapshot_unref(snap);
+
+    /* cpuinfo is cached: a change is seen when the CPU count in sysfs changes … */
+    put("proc/cpuinfo", "processor\t: 0\nphysical id\t: 0\ncore id\t\t: 0\n\n"
+                        "processor\t: 1\nphysical id\t: 1\ncore id\t\t: 0\n\n"
+                        "processor\t: 2\nphysical id\t: 2\ncore id\t\t: 0\n");
+    snap = cycle(&in, NULL);
+    assert_true(value_of(snap, "machine_cpu_sockets", NULL, NULL, NULL, NULL) == 1);
+    hk_snapshot_unref(snap);
+    put("sys/devices/system/cpu/cpu2/online", "1\n");
+    snap = cycle(&in, NULL);
+    assert_true(value_of(snap, "machine_cpu_cores", NULL, NULL, NULL, NULL) == 3);
+    assert_true(value_of(snap, "machine_cpu_sockets", NULL, NULL, NULL, NULL) == 3);
+    hk_snapshot_unref(snap);
+    /* … or after five minutes, with the identity labels */
+    put("proc/cpuinfo", "processor\t: 0\nphysical id\t: 0\ncore id\t\t: 0\n");
+    put("proc/sys/kernel/random/boot_id", "00000000-1111-2222-3333-444444444444\n");
+    cycle_now_ms = 4 * 60 * 1000;
+    snap = cycle(&in, NULL);
+    assert_true(value_of(snap, "machine_cpu_sockets", "boot_id",
+                         "59aff553-ffad-4654-964c-68b22fcd0102", NULL, NULL) == 3);
+    hk_snapshot_unref(snap);
+    cycle_now_ms = 5 * 60 * 1000;
+    snap = cycle(&in, NULL);
+    assert_true(value_of(snap, "machine_cpu_sockets", "boot_id",
+                         "00000000-1111-2222-3333-444444444444", NULL, NULL) == 1);
+    hk_snapshot_unref(snap);
+    cycle_now_ms = 0;
     inst_close(&in);
 }
 
