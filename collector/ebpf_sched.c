@@ -1,0 +1,157 @@
+/* Run-queue probe (bpf/sched.bpf.c): sched_wakeup, sched_wakeup_new, sched_switch.
+ * Emits container_cpu_runqueue_wait_seconds_total, container_cpu_runqueue_latency_seconds
+ * (histogram, 1 µs … 1 s) and container_context_switches_total{kind}, keyed by the v1 cpu
+ * hierarchy (or cgroup2). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector/ebpf_internal.h"
+
+static const char *const labels_kind[] = {"container", "id",  "image", "name",
+                                          "namespace", "pod", "kind",  NULL};
+
+static const struct hk_metric_desc desc_wait = {
+    "container_cpu_runqueue_wait_seconds_total",
+    "Time the container's runnable tasks waited on a CPU run queue (eBPF).", HK_METRIC_COUNTER,
+    "seconds", hk_ebpf_base_labels};
+static const struct hk_metric_desc desc_lat = {
+    "container_cpu_runqueue_latency_seconds",
+    "Run-queue waits of the container's tasks, from becoming runnable to running (eBPF).",
+    HK_METRIC_HISTOGRAM, "seconds", hk_ebpf_base_labels};
+static const struct hk_metric_desc desc_cs = {
+    "container_context_switches_total",
+    "Context switches away from the container's tasks (eBPF); voluntary = the task blocked.",
+    HK_METRIC_COUNTER, "", labels_kind};
+
+enum { V_WAIT_NS, V_WAITS, V_VOL, V_INVOL };
+#define LAT_LO 10 /* 2^10 ns ≈ 1 µs */
+#define LAT_HI 30 /* 2^30 ns ≈ 1.07 s */
+
+int hk_ebpf_emit_runqueue(struct hk_builder *b, const struct hk_ebpf_rows *rows);
+
+int hk_ebpf_emit_runqueue(struct hk_builder *b, const struct hk_ebpf_rows *rows)
+{
+    int r;
+    if ((r = hk_ebpf_emit_counter(b, &desc_wait, rows, V_WAIT_NS, 1e-9, NULL)) < 0 ||
+        (r = hk_ebpf_emit_counter(b, &desc_cs, rows, V_VOL, 1, "voluntary")) < 0 ||
+        (r = hk_ebpf_emit_counter(b, &desc_cs, rows, V_INVOL, 1, "involuntary")) < 0)
+        return r;
+    for (size_t i = 0; i < rows->n; i++) {
+        double bounds[LAT_HI - LAT_LO + 1];
+        uint64_t cum[LAT_HI - LAT_LO + 1], count;
+        int nb = hk_ebpf_log2_buckets(rows->rows[i].slots, LAT_LO, LAT_HI, bounds, cum,
+                                      LAT_HI - LAT_LO + 1, &count);
+        if (nb < 0)
+            return nb;
+        r = hk_emit_histogram(b, &desc_lat, rows->rows[i].labels, bounds, cum, (size_t)nb,
+                              (double)rows->rows[i].v[V_WAIT_NS] / 1e9, count);
+        if (r < 0 && r != -E2BIG)
+            return r;
+    }
+    return 0;
+}
+
+#if HK_WITH_BPF
+#include "bpf/sched.h"
+#include "bpf/sched.skel.h"
+
+struct sched_state {
+    struct hk_sched *skel;
+};
+
+static void configure(void *skel, const struct hk_ebpf_env *env)
+{
+    ((struct hk_sched *)skel)->rodata->cg_v1 = env->hier[HK_HIER_CPU].v1;
+}
+HK_EBPF_SKEL_OPS(skel_ops, hk_sched, configure);
+
+static int sched_open(void **ret_state, const struct hk_ebpf_env *env, const char **ret_why)
+{
+    struct sched_state *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    int kind;
+    int r = hk_ebpf_open_ladder(&skel_ops, env, (void **)&s->skel, &kind, ret_why);
+    if (r < 0) {
+        free(s);
+        return r;
+    }
+    *ret_state = s;
+    return 0;
+}
+
+struct walk_arg {
+    struct hk_ebpf_collect *c;
+    struct hk_ebpf_rows rows;
+};
+
+static int add_entry(uint64_t id, const void *vals, int ncpu, void *arg)
+{
+    struct walk_arg *w = arg;
+    const struct hk_sched_val *v = vals;
+    int64_t sum[4] = {0};
+    uint64_t slots[HK_LOG2_SLOTS] = {0};
+    for (int c = 0; c < ncpu; c++) {
+        sum[V_WAIT_NS] += (int64_t)v[c].wait_ns;
+        sum[V_WAITS] += (int64_t)v[c].waits;
+        sum[V_VOL] += (int64_t)v[c].voluntary;
+        sum[V_INVOL] += (int64_t)v[c].involuntary;
+        for (int k = 0; k < HK_LOG2_SLOTS; k++)
+            slots[k] += v[c].slots[k];
+    }
+    return hk_ebpf_add(w->c, &w->rows, HK_HIER_CPU, id, 0, sum, 4, slots);
+}
+
+static int sched_collect(void *state, struct hk_ebpf_collect *c)
+{
+    struct sched_state *s = state;
+    struct walk_arg w = {c, {0}};
+    int r = hk_ebpf_percpu_foreach(bpf_map__fd(s->skel->maps.sched_stats),
+                                   sizeof(struct hk_sched_val), add_entry, &w);
+    if (r == 0) {
+        hk_ebpf_rows_finish(&w.rows);
+        r = hk_ebpf_emit_runqueue(c->ctx->b, &w.rows);
+    }
+    hk_ebpf_rows_free(&w.rows);
+    return r;
+}
+
+static void sched_fini(void *state)
+{
+    struct sched_state *s = state;
+    if (!s)
+        return;
+    hk_sched__destroy(s->skel);
+    free(s);
+}
+
+static size_t sched_prog_fds(void *state, int *fds, size_t cap)
+{
+    return hk_ebpf_obj_prog_fds(((struct sched_state *)state)->skel->obj, fds, cap);
+}
+
+static uint64_t sched_lost(void *state)
+{
+    return hk_ebpf_percpu_u64(bpf_map__fd(((struct sched_state *)state)->skel->maps.lost));
+}
+#else
+static int sched_open(void **ret_state, const struct hk_ebpf_env *env, const char **ret_why)
+{
+    *ret_why = "built without eBPF support (make BPF=0)";
+    return -EOPNOTSUPP;
+}
+#define sched_collect NULL
+#define sched_fini NULL
+#define sched_prog_fds NULL
+#define sched_lost NULL
+#endif
+
+const struct hk_ebpf_probe hk_ebpf_probe_sched = {
+    .name = "sched",
+    .open = sched_open,
+    .collect = sched_collect,
+    .fini = sched_fini,
+    .prog_fds = sched_prog_fds,
+    .lost = sched_lost,
+};

@@ -1,0 +1,165 @@
+/* TCP probe (bpf/tcp.bpf.c): sock:inet_sock_set_state and tcp:tcp_retransmit_skb, attributed to
+ * the socket's cgroup. Emits container_tcp_connects_total{result}, container_tcp_accepts_total,
+ * container_tcp_closes_total, container_tcp_active_connections, container_tcp_retransmits_total.
+ * The active gauge is seeded at start from netlink sock_diag (established IPv4/IPv6 sockets):
+ * on cgroup2 by INET_DIAG_CGROUP_ID, on v1 hosts by the socket inode's owning process
+ * (<procfs>/<pid>/fd, <procfs>/<pid>/cgroup); seeded sockets' cookies go to the kernel so their
+ * close decrements the right cgroup. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector/ebpf_internal.h"
+
+static const char *const labels_result[] = {"container", "id",  "image",  "name",
+                                            "namespace", "pod", "result", NULL};
+HK_EBPF_DESC desc_connects = {
+    "container_tcp_connects_total",
+    "Outgoing TCP connection attempts of the container by result (eBPF).", HK_METRIC_COUNTER, "",
+    labels_result};
+HK_EBPF_DESC desc_accepts = {
+    "container_tcp_accepts_total",
+    "Incoming TCP connections established on the container's listeners (eBPF).",
+    HK_METRIC_COUNTER, "", hk_ebpf_base_labels};
+HK_EBPF_DESC desc_closes = {
+    "container_tcp_closes_total", "Established TCP connections of the container that closed (eBPF).",
+    HK_METRIC_COUNTER, "", hk_ebpf_base_labels};
+HK_EBPF_DESC desc_active = {
+    "container_tcp_active_connections",
+    "TCP connections of the container currently in state ESTABLISHED (eBPF).", HK_METRIC_GAUGE,
+    "", hk_ebpf_base_labels};
+HK_EBPF_DESC desc_retrans = {
+    "container_tcp_retransmits_total", "TCP segments retransmitted by the container's sockets (eBPF).",
+    HK_METRIC_COUNTER, "", hk_ebpf_base_labels};
+
+enum { V_OK, V_FAILED, V_ACCEPTS, V_CLOSES, V_RETRANS, V_ACTIVE, V_N };
+
+#if HK_WITH_BPF
+#include <bpf/bpf.h>
+
+#include "bpf/tcp.h"
+#include "bpf/tcp.skel.h"
+
+struct seed {
+    uint64_t id;
+    int64_t n;
+};
+
+struct tcp_state {
+    struct hk_tcp *skel;
+    enum hk_hier hier;
+    struct seed *seeds; /* active connections per cgroup id at attach time */
+    size_t nseeds;
+};
+
+static void configure(void *skel, const struct hk_ebpf_env *env)
+{
+    ((struct hk_tcp *)skel)->rodata->cg_v1 = env->hier[HK_HIER_CPU].v1;
+}
+HK_EBPF_SKEL_OPS(skel_ops, hk_tcp, configure);
+
+static int tcp_open(void **ret_state, const struct hk_ebpf_env *env, const char **ret_why)
+{
+    struct tcp_state *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    int kind;
+    int r = hk_ebpf_open_ladder(&skel_ops, env, (void **)&s->skel, &kind, ret_why);
+    if (r < 0) {
+        free(s);
+        return r;
+    }
+    s->hier = HK_HIER_CPU;
+    *ret_state = s;
+    return 0;
+}
+
+struct walk_arg {
+    struct tcp_state *s;
+    struct hk_ebpf_collect *c;
+    struct hk_ebpf_rows rows;
+};
+
+static int add_entry(uint64_t id, const void *vals, int ncpu, void *arg)
+{
+    struct walk_arg *w = arg;
+    const struct hk_tcp_val *v = vals;
+    int64_t sum[V_N] = {0};
+    for (int c = 0; c < ncpu; c++) {
+        sum[V_OK] += (int64_t)v[c].connects_ok;
+        sum[V_FAILED] += (int64_t)v[c].connects_failed;
+        sum[V_ACCEPTS] += (int64_t)v[c].accepts;
+        sum[V_CLOSES] += (int64_t)v[c].closes;
+        sum[V_RETRANS] += (int64_t)v[c].retransmits;
+        sum[V_ACTIVE] += v[c].active;
+    }
+    for (size_t i = 0; i < w->s->nseeds; i++)
+        if (w->s->seeds[i].id == id) {
+            sum[V_ACTIVE] += w->s->seeds[i].n;
+            w->s->seeds[i].n = 0; /* merged below; re-added each cycle from the copy */
+        }
+    return hk_ebpf_add(w->c, &w->rows, w->s->hier, id, 0, sum, V_N, NULL);
+}
+
+static int tcp_collect(void *state, struct hk_ebpf_collect *c)
+{
+    struct tcp_state *s = state;
+    struct walk_arg w = {s, c, {0}};
+    int r = hk_ebpf_percpu_foreach(bpf_map__fd(s->skel->maps.tcp_stats),
+                                   sizeof(struct hk_tcp_val), add_entry, &w);
+    if (r == 0) {
+        struct hk_builder *b = c->ctx->b;
+        hk_ebpf_rows_finish(&w.rows);
+        for (size_t i = 0; i < w.rows.n; i++)
+            if (w.rows.rows[i].v[V_ACTIVE] < 0)
+                w.rows.rows[i].v[V_ACTIVE] = 0; /* closes of sockets older than the probe */
+        if ((r = hk_ebpf_emit_counter(b, &desc_connects, &w.rows, V_OK, 1, "success")) == 0 &&
+            (r = hk_ebpf_emit_counter(b, &desc_connects, &w.rows, V_FAILED, 1, "failed")) == 0 &&
+            (r = hk_ebpf_emit_counter(b, &desc_accepts, &w.rows, V_ACCEPTS, 1, NULL)) == 0 &&
+            (r = hk_ebpf_emit_counter(b, &desc_closes, &w.rows, V_CLOSES, 1, NULL)) == 0 &&
+            (r = hk_ebpf_emit_counter(b, &desc_active, &w.rows, V_ACTIVE, 1, NULL)) == 0)
+            r = hk_ebpf_emit_counter(b, &desc_retrans, &w.rows, V_RETRANS, 1, NULL);
+    }
+    hk_ebpf_rows_free(&w.rows);
+    return r;
+}
+
+static void tcp_fini(void *state)
+{
+    struct tcp_state *s = state;
+    if (!s)
+        return;
+    hk_tcp__destroy(s->skel);
+    free(s->seeds);
+    free(s);
+}
+
+static size_t tcp_prog_fds(void *state, int *fds, size_t cap)
+{
+    return hk_ebpf_obj_prog_fds(((struct tcp_state *)state)->skel->obj, fds, cap);
+}
+
+static uint64_t tcp_lost(void *state)
+{
+    return hk_ebpf_percpu_u64(bpf_map__fd(((struct tcp_state *)state)->skel->maps.lost));
+}
+#else
+static int tcp_open(void **ret_state, const struct hk_ebpf_env *env, const char **ret_why)
+{
+    *ret_why = "built without eBPF support (make BPF=0)";
+    return -EOPNOTSUPP;
+}
+#define tcp_collect NULL
+#define tcp_fini NULL
+#define tcp_prog_fds NULL
+#define tcp_lost NULL
+#endif
+
+const struct hk_ebpf_probe hk_ebpf_probe_tcp = {
+    .name = "tcp",
+    .open = tcp_open,
+    .collect = tcp_collect,
+    .fini = tcp_fini,
+    .prog_fds = tcp_prog_fds,
+    .lost = tcp_lost,
+};
