@@ -22,3 +22,14 @@ $(O)/gen/bpf/%.skel.h: $(O)/gen/bpf/%.bpf.o
 	@echo "  SKEL    $@"
 	$(Q)$(BPFTOOL) gen skeleton $< name hk_$* > $@.tmp && mv $@.tmp $@
 endif
+
+# Integration-test driver: the eBPF collector alone, attach → workload → collect.
+EBPF_DRIVER := $(O)/tests/tools/ebpf_driver
+TEST_STEPS += $(EBPF_DRIVER)
+# LIB_OBJS is defined after mk/*.mk are included: expand it at the second phase.
+.SECONDEXPANSION:
+$(EBPF_DRIVER): tests/tools/ebpf_driver.c $$(LIB_OBJS) | $$(GEN_HDRS)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< \
+		$(LIB_OBJS) $(BIN_LIBS) $(PKG_LIBS) $(EXTRA_LIBS)
