@@ -3,7 +3,8 @@
  * `current` (state changes run in softirq, often inside the peer). On cgroup2 that is
  * sk_cgrp_data; sockets carry no v1 cgroup, so on v1 hosts each socket is tagged with the v1 cpu
  * id of the task that called connect()/listen() (those transitions run in process context), and
- * an accepted child inherits the tag of its listener (looked up by netns + local port). */
+ * an accepted child (LISTEN → SYN_RECV, softirq) inherits the tag of its listener, looked up by
+ * netns + local port (CLOSE → LISTEN runs in listen(), process context). */
 #include "hk_bpf.h"
 #include "tcp.h"
 
@@ -116,7 +117,7 @@ static __always_inline int on_state(const struct sock *sk, int old, int new)
             }
             return 0;
         }
-        if (old == S_CLOSE && new == S_SYN_RECV) {
+        if (old == S_LISTEN && new == S_SYN_RECV) {
             /* Child of a listener (softirq): inherit the listener's owner. */
             struct listen_key k = listen_key_of(sk);
             __u64 *lid = bpf_map_lookup_elem(&listen_owner, &k);
@@ -125,8 +126,9 @@ static __always_inline int on_state(const struct sock *sk, int old, int new)
             return 0;
         }
     }
-    if (new == S_LISTEN || (old == S_LISTEN && new == S_CLOSE)) {
-        if (cg_v1 && old == S_LISTEN) {
+    if (old == S_LISTEN || new == S_LISTEN) {
+        if (cg_v1 && old == S_LISTEN && new == S_CLOSE) {
+            /* Listener closed: forget it (unless another socket took the port meanwhile). */
             struct listen_key k = listen_key_of(sk);
             __u64 key = (__u64)sk;
             __u64 *lid = bpf_map_lookup_elem(&listen_owner, &k);
@@ -135,10 +137,10 @@ static __always_inline int on_state(const struct sock *sk, int old, int new)
                 bpf_map_delete_elem(&listen_owner, &k);
             bpf_map_delete_elem(&sock_owner, &key);
         }
-        return 0;
+        return 0; /* LISTEN → SYN_RECV on cgroup2: the child counts from ESTABLISHED */
     }
     if (old == S_CLOSE)
-        return 0; /* CLOSE → SYN_SENT/SYN_RECV on cgroup2: nothing to count yet */
+        return 0; /* CLOSE → SYN_SENT/LISTEN on cgroup2: nothing to count yet */
 
     id = owner_of(sk);
     if (id) {
@@ -224,3 +226,4 @@ int tp_retransmit(struct trace_event_raw_tcp_retransmit_skb *ctx)
 {
     return on_retransmit(ctx->skaddr);
 }
+
