@@ -32,26 +32,6 @@ static __always_inline __u64 hk_task_cgid(struct task_struct *t, bool v1, int ss
     return BPF_CORE_READ(css, cgroup, kn, id);
 }
 
-/* Number of significant bits of v (0 for 0). */
-static __always_inline __u32 hk_bits(__u64 v)
-{
-    __u32 r = 0;
-    if (v >> 32) { v >>= 32; r += 32; }
-    if (v >> 16) { v >>= 16; r += 16; }
-    if (v >> 8) { v >>= 8; r += 8; }
-    if (v >> 4) { v >>= 4; r += 4; }
-    if (v >> 2) { v >>= 2; r += 2; }
-    if (v >> 1) { v >>= 1; r += 1; }
-    return r + (__u32)v;
-}
-
-/* Slot k such that 2^(k-1) < v <= 2^k (slot 0 for v <= 1), capped at the last slot. */
-static __always_inline __u32 hk_log2_slot(__u64 v)
-{
-    __u32 k = v <= 1 ? 0 : hk_bits(v - 1);
-    return k < HK_LOG2_SLOTS ? k : HK_LOG2_SLOTS - 1;
-}
-
 /* One per-CPU counter of events dropped because a map was full (hakari_ebpf_events_lost_total). */
 #define HK_LOST_MAP                                                                                \
     struct {                                                                                       \

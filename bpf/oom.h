@@ -3,6 +3,8 @@
 #ifndef HK_BPF_OOM_H
 #define HK_BPF_OOM_H
 
+#include "hk_common.h"
+
 #define HK_OOM_MAX_CGROUPS 4096
 
 #endif

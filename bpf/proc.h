@@ -3,6 +3,8 @@
 #ifndef HK_BPF_PROC_H
 #define HK_BPF_PROC_H
 
+#include "hk_common.h"
+
 struct hk_proc_val {
     __u64 execs;
     __u64 exits_ok;     /* whole process exited with status 0 */

@@ -4,6 +4,8 @@
 #ifndef HK_BPF_TCP_H
 #define HK_BPF_TCP_H
 
+#include "hk_common.h"
+
 struct hk_tcp_val {
     __u64 connects_ok;     /* SYN_SENT → ESTABLISHED */
     __u64 connects_failed; /* SYN_SENT → CLOSE */

@@ -104,6 +104,15 @@ void hk_ebpf_rows_free(struct hk_ebpf_rows *rows);
 int hk_ebpf_log2_buckets(const uint64_t slots[HK_LOG2_SLOTS], unsigned lo, unsigned hi,
                          double *ret_bounds, uint64_t *ret_cum, size_t cap, uint64_t *ret_count);
 
+/* ---- per-CPU value decoding (sum over CPUs of one map entry) ---- */
+
+/* vals: ncpu × struct hk_sched_val (bpf/sched.h). ret: wait_ns, waits, voluntary, involuntary. */
+void hk_ebpf_sched_decode(const void *vals, int ncpu, int64_t ret[4],
+                          uint64_t ret_slots[HK_LOG2_SLOTS]);
+/* vals: ncpu × struct hk_tcp_val (bpf/tcp.h). ret: connects ok, failed, accepts, closes,
+ * retransmits, active (signed sum). */
+void hk_ebpf_tcp_decode(const void *vals, int ncpu, int64_t ret[6]);
+
 /* ---- probes ---- */
 
 struct hk_ebpf_env {

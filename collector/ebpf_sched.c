@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bpf/sched.h"
 #include "collector/ebpf_internal.h"
 
 static const char *const labels_kind[] = {"container", "id",  "image", "name",
@@ -52,8 +53,23 @@ int hk_ebpf_emit_runqueue(struct hk_builder *b, const struct hk_ebpf_rows *rows)
     return 0;
 }
 
+void hk_ebpf_sched_decode(const void *vals, int ncpu, int64_t ret[4],
+                          uint64_t ret_slots[HK_LOG2_SLOTS])
+{
+    const struct hk_sched_val *v = vals;
+    memset(ret, 0, 4 * sizeof(*ret));
+    memset(ret_slots, 0, HK_LOG2_SLOTS * sizeof(*ret_slots));
+    for (int c = 0; c < ncpu; c++) {
+        ret[V_WAIT_NS] += (int64_t)v[c].wait_ns;
+        ret[V_WAITS] += (int64_t)v[c].waits;
+        ret[V_VOL] += (int64_t)v[c].voluntary;
+        ret[V_INVOL] += (int64_t)v[c].involuntary;
+        for (int k = 0; k < HK_LOG2_SLOTS; k++)
+            ret_slots[k] += v[c].slots[k];
+    }
+}
+
 #if HK_WITH_BPF
-#include "bpf/sched.h"
 #include "bpf/sched.skel.h"
 
 struct sched_state {
@@ -89,17 +105,9 @@ struct walk_arg {
 static int add_entry(uint64_t id, const void *vals, int ncpu, void *arg)
 {
     struct walk_arg *w = arg;
-    const struct hk_sched_val *v = vals;
-    int64_t sum[4] = {0};
-    uint64_t slots[HK_LOG2_SLOTS] = {0};
-    for (int c = 0; c < ncpu; c++) {
-        sum[V_WAIT_NS] += (int64_t)v[c].wait_ns;
-        sum[V_WAITS] += (int64_t)v[c].waits;
-        sum[V_VOL] += (int64_t)v[c].voluntary;
-        sum[V_INVOL] += (int64_t)v[c].involuntary;
-        for (int k = 0; k < HK_LOG2_SLOTS; k++)
-            slots[k] += v[c].slots[k];
-    }
+    int64_t sum[4];
+    uint64_t slots[HK_LOG2_SLOTS];
+    hk_ebpf_sched_decode(vals, ncpu, sum, slots);
     return hk_ebpf_add(w->c, &w->rows, HK_HIER_CPU, id, 0, sum, 4, slots);
 }
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bpf/tcp.h"
 #include "collector/ebpf_internal.h"
 
 static const char *const labels_result[] = {"container", "id",  "image",  "name",
@@ -34,10 +35,23 @@ HK_EBPF_DESC desc_retrans = {
 
 enum { V_OK, V_FAILED, V_ACCEPTS, V_CLOSES, V_RETRANS, V_ACTIVE, V_N };
 
+void hk_ebpf_tcp_decode(const void *vals, int ncpu, int64_t ret[6])
+{
+    const struct hk_tcp_val *v = vals;
+    memset(ret, 0, V_N * sizeof(*ret));
+    for (int c = 0; c < ncpu; c++) {
+        ret[V_OK] += (int64_t)v[c].connects_ok;
+        ret[V_FAILED] += (int64_t)v[c].connects_failed;
+        ret[V_ACCEPTS] += (int64_t)v[c].accepts;
+        ret[V_CLOSES] += (int64_t)v[c].closes;
+        ret[V_RETRANS] += (int64_t)v[c].retransmits;
+        ret[V_ACTIVE] += v[c].active; /* per-CPU deltas: one CPU may be negative */
+    }
+}
+
 #if HK_WITH_BPF
 #include <bpf/bpf.h>
 
-#include "bpf/tcp.h"
 #include "bpf/tcp.skel.h"
 
 struct seed {
@@ -83,16 +97,8 @@ struct walk_arg {
 static int add_entry(uint64_t id, const void *vals, int ncpu, void *arg)
 {
     struct walk_arg *w = arg;
-    const struct hk_tcp_val *v = vals;
-    int64_t sum[V_N] = {0};
-    for (int c = 0; c < ncpu; c++) {
-        sum[V_OK] += (int64_t)v[c].connects_ok;
-        sum[V_FAILED] += (int64_t)v[c].connects_failed;
-        sum[V_ACCEPTS] += (int64_t)v[c].accepts;
-        sum[V_CLOSES] += (int64_t)v[c].closes;
-        sum[V_RETRANS] += (int64_t)v[c].retransmits;
-        sum[V_ACTIVE] += v[c].active;
-    }
+    int64_t sum[V_N];
+    hk_ebpf_tcp_decode(vals, ncpu, sum);
     for (size_t i = 0; i < w->s->nseeds; i++)
         if (w->s->seeds[i].id == id) {
             sum[V_ACTIVE] += w->s->seeds[i].n;
