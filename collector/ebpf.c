@@ -25,6 +25,7 @@ static const struct hk_ebpf_probe *const probes[] = {
     &hk_ebpf_probe_proc,
     &hk_ebpf_probe_oom,
     &hk_ebpf_probe_tcp,
+    &hk_ebpf_probe_blk,
 };
 #define NPROBES (sizeof(probes) / sizeof(probes[0]))
 
@@ -372,6 +373,37 @@ int hk_ebpf_percpu_foreach(int map_fd, size_t value_size,
             break;
     }
     free(vals);
+    return r;
+}
+
+int hk_ebpf_percpu_foreach_key(int map_fd, size_t key_size, size_t value_size,
+                               int (*fn)(const void *key, const void *vals, int ncpu, void *arg),
+                               void *arg)
+{
+    int ncpu = hk_ebpf_ncpus();
+    size_t stride = (value_size + 7) & ~(size_t)7;
+    char *vals = malloc(stride * (size_t)ncpu);
+    char *key = malloc(key_size), *next = malloc(key_size);
+    int r = 0;
+    if (!vals || !key || !next) {
+        r = -ENOMEM;
+        goto out;
+    }
+    void *prev = NULL;
+    for (int steps = 0; steps < (1 << 20); steps++) {
+        if (bpf_map_get_next_key(map_fd, prev, next) < 0)
+            break;
+        memcpy(key, next, key_size);
+        prev = key;
+        if (bpf_map_lookup_elem(map_fd, key, vals) < 0)
+            continue;
+        if ((r = fn(key, vals, ncpu, arg)) < 0)
+            break;
+    }
+out:
+    free(vals);
+    free(key);
+    free(next);
     return r;
 }
 #endif

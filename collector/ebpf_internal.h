@@ -150,6 +150,7 @@ extern const struct hk_ebpf_probe hk_ebpf_probe_sched;
 extern const struct hk_ebpf_probe hk_ebpf_probe_proc;
 extern const struct hk_ebpf_probe hk_ebpf_probe_oom;
 extern const struct hk_ebpf_probe hk_ebpf_probe_tcp;
+extern const struct hk_ebpf_probe hk_ebpf_probe_blk;
 
 /* Emits every row of rows through fn (after resolving nothing more): helper for a counter family
  * whose value is row->v[vi]; extra label value appended when extra_name != NULL. */
@@ -187,6 +188,11 @@ int hk_ebpf_ncpus(void);
 int hk_ebpf_percpu_foreach(int map_fd, size_t value_size,
                            int (*fn)(uint64_t key, const void *vals, int ncpu, void *arg),
                            void *arg);
+
+/* Same for any key size: fn gets a pointer to the key. */
+int hk_ebpf_percpu_foreach_key(int map_fd, size_t key_size, size_t value_size,
+                               int (*fn)(const void *key, const void *vals, int ncpu, void *arg),
+                               void *arg);
 
 /* Defines `static const struct hk_ebpf_skel_ops var` for skeleton type `skel`. */
 #define HK_EBPF_SKEL_OPS(var, skel, configure_fn)                                                  \

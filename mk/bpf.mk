@@ -1,7 +1,7 @@
 # eBPF probes (bpf/*.bpf.c): compiled with clang -target bpf, skeletons generated with bpftool
 # into $(O)/gen/bpf (never committed). With BPF=0 nothing here runs and the collector builds
 # without libbpf (every program then reports hakari_ebpf_program_up 0).
-BPF_PROBES := sched proc oom tcp
+BPF_PROBES := sched proc oom tcp blk
 
 ifeq ($(BPF),1)
 BPF_CLANG ?= clang

@@ -25,7 +25,7 @@ set -e
 NOCAPS=(setpriv --bounding-set=-bpf,-sys_admin,-perfmon --inh-caps=-bpf,-sys_admin,-perfmon --)
 check_down() { # LOG OUT WHAT
     local log=$1 out=$2 what=$3 p n
-    for p in sched proc oom tcp; do
+    for p in sched proc oom tcp blkio; do
         grep -q "hakari_ebpf_program_up{program=\"$p\"} 0" "$out" || fail "$what: $p not reported down"
         n=$(grep -c "ebpf program not loaded.*program=$p " "$log" || true)
         [ "$n" = 1 ] || fail "$what: expected one log line for $p, got $n"

@@ -22,6 +22,7 @@
 #include "collector/ebpf_internal.h"
 
 int hk_ebpf_oom_kill_parse(const char *buf, size_t len, uint64_t *ret);
+int hk_ebpf_blk_devname(const char *uevent, size_t len, char *ret, size_t cap);
 
 #define S(lit) (lit), (sizeof(lit) - 1)
 
@@ -363,6 +364,22 @@ static void test_oom_kill_parse(void **st)
     assert_int_equal(hk_ebpf_oom_kill_parse(S(""), &n), -ENOENT);
 }
 
+static void test_blk_devname(void **st)
+{
+    (void)st;
+    char name[32];
+    assert_int_equal(hk_ebpf_blk_devname(S("MAJOR=7\nMINOR=0\nDEVNAME=loop0\nDEVTYPE=disk\n"),
+                                         name, sizeof(name)),
+                     0);
+    assert_string_equal(name, "/dev/loop0");
+    assert_int_equal(hk_ebpf_blk_devname(S("MAJOR=254\nDEVNAME=vda"), name, sizeof(name)), 0);
+    assert_string_equal(name, "/dev/vda");
+    assert_int_equal(hk_ebpf_blk_devname(S("MAJOR=254\nDEVNAME=\n"), name, sizeof(name)), -ENOENT);
+    assert_int_equal(hk_ebpf_blk_devname(S("DEVNAME=a-very-long-device-name-that-does-not-fit\n"),
+                                         name, sizeof(name)),
+                     -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -370,6 +387,7 @@ int main(void)
         cmocka_unit_test(test_decode),           cmocka_unit_test(test_index_updates),
         cmocka_unit_test(test_index_walk),       cmocka_unit_test(test_mountinfo),
         cmocka_unit_test(test_labels_rollup),    cmocka_unit_test(test_oom_kill_parse),
+        cmocka_unit_test(test_blk_devname),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
