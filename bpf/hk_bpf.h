@@ -32,6 +32,19 @@ static __always_inline __u64 hk_task_cgid(struct task_struct *t, bool v1, int ss
     return BPF_CORE_READ(css, cgroup, kn, id);
 }
 
+/* Same for a BTF-typed task pointer (tp_btf arguments, bpf_get_current_task_btf()): plain loads
+ * the verifier turns into fault-safe direct reads, much cheaper than one probe-read helper call
+ * per hop (this runs on every context switch). A NULL hop reads as 0. */
+static __always_inline __u64 hk_task_cgid_btf(struct task_struct *t, bool v1, int ssid)
+{
+    struct css_set *cs = t->cgroups;
+    if (!v1)
+        return cs->dfl_cgrp->kn->id;
+    if (ssid < 0 || ssid >= 16)
+        return 0;
+    return cs->subsys[ssid]->cgroup->kn->id;
+}
+
 /* One per-CPU counter of events dropped because a map was full (hakari_ebpf_events_lost_total). */
 #define HK_LOST_MAP                                                                                \
     struct {                                                                                       \

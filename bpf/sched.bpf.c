@@ -36,9 +36,10 @@ HK_LOST_MAP
 
 static const struct hk_sched_val zero_val;
 
-static __always_inline __u64 cgid(struct task_struct *t)
+static __always_inline __u64 cgid(struct task_struct *t, bool btf)
 {
-    return hk_task_cgid(t, cg_v1, bpf_core_enum_value(enum cgroup_subsys_id, cpu_cgrp_id));
+    int ssid = bpf_core_enum_value(enum cgroup_subsys_id, cpu_cgrp_id);
+    return btf ? hk_task_cgid_btf(t, cg_v1, ssid) : hk_task_cgid(t, cg_v1, ssid);
 }
 
 /* Records "runnable since now" for p: task storage (btf) or the pid hash (raw_tp). */
@@ -75,7 +76,7 @@ static __always_inline __u64 take_runnable(struct task_struct *p, __u32 pid, boo
 
 static __always_inline int on_wakeup(struct task_struct *p, bool btf)
 {
-    __u32 pid = BPF_CORE_READ(p, pid);
+    __u32 pid = btf ? p->pid : BPF_CORE_READ(p, pid);
     if (pid)
         mark_runnable(p, pid, bpf_ktime_get_ns(), btf);
     return 0;
@@ -98,11 +99,12 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
     __u64 id;
     struct hk_sched_val *v;
 
-    __u32 prev_pid = BPF_CORE_READ(prev, pid), next_pid = BPF_CORE_READ(next, pid);
+    __u32 prev_pid = btf ? prev->pid : BPF_CORE_READ(prev, pid);
+    __u32 next_pid = btf ? next->pid : BPF_CORE_READ(next, pid);
 
     if (prev_pid) {
         bool runnable = preempt || task_state(prev) == TASK_RUNNING;
-        id = cgid(prev);
+        id = cgid(prev, btf);
         v = HK_LOOKUP_OR_INIT(&sched_stats, &id, &zero_val);
         if (v) {
             if (runnable)
@@ -121,7 +123,7 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
     __u64 delta = now - since;
     if ((__s64)delta < 0)
         return 0;
-    id = cgid(next);
+    id = cgid(next, btf);
     v = HK_LOOKUP_OR_INIT(&sched_stats, &id, &zero_val);
     if (!v)
         return 0;

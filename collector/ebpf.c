@@ -26,6 +26,7 @@ static const struct hk_ebpf_probe *const probes[] = {
     &hk_ebpf_probe_oom,
     &hk_ebpf_probe_tcp,
     &hk_ebpf_probe_blk,
+    &hk_ebpf_probe_syscalls,
 };
 #define NPROBES (sizeof(probes) / sizeof(probes[0]))
 
@@ -55,20 +56,47 @@ struct ebpf_state {
 };
 
 static const char *const option_keys[] = {HK_COLLECTOR_COMMON_KEYS, "syscalls", "attach",
-                                          "run_stats", NULL};
+                                          "run_stats", "programs", NULL};
 
 struct ebpf_opts {
     bool syscalls;
     bool run_stats;
     int attach_min, attach_max;
+    bool only_listed;        /* `programs:` given: exactly those */
+    bool listed[NPROBES];
 };
+
+/* programs: [sched, tcp, …] — restricts (or, for opt-in ones, adds) programs. */
+static int parse_programs(const struct hk_yaml_node *n, struct ebpf_opts *o, struct hk_error *err)
+{
+    int r = hk_yaml_expect(n, HK_YAML_SEQ, err);
+    if (r < 0)
+        return r;
+    o->only_listed = true;
+    for (size_t i = 0; i < n->n; i++) {
+        const struct hk_yaml_node *it = n->items[i];
+        if ((r = hk_yaml_expect(it, HK_YAML_SCALAR, err)) < 0)
+            return r;
+        size_t k = 0;
+        while (k < NPROBES && strcmp(probes[k]->name, it->scalar) != 0)
+            k++;
+        if (k == NPROBES)
+            return hk_error_at(err, it, "unknown eBPF program \"%s\"", it->scalar);
+        o->listed[k] = true;
+    }
+    return 0;
+}
 
 static int parse_opts(const struct hk_collector_env *env, struct ebpf_opts *o)
 {
     const struct hk_yaml_node *n;
     int r;
-    *o = (struct ebpf_opts){false, false, HK_ATTACH_TP_BTF, HK_ATTACH_TRACEPOINT};
+    memset(o, 0, sizeof(*o));
+    o->attach_min = HK_ATTACH_TP_BTF;
+    o->attach_max = HK_ATTACH_TRACEPOINT;
     if ((r = hk_yaml_check_keys(env->options, option_keys, env->err)) < 0)
+        return r;
+    if ((n = hk_yaml_get(env->options, "programs")) && (r = parse_programs(n, o, env->err)) < 0)
         return r;
     if ((n = hk_yaml_get(env->options, "syscalls")) &&
         (r = hk_yaml_bool(n, &o->syscalls, env->err)) < 0)
@@ -158,7 +186,7 @@ static int ebpf_init(void **ret_state, const struct hk_collector_env *env)
                                tracefs_mounted(env->paths)};
     for (size_t i = 0; i < NPROBES; i++) {
         const struct hk_ebpf_probe *p = probes[i];
-        if (p->opt_in && !o.syscalls)
+        if (o.only_listed ? !o.listed[i] : p->opt_in && !o.syscalls)
             continue;
         s->enabled[i] = true;
         const char *why = NULL;

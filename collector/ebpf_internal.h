@@ -151,6 +151,7 @@ extern const struct hk_ebpf_probe hk_ebpf_probe_proc;
 extern const struct hk_ebpf_probe hk_ebpf_probe_oom;
 extern const struct hk_ebpf_probe hk_ebpf_probe_tcp;
 extern const struct hk_ebpf_probe hk_ebpf_probe_blk;
+extern const struct hk_ebpf_probe hk_ebpf_probe_syscalls;
 
 /* Emits every row of rows through fn (after resolving nothing more): helper for a counter family
  * whose value is row->v[vi]; extra label value appended when extra_name != NULL. */

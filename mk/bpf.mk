@@ -1,7 +1,7 @@
 # eBPF probes (bpf/*.bpf.c): compiled with clang -target bpf, skeletons generated with bpftool
 # into $(O)/gen/bpf (never committed). With BPF=0 nothing here runs and the collector builds
 # without libbpf (every program then reports hakari_ebpf_program_up 0).
-BPF_PROBES := sched proc oom tcp blk
+BPF_PROBES := sched proc oom tcp blk syscalls
 
 ifeq ($(BPF),1)
 BPF_CLANG ?= clang
@@ -33,3 +33,11 @@ $(EBPF_DRIVER): tests/tools/ebpf_driver.c $$(LIB_OBJS) | $$(GEN_HDRS)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< \
 		$(LIB_OBJS) $(BIN_LIBS) $(PKG_LIBS) $(EXTRA_LIBS)
+
+# Benchmark workload (bench/ebpf.sh).
+EBPF_WORKLOAD := $(O)/bench/ebpf_workload
+BENCH_STEPS += $(EBPF_WORKLOAD) $(EBPF_DRIVER)
+$(EBPF_WORKLOAD): bench/ebpf_workload.c
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
