@@ -1,12 +1,15 @@
 /* Syscalls per cgroup (opt-in: hooking raw_syscalls puts every syscall of every task on the
- * slow path). sys_enter stores the start time in task storage; sys_exit counts the call, its
- * error, and the latency, charged to the calling task (the owner: syscalls run in its context). */
+ * slow path). sys_exit counts the call and its error, charged to the calling task (the owner:
+ * syscalls run in its context); with `latency`, sys_enter also stores the start time in task
+ * storage and sys_exit adds enter → exit time to a log2 histogram. */
 #include "hk_bpf.h"
 #include "syscalls.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
 const volatile bool cg_v1 = true;
+/* Latency needs the sys_enter hook too (about twice the cost): only with syscall_latency. */
+const volatile bool latency = false;
 
 struct {
     __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
@@ -58,18 +61,22 @@ static __always_inline int on_exit(long nr, long ret, bool btf)
     int ssid = bpf_core_enum_value(enum cgroup_subsys_id, cpu_cgrp_id);
     if (btf) {
         struct task_struct *t = bpf_get_current_task_btf();
-        __u64 *ts = bpf_task_storage_get(&start, t, 0, 0);
-        if (ts) {
-            since = *ts;
-            *ts = 0;
+        if (latency) {
+            __u64 *ts = bpf_task_storage_get(&start, t, 0, 0);
+            if (ts) {
+                since = *ts;
+                *ts = 0;
+            }
         }
         id = hk_task_cgid_btf(t, cg_v1, ssid);
     } else {
-        __u32 tid = (__u32)bpf_get_current_pid_tgid();
-        __u64 *ts = bpf_map_lookup_elem(&start_tid, &tid);
-        if (ts) {
-            since = *ts;
-            bpf_map_delete_elem(&start_tid, &tid);
+        if (latency) {
+            __u32 tid = (__u32)bpf_get_current_pid_tgid();
+            __u64 *ts = bpf_map_lookup_elem(&start_tid, &tid);
+            if (ts) {
+                since = *ts;
+                bpf_map_delete_elem(&start_tid, &tid);
+            }
         }
         id = hk_task_cgid((struct task_struct *)bpf_get_current_task(), cg_v1, ssid);
     }

@@ -56,10 +56,11 @@ struct ebpf_state {
 };
 
 static const char *const option_keys[] = {HK_COLLECTOR_COMMON_KEYS, "syscalls", "attach",
-                                          "run_stats", "programs", NULL};
+                                          "run_stats", "programs", "syscall_latency", NULL};
 
 struct ebpf_opts {
     bool syscalls;
+    bool syscall_latency;
     bool run_stats;
     int attach_min, attach_max;
     bool only_listed;        /* `programs:` given: exactly those */
@@ -100,6 +101,9 @@ static int parse_opts(const struct hk_collector_env *env, struct ebpf_opts *o)
         return r;
     if ((n = hk_yaml_get(env->options, "syscalls")) &&
         (r = hk_yaml_bool(n, &o->syscalls, env->err)) < 0)
+        return r;
+    if ((n = hk_yaml_get(env->options, "syscall_latency")) &&
+        (r = hk_yaml_bool(n, &o->syscall_latency, env->err)) < 0)
         return r;
     if ((n = hk_yaml_get(env->options, "run_stats")) &&
         (r = hk_yaml_bool(n, &o->run_stats, env->err)) < 0)
@@ -183,7 +187,8 @@ static int ebpf_init(void **ret_state, const struct hk_collector_env *env)
     }
 #endif
     struct hk_ebpf_env penv = {env->paths, s->hier, o.attach_max, o.attach_min,
-                               tracefs_mounted(env->paths)};
+                               tracefs_mounted(env->paths), o.syscall_latency};
+    o.syscalls |= o.syscall_latency;
     for (size_t i = 0; i < NPROBES; i++) {
         const struct hk_ebpf_probe *p = probes[i];
         if (o.only_listed ? !o.listed[i] : p->opt_in && !o.syscalls)

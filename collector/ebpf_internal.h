@@ -121,6 +121,7 @@ struct hk_ebpf_env {
     int attach_max;                  /* highest enum hk_attach_kind allowed (ladder end) */
     int attach_min;                  /* first rung tried */
     bool tracefs;                    /* classic tracepoints usable */
+    bool syscall_latency;            /* syscalls probe: also hook sys_enter for latency */
 };
 
 struct hk_ebpf_collect {

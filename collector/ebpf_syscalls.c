@@ -1,7 +1,8 @@
 /* Syscall probe (bpf/syscalls.bpf.c), opt-in with collectors.ebpf.syscalls: true because it taxes
- * every syscall on the host (see bench/ebpf.sh for the figure). Emits container_syscalls_total,
- * container_syscall_errors_total and container_syscall_latency_seconds (histogram, 256 ns …
- * 1 s), keyed by the calling task's v1 cpu hierarchy (or cgroup2). */
+ * every syscall on the host (see bench/ebpf.sh for the figure). Emits container_syscalls_total
+ * and container_syscall_errors_total (sys_exit only), and with syscall_latency: true also
+ * container_syscall_latency_seconds (histogram, 256 ns … 1 s; adds the sys_enter hook), keyed by
+ * the calling task's v1 cpu hierarchy (or cgroup2). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,11 +31,18 @@ HK_EBPF_DESC desc_lat = {"container_syscall_latency_seconds",
 
 struct sys_state {
     struct hk_syscalls *skel;
+    bool latency;
 };
 
 static void configure(void *skel, const struct hk_ebpf_env *env)
 {
-    ((struct hk_syscalls *)skel)->rodata->cg_v1 = env->hier[HK_HIER_CPU].v1;
+    struct hk_syscalls *s = skel;
+    s->rodata->cg_v1 = env->hier[HK_HIER_CPU].v1;
+    s->rodata->latency = env->syscall_latency;
+    if (!env->syscall_latency) {
+        bpf_program__set_autoload(s->progs.btf_enter, false);
+        bpf_program__set_autoload(s->progs.raw_enter, false);
+    }
 }
 HK_EBPF_SKEL_OPS(skel_ops, hk_syscalls, configure);
 
@@ -49,6 +57,7 @@ static int sys_open(void **ret_state, const struct hk_ebpf_env *env, const char 
         free(s);
         return r;
     }
+    s->latency = env->syscall_latency;
     *ret_state = s;
     return 0;
 }
@@ -86,7 +95,7 @@ static int sys_collect(void *state, struct hk_ebpf_collect *c)
         hk_ebpf_rows_finish(&w.rows);
         if ((r = hk_ebpf_emit_counter(b, &desc_count, &w.rows, 0, 1, NULL)) == 0)
             r = hk_ebpf_emit_counter(b, &desc_errors, &w.rows, 1, 1, NULL);
-        for (size_t i = 0; i < w.rows.n && r >= 0; i++) {
+        for (size_t i = 0; i < w.rows.n && r >= 0 && s->latency; i++) {
             const struct hk_ebpf_row *row = &w.rows.rows[i];
             double bounds[LAT_HI - LAT_LO + 1];
             uint64_t cum[LAT_HI - LAT_LO + 1], count;
