@@ -113,6 +113,25 @@ void hk_ebpf_sched_decode(const void *vals, int ncpu, int64_t ret[4],
  * retransmits, active (signed sum). */
 void hk_ebpf_tcp_decode(const void *vals, int ncpu, int64_t ret[6]);
 
+/* ---- TCP seeding (established connections that predate the probe) ---- */
+
+struct hk_tcp_sock {
+    uint64_t inode;
+    uint64_t cookie;
+    uint64_t cgroup2_id; /* INET_DIAG_CGROUP_ID, 0 if absent */
+};
+
+/* Parses one netlink receive buffer of SOCK_DIAG_BY_FAMILY replies, calling fn per socket.
+ * Returns 1 at NLMSG_DONE, 0 if more messages follow, -errno on NLMSG_ERROR or malformed input. */
+int hk_ebpf_diag_parse(const void *buf, size_t len,
+                       int (*fn)(const struct hk_tcp_sock *s, void *arg), void *arg);
+/* The path of the v1 hierarchy holding `controller` (or the cgroup2 path, "0::", when controller
+ * is "") in a /proc/<pid>/cgroup file. 0, -ENOENT, -EINVAL (too long / malformed). */
+int hk_ebpf_proc_cgroup_path(const char *buf, size_t len, const char *controller, char *ret,
+                             size_t cap);
+/* "socket:[N]" → N. 0 or -EINVAL. */
+int hk_ebpf_socket_inode(const char *link, size_t len, uint64_t *ret);
+
 /* ---- probes ---- */
 
 struct hk_ebpf_env {

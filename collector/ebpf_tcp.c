@@ -1,16 +1,15 @@
 /* TCP probe (bpf/tcp.bpf.c): sock:inet_sock_set_state and tcp:tcp_retransmit_skb, attributed to
  * the socket's cgroup. Emits container_tcp_connects_total{result}, container_tcp_accepts_total,
  * container_tcp_closes_total, container_tcp_active_connections, container_tcp_retransmits_total.
- * The active gauge is seeded at start from netlink sock_diag (established IPv4/IPv6 sockets):
- * on cgroup2 by INET_DIAG_CGROUP_ID, on v1 hosts by the socket inode's owning process
- * (<procfs>/<pid>/fd, <procfs>/<pid>/cgroup); seeded sockets' cookies go to the kernel so their
- * close decrements the right cgroup. */
+ * The active gauge is seeded at start (collector/ebpf_tcp_seed.c); on v1 hosts the seeded
+ * sockets' cookies go to the kernel so that their close decrements the right cgroup. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bpf/tcp.h"
 #include "collector/ebpf_internal.h"
+#include "core/log.h"
 
 static const char *const labels_result[] = {"container", "id",  "image",  "name",
                                             "namespace", "pod", "result", NULL};
@@ -72,17 +71,73 @@ static void configure(void *skel, const struct hk_ebpf_env *env)
 }
 HK_EBPF_SKEL_OPS(skel_ops, hk_tcp, configure);
 
+int hk_ebpf_tcp_seed(const struct hk_ebpf_env *env,
+                     int (*fn)(uint64_t cookie, uint64_t id, void *arg), void *arg);
+
+struct seed_arg {
+    struct tcp_state *s;
+    uint64_t (*cookies)[2]; /* cookie, owner id */
+    size_t ncookies, cap;
+};
+
+static int add_seed(uint64_t cookie, uint64_t id, void *arg)
+{
+    struct seed_arg *a = arg;
+    struct tcp_state *s = a->s;
+    size_t i = 0;
+    while (i < s->nseeds && s->seeds[i].id != id)
+        i++;
+    if (i == s->nseeds) {
+        struct seed *ns = realloc(s->seeds, (s->nseeds + 1) * sizeof(*ns));
+        if (!ns)
+            return -ENOMEM;
+        s->seeds = ns;
+        s->seeds[s->nseeds++] = (struct seed){id, 0};
+    }
+    s->seeds[i].n++;
+    if (a->ncookies == a->cap) {
+        size_t nc = a->cap ? a->cap * 2 : 64;
+        if (nc > HK_TCP_SEED_MAX)
+            return 0;
+        void *nv = realloc(a->cookies, nc * sizeof(*a->cookies));
+        if (!nv)
+            return -ENOMEM;
+        a->cookies = nv;
+        a->cap = nc;
+    }
+    a->cookies[a->ncookies][0] = cookie;
+    a->cookies[a->ncookies][1] = id;
+    a->ncookies++;
+    return 0;
+}
+
 static int tcp_open(void **ret_state, const struct hk_ebpf_env *env, const char **ret_why)
 {
     struct tcp_state *s = calloc(1, sizeof(*s));
     if (!s)
         return -ENOMEM;
+    /* Established connections before attach (the gap until attach is a few hundred ms). */
+    struct seed_arg seeds = {s, NULL, 0, 0};
+    int r = hk_ebpf_tcp_seed(env, add_seed, &seeds);
+    if (r < 0)
+        hk_log_warn("ebpf: cannot seed active TCP connections", "program", "tcp", "err",
+                    strerror(-r));
     int kind;
-    int r = hk_ebpf_open_ladder(&skel_ops, env, (void **)&s->skel, &kind, ret_why);
+    r = hk_ebpf_open_ladder(&skel_ops, env, (void **)&s->skel, &kind, ret_why);
     if (r < 0) {
+        free(seeds.cookies);
+        free(s->seeds);
         free(s);
         return r;
     }
+    /* On v1 hosts the kernel knows a seeded socket's owner only through its cookie. */
+    if (env->hier[HK_HIER_CPU].v1) {
+        int fd = bpf_map__fd(s->skel->maps.seed_owner);
+        for (size_t i = 0; i < seeds.ncookies; i++)
+            if (seeds.cookies[i][0])
+                bpf_map_update_elem(fd, &seeds.cookies[i][0], &seeds.cookies[i][1], BPF_ANY);
+    }
+    free(seeds.cookies);
     s->hier = HK_HIER_CPU;
     *ret_state = s;
     return 0;
@@ -92,6 +147,7 @@ struct walk_arg {
     struct tcp_state *s;
     struct hk_ebpf_collect *c;
     struct hk_ebpf_rows rows;
+    bool *seed_used;
 };
 
 static int add_entry(uint64_t id, const void *vals, int ncpu, void *arg)
@@ -102,7 +158,7 @@ static int add_entry(uint64_t id, const void *vals, int ncpu, void *arg)
     for (size_t i = 0; i < w->s->nseeds; i++)
         if (w->s->seeds[i].id == id) {
             sum[V_ACTIVE] += w->s->seeds[i].n;
-            w->s->seeds[i].n = 0; /* merged below; re-added each cycle from the copy */
+            w->seed_used[i] = true;
         }
     return hk_ebpf_add(w->c, &w->rows, w->s->hier, id, 0, sum, V_N, NULL);
 }
@@ -110,9 +166,20 @@ static int add_entry(uint64_t id, const void *vals, int ncpu, void *arg)
 static int tcp_collect(void *state, struct hk_ebpf_collect *c)
 {
     struct tcp_state *s = state;
-    struct walk_arg w = {s, c, {0}};
+    struct walk_arg w = {s, c, {0}, calloc(s->nseeds + 1, sizeof(bool))};
+    if (!w.seed_used)
+        return -ENOMEM;
     int r = hk_ebpf_percpu_foreach(bpf_map__fd(s->skel->maps.tcp_stats),
                                    sizeof(struct hk_tcp_val), add_entry, &w);
+    /* Cgroups whose seeded connections saw no event since attach. */
+    for (size_t i = 0; i < s->nseeds && r == 0; i++) {
+        if (w.seed_used[i])
+            continue;
+        int64_t v[V_N] = {0};
+        v[V_ACTIVE] = s->seeds[i].n;
+        r = hk_ebpf_add(c, &w.rows, s->hier, s->seeds[i].id, 0, v, V_N, NULL);
+    }
+    free(w.seed_used);
     if (r == 0) {
         struct hk_builder *b = c->ctx->b;
         hk_ebpf_rows_finish(&w.rows);
