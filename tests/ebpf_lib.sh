@@ -5,7 +5,9 @@ DRIVER=${DRIVER:-$TOP/$O/tests/tools/ebpf_driver}
 [ "$(id -u)" -eq 0 ] || skip "needs root (creates cgroups, loads BPF)"
 [ -x "$DRIVER" ] || fail "missing $DRIVER (built by 'make O=$O test' / 'make O=$O $O/tests/tools/ebpf_driver')"
 
-_CGS=()
+# Created cgroups are listed in a file: mkcg runs inside $(…), a subshell.
+_CGS_FILE=$TMP/cgroups-created
+: >"$_CGS_FILE"
 # Mount point of the v1 hierarchy holding controller $1, or the cgroup2 mount with $1 = "".
 cg_mount() {
     if [ -n "$1" ]; then
@@ -19,17 +21,21 @@ cg_mount() {
 mkcg() {
     local d="$1$2"
     mkdir -p "$d" || fail "cannot create cgroup $d"
-    _CGS+=("$d")
+    echo "$d" >>"$_CGS_FILE"
     echo "$d"
 }
+# cg_kill DIR [SIGNAL]: signals every process in the cgroup (cgroup files have size 0: read them).
+cg_kill() {
+    local p
+    for p in $(cat "$1/cgroup.procs" 2>/dev/null); do kill "-${2:-KILL}" "$p" 2>/dev/null || true; done
+}
 ebpf_cleanup() {
-    local i d p
-    for ((i = ${#_CGS[@]} - 1; i >= 0; i--)); do
-        d=${_CGS[$i]}
+    local d
+    for d in $(tac "$_CGS_FILE" 2>/dev/null); do
         [ -d "$d" ] || continue
-        for p in $(cat "$d/cgroup.procs" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
-        for _ in $(seq 50); do [ -s "$d/cgroup.procs" ] || break; sleep 0.1; done
-        rmdir "$d" 2>/dev/null || true
+        cg_kill "$d"
+        for _ in $(seq 50); do [ -z "$(cat "$d/cgroup.procs" 2>/dev/null)" ] && break; sleep 0.1; done
+        rmdir "$d" 2>/dev/null || echo "warning: could not remove cgroup $d" >&2
     done
 }
 trap 'ebpf_cleanup; cleanup' EXIT

@@ -3,6 +3,8 @@
 # cgroup B and M connects to a closed port; it closes all but one. A must show ≥ N successes,
 # ≥ M failures, ≥ N-1 closes, ≥ 1 active and no accepts; B ≥ N accepts, ≥ 1 active and no
 # connects — attribution by the socket's cgroup, not by whichever task ran the softirq.
+# K connections A → B established before the probe attaches are seeded into the active gauges
+# (sock_diag + owner process) and leave both gauges when the client closes them.
 source "$(dirname "$0")/../lib.sh"
 source "$TOP/tests/ebpf_lib.sh"
 
@@ -47,6 +49,22 @@ open("$TMP/connected", "w").close()
 time.sleep(60)
 PY
 
+K=3
+preport=$(free_port)
+in_cg "$B" python3 -c "
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', $preport)); s.listen(8); open('$TMP/pre-listening', 'w').close()
+c = [s.accept()[0] for _ in range($K)]; time.sleep(60)" &
+_PIDS+=($!)
+until_true 20 test -e "$TMP/pre-listening" || fail "pre server did not listen"
+A_PRE=$(mkcg "$CPU" "$base-client/pre") # nested: rolls up into the client container
+in_cg "$A_PRE" python3 -c "
+import socket, time
+c = [socket.create_connection(('127.0.0.1', $preport)) for _ in range($K)]
+open('$TMP/pre-connected', 'w').close(); time.sleep(60)" &
+until_true 20 test -e "$TMP/pre-connected" || fail "pre client did not connect"
+
 driver_start --publish "$base-client=client" --publish "$base-server=server"
 in_cg "$B" python3 "$TMP/server.py" &
 _PIDS+=($!)
@@ -79,3 +97,16 @@ ge "$act_a" 1 || fail "client active $act_a < 1"
 ge "$acc_b" $N || fail "server accepts $acc_b < $N"
 ge "$act_b" 1 || fail "server active $act_b < 1"
 [ "$conn_b" = 0 ] || fail "server got $conn_b connects"
+ge "$act_a" $((K + 1)) || fail "client active $act_a < $((K + 1)) (seeded connections missing)"
+ge "$act_b" $((K + 1)) || fail "server active $act_b < $((K + 1)) (seeded connections missing)"
+
+# The pre-existing connections close: both gauges drop by K.
+cg_kill "$A_PRE" TERM
+until_true 10 test -z "$(cat "$A_PRE/cgroup.procs")" || fail "pre client did not exit"
+sleep 1
+driver_collect "$TMP/out2.txt"
+act_a2=$(val "$TMP/out2.txt" container_tcp_active_connections "$a")
+act_b2=$(val "$TMP/out2.txt" container_tcp_active_connections "$b")
+echo "after closing the $K seeded connections: client active $act_a -> $act_a2, server $act_b -> $act_b2"
+[ "$act_a2" = $((act_a - K)) ] || fail "client active $act_a2 != $act_a - $K"
+[ "$act_b2" = $((act_b - K)) ] || fail "server active $act_b2 != $act_b - $K"
