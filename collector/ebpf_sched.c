@@ -1,20 +1,26 @@
 /* Run-queue probe (bpf/sched.bpf.c): sched_wakeup, sched_wakeup_new, sched_switch.
  * Emits container_cpu_runqueue_wait_seconds_total, container_cpu_runqueue_latency_seconds
  * (histogram, 1 µs … 1 s) and container_context_switches_total{kind}, keyed by the v1 cpu
- * hierarchy (or cgroup2). */
+ * hierarchy (or cgroup2). Fallback without eBPF (research §6): the wait total alone, summed
+ * from <procfs>/<tid>/schedstat (run_delay) over each cgroup's `tasks` / `cgroup.threads` —
+ * live tasks only, so it drops when tasks exit (no histogram, no context switches). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bpf/sched.h"
 #include "collector/ebpf_internal.h"
+#include "core/parse.h"
 
 static const char *const labels_kind[] = {"container", "id",  "image", "name",
                                           "namespace", "pod", "kind",  NULL};
 
 static const struct hk_metric_desc desc_wait = {
     "container_cpu_runqueue_wait_seconds_total",
-    "Time the container's runnable tasks waited on a CPU run queue (eBPF).", HK_METRIC_COUNTER,
+    "Time the container's runnable tasks waited on a CPU run queue (eBPF; without eBPF the sum "
+    "of run_delay in /proc/<tid>/schedstat over the live tasks).",
+    HK_METRIC_COUNTER,
     "seconds", hk_ebpf_base_labels};
 static const struct hk_metric_desc desc_lat = {
     "container_cpu_runqueue_latency_seconds",
@@ -67,6 +73,96 @@ void hk_ebpf_sched_decode(const void *vals, int ncpu, int64_t ret[4],
         for (int k = 0; k < HK_LOG2_SLOTS; k++)
             ret_slots[k] += v[c].slots[k];
     }
+}
+
+int hk_ebpf_schedstat_delay(const char *buf, size_t len, uint64_t *ret_ns);
+
+/* Field 2 of /proc/<tid>/schedstat: time spent waiting on a run queue (ns). 0 or -EINVAL. */
+int hk_ebpf_schedstat_delay(const char *buf, size_t len, uint64_t *ret_ns)
+{
+    struct hk_cursor c;
+    const char *tok;
+    size_t tl;
+    hk_cursor_init(&c, buf, len);
+    if (!hk_cursor_token(&c, &tok, &tl) || !hk_cursor_token(&c, &tok, &tl))
+        return -EINVAL;
+    return hk_parse_u64(tok, tl, ret_ns);
+}
+
+#define FALLBACK_MAX_TASKS 65536
+
+struct fallback_arg {
+    struct hk_ebpf_collect *c;
+    struct hk_ebpf_rows rows;
+    int dirfd;
+    const char *tasks_file;
+    size_t tasks_seen;
+    char *buf; /* 1 MiB for a tasks file */
+};
+
+static int fallback_one(uint64_t id, const char *path, void *arg)
+{
+    struct fallback_arg *f = arg;
+    char rel[4200];
+    int n = snprintf(rel, sizeof(rel), "%s%s%s", path + 1, path[1] ? "/" : "", f->tasks_file);
+    if (n < 0 || (size_t)n >= sizeof(rel) || f->tasks_seen >= FALLBACK_MAX_TASKS)
+        return 0;
+    ssize_t len = hk_read_file_at(f->dirfd, rel, f->buf, 1 << 20);
+    if (len <= 0)
+        return 0;
+    struct hk_cursor cur;
+    const char *tok;
+    size_t tl;
+    uint64_t sum = 0;
+    bool any = false;
+    hk_cursor_init(&cur, f->buf, (size_t)len);
+    while (!hk_cursor_eof(&cur) && f->tasks_seen < FALLBACK_MAX_TASKS) {
+        if (!hk_cursor_token(&cur, &tok, &tl)) {
+            hk_cursor_next_line(&cur);
+            continue;
+        }
+        hk_cursor_next_line(&cur);
+        uint64_t tid, ns;
+        char p[48], st[128];
+        if (hk_parse_u64(tok, tl, &tid) < 0)
+            continue;
+        f->tasks_seen++;
+        snprintf(p, sizeof(p), "%llu/schedstat", (unsigned long long)tid);
+        ssize_t sl = hk_read_file_at(f->c->ctx->paths->proc_fd, p, st, sizeof(st));
+        if (sl > 0 && hk_ebpf_schedstat_delay(st, (size_t)sl, &ns) == 0) {
+            sum += ns;
+            any = true;
+        }
+    }
+    if (!any)
+        return 0;
+    struct hk_ebpf_row row;
+    memset(&row, 0, sizeof(row));
+    hk_ebpf_labels_for(f->c->containers, path, row.labels);
+    row.v[V_WAIT_NS] = (int64_t)sum;
+    return hk_ebpf_rows_add(&f->rows, &row);
+}
+
+static int sched_fallback(struct hk_ebpf_collect *c)
+{
+    struct hk_hierarchy *h = &c->hier[HK_HIER_CPU];
+    if (h->dirfd < 0)
+        return 0;
+    int r = hk_cgid_index_walk(h->index, h->dirfd);
+    if (r < 0)
+        return r;
+    struct fallback_arg f = {c, {0}, h->dirfd, h->v1 ? "tasks" : "cgroup.threads", 0,
+                             malloc((1 << 20) + 1)};
+    if (!f.buf)
+        return -ENOMEM;
+    r = hk_cgid_index_foreach(h->index, fallback_one, &f);
+    if (r == 0) {
+        hk_ebpf_rows_finish(&f.rows);
+        r = hk_ebpf_emit_counter(c->ctx->b, &desc_wait, &f.rows, V_WAIT_NS, 1e-9, NULL);
+    }
+    free(f.buf);
+    hk_ebpf_rows_free(&f.rows);
+    return r;
 }
 
 #if HK_WITH_BPF
@@ -162,4 +258,5 @@ const struct hk_ebpf_probe hk_ebpf_probe_sched = {
     .fini = sched_fini,
     .prog_fds = sched_prog_fds,
     .lost = sched_lost,
+    .fallback = sched_fallback,
 };

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # eBPF degradation: (1) without CAP_BPF/CAP_SYS_ADMIN/CAP_PERFMON (dropped with setpriv) every
 # program logs one clear line and reports hakari_ebpf_program_up 0 while the agent's other
-# collectors still work and the OOM fallback (memory.oom_control) still counts a real OOM kill;
+# collectors still work, the OOM fallback (memory.oom_control) still counts a real OOM kill and
+# the run-queue fallback (/proc/<tid>/schedstat) shows wait for CPU-bound tasks in a cpu cgroup;
 # (2) `make BPF=0` builds without libbpf, and that binary does the same.
 source "$(dirname "$0")/../lib.sh"
 source "$TOP/tests/ebpf_lib.sh"
@@ -22,6 +23,22 @@ rc=$?
 set -e
 [ $rc -eq 137 ] || fail "memory hog exited with $rc, expected 137"
 
+# More CPU-bound threads than CPUs in a cpu cgroup, alive (sleeping) at collection time.
+CPU=$(cg_mount cpu)
+[ -n "$CPU" ] || CPU=$(cg_mount "")
+C=$(mkcg "$CPU" "$base-busy")
+for i in $(seq $(($(nproc) * 2 + 1))); do
+    in_cg "$C" python3 -c '
+import time
+end = time.time() + 1.5
+while time.time() < end:
+    pass
+open("'"$TMP"'/busy-'"$i"'", "w").close()
+time.sleep(120)' &
+done
+busy_done() { [ "$(ls "$TMP"/busy-* 2>/dev/null | wc -l)" -ge $(($(nproc) * 2 + 1)) ]; }
+until_true 60 busy_done || fail "busy tasks did not finish"
+
 NOCAPS=(setpriv --bounding-set=-bpf,-sys_admin,-perfmon --inh-caps=-bpf,-sys_admin,-perfmon --)
 check_down() { # LOG OUT WHAT
     local log=$1 out=$2 what=$3 p n
@@ -33,7 +50,10 @@ check_down() { # LOG OUT WHAT
     grep -q '^node_load1 ' "$out" || fail "$what: other collectors' output missing"
     k=$(val "$out" container_oom_kills_total "id=\"$base-hog\"")
     [ "$k" = 1 ] || fail "$what: OOM fallback shows $k kills for $base-hog, expected 1"
-    echo "$what: all programs down with one log line each; OOM fallback = $k"
+    w=$(val "$out" container_cpu_runqueue_wait_seconds_total "id=\"$base-busy\"")
+    ge "$w" 0.000001 || fail "$what: run-queue fallback shows $w s for $base-busy"
+    grep -q '^container_cpu_runqueue_latency_seconds' "$out" && fail "$what: histogram without eBPF"
+    echo "$what: all programs down with one log line each; OOM fallback = $k; run-queue fallback = ${w}s"
 }
 
 log "unprivileged (capabilities dropped)"

@@ -16,6 +16,9 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
 
 #include "bpf/sched.h"
 #include "bpf/tcp.h"
@@ -23,6 +26,7 @@
 
 int hk_ebpf_oom_kill_parse(const char *buf, size_t len, uint64_t *ret);
 int hk_ebpf_blk_devname(const char *uevent, size_t len, char *ret, size_t cap);
+int hk_ebpf_schedstat_delay(const char *buf, size_t len, uint64_t *ret_ns);
 
 #define S(lit) (lit), (sizeof(lit) - 1)
 
@@ -380,6 +384,109 @@ static void test_blk_devname(void **st)
                      -EINVAL);
 }
 
+static void test_schedstat(void **st)
+{
+    (void)st;
+    uint64_t ns = 0;
+    assert_int_equal(hk_ebpf_schedstat_delay(S("2034998611 12345678 4321\n"), &ns), 0);
+    assert_int_equal(ns, 12345678);
+    assert_int_equal(hk_ebpf_schedstat_delay(S("2034998611\n"), &ns), -EINVAL);
+    assert_int_equal(hk_ebpf_schedstat_delay(S("1 -5 3\n"), &ns), -EINVAL);
+    assert_int_equal(hk_ebpf_schedstat_delay(S(""), &ns), -EINVAL);
+}
+
+static void test_proc_cgroup_path(void **st)
+{
+    (void)st;
+    static const char hybrid[] = "12:pids:/user.slice\n"
+                                 "4:memory:/docker/abc\n"
+                                 "3:cpuset:/\n"
+                                 "2:cpuacct:/x\n"
+                                 "1:cpu:/kubepods/pod1/ctr:with:colons\n"
+                                 "0::/init.scope\n";
+    char p[64];
+    assert_int_equal(hk_ebpf_proc_cgroup_path(S(hybrid), "cpu", p, sizeof(p)), 0);
+    assert_string_equal(p, "/kubepods/pod1/ctr:with:colons");
+    assert_int_equal(hk_ebpf_proc_cgroup_path(S(hybrid), "cpuacct", p, sizeof(p)), 0);
+    assert_string_equal(p, "/x");
+    assert_int_equal(hk_ebpf_proc_cgroup_path(S(hybrid), "", p, sizeof(p)), 0);
+    assert_string_equal(p, "/init.scope");
+    assert_int_equal(hk_ebpf_proc_cgroup_path(S("5:cpu,cpuacct:/a\n"), "cpuacct", p, sizeof(p)), 0);
+    assert_string_equal(p, "/a");
+    assert_int_equal(hk_ebpf_proc_cgroup_path(S(hybrid), "blkio", p, sizeof(p)), -ENOENT);
+    assert_int_equal(hk_ebpf_proc_cgroup_path(S("garbage\n"), "cpu", p, sizeof(p)), -EINVAL);
+    assert_int_equal(hk_ebpf_proc_cgroup_path(S(hybrid), "cpu", p, 8), -EINVAL);
+
+    uint64_t ino = 0;
+    assert_int_equal(hk_ebpf_socket_inode(S("socket:[123456]"), &ino), 0);
+    assert_int_equal(ino, 123456);
+    assert_int_equal(hk_ebpf_socket_inode(S("pipe:[5]"), &ino), -EINVAL);
+    assert_int_equal(hk_ebpf_socket_inode(S("socket:[]"), &ino), -EINVAL);
+    assert_int_equal(hk_ebpf_socket_inode(S("socket:[12"), &ino), -EINVAL);
+}
+
+static int diag_cb(const struct hk_tcp_sock *s, void *arg)
+{
+    struct hk_tcp_sock *out = arg;
+    size_t i = 0;
+    while (out[i].inode)
+        i++;
+    out[i] = *s;
+    return 0;
+}
+
+static void test_diag_parse(void **st)
+{
+    (void)st;
+    /* Two SOCK_DIAG_BY_FAMILY messages (one with INET_DIAG_CGROUP_ID), then NLMSG_DONE. */
+    _Alignas(8) char buf[1024];
+    memset(buf, 0, sizeof(buf));
+    size_t off = 0;
+    for (int k = 0; k < 2; k++) {
+        struct nlmsghdr *h = (void *)(buf + off);
+        struct inet_diag_msg *m = NLMSG_DATA(h);
+        size_t len = NLMSG_LENGTH(sizeof(*m));
+        m->idiag_inode = 1000 + (unsigned)k;
+        m->id.idiag_cookie[0] = 0x11 + (unsigned)k;
+        m->id.idiag_cookie[1] = 0x1;
+        if (k == 1) {
+            struct nlattr *a = (void *)(buf + off + NLMSG_ALIGN(len));
+            a->nla_type = INET_DIAG_CGROUP_ID;
+            a->nla_len = NLA_HDRLEN + 8;
+            uint64_t id = 4242;
+            memcpy((char *)a + NLA_HDRLEN, &id, 8);
+            len = NLMSG_ALIGN(len) + NLA_ALIGN(a->nla_len);
+        }
+        h->nlmsg_len = (uint32_t)len;
+        h->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+        off += NLMSG_ALIGN(len);
+    }
+    struct hk_tcp_sock socks[4];
+    memset(socks, 0, sizeof(socks));
+    assert_int_equal(hk_ebpf_diag_parse(buf, off, diag_cb, socks), 0); /* no DONE yet */
+    assert_int_equal(socks[0].inode, 1000);
+    assert_int_equal(socks[0].cookie, 0x100000011ULL);
+    assert_int_equal(socks[0].cgroup2_id, 0);
+    assert_int_equal(socks[1].inode, 1001);
+    assert_int_equal(socks[1].cgroup2_id, 4242);
+    struct nlmsghdr *done = (void *)(buf + off);
+    done->nlmsg_len = NLMSG_LENGTH(4);
+    done->nlmsg_type = NLMSG_DONE;
+    memset(socks, 0, sizeof(socks));
+    assert_int_equal(hk_ebpf_diag_parse(buf, off + NLMSG_ALIGN(done->nlmsg_len), diag_cb, socks),
+                     1);
+    /* An error reply. */
+    _Alignas(8) char ebuf[64];
+    memset(ebuf, 0, sizeof(ebuf));
+    struct nlmsghdr *eh = (void *)ebuf;
+    eh->nlmsg_len = NLMSG_LENGTH(sizeof(struct nlmsgerr));
+    eh->nlmsg_type = NLMSG_ERROR;
+    ((struct nlmsgerr *)NLMSG_DATA(eh))->error = -EPERM;
+    assert_int_equal(hk_ebpf_diag_parse(ebuf, eh->nlmsg_len, diag_cb, socks), -EPERM);
+    /* Truncated input: nothing parsed, no crash. */
+    assert_int_equal(hk_ebpf_diag_parse(buf, 7, diag_cb, socks), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -387,7 +494,8 @@ int main(void)
         cmocka_unit_test(test_decode),           cmocka_unit_test(test_index_updates),
         cmocka_unit_test(test_index_walk),       cmocka_unit_test(test_mountinfo),
         cmocka_unit_test(test_labels_rollup),    cmocka_unit_test(test_oom_kill_parse),
-        cmocka_unit_test(test_blk_devname),
+        cmocka_unit_test(test_blk_devname),      cmocka_unit_test(test_schedstat),
+        cmocka_unit_test(test_proc_cgroup_path), cmocka_unit_test(test_diag_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
