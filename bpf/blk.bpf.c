@@ -2,8 +2,8 @@
  * the owner (rq->bio->bi_blkg->blkcg: the cgroup that submitted the bio, even when a kworker
  * issues the request) keyed by the request; block_rq_complete adds issue → completion time to
  * a log2 histogram. */
-#include "hk_bpf.h"
 #include "blk.h"
+#include "hk_bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -36,11 +36,16 @@ static __always_inline __u32 op_of(struct request *rq)
 {
     __u32 op = BPF_CORE_READ(rq, cmd_flags) & REQ_OP_MASK;
     switch (op) {
-    case 0: return HK_BLK_READ;
-    case 1: return HK_BLK_WRITE;
-    case 2: return HK_BLK_FLUSH;
-    case 3: return HK_BLK_DISCARD;
-    default: return HK_BLK_OTHER;
+    case 0:
+        return HK_BLK_READ;
+    case 1:
+        return HK_BLK_WRITE;
+    case 2:
+        return HK_BLK_FLUSH;
+    case 3:
+        return HK_BLK_DISCARD;
+    default:
+        return HK_BLK_OTHER;
     }
 }
 
@@ -50,7 +55,8 @@ static __always_inline int on_issue(struct request *rq)
     struct gendisk *disk = BPF_CORE_READ(rq, q, disk);
     sv.ts = bpf_ktime_get_ns();
     sv.key.cgid = BPF_CORE_READ(rq, bio, bi_blkg, blkcg, css.cgroup, kn, id);
-    sv.key.dev = ((__u32)BPF_CORE_READ(disk, major) << 20) | (__u32)BPF_CORE_READ(disk, first_minor);
+    sv.key.dev =
+        ((__u32)BPF_CORE_READ(disk, major) << 20) | (__u32)BPF_CORE_READ(disk, first_minor);
     sv.key.op = op_of(rq);
     __u64 k = (__u64)rq;
     if (bpf_map_update_elem(&start, &k, &sv, BPF_ANY) < 0)

@@ -7,20 +7,40 @@
  * v <= 1; the last slot also takes everything larger. */
 #define HK_LOG2_SLOTS 40
 
-#ifndef __VMLINUX_H__
-#include <linux/types.h> /* user space; the BPF side has the types from vmlinux.h */
+#ifdef __bpf__
+#include "vmlinux.h" /* kernel types (include-guarded) */
+#else
+#include <linux/types.h>
 #endif
 
 /* Number of significant bits of v (0 for 0). */
 static inline __attribute__((always_inline)) __u32 hk_bits(__u64 v)
 {
     __u32 r = 0;
-    if (v >> 32) { v >>= 32; r += 32; }
-    if (v >> 16) { v >>= 16; r += 16; }
-    if (v >> 8) { v >>= 8; r += 8; }
-    if (v >> 4) { v >>= 4; r += 4; }
-    if (v >> 2) { v >>= 2; r += 2; }
-    if (v >> 1) { v >>= 1; r += 1; }
+    if (v >> 32) {
+        v >>= 32;
+        r += 32;
+    }
+    if (v >> 16) {
+        v >>= 16;
+        r += 16;
+    }
+    if (v >> 8) {
+        v >>= 8;
+        r += 8;
+    }
+    if (v >> 4) {
+        v >>= 4;
+        r += 4;
+    }
+    if (v >> 2) {
+        v >>= 2;
+        r += 2;
+    }
+    if (v >> 1) {
+        v >>= 1;
+        r += 1;
+    }
     return r + (__u32)v;
 }
 

@@ -1,7 +1,7 @@
 /* OOM kills per cgroup: oom:mark_victim carries the victim task, whose memory cgroup (v1 memory
  * hierarchy, or cgroup2) is charged — not `current`, which is whoever hit the limit. */
-#include "hk_bpf.h"
 #include "oom.h"
+#include "hk_bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 

@@ -1,8 +1,8 @@
 /* Process execs and exits per cgroup: sched_process_exec (the task that exec'd) and
  * sched_process_exit counted once per process, when its last thread exits (signal->live == 0),
  * with the reason taken from exit_code (signal / non-zero status / ok). */
-#include "hk_bpf.h"
 #include "proc.h"
+#include "hk_bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 

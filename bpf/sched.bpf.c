@@ -2,8 +2,8 @@
  * sched_wakeup_new, or stays runnable when preempted at sched_switch; the time until
  * sched_switch picks it (as `next`) is its run-queue wait, charged to that task's cgroup (not
  * to `current`). Context switches are charged to `prev`. Start times live in task storage. */
-#include "hk_bpf.h"
 #include "sched.h"
+#include "hk_bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 

@@ -2,8 +2,8 @@
  * slow path). sys_exit counts the call and its error, charged to the calling task (the owner:
  * syscalls run in its context); with `latency`, sys_enter also stores the start time in task
  * storage and sys_exit adds enter → exit time to a log2 histogram. */
-#include "hk_bpf.h"
 #include "syscalls.h"
+#include "hk_bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 

@@ -5,8 +5,8 @@
  * id of the task that called connect()/listen() (those transitions run in process context), and
  * an accepted child (LISTEN → SYN_RECV, softirq) inherits the tag of its listener, looked up by
  * netns + local port (CLOSE → LISTEN runs in listen(), process context). */
-#include "hk_bpf.h"
 #include "tcp.h"
+#include "hk_bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -226,4 +226,3 @@ int tp_retransmit(struct trace_event_raw_tcp_retransmit_skb *ctx)
 {
     return on_retransmit(ctx->skaddr);
 }
-

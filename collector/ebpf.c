@@ -21,12 +21,8 @@
 #endif
 
 static const struct hk_ebpf_probe *const probes[] = {
-    &hk_ebpf_probe_sched,
-    &hk_ebpf_probe_proc,
-    &hk_ebpf_probe_oom,
-    &hk_ebpf_probe_tcp,
-    &hk_ebpf_probe_blk,
-    &hk_ebpf_probe_syscalls,
+    &hk_ebpf_probe_sched, &hk_ebpf_probe_proc, &hk_ebpf_probe_oom,
+    &hk_ebpf_probe_tcp,   &hk_ebpf_probe_blk,  &hk_ebpf_probe_syscalls,
 };
 #define NPROBES (sizeof(probes) / sizeof(probes[0]))
 
@@ -35,9 +31,8 @@ static const struct hk_metric_desc desc_up = {
     "hakari_ebpf_program_up", "1 if the eBPF program is loaded and attached, else 0.",
     HK_METRIC_GAUGE, "", program_label};
 static const struct hk_metric_desc desc_lost = {
-    "hakari_ebpf_events_lost_total",
-    "Events an eBPF program could not record (a map was full).", HK_METRIC_COUNTER, "",
-    program_label};
+    "hakari_ebpf_events_lost_total", "Events an eBPF program could not record (a map was full).",
+    HK_METRIC_COUNTER, "", program_label};
 #if HK_WITH_BPF
 static const struct hk_metric_desc desc_run = {
     "hakari_ebpf_program_run_seconds_total",
@@ -55,15 +50,16 @@ struct ebpf_state {
     int stats_fd; /* BPF_ENABLE_STATS handle while run_stats is on */
 };
 
-static const char *const option_keys[] = {HK_COLLECTOR_COMMON_KEYS, "syscalls", "attach",
-                                          "run_stats", "programs", "syscall_latency", NULL};
+static const char *const option_keys[] = {
+    HK_COLLECTOR_COMMON_KEYS, "syscalls", "attach", "run_stats", "programs",
+    "syscall_latency",        NULL};
 
 struct ebpf_opts {
     bool syscalls;
     bool syscall_latency;
     bool run_stats;
     int attach_min, attach_max;
-    bool only_listed;        /* `programs:` given: exactly those */
+    bool only_listed; /* `programs:` given: exactly those */
     bool listed[NPROBES];
 };
 
@@ -132,8 +128,9 @@ static int ebpf_check(const struct hk_collector_env *env)
 
 static bool tracefs_mounted(const struct hk_paths *paths)
 {
-    return paths->sys_fd >= 0 && (faccessat(paths->sys_fd, "kernel/tracing/events", F_OK, 0) == 0 ||
-                                  faccessat(paths->sys_fd, "kernel/debug/tracing/events", F_OK, 0) == 0);
+    return paths->sys_fd >= 0 &&
+           (faccessat(paths->sys_fd, "kernel/tracing/events", F_OK, 0) == 0 ||
+            faccessat(paths->sys_fd, "kernel/debug/tracing/events", F_OK, 0) == 0);
 }
 
 #if HK_WITH_BPF
@@ -186,8 +183,9 @@ static int ebpf_init(void **ret_state, const struct hk_collector_env *env)
             hk_log_warn("ebpf: cannot enable BPF run statistics", "err", strerror(errno));
     }
 #endif
-    struct hk_ebpf_env penv = {env->paths, s->hier, o.attach_max, o.attach_min,
-                               tracefs_mounted(env->paths), o.syscall_latency};
+    struct hk_ebpf_env penv = {
+        env->paths,       s->hier, o.attach_max, o.attach_min, tracefs_mounted(env->paths),
+        o.syscall_latency};
     o.syscalls |= o.syscall_latency;
     for (size_t i = 0; i < NPROBES; i++) {
         const struct hk_ebpf_probe *p = probes[i];

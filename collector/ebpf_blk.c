@@ -117,17 +117,17 @@ static int add_entry(const void *key, const void *vals, int ncpu, void *arg)
     int di = dev_index(w->s, k->dev);
     if (di < 0 || k->op > HK_BLK_OTHER)
         return 0;
-    return hk_ebpf_add(w->c, &w->rows, HK_HIER_BLKIO, k->cgid, (uint32_t)di * 8 + k->op, sum,
-                       2, slots);
+    return hk_ebpf_add(w->c, &w->rows, HK_HIER_BLKIO, k->cgid, (uint32_t)di * 8 + k->op, sum, 2,
+                       slots);
 }
 
 static int blk_collect(void *state, struct hk_ebpf_collect *c)
 {
     struct blk_state *s = state;
     struct walk_arg w = {s, c, {0}};
-    int r = hk_ebpf_percpu_foreach_key(bpf_map__fd(s->skel->maps.blk_stats),
-                                       sizeof(struct hk_blk_key), sizeof(struct hk_blk_val),
-                                       add_entry, &w);
+    int r =
+        hk_ebpf_percpu_foreach_key(bpf_map__fd(s->skel->maps.blk_stats), sizeof(struct hk_blk_key),
+                                   sizeof(struct hk_blk_val), add_entry, &w);
     if (r == 0) {
         hk_ebpf_rows_finish(&w.rows);
         for (size_t i = 0; i < w.rows.n && r >= 0; i++) {
@@ -142,9 +142,8 @@ static int blk_collect(void *state, struct hk_ebpf_collect *c)
                                           LAT_HI - LAT_LO + 1, &count);
             if (nb < 0)
                 r = nb;
-            else if ((r = hk_emit_histogram(c->ctx->b, &desc_lat, values, bounds, cum,
-                                            (size_t)nb, (double)row->v[1] / 1e9, count)) ==
-                     -E2BIG)
+            else if ((r = hk_emit_histogram(c->ctx->b, &desc_lat, values, bounds, cum, (size_t)nb,
+                                            (double)row->v[1] / 1e9, count)) == -E2BIG)
                 r = 0;
         }
     }

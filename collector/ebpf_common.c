@@ -301,9 +301,9 @@ int hk_ebpf_hierarchies_open(struct hk_hierarchy h[HK_HIER_COUNT], const struct 
         else
             snprintf(h[i].mount, sizeof(h[i].mount), "fs/cgroup/%s", base);
         h[i].v1 = v1;
-        h[i].dirfd = paths->sys_fd < 0 ? -1
-                                       : openat(paths->sys_fd, h[i].mount,
-                                                O_PATH | O_DIRECTORY | O_CLOEXEC);
+        h[i].dirfd = paths->sys_fd < 0
+                         ? -1
+                         : openat(paths->sys_fd, h[i].mount, O_PATH | O_DIRECTORY | O_CLOEXEC);
     }
     free(mi);
     return 0;
@@ -403,8 +403,8 @@ void hk_ebpf_rows_free(struct hk_ebpf_rows *rows)
     rows->n = rows->cap = 0;
 }
 
-int hk_ebpf_add(struct hk_ebpf_collect *c, struct hk_ebpf_rows *rows, enum hk_hier h,
-                uint64_t id, uint32_t sub, const int64_t *v, size_t nv, const uint64_t *slots)
+int hk_ebpf_add(struct hk_ebpf_collect *c, struct hk_ebpf_rows *rows, enum hk_hier h, uint64_t id,
+                uint32_t sub, const int64_t *v, size_t nv, const uint64_t *slots)
 {
     const char *path = c->path_of(c->self, h, id);
     if (!path)

@@ -40,9 +40,9 @@ int hk_cgid_index_walk(struct hk_cgid_index *idx, int root_dirfd);
 enum hk_hier { HK_HIER_CPU, HK_HIER_MEMORY, HK_HIER_BLKIO, HK_HIER_COUNT };
 
 struct hk_hierarchy {
-    bool v1;          /* a v1 hierarchy of the controller is mounted; else cgroup2 */
-    int dirfd;        /* O_PATH|O_DIRECTORY of its root, -1 if none found */
-    char mount[128];  /* relative to sysfs, for logs ("fs/cgroup/cpu") */
+    bool v1;         /* a v1 hierarchy of the controller is mounted; else cgroup2 */
+    int dirfd;       /* O_PATH|O_DIRECTORY of its root, -1 if none found */
+    char mount[128]; /* relative to sysfs, for logs ("fs/cgroup/cpu") */
     struct hk_cgid_index *index;
     int64_t walked_cycle; /* last cycle a re-walk ran (one per cycle at most) */
 };
@@ -181,8 +181,8 @@ int hk_ebpf_emit_counter(struct hk_builder *b, const struct hk_metric_desc *desc
 
 /* Aggregates one kernel entry: resolves (h, id) to labels and adds v/slots under sub.
  * Unresolvable ids (cgroup gone) are skipped. */
-int hk_ebpf_add(struct hk_ebpf_collect *c, struct hk_ebpf_rows *rows, enum hk_hier h,
-                uint64_t id, uint32_t sub, const int64_t *v, size_t nv, const uint64_t *slots);
+int hk_ebpf_add(struct hk_ebpf_collect *c, struct hk_ebpf_rows *rows, enum hk_hier h, uint64_t id,
+                uint32_t sub, const int64_t *v, size_t nv, const uint64_t *slots);
 
 #if HK_WITH_BPF
 #include <bpf/libbpf.h>
@@ -217,13 +217,28 @@ int hk_ebpf_percpu_foreach_key(int map_fd, size_t key_size, size_t value_size,
 
 /* Defines `static const struct hk_ebpf_skel_ops var` for skeleton type `skel`. */
 #define HK_EBPF_SKEL_OPS(var, skel, configure_fn)                                                  \
-    static void *var##_open(void) { return skel##__open(); }                                       \
-    static struct bpf_object *var##_obj(void *s) { return ((struct skel *)s)->obj; }               \
-    static int var##_load(void *s) { return skel##__load(s); }                                     \
-    static int var##_attach(void *s) { return skel##__attach(s); }                                 \
-    static void var##_destroy(void *s) { skel##__destroy(s); }                                     \
-    static const struct hk_ebpf_skel_ops var = {var##_open,   var##_obj,    configure_fn,          \
-                                                var##_load,   var##_attach, var##_destroy}
+    static void *var##_open(void)                                                                  \
+    {                                                                                              \
+        return skel##__open();                                                                     \
+    }                                                                                              \
+    static struct bpf_object *var##_obj(void *s)                                                   \
+    {                                                                                              \
+        return ((struct skel *)s)->obj;                                                            \
+    }                                                                                              \
+    static int var##_load(void *s)                                                                 \
+    {                                                                                              \
+        return skel##__load(s);                                                                    \
+    }                                                                                              \
+    static int var##_attach(void *s)                                                               \
+    {                                                                                              \
+        return skel##__attach(s);                                                                  \
+    }                                                                                              \
+    static void var##_destroy(void *s)                                                             \
+    {                                                                                              \
+        skel##__destroy(s);                                                                        \
+    }                                                                                              \
+    static const struct hk_ebpf_skel_ops var = {var##_open, var##_obj,    configure_fn,            \
+                                                var##_load, var##_attach, var##_destroy}
 #endif
 
 #endif

@@ -74,8 +74,8 @@ static int oom_fallback(struct hk_ebpf_collect *c)
     int r = hk_cgid_index_walk(h->index, h->dirfd);
     if (r < 0)
         return r;
-    struct fallback_arg f = {c, {0}, h->dirfd,
-                             h->v1 ? "memory.oom_control" : "memory.events.local"};
+    struct fallback_arg f = {
+        c, {0}, h->dirfd, h->v1 ? "memory.oom_control" : "memory.events.local"};
     r = hk_cgid_index_foreach(h->index, fallback_one, &f);
     if (r == 0) {
         hk_ebpf_rows_finish(&f.rows);

@@ -8,9 +8,9 @@
 
 static const char *const labels_reason[] = {"container", "id",  "image",  "name",
                                             "namespace", "pod", "reason", NULL};
-HK_EBPF_DESC desc_execs = {
-    "container_process_execs_total", "Successful execve calls in the container (eBPF).",
-    HK_METRIC_COUNTER, "", hk_ebpf_base_labels};
+HK_EBPF_DESC desc_execs = {"container_process_execs_total",
+                           "Successful execve calls in the container (eBPF).", HK_METRIC_COUNTER,
+                           "", hk_ebpf_base_labels};
 HK_EBPF_DESC desc_exits = {
     "container_process_exits_total",
     "Processes of the container that exited (eBPF): ok = status 0, error = non-zero status, "

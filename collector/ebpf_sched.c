@@ -20,8 +20,7 @@ static const struct hk_metric_desc desc_wait = {
     "container_cpu_runqueue_wait_seconds_total",
     "Time the container's runnable tasks waited on a CPU run queue (eBPF; without eBPF the sum "
     "of run_delay in /proc/<tid>/schedstat over the live tasks).",
-    HK_METRIC_COUNTER,
-    "seconds", hk_ebpf_base_labels};
+    HK_METRIC_COUNTER, "seconds", hk_ebpf_base_labels};
 static const struct hk_metric_desc desc_lat = {
     "container_cpu_runqueue_latency_seconds",
     "Run-queue waits of the container's tasks, from becoming runnable to running (eBPF).",
@@ -151,8 +150,8 @@ static int sched_fallback(struct hk_ebpf_collect *c)
     int r = hk_cgid_index_walk(h->index, h->dirfd);
     if (r < 0)
         return r;
-    struct fallback_arg f = {c, {0}, h->dirfd, h->v1 ? "tasks" : "cgroup.threads", 0,
-                             malloc((1 << 20) + 1)};
+    struct fallback_arg f = {
+        c, {0}, h->dirfd, h->v1 ? "tasks" : "cgroup.threads", 0, malloc((1 << 20) + 1)};
     if (!f.buf)
         return -ENOMEM;
     r = hk_cgid_index_foreach(h->index, fallback_one, &f);

@@ -88,8 +88,8 @@ static int sys_collect(void *state, struct hk_ebpf_collect *c)
 {
     struct sys_state *s = state;
     struct walk_arg w = {c, {0}};
-    int r = hk_ebpf_percpu_foreach(bpf_map__fd(s->skel->maps.sys_stats),
-                                   sizeof(struct hk_sys_val), add_entry, &w);
+    int r = hk_ebpf_percpu_foreach(bpf_map__fd(s->skel->maps.sys_stats), sizeof(struct hk_sys_val),
+                                   add_entry, &w);
     if (r == 0) {
         struct hk_builder *b = c->ctx->b;
         hk_ebpf_rows_finish(&w.rows);

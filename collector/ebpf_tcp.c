@@ -13,24 +13,23 @@
 
 static const char *const labels_result[] = {"container", "id",  "image",  "name",
                                             "namespace", "pod", "result", NULL};
-HK_EBPF_DESC desc_connects = {
-    "container_tcp_connects_total",
-    "Outgoing TCP connection attempts of the container by result (eBPF).", HK_METRIC_COUNTER, "",
-    labels_result};
+HK_EBPF_DESC desc_connects = {"container_tcp_connects_total",
+                              "Outgoing TCP connection attempts of the container by result (eBPF).",
+                              HK_METRIC_COUNTER, "", labels_result};
 HK_EBPF_DESC desc_accepts = {
     "container_tcp_accepts_total",
-    "Incoming TCP connections established on the container's listeners (eBPF).",
-    HK_METRIC_COUNTER, "", hk_ebpf_base_labels};
-HK_EBPF_DESC desc_closes = {
-    "container_tcp_closes_total", "Established TCP connections of the container that closed (eBPF).",
-    HK_METRIC_COUNTER, "", hk_ebpf_base_labels};
+    "Incoming TCP connections established on the container's listeners (eBPF).", HK_METRIC_COUNTER,
+    "", hk_ebpf_base_labels};
+HK_EBPF_DESC desc_closes = {"container_tcp_closes_total",
+                            "Established TCP connections of the container that closed (eBPF).",
+                            HK_METRIC_COUNTER, "", hk_ebpf_base_labels};
 HK_EBPF_DESC desc_active = {
     "container_tcp_active_connections",
-    "TCP connections of the container currently in state ESTABLISHED (eBPF).", HK_METRIC_GAUGE,
-    "", hk_ebpf_base_labels};
-HK_EBPF_DESC desc_retrans = {
-    "container_tcp_retransmits_total", "TCP segments retransmitted by the container's sockets (eBPF).",
-    HK_METRIC_COUNTER, "", hk_ebpf_base_labels};
+    "TCP connections of the container currently in state ESTABLISHED (eBPF).", HK_METRIC_GAUGE, "",
+    hk_ebpf_base_labels};
+HK_EBPF_DESC desc_retrans = {"container_tcp_retransmits_total",
+                             "TCP segments retransmitted by the container's sockets (eBPF).",
+                             HK_METRIC_COUNTER, "", hk_ebpf_base_labels};
 
 enum { V_OK, V_FAILED, V_ACCEPTS, V_CLOSES, V_RETRANS, V_ACTIVE, V_N };
 
@@ -169,8 +168,8 @@ static int tcp_collect(void *state, struct hk_ebpf_collect *c)
     struct walk_arg w = {s, c, {0}, calloc(s->nseeds + 1, sizeof(bool))};
     if (!w.seed_used)
         return -ENOMEM;
-    int r = hk_ebpf_percpu_foreach(bpf_map__fd(s->skel->maps.tcp_stats),
-                                   sizeof(struct hk_tcp_val), add_entry, &w);
+    int r = hk_ebpf_percpu_foreach(bpf_map__fd(s->skel->maps.tcp_stats), sizeof(struct hk_tcp_val),
+                                   add_entry, &w);
     /* Cgroups whose seeded connections saw no event since attach. */
     for (size_t i = 0; i < s->nseeds && r == 0; i++) {
         if (w.seed_used[i])

@@ -40,10 +40,9 @@ int hk_ebpf_diag_parse(const void *buf, size_t len,
         if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY &&
             h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct inet_diag_msg))) {
             const struct inet_diag_msg *m = NLMSG_DATA(h);
-            struct hk_tcp_sock s = {m->idiag_inode,
-                                    (uint64_t)m->id.idiag_cookie[0] |
-                                        ((uint64_t)m->id.idiag_cookie[1] << 32),
-                                    0};
+            struct hk_tcp_sock s = {
+                m->idiag_inode,
+                (uint64_t)m->id.idiag_cookie[0] | ((uint64_t)m->id.idiag_cookie[1] << 32), 0};
             /* Attributes follow the message, each 4-byte aligned. */
             size_t off = NLMSG_LENGTH(sizeof(*m));
             off = (off + 3) & ~(size_t)3;
@@ -262,14 +261,12 @@ static void attribute_v1(struct sock_list *l, int proc_fd, int hier_fd, const ch
     closedir(d);
 }
 
-int hk_ebpf_tcp_seed(const struct hk_ebpf_env *env, int (*fn)(uint64_t cookie, uint64_t id,
-                                                              void *arg),
-                     void *arg);
+int hk_ebpf_tcp_seed(const struct hk_ebpf_env *env,
+                     int (*fn)(uint64_t cookie, uint64_t id, void *arg), void *arg);
 
 /* Calls fn(cookie, owner id) for every established TCP socket whose owner is known. */
-int hk_ebpf_tcp_seed(const struct hk_ebpf_env *env, int (*fn)(uint64_t cookie, uint64_t id,
-                                                              void *arg),
-                     void *arg)
+int hk_ebpf_tcp_seed(const struct hk_ebpf_env *env,
+                     int (*fn)(uint64_t cookie, uint64_t id, void *arg), void *arg)
 {
     struct sock_list l = {0};
     int r = diag_dump(AF_INET, &l);

@@ -33,8 +33,7 @@ int main(int argc, char **argv)
                 return 2;
             }
             *eq = '\0';
-            entries[n] = (struct hk_container_entry){spec, eq + 1, "hakari-test:1", eq + 1,
-                                                     "", ""};
+            entries[n] = (struct hk_container_entry){spec, eq + 1, "hakari-test:1", eq + 1, "", ""};
             n++;
         } else if (!strcmp(argv[i], "--options") && i + 1 < argc) {
             options = argv[++i];

@@ -67,7 +67,8 @@ static void test_log2_buckets(void **st)
 {
     (void)st;
     /* Known values (ns); bucket counts must equal a brute-force "≤ le" count. */
-    static const uint64_t values[] = {0, 1, 2, 900, 1024, 1025, 2048, 5000, 1000000, 1048576,
+    static const uint64_t values[] = {0,       1,         2,          900,        1024,
+                                      1025,    2048,      5000,       1000000,    1048576,
                                       1048577, 999999999, 1073741824, 1073741825, 50000000000ULL};
     uint64_t slots[HK_LOG2_SLOTS] = {0};
     size_t nv = sizeof(values) / sizeof(values[0]);
@@ -125,7 +126,7 @@ static void test_decode(void **st)
     struct hk_tcp_val tv[3];
     memset(tv, 0, sizeof(tv));
     tv[0].connects_ok = 4;
-    tv[0].active = 4; /* opened on CPU 0 … */
+    tv[0].active = 4;  /* opened on CPU 0 … */
     tv[1].active = -3; /* … three closed on CPU 1 */
     tv[1].closes = 3;
     tv[2].connects_failed = 2;
@@ -265,8 +266,7 @@ static void test_mountinfo(void **st)
     assert_true(v1);
     assert_int_equal(hk_ebpf_mountinfo_find(S(mountinfo), "memory", base, sizeof(base), &v1), 0);
     assert_string_equal(base, "memory");
-    assert_int_equal(hk_ebpf_mountinfo_find(S(mountinfo), "net_prio", base, sizeof(base), &v1),
-                     0);
+    assert_int_equal(hk_ebpf_mountinfo_find(S(mountinfo), "net_prio", base, sizeof(base), &v1), 0);
     assert_string_equal(base, "net_cls,net_prio");
     assert_int_equal(hk_ebpf_mountinfo_find(S(mountinfo), "", base, sizeof(base), &v1), 0);
     assert_string_equal(base, "unified");
@@ -355,8 +355,8 @@ static void test_oom_kill_parse(void **st)
 {
     (void)st;
     uint64_t n = 0;
-    assert_int_equal(
-        hk_ebpf_oom_kill_parse(S("oom_kill_disable 0\nunder_oom 0\noom_kill 3\n"), &n), 0);
+    assert_int_equal(hk_ebpf_oom_kill_parse(S("oom_kill_disable 0\nunder_oom 0\noom_kill 3\n"), &n),
+                     0);
     assert_int_equal(n, 3);
     assert_int_equal(hk_ebpf_oom_kill_parse(
                          S("low 0\nhigh 0\nmax 12\noom 2\noom_kill 2\noom_group_kill 0\n"), &n),
@@ -372,8 +372,8 @@ static void test_blk_devname(void **st)
 {
     (void)st;
     char name[32];
-    assert_int_equal(hk_ebpf_blk_devname(S("MAJOR=7\nMINOR=0\nDEVNAME=loop0\nDEVTYPE=disk\n"),
-                                         name, sizeof(name)),
+    assert_int_equal(hk_ebpf_blk_devname(S("MAJOR=7\nMINOR=0\nDEVNAME=loop0\nDEVTYPE=disk\n"), name,
+                                         sizeof(name)),
                      0);
     assert_string_equal(name, "/dev/loop0");
     assert_int_equal(hk_ebpf_blk_devname(S("MAJOR=254\nDEVNAME=vda"), name, sizeof(name)), 0);
