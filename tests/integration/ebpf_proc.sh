@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # eBPF exec/exit probe: a child in a fresh v1 cpu cgroup (nested one level below a published
 # container) runs N execs of /bin/true, exits with status 3, and has a child killed by SIGKILL;
-# the container's row shows at least those counts, and an idle sibling cgroup shows none.
+# the container's row shows at least those counts, and an idle sibling cgroup shows none. With
+# run_stats: true the programs' run time is exported.
 source "$(dirname "$0")/../lib.sh"
 source "$TOP/tests/ebpf_lib.sh"
 
@@ -13,7 +14,7 @@ A_NESTED=$(mkcg "$CPU" "$base-a/nested")
 B=$(mkcg "$CPU" "$base-b")
 N=25
 
-driver_start --publish "$base-a=worker-a"
+driver_start --publish "$base-a=worker-a" --options 'run_stats: true'
 in_cg "$B" sleep 30 &
 in_cg "$A_NESTED" bash -c "for i in \$(seq $N); do /bin/true; done; (exit 3); bash -c 'exit 3'; bash -c 'kill -KILL \$\$'; true" ||
     fail "workload failed"
@@ -38,4 +39,9 @@ bexec=$(val "$TMP/out.txt" container_process_execs_total "id=\"$base-b\"")
 bexit=$(val "$TMP/out.txt" container_process_exits_total "id=\"$base-b\"")
 ge 1 "$bexec" || fail "idle cgroup got $bexec execs"
 ge 0 "$bexit" || fail "idle cgroup got $bexit exits"
-echo "execs=$execs ok=$ok error=$err signal=$sig idle_execs=$bexec"
+# run_stats: true turned on BPF run statistics: the programs' time is exported.
+run=$(val "$TMP/out.txt" hakari_ebpf_program_run_seconds_total 'program="proc"')
+ge "$run" 0.000000001 || fail "hakari_ebpf_program_run_seconds_total{program=proc} is $run"
+lost=$(val "$TMP/out.txt" hakari_ebpf_events_lost_total 'program="proc"')
+[ "$lost" = 0 ] || fail "proc lost $lost events"
+echo "execs=$execs ok=$ok error=$err signal=$sig idle_execs=$bexec run_seconds=$run"
