@@ -41,6 +41,12 @@ static const struct hk_metric_desc desc_run = {
     HK_METRIC_COUNTER, "seconds", program_label};
 #endif
 
+/* Ids a hierarchy could not resolve in one cycle (sorted for lookups in the next). */
+struct idset {
+    uint64_t *ids;
+    size_t n, cap;
+};
+
 struct ebpf_state {
     struct hk_paths *paths;
     struct hk_hierarchy hier[HK_HIER_COUNT];
@@ -48,7 +54,29 @@ struct ebpf_state {
     bool enabled[NPROBES];
     int64_t cycle;
     int stats_fd; /* BPF_ENABLE_STATS handle while run_stats is on */
+    struct idset missing_prev[HK_HIER_COUNT], missing_now[HK_HIER_COUNT];
 };
+
+#define MISSING_MAX 65536
+
+static void idset_add(struct idset *set, uint64_t id)
+{
+    if (set->n == set->cap) {
+        size_t nc = set->cap ? set->cap * 2 : 64;
+        uint64_t *ni = nc <= MISSING_MAX ? realloc(set->ids, nc * sizeof(*ni)) : NULL;
+        if (!ni)
+            return; /* best effort: the entry is retried next cycle */
+        set->ids = ni;
+        set->cap = nc;
+    }
+    set->ids[set->n++] = id;
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
 
 static const char *const option_keys[] = {
     HK_COLLECTOR_COMMON_KEYS, "syscalls", "attach", "run_stats", "programs",
@@ -157,6 +185,10 @@ static void ebpf_fini(void *state)
         if (s->probe_state[i])
             probes[i]->fini(s->probe_state[i]);
     hk_ebpf_hierarchies_close(s->hier);
+    for (int h = 0; h < HK_HIER_COUNT; h++) {
+        free(s->missing_prev[h].ids);
+        free(s->missing_now[h].ids);
+    }
     if (s->stats_fd >= 0)
         close(s->stats_fd);
     free(s);
@@ -206,14 +238,22 @@ static int ebpf_init(void **ret_state, const struct hk_collector_env *env)
     return 0;
 }
 
+/* Full re-walks of a hierarchy also happen every REWALK_CYCLES cycles, so that removed cgroups
+ * leave the index (and then, via gone(), the kernel maps). */
+#define REWALK_CYCLES 6
+
 static const char *path_of(void *self, enum hk_hier h, uint64_t id)
 {
     struct ebpf_state *s = self;
     struct hk_hierarchy *hh = &s->hier[h];
-    const char *p = hk_cgid_index_lookup(hh->index, id);
-    if (p || hh->dirfd < 0 || hh->walked_cycle == s->cycle)
+    if (hh->dirfd < 0)
+        return NULL;
+    bool stale = hh->walked_cycle < 0 || s->cycle - hh->walked_cycle >= REWALK_CYCLES;
+    const char *p = stale ? NULL : hk_cgid_index_lookup(hh->index, id);
+    if (p || hh->walked_cycle == s->cycle)
         return p;
-    /* Unknown id: a cgroup made since the last walk. Re-walk, at most once per cycle. */
+    /* Unknown id (a cgroup made since the last walk) or a periodic refresh: re-walk, at most
+     * once per cycle. */
     hh->walked_cycle = s->cycle;
     int r = hk_cgid_index_walk(hh->index, hh->dirfd);
     if (r < 0)
@@ -221,11 +261,33 @@ static const char *path_of(void *self, enum hk_hier h, uint64_t id)
     return hk_cgid_index_lookup(hh->index, id);
 }
 
+static bool gone(void *self, enum hk_hier h, uint64_t id)
+{
+    struct ebpf_state *s = self;
+    if (!id || s->hier[h].walked_cycle != s->cycle)
+        return false; /* only after a fresh walk of this cycle failed to find it */
+    idset_add(&s->missing_now[h], id);
+    const struct idset *prev = &s->missing_prev[h];
+    return prev->n && bsearch(&id, prev->ids, prev->n, sizeof(id), u64_cmp);
+}
+
+/* The ids missing in the cycle that ends become the "previous" set of the next one. */
+static void rotate_missing(struct ebpf_state *s)
+{
+    for (int h = 0; h < HK_HIER_COUNT; h++) {
+        struct idset tmp = s->missing_prev[h];
+        s->missing_prev[h] = s->missing_now[h];
+        qsort(s->missing_prev[h].ids, s->missing_prev[h].n, sizeof(uint64_t), u64_cmp);
+        s->missing_now[h] = tmp;
+        s->missing_now[h].n = 0;
+    }
+}
+
 static int ebpf_collect(void *state, struct hk_collect_ctx *ctx)
 {
     struct ebpf_state *s = state;
     s->cycle++;
-    struct hk_ebpf_collect c = {ctx, hk_containers_acquire(), path_of, s, s->hier};
+    struct hk_ebpf_collect c = {ctx, hk_containers_acquire(), path_of, gone, s, s->hier};
     int ret = 0;
 #if HK_WITH_BPF
     bool stats_on = s->stats_fd >= 0;
@@ -271,6 +333,7 @@ static int ebpf_collect(void *state, struct hk_collect_ctx *ctx)
 #endif
     }
     hk_containers_unref((struct hk_containers *)c.containers);
+    rotate_missing(s);
     return ret;
 }
 
@@ -402,6 +465,9 @@ int hk_ebpf_percpu_foreach(int map_fd, size_t value_size,
             continue; /* deleted meanwhile */
         if ((r = fn(key, vals, ncpu, arg)) < 0)
             break;
+        if (r == 1) /* its cgroup is gone; get_next_key from a deleted key restarts safely */
+            bpf_map_delete_elem(map_fd, &key);
+        r = 0;
     }
     free(vals);
     return r;
@@ -430,6 +496,9 @@ int hk_ebpf_percpu_foreach_key(int map_fd, size_t key_size, size_t value_size,
             continue;
         if ((r = fn(key, vals, ncpu, arg)) < 0)
             break;
+        if (r == 1)
+            bpf_map_delete_elem(map_fd, key);
+        r = 0;
     }
 out:
     free(vals);

@@ -408,7 +408,7 @@ int hk_ebpf_add(struct hk_ebpf_collect *c, struct hk_ebpf_rows *rows, enum hk_hi
 {
     const char *path = c->path_of(c->self, h, id);
     if (!path)
-        return 0;
+        return c->gone && c->gone(c->self, h, id) ? 1 : 0;
     struct hk_ebpf_row row;
     memset(&row, 0, sizeof(row));
     hk_ebpf_labels_for(c->containers, path, row.labels);

@@ -148,6 +148,9 @@ struct hk_ebpf_collect {
     const struct hk_containers *containers;
     /* Path of a kernel cgroup id in hierarchy h (re-walks once per cycle on a miss), or NULL. */
     const char *(*path_of)(void *self, enum hk_hier h, uint64_t id);
+    /* True when id was unresolvable in the previous cycle too: its cgroup is gone and the
+     * kernel map entry can be deleted (keeps maps from filling up with dead cgroups). */
+    bool (*gone)(void *self, enum hk_hier h, uint64_t id);
     void *self;
     struct hk_hierarchy *hier; /* [HK_HIER_COUNT] */
 };
@@ -180,7 +183,8 @@ int hk_ebpf_emit_counter(struct hk_builder *b, const struct hk_metric_desc *desc
                          const char *extra_value);
 
 /* Aggregates one kernel entry: resolves (h, id) to labels and adds v/slots under sub.
- * Unresolvable ids (cgroup gone) are skipped. */
+ * Unresolvable ids are skipped: returns 1 when the cgroup is gone for good (the caller deletes
+ * the map entry; the foreach helpers do), else 0, or -errno. */
 int hk_ebpf_add(struct hk_ebpf_collect *c, struct hk_ebpf_rows *rows, enum hk_hier h, uint64_t id,
                 uint32_t sub, const int64_t *v, size_t nv, const uint64_t *slots);
 
@@ -205,7 +209,8 @@ uint64_t hk_ebpf_percpu_u64(int map_fd);
 int hk_ebpf_ncpus(void);
 
 /* Calls fn(key, values of all CPUs, ncpu, arg) for every entry of a per-CPU hash with u64 keys
- * (value_size bytes per CPU, 8-byte aligned). 0 or -errno. */
+ * (value_size bytes per CPU, 8-byte aligned); an entry for which fn returns 1 is deleted.
+ * 0 or -errno. */
 int hk_ebpf_percpu_foreach(int map_fd, size_t value_size,
                            int (*fn)(uint64_t key, const void *vals, int ncpu, void *arg),
                            void *arg);

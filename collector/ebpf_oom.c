@@ -134,6 +134,9 @@ static int oom_collect(void *state, struct hk_ebpf_collect *c)
         int64_t v = (int64_t)val;
         if ((r = hk_ebpf_add(c, &rows, HK_HIER_MEMORY, key, 0, &v, 1, NULL)) < 0)
             break;
+        if (r == 1)
+            bpf_map_delete_elem(fd, &key); /* cgroup gone */
+        r = 0;
     }
     if (r == 0) {
         hk_ebpf_rows_finish(&rows);

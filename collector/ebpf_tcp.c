@@ -177,6 +177,10 @@ static int tcp_collect(void *state, struct hk_ebpf_collect *c)
         int64_t v[V_N] = {0};
         v[V_ACTIVE] = s->seeds[i].n;
         r = hk_ebpf_add(c, &w.rows, s->hier, s->seeds[i].id, 0, v, V_N, NULL);
+        if (r == 1) { /* cgroup gone: its seeded connections went with it */
+            s->seeds[i].n = 0;
+            r = 0;
+        }
     }
     free(w.seed_used);
     if (r == 0) {

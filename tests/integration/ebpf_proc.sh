@@ -45,3 +45,14 @@ ge "$run" 0.000000001 || fail "hakari_ebpf_program_run_seconds_total{program=pro
 lost=$(val "$TMP/out.txt" hakari_ebpf_events_lost_total 'program="proc"')
 [ "$lost" = 0 ] || fail "proc lost $lost events"
 echo "execs=$execs ok=$ok error=$err signal=$sig idle_execs=$bexec run_seconds=$run"
+
+# The idle cgroup goes away: its series disappear within the index refresh period (6 cycles; its
+# kernel entries are dropped after a second cycle without it) and the container's counters stay.
+cg_kill "$B"
+until_true 10 test -z "$(cat "$B/cgroup.procs")" || fail "idle cgroup not empty"
+rmdir "$B"
+for i in $(seq 8); do driver_collect "$TMP/out3.txt"; done
+grep -q "id=\"$base-b\"" "$TMP/out3.txt" && fail "removed cgroup still reported"
+execs3=$(val "$TMP/out3.txt" container_process_execs_total "$sel")
+[ "$execs3" = "$execs" ] || fail "container execs changed after a sibling was removed: $execs -> $execs3"
+echo "removed sibling: no longer reported; container execs still $execs3"
