@@ -87,6 +87,7 @@ static int oom_fallback(struct hk_ebpf_collect *c)
 
 #if HK_WITH_BPF
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 
 #include "bpf/oom.h"
 #include "bpf/oom.skel.h"
@@ -101,8 +102,36 @@ static void configure(void *skel, const struct hk_ebpf_env *env)
 }
 HK_EBPF_SKEL_OPS(skel_ops, hk_oom, configure);
 
+/* mark_victim carries the victim task only since Linux 6.8 (before: an int pid, which the
+ * program would misread). 1 yes, 0 no, -errno when vmlinux BTF is unreadable. */
+static int victim_has_task(void)
+{
+    struct btf *btf = btf__load_vmlinux_btf();
+    if (!btf)
+        return -errno;
+    int r = 0;
+    int id = btf__find_by_name_kind(btf, "btf_trace_mark_victim", BTF_KIND_TYPEDEF);
+    const struct btf_type *t = id > 0 ? btf__type_by_id(btf, id) : NULL;
+    t = t ? btf__type_by_id(btf, t->type) : NULL; /* pointer to the prototype */
+    t = t && btf_is_ptr(t) ? btf__type_by_id(btf, t->type) : NULL;
+    if (t && btf_is_func_proto(t) && btf_vlen(t) >= 2) {
+        const struct btf_param *p = btf_params(t);
+        const struct btf_type *a = btf__type_by_id(btf, p[1].type); /* after void *__data */
+        while (a && (btf_is_typedef(a) || btf_is_mod(a)))
+            a = btf__type_by_id(btf, a->type);
+        r = a && btf_is_ptr(a);
+    }
+    btf__free(btf);
+    return r;
+}
+
 static int oom_open(void **ret_state, const struct hk_ebpf_env *env, const char **ret_why)
 {
+    int has = victim_has_task();
+    if (has == 0) {
+        *ret_why = "oom:mark_victim has no task argument on this kernel (before 6.8)";
+        return -EOPNOTSUPP;
+    }
     struct oom_state *s = calloc(1, sizeof(*s));
     if (!s)
         return -ENOMEM;
