@@ -7,6 +7,8 @@
  * Emits: hakari_ebpf_program_up, hakari_ebpf_events_lost_total,
  * hakari_ebpf_program_run_seconds_total, and the container_* families of the probes. */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +43,8 @@ static const struct hk_metric_desc desc_run = {
     HK_METRIC_COUNTER, "seconds", program_label};
 #endif
 
+enum probe_status { PROBE_LOADING, PROBE_UP, PROBE_DOWN };
+
 /* Ids a hierarchy could not resolve in one cycle (sorted for lookups in the next). */
 struct idset {
     uint64_t *ids;
@@ -50,8 +54,13 @@ struct idset {
 struct ebpf_state {
     struct hk_paths *paths;
     struct hk_hierarchy hier[HK_HIER_COUNT];
-    void *probe_state[NPROBES];
+    void *probe_state[NPROBES]; /* written by the loader before status[i] leaves LOADING */
     bool enabled[NPROBES];
+    _Atomic int status[NPROBES]; /* enum probe_status */
+    struct hk_ebpf_env penv;
+    pthread_t loader;
+    bool loader_started;
+    atomic_bool stop;
     int64_t cycle;
     int stats_fd; /* BPF_ENABLE_STATS handle while run_stats is on */
     struct idset missing_prev[HK_HIER_COUNT], missing_now[HK_HIER_COUNT];
@@ -78,11 +87,17 @@ static int u64_cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static const char *const option_keys[] = {
-    HK_COLLECTOR_COMMON_KEYS, "syscalls", "attach", "run_stats", "programs",
-    "syscall_latency",        NULL};
+static const char *const option_keys[] = {HK_COLLECTOR_COMMON_KEYS,
+                                          "syscalls",
+                                          "syscall_latency",
+                                          "attach",
+                                          "run_stats",
+                                          "programs",
+                                          "load_in_background",
+                                          NULL};
 
 struct ebpf_opts {
+    bool load_in_background;
     bool syscalls;
     bool syscall_latency;
     bool run_stats;
@@ -117,6 +132,7 @@ static int parse_opts(const struct hk_collector_env *env, struct ebpf_opts *o)
     const struct hk_yaml_node *n;
     int r;
     memset(o, 0, sizeof(*o));
+    o->load_in_background = true;
     o->attach_min = HK_ATTACH_TP_BTF;
     o->attach_max = HK_ATTACH_TRACEPOINT;
     if ((r = hk_yaml_check_keys(env->options, option_keys, env->err)) < 0)
@@ -128,6 +144,9 @@ static int parse_opts(const struct hk_collector_env *env, struct ebpf_opts *o)
         return r;
     if ((n = hk_yaml_get(env->options, "syscall_latency")) &&
         (r = hk_yaml_bool(n, &o->syscall_latency, env->err)) < 0)
+        return r;
+    if ((n = hk_yaml_get(env->options, "load_in_background")) &&
+        (r = hk_yaml_bool(n, &o->load_in_background, env->err)) < 0)
         return r;
     if ((n = hk_yaml_get(env->options, "run_stats")) &&
         (r = hk_yaml_bool(n, &o->run_stats, env->err)) < 0)
@@ -176,11 +195,37 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 }
 #endif
 
+/* Loads every enabled probe (BPF verification takes a few hundred ms each, so by default this
+ * runs on its own thread and the agent's first snapshots do not wait for it). */
+static void *load_probes(void *arg)
+{
+    struct ebpf_state *s = arg;
+    for (size_t i = 0; i < NPROBES; i++) {
+        const struct hk_ebpf_probe *p = probes[i];
+        if (!s->enabled[i])
+            continue;
+        const char *why = "agent stopping";
+        int r = atomic_load(&s->stop) ? -ECANCELED : p->open(&s->probe_state[i], &s->penv, &why);
+        if (r < 0) {
+            s->probe_state[i] = NULL;
+            hk_log_warn("ebpf program not loaded; its metrics are missing or from a fallback",
+                        "program", p->name, "reason", why ? why : "error", "err", strerror(-r));
+        } else {
+            hk_log_info("ebpf program attached", "program", p->name);
+        }
+        atomic_store(&s->status[i], r < 0 ? PROBE_DOWN : PROBE_UP);
+    }
+    return NULL;
+}
+
 static void ebpf_fini(void *state)
 {
     struct ebpf_state *s = state;
     if (!s)
         return;
+    atomic_store(&s->stop, true);
+    if (s->loader_started)
+        pthread_join(s->loader, NULL);
     for (size_t i = 0; i < NPROBES; i++)
         if (s->probe_state[i])
             probes[i]->fini(s->probe_state[i]);
@@ -215,25 +260,20 @@ static int ebpf_init(void **ret_state, const struct hk_collector_env *env)
             hk_log_warn("ebpf: cannot enable BPF run statistics", "err", strerror(errno));
     }
 #endif
-    struct hk_ebpf_env penv = {
-        env->paths,       s->hier, o.attach_max, o.attach_min, tracefs_mounted(env->paths),
-        o.syscall_latency};
+    s->penv = (struct hk_ebpf_env){env->paths,      s->hier,
+                                   o.attach_max,    o.attach_min,
+                                   tracefs_mounted(env->paths), o.syscall_latency};
     o.syscalls |= o.syscall_latency;
     for (size_t i = 0; i < NPROBES; i++) {
         const struct hk_ebpf_probe *p = probes[i];
-        if (o.only_listed ? !o.listed[i] : p->opt_in && !o.syscalls)
-            continue;
-        s->enabled[i] = true;
-        const char *why = NULL;
-        r = p->open(&s->probe_state[i], &penv, &why);
-        if (r < 0) {
-            s->probe_state[i] = NULL;
-            hk_log_warn("ebpf program not loaded; its metrics are missing or from a fallback",
-                        "program", p->name, "reason", why ? why : "error", "err", strerror(-r));
-        } else {
-            hk_log_info("ebpf program attached", "program", p->name);
-        }
+        s->enabled[i] = o.only_listed ? o.listed[i] : !p->opt_in || o.syscalls;
+        atomic_init(&s->status[i], PROBE_LOADING);
     }
+    atomic_init(&s->stop, false);
+    if (o.load_in_background && pthread_create(&s->loader, NULL, load_probes, s) == 0)
+        s->loader_started = true;
+    else
+        load_probes(s);
     *ret_state = s;
     return 0;
 }
@@ -303,7 +343,10 @@ static int ebpf_collect(void *state, struct hk_collect_ctx *ctx)
             continue;
         const struct hk_ebpf_probe *p = probes[i];
         const char *label[] = {p->name};
-        void *ps = s->probe_state[i];
+        int st = atomic_load(&s->status[i]);
+        if (st == PROBE_LOADING)
+            continue; /* still being verified: reported once it is up or down */
+        void *ps = st == PROBE_UP ? s->probe_state[i] : NULL;
         hk_emit(ctx->b, &desc_up, label, ps ? 1 : 0);
         int r = ps ? p->collect(ps, &c) : p->fallback ? p->fallback(&c) : 0;
         if (r < 0) {

@@ -57,7 +57,7 @@ check_down() { # LOG OUT WHAT
 }
 
 log "unprivileged (capabilities dropped)"
-"${NOCAPS[@]}" "$HAKARI" --once >"$TMP/nocap.out" 2>"$TMP/nocap.log" || fail "hakari --once failed without caps"
+"${NOCAPS[@]}" "$HAKARI" --once --collector.ebpf.load_in_background=false >"$TMP/nocap.out" 2>"$TMP/nocap.log" || fail "hakari --once failed without caps"
 grep ebpf "$TMP/nocap.log" >&2 || true
 grep -q 'not permitted' "$TMP/nocap.log" || fail "no 'not permitted' reason in the log"
 check_down "$TMP/nocap.log" "$TMP/nocap.out" unprivileged
@@ -65,6 +65,6 @@ check_down "$TMP/nocap.log" "$TMP/nocap.out" unprivileged
 log "make BPF=0"
 make -s -C "$TOP" O="$TMP/nobpf" BPF=0 -j2 all >"$TMP/build.log" 2>&1 || { tail -20 "$TMP/build.log"; fail "BPF=0 build failed"; }
 if ldd "$TMP/nobpf/hakari" | grep -q libbpf; then fail "BPF=0 binary links libbpf"; fi
-"$TMP/nobpf/hakari" --once >"$TMP/nobpf.out" 2>"$TMP/nobpf.log" || fail "BPF=0 hakari --once failed"
+"$TMP/nobpf/hakari" --once --collector.ebpf.load_in_background=false >"$TMP/nobpf.out" 2>"$TMP/nobpf.log" || fail "BPF=0 hakari --once failed"
 grep -q 'built without eBPF support' "$TMP/nobpf.log" || fail "BPF=0: no clear log line"
 check_down "$TMP/nobpf.log" "$TMP/nobpf.out" "BPF=0"

@@ -55,6 +55,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "ebpf_driver: %s\n", err.msg);
         return 2;
     }
+    /* "ready" must mean attached: load in the foreground. */
+    if (!opts && !(opts = hk_yaml_new_root("options")))
+        return 1;
+    if (!hk_yaml_get(opts, "load_in_background") &&
+        hk_yaml_set_path(opts, "load_in_background", "false", "ebpf_driver") < 0)
+        return 1;
     struct hk_collector_env env = {&paths, NULL, opts, &err};
     void *state = NULL;
     if (hk_collector_ebpf.check && hk_collector_ebpf.check(&env) < 0) {
