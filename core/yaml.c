@@ -36,6 +36,8 @@ int hk_error_at(struct hk_error *err, const struct hk_yaml_node *node, const cha
 
 struct builder {
     yaml_parser_t parser;
+    const char *text; /* the input, for positions of reader (encoding) errors */
+    size_t text_len;
     const char *file;
     struct hk_error *err;
     size_t nodes;
@@ -46,6 +48,7 @@ static void node_free(struct hk_yaml_node *n)
     if (!n)
         return;
     free(n->scalar);
+    free(n->raw);
     if (n->keys)
         for (size_t i = 0; i < n->n; i++)
             node_free(n->keys[i]);
@@ -80,6 +83,17 @@ static struct hk_yaml_node *node_new(struct builder *b, enum hk_yaml_kind kind, 
     return n;
 }
 
+static bool env_name_valid(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+        if (!alpha && (i == 0 || c < '0' || c > '9'))
+            return false;
+    }
+    return len > 0;
+}
+
 /* Expands ${VAR}; $$ → $. */
 static char *expand_env(struct builder *b, const char *s, size_t len, const struct hk_yaml_node *at)
 {
@@ -97,7 +111,10 @@ static char *expand_env(struct builder *b, const char *s, size_t len, const stru
         } else if (s[i] == '$' && i + 1 < len && s[i + 1] == '{') {
             const char *close = memchr(s + i + 2, '}', len - i - 2);
             size_t nlen = close ? (size_t)(close - (s + i + 2)) : 0;
-            if (!close || nlen == 0 || nlen >= sizeof(namebuf)) {
+            /* Only ${NAME} with an environment-variable name expands; "${1}" (a regex group
+             * in a relabel replacement) stays as written. */
+            if (!close || nlen == 0 || nlen >= sizeof(namebuf) ||
+                !env_name_valid(s + i + 2, nlen)) {
                 piece = s + i;
                 plen = 1;
                 i++;
@@ -159,6 +176,21 @@ static int parse_node(struct builder *b, yaml_event_t *ev, int depth, struct hk_
 static int next_event(struct builder *b, yaml_event_t *ev)
 {
     if (!yaml_parser_parse(&b->parser, ev)) {
+        if (b->parser.error == YAML_READER_ERROR) {
+            /* Encoding errors carry a byte offset, not a mark: turn it into line:col. */
+            size_t line = 1, col = 1, off = b->parser.problem_offset;
+            for (size_t i = 0; i < off && i < b->text_len; i++) {
+                if (b->text[i] == '\n') {
+                    line++;
+                    col = 1;
+                } else if (((unsigned char)b->text[i] & 0xC0) != 0x80) {
+                    col++;
+                }
+            }
+            snprintf(b->err->msg, sizeof(b->err->msg), "%s:%zu:%zu: %s", b->file, line, col,
+                     b->parser.problem ? b->parser.problem : "invalid encoding");
+            return -EINVAL;
+        }
         snprintf(b->err->msg, sizeof(b->err->msg), "%s:%zu:%zu: %s%s%s", b->file,
                  b->parser.problem_mark.line + 1, b->parser.problem_mark.column + 1,
                  b->parser.problem ? b->parser.problem : "YAML syntax error",
@@ -247,7 +279,9 @@ static int parse_node(struct builder *b, yaml_event_t *ev, int depth, struct hk_
         n->plain_null = plain && (len == 0 || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 ||
                                   strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0);
         n->scalar = expand_env(b, v, len, n);
-        if (!n->scalar)
+        if (memchr(v, '$', len))
+            n->raw = strndup(v, len);
+        if (!n->scalar || (memchr(v, '$', len) && !n->raw))
             r = -ENOMEM;
         break;
     }
@@ -297,7 +331,7 @@ static int parse_node(struct builder *b, yaml_event_t *ev, int depth, struct hk_
 int hk_yaml_parse_string(const char *name, const char *text, size_t len,
                          struct hk_yaml_node **ret_root, struct hk_error *err)
 {
-    struct builder b = {.err = err};
+    struct builder b = {.err = err, .text = text, .text_len = len};
     char *file = strdup(name ? name : "<config>");
     if (!file)
         return -ENOMEM;
