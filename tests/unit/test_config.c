@@ -140,7 +140,8 @@ static void test_errors(void **state)
     expect_error("limits:\n  max_series: -5\n",
                  ":2:15: expected a non-negative integer, found \"-5\"");
     expect_error("limits:\n  max_labels: 5000\n", ":2:15: 5000 is out of range [0, 1024]");
-    expect_error("collectors:\n  nope: {}\n", ":2:3: unknown collector \"nope\" (known: loadavg)");
+    expect_error("collectors:\n  nope: {}\n",
+                 ":2:3: unknown collector \"nope\" (known: loadavg, ebpf)");
     expect_error("collectors:\n  loadavg:\n    enabled: maybe\n",
                  ":3:14: expected true or false, found \"maybe\"");
     expect_error("collectors:\n  loadavg:\n    color: red\n",
