@@ -248,7 +248,7 @@ int hk_ebpf_mountinfo_find(const char *buf, size_t len, const char *controller, 
                 dash = i;
                 break;
             }
-        if (!dash || dash + 3 >= nt + 0 || nt < dash + 4)
+        if (!dash || nt < dash + 4) /* - fstype source super-options */
             continue;
         const char *fstype = tok[dash + 1];
         size_t fl = tl[dash + 1];
