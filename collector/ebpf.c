@@ -87,14 +87,9 @@ static int u64_cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static const char *const option_keys[] = {HK_COLLECTOR_COMMON_KEYS,
-                                          "syscalls",
-                                          "syscall_latency",
-                                          "attach",
-                                          "run_stats",
-                                          "programs",
-                                          "load_in_background",
-                                          NULL};
+static const char *const option_keys[] = {
+    HK_COLLECTOR_COMMON_KEYS, "syscalls", "syscall_latency", "attach", "run_stats", "programs",
+    "load_in_background",     NULL};
 
 struct ebpf_opts {
     bool load_in_background;
@@ -260,9 +255,9 @@ static int ebpf_init(void **ret_state, const struct hk_collector_env *env)
             hk_log_warn("ebpf: cannot enable BPF run statistics", "err", strerror(errno));
     }
 #endif
-    s->penv = (struct hk_ebpf_env){env->paths,      s->hier,
-                                   o.attach_max,    o.attach_min,
-                                   tracefs_mounted(env->paths), o.syscall_latency};
+    s->penv = (struct hk_ebpf_env){
+        env->paths,       s->hier, o.attach_max, o.attach_min, tracefs_mounted(env->paths),
+        o.syscall_latency};
     o.syscalls |= o.syscall_latency;
     for (size_t i = 0; i < NPROBES; i++) {
         const struct hk_ebpf_probe *p = probes[i];
