@@ -212,24 +212,26 @@ enum file {
     F_COUNT,
 };
 
+/* spec: a limit, read every SPEC_REFRESH_CYCLES cycles and not kept open (saves descriptors). */
 static const struct {
     const char *name;
     enum hier hier;
+    bool spec;
 } files[F_COUNT] = {
     [F2_CPU_STAT] = {"cpu.stat", H_V2},
-    [F2_CPU_MAX] = {"cpu.max", H_V2},
-    [F2_CPU_WEIGHT] = {"cpu.weight", H_V2},
+    [F2_CPU_MAX] = {"cpu.max", H_V2, true},
+    [F2_CPU_WEIGHT] = {"cpu.weight", H_V2, true},
     [F2_MEM_CURRENT] = {"memory.current", H_V2},
     [F2_MEM_STAT] = {"memory.stat", H_V2},
-    [F2_MEM_MAX] = {"memory.max", H_V2},
-    [F2_MEM_MIN] = {"memory.min", H_V2},
+    [F2_MEM_MAX] = {"memory.max", H_V2, true},
+    [F2_MEM_MIN] = {"memory.min", H_V2, true},
     [F2_MEM_PEAK] = {"memory.peak", H_V2},
     [F2_MEM_EVENTS] = {"memory.events", H_V2},
     [F2_SWAP_CURRENT] = {"memory.swap.current", H_V2},
-    [F2_SWAP_MAX] = {"memory.swap.max", H_V2},
+    [F2_SWAP_MAX] = {"memory.swap.max", H_V2, true},
     [F2_IO_STAT] = {"io.stat", H_V2},
     [F2_PIDS_CURRENT] = {"pids.current", H_V2},
-    [F2_PIDS_MAX] = {"pids.max", H_V2},
+    [F2_PIDS_MAX] = {"pids.max", H_V2, true},
     [F2_PROCS] = {"cgroup.procs", H_V2},
     [F_PSI_CPU] = {"cpu.pressure", H_V2},
     [F_PSI_MEM] = {"memory.pressure", H_V2},
@@ -237,23 +239,35 @@ static const struct {
     [F1_CPUACCT_USAGE] = {"cpuacct.usage", H_CPUACCT},
     [F1_CPUACCT_STAT] = {"cpuacct.stat", H_CPUACCT},
     [F1_CPU_STAT] = {"cpu.stat", H_CPU},
-    [F1_CFS_PERIOD] = {"cpu.cfs_period_us", H_CPU},
-    [F1_CFS_QUOTA] = {"cpu.cfs_quota_us", H_CPU},
-    [F1_SHARES] = {"cpu.shares", H_CPU},
+    [F1_CFS_PERIOD] = {"cpu.cfs_period_us", H_CPU, true},
+    [F1_CFS_QUOTA] = {"cpu.cfs_quota_us", H_CPU, true},
+    [F1_SHARES] = {"cpu.shares", H_CPU, true},
     [F1_MEM_USAGE] = {"memory.usage_in_bytes", H_MEMORY},
     [F1_MEM_MAX_USAGE] = {"memory.max_usage_in_bytes", H_MEMORY},
     [F1_MEM_FAILCNT] = {"memory.failcnt", H_MEMORY},
     [F1_MEM_STAT] = {"memory.stat", H_MEMORY},
-    [F1_MEM_LIMIT] = {"memory.limit_in_bytes", H_MEMORY},
-    [F1_MEMSW_LIMIT] = {"memory.memsw.limit_in_bytes", H_MEMORY},
-    [F1_MEM_SOFT] = {"memory.soft_limit_in_bytes", H_MEMORY},
+    [F1_MEM_LIMIT] = {"memory.limit_in_bytes", H_MEMORY, true},
+    [F1_MEMSW_LIMIT] = {"memory.memsw.limit_in_bytes", H_MEMORY, true},
+    [F1_MEM_SOFT] = {"memory.soft_limit_in_bytes", H_MEMORY, true},
     [F1_MEM_OOM] = {"memory.oom_control", H_MEMORY},
     [F1_KMEM_USAGE] = {"memory.kmem.usage_in_bytes", H_MEMORY},
     [F1_BLKIO_BYTES] = {"blkio.throttle.io_service_bytes_recursive", H_BLKIO},
     [F1_BLKIO_IOS] = {"blkio.throttle.io_serviced_recursive", H_BLKIO},
     [F1_PIDS_CURRENT] = {"pids.current", H_PIDS},
-    [F1_PIDS_MAX] = {"pids.max", H_PIDS},
+    [F1_PIDS_MAX] = {"pids.max", H_PIDS, true},
     [F1_PROCS] = {"cgroup.procs", H_CPU},
+};
+
+/* Limits (cpu.max, memory.max, …) change rarely (an in-place pod resize): they are re-read every
+ * SPEC_REFRESH_CYCLES cycles (1 min at the default 10 s interval), saving 6–7 reads per cgroup per
+ * cycle. cAdvisor caches the spec similarly. */
+#define SPEC_REFRESH_CYCLES 6
+
+struct spec {
+    bool valid;
+    bool has_cpu, has_shares, has_mem, has_threads_max;
+    uint64_t cpu_period, cpu_quota, cpu_shares; /* quota 0 = unlimited */
+    uint64_t mem_limit, swap_limit, mem_reservation, threads_max;
 };
 
 #define FD_UNOPENED (-1)
@@ -276,6 +290,8 @@ struct node {
     double start_time;
     int net_fd;
     uint32_t net_pid;
+    struct spec spec; /* limits: re-read every SPEC_REFRESH_CYCLES cycles */
+    uint32_t spec_gen;
 };
 
 struct blkname {
@@ -310,12 +326,15 @@ struct cgroup_state {
     double boot_time;
     struct hk_cg_meminfo meminfo;
     bool emfile_logged;
+    /* Descriptors this collector keeps open, and how many it may: files beyond the budget are
+     * opened, read and closed each cycle (3 syscalls instead of 1) rather than failing. */
+    size_t nfds, fd_budget;
     char *buf; /* READ_BUF bytes, reused by every read */
 };
 
 /* ---- options ---- */
 
-static const char *const option_keys[] = {HK_COLLECTOR_COMMON_KEYS, "extra_roots", "metrics",
+static const char *const option_keys[] = {HK_COLLECTOR_COMMON_KEYS, "roots", "extra_roots", "metrics",
                                           "file_descriptors", "keep_files_open", "max_cgroups",
                                           NULL};
 
@@ -424,6 +443,8 @@ static int parse_options(const struct hk_yaml_node *opts, struct hk_error *err,
     if ((n = hk_yaml_get(opts, "extra_roots")) &&
         (r = for_each_item(n, err, check_root, err)) < 0)
         return r;
+    if ((n = hk_yaml_get(opts, "roots")) && (r = for_each_item(n, err, check_root, err)) < 0)
+        return r;
     if ((n = hk_yaml_get(opts, "metrics"))) {
         static const char *const mkeys[] = {"allow", "deny", NULL};
         if ((r = hk_yaml_expect(n, HK_YAML_MAP, err)) < 0 ||
@@ -472,6 +493,15 @@ static int cgroup_check(const struct hk_collector_env *env)
 
 /* ---- low-level reads ---- */
 
+static void fd_exhausted(struct cgroup_state *st)
+{
+    if (!st->emfile_logged)
+        hk_log_warn("out of file descriptors; raise the open files limit (ulimit -n)",
+                    "collector", "cgroup");
+    st->emfile_logged = true;
+    st->fd_budget = st->nfds; /* keep what we have, open nothing more for caching */
+}
+
 /* Reads file f of node n into st->buf with one pread on a cached fd. Returns the length, or
  * -ENOENT (absent, remembered), -ENODEV (cgroup removed), -EFBIG, -errno. */
 static ssize_t node_read(struct cgroup_state *st, struct node *n, enum file f)
@@ -491,19 +521,16 @@ static ssize_t node_read(struct cgroup_state *st, struct node *n, enum file f)
             int e = errno;
             if (e == ENOENT)
                 n->fd[f] = FD_ABSENT;
-            if (e == EMFILE || e == ENFILE) {
-                if (!st->emfile_logged)
-                    hk_log_warn("out of file descriptors; cgroup files are reopened each cycle",
-                                "collector", "cgroup");
-                st->emfile_logged = true;
-                st->cache_files = false;
-            }
+            if (e == EMFILE || e == ENFILE)
+                fd_exhausted(st);
             return -e;
         }
-        if (st->cache_files)
+        if (st->cache_files && !files[f].spec && st->nfds < st->fd_budget) {
             n->fd[f] = fd;
-        else
+            st->nfds++;
+        } else {
             temp = true;
+        }
     }
     ssize_t r = pread(fd, st->buf, READ_BUF - 1, 0);
     if (r < 0)
@@ -594,13 +621,19 @@ static int node_insert(struct cgroup_state *st, struct node *n)
 static void node_free(struct cgroup_state *st, struct node *n)
 {
     for (int h = 0; h < H_COUNT; h++)
-        if (n->dir_fd[h] >= 0 && st->hier_alias[h] == h)
+        if (n->dir_fd[h] >= 0 && st->hier_alias[h] == h) {
             close(n->dir_fd[h]);
+            st->nfds--;
+        }
     for (int f = 0; f < F_COUNT; f++)
-        if (n->fd[f] >= 0)
+        if (n->fd[f] >= 0) {
             close(n->fd[f]);
-    if (n->net_fd >= 0)
+            st->nfds--;
+        }
+    if (n->net_fd >= 0) {
         close(n->net_fd);
+        st->nfds--;
+    }
     hk_kube_meta_clear(&n->meta);
     free(n->pod_name);
     free(n->pod_ns);
@@ -700,8 +733,13 @@ static struct node *node_new(struct cgroup_state *st, const char *path)
     for (int h = 0; h < H_COUNT; h++) {
         if (st->hier_alias[h] != h || st->hier_fd[h] < 0)
             continue;
+        /* Directory descriptors are needed to walk and to open files: always kept. */
         int fd = openat(st->hier_fd[h], rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE))
+            fd_exhausted(st);
         n->dir_fd[h] = fd < 0 ? -1 : fd;
+        if (fd >= 0)
+            st->nfds++;
     }
     for (int h = 0; h < H_COUNT; h++)
         if (st->hier_alias[h] != h && st->hier_alias[h] >= 0)
@@ -826,13 +864,9 @@ struct stats {
     bool has_cfs;
     uint64_t nr_periods, nr_throttled;
     double throttled_s;
-    bool has_cpu_spec, has_shares;
-    uint64_t cpu_period, cpu_quota, cpu_shares;
     bool has_mem;
     uint64_t mem_usage, mem_ws, rss, cache, mapped, swap, kernel, max_usage, failcnt, pgfault,
         pgmajfault, active_file, inactive_file;
-    bool has_mem_spec;
-    uint64_t mem_limit, swap_limit, mem_reservation;
     bool has_oom;
     uint64_t oom_kills;
     size_t ndevs;
@@ -840,8 +874,8 @@ struct stats {
     bool has_procs;
     uint64_t procs;
     uint32_t first_pid;
-    bool has_threads, has_threads_max;
-    uint64_t threads, threads_max;
+    bool has_threads;
+    uint64_t threads;
     bool has_psi[3];
     struct hk_cg_psi psi[3];
     bool has_fds;
@@ -870,6 +904,54 @@ static bool want_any(const struct cgroup_state *st, int from, int to)
     return false;
 }
 
+/* Limits of one cgroup (v1 or v2) into n->spec. */
+static void read_spec(struct cgroup_state *st, struct node *n, bool *any)
+{
+    struct spec sp = {.valid = true};
+    bool mx = false, mx2 = false, mx3 = false;
+    uint64_t a, b, c;
+    if (want_any(st, M_CFS_PERIODS, M_CFS_THR_SECONDS) ||
+        want_any(st, M_SPEC_CPU_PERIOD, M_SPEC_CPU_SHARES)) {
+        if (st->v2) {
+            ssize_t len = node_read(st, n, F2_CPU_MAX);
+            if (len >= 0) {
+                *any = true;
+                sp.has_cpu = hk_cg_parse_cpu_max(st->buf, (size_t)len, &sp.cpu_quota,
+                                                 &sp.cpu_period) == 0;
+                if (node_u64(st, n, F2_CPU_WEIGHT, &a, NULL, any) && a >= 1 && a <= 10000) {
+                    /* cAdvisor's weight → shares conversion (integer math). */
+                    sp.cpu_shares = 2 + ((a - 1) * 262142) / 9999;
+                    sp.has_shares = true;
+                }
+            }
+        } else if (node_u64(st, n, F1_CFS_PERIOD, &sp.cpu_period, NULL, any)) {
+            sp.has_cpu = true;
+            if (!node_u64(st, n, F1_CFS_QUOTA, &sp.cpu_quota, &mx, any) || mx)
+                sp.cpu_quota = 0;
+            sp.has_shares = node_u64(st, n, F1_SHARES, &sp.cpu_shares, NULL, any);
+        }
+    }
+    if (want_any(st, M_SPEC_MEM_LIMIT, M_SPEC_MEM_RES)) {
+        enum file fl = st->v2 ? F2_MEM_MAX : F1_MEM_LIMIT;
+        enum file fs = st->v2 ? F2_SWAP_MAX : F1_MEMSW_LIMIT;
+        enum file fr = st->v2 ? F2_MEM_MIN : F1_MEM_SOFT;
+        if (node_u64(st, n, fl, &a, &mx, any)) {
+            sp.has_mem = true;
+            sp.mem_limit = spec_limit(a, mx);
+            sp.swap_limit = node_u64(st, n, fs, &b, &mx2, any) ? spec_limit(b, mx2) : 0;
+            sp.mem_reservation = node_u64(st, n, fr, &c, &mx3, any) ? spec_limit(c, mx3) : 0;
+        }
+    }
+    if (st->enabled[M_THREADS_MAX]) {
+        sp.has_threads_max =
+            node_u64(st, n, st->v2 ? F2_PIDS_MAX : F1_PIDS_MAX, &sp.threads_max, &mx, any);
+        if (sp.has_threads_max && mx)
+            sp.threads_max = 0;
+    }
+    n->spec = sp;
+    n->spec_gen = st->gen;
+}
+
 static void read_psi(struct cgroup_state *st, struct node *n, struct stats *s)
 {
     if (!want_any(st, M_PSI_CPU_WAIT, M_PSI_IO_STALL))
@@ -887,7 +969,6 @@ static void read_psi(struct cgroup_state *st, struct node *n, struct stats *s)
 static void read_v2(struct cgroup_state *st, struct node *n, struct stats *s, bool is_root)
 {
     uint64_t v[16], found;
-    bool mx;
     if (want_any(st, M_CPU_USAGE, M_CFS_THR_SECONDS)) {
         static const char *const k[] = {"usage_usec", "user_usec", "system_usec", "nr_periods",
                                         "nr_throttled", "throttled_usec"};
@@ -902,18 +983,8 @@ static void read_v2(struct cgroup_state *st, struct node *n, struct stats *s, bo
             s->throttled_s = (double)v[5] / 1e6;
         }
     }
-    ssize_t len = node_read(st, n, F2_CPU_MAX);
-    if (len >= 0) {
-        s->any = true;
-        if (hk_cg_parse_cpu_max(st->buf, (size_t)len, &s->cpu_quota, &s->cpu_period) == 0)
-            s->has_cpu_spec = true;
-        uint64_t w;
-        if (node_u64(st, n, F2_CPU_WEIGHT, &w, NULL, &s->any) && w >= 1 && w <= 10000) {
-            s->cpu_shares = 2 + ((w - 1) * 262142) / 9999;
-            s->has_shares = true;
-        }
-    }
-    s->has_cfs = s->has_cpu && s->has_cpu_spec && s->cpu_quota != 0;
+    ssize_t len;
+    s->has_cfs = s->has_cpu && n->spec.has_cpu && n->spec.cpu_quota != 0;
     if (want_mem(st) || st->enabled[M_OOM] || st->enabled[M_MEM_FAILCNT]) {
         static const char *const k[] = {"anon", "file", "file_mapped", "active_file",
                                         "inactive_file", "pgfault", "pgmajfault", "kernel"};
@@ -937,9 +1008,11 @@ static void read_v2(struct cgroup_state *st, struct node *n, struct stats *s, bo
             s->pgmajfault = v[6];
             s->kernel = v[7];
             s->mem_ws = (found & (1 << 4)) ? (usage > v[4] ? usage - v[4] : 0) : usage;
+            /* No swap on the host: nothing to read (saves a read per cgroup). */
             if (is_root)
                 s->swap = st->meminfo.swap_total - st->meminfo.swap_free;
-            else if (!node_u64(st, n, F2_SWAP_CURRENT, &s->swap, NULL, &s->any))
+            else if (!st->meminfo.swap_total ||
+                     !node_u64(st, n, F2_SWAP_CURRENT, &s->swap, NULL, &s->any))
                 s->swap = 0;
             if (!node_u64(st, n, F2_MEM_PEAK, &s->max_usage, NULL, &s->any))
                 s->max_usage = 0;
@@ -950,16 +1023,6 @@ static void read_v2(struct cgroup_state *st, struct node *n, struct stats *s, bo
             s->failcnt = v[0];
             s->has_oom = (found & 2) != 0;
             s->oom_kills = v[1];
-        }
-        uint64_t lim, sw, res;
-        bool lm = false, sm = false, rm = false;
-        if (node_u64(st, n, F2_MEM_MAX, &lim, &lm, &s->any)) {
-            s->has_mem_spec = true;
-            s->mem_limit = spec_limit(lim, lm);
-            s->swap_limit =
-                node_u64(st, n, F2_SWAP_MAX, &sw, &sm, &s->any) ? spec_limit(sw, sm) : 0;
-            s->mem_reservation =
-                node_u64(st, n, F2_MEM_MIN, &res, &rm, &s->any) ? spec_limit(res, rm) : 0;
         }
     }
     if (want_any(st, M_FS_READ_BYTES, M_BLKIO_USAGE)) {
@@ -982,9 +1045,6 @@ static void read_v2(struct cgroup_state *st, struct node *n, struct stats *s, bo
             s->threads = s->procs;
             s->has_threads = true;
         }
-        s->has_threads_max = node_u64(st, n, F2_PIDS_MAX, &s->threads_max, &mx, &s->any);
-        if (s->has_threads_max && mx)
-            s->threads_max = 0;
     }
     read_psi(st, n, s);
 }
@@ -992,7 +1052,6 @@ static void read_v2(struct cgroup_state *st, struct node *n, struct stats *s, bo
 static void read_v1(struct cgroup_state *st, struct node *n, struct stats *s, bool is_root)
 {
     uint64_t v[16], found, x;
-    bool mx;
     if (want_any(st, M_CPU_USAGE, M_CFS_THR_SECONDS)) {
         if (node_u64(st, n, F1_CPUACCT_USAGE, &x, NULL, &s->any)) {
             s->has_cpu = true;
@@ -1005,13 +1064,7 @@ static void read_v1(struct cgroup_state *st, struct node *n, struct stats *s, bo
             s->cpu_system_s = (double)v[1] / 100.0;
         }
     }
-    if (node_u64(st, n, F1_CFS_PERIOD, &s->cpu_period, NULL, &s->any)) {
-        s->has_cpu_spec = true;
-        if (!node_u64(st, n, F1_CFS_QUOTA, &s->cpu_quota, &mx, &s->any) || mx)
-            s->cpu_quota = 0;
-        s->has_shares = node_u64(st, n, F1_SHARES, &s->cpu_shares, NULL, &s->any);
-    }
-    if (s->has_cpu && s->has_cpu_spec && s->cpu_quota != 0 &&
+    if (s->has_cpu && n->spec.has_cpu && n->spec.cpu_quota != 0 &&
         want_any(st, M_CFS_PERIODS, M_CFS_THR_SECONDS)) {
         static const char *const k[] = {"nr_periods", "nr_throttled", "throttled_time"};
         memset(v, 0, sizeof(v));
@@ -1062,16 +1115,6 @@ static void read_v1(struct cgroup_state *st, struct node *n, struct stats *s, bo
             s->has_oom = true;
             s->oom_kills = v[0];
         }
-        uint64_t lim, sw, res;
-        bool lm = false, sm = false, rm = false;
-        if (node_u64(st, n, F1_MEM_LIMIT, &lim, &lm, &s->any)) {
-            s->has_mem_spec = true;
-            s->mem_limit = spec_limit(lim, lm);
-            s->swap_limit =
-                node_u64(st, n, F1_MEMSW_LIMIT, &sw, &sm, &s->any) ? spec_limit(sw, sm) : 0;
-            s->mem_reservation =
-                node_u64(st, n, F1_MEM_SOFT, &res, &rm, &s->any) ? spec_limit(res, rm) : 0;
-        }
     }
     if (want_any(st, M_FS_READ_BYTES, M_BLKIO_USAGE)) {
         ssize_t len = node_read(st, n, F1_BLKIO_BYTES);
@@ -1094,9 +1137,6 @@ static void read_v1(struct cgroup_state *st, struct node *n, struct stats *s, bo
     }
     if (want_any(st, M_THREADS, M_THREADS_MAX)) {
         s->has_threads = node_u64(st, n, F1_PIDS_CURRENT, &s->threads, NULL, &s->any);
-        s->has_threads_max = node_u64(st, n, F1_PIDS_MAX, &s->threads_max, &mx, &s->any);
-        if (s->has_threads_max && mx)
-            s->threads_max = 0;
     }
     read_psi(st, n, s); /* hybrid: the unified hierarchy's PSI for the same path */
 }
@@ -1181,6 +1221,7 @@ static void emit_net(struct cgroup_state *st, struct hk_builder *b, struct node 
     if (n->net_fd >= 0 && n->net_pid != pid) {
         close(n->net_fd);
         n->net_fd = -1;
+        st->nfds--;
     }
     if (n->net_fd < 0) {
         char path[64];
@@ -1189,6 +1230,7 @@ static void emit_net(struct cgroup_state *st, struct hk_builder *b, struct node 
         if (n->net_fd < 0)
             return;
         n->net_pid = pid;
+        st->nfds++;
     }
     ssize_t len = pread(n->net_fd, st->buf, READ_BUF - 1, 0);
     if (len < 0 || len == READ_BUF - 1)
@@ -1267,22 +1309,23 @@ static void emit_node(struct cgroup_state *st, struct hk_collect_ctx *ctx, struc
     }
     if (s->has_oom)
         EMIT(M_OOM, base, s->oom_kills);
-    if (s->has_cpu_spec) {
-        EMIT(M_SPEC_CPU_PERIOD, base, s->cpu_period);
-        if (s->cpu_quota != 0)
-            EMIT(M_SPEC_CPU_QUOTA, base, s->cpu_quota);
-        if (s->has_shares)
-            EMIT(M_SPEC_CPU_SHARES, base, s->cpu_shares);
+    const struct spec *sp = &n->spec;
+    if (sp->has_cpu) {
+        EMIT(M_SPEC_CPU_PERIOD, base, sp->cpu_period);
+        if (sp->cpu_quota != 0)
+            EMIT(M_SPEC_CPU_QUOTA, base, sp->cpu_quota);
+        if (sp->has_shares)
+            EMIT(M_SPEC_CPU_SHARES, base, sp->cpu_shares);
     }
     if (is_root && st->meminfo.mem_total) {
         /* cAdvisor's root spec comes from machine info. */
         EMIT(M_SPEC_MEM_LIMIT, base, st->meminfo.mem_total);
         EMIT(M_SPEC_MEM_SWAP, base, st->meminfo.swap_total);
-        EMIT(M_SPEC_MEM_RES, base, s->has_mem_spec ? s->mem_reservation : 0);
-    } else if (s->has_mem_spec) {
-        EMIT(M_SPEC_MEM_LIMIT, base, s->mem_limit);
-        EMIT(M_SPEC_MEM_SWAP, base, s->swap_limit);
-        EMIT(M_SPEC_MEM_RES, base, s->mem_reservation);
+        EMIT(M_SPEC_MEM_RES, base, sp->has_mem ? sp->mem_reservation : 0);
+    } else if (sp->has_mem) {
+        EMIT(M_SPEC_MEM_LIMIT, base, sp->mem_limit);
+        EMIT(M_SPEC_MEM_SWAP, base, sp->swap_limit);
+        EMIT(M_SPEC_MEM_RES, base, sp->mem_reservation);
     }
     EMIT(M_START, base, n->start_time);
     EMIT(M_LAST_SEEN, base, (double)(ctx->now_ms / 1000));
@@ -1312,8 +1355,8 @@ static void emit_node(struct cgroup_state *st, struct hk_collect_ctx *ctx, struc
         EMIT(M_PROCESSES, base, s->procs);
     if (s->has_threads)
         EMIT(M_THREADS, base, s->threads);
-    if (s->has_threads_max)
-        EMIT(M_THREADS_MAX, base, s->threads_max);
+    if (sp->has_threads_max)
+        EMIT(M_THREADS_MAX, base, sp->threads_max);
     if (s->has_fds) {
         EMIT(M_FDS, base, s->fds);
         EMIT(M_SOCKETS, base, s->sockets);
@@ -1412,6 +1455,8 @@ static int cgroup_collect(void *state, struct hk_collect_ctx *ctx)
         struct node *n = st->list[i];
         struct stats s;
         memset(&s, 0, sizeof(s));
+        if (!n->spec.valid || st->gen - n->spec_gen >= SPEC_REFRESH_CYCLES)
+            read_spec(st, n, &s.any);
         if (st->v2)
             read_v2(st, n, &s, n->layout.kind == HK_KUBE_ROOT);
         else
@@ -1594,9 +1639,15 @@ static int cgroup_init(void **ret_state, const struct hk_collector_env *env)
         goto out;
     if (st->count_fds)
         st->enabled[M_FDS] = st->enabled[M_SOCKETS] = true;
-    if ((r = add_root("kubepods.slice", 14, NULL, st)) < 0 ||
-        (r = add_root("kubepods", 8, NULL, st)) < 0)
+    /* The kubelet's node-allocatable roots (both drivers), unless configured (--cgroup-root). */
+    const struct hk_yaml_node *roots = hk_yaml_get(env->options, "roots");
+    if (roots) {
+        if ((r = for_each_item(roots, env->err, add_root, st)) < 0)
+            goto out;
+    } else if ((r = add_root("kubepods.slice", 14, NULL, st)) < 0 ||
+               (r = add_root("kubepods", 8, NULL, st)) < 0) {
         goto out;
+    }
     if ((r = for_each_item(hk_yaml_get(env->options, "extra_roots"), env->err, add_root, st)) <
         0)
         goto out;
@@ -1606,11 +1657,17 @@ static int cgroup_init(void **ret_state, const struct hk_collector_env *env)
     discover(st);
     read_boot_time(st);
     read_sandbox_image(st);
-    /* Up to ~24 descriptors per cgroup stay open: raise the soft limit to the hard one. */
+    /* Up to ~24 descriptors per cgroup stay open: raise the soft limit to the hard one, and
+     * leave a reserve for the HTTP server, remote write and the other collectors. */
     struct rlimit rl;
-    if (st->cache_files && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        if (st->cache_files && rl.rlim_cur < rl.rlim_max) {
+            rl.rlim_cur = rl.rlim_max;
+            if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                getrlimit(RLIMIT_NOFILE, &rl);
+        }
+        size_t lim = rl.rlim_cur == RLIM_INFINITY ? 1 << 20 : (size_t)rl.rlim_cur;
+        st->fd_budget = lim > 1024 ? lim - lim / 16 - 256 : lim / 2;
     }
     hk_log_debug("cgroup discovery", "mode", st->v2 ? "v2" : "v1",
                  "unified", st->hier_fd[H_V2] >= 0 ? "yes" : "no");

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/arena.h"
@@ -64,6 +65,14 @@ struct hk_builder {
     struct hk_arena_mark section_mark;
     uint64_t section_dropped;
     bool failed_alloc;
+    /* Recent label value copies: collectors repeat the same values (a container's id, pod, …)
+     * across dozens of series, so each is validated and copied once. Cleared on abort (the
+     * copies live in the rewound arena). */
+    struct {
+        const char *copy;
+        size_t len;
+    } value_memo[16];
+    unsigned value_memo_next;
 };
 
 struct hk_builder *hk_builder_new(const struct hk_limits *limits)
@@ -122,6 +131,7 @@ void hk_builder_abort(struct hk_builder *b)
     hk_arena_rewind(b->arena, b->section_mark);
     b->last_desc = NULL;
     b->section = NULL;
+    memset(b->value_memo, 0, sizeof(b->value_memo));
 }
 
 uint64_t hk_builder_section_dropped(const struct hk_builder *b)
@@ -201,10 +211,19 @@ static const char *copy_value(struct hk_builder *b, const char *v)
     if (!v || !*v)
         return "";
     size_t len = strlen(v);
+    for (size_t i = 0; i < sizeof(b->value_memo) / sizeof(b->value_memo[0]); i++)
+        if (b->value_memo[i].len == len && b->value_memo[i].copy &&
+            memcmp(b->value_memo[i].copy, v, len) == 0)
+            return b->value_memo[i].copy;
     size_t cap = b->limits.max_label_value_length;
     bool valid = hk_utf8_valid(v, len);
-    if (valid && (cap == 0 || len <= cap))
-        return hk_arena_strndup(b->arena, v, len);
+    if (valid && (cap == 0 || len <= cap)) {
+        const char *copy = hk_arena_strndup(b->arena, v, len);
+        unsigned slot = b->value_memo_next++ % (sizeof(b->value_memo) / sizeof(b->value_memo[0]));
+        b->value_memo[slot].copy = copy;
+        b->value_memo[slot].len = len;
+        return copy;
+    }
     char *out = hk_arena_alloc(b->arena, 3 * len + 1);
     if (!out)
         return NULL;

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs every benchmark section bench/*.sh (each bounded in time, printing its own figures and
+# ratios against peers measured in the same run). BENCH=<glob> restricts the sections.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+O=${O:-build}
+export O HAKARI="$PWD/$O/hakari" TOP="$PWD"
+rc=0
+for s in bench/*.sh; do
+    n=$(basename "$s" .sh)
+    [ "$n" = run ] && continue
+    [[ -n "${BENCH:-}" && "$n" != ${BENCH} ]] && continue
+    echo "== $n"
+    timeout --kill-after=10 300 bash "$s"
+    r=$?
+    [ "$r" -eq 0 ] || [ "$r" -eq 77 ] || { echo "bench $n failed (exit $r)"; rc=1; }
+done
+exit $rc
