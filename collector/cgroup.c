@@ -292,6 +292,17 @@ struct node {
     uint32_t net_pid;
     struct spec spec; /* limits: re-read every SPEC_REFRESH_CYCLES cycles */
     uint32_t spec_gen;
+    /* Names from the kubelet's /pods when the runtime records are not readable. */
+    struct hk_kube_meta kmeta;
+    bool has_kmeta;
+    uint32_t kubelet_gen;
+};
+
+struct kpod {
+    char *uid, *name, *ns;
+};
+struct kctr {
+    char *id, *name, *image, *uid;
 };
 
 struct blkname {
@@ -326,6 +337,14 @@ struct cgroup_state {
     double boot_time;
     struct hk_cg_meminfo meminfo;
     bool emfile_logged;
+    /* kubelet /pods (optional) */
+    struct hk_kubelet_config kubelet;
+    int64_t kubelet_last_ms;
+    uint32_t kubelet_gen; /* bumped per successful fetch */
+    struct kpod *kpods;
+    size_t nkpods;
+    struct kctr *kctrs;
+    size_t nkctrs;
     /* Descriptors this collector keeps open, and how many it may: files beyond the budget are
      * opened, read and closed each cycle (3 syscalls instead of 1) rather than failing. */
     size_t nfds, fd_budget;
@@ -635,6 +654,7 @@ static void node_free(struct cgroup_state *st, struct node *n)
         st->nfds--;
     }
     hk_kube_meta_clear(&n->meta);
+    hk_kube_meta_clear(&n->kmeta);
     free(n->pod_name);
     free(n->pod_ns);
     free(n->path);
@@ -1256,12 +1276,13 @@ static void node_labels(struct node *n, const char *lab[6])
     for (int i = 0; i < 6; i++)
         lab[i] = empty;
     lab[1] = n->path;
-    if (n->has_meta) {
-        lab[0] = n->meta.container;
-        lab[2] = n->meta.image;
-        lab[3] = n->meta.name;
-        lab[4] = n->meta.namespace_;
-        lab[5] = n->meta.pod;
+    const struct hk_kube_meta *m = n->has_meta ? &n->meta : n->has_kmeta ? &n->kmeta : NULL;
+    if (m) {
+        lab[0] = m->container;
+        lab[2] = m->image;
+        lab[3] = m->name;
+        lab[4] = m->namespace_;
+        lab[5] = m->pod;
     } else if (n->layout.kind == HK_KUBE_POD && n->pod_name) {
         lab[4] = n->pod_ns;
         lab[5] = n->pod_name;
@@ -1372,7 +1393,7 @@ static void emit_node(struct cgroup_state *st, struct hk_collect_ctx *ctx, struc
     /* Network: only rows that own a network namespace — the pod sandbox and "/". */
     if (is_root)
         emit_net(st, b, n, base, 1);
-    else if (n->has_meta && n->meta.sandbox)
+    else if (n->has_meta ? n->meta.sandbox : (n->has_kmeta && n->kmeta.sandbox))
         emit_net(st, b, n, base, n->meta.pid ? n->meta.pid : s->first_pid);
 }
 
@@ -1380,8 +1401,8 @@ static void emit_node(struct cgroup_state *st, struct hk_collect_ctx *ctx, struc
  * through its pod manager; the runtime records carry the same names). */
 static void learn_pod_names(struct cgroup_state *st, struct node *n)
 {
-    if (!n->has_meta || !n->meta.pod[0] || n->layout.kind != HK_KUBE_CONTAINER ||
-        !n->layout.pod_uid[0])
+    const struct hk_kube_meta *m = n->has_meta ? &n->meta : n->has_kmeta ? &n->kmeta : NULL;
+    if (!m || !m->pod[0] || n->layout.kind != HK_KUBE_CONTAINER || !n->layout.pod_uid[0])
         return;
     char parent[4096];
     const char *slash = strrchr(n->path, '/');
@@ -1393,8 +1414,8 @@ static void learn_pod_names(struct cgroup_state *st, struct node *n)
     struct node *p = node_find(st, parent);
     if (!p || p->pod_name)
         return;
-    p->pod_name = strdup(n->meta.pod);
-    p->pod_ns = strdup(n->meta.namespace_);
+    p->pod_name = strdup(m->pod);
+    p->pod_ns = strdup(m->namespace_);
     if (!p->pod_name || !p->pod_ns) {
         free(p->pod_name);
         free(p->pod_ns);
@@ -1428,6 +1449,115 @@ static void read_meminfo(struct cgroup_state *st)
         memset(&st->meminfo, 0, sizeof(st->meminfo));
 }
 
+static void kubelet_clear(struct cgroup_state *st)
+{
+    for (size_t i = 0; i < st->nkpods; i++) {
+        free(st->kpods[i].uid);
+        free(st->kpods[i].name);
+        free(st->kpods[i].ns);
+    }
+    for (size_t i = 0; i < st->nkctrs; i++) {
+        free(st->kctrs[i].id);
+        free(st->kctrs[i].name);
+        free(st->kctrs[i].image);
+        free(st->kctrs[i].uid);
+    }
+    free(st->kpods);
+    free(st->kctrs);
+    st->kpods = NULL;
+    st->kctrs = NULL;
+    st->nkpods = st->nkctrs = 0;
+}
+
+static char *dup0(const char *s)
+{
+    return strdup(s ? s : "");
+}
+
+static void kubelet_add_pod(const char *uid, const char *name, const char *ns,
+                            const struct hk_kubelet_container *cs, size_t n, void *ud)
+{
+    struct cgroup_state *st = ud;
+    struct kpod *p = realloc(st->kpods, (st->nkpods + 1) * sizeof(*p));
+    if (!p)
+        return;
+    st->kpods = p;
+    st->kpods[st->nkpods++] = (struct kpod){dup0(uid), dup0(name), dup0(ns)};
+    struct kctr *c = realloc(st->kctrs, (st->nkctrs + n) * sizeof(*c));
+    if (!c)
+        return;
+    st->kctrs = c;
+    for (size_t i = 0; i < n; i++)
+        st->kctrs[st->nkctrs++] =
+            (struct kctr){dup0(cs[i].id), dup0(cs[i].name), dup0(cs[i].image), dup0(uid)};
+}
+
+static const struct kpod *kpod_find(const struct cgroup_state *st, const char *uid)
+{
+    for (size_t i = 0; i < st->nkpods; i++)
+        if (strcmp(st->kpods[i].uid, uid) == 0)
+            return &st->kpods[i];
+    return NULL;
+}
+
+/* Names from the kubelet for cgroups the runtime records did not cover. The kubelet lists app
+ * containers only: an unlisted container cgroup under a known pod is its sandbox. */
+static void kubelet_apply(struct cgroup_state *st, struct node *n)
+{
+    if (n->has_meta || n->layout.kind != HK_KUBE_CONTAINER || n->kubelet_gen == st->kubelet_gen)
+        return;
+    n->kubelet_gen = st->kubelet_gen;
+    hk_kube_meta_clear(&n->kmeta);
+    n->has_kmeta = false;
+    const struct kpod *p = n->layout.pod_uid[0] ? kpod_find(st, n->layout.pod_uid) : NULL;
+    const struct kctr *c = NULL;
+    for (size_t i = 0; i < st->nkctrs && !c; i++)
+        if (strcmp(st->kctrs[i].id, n->layout.container_id) == 0)
+            c = &st->kctrs[i];
+    if (c && !p)
+        p = kpod_find(st, c->uid);
+    if (!p)
+        return;
+    struct hk_kube_meta *m = &n->kmeta;
+    m->container = dup0(c ? c->name : "");
+    m->image = dup0(c ? c->image : "");
+    m->name = dup0(n->layout.container_id);
+    m->namespace_ = dup0(p->ns);
+    m->pod = dup0(p->name);
+    m->pod_uid = dup0(p->uid);
+    m->sandbox = !c;
+    if (!m->container || !m->image || !m->name || !m->namespace_ || !m->pod || !m->pod_uid) {
+        hk_kube_meta_clear(m);
+        return;
+    }
+    n->has_kmeta = true;
+}
+
+/* Asks the kubelet (at most every refresh_interval) when some cgroup lacks names. */
+static void kubelet_refresh(struct cgroup_state *st, int64_t now_ms)
+{
+    if (!st->kubelet.url || now_ms - st->kubelet_last_ms < st->kubelet.refresh_ms)
+        return;
+    bool need = false;
+    for (size_t i = 0; i < st->nlist && !need; i++) {
+        const struct node *n = st->list[i];
+        need = (n->layout.kind == HK_KUBE_CONTAINER && !n->has_meta && !n->has_kmeta) ||
+               (n->layout.kind == HK_KUBE_POD && !n->pod_name && !kpod_find(st, n->layout.pod_uid));
+    }
+    if (!need)
+        return;
+    st->kubelet_last_ms = now_ms;
+    char *body = NULL;
+    ssize_t len = hk_kubelet_fetch_pods(&st->kubelet, &body);
+    if (len < 0)
+        return;
+    kubelet_clear(st);
+    if (hk_kubelet_parse_pods(body, (size_t)len, kubelet_add_pod, st) < 0)
+        hk_log_warn("kubelet: /pods is not a PodList", "url", st->kubelet.url);
+    free(body);
+    st->kubelet_gen++;
+}
+
 static int cgroup_collect(void *state, struct hk_collect_ctx *ctx)
 {
     struct cgroup_state *st = state;
@@ -1449,8 +1579,24 @@ static int cgroup_collect(void *state, struct hk_collect_ctx *ctx)
             walk(st, n, 1);
     }
     sweep(st);
-    for (size_t i = 0; i < st->nlist; i++)
-        learn_pod_names(st, st->list[i]);
+    kubelet_refresh(st, ctx->now_ms);
+    for (size_t i = 0; i < st->nlist; i++) {
+        struct node *n = st->list[i];
+        kubelet_apply(st, n);
+        learn_pod_names(st, n);
+        if (n->layout.kind == HK_KUBE_POD && !n->pod_name && st->nkpods) {
+            const struct kpod *p = kpod_find(st, n->layout.pod_uid);
+            if (p) {
+                n->pod_name = strdup(p->name);
+                n->pod_ns = strdup(p->ns);
+                if (!n->pod_name || !n->pod_ns) {
+                    free(n->pod_name);
+                    free(n->pod_ns);
+                    n->pod_name = n->pod_ns = NULL;
+                }
+            }
+        }
+    }
     for (size_t i = 0; i < st->nlist; i++) {
         struct node *n = st->list[i];
         struct stats s;
@@ -1617,6 +1763,8 @@ static void cgroup_fini(void *state)
     free(st->list);
     free(st->entries);
     free(st->buf);
+    kubelet_clear(st);
+    hk_kubelet_config_free(&st->kubelet);
     free(st);
 }
 
@@ -1636,6 +1784,8 @@ static int cgroup_init(void **ret_state, const struct hk_collector_env *env)
     if (!(st->buf = malloc(READ_BUF)))
         goto out;
     if ((r = parse_options(env->options, env->err, st)) < 0)
+        goto out;
+    if ((r = hk_kubelet_config_parse(env->config, &st->kubelet, env->err)) < 0)
         goto out;
     if (st->count_fds)
         st->enabled[M_FDS] = st->enabled[M_SOCKETS] = true;

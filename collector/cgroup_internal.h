@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* ---- flat keyed files: "key value\n" (cpu.stat, memory.stat, memory.events, cpuacct.stat,
  * memory.oom_control). Only the requested keys are converted. ---- */
@@ -156,3 +157,38 @@ int hk_kube_parse_docker(const char *json, size_t len, struct hk_kube_meta *ret)
 int hk_kube_parse_sandbox_image(const char *toml, size_t len, char *buf, size_t cap);
 
 #endif
+
+/* ---- kubelet /pods (collector/kubelet.c) ---- */
+
+struct hk_config;
+struct hk_error;
+
+/* `kubernetes:` config section: validated by hk_kubelet_config_check (agent/sections.c). */
+struct hk_kubelet_config {
+    char *url;               /* base URL, e.g. https://10.0.0.7:10250; NULL = off */
+    char *bearer_token_file; /* re-read on every request (token rotation) */
+    char *ca_file;
+    bool insecure_skip_verify;
+    int64_t refresh_ms; /* minimum interval between requests */
+    int64_t timeout_ms;
+};
+int hk_kubelet_config_parse(const struct hk_config *cfg, struct hk_kubelet_config *ret,
+                            struct hk_error *err);
+void hk_kubelet_config_free(struct hk_kubelet_config *c);
+int hk_kubelet_config_check(const struct hk_config *cfg, struct hk_error *err);
+
+/* One pod of a PodList, and one of its containers. Strings point into the parsed JSON. */
+struct hk_kubelet_container {
+    const char *name;
+    const char *id; /* 64 hex, runtime prefix ("containerd://") stripped */
+    const char *image;
+};
+typedef void (*hk_kubelet_pod_fn)(const char *uid, const char *name, const char *namespace_,
+                                  const struct hk_kubelet_container *containers, size_t n,
+                                  void *ud);
+/* Parses a PodList (kubelet /pods): calls fn per pod (up to 64 containers each, init and
+ * ephemeral ones included). Returns the number of pods, -EINVAL or -ENOMEM. */
+int hk_kubelet_parse_pods(const char *json, size_t len, hk_kubelet_pod_fn fn, void *ud);
+/* GET <url>/pods with the bearer token and CA of c. Returns the body length (malloc'd in
+ * *ret_body), or -errno (-EIO: transport or HTTP error, logged). */
+ssize_t hk_kubelet_fetch_pods(const struct hk_kubelet_config *c, char **ret_body);

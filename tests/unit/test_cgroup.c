@@ -14,6 +14,8 @@
 #include <cmocka.h>
 
 #include "collector/cgroup_internal.h"
+#include "core/config.h"
+#include "core/yaml.h"
 
 #define S(lit) (lit), (sizeof(lit) - 1)
 
@@ -445,6 +447,95 @@ static void test_sandbox_image(void **state)
                      -ENOENT);
 }
 
+struct seen_pods {
+    int n;
+    char names[4][64];
+    size_t ncontainers[4];
+    char first_id[4][65];
+    char first_name[4][64];
+};
+
+static void on_pod(const char *uid, const char *name, const char *ns,
+                   const struct hk_kubelet_container *cs, size_t n, void *ud)
+{
+    struct seen_pods *sp = ud;
+    if (sp->n >= 4)
+        return;
+    snprintf(sp->names[sp->n], sizeof(sp->names[0]), "%s/%s/%s", ns, name, uid);
+    sp->ncontainers[sp->n] = n;
+    if (n) {
+        snprintf(sp->first_id[sp->n], sizeof(sp->first_id[0]), "%s", cs[0].id);
+        snprintf(sp->first_name[sp->n], sizeof(sp->first_name[0]), "%s|%s", cs[0].name,
+                 cs[0].image ? cs[0].image : "");
+    }
+    sp->n++;
+}
+
+static void test_kubelet_pods(void **state)
+{
+    static const char pods[] =
+        "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{},\"items\":["
+        "{\"metadata\":{\"name\":\"web-0\",\"namespace\":\"shop\",\"uid\":\"u-1\"},"
+        "\"status\":{\"qosClass\":\"Guaranteed\",\"containerStatuses\":[{\"name\":\"nginx\","
+        "\"image\":\"docker.io/library/nginx:1.25\",\"containerID\":\"containerd://" ID64 "\"},"
+        "{\"name\":\"waiting\",\"image\":\"x\"}],"
+        "\"initContainerStatuses\":[{\"name\":\"init\",\"image\":\"busybox\","
+        "\"containerID\":\"cri-o://" ID64 "\"}]}},"
+        "{\"metadata\":{\"name\":\"pending\",\"namespace\":\"jobs\",\"uid\":\"u-2\"},"
+        "\"status\":{\"phase\":\"Pending\"}},"
+        "{\"metadata\":{\"name\":\"no-uid\"}}]}";
+    struct seen_pods sp;
+    memset(&sp, 0, sizeof(sp));
+    assert_int_equal(hk_kubelet_parse_pods(S(pods), on_pod, &sp), 2);
+    assert_int_equal(sp.n, 2);
+    assert_string_equal(sp.names[0], "shop/web-0/u-1");
+    assert_int_equal(sp.ncontainers[0], 2); /* the one without an id is skipped */
+    assert_string_equal(sp.first_id[0], ID64);
+    assert_string_equal(sp.first_name[0], "nginx|docker.io/library/nginx:1.25");
+    assert_string_equal(sp.names[1], "jobs/pending/u-2");
+    assert_int_equal(sp.ncontainers[1], 0);
+    assert_int_equal(hk_kubelet_parse_pods(S("{\"items\":{}}"), on_pod, &sp), -EINVAL);
+    assert_int_equal(hk_kubelet_parse_pods(S("not json"), on_pod, &sp), -EINVAL);
+}
+
+static int kube_cfg(const char *yaml, struct hk_kubelet_config *ret, struct hk_error *err)
+{
+    struct hk_yaml_node *root = NULL;
+    assert_int_equal(hk_yaml_parse_string("cfg.yml", yaml, strlen(yaml), &root, err), 0);
+    struct hk_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.kubernetes = hk_yaml_get(root, "kubernetes");
+    int r = hk_kubelet_config_parse(&cfg, ret, err);
+    hk_yaml_free(root);
+    return r;
+}
+
+static void test_kubelet_config(void **state)
+{
+    struct hk_kubelet_config c;
+    struct hk_error err;
+    assert_int_equal(kube_cfg("kubernetes:\n  kubelet_url: https://10.0.0.7:10250/\n"
+                              "  bearer_token_file: /var/run/token\n  ca_file: /ca.crt\n"
+                              "  refresh_interval: 30s\n",
+                              &c, &err),
+                     0);
+    assert_string_equal(c.url, "https://10.0.0.7:10250");
+    assert_string_equal(c.bearer_token_file, "/var/run/token");
+    assert_int_equal(c.refresh_ms, 30000);
+    assert_int_equal(c.timeout_ms, 5000);
+    hk_kubelet_config_free(&c);
+    assert_int_equal(kube_cfg("global: {}\n", &c, &err), 0); /* no section: off */
+    assert_null(c.url);
+    hk_kubelet_config_free(&c);
+    assert_int_equal(kube_cfg("kubernetes:\n  kubelet_url: ftp://x\n", &c, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "cfg.yml:2:"));
+    assert_int_equal(kube_cfg("kubernetes:\n  kubelet: https://x\n", &c, &err), -EINVAL);
+    assert_int_equal(kube_cfg("kubernetes:\n  ca_file: /x\n", &c, &err), -EINVAL);
+    assert_int_equal(kube_cfg("kubernetes:\n  kubelet_url: https://x\n  refresh_interval: 10ms\n",
+                              &c, &err),
+                     -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -455,7 +546,8 @@ int main(void)
         cmocka_unit_test(test_misc),              cmocka_unit_test(test_mountinfo),
         cmocka_unit_test(test_path_layouts),      cmocka_unit_test(test_containerd_oci),
         cmocka_unit_test(test_crio_oci),          cmocka_unit_test(test_docker),
-        cmocka_unit_test(test_sandbox_image),
+        cmocka_unit_test(test_sandbox_image),     cmocka_unit_test(test_kubelet_pods),
+        cmocka_unit_test(test_kubelet_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
