@@ -104,6 +104,18 @@ for case in v2-systemd-containerd v1-cgroupfs-docker v2-crio; do
         fail "$case: start time $got, want $want"
 done
 
+log "no mountinfo: conventional paths; working set floored at 0"
+cp -a "$FIX/v2-systemd-containerd" "$TMP/nomi"
+rm "$TMP/nomi/proc/self/mountinfo"
+once "$FIX/v2-systemd-containerd" | grep '^container_' >"$TMP/with.prom"
+once "$TMP/nomi" | grep '^container_' | grep -v '^container_\(last_seen\|start_time\)' >"$TMP/without.prom"
+grep -v '^container_\(last_seen\|start_time\)' "$TMP/with.prom" | diff -u - "$TMP/without.prom" >&2 ||
+    fail "output differs without mountinfo"
+c=$TMP/nomi/sys/fs/cgroup/kubepods.slice/kubepods-pod62d00c3d_b41b_67ce_3daf_f83232502e4c.slice/cri-containerd-4cfc8596883c222c82e5cbbc16c3e8eade034b688ea2d7cf365f16d6e2df1181.scope
+echo 4096 >"$c/memory.current" # less than inactive_file
+grep -q '^container_memory_working_set_bytes{container="nginx",.*} 0$' <(once "$TMP/nomi") ||
+    fail "working set not floored at 0"
+
 log "extra_roots brings in system.slice (a plain systemd service, raw labels)"
 once "$FIX/v2-systemd-containerd" --collector.cgroup.extra_roots=system.slice >"$TMP/extra.prom"
 grep -q '^container_memory_usage_bytes{container="",id="/system.slice/containerd.service",image="",name="",namespace="",pod=""} ' "$TMP/extra.prom" ||

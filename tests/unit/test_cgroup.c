@@ -14,6 +14,10 @@
 #include <cmocka.h>
 
 #include "collector/cgroup_internal.h"
+#include "collector/containers.h"
+#include "core/collector.h"
+#include "core/fsread.h"
+#include "core/snapshot.h"
 #include "core/config.h"
 #include "core/yaml.h"
 
@@ -536,6 +540,54 @@ static void test_kubelet_config(void **state)
                      -EINVAL);
 }
 
+extern const struct hk_collector_ops hk_collector_cgroup;
+
+/* One cycle on the committed fixture publishes the container index the eBPF collector uses:
+ * nested cgroups roll up to their container, unknown paths to "/". */
+static void test_container_index(void **state)
+{
+    struct hk_paths paths;
+    assert_int_equal(hk_paths_open(&paths, "tests/fixtures/v2-systemd-containerd", NULL, NULL), 0);
+    struct hk_error err = {""};
+    struct hk_collector_env env = {&paths, NULL, NULL, &err};
+    void *st = NULL;
+    assert_int_equal(hk_collector_cgroup.init(&st, &env), 0);
+    struct hk_limits limits = {0, 0, 0};
+    struct hk_builder *b = hk_builder_new(&limits);
+    struct hk_collect_ctx ctx = {b, &paths, 1700000000000, 0};
+    hk_builder_begin(b, "cgroup");
+    assert_int_equal(hk_collector_cgroup.collect(st, &ctx), 0);
+    assert_int_equal(ctx.soft_errors, 0);
+    hk_builder_commit(b);
+    struct hk_snapshot *snap = hk_builder_seal(b, 0, NULL);
+    assert_non_null(snap);
+    assert_non_null(hk_snapshot_find_family(snap, "container_cpu_usage_seconds_total"));
+    hk_snapshot_unref(snap);
+
+    struct hk_containers *t = hk_containers_acquire();
+    assert_non_null(t);
+    assert_int_equal(hk_containers_count(t), 14); /* /, kubepods, 2 QoS, 3 pods, 3 sandboxes, 4 apps */
+    const struct hk_container_entry *e = hk_containers_lookup(
+        t, "/kubepods.slice/kubepods-pod62d00c3d_b41b_67ce_3daf_f83232502e4c.slice/"
+           "cri-containerd-" ID64 ".scope/nested/deeper");
+    assert_non_null(e);
+    assert_string_equal(e->container, "nginx");
+    assert_string_equal(e->pod, "web-0");
+    assert_string_equal(e->namespace_, "shop");
+    assert_string_equal(e->image, "docker.io/library/nginx:1.25");
+    e = hk_containers_lookup(t, "/kubepods.slice/kubepods-pod62d00c3d_b41b_67ce_3daf_f83232502e4c.slice");
+    assert_non_null(e);
+    assert_string_equal(e->container, "");
+    assert_string_equal(e->pod, "web-0");
+    e = hk_containers_lookup(t, "/system.slice/sshd.service");
+    assert_non_null(e);
+    assert_string_equal(e->path, "/");
+    hk_containers_unref(t);
+    hk_containers_reset();
+    hk_collector_cgroup.fini(st);
+    hk_paths_close(&paths);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -547,7 +599,7 @@ int main(void)
         cmocka_unit_test(test_path_layouts),      cmocka_unit_test(test_containerd_oci),
         cmocka_unit_test(test_crio_oci),          cmocka_unit_test(test_docker),
         cmocka_unit_test(test_sandbox_image),     cmocka_unit_test(test_kubelet_pods),
-        cmocka_unit_test(test_kubelet_config),
+        cmocka_unit_test(test_kubelet_config),    cmocka_unit_test(test_container_index),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
