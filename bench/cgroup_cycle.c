@@ -1,7 +1,8 @@
 /* Steady-state cost of the cgroup collector's cycle on a node root: CPU time and bytes
  * allocated per cycle (malloc/calloc/realloc interposed), after one warm-up cycle that opens the
  * descriptors. Syscalls are counted from outside (strace -c on runs with 1 and N cycles).
- *   cgroup_cycle ROOTFS CYCLES [OPTIONS-YAML]   → prints "cycles=N series=S cpu_us_per_cycle=X bytes_per_cycle=Y" */
+ *   cgroup_cycle ROOTFS CYCLES [OPTIONS-YAML]   → prints "cycles=N series=S cpu_us_per_cycle=X
+ * bytes_per_cycle=Y" */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -101,9 +102,10 @@ int main(int argc, char **argv)
         cycle(state, &paths, 1);
     double t1 = cpu_us();
     int n = cycles > 1 ? cycles - 1 : 1;
-    printf("cycles=%d series=%zu cpu_us_per_cycle=%.1f bytes_per_cycle=%.0f allocs_per_cycle=%.1f\n",
-           cycles, series, (t1 - t0) / n, (double)(alloc_bytes - b0) / n,
-           (double)(alloc_calls - c0) / n);
+    printf(
+        "cycles=%d series=%zu cpu_us_per_cycle=%.1f bytes_per_cycle=%.0f allocs_per_cycle=%.1f\n",
+        cycles, series, (t1 - t0) / n, (double)(alloc_bytes - b0) / n,
+        (double)(alloc_calls - c0) / n);
     hk_collector_cgroup.fini(state);
     hk_yaml_free(opts);
     hk_paths_close(&paths);

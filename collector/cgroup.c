@@ -108,57 +108,121 @@ enum fam {
 #define C HK_METRIC_COUNTER
 #define G HK_METRIC_GAUGE
 static const struct hk_metric_desc fams[M_COUNT] = {
-    [M_CPU_USAGE] = {"container_cpu_usage_seconds_total", "Cumulative cpu time consumed in seconds.", C, "seconds", l_cpu},
-    [M_CPU_USER] = {"container_cpu_user_seconds_total", "Cumulative user cpu time consumed in seconds.", C, "seconds", l_base},
-    [M_CPU_SYSTEM] = {"container_cpu_system_seconds_total", "Cumulative system cpu time consumed in seconds.", C, "seconds", l_base},
-    [M_CFS_PERIODS] = {"container_cpu_cfs_periods_total", "Number of elapsed enforcement period intervals.", C, "", l_base},
-    [M_CFS_THR_PERIODS] = {"container_cpu_cfs_throttled_periods_total", "Number of throttled period intervals.", C, "", l_base},
-    [M_CFS_THR_SECONDS] = {"container_cpu_cfs_throttled_seconds_total", "Total time duration the container has been throttled.", C, "seconds", l_base},
-    [M_MEM_USAGE] = {"container_memory_usage_bytes", "Current memory usage in bytes, including all memory regardless of when it was accessed.", G, "bytes", l_base},
-    [M_MEM_WS] = {"container_memory_working_set_bytes", "Current working set in bytes.", G, "bytes", l_base},
+    [M_CPU_USAGE] = {"container_cpu_usage_seconds_total",
+                     "Cumulative cpu time consumed in seconds.", C, "seconds", l_cpu},
+    [M_CPU_USER] = {"container_cpu_user_seconds_total",
+                    "Cumulative user cpu time consumed in seconds.", C, "seconds", l_base},
+    [M_CPU_SYSTEM] = {"container_cpu_system_seconds_total",
+                      "Cumulative system cpu time consumed in seconds.", C, "seconds", l_base},
+    [M_CFS_PERIODS] = {"container_cpu_cfs_periods_total",
+                       "Number of elapsed enforcement period intervals.", C, "", l_base},
+    [M_CFS_THR_PERIODS] = {"container_cpu_cfs_throttled_periods_total",
+                           "Number of throttled period intervals.", C, "", l_base},
+    [M_CFS_THR_SECONDS] = {"container_cpu_cfs_throttled_seconds_total",
+                           "Total time duration the container has been throttled.", C, "seconds",
+                           l_base},
+    [M_MEM_USAGE] =
+        {"container_memory_usage_bytes",
+         "Current memory usage in bytes, including all memory regardless of when it was accessed.",
+         G, "bytes", l_base},
+    [M_MEM_WS] = {"container_memory_working_set_bytes", "Current working set in bytes.", G, "bytes",
+                  l_base},
     [M_MEM_RSS] = {"container_memory_rss", "Size of RSS in bytes.", G, "bytes", l_base},
-    [M_MEM_CACHE] = {"container_memory_cache", "Number of bytes of page cache memory.", G, "bytes", l_base},
-    [M_MEM_MAPPED] = {"container_memory_mapped_file", "Size of memory mapped files in bytes.", G, "bytes", l_base},
+    [M_MEM_CACHE] = {"container_memory_cache", "Number of bytes of page cache memory.", G, "bytes",
+                     l_base},
+    [M_MEM_MAPPED] = {"container_memory_mapped_file", "Size of memory mapped files in bytes.", G,
+                      "bytes", l_base},
     [M_MEM_SWAP] = {"container_memory_swap", "Container swap usage in bytes.", G, "bytes", l_base},
-    [M_MEM_KERNEL] = {"container_memory_kernel_usage", "Size of kernel memory allocated in bytes.", G, "bytes", l_base},
-    [M_MEM_MAX_USAGE] = {"container_memory_max_usage_bytes", "Maximum memory usage recorded in bytes.", G, "bytes", l_base},
-    [M_MEM_FAILCNT] = {"container_memory_failcnt", "Number of memory usage hits limits.", C, "", l_base},
-    [M_MEM_FAILURES] = {"container_memory_failures_total", "Cumulative count of memory allocation failures.", C, "", l_fail},
-    [M_MEM_ACTIVE_FILE] = {"container_memory_total_active_file_bytes", "Current total active file in bytes.", G, "bytes", l_base},
-    [M_MEM_INACTIVE_FILE] = {"container_memory_total_inactive_file_bytes", "Current total inactive file in bytes.", G, "bytes", l_base},
-    [M_OOM] = {"container_oom_events_total", "Count of out of memory events observed for the container.", C, "", l_base},
-    [M_SPEC_CPU_PERIOD] = {"container_spec_cpu_period", "CPU period of the container.", G, "", l_base},
+    [M_MEM_KERNEL] = {"container_memory_kernel_usage", "Size of kernel memory allocated in bytes.",
+                      G, "bytes", l_base},
+    [M_MEM_MAX_USAGE] = {"container_memory_max_usage_bytes",
+                         "Maximum memory usage recorded in bytes.", G, "bytes", l_base},
+    [M_MEM_FAILCNT] = {"container_memory_failcnt", "Number of memory usage hits limits.", C, "",
+                       l_base},
+    [M_MEM_FAILURES] = {"container_memory_failures_total",
+                        "Cumulative count of memory allocation failures.", C, "", l_fail},
+    [M_MEM_ACTIVE_FILE] = {"container_memory_total_active_file_bytes",
+                           "Current total active file in bytes.", G, "bytes", l_base},
+    [M_MEM_INACTIVE_FILE] = {"container_memory_total_inactive_file_bytes",
+                             "Current total inactive file in bytes.", G, "bytes", l_base},
+    [M_OOM] = {"container_oom_events_total",
+               "Count of out of memory events observed for the container.", C, "", l_base},
+    [M_SPEC_CPU_PERIOD] = {"container_spec_cpu_period", "CPU period of the container.", G, "",
+                           l_base},
     [M_SPEC_CPU_QUOTA] = {"container_spec_cpu_quota", "CPU quota of the container.", G, "", l_base},
-    [M_SPEC_CPU_SHARES] = {"container_spec_cpu_shares", "CPU share of the container.", G, "", l_base},
-    [M_SPEC_MEM_LIMIT] = {"container_spec_memory_limit_bytes", "Memory limit for the container.", G, "bytes", l_base},
-    [M_SPEC_MEM_SWAP] = {"container_spec_memory_swap_limit_bytes", "Memory swap limit for the container.", G, "bytes", l_base},
-    [M_SPEC_MEM_RES] = {"container_spec_memory_reservation_limit_bytes", "Memory reservation limit for the container.", G, "bytes", l_base},
-    [M_START] = {"container_start_time_seconds", "Start time of the container since unix epoch in seconds.", G, "seconds", l_base},
-    [M_LAST_SEEN] = {"container_last_seen", "Last time a container was seen by the exporter", G, "", l_base},
-    [M_NET_RX_BYTES] = {"container_network_receive_bytes_total", "Cumulative count of bytes received", C, "bytes", l_if},
-    [M_NET_RX_PACKETS] = {"container_network_receive_packets_total", "Cumulative count of packets received", C, "", l_if},
-    [M_NET_RX_ERRORS] = {"container_network_receive_errors_total", "Cumulative count of errors encountered while receiving", C, "", l_if},
-    [M_NET_RX_DROPPED] = {"container_network_receive_packets_dropped_total", "Cumulative count of packets dropped while receiving", C, "", l_if},
-    [M_NET_TX_BYTES] = {"container_network_transmit_bytes_total", "Cumulative count of bytes transmitted", C, "bytes", l_if},
-    [M_NET_TX_PACKETS] = {"container_network_transmit_packets_total", "Cumulative count of packets transmitted", C, "", l_if},
-    [M_NET_TX_ERRORS] = {"container_network_transmit_errors_total", "Cumulative count of errors encountered while transmitting", C, "", l_if},
-    [M_NET_TX_DROPPED] = {"container_network_transmit_packets_dropped_total", "Cumulative count of packets dropped while transmitting", C, "", l_if},
-    [M_FS_READ_BYTES] = {"container_fs_reads_bytes_total", "Cumulative count of bytes read", C, "bytes", l_dev},
-    [M_FS_WRITE_BYTES] = {"container_fs_writes_bytes_total", "Cumulative count of bytes written", C, "bytes", l_dev},
-    [M_FS_READS] = {"container_fs_reads_total", "Cumulative count of reads completed", C, "", l_dev},
-    [M_FS_WRITES] = {"container_fs_writes_total", "Cumulative count of writes completed", C, "", l_dev},
-    [M_BLKIO_USAGE] = {"container_blkio_device_usage_total", "Blkio Device bytes usage", C, "", l_blkio},
-    [M_PROCESSES] = {"container_processes", "Number of processes running inside the container.", G, "", l_base},
-    [M_THREADS] = {"container_threads", "Number of threads running inside the container", G, "", l_base},
-    [M_THREADS_MAX] = {"container_threads_max", "Maximum number of threads allowed inside the container, infinity if value is zero", G, "", l_base},
-    [M_FDS] = {"container_file_descriptors", "Number of open file descriptors for the container.", G, "", l_base},
+    [M_SPEC_CPU_SHARES] = {"container_spec_cpu_shares", "CPU share of the container.", G, "",
+                           l_base},
+    [M_SPEC_MEM_LIMIT] = {"container_spec_memory_limit_bytes", "Memory limit for the container.", G,
+                          "bytes", l_base},
+    [M_SPEC_MEM_SWAP] = {"container_spec_memory_swap_limit_bytes",
+                         "Memory swap limit for the container.", G, "bytes", l_base},
+    [M_SPEC_MEM_RES] = {"container_spec_memory_reservation_limit_bytes",
+                        "Memory reservation limit for the container.", G, "bytes", l_base},
+    [M_START] = {"container_start_time_seconds",
+                 "Start time of the container since unix epoch in seconds.", G, "seconds", l_base},
+    [M_LAST_SEEN] = {"container_last_seen", "Last time a container was seen by the exporter", G, "",
+                     l_base},
+    [M_NET_RX_BYTES] = {"container_network_receive_bytes_total",
+                        "Cumulative count of bytes received", C, "bytes", l_if},
+    [M_NET_RX_PACKETS] = {"container_network_receive_packets_total",
+                          "Cumulative count of packets received", C, "", l_if},
+    [M_NET_RX_ERRORS] = {"container_network_receive_errors_total",
+                         "Cumulative count of errors encountered while receiving", C, "", l_if},
+    [M_NET_RX_DROPPED] = {"container_network_receive_packets_dropped_total",
+                          "Cumulative count of packets dropped while receiving", C, "", l_if},
+    [M_NET_TX_BYTES] = {"container_network_transmit_bytes_total",
+                        "Cumulative count of bytes transmitted", C, "bytes", l_if},
+    [M_NET_TX_PACKETS] = {"container_network_transmit_packets_total",
+                          "Cumulative count of packets transmitted", C, "", l_if},
+    [M_NET_TX_ERRORS] = {"container_network_transmit_errors_total",
+                         "Cumulative count of errors encountered while transmitting", C, "", l_if},
+    [M_NET_TX_DROPPED] = {"container_network_transmit_packets_dropped_total",
+                          "Cumulative count of packets dropped while transmitting", C, "", l_if},
+    [M_FS_READ_BYTES] = {"container_fs_reads_bytes_total", "Cumulative count of bytes read", C,
+                         "bytes", l_dev},
+    [M_FS_WRITE_BYTES] = {"container_fs_writes_bytes_total", "Cumulative count of bytes written", C,
+                          "bytes", l_dev},
+    [M_FS_READS] = {"container_fs_reads_total", "Cumulative count of reads completed", C, "",
+                    l_dev},
+    [M_FS_WRITES] = {"container_fs_writes_total", "Cumulative count of writes completed", C, "",
+                     l_dev},
+    [M_BLKIO_USAGE] = {"container_blkio_device_usage_total", "Blkio Device bytes usage", C, "",
+                       l_blkio},
+    [M_PROCESSES] = {"container_processes", "Number of processes running inside the container.", G,
+                     "", l_base},
+    [M_THREADS] = {"container_threads", "Number of threads running inside the container", G, "",
+                   l_base},
+    [M_THREADS_MAX] =
+        {"container_threads_max",
+         "Maximum number of threads allowed inside the container, infinity if value is zero", G, "",
+         l_base},
+    [M_FDS] = {"container_file_descriptors", "Number of open file descriptors for the container.",
+               G, "", l_base},
     [M_SOCKETS] = {"container_sockets", "Number of open sockets for the container.", G, "", l_base},
-    [M_PSI_CPU_WAIT] = {"container_pressure_cpu_waiting_seconds_total", "Total time duration tasks in the container have waited due to CPU congestion.", C, "seconds", l_base},
-    [M_PSI_CPU_STALL] = {"container_pressure_cpu_stalled_seconds_total", "Total time duration no tasks in the container could make progress due to CPU congestion.", C, "seconds", l_base},
-    [M_PSI_MEM_WAIT] = {"container_pressure_memory_waiting_seconds_total", "Total time duration tasks in the container have waited due to memory congestion.", C, "seconds", l_base},
-    [M_PSI_MEM_STALL] = {"container_pressure_memory_stalled_seconds_total", "Total time duration no tasks in the container could make progress due to memory congestion.", C, "seconds", l_base},
-    [M_PSI_IO_WAIT] = {"container_pressure_io_waiting_seconds_total", "Total time duration tasks in the container have waited due to IO congestion.", C, "seconds", l_base},
-    [M_PSI_IO_STALL] = {"container_pressure_io_stalled_seconds_total", "Total time duration no tasks in the container could make progress due to IO congestion.", C, "seconds", l_base},
+    [M_PSI_CPU_WAIT] =
+        {"container_pressure_cpu_waiting_seconds_total",
+         "Total time duration tasks in the container have waited due to CPU congestion.", C,
+         "seconds", l_base},
+    [M_PSI_CPU_STALL] =
+        {"container_pressure_cpu_stalled_seconds_total",
+         "Total time duration no tasks in the container could make progress due to CPU congestion.",
+         C, "seconds", l_base},
+    [M_PSI_MEM_WAIT] =
+        {"container_pressure_memory_waiting_seconds_total",
+         "Total time duration tasks in the container have waited due to memory congestion.", C,
+         "seconds", l_base},
+    [M_PSI_MEM_STALL] = {"container_pressure_memory_stalled_seconds_total",
+                         "Total time duration no tasks in the container could make progress due to "
+                         "memory congestion.",
+                         C, "seconds", l_base},
+    [M_PSI_IO_WAIT] =
+        {"container_pressure_io_waiting_seconds_total",
+         "Total time duration tasks in the container have waited due to IO congestion.", C,
+         "seconds", l_base},
+    [M_PSI_IO_STALL] =
+        {"container_pressure_io_stalled_seconds_total",
+         "Total time duration no tasks in the container could make progress due to IO congestion.",
+         C, "seconds", l_base},
 };
 #undef C
 #undef G
@@ -336,7 +400,7 @@ struct cgroup_state {
     size_t nblk;
     double boot_time;
     struct hk_cg_meminfo meminfo;
-    bool emfile_logged;
+    bool emfile_logged, cap_logged;
     /* kubelet /pods (optional) */
     struct hk_kubelet_config kubelet;
     int64_t kubelet_last_ms;
@@ -353,9 +417,9 @@ struct cgroup_state {
 
 /* ---- options ---- */
 
-static const char *const option_keys[] = {HK_COLLECTOR_COMMON_KEYS, "roots", "extra_roots", "metrics",
-                                          "file_descriptors", "keep_files_open", "max_cgroups",
-                                          NULL};
+static const char *const option_keys[] = {
+    HK_COLLECTOR_COMMON_KEYS, "roots",           "extra_roots", "metrics",
+    "file_descriptors",       "keep_files_open", "max_cgroups", NULL};
 
 /* Items of a list option, or of a comma-separated scalar (flags set scalars). */
 static int for_each_item(const struct hk_yaml_node *n, struct hk_error *err,
@@ -459,8 +523,7 @@ static int parse_options(const struct hk_yaml_node *opts, struct hk_error *err,
         if (st)
             st->max_cgroups = (uint32_t)v;
     }
-    if ((n = hk_yaml_get(opts, "extra_roots")) &&
-        (r = for_each_item(n, err, check_root, err)) < 0)
+    if ((n = hk_yaml_get(opts, "extra_roots")) && (r = for_each_item(n, err, check_root, err)) < 0)
         return r;
     if ((n = hk_yaml_get(opts, "roots")) && (r = for_each_item(n, err, check_root, err)) < 0)
         return r;
@@ -515,8 +578,8 @@ static int cgroup_check(const struct hk_collector_env *env)
 static void fd_exhausted(struct cgroup_state *st)
 {
     if (!st->emfile_logged)
-        hk_log_warn("out of file descriptors; raise the open files limit (ulimit -n)",
-                    "collector", "cgroup");
+        hk_log_warn("out of file descriptors; raise the open files limit (ulimit -n)", "collector",
+                    "cgroup");
     st->emfile_logged = true;
     st->fd_budget = st->nfds; /* keep what we have, open nothing more for caching */
 }
@@ -705,7 +768,8 @@ static void load_meta(struct cgroup_state *st, struct node *n)
     struct hk_kube_meta m = {0};
     int root = st->paths->root_fd;
     if (lp->runtime == HK_RT_CONTAINERD || lp->runtime == HK_RT_UNKNOWN) {
-        snprintf(path, sizeof(path), "run/containerd/io.containerd.runtime.v2.task/k8s.io/%s/config.json", id);
+        snprintf(path, sizeof(path),
+                 "run/containerd/io.containerd.runtime.v2.task/k8s.io/%s/config.json", id);
         if ((len = hk_read_file_alloc(root, path, 4 << 20, &json)) >= 0) {
             r = hk_kube_parse_containerd_oci(json, (size_t)len, id, st->sandbox_image, &m);
             free(json);
@@ -713,7 +777,8 @@ static void load_meta(struct cgroup_state *st, struct node *n)
         }
     }
     if (r < 0 && (lp->runtime == HK_RT_CRIO || lp->runtime == HK_RT_UNKNOWN)) {
-        snprintf(path, sizeof(path), "run/containers/storage/overlay-containers/%s/userdata/config.json", id);
+        snprintf(path, sizeof(path),
+                 "run/containers/storage/overlay-containers/%s/userdata/config.json", id);
         if ((len = hk_read_file_alloc(root, path, 4 << 20, &json)) >= 0) {
             r = hk_kube_parse_crio_oci(json, (size_t)len, &m);
             free(json);
@@ -792,8 +857,13 @@ static struct node *visit(struct cgroup_state *st, const char *path)
 {
     struct node *n = node_find(st, path);
     if (!n) {
-        if (st->nnodes >= st->max_cgroups)
+        if (st->nnodes >= st->max_cgroups) {
+            if (!st->cap_logged)
+                hk_log_warn("cgroup limit reached; further cgroups are not reported", "collector",
+                            "cgroup", "option", "max_cgroups");
+            st->cap_logged = true;
             return NULL;
+        }
         if (!(n = node_new(st, path)))
             return NULL;
         if (node_insert(st, n) < 0) {
@@ -936,8 +1006,8 @@ static void read_spec(struct cgroup_state *st, struct node *n, bool *any)
             ssize_t len = node_read(st, n, F2_CPU_MAX);
             if (len >= 0) {
                 *any = true;
-                sp.has_cpu = hk_cg_parse_cpu_max(st->buf, (size_t)len, &sp.cpu_quota,
-                                                 &sp.cpu_period) == 0;
+                sp.has_cpu =
+                    hk_cg_parse_cpu_max(st->buf, (size_t)len, &sp.cpu_quota, &sp.cpu_period) == 0;
                 if (node_u64(st, n, F2_CPU_WEIGHT, &a, NULL, any) && a >= 1 && a <= 10000) {
                     /* cAdvisor's weight → shares conversion (integer math). */
                     sp.cpu_shares = 2 + ((a - 1) * 262142) / 9999;
@@ -990,8 +1060,8 @@ static void read_v2(struct cgroup_state *st, struct node *n, struct stats *s, bo
 {
     uint64_t v[16], found;
     if (want_any(st, M_CPU_USAGE, M_CFS_THR_SECONDS)) {
-        static const char *const k[] = {"usage_usec", "user_usec", "system_usec", "nr_periods",
-                                        "nr_throttled", "throttled_usec"};
+        static const char *const k[] = {"usage_usec", "user_usec",    "system_usec",
+                                        "nr_periods", "nr_throttled", "throttled_usec"};
         memset(v, 0, sizeof(v));
         if (node_keyed(st, n, F2_CPU_STAT, k, 6, v, &found, &s->any) && (found & 1)) {
             s->has_cpu = true;
@@ -1006,8 +1076,8 @@ static void read_v2(struct cgroup_state *st, struct node *n, struct stats *s, bo
     ssize_t len;
     s->has_cfs = s->has_cpu && n->spec.has_cpu && n->spec.cpu_quota != 0;
     if (want_mem(st) || st->enabled[M_OOM] || st->enabled[M_MEM_FAILCNT]) {
-        static const char *const k[] = {"anon", "file", "file_mapped", "active_file",
-                                        "inactive_file", "pgfault", "pgmajfault", "kernel"};
+        static const char *const k[] = {"anon",          "file",    "file_mapped", "active_file",
+                                        "inactive_file", "pgfault", "pgmajfault",  "kernel"};
         memset(v, 0, sizeof(v));
         bool have_stat = node_keyed(st, n, F2_MEM_STAT, k, 8, v, &found, &s->any);
         uint64_t usage;
@@ -1096,10 +1166,20 @@ static void read_v1(struct cgroup_state *st, struct node *n, struct stats *s, bo
         }
     }
     if (want_mem(st) || st->enabled[M_OOM]) {
-        static const char *const k[] = {"total_rss", "total_cache", "total_mapped_file",
-                                        "total_active_file", "total_inactive_file", "pgfault",
-                                        "pgmajfault", "total_swap", "rss", "cache", "mapped_file",
-                                        "active_file", "inactive_file", "swap"};
+        static const char *const k[] = {"total_rss",
+                                        "total_cache",
+                                        "total_mapped_file",
+                                        "total_active_file",
+                                        "total_inactive_file",
+                                        "pgfault",
+                                        "pgmajfault",
+                                        "total_swap",
+                                        "rss",
+                                        "cache",
+                                        "mapped_file",
+                                        "active_file",
+                                        "inactive_file",
+                                        "swap"};
         memset(v, 0, sizeof(v));
         uint64_t usage;
         bool have_usage = node_u64(st, n, F1_MEM_USAGE, &usage, NULL, &s->any);
@@ -1145,8 +1225,7 @@ static void read_v1(struct cgroup_state *st, struct node *n, struct stats *s, bo
         len = node_read(st, n, F1_BLKIO_IOS);
         if (len >= 0) {
             s->any = true;
-            hk_cg_parse_blkio(st->buf, (size_t)len, false, s->devs, &s->ndevs,
-                              HK_CG_MAX_BLKDEVS);
+            hk_cg_parse_blkio(st->buf, (size_t)len, false, s->devs, &s->ndevs, HK_CG_MAX_BLKDEVS);
         }
     }
     ssize_t len = node_read(st, n, F1_PROCS);
@@ -1215,8 +1294,8 @@ static const char *dev_name(struct cgroup_state *st, uint32_t maj, uint32_t min)
         if (st->blk[i].major == maj && st->blk[i].minor == min)
             return st->blk[i].name;
     struct blkname tmp = {maj, min, ""};
-    struct blkname *b = st->nblk < sizeof(st->blk) / sizeof(st->blk[0]) ? &st->blk[st->nblk++]
-                                                                        : &tmp;
+    struct blkname *b =
+        st->nblk < sizeof(st->blk) / sizeof(st->blk[0]) ? &st->blk[st->nblk++] : &tmp;
     *b = tmp;
     char path[64], buf[512], name[32];
     snprintf(path, sizeof(path), "dev/block/%u:%u/uevent", maj, min);
@@ -1226,17 +1305,16 @@ static const char *dev_name(struct cgroup_state *st, uint32_t maj, uint32_t min)
     return b == &tmp ? "" : b->name;
 }
 
-#define EMIT(m, vals, x)                                                                          \
-    do {                                                                                          \
-        if (st->enabled[m])                                                                       \
-            hk_emit(b, &fams[m], vals, (double)(x));                                              \
+#define EMIT(m, vals, x)                                                                           \
+    do {                                                                                           \
+        if (st->enabled[m])                                                                        \
+            hk_emit(b, &fams[m], vals, (double)(x));                                               \
     } while (0)
 
 static void emit_net(struct cgroup_state *st, struct hk_builder *b, struct node *n,
                      const char *const *base, uint32_t pid)
 {
-    if (!want_any(st, M_NET_RX_BYTES, M_NET_TX_DROPPED) || pid == 0 ||
-        st->paths->proc_fd < 0)
+    if (!want_any(st, M_NET_RX_BYTES, M_NET_TX_DROPPED) || pid == 0 || st->paths->proc_fd < 0)
         return;
     if (n->net_fd >= 0 && n->net_pid != pid) {
         close(n->net_fd);
@@ -1364,7 +1442,7 @@ static void emit_node(struct cgroup_state *st, struct hk_collect_ctx *ctx, struc
         snprintf(maj, sizeof(maj), "%u", d->major);
         snprintf(min, sizeof(min), "%u", d->minor);
         static const char *const ops[6] = {"Read", "Write", "Sync", "Async", "Discard", "Total"};
-        const uint64_t vals[6] = {d->read_bytes, d->write_bytes, d->sync_bytes,
+        const uint64_t vals[6] = {d->read_bytes,  d->write_bytes,   d->sync_bytes,
                                   d->async_bytes, d->discard_bytes, d->total_bytes};
         for (int o = 0; o < (d->has_v1_ops ? 6 : 2); o++) {
             const char *u[10] = {base[0], base[1], base[2], base[3], base[4],
@@ -1435,8 +1513,8 @@ static int publish_index(struct cgroup_state *st)
     for (size_t i = 0; i < st->nlist; i++) {
         const char *lab[6];
         node_labels(st->list[i], lab);
-        st->entries[i] = (struct hk_container_entry){lab[1], lab[0], lab[2],
-                                                     lab[3], lab[4], lab[5]};
+        st->entries[i] =
+            (struct hk_container_entry){lab[1], lab[0], lab[2], lab[3], lab[4], lab[5]};
     }
     return hk_containers_publish(st->entries, st->nlist);
 }
@@ -1660,8 +1738,8 @@ static void discover(struct cgroup_state *st)
         static const char *const v1names[HK_CG_NCTRL] = {"cpu", "cpuacct", "memory", "blkio",
                                                          "pids"};
         char probe[64];
-        if (hk_read_file_at(paths->sys_fd, "fs/cgroup/cgroup.controllers", probe,
-                            sizeof(probe)) >= 0) {
+        if (hk_read_file_at(paths->sys_fd, "fs/cgroup/cgroup.controllers", probe, sizeof(probe)) >=
+            0) {
             snprintf(m.v2, sizeof(m.v2), "/sys/fs/cgroup");
         } else {
             for (int i = 0; i < HK_CG_NCTRL; i++)
@@ -1736,9 +1814,8 @@ static void read_sandbox_image(struct cgroup_state *st)
     char *toml = NULL;
     ssize_t len =
         hk_read_file_alloc(st->paths->root_fd, "etc/containerd/config.toml", 1 << 20, &toml);
-    if (len >= 0 &&
-        hk_kube_parse_sandbox_image(toml, (size_t)len, st->sandbox_image,
-                                    sizeof(st->sandbox_image)) < 0)
+    if (len >= 0 && hk_kube_parse_sandbox_image(toml, (size_t)len, st->sandbox_image,
+                                                sizeof(st->sandbox_image)) < 0)
         st->sandbox_image[0] = '\0';
     free(toml);
 }
@@ -1798,8 +1875,7 @@ static int cgroup_init(void **ret_state, const struct hk_collector_env *env)
                (r = add_root("kubepods", 8, NULL, st)) < 0) {
         goto out;
     }
-    if ((r = for_each_item(hk_yaml_get(env->options, "extra_roots"), env->err, add_root, st)) <
-        0)
+    if ((r = for_each_item(hk_yaml_get(env->options, "extra_roots"), env->err, add_root, st)) < 0)
         goto out;
     /* The metrics allow/deny options may have re-enabled fd counting families. */
     if (!st->count_fds)
@@ -1819,8 +1895,8 @@ static int cgroup_init(void **ret_state, const struct hk_collector_env *env)
         size_t lim = rl.rlim_cur == RLIM_INFINITY ? 1 << 20 : (size_t)rl.rlim_cur;
         st->fd_budget = lim > 1024 ? lim - lim / 16 - 256 : lim / 2;
     }
-    hk_log_debug("cgroup discovery", "mode", st->v2 ? "v2" : "v1",
-                 "unified", st->hier_fd[H_V2] >= 0 ? "yes" : "no");
+    hk_log_debug("cgroup discovery", "mode", st->v2 ? "v2" : "v1", "unified",
+                 st->hier_fd[H_V2] >= 0 ? "yes" : "no");
     *ret_state = st;
     return 0;
 out:

@@ -50,8 +50,8 @@ int hk_cg_parse_io_stat(const char *buf, size_t len, struct hk_cg_blkdev *devs, 
 /* v1 blkio.*_recursive: "MAJ:MIN Op value" lines plus "Total N". bytes=true for
  * io_service_bytes, false for io_serviced. Merges into devs[0..*n), appending new devices up to
  * cap. Returns 0. */
-int hk_cg_parse_blkio(const char *buf, size_t len, bool bytes, struct hk_cg_blkdev *devs,
-                      size_t *n, size_t cap);
+int hk_cg_parse_blkio(const char *buf, size_t len, bool bytes, struct hk_cg_blkdev *devs, size_t *n,
+                      size_t cap);
 
 /* /proc/<pid>/net/dev: calls fn for each interface (skipping lo, veth*, docker*, nerdctl*). */
 struct hk_cg_netdev {

@@ -174,8 +174,8 @@ int hk_cg_parse_io_stat(const char *buf, size_t len, struct hk_cg_blkdev *devs, 
     return (int)n;
 }
 
-int hk_cg_parse_blkio(const char *buf, size_t len, bool bytes, struct hk_cg_blkdev *devs,
-                      size_t *n, size_t cap)
+int hk_cg_parse_blkio(const char *buf, size_t len, bool bytes, struct hk_cg_blkdev *devs, size_t *n,
+                      size_t cap)
 {
     struct hk_cursor c;
     hk_cursor_init(&c, buf, len);
@@ -335,8 +335,8 @@ static void copy_mount_path(char *dst, size_t cap, const char *s, size_t len)
 {
     size_t o = 0;
     for (size_t i = 0; i < len && o + 1 < cap; i++) {
-        if (s[i] == '\\' && i + 3 < len && s[i + 1] >= '0' && s[i + 1] <= '3' &&
-            s[i + 2] >= '0' && s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
+        if (s[i] == '\\' && i + 3 < len && s[i + 1] >= '0' && s[i + 1] <= '3' && s[i + 2] >= '0' &&
+            s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
             dst[o++] = (char)(((s[i + 1] - '0') << 6) | ((s[i + 2] - '0') << 3) | (s[i + 3] - '0'));
             i += 3;
             continue;

@@ -208,9 +208,8 @@ static int set(char **dst, const char *v)
 static int meta_fill(struct hk_kube_meta *m, const char *container, const char *image,
                      const char *name, const char *ns, const char *pod, const char *uid)
 {
-    if (set(&m->container, container) < 0 || set(&m->image, image) < 0 ||
-        set(&m->name, name) < 0 || set(&m->namespace_, ns) < 0 || set(&m->pod, pod) < 0 ||
-        set(&m->pod_uid, uid) < 0) {
+    if (set(&m->container, container) < 0 || set(&m->image, image) < 0 || set(&m->name, name) < 0 ||
+        set(&m->namespace_, ns) < 0 || set(&m->pod, pod) < 0 || set(&m->pod_uid, uid) < 0) {
         hk_kube_meta_clear(m);
         return -ENOMEM;
     }
@@ -296,8 +295,8 @@ int hk_kube_parse_docker(const char *json, size_t len, struct hk_kube_meta *ret)
     const char *container = labels ? jstr(labels, "io.kubernetes.container.name") : NULL;
     const char *type = labels ? jstr(labels, "io.kubernetes.docker.type") : NULL;
     struct hk_kube_meta m = {0};
-    m.sandbox = (container && strcmp(container, "POD") == 0) ||
-                (type && strcmp(type, "podsandbox") == 0);
+    m.sandbox =
+        (container && strcmp(container, "POD") == 0) || (type && strcmp(type, "podsandbox") == 0);
     if (cJSON_IsNumber(pid) && pid->valuedouble > 0 && pid->valuedouble < 4294967296.0)
         m.pid = (uint32_t)pid->valuedouble;
     r = meta_fill(&m, container, jstr(config, "Image"), name[0] == '/' ? name + 1 : name,

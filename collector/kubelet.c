@@ -6,9 +6,9 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "collector/cgroup_internal.h"
 #include "core/buf.h"
@@ -17,8 +17,9 @@
 #include "core/log.h"
 #include "core/yaml.h"
 
-static const char *const keys[] = {"kubelet_url", "bearer_token_file", "ca_file",
-                                   "insecure_skip_verify", "refresh_interval", "timeout", NULL};
+static const char *const keys[] = {
+    "kubelet_url",      "bearer_token_file", "ca_file", "insecure_skip_verify",
+    "refresh_interval", "timeout",           NULL};
 
 void hk_kubelet_config_free(struct hk_kubelet_config *c)
 {
@@ -106,8 +107,7 @@ static const char *strip_runtime(const char *id)
     return p ? p + 3 : id;
 }
 
-static void add_statuses(const cJSON *arr, struct hk_kubelet_container *out, size_t *n,
-                         size_t cap)
+static void add_statuses(const cJSON *arr, struct hk_kubelet_container *out, size_t *n, size_t cap)
 {
     const cJSON *cs;
     cJSON_ArrayForEach(cs, arr)

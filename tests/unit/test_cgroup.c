@@ -16,9 +16,9 @@
 #include "collector/cgroup_internal.h"
 #include "collector/containers.h"
 #include "core/collector.h"
+#include "core/config.h"
 #include "core/fsread.h"
 #include "core/snapshot.h"
-#include "core/config.h"
 #include "core/yaml.h"
 
 #define S(lit) (lit), (sizeof(lit) - 1)
@@ -29,8 +29,8 @@ static void test_keyed_cpu_stat_v2(void **state)
                                    "system_usec 82352000\ncore_sched.force_idle_usec 0\n"
                                    "nr_periods 1200\nnr_throttled 31\nthrottled_usec 77500\n"
                                    "nr_bursts 0\nburst_usec 0\n";
-    static const char *const keys[] = {"usage_usec", "user_usec", "system_usec", "nr_periods",
-                                       "nr_throttled", "throttled_usec"};
+    static const char *const keys[] = {"usage_usec", "user_usec",    "system_usec",
+                                       "nr_periods", "nr_throttled", "throttled_usec"};
     uint64_t v[6] = {0}, found;
     assert_int_equal(hk_cg_parse_keyed(S(cpu_stat), keys, 6, v, &found), 0);
     assert_int_equal(found, 0x3f);
@@ -40,9 +40,8 @@ static void test_keyed_cpu_stat_v2(void **state)
     assert_int_equal(v[4], 31);
     assert_int_equal(v[5], 77500);
     /* Root cgroup: no cfs keys. */
-    assert_int_equal(hk_cg_parse_keyed(S("usage_usec 5\nuser_usec 3\nsystem_usec 2\n"), keys, 6,
-                                       v, &found),
-                     0);
+    assert_int_equal(
+        hk_cg_parse_keyed(S("usage_usec 5\nuser_usec 3\nsystem_usec 2\n"), keys, 6, v, &found), 0);
     assert_int_equal(found, 0x7);
 }
 
@@ -52,8 +51,8 @@ static void test_keyed_memory_stat(void **state)
     static const char v1[] = "cache 4096\nrss 8192\nmapped_file 0\npgfault 10\npgmajfault 1\n"
                              "inactive_file 100\nhierarchical_memory_limit 9223372036854771712\n"
                              "total_cache 40960\ntotal_rss 81920\ntotal_inactive_file 1000\n";
-    static const char *const keys[] = {"total_rss", "total_cache", "total_inactive_file",
-                                       "pgfault", "rss"};
+    static const char *const keys[] = {"total_rss", "total_cache", "total_inactive_file", "pgfault",
+                                       "rss"};
     uint64_t v[5] = {0}, found;
     hk_cg_parse_keyed(S(v1), keys, 5, v, &found);
     assert_int_equal(found, 0x1f);
@@ -205,9 +204,9 @@ static void test_net_dev(void **state)
 static void test_misc(void **state)
 {
     char name[32];
-    assert_int_equal(hk_cg_parse_uevent_devname(S("MAJOR=259\nMINOR=0\nDEVNAME=nvme0n1\n"),
-                                                name, sizeof(name)),
-                     0);
+    assert_int_equal(
+        hk_cg_parse_uevent_devname(S("MAJOR=259\nMINOR=0\nDEVNAME=nvme0n1\n"), name, sizeof(name)),
+        0);
     assert_string_equal(name, "nvme0n1");
     assert_int_equal(hk_cg_parse_uevent_devname(S("MAJOR=8\n"), name, sizeof(name)), -EINVAL);
     struct hk_cg_meminfo mi;
@@ -284,9 +283,8 @@ static void test_path_layouts(void **state)
     assert_int_equal(p.kind, HK_KUBE_POD);
     assert_int_equal(p.qos, HK_QOS_BURSTABLE);
     assert_string_equal(p.pod_uid, "286d6465-07c7-3735-9972-1570c1a41de5");
-    hk_kube_parse_path("/kubepods.slice/kubepods-pod62d00c3d_b41b.slice/cri-containerd-" ID64
-                       ".scope",
-                       &p);
+    hk_kube_parse_path(
+        "/kubepods.slice/kubepods-pod62d00c3d_b41b.slice/cri-containerd-" ID64 ".scope", &p);
     assert_int_equal(p.kind, HK_KUBE_CONTAINER);
     assert_int_equal(p.qos, HK_QOS_GUARANTEED);
     assert_int_equal(p.runtime, HK_RT_CONTAINERD);
@@ -325,22 +323,21 @@ static void test_path_layouts(void **state)
     hk_kube_parse_path("/kubepods/pod", &p);
     assert_int_equal(p.kind, HK_KUBE_OTHER);
     assert_false(hk_kube_is_container_id(ID64 "0", 65));
-    assert_false(hk_kube_is_container_id("4CFC8596883c222c82e5cbbc16c3e8eade034b688ea2d7cf365f16d6e2df1181", 64));
+    assert_false(hk_kube_is_container_id(
+        "4CFC8596883c222c82e5cbbc16c3e8eade034b688ea2d7cf365f16d6e2df1181", 64));
 }
 
 static void test_containerd_oci(void **state)
 {
-    static const char sandbox[] =
-        "{\"ociVersion\":\"1.1.0\",\"annotations\":{"
-        "\"io.kubernetes.cri.container-type\":\"sandbox\","
-        "\"io.kubernetes.cri.sandbox-id\":\"" ID64 "\","
-        "\"io.kubernetes.cri.sandbox-name\":\"web-0\","
-        "\"io.kubernetes.cri.sandbox-namespace\":\"shop\","
-        "\"io.kubernetes.cri.sandbox-uid\":\"62d00c3d-b41b\"}}";
+    static const char sandbox[] = "{\"ociVersion\":\"1.1.0\",\"annotations\":{"
+                                  "\"io.kubernetes.cri.container-type\":\"sandbox\","
+                                  "\"io.kubernetes.cri.sandbox-id\":\"" ID64 "\","
+                                  "\"io.kubernetes.cri.sandbox-name\":\"web-0\","
+                                  "\"io.kubernetes.cri.sandbox-namespace\":\"shop\","
+                                  "\"io.kubernetes.cri.sandbox-uid\":\"62d00c3d-b41b\"}}";
     struct hk_kube_meta m = {0};
-    assert_int_equal(hk_kube_parse_containerd_oci(S(sandbox), ID64, "registry.k8s.io/pause:3.9",
-                                                  &m),
-                     0);
+    assert_int_equal(
+        hk_kube_parse_containerd_oci(S(sandbox), ID64, "registry.k8s.io/pause:3.9", &m), 0);
     assert_true(m.sandbox);
     assert_string_equal(m.container, "");
     assert_string_equal(m.image, "registry.k8s.io/pause:3.9");
@@ -349,19 +346,19 @@ static void test_containerd_oci(void **state)
     assert_string_equal(m.namespace_, "shop");
     assert_string_equal(m.pod_uid, "62d00c3d-b41b");
     hk_kube_meta_clear(&m);
-    static const char ctr[] = "{\"annotations\":{\"io.kubernetes.cri.container-type\":\"container\","
-                              "\"io.kubernetes.cri.container-name\":\"nginx\","
-                              "\"io.kubernetes.cri.image-name\":\"docker.io/library/nginx:1.25\","
-                              "\"io.kubernetes.cri.sandbox-name\":\"web-0\","
-                              "\"io.kubernetes.cri.sandbox-namespace\":\"shop\"}}";
+    static const char ctr[] =
+        "{\"annotations\":{\"io.kubernetes.cri.container-type\":\"container\","
+        "\"io.kubernetes.cri.container-name\":\"nginx\","
+        "\"io.kubernetes.cri.image-name\":\"docker.io/library/nginx:1.25\","
+        "\"io.kubernetes.cri.sandbox-name\":\"web-0\","
+        "\"io.kubernetes.cri.sandbox-namespace\":\"shop\"}}";
     assert_int_equal(hk_kube_parse_containerd_oci(S(ctr), "abc", "", &m), 0);
     assert_false(m.sandbox);
     assert_string_equal(m.container, "nginx");
     assert_string_equal(m.image, "docker.io/library/nginx:1.25");
     assert_string_equal(m.pod_uid, ""); /* older containerd: no sandbox-uid */
     hk_kube_meta_clear(&m);
-    assert_int_equal(hk_kube_parse_containerd_oci(S("{\"annotations\":{}}"), "x", "", &m),
-                     -EINVAL);
+    assert_int_equal(hk_kube_parse_containerd_oci(S("{\"annotations\":{}}"), "x", "", &m), -EINVAL);
     assert_int_equal(hk_kube_parse_containerd_oci(S("{\"annot"), "x", "", &m), -EINVAL);
     assert_int_equal(hk_kube_parse_containerd_oci(S("[]"), "x", "", &m), -EINVAL);
 }
@@ -384,12 +381,13 @@ static void test_crio_oci(void **state)
     assert_string_equal(m.namespace_, "shop");
     assert_string_equal(m.image, "registry.k8s.io/pause:3.9");
     hk_kube_meta_clear(&m);
-    static const char ctr[] = "{\"annotations\":{\"io.kubernetes.cri-o.ContainerType\":\"container\","
-                              "\"io.kubernetes.container.name\":\"api\","
-                              "\"io.kubernetes.pod.name\":\"api-1\","
-                              "\"io.kubernetes.pod.namespace\":\"shop\","
-                              "\"io.kubernetes.cri-o.Name\":\"k8s_api_api-1_shop_u2_3\","
-                              "\"io.kubernetes.cri-o.Labels\":\"not json\"}}";
+    static const char ctr[] =
+        "{\"annotations\":{\"io.kubernetes.cri-o.ContainerType\":\"container\","
+        "\"io.kubernetes.container.name\":\"api\","
+        "\"io.kubernetes.pod.name\":\"api-1\","
+        "\"io.kubernetes.pod.namespace\":\"shop\","
+        "\"io.kubernetes.cri-o.Name\":\"k8s_api_api-1_shop_u2_3\","
+        "\"io.kubernetes.cri-o.Labels\":\"not json\"}}";
     assert_int_equal(hk_kube_parse_crio_oci(S(ctr), &m), 0);
     assert_false(m.sandbox);
     assert_string_equal(m.container, "api");
@@ -416,10 +414,11 @@ static void test_docker(void **state)
     assert_string_equal(m.pod, "web-0");
     hk_kube_meta_clear(&m);
     /* Plain docker container: no Kubernetes labels. */
-    assert_int_equal(hk_kube_parse_docker(S("{\"Name\":\"/redis\",\"Config\":{\"Image\":\"redis:7\","
-                                            "\"Labels\":null},\"State\":{\"Pid\":0}}"),
-                                          &m),
-                     0);
+    assert_int_equal(
+        hk_kube_parse_docker(S("{\"Name\":\"/redis\",\"Config\":{\"Image\":\"redis:7\","
+                               "\"Labels\":null},\"State\":{\"Pid\":0}}"),
+                             &m),
+        0);
     assert_false(m.sandbox);
     assert_string_equal(m.name, "redis");
     assert_string_equal(m.image, "redis:7");
@@ -432,11 +431,11 @@ static void test_docker(void **state)
 static void test_sandbox_image(void **state)
 {
     char img[128];
-    assert_int_equal(hk_kube_parse_sandbox_image(
-                         S("version = 2\n[plugins.\"io.containerd.grpc.v1.cri\"]\n"
-                           "  sandbox_image = \"registry.k8s.io/pause:3.8\"\n"),
-                         img, sizeof(img)),
-                     0);
+    assert_int_equal(
+        hk_kube_parse_sandbox_image(S("version = 2\n[plugins.\"io.containerd.grpc.v1.cri\"]\n"
+                                      "  sandbox_image = \"registry.k8s.io/pause:3.8\"\n"),
+                                    img, sizeof(img)),
+        0);
     assert_string_equal(img, "registry.k8s.io/pause:3.8");
     assert_int_equal(hk_kube_parse_sandbox_image(
                          S("version = 3\n[plugins.'io.containerd.cri.v1.images'.pinned_images]\n"
@@ -444,11 +443,10 @@ static void test_sandbox_image(void **state)
                          img, sizeof(img)),
                      0);
     assert_string_equal(img, "registry.k8s.io/pause:3.10");
-    assert_int_equal(hk_kube_parse_sandbox_image(S("sandboxes = 3\n"), img, sizeof(img)),
-                     -ENOENT);
-    assert_int_equal(hk_kube_parse_sandbox_image(S("sandbox_image = \"unterminated\n"), img,
-                                                 sizeof(img)),
-                     -ENOENT);
+    assert_int_equal(hk_kube_parse_sandbox_image(S("sandboxes = 3\n"), img, sizeof(img)), -ENOENT);
+    assert_int_equal(
+        hk_kube_parse_sandbox_image(S("sandbox_image = \"unterminated\n"), img, sizeof(img)),
+        -ENOENT);
 }
 
 struct seen_pods {
@@ -535,9 +533,9 @@ static void test_kubelet_config(void **state)
     assert_non_null(strstr(err.msg, "cfg.yml:2:"));
     assert_int_equal(kube_cfg("kubernetes:\n  kubelet: https://x\n", &c, &err), -EINVAL);
     assert_int_equal(kube_cfg("kubernetes:\n  ca_file: /x\n", &c, &err), -EINVAL);
-    assert_int_equal(kube_cfg("kubernetes:\n  kubelet_url: https://x\n  refresh_interval: 10ms\n",
-                              &c, &err),
-                     -EINVAL);
+    assert_int_equal(
+        kube_cfg("kubernetes:\n  kubelet_url: https://x\n  refresh_interval: 10ms\n", &c, &err),
+        -EINVAL);
 }
 
 extern const struct hk_collector_ops hk_collector_cgroup;
@@ -566,7 +564,8 @@ static void test_container_index(void **state)
 
     struct hk_containers *t = hk_containers_acquire();
     assert_non_null(t);
-    assert_int_equal(hk_containers_count(t), 14); /* /, kubepods, 2 QoS, 3 pods, 3 sandboxes, 4 apps */
+    assert_int_equal(hk_containers_count(t),
+                     14); /* /, kubepods, 2 QoS, 3 pods, 3 sandboxes, 4 apps */
     const struct hk_container_entry *e = hk_containers_lookup(
         t, "/kubepods.slice/kubepods-pod62d00c3d_b41b_67ce_3daf_f83232502e4c.slice/"
            "cri-containerd-" ID64 ".scope/nested/deeper");
@@ -575,7 +574,8 @@ static void test_container_index(void **state)
     assert_string_equal(e->pod, "web-0");
     assert_string_equal(e->namespace_, "shop");
     assert_string_equal(e->image, "docker.io/library/nginx:1.25");
-    e = hk_containers_lookup(t, "/kubepods.slice/kubepods-pod62d00c3d_b41b_67ce_3daf_f83232502e4c.slice");
+    e = hk_containers_lookup(
+        t, "/kubepods.slice/kubepods-pod62d00c3d_b41b_67ce_3daf_f83232502e4c.slice");
     assert_non_null(e);
     assert_string_equal(e->container, "");
     assert_string_equal(e->pod, "web-0");
@@ -591,15 +591,24 @@ static void test_container_index(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_keyed_cpu_stat_v2), cmocka_unit_test(test_keyed_memory_stat),
-        cmocka_unit_test(test_value),             cmocka_unit_test(test_cpu_max),
-        cmocka_unit_test(test_pressure),          cmocka_unit_test(test_io_stat),
-        cmocka_unit_test(test_blkio),             cmocka_unit_test(test_net_dev),
-        cmocka_unit_test(test_misc),              cmocka_unit_test(test_mountinfo),
-        cmocka_unit_test(test_path_layouts),      cmocka_unit_test(test_containerd_oci),
-        cmocka_unit_test(test_crio_oci),          cmocka_unit_test(test_docker),
-        cmocka_unit_test(test_sandbox_image),     cmocka_unit_test(test_kubelet_pods),
-        cmocka_unit_test(test_kubelet_config),    cmocka_unit_test(test_container_index),
+        cmocka_unit_test(test_keyed_cpu_stat_v2),
+        cmocka_unit_test(test_keyed_memory_stat),
+        cmocka_unit_test(test_value),
+        cmocka_unit_test(test_cpu_max),
+        cmocka_unit_test(test_pressure),
+        cmocka_unit_test(test_io_stat),
+        cmocka_unit_test(test_blkio),
+        cmocka_unit_test(test_net_dev),
+        cmocka_unit_test(test_misc),
+        cmocka_unit_test(test_mountinfo),
+        cmocka_unit_test(test_path_layouts),
+        cmocka_unit_test(test_containerd_oci),
+        cmocka_unit_test(test_crio_oci),
+        cmocka_unit_test(test_docker),
+        cmocka_unit_test(test_sandbox_image),
+        cmocka_unit_test(test_kubelet_pods),
+        cmocka_unit_test(test_kubelet_config),
+        cmocka_unit_test(test_container_index),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
