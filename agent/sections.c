@@ -1,6 +1,9 @@
 /* The config sections owned by other modules; see sections.h. */
 #include "agent/sections.h"
 
+#include "exporter/rw_config.h"
+
 const struct hk_config_section hk_config_sections[] = {
+    {"remote_write", hk_rw_config_check},
     {NULL, NULL},
 };
