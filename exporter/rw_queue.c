@@ -294,8 +294,10 @@ static void drop_oldest(struct hk_rw_queue *q)
     q->st.dropped_samples += lost;
     q->st.dropped_segments++;
     q->st.pending_samples = q->st.pending_samples > lost ? q->st.pending_samples - lost : 0;
+    char lost_s[32];
+    snprintf(lost_s, sizeof(lost_s), "%" PRIu64, lost);
     hk_log_warn("remote-write disk budget full, dropped the oldest segment", "segment", name,
-                "dir", "");
+                "samples", lost_s);
     memmove(q->segs, q->segs + 1, (q->nsegs - 1) * sizeof(*q->segs));
     q->nsegs--;
     if (q->committed < q->segs[0].start) {
@@ -431,7 +433,8 @@ int hk_rw_queue_open(const struct hk_rw_queue_opts *o, struct hk_rw_queue **ret)
     closedir(d);
     d = NULL;
     unlinkat(q->dirfd, "savepoint.tmp", 0); /* a crash between write and rename */
-    qsort(q->segs, q->nsegs, sizeof(*q->segs), seg_cmp);
+    if (q->nsegs)
+        qsort(q->segs, q->nsegs, sizeof(*q->segs), seg_cmp);
     uint64_t sp = 0;
     if (!read_savepoint(q, &sp))
         sp = q->nsegs ? q->segs[0].start : 0;
