@@ -1043,12 +1043,17 @@ bool hk_rw_sender_idle(const struct hk_rw_sender *s)
 
 void hk_rw_sender_flush(struct hk_rw_sender *s, int64_t deadline_ms)
 {
-    /* Finish the round in flight; what is still queued stays on disk for the next start. */
-    while (s->round_active && hk_rw_now_ms() < deadline_ms) {
+    /* Deliver what is queued until the deadline; the rest stays on disk for the next start. */
+    while (hk_rw_now_ms() < deadline_ms) {
+        if (!s->round_active && !should_start(s, hk_rw_now_ms(), true))
+            break;
         int64_t left = deadline_ms - hk_rw_now_ms();
-        if (step(s, left < 100 ? (int)left : 100, false) < 0)
+        if (step(s, left < 100 ? (int)left : 100, true) < 0)
             break;
     }
+    if (s->round_active)
+        hk_log_warn("remote-write: stop deadline reached, the rest stays queued on disk",
+                    "remote_name", s->cfg->name);
     hk_rw_queue_sync(s->q);
 }
 

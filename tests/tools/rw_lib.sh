@@ -1,0 +1,59 @@
+# Helpers for the remote-write integration scripts (source after tests/lib.sh).
+
+# start_vm NAME: VictoriaMetrics on a free port; sets VM_URL and VM_PID.
+start_vm() {
+    local name=$1 port
+    port=$(free_port)
+    mkdir -p "$TMP/$name"
+    bg "$name" victoria-metrics -httpListenAddr "127.0.0.1:$port" -storageDataPath "$TMP/$name" \
+        -search.latencyOffset=0s -search.disableCache -loggerLevel=WARN
+    VM_URL="http://127.0.0.1:$port"
+    VM_PID=$BG_PID
+    wait_http "$VM_URL/health" 60
+}
+
+# start_prom_rw NAME [PORT] [ARGS...]: Prometheus as a remote-write receiver; sets PROM_URL,
+# PROM_PID. The data directory survives a restart with the same NAME.
+start_prom_rw() {
+    local name=$1 port=${2:-}
+    shift $(($# >= 2 ? 2 : 1))
+    [ -n "$port" ] || port=$(free_port)
+    mkdir -p "$TMP/$name"
+    printf 'global:\n  scrape_interval: 1h\n' >"$TMP/$name.yml"
+    bg "$name" prometheus --config.file="$TMP/$name.yml" --storage.tsdb.path="$TMP/$name" \
+        --web.listen-address="127.0.0.1:$port" --web.enable-remote-write-receiver "$@"
+    PROM_URL="http://127.0.0.1:$port"
+    PROM_PID=$BG_PID
+    wait_http "$PROM_URL/-/ready" 60
+}
+
+# hk_value BASE_URL METRIC_LINE_PREFIX: value of the first exposition line starting with it.
+hk_value() {
+    local body
+    body=$(curl -fsS "$1/metrics" 2>/dev/null) || return 0
+    awk -v p="$2" 'index($0, p) == 1 { print $NF; exit }' <<<"$body"
+}
+
+# wait_cycles BASE_URL N [SECONDS]: until hakari completed N collection cycles.
+wait_cycles() {
+    local url=$1 n=$2 t=${3:-60} i v
+    for i in $(seq $((t * 5))); do
+        v=$(hk_value "$url" "hakari_collection_cycles_total ")
+        [ -n "$v" ] && python3 -c "import sys; sys.exit(0 if float('$v') >= $n else 1)" && return 0
+        sleep 0.2
+    done
+    fail "hakari did not reach $n cycles"
+}
+
+# hk_rootfs: the node fixture when present, else the host (self-consistency checks still hold).
+hk_rootfs() {
+    if [ -d "$TOP/tests/fixtures/node-basic" ]; then echo "$TOP/tests/fixtures/node-basic"; else echo /; fi
+}
+
+# stop_pid PID: TERM and wait (bounded) for exit.
+stop_pid() {
+    local p=$1 i
+    kill -TERM "$p" 2>/dev/null || return 0
+    for i in $(seq 200); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null || true
+}
