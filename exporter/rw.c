@@ -300,6 +300,20 @@ static void *endpoint_main(void *arg)
     int64_t budget = ep->cfg.remote_timeout_ms < FLUSH_DEADLINE_MS ? ep->cfg.remote_timeout_ms
                                                                     : FLUSH_DEADLINE_MS;
     hk_rw_sender_flush(ep->snd, hk_rw_now_ms() + budget);
+    struct hk_rw_queue_stats qs;
+    hk_rw_queue_get_stats(ep->q, &qs);
+    char total[24], sent[24], failed[24], dropped[24], pending[24];
+    uint64_t d = 0;
+    for (int k = 0; k < HK_RW_DROP_N; k++)
+        d += atomic_load(&ep->st.samples_dropped[k]);
+    snprintf(total, sizeof(total), "%llu", (unsigned long long)atomic_load(&ep->st.samples_total));
+    snprintf(sent, sizeof(sent), "%llu", (unsigned long long)atomic_load(&ep->st.samples_sent));
+    snprintf(failed, sizeof(failed), "%llu", (unsigned long long)atomic_load(&ep->st.samples_failed));
+    snprintf(dropped, sizeof(dropped), "%llu", (unsigned long long)d);
+    snprintf(pending, sizeof(pending), "%llu", (unsigned long long)qs.pending_samples);
+    hk_log_info("remote-write endpoint stopped", "remote_name", ep->cfg.name, "samples_total",
+                total, "samples_sent", sent, "samples_failed", failed, "samples_dropped", dropped,
+                "samples_pending", pending);
     return NULL;
 }
 

@@ -372,9 +372,9 @@ static int parse_queue(const struct hk_yaml_node *m, struct hk_rw_queue_config *
     if (q->batch_send_deadline_ms < 1)
         return hk_error_at(err, hk_yaml_get(m, "batch_send_deadline"),
                            "batch_send_deadline must be positive");
-    if (q->max_disk_bytes && q->max_disk_bytes < (1u << 20))
+    if (q->max_disk_bytes && q->max_disk_bytes < (64u << 10))
         return hk_error_at(err, hk_yaml_get(m, "max_disk_bytes"),
-                           "max_disk_bytes must be 0 (unlimited) or at least 1MiB");
+                           "max_disk_bytes must be 0 (unlimited) or at least 64KiB");
     if (!q->disk_path[0])
         return hk_error_at(err, hk_yaml_get(m, "disk_path"), "disk_path must not be empty");
     if (q->fsync_interval_ms < 1)

@@ -1043,8 +1043,10 @@ bool hk_rw_sender_idle(const struct hk_rw_sender *s)
 
 void hk_rw_sender_flush(struct hk_rw_sender *s, int64_t deadline_ms)
 {
-    /* Deliver what is queued until the deadline; the rest stays on disk for the next start. */
-    while (hk_rw_now_ms() < deadline_ms) {
+    /* Deliver what is queued until the deadline, or until the receiver fails (the data is on
+     * disk, so waiting out a down receiver would only delay the stop); the rest stays queued
+     * for the next start. */
+    while (hk_rw_now_ms() < deadline_ms && !s->round_had_retry) {
         if (!s->round_active && !should_start(s, hk_rw_now_ms(), true))
             break;
         int64_t left = deadline_ms - hk_rw_now_ms();
@@ -1052,7 +1054,8 @@ void hk_rw_sender_flush(struct hk_rw_sender *s, int64_t deadline_ms)
             break;
     }
     if (s->round_active)
-        hk_log_warn("remote-write: stop deadline reached, the rest stays queued on disk",
+        hk_log_warn("remote-write: stopping with data queued on disk; it is sent after the "
+                    "next start",
                     "remote_name", s->cfg->name);
     hk_rw_queue_sync(s->q);
 }

@@ -66,6 +66,15 @@ def vm_series(base, selector):
     return out
 
 
+def vm_series_all(base, selector):
+    q = urllib.parse.urlencode({"match[]": selector})
+    n = 0
+    for line in get(f"{base}/api/v1/export?{q}").splitlines():
+        if line.strip():
+            n += len(json.loads(line)["timestamps"])
+    return n
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cluster", required=True)
@@ -73,6 +82,17 @@ def main():
     ap.add_argument("--vm", action="append", default=[])
     ap.add_argument("--min-cycles", type=int, default=3)
     ap.add_argument("--allow-gaps", action="store_true")
+    ap.add_argument("--restarts", action="store_true",
+                    help="the cycle counter may restart at 0 (agent restarted); each run must be "
+                         "0..k without holes")
+    ap.add_argument("--min-first-run", type=int, default=-1,
+                    help="with --restarts: the first run must reach at least this cycle value")
+    ap.add_argument("--suffix", action="store_true",
+                    help="cycles may be missing (dropped by a disk budget): only order and "
+                         "uniqueness are checked")
+    ap.add_argument("--expect-samples", type=int, default=-1,
+                    help="each receiver must hold exactly this many points (VictoriaMetrics: "
+                         "stale markers included; Prometheus: without them)")
     a = ap.parse_args()
     sel = '{cluster="%s"}' % a.cluster
     stores = [("prom " + u, prom_series(u, sel)) for u in a.prom]
@@ -90,8 +110,23 @@ def main():
         pts = cyc[0]
         vals = [struct.unpack("<d", bytes.fromhex(b))[0] for _, b in pts]
         n = len(pts)
-        if vals != [float(i) for i in range(n)]:
-            errors.append(f"{name}: cycle counter values are not 0..{n - 1}: {vals[:20]}")
+        runs = [[]]
+        for v in vals:
+            if v == 0 and runs[-1]:
+                runs.append([])
+            runs[-1].append(v)
+        if a.suffix:
+            if any(r != sorted(set(r)) for r in runs):
+                errors.append(f"{name}: cycle counter repeats or goes backwards: {vals[:40]}")
+        elif not a.restarts and len(runs) > 1:
+            errors.append(f"{name}: cycle counter restarted: {vals[:40]}")
+        else:
+            for r in runs:
+                if r != [float(i) for i in range(len(r))]:
+                    errors.append(f"{name}: cycle counter run is not 0..{len(r) - 1}: {r[:40]}")
+        if a.min_first_run >= 0 and (not runs[0] or runs[0][-1] < a.min_first_run):
+            errors.append(f"{name}: first run ends at {runs[0][-1] if runs[0] else None}, "
+                          f"want >= {a.min_first_run} (samples queued before the kill lost)")
         if n < a.min_cycles:
             errors.append(f"{name}: only {n} cycles arrived, want >= {a.min_cycles}")
         ts = [t for t, _ in pts]
@@ -103,8 +138,13 @@ def main():
             if None in idx:
                 errors.append(f"{name}: {dict(k)} has a sample at a non-cycle timestamp")
                 continue
-            if not a.allow_gaps and idx != list(range(idx[0], idx[0] + len(idx))):
+            if not a.allow_gaps and not a.suffix and idx != list(range(idx[0], idx[0] + len(idx))):
                 errors.append(f"{name}: {dict(k)} has holes: cycles {idx}")
+        if a.expect_samples >= 0:
+            raw = vm_series_all(name[3:], sel) if name.startswith("vm") else \
+                sum(len(v) for v in data.values())
+            if raw != a.expect_samples:
+                errors.append(f"{name}: holds {raw} points, want exactly {a.expect_samples}")
         print(f"{name}: {len(data)} series, {sum(len(v) for v in data.values())} samples, "
               f"{n} cycles")
     if len(stores) > 1:

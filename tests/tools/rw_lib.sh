@@ -57,3 +57,9 @@ stop_pid() {
     for i in $(seq 200); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done
     kill -KILL "$p" 2>/dev/null || true
 }
+
+# hk_stopped_field LOG REMOTE_NAME FIELD: a figure from the "remote-write endpoint stopped" line.
+hk_stopped_field() {
+    grep 'remote-write endpoint stopped' "$1" | grep "remote_name=$2 " | tail -1 |
+        tr ' ' '\n' | awk -F= -v k="$3" '$1 == k { print $2 }'
+}
