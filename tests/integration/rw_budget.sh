@@ -28,12 +28,12 @@ some_dropped() {
     # exposition labels are sorted by name
     local d
     d=$(hk_value "$HK_URL" 'hakari_remote_storage_samples_dropped_total{reason="disk_full",remote_name="vm"')
-    [ -n "$d" ] && python3 -c "import sys; sys.exit(0 if float('$d') > 0 else 1)"
+    [ -n "$d" ] && num_ge "$d" 1
 }
 until_true 90 some_dropped || fail "the disk budget never dropped anything"
 disk=$(hk_value "$HK_URL" 'hakari_remote_storage_disk_queue_bytes{')
 log "queue bytes while over budget: $disk"
-python3 -c "import sys; sys.exit(0 if float('$disk') <= 65536 else 1)" || fail "queue exceeds the budget: $disk"
+num_lt "$disk" $((65536 + 1)) || fail "queue exceeds the budget: $disk"
 du -b "$TMP/queue/vm" >&2
 curl -fsS "$HK_URL/-/healthy" >/dev/null || fail "agent not healthy"
 kill -0 "$HK" || fail "agent died"
@@ -47,7 +47,7 @@ wait_http "$VM_URL/health" 60
 caught_up() {
     local p
     p=$(hk_value "$HK_URL" 'hakari_remote_storage_samples_pending{')
-    [ -n "$p" ] && python3 -c "import sys; sys.exit(0 if float('$p') < 500 else 1)"
+    [ -n "$p" ] && num_lt "$p" 500
 }
 until_true 60 caught_up || fail "backlog not delivered"
 stop_pid "$HK"
@@ -61,6 +61,6 @@ log "total=$total sent=$sent dropped=$drop pending=$pend"
 [ "$drop" -gt 0 ] || fail "nothing dropped"
 curl -fsS "$VM_URL/internal/force_flush" >/dev/null
 sleep 1
-python3 "$TOP/tests/tools/rw_check.py" --cluster budget --vm "$VM_URL" --suffix \
+"$PY" "$TOP/tests/tools/rw_check.py" --cluster budget --vm "$VM_URL" --suffix \
     --expect-samples "$sent" || fail "receiver does not hold exactly what was sent"
 echo PASS

@@ -40,7 +40,7 @@ run_hakari 2
 grep -q 'resuming from the savepoint' "$TMP/hakari2.log" && log "restart resumed a backlog"
 wait_cycles "$HK_URL" 5
 stop_pid "$HK"
-python3 "$TOP/tests/tools/rw_check.py" --cluster crash --prom "$PROM_URL" --restarts \
+"$PY" "$TOP/tests/tools/rw_check.py" --cluster crash --prom "$PROM_URL" --restarts \
     --min-first-run "${last%.*}" || fail "data lost or out of order across the crash"
 if grep -iE 'out of order|out-of-order|out of bounds|duplicate sample' "$TMP/prom.log"; then
     fail "Prometheus rejected resent samples"

@@ -34,13 +34,13 @@ sleep "$OUTAGE"
 pending=$(hk_value "$HK_URL" 'hakari_remote_storage_samples_pending{')
 disk=$(hk_value "$HK_URL" 'hakari_remote_storage_disk_queue_bytes{')
 log "during the outage: pending=$pending disk_queue_bytes=$disk"
-python3 -c "import sys; sys.exit(0 if float('$pending') > 0 else 1)" || fail "nothing pending during the outage"
+num_ge "$pending" 1 || fail "nothing pending during the outage"
 start_prom_rw prom "$PORT"
 # Catch up: pending back to (almost) nothing.
 caught_up() {
     local p
     p=$(hk_value "$HK_URL" 'hakari_remote_storage_samples_pending{')
-    [ -n "$p" ] && python3 -c "import sys; sys.exit(0 if float('$p') < 2000 else 1)"
+    [ -n "$p" ] && num_lt "$p" 2000
 }
 until_true 60 caught_up || fail "backlog not delivered within 60 s"
 wait_cycles "$HK_URL" $(($(hk_value "$HK_URL" 'hakari_collection_cycles_total ' | cut -d. -f1) + 3))
@@ -48,13 +48,13 @@ retried=$(hk_value "$HK_URL" 'hakari_remote_storage_samples_retried_total{')
 failed=$(hk_value "$HK_URL" 'hakari_remote_storage_samples_failed_total{')
 stop_pid "$HK"
 log "retried=$retried failed=$failed"
-python3 -c "import sys; sys.exit(0 if float('$retried') > 0 else 1)" || fail "no retries counted"
+num_ge "$retried" 1 || fail "no retries counted"
 [ "${failed%.*}" = 0 ] || fail "samples failed: $failed"
 grep 'remote-write endpoint stopped' "$TMP/hakari.log" >&2 || true
 sent=$(hk_stopped_field "$TMP/hakari.log" prom samples_sent)
 total=$(hk_stopped_field "$TMP/hakari.log" prom samples_total)
 [ -n "$sent" ] && [ "$sent" = "$total" ] || fail "not everything was sent: total=$total sent=$sent"
-python3 "$TOP/tests/tools/rw_check.py" --cluster outage --prom "$PROM_URL" \
+"$PY" "$TOP/tests/tools/rw_check.py" --cluster outage --prom "$PROM_URL" \
     --min-cycles $((OUTAGE + 8)) --expect-samples "$sent" || fail "data missing after the outage"
 if grep -iE 'out of order|out-of-order|out of bounds' "$TMP/prom-before.log" "$TMP/prom.log"; then
     fail "Prometheus reported out-of-order samples"

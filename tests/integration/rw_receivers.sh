@@ -54,10 +54,10 @@ else
 fi
 curl -fsS "$VM_URL/internal/force_flush" >/dev/null
 sleep 1
-python3 "$TOP/tests/tools/rw_check.py" --cluster rwtest --prom "$P1" --prom "$P2" --vm "$VM_URL" \
+"$PY" "$TOP/tests/tools/rw_check.py" --cluster rwtest --prom "$P1" --prom "$P2" --vm "$VM_URL" \
     --min-cycles 10 || fail "receivers do not hold the complete data (log: $TMP/hakari.log)"
 # Region (second external label) on everything too.
-n=$(prom_query "$P1" 'count({__name__=~".+",region!="loopback"})' | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["data"]["result"]))')
+n=$(prom_query "$P1" 'count({__name__=~".+",region!="loopback"})' | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)["data"]["result"]))')
 [ "$n" = 0 ] || fail "series without region=loopback in prom1"
 ! grep -q 'out of order\|out-of-order' "$TMP/prom1.log" "$TMP/prom2.log" || fail "out-of-order samples reported"
 echo "PASS"

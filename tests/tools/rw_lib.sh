@@ -1,5 +1,9 @@
 # Helpers for the remote-write integration scripts (source after tests/lib.sh).
 
+# The system python: a pyenv shim first in PATH costs seconds per start on a loaded machine.
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=$(command -v python3)
+
 # start_vm NAME: VictoriaMetrics on a free port; sets VM_URL and VM_PID.
 start_vm() {
     local name=$1 port
@@ -34,12 +38,17 @@ hk_value() {
     awk -v p="$2" 'index($0, p) == 1 { print $NF; exit }' <<<"$body"
 }
 
+# num_ge A B / num_lt A B: numeric comparisons of exposition values (awk: python3 may be a slow
+# pyenv shim).
+num_ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 >= b + 0) }'; }
+num_lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'; }
+
 # wait_cycles BASE_URL N [SECONDS]: until hakari completed N collection cycles.
 wait_cycles() {
     local url=$1 n=$2 t=${3:-60} i v
     for i in $(seq $((t * 5))); do
         v=$(hk_value "$url" "hakari_collection_cycles_total ")
-        [ -n "$v" ] && python3 -c "import sys; sys.exit(0 if float('$v') >= $n else 1)" && return 0
+        [ -n "$v" ] && num_ge "$v" "$n" && return 0
         sleep 0.2
     done
     fail "hakari did not reach $n cycles"
