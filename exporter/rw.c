@@ -154,9 +154,9 @@ static int add_sample(struct endpoint *ep, const struct hk_series *s,
     bool copy = false;
     if (ep->rules) {
         r = hk_relabel_apply(ep->rules, ep->tmp, n, &ep->rres);
-        if (r < 0)
+        if (r == -ENOMEM)
             return r;
-        if (r == 0) {
+        if (r <= 0) { /* dropped by a rule, or over the relabel caps */
             atomic_fetch_add(&ep->st.samples_dropped[HK_RW_DROP_RELABEL], 1);
             return 0;
         }

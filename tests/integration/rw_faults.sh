@@ -4,7 +4,8 @@
 # it fits, 415 and "2xx without Written headers" falling back to 1.0 with the same data, a 2.0
 # receiver kept on 2.0, 400 never retried (dropped and counted), a hang past remote_timeout and
 # a connection reset retried. Every phase also checks headers, label order, and that each sample
-# was delivered at most once and delivered + failed = taken in.
+# was delivered at most once and delivered + failed = taken in; write_relabel_configs (drop,
+# replace, labeldrop) apply after the external labels.
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/tools/rw_lib.sh"
 
@@ -21,7 +22,7 @@ phase() { # NAME "RECEIVER ARGS" "EXTRA YAML" CYCLES
     cat >"$TMP/$name.yml" <<YML
 global:
   collection_interval: 1s
-  external_labels: {cluster: faults}
+  external_labels: {cluster: faults, region: here}
 remote_write:
   - url: http://127.0.0.1:$port/api/v1/write
     name: $name
@@ -61,6 +62,11 @@ phase v2ok "--default ok2" "$Q}
     protobuf_message: io.prometheus.write.v2.Request" 3
 phase 400 "--script 400" "$Q}" 3
 phase hang "--script hang,reset --hang-s 3" "$Q}" 5
+phase relabel "" "$Q}
+    write_relabel_configs:
+      - {source_labels: [__name__], regex: 'hakari_collector_.*', action: drop}
+      - {target_label: env, replacement: test}
+      - {regex: region, action: labeldrop}" 3
 grep -h 'remote-write request failed' "$TMP"/hakari-400.log | head -1 | grep -q 'body="injected 400' ||
     fail "the 400 response body was not logged"
 echo PASS

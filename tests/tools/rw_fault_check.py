@@ -2,7 +2,7 @@
 """Checks the request log of rw_fault_receiver.py for one fault-injection phase.
 
 usage: rw_fault_check.py PHASE LOG --total N --failed N [--min-backoff S] [--max-backoff S]
-PHASE: retry | 429 | 413 | 415 | v2nohdr | v2ok | 400 | hang
+PHASE: retry | 429 | 413 | 415 | v2nohdr | v2ok | 400 | hang | relabel
 --total/--failed: hakari's samples_total / samples_failed from its stop log line.
 """
 import argparse
@@ -107,6 +107,14 @@ def main():
         check([r["retry_attempt"] for r in reqs[:3]] == [None, "1", "2"],
               f"Retry-Attempt {[r['retry_attempt'] for r in reqs[:3]]}")
         check(all(sset(reqs[i]) == sset(r0) for i in range(3)), "retries carried other samples")
+    elif a.phase == "relabel":
+        for r in ok:
+            for s in r["samples"]:
+                lab = dict(s[0])
+                check(lab.get("env") == "test", f"sample without env=test: {lab}")
+                check(not lab["__name__"].startswith("hakari_collector_"), f"not dropped: {lab}")
+                check("region" not in lab, f"labeldrop did not drop region: {lab}")
+                check(lab.get("cluster") == "faults", f"external label missing: {lab}")
     else:
         errors.append("unknown phase")
     return report(a, reqs)
