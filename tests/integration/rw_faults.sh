@@ -9,47 +9,6 @@
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/tools/rw_lib.sh"
 
-phase() { # NAME "RECEIVER ARGS" "EXTRA YAML" CYCLES
-    local name=$1 rargs=$2 extra=$3 cycles=$4 port hkport
-    port=$(free_port)
-    hkport=$(free_port)
-    # shellcheck disable=SC2086
-    bg "recv-$name" "$PY" "$TOP/tests/tools/rw_fault_receiver.py" --port "$port" \
-        --log "$TMP/$name.jsonl" $rargs
-    local rpid=$BG_PID
-    until_true 20 curl -s -o /dev/null "http://127.0.0.1:$port/" || fail "receiver did not start"
-    : >"$TMP/$name.jsonl"
-    cat >"$TMP/$name.yml" <<YML
-global:
-  collection_interval: 1s
-  external_labels: {cluster: faults, region: here}
-remote_write:
-  - url: http://127.0.0.1:$port/api/v1/write
-    name: $name
-    remote_timeout: 1s
-    metadata_config: {send: false}
-$extra
-YML
-    bg "hakari-$name" "$HAKARI" --config.file="$TMP/$name.yml" \
-        --web.listen-address="127.0.0.1:$hkport" --path.rootfs="$(hk_rootfs)"
-    local hk=$BG_PID
-    wait_http "http://127.0.0.1:$hkport/-/ready" 30
-    wait_cycles "http://127.0.0.1:$hkport" "$cycles" 60
-    # Let the last retries settle, then a graceful stop (drains the queue).
-    sleep 1
-    stop_pid "$hk"
-    stop_pid "$rpid"
-    local total failed
-    total=$(hk_stopped_field "$TMP/hakari-$name.log" "$name" samples_total)
-    failed=$(hk_stopped_field "$TMP/hakari-$name.log" "$name" samples_failed)
-    [ -n "$total" ] || { cat "$TMP/hakari-$name.log" >&2; fail "$name: no stop line"; }
-    "$PY" "$TOP/tests/tools/rw_fault_check.py" "$name" "$TMP/$name.jsonl" --total "$total" \
-        --failed "$failed" --min-backoff 0.2 --max-backoff 1 || {
-        grep -E 'level=(warn|error)' "$TMP/hakari-$name.log" | head -20 >&2
-        fail "phase $name"
-    }
-}
-
 Q="    queue_config: {disk_path: $TMP/queue, batch_send_deadline: 200ms, min_shards: 1, max_shards: 1, min_backoff: 200ms, max_backoff: 1s"
 phase retry "--script 500,503,500" "$Q}" 5
 phase 429 "--script 429 --retry-after 2" "$Q}" 4

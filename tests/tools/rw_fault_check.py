@@ -2,7 +2,8 @@
 """Checks the request log of rw_fault_receiver.py for one fault-injection phase.
 
 usage: rw_fault_check.py PHASE LOG --total N --failed N [--min-backoff S] [--max-backoff S]
-PHASE: retry | 429 | 413 | 415 | v2nohdr | v2ok | 400 | hang | relabel
+PHASE: retry | 429 | 413 | 415 | v2nohdr | v2ok | 400 | hang | relabel |
+       basic | bearer | oauth2 | sigv4 | sigv4file | mtls
 --total/--failed: hakari's samples_total / samples_failed from its stop log line.
 """
 import argparse
@@ -35,6 +36,8 @@ def main():
     ap.add_argument("--max-backoff", type=float, default=1.0)
     a = ap.parse_args()
     reqs = sorted((json.loads(line) for line in open(a.log) if line.strip()), key=lambda r: r["t"])
+    tokens = [r for r in reqs if r["action"] == "token"]
+    reqs = [r for r in reqs if r["action"] != "token"]
     check(len(reqs) >= 2, f"only {len(reqs)} requests")
     if errors:
         return report(a, reqs)
@@ -115,6 +118,22 @@ def main():
                 check(not lab["__name__"].startswith("hakari_collector_"), f"not dropped: {lab}")
                 check("region" not in lab, f"labeldrop did not drop region: {lab}")
                 check(lab.get("cluster") == "faults", f"external label missing: {lab}")
+    elif a.phase in ("basic", "bearer", "sigv4", "sigv4file", "mtls"):
+        bad = [(r["auth_error"], r["status"]) for r in reqs if r.get("auth_error") or r["status"] != 204]
+        check(not bad, f"requests refused: {bad[:3]}")
+        if a.phase == "bearer":
+            check(all(r["tenant"] == "team-a" for r in reqs), "X-Scope-OrgID missing")
+        if a.phase == "sigv4":
+            check(all(r["amz_token"] == "SESSION-TOKEN" for r in reqs), "session token missing")
+    elif a.phase == "oauth2":
+        check(len(tokens) >= 2 and all(t["status"] == 200 for t in tokens),
+              f"token requests: {[t['status'] for t in tokens]}")
+        check(tokens[0]["form"].get("scope") == "https://monitor.azure.com//.default" and
+              tokens[0]["form"].get("resource") == "x", f"token form {tokens[0]['form']}")
+        check(r1["action"] == "expire" and r1["status"] == 401, "no 401 on the expired token")
+        check(reqs[2]["status"] == 204 and sset(reqs[2]) == sset(r1),
+              "after 401 the same data was not resent with a new token")
+        check(not any(r.get("auth_error") for r in reqs[2:]), "stale token used after refresh")
     else:
         errors.append("unknown phase")
     return report(a, reqs)

@@ -12,6 +12,9 @@ Each request takes the next action of --script (then "ok" forever):
   415v2     415 if the request is 2.0, else 204 (ok)
   hang      read the body, then sleep --hang-s before answering 204
   reset     read the body, then close the connection with a TCP reset
+  expire    rotate the OAuth2 token (--oauth2) and answer 401
+Auth (--basic, --bearer, --oauth2, --sigv4 with a full signature check) answers 401 when the
+request does not carry it; --tls serves HTTPS, with client certificates required if a CA is given.
 --max-samples N: any request with more than N samples gets 413 (does not consume an action).
 Every request is logged as one JSON line: time, action, status, headers of interest, protocol,
 and the decoded samples (labels, timestamp, value bits), so tests can check retry counts,
@@ -19,14 +22,19 @@ spacing, splitting, fallback and exactly-once delivery. Standard library only: s
 decoding and the protobuf walk are done here.
 """
 import argparse
+import base64
+import hashlib
+import hmac
 import http.server
 import json
 import socket
 import socketserver
+import ssl
 import struct
 import sys
 import threading
 import time
+import urllib.parse
 
 
 def snappy_decode(b):
@@ -160,16 +168,83 @@ def decode_v2(b):
     return out
 
 
+def sigv4_ok(h, method, path, body, akid, secret, region, token):
+    """Recomputes the AWS SigV4 signature (service aps) of a request; returns an error or None."""
+    auth = h.get("Authorization", "")
+    if not auth.startswith("AWS4-HMAC-SHA256 "):
+        return "no AWS4-HMAC-SHA256 Authorization"
+    parts = dict(p.strip().split("=", 1) for p in auth[len("AWS4-HMAC-SHA256 "):].split(","))
+    cred = parts["Credential"].split("/")
+    if cred[0] != akid or cred[2] != region or cred[3] != "aps" or cred[4] != "aws4_request":
+        return "credential scope " + parts["Credential"]
+    amzdate = h.get("X-Amz-Date", "")
+    if token and h.get("X-Amz-Security-Token") != token:
+        return "session token missing"
+    signed = parts["SignedHeaders"].split(";")
+    if token and "x-amz-security-token" not in signed:
+        return "session token not signed"
+    canon_h = "".join(f"{k}:{' '.join(h.get(k, '').split())}\n" for k in signed)
+    creq = "\n".join([method, path, "", canon_h, parts["SignedHeaders"],
+                      hashlib.sha256(body).hexdigest()])
+    scope = "/".join(cred[1:])
+    sts = "\n".join(["AWS4-HMAC-SHA256", amzdate, scope,
+                     hashlib.sha256(creq.encode()).hexdigest()])
+    k = ("AWS4" + secret).encode()
+    for m in (cred[1], region, "aps", "aws4_request"):
+        k = hmac.new(k, m.encode(), hashlib.sha256).digest()
+    want = hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
+    return None if hmac.compare_digest(want, parts["Signature"]) else "signature mismatch"
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def log_message(self, *a):
         pass
 
+    def token(self, body):
+        srv = self.server
+        form = dict(x.split("=", 1) for x in body.decode().split("&") if "=" in x)
+        form = {k: urllib.parse.unquote_plus(v) for k, v in form.items()}
+        want_id, want_secret = srv.oauth2.split(":", 1)
+        good = (form.get("grant_type") == "client_credentials" and form.get("client_id") == want_id
+                and form.get("client_secret") == want_secret)
+        with srv.lock:
+            tok = f"tok-{srv.token_gen}"
+        srv.write({"t": time.time(), "action": "token", "status": 200 if good else 401,
+                   "form": {k: v for k, v in form.items() if k != "client_secret"}, "n": 0,
+                   "samples": [], "v2": False, "decode_error": None})
+        msg = json.dumps({"access_token": tok, "token_type": "bearer", "expires_in": 3600}
+                         if good else {"error": "invalid_client"}).encode()
+        self.send_response(200 if good else 401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(msg)))
+        self.end_headers()
+        self.wfile.write(msg)
+
+    def auth_error(self, body):
+        srv = self.server
+        h = self.headers
+        if srv.basic and h.get("Authorization") != "Basic " + base64.b64encode(srv.basic.encode()).decode():
+            return "basic auth"
+        if srv.bearer and h.get("Authorization") != "Bearer " + srv.bearer:
+            return "bearer"
+        if srv.oauth2:
+            with srv.lock:
+                want = f"Bearer tok-{srv.token_gen}"
+            if h.get("Authorization") != want:
+                return "oauth2 token"
+        if srv.sigv4:
+            f = srv.sigv4.split(":")
+            return sigv4_ok(h, "POST", self.path, body, f[0], f[1], f[2], f[3] if len(f) > 3 else "")
+        return None
+
     def do_POST(self):
         srv = self.server
         ln = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(ln)
+        if self.path == "/token":
+            return self.token(body)
         ctype = self.headers.get("Content-Type", "")
         v2 = ctype == "application/x-protobuf;proto=io.prometheus.write.v2.Request"
         try:
@@ -178,8 +253,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             err = None
         except Exception as e:  # noqa: BLE001 - report it in the log
             samples, err = [], str(e)
+        autherr = self.auth_error(body)
         with srv.lock:
-            if srv.max_samples and len(samples) > srv.max_samples:
+            if autherr:
+                action = "401"
+            elif srv.max_samples and len(samples) > srv.max_samples:
                 action = "413"
             else:
                 action = srv.script.pop(0) if srv.script else srv.default
@@ -190,12 +268,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
                "retry_attempt": self.headers.get("Retry-Attempt"),
                "authorization": self.headers.get("Authorization"),
                "tenant": self.headers.get("X-Scope-OrgID"),
-               "n": len(samples), "decode_error": err, "samples": samples}
+               "n": len(samples), "decode_error": err, "samples": samples, "auth_error": autherr,
+               "amz_token": self.headers.get("X-Amz-Security-Token")}
         status, hdrs = 204, {}
         if action == "ok2":
             hdrs["X-Prometheus-Remote-Write-Samples-Written"] = str(len(samples))
-        elif action in ("500", "503", "400", "413"):
+        elif action in ("500", "503", "400", "413", "401"):
             status = int(action)
+        elif action == "expire":  # rotate the OAuth2 token: this request's token is now stale
+            with srv.lock:
+                srv.token_gen += 1
+            status = 401
         elif action == "429":
             status = 429
             hdrs["Retry-After"] = srv.retry_after
@@ -250,6 +333,13 @@ def main():
     ap.add_argument("--hang-s", type=float, default=3)
     ap.add_argument("--retry-after", default="2")
     ap.add_argument("--default", default="ok", help="action once the script is used up")
+    ap.add_argument("--basic", default="", help="require basic auth USER:PASS")
+    ap.add_argument("--bearer", default="", help="require Authorization: Bearer TOKEN")
+    ap.add_argument("--oauth2", default="", help="serve POST /token for client ID:SECRET and "
+                    "require its current token")
+    ap.add_argument("--sigv4", default="", help="verify SigV4 (service aps): AKID:SECRET:REGION[:TOKEN]")
+    ap.add_argument("--tls", default="", help="CERT:KEY[:CLIENT_CA] (client certificate required "
+                    "when CLIENT_CA is given)")
     a = ap.parse_args()
     srv = Server(("127.0.0.1", a.port), Handler)
     srv.lock = threading.Lock()
@@ -259,6 +349,16 @@ def main():
     srv.retry_after = a.retry_after
     srv.default = a.default
     srv.logf = open(a.log, "a")
+    srv.basic, srv.bearer, srv.oauth2, srv.sigv4 = a.basic, a.bearer, a.oauth2, a.sigv4
+    srv.token_gen = 1
+    if a.tls:
+        f = a.tls.split(":")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(f[0], f[1])
+        if len(f) > 2:
+            ctx.load_verify_locations(f[2])
+            ctx.verify_mode = ssl.CERT_REQUIRED
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     print(f"listening on 127.0.0.1:{a.port}", flush=True)
     srv.serve_forever()
 

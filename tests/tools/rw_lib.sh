@@ -72,3 +72,54 @@ hk_stopped_field() {
     grep 'remote-write endpoint stopped' "$1" | grep "remote_name=$2 " | tail -1 |
         tr ' ' '\n' | awk -F= -v k="$3" '$1 == k { print $2 }'
 }
+
+# phase NAME "RECEIVER ARGS" "EXTRA YAML" CYCLES: one hakari against rw_fault_receiver.py, then
+# rw_fault_check.py NAME on the request log. PHASE_SCHEME=https for a TLS receiver; PHASE_ENV
+# (array) is put in hakari's environment.
+PHASE_SCHEME=http
+PHASE_ENV=()
+phase() {
+    local name=$1 rargs=$2 extra=$3 cycles=$4 port hkport
+    port=$(free_port)
+    hkport=$(free_port)
+    # shellcheck disable=SC2086
+    bg "recv-$name" "$PY" "$TOP/tests/tools/rw_fault_receiver.py" --port "$port" \
+        --log "$TMP/$name.jsonl" $rargs
+    local rpid=$BG_PID
+    until_true 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null || fail "receiver did not start"
+    : >"$TMP/$name.jsonl"
+    extra=${extra//@PORT@/$port}
+    cat >"$TMP/$name.yml" <<YML
+global:
+  collection_interval: 1s
+  external_labels: {cluster: faults, region: here}
+remote_write:
+  - url: $PHASE_SCHEME://127.0.0.1:$port/api/v1/write
+    name: $name
+    remote_timeout: 1s
+    metadata_config: {send: false}
+$extra
+YML
+    RECV_PORT=$port
+    "$HAKARI" --config.file="$TMP/$name.yml" --config.check >"$TMP/check-$name.out" 2>&1 ||
+        { cat "$TMP/check-$name.out" >&2; fail "$name: config check"; }
+    bg "hakari-$name" env "${PHASE_ENV[@]}" "$HAKARI" --config.file="$TMP/$name.yml" \
+        --web.listen-address="127.0.0.1:$hkport" --path.rootfs="$(hk_rootfs)"
+    local hk=$BG_PID
+    wait_http "http://127.0.0.1:$hkport/-/ready" 30
+    wait_cycles "http://127.0.0.1:$hkport" "$cycles" 60
+    # Let the last retries settle, then a graceful stop (drains the queue).
+    sleep 1
+    stop_pid "$hk"
+    stop_pid "$rpid"
+    local total failed
+    total=$(hk_stopped_field "$TMP/hakari-$name.log" "$name" samples_total)
+    failed=$(hk_stopped_field "$TMP/hakari-$name.log" "$name" samples_failed)
+    [ -n "$total" ] || { cat "$TMP/hakari-$name.log" >&2; fail "$name: no stop line"; }
+    "$PY" "$TOP/tests/tools/rw_fault_check.py" "$name" "$TMP/$name.jsonl" --total "$total" \
+        --failed "$failed" --min-backoff 0.2 --max-backoff 1 || {
+        grep -E 'level=(warn|error)' "$TMP/hakari-$name.log" | head -20 >&2
+        fail "phase $name"
+    }
+}
+
