@@ -9,3 +9,12 @@ $(O)/gen/proto/%.pb-c.c $(O)/gen/proto/%.pb-c.h: proto/%.proto
 	@echo "  PROTOC  $<"
 	$(Q)protoc-c --c_out=$(O)/gen/proto --proto_path=proto $<
 .PRECIOUS: $(O)/gen/proto/%.pb-c.c $(O)/gen/proto/%.pb-c.h
+
+# Benchmark driver: the remote-write pipeline fed with synthetic snapshots (bench/run.sh).
+BENCH_STEPS += $(O)/bench/rw_bench
+# (LIB_OBJS is defined after this file is included: depend on hakari, which needs all of them,
+# and expand LIB_OBJS in the recipe.)
+$(O)/bench/rw_bench: $(O)/obj/bench/rw_bench.o $(O)/hakari
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(BIN_LIBS) $(PKG_LIBS) $(EXTRA_LIBS)
