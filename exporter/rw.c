@@ -145,9 +145,11 @@ static int add_sample(struct endpoint *ep, const struct hk_series *s,
         if (s->labels[i].value[0])
             ep->tmp[n++] = s->labels[i];
     /* External labels never override a label the series has (as in Prometheus). */
-    for (size_t i = 0; i < ep->next; i++)
-        if (!hk_labels_get(s->labels, s->nlabels, ep->ext[i].name))
+    for (size_t i = 0; i < ep->next; i++) {
+        const char *own = hk_labels_get(s->labels, s->nlabels, ep->ext[i].name);
+        if (!own || !own[0]) /* an empty value is an absent label */
             ep->tmp[n++] = ep->ext[i];
+    }
     hk_labels_sort(ep->tmp, n);
     const struct hk_label *out = ep->tmp;
     size_t nout = n;

@@ -32,7 +32,7 @@ static struct hk_snapshot *snap_with(int ncpus, int64_t ts)
     struct hk_builder *b = hk_builder_new(&lim);
     hk_builder_begin(b, "test");
     for (int i = 0; i < ncpus; i++) {
-        char cpu[8];
+        char cpu[16];
         snprintf(cpu, sizeof(cpu), "%d", i);
         const char *v[] = {cpu, i == 0 ? "own" : NULL};
         assert_int_equal(hk_emit(b, &desc, v, 10.0 * i + (double)ts / 1000), 0);
