@@ -45,7 +45,8 @@ struct endpoint {
     struct hk_rw_sample *chunk;
     size_t nchunk;
     int64_t chunk_oldest;
-    struct hk_arena *arena;
+    struct hk_arena *arena; /* labels of the chunk being built; rewound after each flush */
+    struct hk_arena_mark arena_base;
     struct hk_buf rec;
     uint64_t *set;
     size_t setcap;
@@ -122,8 +123,8 @@ static int flush_chunk(struct endpoint *ep)
 out:
     ep->nchunk = 0;
     ep->chunk_oldest = 0;
-    hk_arena_free(ep->arena);
-    ep->arena = NULL;
+    if (ep->arena)
+        hk_arena_rewind(ep->arena, ep->arena_base);
     return r;
 }
 
@@ -150,7 +151,16 @@ static int add_sample(struct endpoint *ep, const struct hk_series *s,
         if (!own || !own[0]) /* an empty value is an absent label */
             ep->tmp[n++] = ep->ext[i];
     }
-    hk_labels_sort(ep->tmp, n);
+    /* Nearly sorted already (series labels and external labels are sorted): insertion sort. */
+    for (size_t i = 1; i < n; i++) {
+        struct hk_label x = ep->tmp[i];
+        size_t j = i;
+        while (j > 0 && strcmp(ep->tmp[j - 1].name, x.name) > 0) {
+            ep->tmp[j] = ep->tmp[j - 1];
+            j--;
+        }
+        ep->tmp[j] = x;
+    }
     const struct hk_label *out = ep->tmp;
     size_t nout = n;
     bool copy = false;
@@ -170,8 +180,12 @@ static int add_sample(struct endpoint *ep, const struct hk_series *s,
         atomic_fetch_add(&ep->st.samples_dropped[HK_RW_DROP_RELABEL], 1);
         return 0;
     }
-    if (!ep->arena && !(ep->arena = hk_arena_new(64 * 1024)))
-        return -ENOMEM;
+    if (!ep->arena) {
+        /* One byte first so the mark keeps the first chunk across rewinds. */
+        if (!(ep->arena = hk_arena_new(256 * 1024)) || !hk_arena_alloc(ep->arena, 1))
+            return -ENOMEM;
+        ep->arena_base = hk_arena_mark(ep->arena);
+    }
     struct hk_label *labels = hk_arena_alloc(ep->arena, nout * sizeof(*labels));
     if (!labels)
         return -ENOMEM;
@@ -190,7 +204,10 @@ static int add_sample(struct endpoint *ep, const struct hk_series *s,
     x->family = fam;
     x->value = value;
     x->ts_ms = ts_ms;
-    x->hash = hk_series_hash("", labels, nout);
+    /* Without relabelling the outgoing label set is a function of the series, so the series'
+     * own hash (stable across runs) shards it; relabelling can merge series, so hash the
+     * result. */
+    x->hash = copy ? hk_series_hash("", labels, nout) : s->hash;
     if (!ep->chunk_oldest || ts_ms < ep->chunk_oldest)
         ep->chunk_oldest = ts_ms;
     if (ep->nchunk == ep->cfg.queue.max_samples_per_send)
@@ -235,6 +252,9 @@ static void ingest(struct endpoint *ep, struct hk_snapshot *snap)
     }
     if (r >= 0)
         r = flush_chunk(ep);
+    if (r >= 0 && ep->cfg.queue.fsync == HK_RW_FSYNC_BATCH && (r = hk_rw_queue_sync(ep->q)) < 0)
+        hk_log_error("remote-write: cannot fsync the queue", "remote_name", ep->cfg.name, "err",
+                     strerror(-r));
     int64_t cur = atomic_load(&ep->st.highest_ts_ms);
     while (snap->ts_ms > cur && !atomic_compare_exchange_weak(&ep->st.highest_ts_ms, &cur, snap->ts_ms))
         ;
@@ -243,8 +263,8 @@ out:
         hk_log_error("remote-write: cannot queue a snapshot", "remote_name", ep->cfg.name, "err",
                      strerror(-r));
         ep->nchunk = 0;
-        hk_arena_free(ep->arena);
-        ep->arena = NULL;
+        if (ep->arena)
+            hk_arena_rewind(ep->arena, ep->arena_base);
     }
     free(fams);
     free(pfams);
@@ -398,7 +418,7 @@ static int endpoint_new(const struct hk_yaml_node *item, const struct hk_config 
     struct hk_rw_queue_opts qo = {
         .dir = dir,
         .max_disk_bytes = ep->cfg.queue.max_disk_bytes,
-        .fsync_each_append = ep->cfg.queue.fsync == HK_RW_FSYNC_BATCH,
+        .fsync_each_append = false, /* fsync: batch syncs once per snapshot (ingest) */
     };
     if ((r = hk_rw_queue_open(&qo, &ep->q)) < 0) {
         hk_error_at(err, item, "remote_write %s: cannot open queue %s: %s", ep->cfg.name, dir,

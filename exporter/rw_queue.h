@@ -57,6 +57,8 @@ int hk_rw_queue_read(struct hk_rw_queue *q, uint64_t *pos, struct hk_buf *payloa
 int hk_rw_queue_commit(struct hk_rw_queue *q, uint64_t pos, uint64_t samples, bool durable);
 void hk_rw_queue_get_stats(const struct hk_rw_queue *q, struct hk_rw_queue_stats *ret);
 
+/* CRC32C (Castagnoli); SSE4.2 when available. hk_crc32c_sw: the portable table version. */
 uint32_t hk_crc32c(uint32_t crc, const void *data, size_t len);
+uint32_t hk_crc32c_sw(uint32_t crc, const void *data, size_t len);
 
 #endif

@@ -265,6 +265,16 @@ static void test_crc32c(void **state)
     uint8_t z[32] = {0};
     assert_int_equal(hk_crc32c(0, z, 32), 0x8a9136aa);
     assert_int_equal(hk_crc32c(0, "123456789", 9), 0xe3069283);
+    assert_int_equal(hk_crc32c_sw(0, z, 32), 0x8a9136aa);
+    assert_int_equal(hk_crc32c_sw(0, "123456789", 9), 0xe3069283);
+    /* Hardware and table versions agree on every length and alignment, and chain. */
+    uint8_t buf[300];
+    for (int i = 0; i < 300; i++)
+        buf[i] = (uint8_t)(i * 31 + 7);
+    for (size_t off = 0; off < 9; off++)
+        for (size_t len = 0; len + off <= 300; len += 13)
+            assert_int_equal(hk_crc32c(0, buf + off, len), hk_crc32c_sw(0, buf + off, len));
+    assert_int_equal(hk_crc32c(hk_crc32c(0, buf, 100), buf + 100, 200), hk_crc32c(0, buf, 300));
 }
 
 int main(void)
