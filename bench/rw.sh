@@ -126,5 +126,5 @@ ratio() { # METRIC_COLUMN PEER
 for peer in vmagent prom-agent; do
     cr=$(ratio 2 "$peer" || true)
     rr=$(ratio 4 "$peer" || true)
-    [ -n "$cr" ] && echo "hakari / $peer: CPU per sample ${cr}x, RSS ${rr}x"
+    if [ -n "$cr" ]; then echo "hakari / $peer: CPU per sample ${cr}x, RSS ${rr}x"; fi
 done

@@ -5,6 +5,7 @@
 #include "exporter/rw.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -306,6 +307,8 @@ static void *endpoint_main(void *arg)
         size_t n = take_mail(ep, got);
         for (size_t i = 0; i < n; i++)
             ingest(ep, got[i]);
+        if (n)
+            malloc_trim(0); /* give the per-snapshot scratch back: RSS, not speed, is scarce */
         send_metadata(ep);
         int r = hk_rw_sender_poll(ep->snd, 1000);
         if (r < 0) {
