@@ -5,7 +5,6 @@
 #include "exporter/rw.h"
 
 #include <errno.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -61,6 +60,10 @@ struct hk_rw {
     size_t n;
     struct hk_registry *reg;
     const struct hk_config *cfg; /* the running config (main keeps it alive) */
+    /* While endpoints are being replaced, snapshots wait here for the new ones. */
+    bool replacing;
+    struct hk_snapshot *held[MAILBOX];
+    size_t nheld;
 };
 
 /* ---- ingest ---- */
@@ -307,8 +310,6 @@ static void *endpoint_main(void *arg)
         size_t n = take_mail(ep, got);
         for (size_t i = 0; i < n; i++)
             ingest(ep, got[i]);
-        if (n)
-            malloc_trim(0); /* give the per-snapshot scratch back: RSS, not speed, is scarce */
         send_metadata(ep);
         int r = hk_rw_sender_poll(ep->snd, 1000);
         if (r < 0) {
@@ -452,6 +453,8 @@ static void on_publish(struct hk_snapshot *snap, void *ud)
 {
     struct hk_rw *rw = ud;
     pthread_mutex_lock(&rw->mu);
+    if (rw->replacing && rw->nheld < MAILBOX)
+        rw->held[rw->nheld++] = hk_snapshot_ref(snap);
     for (size_t i = 0; i < rw->n; i++) {
         struct endpoint *ep = rw->eps[i];
         pthread_mutex_lock(&ep->mu);
@@ -547,6 +550,24 @@ int hk_rw_start(const struct hk_config *cfg, struct hk_registry *reg, struct hk_
     return 0;
 }
 
+/* Hands the snapshots held during a replacement to the new endpoints (caller holds rw->mu). */
+static void release_held(struct hk_rw *rw)
+{
+    for (size_t k = 0; k < rw->nheld; k++) {
+        for (size_t i = 0; i < rw->n; i++) {
+            struct endpoint *ep = rw->eps[i];
+            pthread_mutex_lock(&ep->mu);
+            if (ep->nmail < MAILBOX)
+                ep->mail[ep->nmail++] = hk_snapshot_ref(rw->held[k]);
+            pthread_mutex_unlock(&ep->mu);
+            hk_rw_sender_wakeup(ep->snd);
+        }
+        hk_snapshot_unref(rw->held[k]);
+    }
+    rw->nheld = 0;
+    rw->replacing = false;
+}
+
 int hk_rw_reconfigure(struct hk_rw *rw, const struct hk_config *cfg, struct hk_error *err)
 {
     struct endpoint **eps, **old;
@@ -560,6 +581,7 @@ int hk_rw_reconfigure(struct hk_rw *rw, const struct hk_config *cfg, struct hk_e
     oldn = rw->n;
     rw->eps = NULL;
     rw->n = 0;
+    rw->replacing = true; /* snapshots published meanwhile go to the new endpoints */
     pthread_mutex_unlock(&rw->mu);
     stop_all(old, oldn); /* queues closed: the new endpoints can open the same directories */
     if ((r = start_all(cfg, &eps, &n, err)) < 0) {
@@ -574,6 +596,7 @@ int hk_rw_reconfigure(struct hk_rw *rw, const struct hk_config *cfg, struct hk_e
     pthread_mutex_lock(&rw->mu);
     rw->eps = eps;
     rw->n = n;
+    release_held(rw);
     pthread_mutex_unlock(&rw->mu);
     return r;
 }
@@ -589,6 +612,8 @@ void hk_rw_stop(struct hk_rw *rw)
     rw->n = 0;
     pthread_mutex_unlock(&rw->mu);
     stop_all(eps, n);
+    for (size_t k = 0; k < rw->nheld; k++)
+        hk_snapshot_unref(rw->held[k]);
     /* The registry keeps the subscription; main stops the scheduler (no more publishes) before
      * it stops the exporters, so the hub can go. */
     pthread_mutex_destroy(&rw->mu);

@@ -3,7 +3,8 @@
 # 5xx retried with Retry-Attempt and backoff spacing, 429 honouring Retry-After, 413 split until
 # it fits, 415 and "2xx without Written headers" falling back to 1.0 with the same data, a 2.0
 # receiver kept on 2.0, 400 never retried (dropped and counted), a hang past remote_timeout and
-# a connection reset retried. Every phase also checks headers, label order, and that each sample
+# a connection reset retried, samples older than sample_age_limit dropped while retrying.
+# Every phase also checks headers, label order, and that each sample
 # was delivered at most once and delivered + failed = taken in; write_relabel_configs (drop,
 # replace, labeldrop) apply after the external labels.
 . "$(dirname "$0")/../lib.sh"
@@ -21,6 +22,7 @@ phase v2ok "--default ok2" "$Q}
     protobuf_message: io.prometheus.write.v2.Request" 3
 phase 400 "--script 400" "$Q}" 3
 phase hang "--script hang,reset --hang-s 3" "$Q}" 5
+phase tooold "--script 500,500,500,500,500" "    queue_config: {disk_path: $TMP/queue, batch_send_deadline: 200ms, max_shards: 1, min_backoff: 1s, max_backoff: 1s, sample_age_limit: 2s}" 6
 phase relabel "" "$Q}
     write_relabel_configs:
       - {source_labels: [__name__], regex: 'hakari_collector_.*', action: drop}

@@ -5,6 +5,7 @@
 # holes in any series), the same values bit for bit, and the external label on every series.
 # Prometheus 2.42 (Debian 12) predates remote-write 2.0: it answers 204 without the
 # X-Prometheus-Remote-Write-Samples-Written header, so hakari must fall back to 1.0 and resend;
+# a SIGHUP reload in the middle (endpoints replaced) must not lose a cycle either;
 # with a newer Prometheus that accepts 2.0 the data must arrive all the same.
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/tools/rw_lib.sh"
@@ -40,7 +41,12 @@ bg hakari "$HAKARI" --config.file="$TMP/hakari.yml" --web.listen-address="127.0.
     --path.rootfs="$(hk_rootfs)"
 HK=$BG_PID
 wait_http "http://127.0.0.1:$HKPORT/-/ready" 30
-wait_cycles "http://127.0.0.1:$HKPORT" 10 60
+wait_cycles "http://127.0.0.1:$HKPORT" 6 60
+# A reload replaces the endpoints (queues closed and reopened): no cycle may go missing.
+kill -HUP "$HK"
+until_true 30 grep -q 'configuration reloaded' "$TMP/hakari.log" || fail "reload did not happen"
+c=$(hk_value "http://127.0.0.1:$HKPORT" 'hakari_collection_cycles_total ')
+wait_cycles "http://127.0.0.1:$HKPORT" $((${c%.*} + 4)) 60
 fb=$(hk_value "http://127.0.0.1:$HKPORT" 'hakari_remote_storage_protocol_fallbacks_total{remote_name="prom2-v2"')
 sent=$(hk_value "http://127.0.0.1:$HKPORT" 'hakari_remote_storage_samples_sent_total{remote_name="prom1"')
 log "fallbacks(prom2-v2)=$fb sent(prom1)=$sent"

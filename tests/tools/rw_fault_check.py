@@ -3,7 +3,7 @@
 
 usage: rw_fault_check.py PHASE LOG --total N --failed N [--min-backoff S] [--max-backoff S]
 PHASE: retry | 429 | 413 | 415 | v2nohdr | v2ok | 400 | hang | relabel |
-       basic | bearer | oauth2 | sigv4 | sigv4file | mtls
+       basic | bearer | oauth2 | sigv4 | sigv4file | mtls | tooold
 --total/--failed: hakari's samples_total / samples_failed from its stop log line.
 """
 import argparse
@@ -32,6 +32,7 @@ def main():
     ap.add_argument("log")
     ap.add_argument("--total", type=int, required=True)
     ap.add_argument("--failed", type=int, default=0)
+    ap.add_argument("--dropped", type=int, default=0)
     ap.add_argument("--min-backoff", type=float, default=0.2)
     ap.add_argument("--max-backoff", type=float, default=1.0)
     a = ap.parse_args()
@@ -60,8 +61,8 @@ def main():
     ok = [r for r in reqs if r["status"] in (200, 204) and not (r["v2"] and r["action"] != "ok2")]
     delivered = [key(s) for r in ok for s in r["samples"]]
     check(len(delivered) == len(set(delivered)), "a sample was delivered twice")
-    check(len(delivered) + a.failed == a.total,
-          f"delivered {len(delivered)} + failed {a.failed} != taken in {a.total}")
+    check(len(delivered) + a.failed + a.dropped == a.total,
+          f"delivered {len(delivered)} + failed {a.failed} + dropped {a.dropped} != taken in {a.total}")
     # Every retry carries Retry-Attempt = number of earlier attempts of the same samples.
     r0, r1 = reqs[0], reqs[1]
     gap = r1["t"] - r0["t"]
@@ -110,6 +111,12 @@ def main():
         check([r["retry_attempt"] for r in reqs[:3]] == [None, "1", "2"],
               f"Retry-Attempt {[r['retry_attempt'] for r in reqs[:3]]}")
         check(all(sset(reqs[i]) == sset(r0) for i in range(3)), "retries carried other samples")
+    elif a.phase == "tooold":
+        check(a.dropped > 0, "nothing dropped as too old")
+        for r in reqs:
+            for smp in r["samples"]:
+                age = r["t"] - smp[1] / 1000
+                check(age < 2 + 1.5, f"a sample {age:.1f}s old was sent (sample_age_limit 2s)")
     elif a.phase == "relabel":
         for r in ok:
             for s in r["samples"]:
