@@ -328,10 +328,15 @@ static void *endpoint_main(void *arg)
     hk_rw_sender_flush(ep->snd, hk_rw_now_ms() + budget);
     struct hk_rw_queue_stats qs;
     hk_rw_queue_get_stats(ep->q, &qs);
-    char total[24], sent[24], failed[24], dropped[24], pending[24];
-    uint64_t d = 0;
-    for (int k = 0; k < HK_RW_DROP_N; k++)
-        d += atomic_load(&ep->st.samples_dropped[k]);
+    char total[24], sent[24], failed[24], dropped[24], pending[24], unqueued[24];
+    /* Dropped after they were queued (so total = sent + failed + dropped + pending), and those
+     * that never entered the queue (relabel, overload). */
+    uint64_t d = atomic_load(&ep->st.samples_dropped[HK_RW_DROP_TOO_OLD]) +
+                 atomic_load(&ep->st.samples_dropped[HK_RW_DROP_DISK_FULL]) +
+                 atomic_load(&ep->st.samples_dropped[HK_RW_DROP_CORRUPT]);
+    uint64_t u = atomic_load(&ep->st.samples_dropped[HK_RW_DROP_RELABEL]) +
+                 atomic_load(&ep->st.samples_dropped[HK_RW_DROP_OVERLOAD]);
+    snprintf(unqueued, sizeof(unqueued), "%llu", (unsigned long long)u);
     snprintf(total, sizeof(total), "%llu", (unsigned long long)atomic_load(&ep->st.samples_total));
     snprintf(sent, sizeof(sent), "%llu", (unsigned long long)atomic_load(&ep->st.samples_sent));
     snprintf(failed, sizeof(failed), "%llu", (unsigned long long)atomic_load(&ep->st.samples_failed));
@@ -339,7 +344,7 @@ static void *endpoint_main(void *arg)
     snprintf(pending, sizeof(pending), "%llu", (unsigned long long)qs.pending_samples);
     hk_log_info("remote-write endpoint stopped", "remote_name", ep->cfg.name, "samples_total",
                 total, "samples_sent", sent, "samples_failed", failed, "samples_dropped", dropped,
-                "samples_pending", pending);
+                "samples_pending", pending, "samples_not_queued", unqueued);
     return NULL;
 }
 

@@ -587,7 +587,10 @@ static int launch(struct shard *sh)
         uint64_t too_old = 0;
         for (uint32_t i = rg.lo; i < rg.hi; i++) {
             const struct hk_rw_sample *x = sh->samples[i];
+            if (!x)
+                continue; /* dropped as too old by an earlier attempt */
             if (c->queue.sample_age_limit_ms && now_wall - x->ts_ms > c->queue.sample_age_limit_ms) {
+                sh->samples[i] = NULL; /* counted once */
                 too_old++;
                 continue;
             }
