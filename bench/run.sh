@@ -1,19 +1,18 @@
 #!/usr/bin/env bash
-# Runs every benchmark section (bench/<name>.sh, each bounded in time) or the ones named:
-#   bench/run.sh [NAME...]      e.g. bench/run.sh rw
+# Runs every benchmark section bench/*.sh (each bounded in time, printing its own figures and
+# ratios against peers measured in the same run). BENCH=<glob> restricts the sections.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-export O=${O:-build}
-status=0
-if [ $# -gt 0 ]; then sections=("$@"); else
-    sections=()
-    for f in bench/*.sh; do
-        n=$(basename "$f" .sh)
-        [ "$n" = run ] || sections+=("$n")
-    done
-fi
-for n in "${sections[@]}"; do
-    echo "### $n"
-    timeout --kill-after=10 1200 bash "bench/$n.sh" || { echo "bench $n failed"; status=1; }
+O=${O:-build}
+export O HAKARI="$PWD/$O/hakari" TOP="$PWD"
+rc=0
+for s in bench/*.sh; do
+    n=$(basename "$s" .sh)
+    [ "$n" = run ] && continue
+    [[ -n "${BENCH:-}" && "$n" != ${BENCH} ]] && continue
+    echo "== $n"
+    timeout --kill-after=10 300 bash "$s"
+    r=$?
+    [ "$r" -eq 0 ] || [ "$r" -eq 77 ] || { echo "bench $n failed (exit $r)"; rc=1; }
 done
-exit $status
+exit $rc
