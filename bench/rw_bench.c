@@ -62,8 +62,8 @@ int main(int argc, char **argv)
     char names[100][32];
     for (int k = 0; k < 100; k++) {
         snprintf(names[k], sizeof(names[k]), "synth_metric_%02d", k);
-        descs[k] = (struct hk_metric_desc){names[k], "Synthetic benchmark series.",
-                                           HK_METRIC_GAUGE, "", label_names};
+        descs[k] = (struct hk_metric_desc){names[k], "Synthetic benchmark series.", HK_METRIC_GAUGE,
+                                           "", label_names};
     }
     struct hk_limits limits = {0};
     int64_t end = wall_ms() + seconds * 1000, next = wall_ms();

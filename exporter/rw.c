@@ -260,7 +260,8 @@ static void ingest(struct endpoint *ep, struct hk_snapshot *snap)
         hk_log_error("remote-write: cannot fsync the queue", "remote_name", ep->cfg.name, "err",
                      strerror(-r));
     int64_t cur = atomic_load(&ep->st.highest_ts_ms);
-    while (snap->ts_ms > cur && !atomic_compare_exchange_weak(&ep->st.highest_ts_ms, &cur, snap->ts_ms))
+    while (snap->ts_ms > cur &&
+           !atomic_compare_exchange_weak(&ep->st.highest_ts_ms, &cur, snap->ts_ms))
         ;
 out:
     if (r < 0) {
@@ -324,7 +325,7 @@ static void *endpoint_main(void *arg)
     for (size_t i = 0; i < n; i++)
         ingest(ep, got[i]);
     int64_t budget = ep->cfg.remote_timeout_ms < FLUSH_DEADLINE_MS ? ep->cfg.remote_timeout_ms
-                                                                    : FLUSH_DEADLINE_MS;
+                                                                   : FLUSH_DEADLINE_MS;
     hk_rw_sender_flush(ep->snd, hk_rw_now_ms() + budget);
     struct hk_rw_queue_stats qs;
     hk_rw_queue_get_stats(ep->q, &qs);
@@ -339,7 +340,8 @@ static void *endpoint_main(void *arg)
     snprintf(unqueued, sizeof(unqueued), "%llu", (unsigned long long)u);
     snprintf(total, sizeof(total), "%llu", (unsigned long long)atomic_load(&ep->st.samples_total));
     snprintf(sent, sizeof(sent), "%llu", (unsigned long long)atomic_load(&ep->st.samples_sent));
-    snprintf(failed, sizeof(failed), "%llu", (unsigned long long)atomic_load(&ep->st.samples_failed));
+    snprintf(failed, sizeof(failed), "%llu",
+             (unsigned long long)atomic_load(&ep->st.samples_failed));
     snprintf(dropped, sizeof(dropped), "%llu", (unsigned long long)d);
     snprintf(pending, sizeof(pending), "%llu", (unsigned long long)qs.pending_samples);
     hk_log_info("remote-write endpoint stopped", "remote_name", ep->cfg.name, "samples_total",
@@ -630,14 +632,14 @@ void hk_rw_stop(struct hk_rw *rw)
 static const char *const rw_labels[] = {"remote_name", "url", NULL};
 static const char *const rw_reason_labels[] = {"remote_name", "url", "reason", NULL};
 
-#define RW_DESC(var, nm, hp, tp, un)                                                              \
+#define RW_DESC(var, nm, hp, tp, un)                                                               \
     static const struct hk_metric_desc var = {nm, hp, tp, un, rw_labels}
 
 RW_DESC(d_total, "hakari_remote_storage_samples_total",
         "Samples taken into the remote-write queue (after relabelling, including stale markers).",
         HK_METRIC_COUNTER, "");
-RW_DESC(d_sent, "hakari_remote_storage_samples_sent_total",
-        "Samples the receiver accepted (2xx).", HK_METRIC_COUNTER, "");
+RW_DESC(d_sent, "hakari_remote_storage_samples_sent_total", "Samples the receiver accepted (2xx).",
+        HK_METRIC_COUNTER, "");
 RW_DESC(d_failed, "hakari_remote_storage_samples_failed_total",
         "Samples the receiver refused for good (4xx other than 429) and that were dropped.",
         HK_METRIC_COUNTER, "");
@@ -674,8 +676,8 @@ RW_DESC(d_dur, "hakari_remote_storage_sent_batch_duration_seconds",
         "Duration of remote-write requests, retries counted separately.", HK_METRIC_HISTOGRAM,
         "seconds");
 
-static const char *const reason_names[HK_RW_DROP_N] = {"too_old", "disk_full", "corrupt",
-                                                       "relabel", "overload"};
+static const char *const reason_names[HK_RW_DROP_N] = {"too_old", "disk_full", "corrupt", "relabel",
+                                                       "overload"};
 
 void hk_rw_self_metrics(struct hk_builder *b, void *arg)
 {

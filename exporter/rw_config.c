@@ -118,11 +118,24 @@ static int get_secret(const struct hk_yaml_node *map, const char *key, const cha
 
 static bool header_reserved(const char *name)
 {
-    static const char *const reserved[] = {
-        "host", "content-encoding", "content-length", "content-type", "user-agent", "connection",
-        "keep-alive", "proxy-authenticate", "proxy-authorization", "www-authenticate",
-        "accept-encoding", "x-prometheus-remote-write-version", "x-prometheus-remote-read-version",
-        "x-amz-date", "x-amz-security-token", "x-amz-content-sha256", "retry-attempt", NULL};
+    static const char *const reserved[] = {"host",
+                                           "content-encoding",
+                                           "content-length",
+                                           "content-type",
+                                           "user-agent",
+                                           "connection",
+                                           "keep-alive",
+                                           "proxy-authenticate",
+                                           "proxy-authorization",
+                                           "www-authenticate",
+                                           "accept-encoding",
+                                           "x-prometheus-remote-write-version",
+                                           "x-prometheus-remote-read-version",
+                                           "x-amz-date",
+                                           "x-amz-security-token",
+                                           "x-amz-content-sha256",
+                                           "retry-attempt",
+                                           NULL};
     for (const char *const *r = reserved; *r; r++)
         if (strcasecmp(*r, name) == 0)
             return true;
@@ -159,8 +172,7 @@ static int parse_headers(const struct hk_yaml_node *map, struct hk_rw_config *c,
             return hk_error_at(err, v, "header \"%s\": expected a string", k->scalar);
         for (const char *p = v->scalar; *p; p++)
             if (*p == '\r' || *p == '\n')
-                return hk_error_at(err, v, "header \"%s\": value contains a line break",
-                                   k->scalar);
+                return hk_error_at(err, v, "header \"%s\": value contains a line break", k->scalar);
         char *name = strdup(k->scalar), *value = strdup(v->scalar);
         if (!name || !value) {
             free(name);
@@ -196,7 +208,8 @@ static int parse_authorization(const struct hk_yaml_node *m, struct hk_rw_config
 {
     static const char *const keys[] = {"type", "credentials", "credentials_file", NULL};
     int r;
-    if ((r = hk_yaml_check_keys(m, keys, err)) < 0 || (r = get_str(m, "type", &c->auth_type, err)) < 0 ||
+    if ((r = hk_yaml_check_keys(m, keys, err)) < 0 ||
+        (r = get_str(m, "type", &c->auth_type, err)) < 0 ||
         (r = get_secret(m, "credentials", "credentials_file", &c->auth_credentials, err)) < 0)
         return r;
     if (c->auth_type && strcasecmp(c->auth_type, "basic") == 0)
@@ -213,17 +226,16 @@ static int parse_authorization(const struct hk_yaml_node *m, struct hk_rw_config
     return 0;
 }
 
-static int parse_oauth2(const struct hk_yaml_node *m, struct hk_rw_config *c,
-                        struct hk_error *err)
+static int parse_oauth2(const struct hk_yaml_node *m, struct hk_rw_config *c, struct hk_error *err)
 {
-    static const char *const keys[] = {"client_id", "client_secret", "client_secret_file",
-                                       "token_url", "scopes", "endpoint_params", "tls_config",
-                                       "proxy_url", NULL};
+    static const char *const keys[] = {"client_id",  "client_secret", "client_secret_file",
+                                       "token_url",  "scopes",        "endpoint_params",
+                                       "tls_config", "proxy_url",     NULL};
     int r;
     if ((r = hk_yaml_check_keys(m, keys, err)) < 0 ||
         (r = get_str(m, "client_id", &c->oauth2_client_id, err)) < 0 ||
-        (r = get_secret(m, "client_secret", "client_secret_file", &c->oauth2_client_secret,
-                        err)) < 0 ||
+        (r = get_secret(m, "client_secret", "client_secret_file", &c->oauth2_client_secret, err)) <
+            0 ||
         (r = get_str(m, "token_url", &c->oauth2_token_url, err)) < 0)
         return r;
     if (!c->oauth2_client_id || !c->oauth2_token_url)
@@ -261,15 +273,16 @@ static int parse_oauth2(const struct hk_yaml_node *m, struct hk_rw_config *c,
         }
     }
     if (hk_yaml_get(m, "tls_config") || hk_yaml_get(m, "proxy_url"))
-        return hk_error_at(err, m, "oauth2: tls_config and proxy_url are not supported; the "
-                                   "endpoint's tls_config and proxy_url are used");
+        return hk_error_at(err, m,
+                           "oauth2: tls_config and proxy_url are not supported; the "
+                           "endpoint's tls_config and proxy_url are used");
     return 0;
 }
 
 static int parse_sigv4(const struct hk_yaml_node *m, struct hk_rw_config *c, struct hk_error *err)
 {
-    static const char *const keys[] = {"region", "access_key", "secret_key", "profile",
-                                       "role_arn", NULL};
+    static const char *const keys[] = {"region",  "access_key", "secret_key",
+                                       "profile", "role_arn",   NULL};
     int r;
     c->sigv4 = true;
     if ((r = hk_yaml_check_keys(m, keys, err)) < 0 ||
@@ -301,8 +314,9 @@ static int parse_sigv4(const struct hk_yaml_node *m, struct hk_rw_config *c, str
 
 static int parse_tls(const struct hk_yaml_node *m, struct hk_rw_config *c, struct hk_error *err)
 {
-    static const char *const keys[] = {"ca_file", "cert_file", "key_file", "server_name",
-                                       "insecure_skip_verify", "min_version", NULL};
+    static const char *const keys[] = {
+        "ca_file",     "cert_file", "key_file", "server_name", "insecure_skip_verify",
+        "min_version", NULL};
     int r;
     if ((r = hk_yaml_check_keys(m, keys, err)) < 0 ||
         (r = get_str(m, "ca_file", &c->tls_ca_file, err)) < 0 ||
@@ -331,10 +345,20 @@ static int parse_tls(const struct hk_yaml_node *m, struct hk_rw_config *c, struc
 static int parse_queue(const struct hk_yaml_node *m, struct hk_rw_queue_config *q,
                        struct hk_error *err)
 {
-    static const char *const keys[] = {
-        "capacity", "min_shards", "max_shards", "max_samples_per_send", "batch_send_deadline",
-        "min_backoff", "max_backoff", "retry_on_http_429", "sample_age_limit", "disk_path",
-        "max_disk_bytes", "fsync", "fsync_interval", NULL};
+    static const char *const keys[] = {"capacity",
+                                       "min_shards",
+                                       "max_shards",
+                                       "max_samples_per_send",
+                                       "batch_send_deadline",
+                                       "min_backoff",
+                                       "max_backoff",
+                                       "retry_on_http_429",
+                                       "sample_age_limit",
+                                       "disk_path",
+                                       "max_disk_bytes",
+                                       "fsync",
+                                       "fsync_interval",
+                                       NULL};
     int r;
     uint64_t cap = q->capacity;
     const struct hk_yaml_node *n;
@@ -354,7 +378,8 @@ static int parse_queue(const struct hk_yaml_node *m, struct hk_rw_queue_config *
         (r = get_str(m, "disk_path", &q->disk_path, err)) < 0 ||
         (r = get_dur(m, "fsync_interval", &q->fsync_interval_ms, err)) < 0)
         return r;
-    if ((n = hk_yaml_get(m, "max_disk_bytes")) && (r = hk_yaml_bytes(n, &q->max_disk_bytes, err)) < 0)
+    if ((n = hk_yaml_get(m, "max_disk_bytes")) &&
+        (r = hk_yaml_bytes(n, &q->max_disk_bytes, err)) < 0)
         return r;
     if ((n = hk_yaml_get(m, "fsync"))) {
         if (n->kind == HK_YAML_SCALAR && strcmp(n->scalar, "batch") == 0)
@@ -365,8 +390,8 @@ static int parse_queue(const struct hk_yaml_node *m, struct hk_rw_queue_config *
             return hk_error_at(err, n, "fsync must be batch or interval");
     }
     if (q->min_shards > q->max_shards)
-        return hk_error_at(err, m, "min_shards (%u) is larger than max_shards (%u)",
-                           q->min_shards, q->max_shards);
+        return hk_error_at(err, m, "min_shards (%u) is larger than max_shards (%u)", q->min_shards,
+                           q->max_shards);
     if (q->min_backoff_ms < 1 || q->max_backoff_ms < q->min_backoff_ms)
         return hk_error_at(err, m, "need 0 < min_backoff <= max_backoff");
     if (q->batch_send_deadline_ms < 1)
@@ -378,7 +403,8 @@ static int parse_queue(const struct hk_yaml_node *m, struct hk_rw_queue_config *
     if (!q->disk_path[0])
         return hk_error_at(err, hk_yaml_get(m, "disk_path"), "disk_path must not be empty");
     if (q->fsync_interval_ms < 1)
-        return hk_error_at(err, hk_yaml_get(m, "fsync_interval"), "fsync_interval must be positive");
+        return hk_error_at(err, hk_yaml_get(m, "fsync_interval"),
+                           "fsync_interval must be positive");
     return 0;
 }
 
@@ -420,12 +446,27 @@ static bool name_ok(const char *s)
 int hk_rw_config_parse(const struct hk_yaml_node *item, struct hk_rw_config *c,
                        struct hk_error *err)
 {
-    static const char *const keys[] = {
-        "url", "name", "remote_timeout", "headers", "basic_auth", "authorization",
-        "bearer_token", "bearer_token_file", "oauth2", "sigv4", "tls_config", "proxy_url",
-        "follow_redirects", "enable_http2", "protobuf_message", "send_exemplars",
-        "send_native_histograms", "metadata_config", "write_relabel_configs", "queue_config",
-        NULL};
+    static const char *const keys[] = {"url",
+                                       "name",
+                                       "remote_timeout",
+                                       "headers",
+                                       "basic_auth",
+                                       "authorization",
+                                       "bearer_token",
+                                       "bearer_token_file",
+                                       "oauth2",
+                                       "sigv4",
+                                       "tls_config",
+                                       "proxy_url",
+                                       "follow_redirects",
+                                       "enable_http2",
+                                       "protobuf_message",
+                                       "send_exemplars",
+                                       "send_native_histograms",
+                                       "metadata_config",
+                                       "write_relabel_configs",
+                                       "queue_config",
+                                       NULL};
     int r;
     const struct hk_yaml_node *n;
     memset(c, 0, sizeof(*c));
@@ -450,14 +491,16 @@ int hk_rw_config_parse(const struct hk_yaml_node *item, struct hk_rw_config *c,
     };
     if (!(c->queue.disk_path = strdup("/var/lib/hakari/remote-write")))
         return -ENOMEM;
-    if ((r = hk_yaml_expect(item, HK_YAML_MAP, err)) < 0 || (r = hk_yaml_check_keys(item, keys, err)) < 0)
+    if ((r = hk_yaml_expect(item, HK_YAML_MAP, err)) < 0 ||
+        (r = hk_yaml_check_keys(item, keys, err)) < 0)
         return r;
     if ((r = get_str(item, "url", &c->url, err)) < 0)
         return r;
     if (!c->url)
         return hk_error_at(err, item, "remote_write: url is required");
     if (strncmp(c->url, "http://", 7) && strncmp(c->url, "https://", 8))
-        return hk_error_at(err, hk_yaml_get(item, "url"), "url must start with http:// or https://");
+        return hk_error_at(err, hk_yaml_get(item, "url"),
+                           "url must start with http:// or https://");
     if ((r = get_str(item, "name", &c->name, err)) < 0)
         return r;
     if (c->name && !name_ok(c->name))
@@ -469,13 +512,15 @@ int hk_rw_config_parse(const struct hk_yaml_node *item, struct hk_rw_config *c,
     if ((r = get_dur(item, "remote_timeout", &c->remote_timeout_ms, err)) < 0)
         return r;
     if (c->remote_timeout_ms < 1)
-        return hk_error_at(err, hk_yaml_get(item, "remote_timeout"), "remote_timeout must be positive");
+        return hk_error_at(err, hk_yaml_get(item, "remote_timeout"),
+                           "remote_timeout must be positive");
     if ((n = hk_yaml_get(item, "headers")) && (r = parse_headers(n, c, err)) < 0)
         return r;
 
     /* Exactly one way of authenticating. */
-    static const char *const auth_keys[] = {"basic_auth", "authorization", "bearer_token",
-                                            "bearer_token_file", "oauth2", "sigv4", NULL};
+    static const char *const auth_keys[] = {
+        "basic_auth", "authorization", "bearer_token", "bearer_token_file", "oauth2", "sigv4",
+        NULL};
     const struct hk_yaml_node *first = NULL;
     const char *first_key = NULL;
     for (const char *const *k = auth_keys; *k; k++) {
@@ -491,8 +536,8 @@ int hk_rw_config_parse(const struct hk_yaml_node *item, struct hk_rw_config *c,
     if ((n = hk_yaml_get(item, "authorization")) && (r = parse_authorization(n, c, err)) < 0)
         return r;
     if (hk_yaml_get(item, "bearer_token") || hk_yaml_get(item, "bearer_token_file")) {
-        if ((r = get_secret(item, "bearer_token", "bearer_token_file", &c->auth_credentials,
-                            err)) < 0)
+        if ((r = get_secret(item, "bearer_token", "bearer_token_file", &c->auth_credentials, err)) <
+            0)
             return r;
         if (!(c->auth_type = strdup("Bearer")))
             return -ENOMEM;
@@ -519,8 +564,9 @@ int hk_rw_config_parse(const struct hk_yaml_node *item, struct hk_rw_config *c,
                  strcmp(n->scalar, "io.prometheus.write.v2.Request") == 0)
             c->proto = HK_RW_V2;
         else
-            return hk_error_at(err, n, "protobuf_message must be prometheus.WriteRequest or "
-                                       "io.prometheus.write.v2.Request");
+            return hk_error_at(err, n,
+                               "protobuf_message must be prometheus.WriteRequest or "
+                               "io.prometheus.write.v2.Request");
     }
     if ((n = hk_yaml_get(item, "metadata_config")) && (r = parse_metadata(n, c, err)) < 0)
         return r;
@@ -608,8 +654,8 @@ int hk_rw_config_parse_list(const struct hk_yaml_node *list, struct hk_rw_config
         for (size_t j = 0; j < i; j++)
             if (strcmp(arr[j].name, arr[i].name) == 0) {
                 const struct hk_yaml_node *at = hk_yaml_get(list->items[i], "name");
-                r = hk_error_at(err, at ? at : list->items[i],
-                                "duplicate remote_write name \"%s\"", arr[i].name);
+                r = hk_error_at(err, at ? at : list->items[i], "duplicate remote_write name \"%s\"",
+                                arr[i].name);
                 goto out;
             }
     }

@@ -6,10 +6,10 @@
 #include "exporter/rw_queue.h"
 
 #include <dirent.h>
-#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,12 +34,12 @@ struct hk_rw_queue {
     int wfd; /* last segment, open for append */
     struct seg *segs;
     size_t nsegs, capsegs;
-    uint64_t committed;      /* savepoint position */
-    uint64_t saved;          /* what the savepoint file holds */
-    uint64_t read_hint;      /* furthest position handed out by read */
+    uint64_t committed; /* savepoint position */
+    uint64_t saved;     /* what the savepoint file holds */
+    uint64_t read_hint; /* furthest position handed out by read */
     uint64_t max_disk_bytes, segment_bytes;
     bool fsync_each, dirty;
-    int rfd;                 /* cached reader fd */
+    int rfd; /* cached reader fd */
     uint64_t rfd_start;
     struct hk_rw_queue_stats st;
 };
@@ -60,8 +60,7 @@ static void crc_init(void)
 
 #if defined(__x86_64__)
 /* SSE4.2 has a CRC32C instruction; used when the CPU has it (checked once at run time). */
-__attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const uint8_t *p,
-                                                         size_t len)
+__attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const uint8_t *p, size_t len)
 {
     uint64_t c = ~crc;
     while (len >= 8) {
@@ -152,8 +151,8 @@ static uint32_t record_crc(const uint8_t *hdr, const void *payload, uint32_t len
     return hk_crc32c(hk_crc32c(0, hdr + 4, 16), payload, len);
 }
 
-static void parse_hdr(const uint8_t *h, uint32_t *magic, uint32_t *len, uint32_t *ns,
-                      int64_t *ts, uint32_t *crc)
+static void parse_hdr(const uint8_t *h, uint32_t *magic, uint32_t *len, uint32_t *ns, int64_t *ts,
+                      uint32_t *crc)
 {
     memcpy(magic, h, 4);
     memcpy(len, h + 4, 4);
@@ -363,8 +362,8 @@ static uint64_t total_bytes(const struct hk_rw_queue *q)
 
 static int new_segment(struct hk_rw_queue *q)
 {
-    uint64_t start = q->nsegs ? q->segs[q->nsegs - 1].start + q->segs[q->nsegs - 1].size
-                              : q->committed;
+    uint64_t start =
+        q->nsegs ? q->segs[q->nsegs - 1].start + q->segs[q->nsegs - 1].size : q->committed;
     if (q->wfd >= 0) {
         if (q->dirty && fsync(q->wfd) < 0)
             return -errno;
@@ -539,8 +538,8 @@ void hk_rw_queue_close(struct hk_rw_queue *q)
     free(q);
 }
 
-int hk_rw_queue_append(struct hk_rw_queue *q, const void *payload, uint32_t len,
-                       uint32_t nsamples, int64_t oldest_ms)
+int hk_rw_queue_append(struct hk_rw_queue *q, const void *payload, uint32_t len, uint32_t nsamples,
+                       int64_t oldest_ms)
 {
     int r;
     if (len > MAX_RECORD)

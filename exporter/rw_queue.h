@@ -22,13 +22,13 @@ struct hk_rw_queue_opts {
 };
 
 struct hk_rw_queue_stats {
-    uint64_t disk_bytes;         /* all segment files */
-    uint64_t pending_bytes;      /* from the savepoint to the end */
-    uint64_t pending_samples;    /* samples in records not yet committed */
-    int64_t oldest_pending_ms;   /* oldest timestamp of the first pending record, 0 = none */
-    uint64_t dropped_samples;    /* by the disk budget */
+    uint64_t disk_bytes;       /* all segment files */
+    uint64_t pending_bytes;    /* from the savepoint to the end */
+    uint64_t pending_samples;  /* samples in records not yet committed */
+    int64_t oldest_pending_ms; /* oldest timestamp of the first pending record, 0 = none */
+    uint64_t dropped_samples;  /* by the disk budget */
     uint64_t dropped_segments;
-    uint64_t corrupt_records;    /* skipped */
+    uint64_t corrupt_records; /* skipped */
     uint64_t segments;
 };
 
@@ -42,8 +42,8 @@ struct hk_rw_qrec {
 int hk_rw_queue_open(const struct hk_rw_queue_opts *opts, struct hk_rw_queue **ret);
 /* Flushes the savepoint (if changed) and closes. Accepts NULL. */
 void hk_rw_queue_close(struct hk_rw_queue *q);
-int hk_rw_queue_append(struct hk_rw_queue *q, const void *payload, uint32_t len,
-                       uint32_t nsamples, int64_t oldest_ms);
+int hk_rw_queue_append(struct hk_rw_queue *q, const void *payload, uint32_t len, uint32_t nsamples,
+                       int64_t oldest_ms);
 /* fsyncs the current segment if anything was appended since the last sync. */
 int hk_rw_queue_sync(struct hk_rw_queue *q);
 /* Position of the savepoint (where reading resumes after a restart). */

@@ -23,8 +23,8 @@
 #define RESP_MAX 1024
 #define MAX_RETRY_AFTER_MS (10 * 60 * 1000)
 
-const double hk_rw_duration_bounds[HK_RW_DURATION_BUCKETS] = {
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+const double hk_rw_duration_bounds[HK_RW_DURATION_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                              0.5,   1,    2.5,   5,    10,  30};
 
 struct range {
     uint32_t lo, hi;
@@ -351,7 +351,8 @@ static int sigv4_setup(struct hk_rw_sender *s)
     if (c->sigv4_access_key) {
         ak = strdup(c->sigv4_access_key);
         sk = strdup(c->sigv4_secret_key);
-    } else if (getenv("AWS_ACCESS_KEY_ID") && getenv("AWS_SECRET_ACCESS_KEY") && !c->sigv4_profile) {
+    } else if (getenv("AWS_ACCESS_KEY_ID") && getenv("AWS_SECRET_ACCESS_KEY") &&
+               !c->sigv4_profile) {
         ak = strdup(getenv("AWS_ACCESS_KEY_ID"));
         sk = strdup(getenv("AWS_SECRET_ACCESS_KEY"));
         if (getenv("AWS_SESSION_TOKEN") && *getenv("AWS_SESSION_TOKEN"))
@@ -551,8 +552,8 @@ static void log_status_change(struct hk_rw_sender *s, long status, CURLcode cc,
         if (text[i] == '\n' || text[i] == '\r')
             text[i] = ' ';
     hk_log_warn("remote-write request failed", "remote_name", s->cfg->name, "url", s->cfg->url,
-                "status", st, "err", cc != CURLE_OK ? curl_easy_strerror(cc) : "", "action",
-                action, "body", text);
+                "status", st, "err", cc != CURLE_OK ? curl_easy_strerror(cc) : "", "action", action,
+                "body", text);
 }
 
 static void observe_duration(struct hk_rw_stats *st, int64_t ms)
@@ -589,7 +590,8 @@ static int launch(struct shard *sh)
             const struct hk_rw_sample *x = sh->samples[i];
             if (!x)
                 continue; /* dropped as too old by an earlier attempt */
-            if (c->queue.sample_age_limit_ms && now_wall - x->ts_ms > c->queue.sample_age_limit_ms) {
+            if (c->queue.sample_age_limit_ms &&
+                now_wall - x->ts_ms > c->queue.sample_age_limit_ms) {
                 sh->samples[i] = NULL; /* counted once */
                 too_old++;
                 continue;
@@ -608,9 +610,9 @@ static int launch(struct shard *sh)
     if (s->auth_header && s->cfg->oauth2_client_id && hk_rw_now_ms() >= s->token_expiry_ms)
         oauth2_fetch(s); /* on failure the old token is tried; a 401 leads to a retry */
     else if (!s->auth_header && s->cfg->oauth2_client_id && oauth2_fetch(s) < 0) {
-        sh->next_try_ms = hk_rw_now_ms() + hk_rw_backoff_ms(c->queue.min_backoff_ms,
-                                                            c->queue.max_backoff_ms,
-                                                            sh->attempt++, &s->rng);
+        sh->next_try_ms =
+            hk_rw_now_ms() + hk_rw_backoff_ms(c->queue.min_backoff_ms, c->queue.max_backoff_ms,
+                                              sh->attempt++, &s->rng);
         return 0;
     }
     hk_buf_reset(&sh->pb);
@@ -653,8 +655,8 @@ static void schedule_retry(struct shard *sh, long status, CURLcode cc)
     struct hk_rw_sender *s = sh->s;
     const struct hk_rw_config *c = s->cfg;
     atomic_fetch_add(&s->st->samples_retried, sh->nenc);
-    int64_t delay = hk_rw_backoff_ms(c->queue.min_backoff_ms, c->queue.max_backoff_ms,
-                                     sh->attempt, &s->rng);
+    int64_t delay =
+        hk_rw_backoff_ms(c->queue.min_backoff_ms, c->queue.max_backoff_ms, sh->attempt, &s->rng);
     if (sh->retry_after_ms >= 0)
         delay = sh->retry_after_ms;
     sh->attempt++;
@@ -893,11 +895,12 @@ static void finish_round(struct hk_rw_sender *s)
 {
     const struct hk_rw_queue_config *qc = &s->cfg->queue;
     int64_t now = hk_rw_now_ms();
-    bool durable = qc->fsync == HK_RW_FSYNC_BATCH || now - s->last_durable_ms >= qc->fsync_interval_ms;
+    bool durable =
+        qc->fsync == HK_RW_FSYNC_BATCH || now - s->last_durable_ms >= qc->fsync_interval_ms;
     int r = hk_rw_queue_commit(s->q, s->round_end, s->round_samples, durable);
     if (r < 0)
-        hk_log_error("remote-write: cannot write the savepoint", "remote_name", s->cfg->name,
-                     "err", strerror(-r));
+        hk_log_error("remote-write: cannot write the savepoint", "remote_name", s->cfg->name, "err",
+                     strerror(-r));
     else if (durable)
         s->last_durable_ms = now;
     round_free(s);

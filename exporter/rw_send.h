@@ -28,9 +28,9 @@ enum hk_rw_drop_reason {
 
 /* Counters read by the self-metrics provider on the scheduler thread. */
 struct hk_rw_stats {
-    atomic_uint_fast64_t samples_total;   /* appended to the queue */
+    atomic_uint_fast64_t samples_total; /* appended to the queue */
     atomic_uint_fast64_t samples_sent;
-    atomic_uint_fast64_t samples_failed;  /* non-recoverable answers */
+    atomic_uint_fast64_t samples_failed; /* non-recoverable answers */
     atomic_uint_fast64_t samples_retried;
     atomic_uint_fast64_t samples_dropped[HK_RW_DROP_N];
     atomic_uint_fast64_t bytes_sent;

@@ -35,34 +35,35 @@ static void test_full(void **state)
     assert_int_equal(write(fd, "s3cr3t-pw\n", 10), 10);
     close(fd);
     char yaml[4096];
-    snprintf(yaml, sizeof(yaml),
-             "remote_write:\n"
-             "  - url: https://mimir.example:443/api/v1/push\n"
-             "    name: mimir\n"
-             "    remote_timeout: 10s\n"
-             "    headers: {X-Scope-OrgID: team-a, THANOS-TENANT: t1}\n"
-             "    basic_auth: {username: u, password_file: %s}\n"
-             "    tls_config: {insecure_skip_verify: true, server_name: mimir, min_version: TLS12}\n"
-             "    follow_redirects: false\n"
-             "    protobuf_message: io.prometheus.write.v2.Request\n"
-             "    send_exemplars: true\n"
-             "    metadata_config: {send: false, send_interval: 2m}\n"
-             "    write_relabel_configs: []\n"
-             "    queue_config:\n"
-             "      capacity: 5000\n"
-             "      min_shards: 2\n"
-             "      max_shards: 8\n"
-             "      max_samples_per_send: 1000\n"
-             "      batch_send_deadline: 2s\n"
-             "      min_backoff: 100ms\n"
-             "      max_backoff: 10s\n"
-             "      retry_on_http_429: false\n"
-             "      sample_age_limit: 1h\n"
-             "      disk_path: /var/tmp/q\n"
-             "      max_disk_bytes: 2GiB\n"
-             "      fsync: interval\n"
-             "  - url: http://127.0.0.1:8428/api/v1/write\n",
-             secret);
+    snprintf(
+        yaml, sizeof(yaml),
+        "remote_write:\n"
+        "  - url: https://mimir.example:443/api/v1/push\n"
+        "    name: mimir\n"
+        "    remote_timeout: 10s\n"
+        "    headers: {X-Scope-OrgID: team-a, THANOS-TENANT: t1}\n"
+        "    basic_auth: {username: u, password_file: %s}\n"
+        "    tls_config: {insecure_skip_verify: true, server_name: mimir, min_version: TLS12}\n"
+        "    follow_redirects: false\n"
+        "    protobuf_message: io.prometheus.write.v2.Request\n"
+        "    send_exemplars: true\n"
+        "    metadata_config: {send: false, send_interval: 2m}\n"
+        "    write_relabel_configs: []\n"
+        "    queue_config:\n"
+        "      capacity: 5000\n"
+        "      min_shards: 2\n"
+        "      max_shards: 8\n"
+        "      max_samples_per_send: 1000\n"
+        "      batch_send_deadline: 2s\n"
+        "      min_backoff: 100ms\n"
+        "      max_backoff: 10s\n"
+        "      retry_on_http_429: false\n"
+        "      sample_age_limit: 1h\n"
+        "      disk_path: /var/tmp/q\n"
+        "      max_disk_bytes: 2GiB\n"
+        "      fsync: interval\n"
+        "  - url: http://127.0.0.1:8428/api/v1/write\n",
+        secret);
     struct hk_rw_config *l;
     size_t n;
     struct hk_error err = {""};
@@ -116,28 +117,32 @@ static void test_errors(void **state)
                  "rw.yml:3:15:", "reserved");
     expect_error("remote_write:\n  - url: http://x/\n    headers: {user-agent: a}\n",
                  "rw.yml:3:15:", "reserved");
-    expect_error("remote_write:\n  - url: http://x/\n    headers: {X-Prometheus-Remote-Write-Version: 2}\n",
-                 "rw.yml:3:15:", "reserved");
-    expect_error("remote_write:\n  - url: http://x/\n    bogus: 1\n", "rw.yml:3:5:",
-                 "unknown key \"bogus\"");
+    expect_error(
+        "remote_write:\n  - url: http://x/\n    headers: {X-Prometheus-Remote-Write-Version: 2}\n",
+        "rw.yml:3:15:", "reserved");
+    expect_error("remote_write:\n  - url: http://x/\n    bogus: 1\n",
+                 "rw.yml:3:5:", "unknown key \"bogus\"");
     expect_error("remote_write:\n  - name: a\n", "rw.yml:2:5:", "url is required");
     expect_error("remote_write:\n  - url: ftp://x/\n", "rw.yml:2:10:", "http");
     expect_error("remote_write:\n  - url: http://x/\n    basic_auth: {username: u}\n"
                  "    authorization: {credentials: c}\n",
                  "rw.yml:4:20:", "cannot be combined");
-    expect_error("remote_write:\n  - url: http://x/\n    queue_config: {min_shards: 5, max_shards: 2}\n",
-                 "rw.yml:3:19:", "min_shards");
+    expect_error(
+        "remote_write:\n  - url: http://x/\n    queue_config: {min_shards: 5, max_shards: 2}\n",
+        "rw.yml:3:19:", "min_shards");
     expect_error("remote_write:\n  - url: http://x/\n    queue_config: {fsync: always}\n",
                  "rw.yml:3:27:", "batch or interval");
-    expect_error("remote_write:\n  - url: http://x/\n    protobuf_message: v3\n", "rw.yml:3:23:",
-                 "protobuf_message");
-    expect_error("remote_write:\n  - url: http://x/\n    name: a\n  - url: http://y/\n    name: a\n",
-                 "rw.yml:5:11:", "duplicate");
+    expect_error("remote_write:\n  - url: http://x/\n    protobuf_message: v3\n",
+                 "rw.yml:3:23:", "protobuf_message");
+    expect_error(
+        "remote_write:\n  - url: http://x/\n    name: a\n  - url: http://y/\n    name: a\n",
+        "rw.yml:5:11:", "duplicate");
     expect_error("remote_write:\n  - url: http://x/\n    name: ../etc\n", "rw.yml:3:11:", "name");
-    expect_error("remote_write:\n  - url: http://x/\n    sigv4: {region: eu-west-1, access_key: A}\n",
-                 "rw.yml:3:12:", "secret_key");
-    expect_error("remote_write:\n  - url: http://x/\n    oauth2: {client_id: a}\n", "rw.yml:3:13:",
-                 "token_url");
+    expect_error(
+        "remote_write:\n  - url: http://x/\n    sigv4: {region: eu-west-1, access_key: A}\n",
+        "rw.yml:3:12:", "secret_key");
+    expect_error("remote_write:\n  - url: http://x/\n    oauth2: {client_id: a}\n",
+                 "rw.yml:3:13:", "token_url");
 }
 
 static void test_secret_not_in_errors(void **state)
@@ -165,8 +170,8 @@ static void test_secret_not_in_errors(void **state)
     assert_int_equal(parse(yaml, &l, &n, &err), -EINVAL);
     assert_null(strstr(err.msg, "TOPSECRET"));
     unlink(secret);
-    snprintf(yaml, sizeof(yaml),
-             "remote_write:\n  - url: http://x/\n    bearer_token_file: %s\n", secret);
+    snprintf(yaml, sizeof(yaml), "remote_write:\n  - url: http://x/\n    bearer_token_file: %s\n",
+             secret);
     assert_int_equal(parse(yaml, &l, &n, &err), -EINVAL);
     assert_non_null(strstr(err.msg, "cannot read"));
 }

@@ -202,8 +202,8 @@ static void test_record_round_trip(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_v1_round_trip),   cmocka_unit_test(test_v2_round_trip),
-        cmocka_unit_test(test_metadata_v1),     cmocka_unit_test(test_snappy_block),
+        cmocka_unit_test(test_v1_round_trip),     cmocka_unit_test(test_v2_round_trip),
+        cmocka_unit_test(test_metadata_v1),       cmocka_unit_test(test_snappy_block),
         cmocka_unit_test(test_record_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

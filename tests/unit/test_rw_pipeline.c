@@ -23,8 +23,8 @@
 #include "exporter/rw_queue.h"
 
 static const char *const lnames[] = {"cpu", "job", NULL};
-static const struct hk_metric_desc desc = {"test_seconds_total", "Test counter.",
-                                           HK_METRIC_COUNTER, "seconds", lnames};
+static const struct hk_metric_desc desc = {"test_seconds_total", "Test counter.", HK_METRIC_COUNTER,
+                                           "seconds", lnames};
 
 static struct hk_snapshot *snap_with(int ncpus, int64_t ts)
 {

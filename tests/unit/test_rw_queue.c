@@ -50,7 +50,8 @@ static void append_n(struct hk_rw_queue *q, int from, int to, size_t size)
     for (int i = from; i < to; i++) {
         memset(buf, 'a' + i % 26, size);
         snprintf(buf, size, "record-%d", i);
-        assert_int_equal(hk_rw_queue_append(q, buf, (uint32_t)size, (uint32_t)(i + 1), 1000 + i), 0);
+        assert_int_equal(hk_rw_queue_append(q, buf, (uint32_t)size, (uint32_t)(i + 1), 1000 + i),
+                         0);
     }
     free(buf);
 }
