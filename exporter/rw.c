@@ -324,8 +324,7 @@ static void *endpoint_main(void *arg)
     size_t n = take_mail(ep, got);
     for (size_t i = 0; i < n; i++)
         ingest(ep, got[i]);
-    int64_t budget = ep->cfg.remote_timeout_ms < FLUSH_DEADLINE_MS ? ep->cfg.remote_timeout_ms
-                                                                   : FLUSH_DEADLINE_MS;
+    int64_t budget = FLUSH_DEADLINE_MS;
     hk_rw_sender_flush(ep->snd, hk_rw_now_ms() + budget);
     struct hk_rw_queue_stats qs;
     hk_rw_queue_get_stats(ep->q, &qs);

@@ -13,7 +13,7 @@
 Q="    queue_config: {disk_path: $TMP/queue, batch_send_deadline: 200ms, min_shards: 1, max_shards: 1, min_backoff: 200ms, max_backoff: 1s"
 phase retry "--script 500,503,500" "$Q}" 5
 phase 429 "--script 429 --retry-after 2" "$Q}" 4
-phase 413 "--max-samples 15" "$Q, max_samples_per_send: 100}" 3
+phase 413 "--max-samples 60" "$Q, max_samples_per_send: 200}" 3
 phase 415 "--script 415v2" "$Q}
     protobuf_message: io.prometheus.write.v2.Request" 3
 phase v2nohdr "" "$Q}

@@ -112,14 +112,16 @@ YML
     sleep 1
     stop_pid "$hk"
     stop_pid "$rpid"
-    local total failed dropped
+    local total failed dropped pending
     total=$(hk_stopped_field "$TMP/hakari-$name.log" "$name" samples_total)
     failed=$(hk_stopped_field "$TMP/hakari-$name.log" "$name" samples_failed)
     dropped=$(hk_stopped_field "$TMP/hakari-$name.log" "$name" samples_dropped)
+    pending=$(hk_stopped_field "$TMP/hakari-$name.log" "$name" samples_pending)
     [ -n "$total" ] || { cat "$TMP/hakari-$name.log" >&2; fail "$name: no stop line"; }
     "$PY" "$TOP/tests/tools/rw_fault_check.py" "$name" "$TMP/$name.jsonl" --total "$total" \
-        --failed "$failed" --dropped "$dropped" --min-backoff 0.2 --max-backoff 1 || {
-        grep -E 'level=(warn|error)' "$TMP/hakari-$name.log" | head -20 >&2
+        --failed "$failed" --dropped "$dropped" --pending "$pending" --min-backoff 0.2 \
+        --max-backoff 1 || {
+        grep -E 'level=(warn|error)' "$TMP/hakari-$name.log" | tail -20 >&2 || true
         fail "phase $name"
     }
 }
