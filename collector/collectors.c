@@ -5,9 +5,11 @@
 #include "core/collector.h"
 
 extern const struct hk_collector_ops hk_collector_loadavg;
+extern const struct hk_collector_ops hk_collector_textfile;
 
 const struct hk_collector_ops *const hk_collectors[] = {
     &hk_collector_loadavg,
+    &hk_collector_textfile,
     NULL,
 };
 
