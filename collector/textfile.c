@@ -5,7 +5,9 @@
  * --path.rootfs like every other host path; with the default rootfs / it is the path as given).
  * Emits: the files' families (their HELP/TYPE; "Metric read from <path>" without HELP),
  * node_textfile_mtime_seconds{file}, node_textfile_scrape_error, hakari_textfile_errors_total{file}.
- * Inert (emits nothing) until a directory is configured. */
+ * Inert (emits nothing) until a directory is configured. Skipped files are user data errors,
+ * reported by the metrics above; like node_exporter (node_scrape_collector_success stays 1) they
+ * do not count as collector errors in hakari_collector_errors_total. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -453,7 +455,6 @@ static int textfile_collect(void *state, struct hk_collect_ctx *ctx)
                         strerror(e));
         t->dir_failing = true;
         errored = true;
-        ctx->soft_errors++;
         for (size_t i = 0; i < t->nfiles; i++)
             t->files[i].seen = false;
         file_states_prune(t);
@@ -521,10 +522,8 @@ static int textfile_collect(void *state, struct hk_collect_ctx *ctx)
             r = k;
             goto out;
         }
-        if (k == 0) {
+        if (k == 0)
             errored = true;
-            ctx->soft_errors++;
-        }
     }
     file_states_prune(t);
     for (size_t i = 0; i < nnames; i++) {
