@@ -70,6 +70,15 @@ void hk_promtext_fini(struct hk_promtext *p)
     p->max_samples = ms;
 }
 
+void hk_promtext_trim(struct hk_promtext *p, size_t max_bytes)
+{
+    size_t held = p->caprecs * sizeof(*p->recs) + p->pool_cap + p->scratch_cap +
+                  p->capfam * sizeof(*p->fam) + p->fam_index_cap * sizeof(*p->fam_index) +
+                  p->nfamilies * sizeof(*p->families);
+    if (held > max_bytes)
+        hk_promtext_fini(p);
+}
+
 /* ------------------------------------------------------------------ helpers */
 
 static int fail(struct hk_promtext *p, unsigned line, int err, const char *fmt, ...)

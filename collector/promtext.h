@@ -70,6 +70,9 @@ struct hk_promtext {
 
 void hk_promtext_init(struct hk_promtext *p, size_t max_line, size_t max_samples);
 void hk_promtext_fini(struct hk_promtext *p);
+/* Frees the buffers of the last input when they hold more than max_bytes (the last result is
+ * gone afterwards); limits are kept. For callers that parse big inputs rarely. */
+void hk_promtext_trim(struct hk_promtext *p, size_t max_bytes);
 
 /* Validates buf[0..len) and records its samples (buf is not modified and must stay unchanged and
  * alive while samples are decoded). An empty input is valid. Returns 0; -EINVAL for a syntax
