@@ -152,6 +152,8 @@ run_one() { # AGENT INTERVAL RUN
     sleep "$WARMUP"
     kill -0 "$APID" 2>/dev/null || { tail -20 "$d/agent.log" >&2; log "$a died"; return 1; }
     local t0 ac0 rc0 n0 b0 q0 t1 ac1 rc1 n1 b1 q1 r rss_max=0 rss_sum=0 rss_n=0 end
+    local AM="http://127.0.0.1:$AGENT_PORT/metrics" hc0=0 hc1=0 pending=0
+    [ "$a" = hakari ] && hc0=$($U msum "$AM" hakari_collection_cycles_total)
     read -r t0 ac0 rc0 n0 b0 q0 <<<"$($U snap "$APID" "$VPID" "$VM")"
     end=$(($(date +%s) + WINDOW))
     while [ "$(date +%s)" -lt "$end" ]; do
@@ -161,6 +163,10 @@ run_one() { # AGENT INTERVAL RUN
         [ "$r" -gt "$rss_max" ] && rss_max=$r
     done
     read -r t1 ac1 rc1 n1 b1 q1 <<<"$($U snap "$APID" "$VPID" "$VM")"
+    if [ "$a" = hakari ]; then
+        hc1=$($U msum "$AM" hakari_collection_cycles_total)
+        pending=$($U grepsum "$AM" 'hakari_remote_storage_samples_pending')
+    fi
     local rss_end hwm
     rss_end=$(awk '/^VmRSS:/ {print $2}' "/proc/$APID/status")
     hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$APID/status")
@@ -169,10 +175,12 @@ run_one() { # AGENT INTERVAL RUN
     W=$(python3 -c "print(int(round($t1-$t0)))")
     QT=$(python3 -c "print(f'{$t1:.3f}')")
     stored=$($U query "$VM" "sum(count_over_time({__name__=~\"synth_.+\"}[${W}s]))" "$QT")
-    # Cycles the receiver saw: one 'up' per scrape (scrapers) / one node_textfile_scrape_error
-    # per collection (hakari; emitted in the same cycle as the file's series).
+    # Cycles in the window: one 'up' per scrape reaches the receiver (scrapers); for hakari the
+    # larger of the collections the receiver saw (node_textfile_scrape_error, one per cycle) and
+    # the collections hakari counted itself, so samples still queued count as missing.
     if [ "$a" = hakari ]; then
         cycles=$($U query "$VM" "sum(count_over_time(node_textfile_scrape_error[${W}s]))" "$QT")
+        cycles=$(python3 -c "import math; c=float('$cycles'); print(max(0 if math.isnan(c) else c, $hc1 - $hc0))")
     else
         cycles=$($U query "$VM" "sum(count_over_time(up{job=\"synth\"}[${W}s]))" "$QT")
     fi
@@ -185,7 +193,7 @@ d = dict(agent="$a", interval_s=$iv, run=$run, series=$SERIES, window_s=round($t
          agent_cpu_s=round($ac1-$ac0, 2), recv_cpu_s=round($rc1-$rc0, 2),
          recv_samples=$n1-$n0, recv_bytes=$b1-$b0, recv_requests=$q1-$q0,
          rss_kb_max=max($rss_max, $rss_end), rss_kb_mean=round($rss_sum/max($rss_n,1)), rss_kb_end=$rss_end,
-         hwm_kb=$hwm, stored=float("$stored"), cycles=float("$cycles"), cmd=open("$d/agent.cmd").read().strip())
+         hwm_kb=$hwm, stored=float("$stored"), cycles=float("$cycles"), agent_pending_end=float("$pending"), cmd=open("$d/agent.cmd").read().strip())
 m = d["recv_samples"] / 1e6
 d["cpu_s_per_M"] = round(d["agent_cpu_s"] / m, 3) if m else None
 d["recv_cpu_s_per_M"] = round(d["recv_cpu_s"] / m, 3) if m else None
@@ -235,6 +243,10 @@ for iv in ivs:
             f(med(a, iv, "hwm_kb") and med(a, iv, "hwm_kb") / 1024, "{:.1f}"),
             f(med(a, iv, "bytes_per_sample")), f(med(a, iv, "samples_per_request"), "{:.0f}"),
             f(med(a, iv, "recv_cpu_s_per_M")), dl))
+for r in rows:
+    if r["agent"] == "hakari" and r.get("agent_pending_end"):
+        print("hakari every %ss run %d: %.0f samples still queued at the end of the window (sender behind)" % (
+            r["interval_s"], r["run"], r["agent_pending_end"]))
 print()
 if not hakari_ok:
     print("hakari: no remote-write sender in this build; ratios and targets need it (merge main).")

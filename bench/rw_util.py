@@ -9,7 +9,8 @@
   rw_util.py rss PID | hwm PID                   VmRSS / VmHWM in KiB
   rw_util.py msum URL NAME [LABEL_SUBSTRING]     sum of the samples of metric NAME on a /metrics page
   rw_util.py grepsum URL REGEX                   sum of the samples whose name matches REGEX
-  rw_util.py query BASE PROMQL TIME              scalar result of an instant query (nan if empty)
+  rw_util.py query BASE PROMQL TIME              scalar result of an instant query (0 if
+                                                 nothing matched, nan if it failed)
   rw_util.py snap AGENT_PID RECV_PID RECV_URL    one consistent reading: "epoch agent_cpu_s
                                                  recv_cpu_s rows_inserted tcp_bytes_read
                                                  write_requests" (victoria-metrics counters)
@@ -215,7 +216,7 @@ def query(argv):
         try:
             d = json.loads(fetch(url, timeout=120))
             r = d["data"]["result"]
-            print(r[0]["value"][1] if r else "nan")
+            print(r[0]["value"][1] if r else "0")  # no series matched: none stored
             return
         except Exception as e:
             sys.stderr.write("query %s failed: %s\n" % (q, e))
