@@ -1,7 +1,7 @@
 # textfile collector: parse benchmark, fuzz target, remote-write benchmark against the peers.
 # (Included before LIB_OBJS is defined, so the rules list their sources directly.)
 
-TEXTFILE_BENCH_SRCS = bench/textfile_parse.c collector/promtext.c $(wildcard core/*.c)
+TEXTFILE_BENCH_SRCS = bench/textfile_parse.c collector/promtext.c collector/textfile.c $(wildcard core/*.c)
 $(O)/bench/textfile_parse: $(TEXTFILE_BENCH_SRCS)
 	@mkdir -p $(@D)
 	@echo "  BENCH   $@"
