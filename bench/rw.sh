@@ -15,6 +15,8 @@
 #                    [-n RUNS=1] [-o OUT_DIR]
 # Needs victoria-metrics, vmagent, prometheus (Debian), python3, curl. Ports 18428 (VM),
 # 19101 (target), 19201 (agent); override with VM_PORT, TARGET_PORT, AGENT_PORT.
+# HAKARI_QUEUE='fsync=interval max_samples_per_send=10000' adds queue_config keys for hakari
+# (default: none, i.e. hakari's defaults, which fsync each batch).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOP=$PWD
@@ -115,6 +117,7 @@ remote_write:
   - url: http://127.0.0.1:$VM_PORT/api/v1/write
     queue_config:
       disk_path: $d/queue
+$(for kv in ${HAKARI_QUEUE:-}; do printf '      %s\n' "${kv/=/: }"; done)
 YML
         echo "$HAKARI --config.file=$d/hakari.yml --web.listen-address=127.0.0.1:$AGENT_PORT" \
             "--collector.textfile.directory=$WORK/textfile ${NOCOLL[*]}"
@@ -189,7 +192,7 @@ run_one() { # AGENT INTERVAL RUN
     stop_pid "$VPID" 30
     python3 - "$JSONL" <<PY
 import json, sys
-d = dict(agent="$a", interval_s=$iv, run=$run, series=$SERIES, window_s=round($t1-$t0, 2),
+d = dict(agent="$a", variant="${HAKARI_QUEUE:-}" if "$a" == "hakari" else "", interval_s=$iv, run=$run, series=$SERIES, window_s=round($t1-$t0, 2),
          agent_cpu_s=round($ac1-$ac0, 2), recv_cpu_s=round($rc1-$rc0, 2),
          recv_samples=$n1-$n0, recv_bytes=$b1-$b0, recv_requests=$q1-$q0,
          rss_kb_max=max($rss_max, $rss_end), rss_kb_mean=round($rss_sum/max($rss_n,1)), rss_kb_end=$rss_end,
