@@ -362,8 +362,8 @@ static int emit_file(struct textfile *t, struct hk_builder *b, const char *defau
     return 0;
 }
 
-/* Reads, parses and emits one file. Returns 1 when emitted, 0 when skipped (reported), or
- * -ENOMEM. */
+/* Reads, parses and emits one file. Returns 1 when emitted, 0 when skipped (reported), 2 when
+ * it vanished before it could be opened, or -ENOMEM. */
 static int process_file(struct textfile *t, struct hk_builder *b, int dfd, struct file_state *fs,
                         const char *path, double *ret_mtime)
 {
@@ -383,6 +383,8 @@ static int process_file(struct textfile *t, struct hk_builder *b, int dfd, struc
             snprintf(msg, sizeof(msg), "cannot read: %s", strerror((int)-n));
         if (n == -ENOMEM)
             return -ENOMEM;
+        if (n == -ENOENT)
+            return 2; /* removed since the directory was listed: normal life, not an error */
         report_error(fs, path, 0, msg);
         return 0;
     }

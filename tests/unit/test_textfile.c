@@ -330,6 +330,29 @@ static void test_series_cap(void **state)
     hk_snapshot_unref(s);
 }
 
+static void remove_hook(int dirfd, const char *name, int attempt)
+{
+    (void)name;
+    (void)attempt;
+    unlinkat(dirfd, "gone.prom", 0);
+}
+
+/* A file deleted between the directory listing and its turn is not an error. */
+static void test_vanished_file(void **state)
+{
+    struct fx *f = *state;
+    write_file(f, "a.prom", "a 1\n", 0);
+    write_file(f, "gone.prom", "gone 1\n", 0);
+    assert_int_equal(start(f, "directory: /tf\n"), 0);
+    hk_textfile_read_hook = remove_hook; /* runs after a.prom is read, before gone.prom */
+    struct hk_snapshot *s = collect(f);
+    assert_true(value_of(s, "a", NULL, NULL) == 1);
+    assert_true(value_of(s, "gone", NULL, NULL) == ABSENT);
+    assert_true(value_of(s, "node_textfile_scrape_error", NULL, NULL) == 0);
+    assert_true(value_of(s, "node_textfile_mtime_seconds", "file", "/tf/gone.prom") == ABSENT);
+    hk_snapshot_unref(s);
+}
+
 static void test_missing_directory(void **state)
 {
     struct fx *f = *state;
@@ -365,6 +388,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rewritten_during_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_series_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vanished_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_directory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_regular_file, setup, teardown),
     };
