@@ -141,7 +141,7 @@ run_one() { # AGENT INTERVAL RUN
     mkdir -p "$d"
     local VPID TPID APID cmd
     start VPID "$d/vm.log" victoria-metrics -storageDataPath="$d/vm" -httpListenAddr=127.0.0.1:$VM_PORT \
-        -retentionPeriod=1 -search.latencyOffset=1s -search.disableCache
+        -retentionPeriod=1 -search.latencyOffset=1s -search.disableCache -search.maxQueryDuration=5m
     wait_http "$VM/health" 60
     if [ "$a" != hakari ]; then
         start TPID "$d/target.log" python3 "$TOP/bench/rw_util.py" serve "$SYNTH" "$TARGET_PORT"
