@@ -269,7 +269,7 @@ for iv in ivs:
         print("every %ss targets: CPU/1M <= 0.5x vmagent: %s (%.2f vs %.2f)   RSS <= 0.5x vmagent steady: %s (%.1f vs %.1f MiB)" % (
             iv, "MET" if ok_cpu else "NOT MET", h["cpu_s_per_M"], v["cpu_s_per_M"],
             "MET" if ok_rss else "NOT MET", h["rss_kb_mean"] / 1024, v["rss_kb_mean"] / 1024))
-        hp = [r.get("agent_pending_end") or 0 for r in rows if r["agent"] == "hakari" and r["interval_s"] == iv]
+    hp = [r.get("agent_pending_end") or 0 for r in rows if r["agent"] == "hakari" and r["interval_s"] == iv]
     print("every %ss target 100%% delivered: %s (stored/expected %s; samples still queued at the check %s)" % (
         iv, "MET" if hd and all(x == 1 for x in hd) and not any(hp) else "NOT MET",
         ", ".join(str(x) for x in hd), ", ".join("%.0f" % x for x in hp)))
