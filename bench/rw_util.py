@@ -219,7 +219,8 @@ def query(argv):
             print(r[0]["value"][1] if r else "0")  # no series matched: none stored
             return
         except Exception as e:
-            sys.stderr.write("query %s failed: %s\n" % (q, e))
+            body = e.read()[:300] if hasattr(e, "read") else b""
+            sys.stderr.write("query %s failed: %s %s\n" % (q, e, body))
             time.sleep(2)
     print("nan")
 
