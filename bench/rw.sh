@@ -10,6 +10,7 @@
 # expected (cycles seen by the receiver x series), bytes on the wire per sample (receiver's TCP
 # bytes read, identical method for every agent; HTTP headers included), samples per request.
 # Prints the hakari/vmagent and hakari/prom-agent ratios and whether the targets are met.
+# bench-timeout: 2400
 #
 # usage: bench/rw.sh [-a "hakari vmagent prom-agent"] [-i "1 5"] [-S 100000] [-W 60] [-u 20]
 #                    [-n RUNS=1] [-o OUT_DIR]
