@@ -11,9 +11,11 @@
   rw_util.py grepsum URL REGEX                   sum of the samples whose name matches REGEX
   rw_util.py query BASE PROMQL TIME              scalar result of an instant query (0 if
                                                  nothing matched, nan if it failed)
-  rw_util.py snap AGENT_PID RECV_PID RECV_URL    one consistent reading: "epoch agent_cpu_s
+  rw_util.py snap AGENT_PID RECV_PID RECV_URL [AGENT_METRICS_URL]
+                                                 one consistent reading: "epoch agent_cpu_s
                                                  recv_cpu_s rows_inserted tcp_bytes_read
-                                                 write_requests" (victoria-metrics counters)
+                                                 write_requests agent_cycles" (victoria-metrics
+                                                 counters; hakari_collection_cycles_total)
 """
 import time
 import gzip
@@ -165,12 +167,18 @@ def sum_lines(text, name, sub=""):
 def snap(argv):
     apid, rpid, url = int(argv[0]), int(argv[1]), argv[2]
     text = fetch(url + "/metrics")
+    cycles = 0.0
+    if len(argv) > 3:  # hakari: its collection counter, read next to the timestamp
+        try:
+            cycles = sum_lines(fetch(argv[3], timeout=10), "hakari_collection_cycles_total")
+        except Exception:
+            cycles = float("nan")
     t = time.time()
     a, r = cpu_s(apid), cpu_s(rpid)
-    print("%.3f %.2f %.2f %.0f %.0f %.0f" % (
+    print("%.3f %.2f %.2f %.0f %.0f %.0f %.0f" % (
         t, a, r, sum_lines(text, "vm_rows_inserted_total", "promremotewrite"),
         sum_lines(text, "vm_tcplistener_read_bytes_total"),
-        sum_lines(text, "vm_http_requests_total", "/api/v1/write")))
+        sum_lines(text, "vm_http_requests_total", "/api/v1/write"), cycles))
 
 
 def msum(argv):
