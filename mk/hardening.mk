@@ -14,7 +14,9 @@ $(O)/tsan/%.o: $(O)/gen/%.c | $(GEN_HDRS)
 	@echo "  CC/TSAN $<"
 	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -O1 $(TSAN_FLAGS) -Wno-missing-prototypes -c -o $@ $<
 
-$(O)/hakari-tsan: $(TSAN_OBJS)
+# Second expansion: GEN_SRCS is completed by mk/*.mk files read after this one.
+.SECONDEXPANSION:
+$(O)/hakari-tsan: $$(TSAN_OBJS)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(TSAN_FLAGS) -o $@ $^ $(BIN_LIBS) $(PKG_LIBS) $(EXTRA_LIBS)
 

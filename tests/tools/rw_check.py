@@ -136,7 +136,11 @@ def main():
         for k, p in data.items():
             idx = [pos.get(t) for t, _ in p]
             if None in idx:
-                errors.append(f"{name}: {dict(k)} has a sample at a non-cycle timestamp")
+                # Under a disk budget the oldest segments are dropped whole, and a segment
+                # boundary can fall inside a cycle: that cycle's counter sample may be gone while
+                # others of the same cycle survive. --expect-samples still checks the exact count.
+                if not a.suffix:
+                    errors.append(f"{name}: {dict(k)} has a sample at a non-cycle timestamp")
                 continue
             if not a.allow_gaps and not a.suffix and idx != list(range(idx[0], idx[0] + len(idx))):
                 errors.append(f"{name}: {dict(k)} has holes: cycles {idx}")
