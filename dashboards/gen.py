@@ -395,29 +395,28 @@ def cluster():
 
 
 # ---- shared drill-down rows for namespace / pod / container ----
-def workload_rows(d, sel, by, legend, pod_level):
+def workload_rows(d, sel, by, legend):
     """Rows shared by the namespace (by pod), pod and container (by container) dashboards."""
     C = s(CL, sel, CTR)
     NET = s(CL, sel.replace(', container=~"$container"', ""))  # network: pod rows, no ctr filter
     d.row("CPU")
+    inner = by if by == "container" else f"{by}, container"
     d.ts("CPU usage", f"How much CPU does each {legend} use? Cores, from cpuacct.usage (v1) "
          "or cpu.stat usage_usec (v2).", "short",
          T(f"sum by ({by}) ({rate('container_cpu_usage_seconds_total', C)})", "{{" + by + "}}"))
-    if pod_level:
-        d.ts("CPU usage vs limit", f"Is any {legend} close to its CPU limit? Usage divided by "
-             "the CFS quota (quota/period); containers without a limit have no line.",
-             "percentunit",
-             T(f"sum by ({by}) ({rate('container_cpu_usage_seconds_total', C)})\n/\n"
-               f"sum by ({by}) (container_spec_cpu_quota{{{C}}} / container_spec_cpu_period{{{C}}})",
-               "{{" + by + "}}"))
-    else:
-        d.ts("CPU limit", "What CPU limit has each pod? Sum of its containers' CFS quotas in "
-             "cores; pods without limits have no line.", "short",
-             T(f"sum by ({by}) (container_spec_cpu_quota{{{C}}} / container_spec_cpu_period{{{C}}})",
-               "{{" + by + "}}"))
+    d.ts("CPU usage and limit", f"Is any {legend} close to its CPU limit? Usage (solid) and "
+         "CPU limit in cores (CFS quota / period; 0 = no limit, the cAdvisor convention)"
+         + ("" if by == "container" else "; a pod's limit is the sum of its containers' limits")
+         + ".", "short",
+         T(f"sum by ({by}) ({rate('container_cpu_usage_seconds_total', C)})", "{{" + by + "}} usage"),
+         T(f"sum by ({by}) (\n  max by ({inner}) (container_spec_cpu_quota{{{C}}} / container_spec_cpu_period{{{C}}})\n"
+           f"  or\n  max by ({inner}) (0 * container_cpu_usage_seconds_total{{{C}}})\n)",
+           "{{" + by + "}} limit"))
     d.ts("CPU throttling", f"Is each {legend} throttled by its CPU limit? Share of CFS "
-         "periods in which it was throttled (>25% hurts latency).", "percentunit",
-         T(throttle(by, C), "{{" + by + "}}"), minv=0, maxv=1)
+         "periods in which it was throttled (>25% hurts latency); 0 for containers without a "
+         "CPU limit, which are never throttled.", "percentunit",
+         T(f"(\n{throttle(by, C)}\n)\nor\nsum by ({by}) (0 * {rate('container_cpu_usage_seconds_total', C)})",
+           "{{" + by + "}}"), minv=0, maxv=1)
     d.ts("CPU user / system", "Is the time spent in the application or in the kernel?",
          "short",
          T(f"sum by ({by}) ({rate('container_cpu_user_seconds_total', C)})", "{{" + by + "}} user"),
@@ -427,12 +426,12 @@ def workload_rows(d, sel, by, legend, pod_level):
          "reclaimed cheaply? usage minus inactive file cache; this is what limits and the OOM "
          "killer act on.", "bytes",
          T(f"sum by ({by}) (container_memory_working_set_bytes{{{C}}})", "{{" + by + "}}"))
-    d.ts("Memory working set vs limit", f"How close is each {legend} to its memory limit? "
-         "Working set / memory limit; containers without a limit have no line (limit 0 "
-         "means unlimited).", "percentunit",
-         T(f"sum by ({by}) (container_memory_working_set_bytes{{{C}}})\n/\n"
-           f"sum by ({by}) (container_spec_memory_limit_bytes{{{C}}} > 0)", "{{" + by + "}}"),
-         minv=0)
+    d.ts("Memory working set and limit", f"How close is each {legend} to its memory limit? "
+         "Working set (solid) and memory limit (0 = no limit, the cAdvisor convention)"
+         + ("" if by == "container" else "; a pod's limit is the sum of its containers' limits")
+         + ".", "bytes",
+         T(f"sum by ({by}) (container_memory_working_set_bytes{{{C}}})", "{{" + by + "}} working set"),
+         T(f"sum by ({by}) (max by ({inner}) (container_spec_memory_limit_bytes{{{C}}}))", "{{" + by + "}} limit"))
     d.ts("Memory RSS, cache, swap", "What kind of memory is it? Anonymous (RSS), page cache "
          "and swap, stacked.", "bytes",
          T(f"sum by ({by}) (container_memory_rss{{{C}}})", "{{" + by + "}} rss"),
@@ -515,7 +514,7 @@ def namespace():
              [v_datasource(), v_cluster(), v_namespace()],
              "Which pod of this namespace is short of CPU or memory, noisy on the network or disk, "
              "or restarting?")
-    workload_rows(d, NS, "pod", "pod", pod_level=False)
+    workload_rows(d, NS, "pod", "pod")
     return d
 
 
@@ -527,7 +526,7 @@ def pod():
              "restarts, OOM kills and kernel signals.",
              [v_datasource(), v_cluster(), v_namespace(), v_pod()],
              "Which container of this pod is limited, growing, or restarting, and why?")
-    workload_rows(d, s(NS, POD), "container", "container", pod_level=True)
+    workload_rows(d, s(NS, POD), "container", "container")
     return d
 
 
@@ -540,14 +539,15 @@ def container():
              [v_datasource(), v_cluster(), v_namespace(), v_pod(), v_container()],
              "What exactly is this container doing, and what happened to its previous "
              "incarnations?")
-    workload_rows(d, s(NS, POD, 'container=~"$container"'), "container", "container",
-                  pod_level=True)
+    workload_rows(d, s(NS, POD, 'container=~"$container"'), "container", "container")
     C = s(CL, NS, POD, 'container=~"$container"', CTR)
     d.row("Limits and details")
-    d.ts("Limits", "What limits does the container run with? CPU limit in cores "
-         "(quota/period) and memory limit; 0 memory limit means none.", "short",
-         T(f"max by (container) (container_spec_cpu_quota{{{C}}} / container_spec_cpu_period{{{C}}})", "{{container}} cpu cores"),
-         T(f"max by (container) (container_spec_cpu_shares{{{C}}})", "{{container}} cpu shares"))
+    d.ts("CPU limit and shares", "What CPU settings does the container run with? Limit in "
+         "cores (quota/period, 0 = no limit) and CPU shares (the relative weight under "
+         "contention, from cpu.shares or cpu.weight).", "short",
+         T(f"max by (container) (container_spec_cpu_quota{{{C}}} / container_spec_cpu_period{{{C}}})\n"
+           f"or\nmax by (container) (0 * container_cpu_usage_seconds_total{{{C}}})", "{{container}} limit (cores)"),
+         T(f"max by (container) (container_spec_cpu_shares{{{C}}})", "{{container}} shares"))
     d.ts("Memory limit", "What memory limit does each container have (0 = unlimited)?",
          "bytes", T(f"max by (container) (container_spec_memory_limit_bytes{{{C}}})", "{{container}}"))
     d.ts("CPU by incarnation", "Did the usage pattern change after a restart? CPU per "
@@ -569,7 +569,7 @@ def node():
     d.row("Overview")
     d.stat("CPU cores", "How many logical CPUs do the selected nodes have?", "short",
            T(f"sum(machine_cpu_cores{{{N}}})"))
-    d.stat("Memory", "How much physical memory do the selected nodes have?", "bytes",
+    d.stat("Physical memory", "How much physical memory do the selected nodes have?", "bytes",
            T(f"sum(node_memory_MemTotal_bytes{{{N}}})"))
     d.stat("CPU busy", "How busy are the CPUs? Share of non-idle time.", "percentunit",
            T(f'1 - sum({rate("node_cpu_seconds_total", s(N, IDLE))}) / sum({rate("node_cpu_seconds_total", N)})'))
@@ -591,7 +591,7 @@ def node():
          T(f"node_load1{{{N}}}", "{{node}} 1m"), T(f"node_load5{{{N}}}", "{{node}} 5m"),
          T(f"node_load15{{{N}}}", "{{node}} 15m"))
     d.row("Memory")
-    d.ts("Memory", "How is memory used? Total, available (what can be given to programs "
+    d.ts("Memory usage", "How is memory used? Total, available (what can be given to programs "
          "without swapping), cached and buffers.", "bytes",
          T(f"node_memory_MemTotal_bytes{{{N}}}", "{{node}} total"),
          T(f"node_memory_MemAvailable_bytes{{{N}}}", "{{node}} available"),
@@ -651,8 +651,8 @@ def node():
 def ebpf():
     d = Dash("hakari-ebpf", "hakari / Kernel (eBPF)",
              "Per-container kernel signals from hakari's eBPF programs: run-queue latency, "
-             "context switches, TCP connects/accepts/retransmits, OOM kills, execs and exits, "
-             "block I/O latency. Empty where the agent cannot load BPF (see the program "
+             "context switches, TCP connects/accepts/retransmits, OOM kills, execs and exits. "
+             "Empty where the agent cannot load BPF (see the program "
              "status panel).",
              [v_datasource(), v_cluster(), v_namespace(multi=True), v_pod(multi=True)],
              "Why is a container slow: waiting for CPU, retransmitting, or blocked on disk? "
@@ -694,12 +694,6 @@ def ebpf():
          "the victim's cgroup (mark_victim), per interval.", "short",
          T(f"sum by (namespace, pod, container) ({rate('container_oom_kills_total', C, 'increase')})", "{{namespace}}/{{pod}}/{{container}}"),
          decimals=0)
-    d.row("Block I/O")
-    d.heatmap("Block I/O latency", "How long do block requests take from issue to "
-              "completion? Distribution over the selected containers.", "s",
-              T(f"sum by (le) ({rate('container_blkio_latency_seconds_bucket', C)})", "{{le}}", fmt="heatmap"))
-    d.ts("Block I/O latency p99", "What is the tail latency per device and operation?", "s",
-         T(f"histogram_quantile(0.99, sum by (device, op, le) ({rate('container_blkio_latency_seconds_bucket', C)}))", "{{device}} {{op}}"))
     d.row("Programs")
     d.table("eBPF programs", "Are the eBPF programs loaded on every node? 1 = attached, 0 = "
             "could not load (no BPF privileges, no BTF, old kernel).", "short",
@@ -765,7 +759,7 @@ def agent():
          T(f"max by ({EP}) ({RW}disk_queue_max_bytes{{{N}}})", "{{remote_name}} budget"))
     d.ts("Oldest pending sample", "How old is the oldest sample still waiting? Grows while an "
          "endpoint is down.", "s",
-         T(f"max by ({EP}) ({RW}oldest_pending_age_seconds{{{N}}})", "{{remote_name}}"))
+         T(f"max by ({EP}) ({RW}oldest_pending_sample_age_seconds{{{N}}})", "{{remote_name}}"))
     d.ts("Delivery lag", "How far behind is delivery? Highest timestamp enqueued minus "
          "highest timestamp sent.", "s",
          T(f"max by ({EP}) ({RW}queue_highest_timestamp_seconds{{{N}}} - {RW}queue_highest_sent_timestamp_seconds{{{N}}})", "{{remote_name}}"))

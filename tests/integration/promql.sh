@@ -34,7 +34,7 @@ step "dashboard queries as rules file" python3 "$CHECK" syntax "$TMP/dashboards.
 step "promtool check rules (dashboard queries)" promtool check rules "$TMP/dashboards.rules.yml"
 step "promtool check rules (rules)" promtool check rules "${RULE_FILES[@]}"
 step "promtool test rules" promtool test rules "${TEST_FILES[@]}"
-step "every rule has a test" python3 "$CHECK" coverage promql-tests/rules
+step "every rule has a test, runbooks name real panels" python3 "$CHECK" coverage promql-tests/rules "${DASHES[@]}"
 step "metric names exist in docs/metrics.md" python3 "$CHECK" names docs/metrics.md "${DASHES[@]}" "${RULE_FILES[@]}"
 step "docs/metrics.md matches what hakari emits" python3 tests/tools/metrics_catalogue.py "$HAKARI" --check
 

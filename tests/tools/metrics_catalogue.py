@@ -136,6 +136,27 @@ def fixture_roots():
     return roots
 
 
+DESC = re.compile(r'"([a-zA-Z_:][a-zA-Z0-9_:]*)"\s*,\s*((?:"(?:[^"\\]|\\.)*"\s*)+),\s*HK_METRIC_([A-Z]+)')
+
+
+def code_descriptors():
+    """Families declared in the C descriptor tables ({name, help, HK_METRIC_x, …}): some
+    families only get series after an event (an OOM kill, a dropped sample), so a run alone
+    cannot show them."""
+    found = {}
+    for sub in ("agent", "collector", "core", "exporter"):
+        base = os.path.join(TOP, sub)
+        for name in sorted(os.listdir(base)) if os.path.isdir(base) else []:
+            if not name.endswith(".c"):
+                continue
+            text = open(os.path.join(base, name), encoding="utf-8", errors="replace").read()
+            for m in DESC.finditer(text):
+                help_ = "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', m.group(2)))
+                found[m.group(1)] = {"help": help_.replace('\\"', '"'),
+                                     "type": m.group(3).lower(), "file": f"{sub}/{name}"}
+    return found
+
+
 def gather(hakari):
     """family -> {help, type, sources}"""
     fams = {}
@@ -149,6 +170,9 @@ def gather(hakari):
         add(f"fixture:{name}", run_once(hakari, [f"--path.rootfs={path}"]))
     add("host", run_once(hakari, []))
     add("server", run_server_with_rw(hakari))
+    for name, f in code_descriptors().items():
+        if name not in fams:
+            fams[name] = {"help": f["help"], "type": f["type"], "sources": ["code"]}
     return fams
 
 

@@ -7,9 +7,10 @@
                                                    (then run `promtool check rules OUT.yml`)
   promqlcheck.py names CATALOGUE.md FILE...        every metric name used by dashboards (.json)
                                                    and rules (.yml) exists in the catalogue
-  promqlcheck.py coverage RULES_DIR                every recording rule is checked by a
+  promqlcheck.py coverage RULES_DIR [DASH.json...]               every recording rule is checked by a
                                                    promql_expr_test and every alert has a test
-                                                   where it fires, in the *_test.yml files
+                                                   where it fires, in the *_test.yml files;
+                                                   panels and dashboards named in runbooks exist
   promqlcheck.py data URL ALLOWLIST DASH.json...   every variable and panel query returns >= 1
                                                    series from the Prometheus at URL, variables
                                                    resolved from its data as Grafana would
@@ -251,7 +252,7 @@ def lint(paths):
             if v["name"] != "cluster":
                 check_selectors(variable_as_promql(q), lambda m: err(f"variable {v['name']}: {m}"))
         # panels
-        ids = set()
+        ids, titles = set(), set()
         for p in all_panels(d):
             pid = p.get("id")
             if pid in ids:
@@ -261,6 +262,9 @@ def lint(paths):
                 continue
             if not p.get("title") or not p.get("description"):
                 err("title and description required", p)
+            if p.get("title") in titles:
+                err("panel title used twice in this dashboard (titles identify panels)", p)
+            titles.add(p.get("title"))
             if (p.get("datasource") or {}).get("uid") != "${datasource}":
                 err("panel datasource is not ${datasource}", p)
             unit = (p.get("fieldConfig", {}).get("defaults", {}) or {}).get("unit")
@@ -424,8 +428,13 @@ def names(cat_path, paths):
 # ------------------------------------------------------------------------------------------
 # coverage: every rule has a unit test
 
-def coverage(rules_dir):
+def coverage(rules_dir, dashboards=()):
     errs, n = [], 0
+    titles, dash_titles = set(), set()
+    for path in dashboards:
+        d = load(path)
+        dash_titles.add(d["title"])
+        titles |= {p.get("title") for p in all_panels(d)}
     for name in sorted(os.listdir(rules_dir)):
         if not name.endswith(".yml") or name.endswith("_test.yml"):
             continue
@@ -443,6 +452,15 @@ def coverage(rules_dir):
         for m in re.finditer(r"alertname:\s*(\S+)\s*\n(\s*)exp_alerts:\s*\n\s*- exp_labels", ttext):
             fired.add(m.group(1))
         text = open(os.path.join(rules_dir, name), encoding="utf-8").read()
+        if dashboards:
+            # runbooks point at dashboards and panels by name: those names must exist
+            for ref in re.findall(r'hakari / (?:Kernel \(eBPF\)|[A-Z]\w*)', text):
+                if ref not in dash_titles:
+                    errs.append(f"{name}: runbook names dashboard '{ref}', which does not exist")
+            for m in re.finditer(r"runbook: >-\n((?:\s{12,}.*\n)+)", text):
+                for ref in re.findall(r'"([^"]+)"', " ".join(m.group(1).split())):
+                    if ref not in titles:
+                        errs.append(f"{name}: runbook names panel '{ref}', which no dashboard has")
         for kind, rule in re.findall(r"^\s*- (record|alert):\s*(\S+)", text, re.M):
             n += 1
             if kind == "record" and not any(re.search(r"(^|[^\w:])" + re.escape(rule) + r"($|[^\w:])", e)
@@ -593,7 +611,7 @@ def main(argv):
     elif cmd == "names":
         errs = names(argv[2], argv[3:])
     elif cmd == "coverage":
-        errs = coverage(argv[2])
+        errs = coverage(argv[2], argv[3:])
     elif cmd == "data":
         errs = data(argv[2], argv[3], argv[4:])
     else:
