@@ -753,10 +753,10 @@ def agent():
          "short", T(f"sum by ({EP}, reason) ({rate(RW + 'samples_dropped_total', N)})", "{{remote_name}} {{reason}}"))
     d.ts("Pending samples", "How much waits to be sent? Samples queued in memory and on disk.",
          "short", T(f"sum by ({EP}) ({RW}samples_pending{{{N}}})", "{{remote_name}}"))
-    d.ts("Disk queue", "How full is the durable queue? Bytes on disk against the configured "
-         "budget (max_disk_bytes).", "bytes",
-         T(f"sum by ({EP}) ({RW}disk_queue_bytes{{{N}}})", "{{remote_name}} used"),
-         T(f"max by ({EP}) ({RW}disk_queue_max_bytes{{{N}}})", "{{remote_name}} budget"))
+    d.ts("Disk queue", "How full is each agent's durable queue? Bytes on disk against the "
+         "configured budget (queue_config.max_disk_bytes; 0 = unlimited).", "bytes",
+         T(f"sum by (node, {EP}) ({RW}disk_queue_bytes{{{N}}})", "{{node}} {{remote_name}} used"),
+         T(f"max by (node, {EP}) ({RW}disk_queue_max_bytes{{{N}}})", "{{node}} {{remote_name}} budget"))
     d.ts("Oldest pending sample", "How old is the oldest sample still waiting? Grows while an "
          "endpoint is down.", "s",
          T(f"max by ({EP}) ({RW}oldest_pending_sample_age_seconds{{{N}}})", "{{remote_name}}"))

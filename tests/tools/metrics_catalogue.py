@@ -9,6 +9,9 @@ hand-written sections of docs/metrics.md (and docs/metrics-notes.md) are kept.
   metrics_catalogue.py HAKARI --check                   fail if the committed catalogue misses a
                                                         family hakari emits, or lists a family
                                                         seen on a fixture that is no longer there
+  ... --scrape SOURCE=URL ...                           take the output from running agents'
+                                                        /metrics instead of starting new ones
+                                                        (SOURCE: host, server or fixture:NAME)
 """
 import os
 import re
@@ -157,7 +160,7 @@ def code_descriptors():
     return found
 
 
-def gather(hakari):
+def gather(hakari, scrape=()):
     """family -> {help, type, sources}"""
     fams = {}
 
@@ -166,10 +169,15 @@ def gather(hakari):
             e = fams.setdefault(name, {"help": f["help"], "type": f["type"], "sources": []})
             if source not in e["sources"]:
                 e["sources"].append(source)
-    for name, path in fixture_roots():
-        add(f"fixture:{name}", run_once(hakari, [f"--path.rootfs={path}"]))
-    add("host", run_once(hakari, []))
-    add("server", run_server_with_rw(hakari))
+    if scrape:
+        for source, url in scrape:
+            with urllib.request.urlopen(url.rstrip("/") + "/metrics", timeout=30) as r:
+                add(source, r.read().decode())
+    else:
+        for name, path in fixture_roots():
+            add(f"fixture:{name}", run_once(hakari, [f"--path.rootfs={path}"]))
+        add("host", run_once(hakari, []))
+        add("server", run_server_with_rw(hakari))
     for name, f in code_descriptors().items():
         if name not in fams:
             fams[name] = {"help": f["help"], "type": f["type"], "sources": ["code"]}
@@ -226,7 +234,12 @@ def main(argv):
     out = os.path.join(TOP, "docs", "metrics.md")
     if "--out" in argv:
         out = argv[argv.index("--out") + 1]
-    fams = gather(hakari)
+    scrape = []
+    for i, a in enumerate(argv):
+        if a == "--scrape":
+            source, _, url = argv[i + 1].partition("=")
+            scrape.append((source, url))
+    fams = gather(hakari, scrape)
     if "--check" in argv:
         rows, _ = committed(out)
         errs = []

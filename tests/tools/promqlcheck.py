@@ -11,10 +11,13 @@
                                                    promql_expr_test and every alert has a test
                                                    where it fires, in the *_test.yml files;
                                                    panels and dashboards named in runbooks exist
+  promqlcheck.py records URL ALLOWLIST RULES.yml...  every recording rule, evaluated by the
+                                                   Prometheus at URL, has series
   promqlcheck.py data URL ALLOWLIST DASH.json...   every variable and panel query returns >= 1
                                                    series from the Prometheus at URL, variables
                                                    resolved from its data as Grafana would
 """
+import concurrent.futures
 import json
 import os
 import re
@@ -481,7 +484,7 @@ class Prom:
         self.calls = 0
 
     def get(self, path, params):
-        self.calls += 1
+        self.calls += 1  # (an int bump; exactness under threads does not matter)
         q = urllib.parse.urlencode(params, doseq=True)
         with urllib.request.urlopen(f"{self.url}{path}?{q}", timeout=30) as r:
             body = json.load(r)
@@ -564,38 +567,76 @@ def data(url, allow_path, paths, window=60, step=5, rate_interval="20s"):
 
     errs, used_allow, stats = [], set(), {"queries": 0, "empty_allowed": 0}
     scenarios = [("All", {})] + [(c, {"cluster": c}) for c in clusters]
+    jobs = []  # (uid, panel, target, scenario, expr)
     for path in paths:
         d = load(path)
         for scen, pinned in scenarios:
             vals, probs = resolve(prom, d, pinned, start, end, builtins)
             errs += [f"{d['uid']} [cluster={scen}] {p}" for p in probs]
             for p, t in targets(d):
-                expr = substitute(t["expr"], vals, builtins)
-                stats["queries"] += 1
-                try:
-                    if t.get("instant") or not t.get("range", True):
-                        n = len(prom.get("/api/v1/query", {"query": expr, "time": end})["result"])
-                    else:
-                        n = len(prom.get("/api/v1/query_range", {"query": expr, "start": start,
-                                                                 "end": end, "step": step})["result"])
-                except Exception as e:  # noqa: BLE001 - report every failing query
-                    errs.append(f"{d['uid']} '{p['title']}' {t['refId']} [cluster={scen}]: {e}")
-                    continue
-                if n:
-                    continue
-                entry = next((a for a in allow if a[0] == d["uid"] and a[1] == p["title"]
-                              and (a[2] == "-" or family_absent(a[2]))), None)
-                if entry:
-                    used_allow.add(tuple(entry))
-                    stats["empty_allowed"] += 1
-                    continue
-                errs.append(f"{d['uid']} '{p['title']}' {t['refId']} [cluster={scen}] returned "
-                            f"no series: {' '.join(expr.split())}")
+                jobs.append((d["uid"], p, t, scen, substitute(t["expr"], vals, builtins)))
+
+    def run(job):
+        _, _, t, _, expr = job
+        try:
+            if t.get("instant") or not t.get("range", True):
+                return len(prom.get("/api/v1/query", {"query": expr, "time": end})["result"]), None
+            return len(prom.get("/api/v1/query_range", {"query": expr, "start": start, "end": end,
+                                                         "step": step})["result"]), None
+        except Exception as e:  # noqa: BLE001 - report every failing query
+            return 0, e
+
+    # A few queries in flight: the test waits on HTTP round trips more than on Prometheus.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(run, jobs))
+    for (uid, p, t, scen, expr), (n, exc) in zip(jobs, results):
+        stats["queries"] += 1
+        if exc is not None:
+            errs.append(f"{uid} '{p['title']}' {t['refId']} [cluster={scen}]: {exc}")
+            continue
+        if n:
+            continue
+        entry = next((a for a in allow if a[0] == uid and a[1] == p["title"]
+                      and (a[2] == "-" or family_absent(a[2]))), None)
+        if entry:
+            used_allow.add(tuple(entry))
+            stats["empty_allowed"] += 1
+            continue
+        errs.append(f"{uid} '{p['title']}' {t['refId']} [cluster={scen}] returned "
+                    f"no series: {' '.join(expr.split())}")
     for a in allow:
         state = "used" if tuple(a) in used_allow else "not needed"
         print(f"allowlist {state}: {a[0]} '{a[1]}' ({a[3]})")
     print(f"{stats['queries']} queries evaluated over {len(scenarios)} cluster choices, "
           f"{stats['empty_allowed']} empty but allowlisted, {prom.calls} API calls")
+    return errs
+
+
+def records(url, allow_path, paths):
+    """The Prometheus at URL loads the rule files: each recorded series must exist. Allowlist
+    entries use the uid 'rules' and the record name as the panel title."""
+    prom = Prom(url)
+    allow = [a for a in load_allowlist(allow_path) if a[0] == "rules"]
+    errs, n, allowed = [], 0, 0
+    end = time.time()
+    for path in paths:
+        _, recs = rule_exprs(path)
+        for rec in sorted(recs):
+            n += 1
+            res = prom.get("/api/v1/query", {"query": f"count by (cluster) ({rec})", "time": end})
+            got = {r["metric"].get("cluster", "") for r in res["result"]}
+            if got:
+                print(f"{rec}: series in clusters {sorted(got)}")
+                continue
+            entry = next((a for a in allow if a[1] == rec), None)
+            if entry and (entry[2] == "-" or not prom.get(
+                    "/api/v1/series", {"match[]": f"{{__name__=~\"{entry[2]}(_bucket)?\"}}",
+                                       "start": end - 120, "end": end})):
+                print(f"{rec}: empty, allowlisted ({entry[3]})")
+                allowed += 1
+                continue
+            errs.append(f"recording rule {rec} ({os.path.basename(path)}) has no series")
+    print(f"{n} recording rules evaluated by Prometheus, {allowed} empty but allowlisted")
     return errs
 
 
@@ -612,6 +653,8 @@ def main(argv):
         errs = names(argv[2], argv[3:])
     elif cmd == "coverage":
         errs = coverage(argv[2], argv[3:])
+    elif cmd == "records":
+        errs = records(argv[2], argv[3], argv[4:])
     elif cmd == "data":
         errs = data(argv[2], argv[3], argv[4:])
     else:
