@@ -78,7 +78,7 @@ class Dash:
         self.doc.append((title, []))
 
     def panel(self, kind, title, description, unit, targets, w=12, h=8, stack=False, links=None,
-              decimals=None, minv=None, maxv=None, thresholds=None):
+              decimals=None, minv=None, maxv=None, thresholds=None, columns=None):
         ds = {"type": "prometheus", "uid": "${datasource}"}
         tg = []
         for i, t in enumerate(targets):
@@ -121,8 +121,21 @@ class Dash:
         elif kind == "table":
             p["options"] = {"showHeader": True, "cellHeight": "sm",
                             "footer": {"show": False, "reducer": ["sum"], "fields": ""}}
+            # One "Value #<refId>" column per query after the merge: name it and give it a unit.
+            cols = columns or [None] * len(targets)
+            rename, overrides = {}, []
+            for i, col in enumerate(cols):
+                if not col:
+                    continue
+                name, cunit = col
+                src = "Value" if len(targets) == 1 else f"Value #{chr(ord('A') + i)}"
+                rename[src] = name
+                overrides.append({"matcher": {"id": "byName", "options": name},
+                                  "properties": [{"id": "unit", "value": cunit}]})
+            p["fieldConfig"]["overrides"] = overrides
             p["transformations"] = [{"id": "merge", "options": {}},
-                                    {"id": "organize", "options": {"excludeByName": {"Time": True}}}]
+                                    {"id": "organize", "options": {"excludeByName": {"Time": True},
+                                                                   "renameByName": rename}}]
         elif kind == "heatmap":
             p["options"] = {"calculate": False, "cellGap": 1, "color": {"mode": "scheme",
                             "scheme": "Oranges", "steps": 64}, "yAxis": {"unit": unit},
@@ -260,7 +273,7 @@ def clusters():
             T(f"sum by (cluster) (machine_memory_bytes{{{CL}}})", "memory", True),
             w=24, h=7,
             links=[{"title": "Open cluster dashboard", "url": "/d/hakari-cluster?"
-                    "${datasource:queryparam}&var-cluster=${__data.fields.cluster}&${__url_time_range}"}])
+                    "${datasource:queryparam}&var-cluster=${__data.fields.cluster}&${__url_time_range}"}], columns=[('Nodes', 'short'), ('Pods', 'short'), ('Containers', 'short'), ('CPU used', 'short'), ('CPU cores', 'short'), ('Memory used', 'bytes'), ('Memory', 'bytes')])
     d.row("Capacity")
     d.ts("CPU utilisation by cluster",
          "How full is each cluster's CPU? Cores used by all cgroups (root cgroup rows, one per "
@@ -347,7 +360,7 @@ def cluster():
     d.table("Top pods by CPU", "Which pods use the most CPU now? The 10 largest, in cores. "
             "Click a row to open the pod.", "short",
             T(f"topk(10, sum by (cluster, namespace, pod) ({rate('container_cpu_usage_seconds_total', C)}))",
-              instant=True), links=pod_link())
+              instant=True), links=pod_link(), columns=[('CPU cores', 'short')])
     d.row("Memory")
     d.ts("Memory by namespace", "Which namespaces hold memory? Working set (what the OOM "
          "killer and the kubelet's eviction look at) of app containers per namespace.",
@@ -356,7 +369,7 @@ def cluster():
     d.table("Top pods by memory", "Which pods hold the most memory now? The 10 largest "
             "working sets.", "bytes",
             T(f"topk(10, sum by (cluster, namespace, pod) (container_memory_working_set_bytes{{{C}}}))",
-              instant=True), links=pod_link())
+              instant=True), links=pod_link(), columns=[('Working set', 'bytes')])
     d.row("Network")
     NET = s(CL, 'namespace!=""')
     d.ts("Receive by namespace", "Which namespaces receive the most traffic? Pod network "
@@ -385,12 +398,12 @@ def cluster():
             "periods throttled, the 10 worst (only containers with a CPU limit have CFS "
             "periods).", "percentunit",
             T(f"topk(10, {throttle('cluster, namespace, pod, container', C)})", instant=True),
-            links=pod_link())
+            links=pod_link(), columns=[('Throttled', 'percentunit')])
     d.table("OOM kills", "Which containers were OOM killed? OOM kills counted in the current "
             "container incarnation, largest first; 0 rows are containers that were never "
             "killed.", "short",
             T(f"topk(10, sum by (cluster, namespace, pod, container) (container_oom_events_total{{{C}}}))",
-              instant=True), links=pod_link())
+              instant=True), links=pod_link(), columns=[('OOM kills', 'short')])
     return d
 
 
@@ -481,11 +494,14 @@ def workload_rows(d, sel, by, legend):
             "(cgroup id) seen in the time range, with its start time; more than one row per "
             "container means it restarted.", "dateTimeAsIso",
             T(f"max by (namespace, pod, container, id) (max_over_time(container_start_time_seconds{{{C}}}[$__range])) * 1000",
-              instant=True))
-    d.ts("Restarts", f"How often did each {legend} restart in the time range? Number of "
-         "incarnations (distinct cgroup ids) minus one.", "short",
-         T(f"count by ({by}) (max by (namespace, pod, container, id) (max_over_time(container_start_time_seconds{{{C}}}[$__range]))) - 1",
-           "{{" + by + "}}", instant=True), decimals=0)
+              instant=True), columns=[('Started', 'dateTimeAsIso')])
+    inc = f"max_over_time(container_start_time_seconds{{{C}}}[$__range])"
+    d.panel("bargauge", "Restarts", f"How often did each {legend} restart in the time range? "
+            "Container incarnations (distinct cgroup ids) minus the number of containers.",
+            "short",
+            [T(f"count by ({by}) (max by (namespace, pod, container, id) ({inc}))\n-\n"
+               f"count by ({by}) (max by (namespace, pod, container) ({inc}))",
+               "{{" + by + "}}", instant=True)], decimals=0)
     d.ts("OOM kills", f"Was a {legend} OOM killed? Kills per interval from the memory cgroup "
          "(memory.events on v2, memory.oom_control on v1).", "short",
          T(f"sum by ({by}) ({rate('container_oom_events_total', C, 'increase')})", "{{" + by + "}}"),
@@ -632,11 +648,11 @@ def node():
     d.table("Top containers by CPU", "Which containers use this node's CPU? The 10 largest, "
             "in cores.", "short",
             T(f"topk(10, sum by (cluster, node, namespace, pod, container) ({rate('container_cpu_usage_seconds_total', C)}))", instant=True),
-            links=pod_link())
+            links=pod_link(), columns=[('CPU cores', 'short')])
     d.table("Top containers by memory", "Which containers hold this node's memory? The 10 "
             "largest working sets.", "bytes",
             T(f"topk(10, sum by (cluster, node, namespace, pod, container) (container_memory_working_set_bytes{{{C}}}))", instant=True),
-            links=pod_link())
+            links=pod_link(), columns=[('Working set', 'bytes')])
     d.ts("CPU by pod", "How is the node's CPU shared between pods over time?", "short",
          T(f"sum by (node, namespace, pod) ({rate('container_cpu_usage_seconds_total', C)})", "{{node}} {{namespace}}/{{pod}}"),
          stack=True)
@@ -697,7 +713,7 @@ def ebpf():
     d.row("Programs")
     d.table("eBPF programs", "Are the eBPF programs loaded on every node? 1 = attached, 0 = "
             "could not load (no BPF privileges, no BTF, old kernel).", "short",
-            T(f"max by (cluster, node, program) (hakari_ebpf_program_up{{{CL}}})", instant=True))
+            T(f"max by (cluster, node, program) (hakari_ebpf_program_up{{{CL}}})", instant=True), columns=[('Up', 'short')])
     d.ts("Lost events", "Is any program losing events (ring buffer full)?", "short",
          T(f"sum by (node, program) ({rate('hakari_ebpf_events_lost_total', CL)})", "{{node}} {{program}}"))
     return d
@@ -715,7 +731,7 @@ def agent():
     N = s(CL, NODE)
     d.row("Agents")
     d.table("Versions", "Which version runs where? hakari_build_info per node.", "short",
-            T(f"count by (cluster, node, version, revision) (hakari_build_info{{{N}}})", instant=True), w=8)
+            T(f"count by (cluster, node, version, revision) (hakari_build_info{{{N}}})", instant=True), w=8, columns=[('Agents', 'short')])
     d.ts("Collector status", "Does every collector succeed? Failed collectors per node "
          "(hakari_collector_up = 0).", "short",
          T(f"sum by (node, collector) (1 - hakari_collector_up{{{N}}})", "{{node}} {{collector}}"), w=8, decimals=0)

@@ -118,6 +118,8 @@ step "dashboard queries as rules file" "$PY" "$CHECK" syntax "$TMP/dashboards.ru
 step "promtool check rules (dashboard queries)" promtool check rules "$TMP/dashboards.rules.yml"
 step "promtool check rules (rules)" promtool check rules "${RULE_FILES[@]}"
 step "promtool test rules" promtool test rules "${TEST_FILES[@]}"
+step "panel queries as a promtool test" "$PY" "$CHECK" panels promql-tests/panels_test.json "$TMP/panels_test.json" "${DASHES[@]}"
+step "promtool test rules (exact panel values)" promtool test rules "$TMP/panels_test.json"
 step "every rule has a test, runbooks name real panels" "$PY" "$CHECK" coverage promql-tests/rules "${DASHES[@]}"
 step "metric names exist in docs/metrics.md" "$PY" "$CHECK" names docs/metrics.md "${DASHES[@]}" "${RULE_FILES[@]}"
 # the running agents are the catalogue's sources: this host with every collector and remote

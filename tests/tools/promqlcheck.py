@@ -11,6 +11,9 @@
                                                    promql_expr_test and every alert has a test
                                                    where it fires, in the *_test.yml files;
                                                    panels and dashboards named in runbooks exist
+  promqlcheck.py panels SPEC.json OUT.json DASH...  turn exact-value tests of panel queries
+                                                   (SPEC names panels instead of exprs) into a
+                                                   `promtool test rules` file
   promqlcheck.py records URL ALLOWLIST RULES.yml...  every recording rule, evaluated by the
                                                    Prometheus at URL, has series
   promqlcheck.py data URL ALLOWLIST DASH.json...   every variable and panel query returns >= 1
@@ -612,6 +615,37 @@ def data(url, allow_path, paths, window=60, step=5, rate_interval="20s"):
     return errs
 
 
+PANEL_TEST_BUILTINS = {"__rate_interval": "5m", "__interval": "1m", "__range": "1h",
+                       "__range_s": "3600", "__interval_ms": "60000"}
+
+
+def panels(spec_path, out, paths):
+    spec = load(spec_path)
+    exprs = {}
+    for path in paths:
+        d = load(path)
+        for p, t in targets(d):
+            exprs[f"{d['uid']}/{p['title']}/{t['refId']}"] = t["expr"]
+    errs, n = [], 0
+    spec.pop("_comment", None)
+    for group in spec.get("tests", []):
+        for case in group.get("promql_expr_test", []):
+            ref = case.pop("panel", None)
+            vars_ = case.pop("vars", {})
+            if ref not in exprs:
+                errs.append(f"{spec_path}: no panel target {ref!r}")
+                continue
+            try:
+                case["expr"] = substitute(exprs[ref], vars_, PANEL_TEST_BUILTINS)
+            except KeyError as e:
+                errs.append(f"{spec_path}: {ref}: {e}")
+            n += 1
+    with open(out, "w", encoding="utf-8") as f:
+        json.dump(spec, f, indent=1)
+    print(f"{n} panel queries written to {out}")
+    return errs
+
+
 def records(url, allow_path, paths):
     """The Prometheus at URL loads the rule files: each recorded series must exist. Allowlist
     entries use the uid 'rules' and the record name as the panel title."""
@@ -653,6 +687,8 @@ def main(argv):
         errs = names(argv[2], argv[3:])
     elif cmd == "coverage":
         errs = coverage(argv[2], argv[3:])
+    elif cmd == "panels":
+        errs = panels(argv[2], argv[3], argv[4:])
     elif cmd == "records":
         errs = records(argv[2], argv[3], argv[4:])
     elif cmd == "data":
