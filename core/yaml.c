@@ -46,6 +46,7 @@ static void node_free(struct hk_yaml_node *n)
     if (!n)
         return;
     free(n->scalar);
+    free(n->raw);
     if (n->keys)
         for (size_t i = 0; i < n->n; i++)
             node_free(n->keys[i]);
@@ -80,6 +81,17 @@ static struct hk_yaml_node *node_new(struct builder *b, enum hk_yaml_kind kind, 
     return n;
 }
 
+static bool env_name_valid(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+        if (!alpha && (i == 0 || c < '0' || c > '9'))
+            return false;
+    }
+    return len > 0;
+}
+
 /* Expands ${VAR}; $$ → $. */
 static char *expand_env(struct builder *b, const char *s, size_t len, const struct hk_yaml_node *at)
 {
@@ -97,7 +109,10 @@ static char *expand_env(struct builder *b, const char *s, size_t len, const stru
         } else if (s[i] == '$' && i + 1 < len && s[i + 1] == '{') {
             const char *close = memchr(s + i + 2, '}', len - i - 2);
             size_t nlen = close ? (size_t)(close - (s + i + 2)) : 0;
-            if (!close || nlen == 0 || nlen >= sizeof(namebuf)) {
+            /* Only ${NAME} with an environment-variable name expands; "${1}" (a regex group
+             * in a relabel replacement) stays as written. */
+            if (!close || nlen == 0 || nlen >= sizeof(namebuf) ||
+                !env_name_valid(s + i + 2, nlen)) {
                 piece = s + i;
                 plen = 1;
                 i++;
@@ -247,7 +262,9 @@ static int parse_node(struct builder *b, yaml_event_t *ev, int depth, struct hk_
         n->plain_null = plain && (len == 0 || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 ||
                                   strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0);
         n->scalar = expand_env(b, v, len, n);
-        if (!n->scalar)
+        if (memchr(v, '$', len))
+            n->raw = strndup(v, len);
+        if (!n->scalar || (memchr(v, '$', len) && !n->raw))
             r = -ENOMEM;
         break;
     }

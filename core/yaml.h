@@ -15,6 +15,8 @@ struct hk_yaml_node {
     unsigned line, col;   /* 1-based */
     const char *file;     /* shared, owned by the root */
     char *scalar;         /* SCALAR: expanded value */
+    char *raw;            /* SCALAR: text as written when it holds a '$' (else NULL): for
+                           * fields with their own $-syntax, e.g. relabel replacement "${1}" */
     bool plain_null;      /* SCALAR: unquoted "", "~" or "null" */
     size_t n;             /* MAP: pairs, SEQ: items */
     struct hk_yaml_node **keys;  /* MAP: scalar keys */
