@@ -670,15 +670,18 @@ def ebpf():
              "context switches, TCP connects/accepts/retransmits, OOM kills, execs and exits. "
              "Empty where the agent cannot load BPF (see the program "
              "status panel).",
-             [v_datasource(), v_cluster(), v_namespace(multi=True), v_pod(multi=True)],
+             [v_datasource(), v_cluster(), v_namespace(multi=True), v_pod(multi=True),
+              v_query("container", "Container", "label_values(container_cpu_usage_seconds_total"
+                      f'{{{CL}, namespace=~"$namespace", pod=~"$pod", {CTR}}}, container)', True)],
              "Why is a container slow: waiting for CPU, retransmitting, or blocked on disk? "
              "And what does it execute?")
-    # namespace/pod are multi with All = .*, which also matches host cgroups (namespace="").
-    C = s(CL, 'namespace=~"$namespace"', 'pod=~"$pod"')
+    # namespace/pod/container are multi with All = .*, which also matches host cgroups
+    # (namespace="", container="").
+    C = s(CL, 'namespace=~"$namespace"', 'pod=~"$pod"', 'container=~"$container"')
     d.row("Scheduling")
     d.heatmap("Run-queue latency", "How long do tasks wait for a CPU after waking up? "
               "Distribution of wake-up to run latency over the selected containers (log2 "
-              "buckets).", "s",
+              "buckets); pick one container to see its own.", "s",
               T(f"sum by (le) ({rate('container_cpu_runqueue_latency_seconds_bucket', C)})", "{{le}}", fmt="heatmap"))
     d.ts("Run-queue latency p99", "What is the tail latency to get a CPU, per pod?", "s",
          T(f"histogram_quantile(0.99, sum by (namespace, pod, le) ({rate('container_cpu_runqueue_latency_seconds_bucket', C)}))",
