@@ -667,8 +667,8 @@ def node():
 def ebpf():
     d = Dash("hakari-ebpf", "hakari / Kernel (eBPF)",
              "Per-container kernel signals from hakari's eBPF programs: run-queue latency, "
-             "context switches, TCP connects/accepts/retransmits, OOM kills, execs and exits. "
-             "Empty where the agent cannot load BPF (see the program "
+             "context switches, TCP connects/accepts/retransmits, OOM kills, execs and exits, "
+             "block I/O latency, and (opt-in) system calls. Empty where the agent cannot load BPF (see the program "
              "status panel).",
              [v_datasource(), v_cluster(), v_namespace(multi=True), v_pod(multi=True),
               v_query("container", "Container", "label_values(container_cpu_usage_seconds_total"
@@ -713,6 +713,22 @@ def ebpf():
          "the victim's cgroup (mark_victim), per interval.", "short",
          T(f"sum by (namespace, pod, container) ({rate('container_oom_kills_total', C, 'increase')})", "{{namespace}}/{{pod}}/{{container}}"),
          decimals=0)
+    d.row("Block I/O")
+    d.heatmap("Block I/O latency", "How long do block requests take from issue to "
+              "completion? Distribution over the selected containers (owner from the bio's "
+              "blkcg).", "s",
+              T(f"sum by (le) ({rate('container_blkio_latency_seconds_bucket', C)})", "{{le}}", fmt="heatmap"))
+    d.ts("Block I/O latency p99", "What is the tail latency per device and operation?", "s",
+         T(f"histogram_quantile(0.99, sum by (device, op, le) ({rate('container_blkio_latency_seconds_bucket', C)}))", "{{device}} {{op}}"))
+    d.row("System calls (opt-in)")
+    d.ts("System calls", "Which pods make the most system calls? Calls and failed calls per "
+         "second. Only with collectors.ebpf.syscalls: true (it adds a cost to every syscall "
+         "on the node); empty otherwise.", "short",
+         T(f"sum by (namespace, pod) ({rate('container_syscalls_total', C)})", "{{namespace}}/{{pod}} calls"),
+         T(f"sum by (namespace, pod) ({rate('container_syscall_errors_total', C)})", "{{namespace}}/{{pod}} errors"))
+    d.ts("System call latency p99", "How long do system calls take (entry to exit), 99th "
+         "percentile per pod? Only with collectors.ebpf.syscall_latency: true.", "s",
+         T(f"histogram_quantile(0.99, sum by (namespace, pod, le) ({rate('container_syscall_latency_seconds_bucket', C)}))", "{{namespace}}/{{pod}}"))
     d.row("Programs")
     d.table("eBPF programs", "Are the eBPF programs loaded on every node? 1 = attached, 0 = "
             "could not load (no BPF privileges, no BTF, old kernel).", "short",

@@ -62,8 +62,15 @@ remote_write:
     queue_config: {disk_path: $TMP/queue-$name}
 EOF
     if [ "$root" = / ]; then
-        # this host: every collector, so eBPF and node families are exercised where possible
+        # this host: every collector, so eBPF and node families are exercised where possible,
+        # with the opt-in syscall programs on (their panels must show data too)
         for c in "${ALL_COLLECTORS[@]}"; do args+=("--collector.$c"); done
+        if [[ " ${ALL_COLLECTORS[*]} " == *" ebpf "* ]]; then
+            cp "$TMP/$name.yml" "$TMP/$name.base.yml"
+            printf 'collectors:\n  ebpf: {syscalls: true, syscall_latency: true}\n' >>"$TMP/$name.yml"
+            "$HAKARI" --config.file="$TMP/$name.yml" --config.check >/dev/null 2>&1 ||
+                cp "$TMP/$name.base.yml" "$TMP/$name.yml"
+        fi
     else
         args+=("--path.rootfs=$root")
     fi
@@ -110,6 +117,10 @@ bg prometheus prometheus --config.file="$TMP/prometheus.yml" --storage.tsdb.path
     --web.listen-address="127.0.0.1:$PROM_PORT" "${PROM_ARGS[@]}"
 PROM_URL="http://127.0.0.1:$PROM_PORT"
 wait_http "$PROM_URL/-/ready" 60
+
+# Some block I/O that bypasses the page cache, so the block-latency programs see requests.
+dd if=/dev/zero of="$TOP/$O/promql-io.tmp" bs=64k count=64 oflag=direct,sync 2>/dev/null || true
+rm -f "$TOP/$O/promql-io.tmp"
 
 # ---- static checks (while the agents accumulate samples) ----
 step "dashboards match dashboards/gen.py" "$PY" dashboards/gen.py --check
