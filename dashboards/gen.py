@@ -286,8 +286,8 @@ def clusters():
          T(f"sum by (cluster) (container_memory_working_set_bytes{{{s(CL, ROOT)}}})\n/\n"
            f"sum by (cluster) (machine_memory_bytes{{{CL}}})", "{{cluster}}"), minv=0)
     d.ts("CPU cores used vs capacity",
-         "How many cores does each cluster use, and how many does it have? Solid: used by "
-         "app containers; dashed legend 'capacity': logical CPUs of the nodes.", "short",
+         "How many cores does each cluster use, and how many does it have? 'used': cores "
+         "used by app containers; 'capacity': logical CPUs of the nodes.", "short",
          T(f"sum by (cluster) ({rate('container_cpu_usage_seconds_total', s(CL, CTR))})", "{{cluster}} used"),
          T(f"sum by (cluster) (machine_cpu_cores{{{CL}}})", "{{cluster}} capacity"))
     d.ts("Memory used vs capacity",
@@ -382,7 +382,7 @@ def cluster():
                   "{{cluster}}/{{namespace}}"))
     d.row("Storage")
     d.ts("IOPS by namespace", "Which namespaces issue the most block I/O operations? Reads "
-         "plus writes completed per second, from blkio (v1) / io.stat (v2).", "iops",
+         "and writes completed per second, from blkio (v1) / io.stat (v2).", "iops",
          T(f"sum by (cluster, namespace) ({rate('container_fs_reads_total', C)})",
            "{{cluster}}/{{namespace}} reads"),
          T(f"sum by (cluster, namespace) ({rate('container_fs_writes_total', C)})",
@@ -417,8 +417,8 @@ def workload_rows(d, sel, by, legend):
     d.ts("CPU usage", f"How much CPU does each {legend} use? Cores, from cpuacct.usage (v1) "
          "or cpu.stat usage_usec (v2).", "short",
          T(f"sum by ({by}) ({rate('container_cpu_usage_seconds_total', C)})", "{{" + by + "}}"))
-    d.ts("CPU usage and limit", f"Is any {legend} close to its CPU limit? Usage (solid) and "
-         "CPU limit in cores (CFS quota / period; 0 = no limit, the cAdvisor convention)"
+    d.ts("CPU usage and limit", f"Is any {legend} close to its CPU limit? Lines: usage and "
+         "CPU limit in cores (CFS quota / period; 0 = no limit)"
          + ("" if by == "container" else "; a pod's limit is the sum of its containers' limits")
          + ".", "short",
          T(f"sum by ({by}) ({rate('container_cpu_usage_seconds_total', C)})", "{{" + by + "}} usage"),
@@ -440,7 +440,7 @@ def workload_rows(d, sel, by, legend):
          "killer act on.", "bytes",
          T(f"sum by ({by}) (container_memory_working_set_bytes{{{C}}})", "{{" + by + "}}"))
     d.ts("Memory working set and limit", f"How close is each {legend} to its memory limit? "
-         "Working set (solid) and memory limit (0 = no limit, the cAdvisor convention)"
+         "Lines: working set and memory limit (0 = no limit, the cAdvisor convention)"
          + ("" if by == "container" else "; a pod's limit is the sum of its containers' limits")
          + ".", "bytes",
          T(f"sum by ({by}) (container_memory_working_set_bytes{{{C}}})", "{{" + by + "}} working set"),
