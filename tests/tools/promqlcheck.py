@@ -201,9 +201,26 @@ SCHEMA_VERSION = 39
 CLUSTER_MATCHER = 'cluster =~ "$cluster"'
 
 
+def documented_uids(paths):
+    """uids promised to users in dashboards/README.md's table (`| `file.json` | `uid` | …`)."""
+    readme = os.path.join(os.path.dirname(os.path.abspath(paths[0])), "README.md")
+    try:
+        text = open(readme, encoding="utf-8").read()
+    except OSError:
+        return None
+    return set(re.findall(r"^\|\s*`[^`]+\.json`\s*\|\s*`([a-z0-9-]+)`\s*\|", text, re.M))
+
+
 def lint(paths):
     errs, uids = [], {}
     known = {os.path.splitext(os.path.basename(p))[0] for p in paths}
+    promised = documented_uids(paths) if paths else None
+    if promised is not None:
+        # stable: a uid disappears or changes only together with the README table
+        for uid in sorted(promised - known):
+            errs.append(f"README.md promises uid {uid!r} but no dashboard has it")
+        for uid in sorted(known - promised):
+            errs.append(f"dashboard uid {uid!r} is not in README.md's table of uids")
     for path in paths:
         d = load(path)
         name = os.path.basename(path)
