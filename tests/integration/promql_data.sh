@@ -35,6 +35,14 @@ mapfile -t FIXTURES < <(for d in tests/fixtures/*/; do [ -d "$d/sys/fs/cgroup" ]
 log "fixture roots: ${FIXTURES[*]:-none}"
 mapfile -t ALL_COLLECTORS < <("$HAKARI" --help | awk '/^Collectors/{on=1;next} on&&/^  [a-z0-9_]+ +(on|off)/{print $1} on&&/^$/{exit}')
 
+# What the dashboards need from the agent; say plainly which parts this build lacks.
+missing=()
+for c in cgroup cpu meminfo diskstats filesystem netdev pressure machine ebpf; do
+    [[ " ${ALL_COLLECTORS[*]} " == *" $c "* ]] || missing+=("collector $c")
+done
+[ ${#FIXTURES[@]} -gt 0 ] || missing+=("fixture node roots under tests/fixtures/*/sys/fs/cgroup")
+[ ${#missing[@]} -eq 0 ] || log "this build lacks: ${missing[*]} (the panels on them cannot show data)"
+
 PROM_PORT=$(free_port)
 # The rules are loaded too, so every recording rule is evaluated on the same data.
 {
@@ -145,6 +153,8 @@ fi
 
 if [ ${#failed[@]} -gt 0 ]; then
     printf 'failed: %s\n' "${failed[@]}"
+    [ ${#missing[@]} -eq 0 ] || printf 'waiting for: %s\n' "${missing[@]}"
+    [ "$MODE" = remote-write ] || echo "waiting for: the remote-write exporter (hakari_remote_storage_*)"
     exit 1
 fi
 echo "all PromQL checks passed"
