@@ -31,16 +31,19 @@ step() { # name, command...: run, keep going, remember failures
 }
 
 # ---- data check: two clusters into one Prometheus ----
-mapfile -t FIXTURES < <(for d in tests/fixtures/*/; do [ -d "$d/sys/fs/cgroup" ] && echo "${d%/}"; done)
+# Every fixture node root (cgroup layouts and node-collector roots), as the catalogue uses them.
+mapfile -t FIXTURES < <(for d in tests/fixtures/*/; do
+    [ -d "$d/sys/fs/cgroup" ] || [ -d "$d/proc" ] && echo "${d%/}"; done)
 log "fixture roots: ${FIXTURES[*]:-none}"
-mapfile -t ALL_COLLECTORS < <("$HAKARI" --help | awk '/^Collectors/{on=1;next} on&&/^  [a-z0-9_]+ +(on|off)/{print $1} on&&/^$/{exit}')
+mapfile -t ALL_COLLECTORS < <("$HAKARI" --help | awk '/^Collectors/{on=1;next} on&&/^  [a-z0-9_]+ +(on|off)/{print $1} on&&/^$/{on=0}')
 
 # What the dashboards need from the agent; say plainly which parts this build lacks.
 missing=()
 for c in cgroup cpu meminfo diskstats filesystem netdev pressure machine ebpf; do
     [[ " ${ALL_COLLECTORS[*]} " == *" $c "* ]] || missing+=("collector $c")
 done
-[ ${#FIXTURES[@]} -gt 0 ] || missing+=("fixture node roots under tests/fixtures/*/sys/fs/cgroup")
+ls -d tests/fixtures/*/sys/fs/cgroup >/dev/null 2>&1 ||
+    missing+=("cgroup fixture node roots (tests/fixtures/*/sys/fs/cgroup)")
 [ ${#missing[@]} -eq 0 ] || log "this build lacks: ${missing[*]} (the panels on them cannot show data)"
 
 PROM_PORT=$(free_port)
@@ -104,9 +107,13 @@ start_agents() {
 start_agents
 MODE=remote-write
 first=${AGENT_URLS[0]##* }
-published() { curl -fsS "$first/metrics" 2>/dev/null | grep -q '^hakari_build_info'; }
+# Bodies go to a file first: `curl | grep -q` fails under pipefail once grep stops reading.
+has_family() { # PREFIX: the first agent's /metrics has a family starting with PREFIX
+    curl -fsS -o "$TMP/first.prom" "$first/metrics" 2>/dev/null && grep -q "^$1" "$TMP/first.prom"
+}
+published() { has_family hakari_build_info; }
 until_true 30 published || fail "no snapshot published by $first"
-has_rw() { curl -fsS "$first/metrics" 2>/dev/null | grep -q '^hakari_remote_storage_'; }
+has_rw() { has_family hakari_remote_storage_; }
 if ! until_true 5 has_rw; then
     MODE=scrape
     log "this build has no remote-write exporter (no hakari_remote_storage_* on /metrics): scraping"
