@@ -94,6 +94,8 @@ EOF
 
 # Remote write is the path users take; a build without the remote-write exporter (it emits no
 # hakari_remote_storage_* families) is measured by scraping instead, labels set the same way.
+# Fixtures alternate between the clusters in name order (today each cluster gets a cgroup v2
+# root, so PSI panels have data in both).
 start_agents() {
     local i=0 f
     for c in alpha beta; do agent "$c-host" "$c" /; done
@@ -103,6 +105,13 @@ start_agents() {
         i=$((i + 1))
     done
 }
+
+# Prometheus first, so the agents' first remote-write requests already reach it.
+bg prometheus prometheus --config.file="$TMP/prometheus.yml" --storage.tsdb.path="$TMP/prom-data" \
+    --web.listen-address="127.0.0.1:$PROM_PORT" "${PROM_ARGS[@]}"
+PROM_PID=$BG_PID
+PROM_URL="http://127.0.0.1:$PROM_PORT"
+wait_http "$PROM_URL/-/ready" 60
 
 start_agents
 MODE=remote-write
@@ -125,12 +134,9 @@ if ! until_true 5 has_rw; then
             echo "    static_configs: [{targets: ['${url#http://}'], labels: {cluster: $cl, node: $nd}}]"
         done
     } >>"$TMP/prometheus.yml"
+    kill -HUP "$PROM_PID" # reload: scrape the agents
 fi
 log "data path: $MODE"
-bg prometheus prometheus --config.file="$TMP/prometheus.yml" --storage.tsdb.path="$TMP/prom-data" \
-    --web.listen-address="127.0.0.1:$PROM_PORT" "${PROM_ARGS[@]}"
-PROM_URL="http://127.0.0.1:$PROM_PORT"
-wait_http "$PROM_URL/-/ready" 60
 
 # Some block I/O that bypasses the page cache, so the block-latency programs see requests.
 dd if=/dev/zero of="$TOP/$O/promql-io.tmp" bs=64k count=64 oflag=direct,sync 2>/dev/null || true
@@ -141,12 +147,12 @@ step "metric names exist in docs/metrics.md" "$PY" "$CHECK" names docs/metrics.m
 # write configured, and each fixture root
 step "docs/metrics.md matches what hakari emits" "$PY" tests/tools/metrics_catalogue.py "$HAKARI" --check "${SOURCES[@]}"
 
-# Enough samples in both clusters for rate() over the test's $__rate_interval (20s).
+# Enough samples from every agent for rate() over the test's $__rate_interval (20s).
 have_data() {
     local n
-    n=$(prom_query "$PROM_URL" 'count(count by (cluster) (count_over_time(hakari_build_info[1m]) >= 12))' |
+    n=$(prom_query "$PROM_URL" 'count(count_over_time(hakari_build_info[1m]) >= 12)' |
         "$PY" -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else 0)')
-    [ "$n" = 2 ]
+    [ "$n" = "${#AGENT_URLS[@]}" ]
 }
 if until_true 90 have_data; then
     step "every variable and panel query returns series ($MODE, clusters alpha+beta)" \
@@ -154,7 +160,8 @@ if until_true 90 have_data; then
     step "every recording rule has series ($MODE)" \
         "$PY" "$CHECK" records "$PROM_URL" promql-tests/dashboard-allowlist.txt "${RULE_FILES[@]}"
 else
-    log "agents' logs:"; tail -n 5 "$TMP"/*-host.log >&2 || true
+    log "agents' logs:"
+    for f in "$TMP"/alpha-*.log "$TMP"/beta-*.log; do echo "== $f" >&2; tail -n 5 "$f" >&2; done
     failed+=("data did not arrive in Prometheus ($MODE)")
 fi
 
