@@ -655,6 +655,9 @@ RW_DESC(d_pending, "hakari_remote_storage_samples_pending",
         "Samples in the durable queue not yet delivered.", HK_METRIC_GAUGE, "");
 RW_DESC(d_disk, "hakari_remote_storage_disk_queue_bytes",
         "Bytes of the durable queue's segment files.", HK_METRIC_GAUGE, "bytes");
+RW_DESC(d_disk_max, "hakari_remote_storage_disk_queue_max_bytes",
+        "Configured budget of the durable queue (queue_config.max_disk_bytes; 0 = unlimited).",
+        HK_METRIC_GAUGE, "bytes");
 RW_DESC(d_oldest, "hakari_remote_storage_oldest_pending_sample_age_seconds",
         "Age of the oldest sample in the round being delivered (0 when nothing is pending).",
         HK_METRIC_GAUGE, "seconds");
@@ -698,6 +701,7 @@ void hk_rw_self_metrics(struct hk_builder *b, void *arg)
         hk_emit(b, &d_bytes, v, (double)atomic_load(&st->bytes_sent));
         hk_emit(b, &d_pending, v, (double)atomic_load(&st->samples_pending));
         hk_emit(b, &d_disk, v, (double)atomic_load(&st->disk_bytes));
+        hk_emit(b, &d_disk_max, v, (double)ep->cfg.queue.max_disk_bytes);
         int64_t oldest = atomic_load(&st->oldest_pending_ms);
         hk_emit(b, &d_oldest, v, oldest && now > oldest ? (double)(now - oldest) / 1000.0 : 0);
         hk_emit(b, &d_high, v, (double)atomic_load(&st->highest_ts_ms) / 1000.0);
