@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# deploy/kubernetes is valid: manifests parse and render (base and every overlay), selectors,
+# probes, mounts, capabilities and references hold, generated files are in sync, and every
+# rendered hakari.yml with the container's args passes `hakari --config.check`.
+source "$(dirname "$0")/../lib.sh"
+[ -x "$HAKARI" ] || fail "no binary at $HAKARI"
+python3 -c 'import yaml' 2>/dev/null || fail "python3-yaml missing (mk/packages-test.txt)"
+TOP="$TOP" HAKARI="$HAKARI" python3 "$TOP/tests/tools/check_manifests.py"
