@@ -398,6 +398,36 @@ def config_check(where, ds, c, by):
         shutil.rmtree(tmp)
 
 
+def readme_examples():
+    """Every YAML example of README.md's "Pointing at a managed backend" passes --config.check
+    (secret files it names are created with dummy content)."""
+    with open(os.path.join(TOP, "README.md"), encoding="utf-8") as fh:
+        text = fh.read()
+    if "## Pointing at a managed backend" not in text:
+        err("README.md", "no section \"Pointing at a managed backend\"")
+        return 0
+    sec = text.split("## Pointing at a managed backend", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```yaml\n(.*?)```", sec, re.S)
+    tmp = tempfile.mkdtemp(prefix="hakari-readme.")
+    try:
+        for i, b in enumerate(blocks):
+            ok(yaml.safe_load(b).get("remote_write"), "README.md", f"example {i + 1}: no remote_write")
+            for path in set(re.findall(r"/run/secrets/hakari/\w+", b)):
+                with open(os.path.join(tmp, os.path.basename(path)), "w") as fh:
+                    fh.write("dummy\n")
+            cf = os.path.join(tmp, f"example{i}.yml")
+            with open(cf, "w", encoding="utf-8") as fh:
+                fh.write(b.replace("/run/secrets/hakari", tmp))
+            r = subprocess.run([HAKARI, "--config.check", "--config.file=" + cf],
+                               capture_output=True, text=True, timeout=30,
+                               env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+            ok(r.returncode == 0, "README.md",
+               f"example {i + 1} fails --config.check: {r.stdout[-300:]} {r.stderr[-300:]}")
+    finally:
+        shutil.rmtree(tmp)
+    return len(blocks)
+
+
 def main():
     subprocess.run([sys.executable, os.path.join(TOP, "deploy", "gen-kube.py"), "--check"],
                    check=True)
@@ -443,6 +473,8 @@ def main():
                         "--config.file=" + os.path.join(TOP, "deploy", "hakari.yml")],
                        capture_output=True, text=True, timeout=30)
     ok(r.returncode == 0, "deploy/hakari.yml", f"--config.check failed: {r.stderr[-400:]}")
+    n_readme = readme_examples()
+    ok(n_readme >= 6, "README.md", f"only {n_readme} backend examples")
     for e in errors:
         print("FAIL:", e, file=sys.stderr)
     print(f"{len(files)} files, {rendered} kustomizations, {checks} checks, "
