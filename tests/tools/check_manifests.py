@@ -21,6 +21,8 @@ NAMESPACE = "hakari"
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
 FAKE_FIELDS = {"spec.nodeName": "node-1", "status.hostIP": "10.0.0.1",
                "metadata.name": "hakari-abcde", "metadata.namespace": NAMESPACE}
+# Paths collectors only fall back to; the DaemonSet does not need to mount them.
+OPTIONAL_ROOTFS = {"var/lib/dbus/machine-id": "machine collector: fallback for etc/machine-id"}
 errors = []
 checks = 0
 
@@ -147,6 +149,17 @@ def documented_caps():
     return caps
 
 
+def rootfs_paths():
+    out = set()
+    cdir = os.path.join(TOP, "collector")
+    for name in sorted(os.listdir(cdir)) if os.path.isdir(cdir) else []:
+        if name.endswith(".c"):
+            with open(os.path.join(cdir, name), encoding="utf-8") as fh:
+                for m in re.finditer(r'"((?:etc|run|var)/[^"%]*)', fh.read()):
+                    out.add(m.group(1).rstrip("/"))
+    return sorted(out - set(OPTIONAL_ROOTFS))
+
+
 def subset(a, b):
     return all(b.get(k) == v for k, v in (a or {}).items())
 
@@ -228,6 +241,11 @@ def check_set(name, objs, caps):
     ok(any("hostPath" in vols.get(m["name"], {}) and
            vols[m["name"]]["hostPath"]["path"] == "/var/lib/hakari" for m in mounts.values()),
        cw, "no hostPath for the durable queue (/var/lib/hakari)")
+    # Every host path a collector reads relative to the rootfs ("etc/…", "run/…", "var/…" literals
+    # in collector/*.c) lies under a /host mount.
+    for rel in rootfs_paths():
+        ok(any(("/host/" + rel + "/").startswith(mp.rstrip("/") + "/") for mp in mounts
+               if mp.startswith("/host/")), cw, f"collectors read <rootfs>/{rel}: not mounted")
     env = {e["name"]: e for e in c.get("env") or []}
     ok(((env.get("NODE_NAME") or {}).get("valueFrom") or {}).get("fieldRef", {}).get(
         "fieldPath") == "spec.nodeName", cw, "NODE_NAME must come from spec.nodeName")
