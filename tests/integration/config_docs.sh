@@ -3,7 +3,7 @@
 # extracted from the C source (every hk_yaml_check_keys call) and compared both ways with the
 # tables of the docs; every collector in the tree has a section.
 source "$(dirname "$0")/../lib.sh"
-TOP="$TOP" python3 "$TOP/tests/tools/check_config_docs.py"
+TOP="$TOP" HAKARI="$HAKARI" python3 "$TOP/tests/tools/check_config_docs.py"
 # The extractor itself finds a key added to a parser: add one to a copy and expect a failure.
 mkdir -p "$TMP/t/agent" "$TMP/t/core" "$TMP/t/docs"
 cp "$TOP/agent/config.c" "$TMP/t/agent/" && cp "$TOP/core/collector.h" "$TMP/t/core/"
