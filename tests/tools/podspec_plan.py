@@ -5,8 +5,10 @@ from the node, ConfigMap/Secret data as files, missing DirectoryOrCreate paths a
 queue as stand-ins under a scratch dir), read-only mounts and root file system remounted
 read-only, the pod's environment (downward API values faked), the bounding set reduced to the
 capabilities the spec adds, no_new_privs, the pod's args (the listen address moved to a loopback
-port). Usage: podspec_plan.py KUSTOMIZATION_DIR ROOTFS SCRATCH PORT > script; it also writes
-SCRATCH/probes (liveness and readiness paths) and SCRATCH/caps (the added capabilities)."""
+port). Usage: podspec_plan.py KUSTOMIZATION_DIR ROOTFS SCRATCH PORT [RW_URL] > script; it also
+writes SCRATCH/probes (liveness and readiness paths), SCRATCH/caps (the added capabilities) and
+SCRATCH/queue (the stand-in directory of the writable /var/lib/hakari mount). With RW_URL every
+remote_write url of hakari.yml is replaced by it (a local receiver)."""
 import os
 import shlex
 import shutil
@@ -18,6 +20,7 @@ import check_manifests as cm  # noqa: E402
 
 def main():
     kdir, rootfs, scratch, port = sys.argv[1:5]
+    rw_url = sys.argv[5] if len(sys.argv) > 5 else None
     objs = cm.render(kdir)
     by = {cm.obj_id(o): o for o in objs}
     ds = next(o for o in objs if o["kind"] == "DaemonSet")
@@ -49,6 +52,9 @@ def main():
                 # Writable (the queue) or absent on this machine: a stand-in, never the host's.
                 src = os.path.join(scratch, "vol", str(i))
                 os.makedirs(src, exist_ok=True)
+                if m["mountPath"] == "/var/lib/hakari":
+                    with open(os.path.join(scratch, "queue"), "w") as fh:
+                        fh.write(src + "\n")
         else:
             src = os.path.join(scratch, "vol", str(i))
             os.makedirs(src, exist_ok=True)
@@ -60,6 +66,11 @@ def main():
                 data = {k: str(x) for k, x in (s.get("stringData") or {}).items()}
             else:
                 data = {}
+            if rw_url and "hakari.yml" in data:
+                cfg = cm.yaml.load(data["hakari.yml"], Loader=cm.Loader)
+                for item in cfg.get("remote_write") or []:
+                    item["url"] = rw_url
+                data = dict(data, **{"hakari.yml": cm.yaml.safe_dump(cfg, sort_keys=False)})
             for k, val in data.items():
                 with open(os.path.join(src, k), "w", encoding="utf-8") as fh:
                     fh.write(val)
