@@ -306,6 +306,12 @@ def check_set(name, objs, caps):
     if "ClusterRole" in kinds:
         ok(ps.get("automountServiceAccountToken") is not False, where,
            "a ClusterRole is useless without the token mounted")
+    # API access exactly when the configuration asks the kubelet.
+    cmv = next((v["configMap"]["name"] for v in vols.values() if "configMap" in v), None)
+    cfg_text = ((get("ConfigMap", cmv) or {}).get("data") or {}).get("hakari.yml", "")
+    kube = (yaml.load(cfg_text, Loader=Loader) or {}).get("kubernetes") or {}
+    ok(("ClusterRole" in kinds) == bool(kube.get("kubelet_url")), where,
+       "a ClusterRole must come with kubernetes.kubelet_url and only with it")
     for o in objs:
         if o["kind"] == "PrometheusRule":
             check_rules(where, o)
