@@ -7,6 +7,8 @@
 # binary has remote write, overlays/mimir runs too against a local receiver: the tenant header
 # arrives and the durable queue is written to the /var/lib/hakari hostPath under a read-only root.
 source "$(dirname "$0")/../lib.sh"
+# Debian's interpreter: python3-yaml (mk/packages-test.txt) is installed for it.
+PY=$([ -x /usr/bin/python3 ] && echo /usr/bin/python3 || command -v python3)
 [ "$(id -u)" -eq 0 ] || skip "needs root for chroot and mounts"
 command -v setpriv >/dev/null || fail "setpriv (util-linux) missing"
 R="$TMP/rootfs"
@@ -24,7 +26,7 @@ run_pod() {
     PORT=$(free_port)
     SCRATCH="$TMP/scratch-$name"
     mkdir -p "$SCRATCH"
-    python3 "$TOP/tests/tools/podspec_plan.py" "$kdir" "$R" "$SCRATCH" "$PORT" $rw_url \
+    "$PY" "$TOP/tests/tools/podspec_plan.py" "$kdir" "$R" "$SCRATCH" "$PORT" $rw_url \
         >"$TMP/start-$name.sh" || rc=$?
     [ $rc -eq 77 ] && skip "a host file the spec mounts is missing"
     [ $rc -eq 0 ] || fail "podspec_plan.py $kdir"
@@ -92,7 +94,7 @@ class H(http.server.BaseHTTPRequestHandler):
         pass
 http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 PY
-bg receiver python3 "$TMP/receiver.py" "$rport" "$TMP/received"
+bg receiver "$PY" "$TMP/receiver.py" "$rport" "$TMP/received"
 wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 wait_port "$rport" || fail "receiver did not start"
 run_pod mimir "$TOP/deploy/kubernetes/overlays/mimir" "http://127.0.0.1:$rport/api/v1/push"
