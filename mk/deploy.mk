@@ -3,4 +3,4 @@
 # fails while they are stale).
 .PHONY: kube-manifests
 kube-manifests:
-	python3 deploy/gen-kube.py
+	$(shell [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo python3) deploy/gen-kube.py
