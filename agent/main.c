@@ -292,6 +292,15 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* Block the signals we wait for (threads started below inherit the mask) and wait with
+     * sigsuspend: a SIGHUP that lands between the got_* checks and the wait is not lost, as it
+     * could be with pause(). */
+    sigset_t waitset, oldmask;
+    sigemptyset(&waitset);
+    sigaddset(&waitset, SIGTERM);
+    sigaddset(&waitset, SIGINT);
+    sigaddset(&waitset, SIGHUP);
+    sigprocmask(SIG_BLOCK, &waitset, &oldmask);
 
     struct hk_exporters *exp = NULL;
     if ((r = hk_exporters_start(&o.web, cfg, reg, sched, &exp, &err)) < 0) {
@@ -316,7 +325,8 @@ int main(int argc, char **argv)
     hk_log_info("hakari started", "version", HK_VERSION, "listen",
                 o.web.listen_address ? o.web.listen_address : ":9810");
     while (!got_term) {
-        pause();
+        if (!got_hup)
+            sigsuspend(&oldmask);
         if (got_hup) {
             got_hup = 0;
             struct hk_config *ncfg = calloc(1, sizeof(*ncfg));

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,17 +125,21 @@ ssize_t hk_read_file_alloc(int dirfd, const char *path, size_t max, char **ret_b
     }
     for (;;) {
         if (len + 1 >= cap) {
-            if (cap > max) {
+            /* Room for max bytes, one more to notice a larger file, and the terminator: a file
+             * of exactly max bytes fits, one of max + 1 does not. */
+            size_t want = max <= SIZE_MAX - 2 ? max + 2 : SIZE_MAX;
+            size_t ncap = cap * 2 < want ? cap * 2 : want;
+            if (ncap <= cap) {
                 r = -EFBIG;
                 goto out;
             }
-            char *nb = realloc(buf, cap * 2);
+            char *nb = realloc(buf, ncap);
             if (!nb) {
                 r = -ENOMEM;
                 goto out;
             }
             buf = nb;
-            cap *= 2;
+            cap = ncap;
         }
         ssize_t n = read(fd, buf + len, cap - 1 - len);
         if (n < 0) {

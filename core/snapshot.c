@@ -65,6 +65,21 @@ struct hk_builder {
     struct hk_arena_mark section_mark;
     uint64_t section_dropped;
     bool failed_alloc;
+    /* Interned label values (open addressing). A container's labels repeat on each of its ~50
+     * series; storing them once shrinks the arena several-fold and keeps rendering in cache. */
+    struct intern *intern;
+    size_t intern_n, intern_cap;
+    /* Interned label arrays: a container's label set is the same array on every family that
+     * declares the same label names (names and values compared by pointer, both being static
+     * or interned). */
+    struct intern *sets;
+    size_t sets_n, sets_cap;
+};
+
+struct intern {
+    const char *s; /* NULL = empty slot */
+    uint32_t len;
+    uint32_t hash;
 };
 
 struct hk_builder *hk_builder_new(const struct hk_limits *limits)
@@ -90,6 +105,8 @@ void hk_builder_free(struct hk_builder *b)
     free(b->fam);
     free(b->fam_index);
     free(b->ser);
+    free(b->intern);
+    free(b->sets);
     free(b);
 }
 
@@ -121,6 +138,14 @@ void hk_builder_abort(struct hk_builder *b)
     for (size_t i = 0; i < b->nser; i++)
         b->fam[b->ser[i].s.family].nseries++;
     hk_arena_rewind(b->arena, b->section_mark);
+    /* Interned strings of the dropped section are gone with the rewind; forget them all (an
+     * abort is rare, re-interning is cheap). */
+    if (b->intern)
+        memset(b->intern, 0, b->intern_cap * sizeof(*b->intern));
+    b->intern_n = 0;
+    if (b->sets)
+        memset(b->sets, 0, b->sets_cap * sizeof(*b->sets));
+    b->sets_n = 0;
     b->last_desc = NULL;
     b->section = NULL;
 }
@@ -196,6 +221,47 @@ static long family_get(struct hk_builder *b, const char *name, const char *help,
     return (long)b->nfam++;
 }
 
+static int intern_grow(struct intern **table, size_t *table_cap)
+{
+    size_t cap = *table_cap ? *table_cap * 2 : 1024;
+    struct intern *t = calloc(cap, sizeof(*t));
+    if (!t)
+        return -ENOMEM;
+    for (size_t i = 0; i < *table_cap; i++) {
+        const struct intern *e = &(*table)[i];
+        if (!e->s)
+            continue;
+        size_t h = e->hash & (cap - 1);
+        while (t[h].s)
+            h = (h + 1) & (cap - 1);
+        t[h] = *e;
+    }
+    free(*table);
+    *table = t;
+    *table_cap = cap;
+    return 0;
+}
+
+/* The arena copy of a valid value, shared with every earlier equal value of this cycle. */
+static const char *intern_value(struct hk_builder *b, const char *v, size_t len)
+{
+    if ((b->intern_n + 1) * 2 > b->intern_cap && intern_grow(&b->intern, &b->intern_cap) < 0)
+        return hk_arena_strndup(b->arena, v, len); /* no table: just copy */
+    uint32_t hash = (uint32_t)hk_hash_bytes(0x1A7E15, v, len);
+    size_t mask = b->intern_cap - 1, h = hash & mask;
+    for (; b->intern[h].s; h = (h + 1) & mask) {
+        const struct intern *e = &b->intern[h];
+        if (e->hash == hash && e->len == len && memcmp(e->s, v, len) == 0)
+            return e->s;
+    }
+    const char *copy = hk_arena_strndup(b->arena, v, len);
+    if (copy) {
+        b->intern[h] = (struct intern){copy, (uint32_t)len, hash};
+        b->intern_n++;
+    }
+    return copy;
+}
+
 /* Copies a label value into the arena: invalid UTF-8 repaired, length capped on a char edge. */
 static const char *copy_value(struct hk_builder *b, const char *v)
 {
@@ -204,8 +270,8 @@ static const char *copy_value(struct hk_builder *b, const char *v)
     size_t len = strlen(v);
     size_t cap = b->limits.max_label_value_length;
     bool valid = hk_utf8_valid(v, len);
-    if (valid && (cap == 0 || len <= cap))
-        return hk_arena_strndup(b->arena, v, len);
+    if (valid && (cap == 0 || len <= cap) && len < UINT32_MAX)
+        return intern_value(b, v, len);
     char *out = hk_arena_alloc(b->arena, 3 * len + 1);
     if (!out)
         return NULL;
@@ -217,9 +283,13 @@ static const char *copy_value(struct hk_builder *b, const char *v)
     return out;
 }
 
-static uint8_t suffix_rank(const char *family, const char *series)
+static uint8_t suffix_rank(const char *family, enum hk_metric_type type, const char *series)
 {
     size_t fl = strlen(family);
+    /* A counter family is named <stem>_total; its _created sample is <stem>_created. */
+    if (type == HK_METRIC_COUNTER && fl > 6 && strcmp(family + fl - 6, "_total") == 0 &&
+        strncmp(series, family, fl - 6) == 0 && strcmp(series + fl - 6, "_created") == 0)
+        return 3;
     if (strncmp(series, family, fl) != 0)
         return 0;
     const char *s = series + fl;
@@ -279,8 +349,15 @@ static int add_series(struct hk_builder *b, uint32_t fam, const char *series_nam
     const char *skip = f->type == HK_METRIC_HISTOGRAM ? "le"
                        : f->type == HK_METRIC_SUMMARY ? "quantile"
                                                       : NULL;
-    s->group = skip ? hk_series_hash_skip(f->name, labels, n, skip) : s->s.hash;
-    s->suffix = suffix_rank(f->name, series_name);
+    /* group: the series of one metric point (a histogram's buckets, _sum, _count, _created; a
+     * counter's _total and _created) share it, so they come out together and in order. */
+    if (skip)
+        s->group = hk_series_hash_skip(f->name, labels, n, skip);
+    else if (f->type == HK_METRIC_COUNTER)
+        s->group = hk_series_hash(f->name, labels, n);
+    else
+        s->group = s->s.hash;
+    s->suffix = suffix_rank(f->name, f->type, series_name);
     s->sub = skip ? parse_sub(hk_labels_get(labels, n, skip)) : 0;
     f->nseries++;
     b->nser++;
@@ -299,6 +376,53 @@ static long desc_family(struct hk_builder *b, const struct hk_metric_desc *desc)
     return fam;
 }
 
+/* The arena copy of a sorted label array, shared with equal earlier arrays of this cycle. */
+static struct hk_label *intern_set(struct hk_builder *b, const struct hk_label *l, size_t n)
+{
+    size_t bytes = (n ? n : 1) * sizeof(*l);
+    if ((b->sets_n + 1) * 2 > b->sets_cap && intern_grow(&b->sets, &b->sets_cap) < 0)
+        b->sets_cap = 0; /* below: no table, plain copy */
+    uint32_t hash = (uint32_t)hk_hash_bytes(0x5E75, l, n * sizeof(*l));
+    size_t h = 0;
+    if (b->sets_cap) {
+        size_t mask = b->sets_cap - 1;
+        for (h = hash & mask; b->sets[h].s; h = (h + 1) & mask) {
+            const struct intern *e = &b->sets[h];
+            if (e->hash == hash && e->len == n && memcmp(e->s, l, n * sizeof(*l)) == 0)
+                return (struct hk_label *)e->s;
+        }
+    }
+    struct hk_label *copy = hk_arena_alloc(b->arena, bytes);
+    if (!copy)
+        return NULL;
+    memcpy(copy, l, n * sizeof(*l));
+    if (b->sets_cap) {
+        b->sets[h] = (struct intern){(const char *)copy, (uint32_t)n, hash};
+        b->sets_n++;
+    }
+    return copy;
+}
+
+/* Fills l (room for n + 1) with the desc's labels plus the extra one, sorted; returns the count,
+ * or SIZE_MAX (out of memory, or the desc repeats a label name). */
+static size_t fill_labels(struct hk_builder *b, const struct hk_metric_desc *desc,
+                          const char *const *values, const char *extra_name,
+                          const char *extra_value, size_t n, struct hk_label *l)
+{
+    for (size_t i = 0; i < n; i++) {
+        l[i].name = desc->label_names[i];
+        l[i].value = copy_value(b, values ? values[i] : NULL);
+        if (!l[i].value)
+            return SIZE_MAX;
+    }
+    if (extra_name) {
+        l[n].name = extra_name;
+        l[n].value = extra_value;
+        n++;
+    }
+    return hk_labels_sort(l, n) ? n : SIZE_MAX;
+}
+
 /* Builds the sorted label array for a desc emit, with room for one extra label. */
 static struct hk_label *desc_labels(struct hk_builder *b, const struct hk_metric_desc *desc,
                                     const char *const *values, const char *extra_name,
@@ -308,23 +432,19 @@ static struct hk_label *desc_labels(struct hk_builder *b, const struct hk_metric
     if (desc->label_names)
         while (desc->label_names[n])
             n++;
-    struct hk_label *l = hk_arena_alloc(b->arena, (n + 1) * sizeof(*l));
-    if (!l)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        l[i].name = desc->label_names[i];
-        l[i].value = copy_value(b, values ? values[i] : NULL);
-        if (!l[i].value)
+    struct hk_label tmp[32];
+    if (n + 1 <= sizeof(tmp) / sizeof(tmp[0])) {
+        size_t m = fill_labels(b, desc, values, extra_name, extra_value, n, tmp);
+        if (m == SIZE_MAX)
             return NULL;
+        *ret_n = m;
+        return intern_set(b, tmp, m);
     }
-    if (extra_name) {
-        l[n].name = extra_name;
-        l[n].value = extra_value;
-        n++;
-    }
-    if (!hk_labels_sort(l, n))
+    struct hk_label *l = hk_arena_alloc(b->arena, (n + 1) * sizeof(*l));
+    size_t m = l ? fill_labels(b, desc, values, extra_name, extra_value, n, l) : SIZE_MAX;
+    if (m == SIZE_MAX)
         return NULL;
-    *ret_n = n;
+    *ret_n = m;
     return l;
 }
 
@@ -358,22 +478,36 @@ static const char *series_name(struct hk_builder *b, const char *family, const c
     return p;
 }
 
+/* The le value the way client_golang writes it (strconv 'g', shortest): the shortest digits that
+ * round-trip, exponent form when the decimal exponent is < -4 or >= 6. Matching it keeps our
+ * bucket series identical to other exporters' (le="10", le="0.005", le="1e+06"). */
 static const char *format_bound(struct hk_builder *b, double bound)
 {
-    char buf[40];
+    char buf[48];
     if (isinf(bound))
-        return "+Inf";
-    int n = snprintf(buf, sizeof(buf), "%.17g", bound);
-    /* Prefer the shortest representation that round-trips (0.001 rather than 0.0010000000000000000208). */
-    for (int prec = 1; prec <= 17; prec++) {
-        char t[40];
-        int m = snprintf(t, sizeof(t), "%.*g", prec, bound);
-        if (strtod(t, NULL) == bound) {
-            memcpy(buf, t, (size_t)m + 1);
-            n = m;
+        return bound > 0 ? "+Inf" : "-Inf";
+    if (isnan(bound))
+        return "NaN";
+    int digits = 17;
+    for (int p = 1; p <= 17; p++) {
+        snprintf(buf, sizeof(buf), "%.*e", p - 1, bound);
+        if (strtod(buf, NULL) == bound) {
+            digits = p;
             break;
         }
     }
+    snprintf(buf, sizeof(buf), "%.*e", digits - 1, bound);
+    const char *e = strchr(buf, 'e');
+    long exp10 = e ? strtol(e + 1, NULL, 10) : 0;
+    int n;
+    if (exp10 < -4 || exp10 >= 6) {
+        n = (int)strlen(buf);
+    } else {
+        long decimals = digits - 1 - exp10;
+        n = snprintf(buf, sizeof(buf), "%.*f", decimals > 0 ? (int)decimals : 0, bound);
+    }
+    if (n < 0 || (size_t)n >= sizeof(buf))
+        return NULL;
     return hk_arena_strndup(b->arena, buf, (size_t)n);
 }
 
@@ -384,6 +518,21 @@ int hk_emit_histogram(struct hk_builder *b, const struct hk_metric_desc *desc,
     long fam = desc_family(b, desc);
     if (fam < 0)
         return (int)fam;
+    /* A histogram is emitted whole or not at all: one cut by the series cap would lack its
+     * +Inf bucket or _count, which Prometheus rejects. */
+    size_t need = nbounds + 3;
+    for (size_t i = 0; i < nbounds; i++)
+        if (isinf(bounds[i]))
+            need--;
+    size_t nlab = 1; /* le */
+    if (desc->label_names)
+        while (desc->label_names[nlab - 1])
+            nlab++;
+    if ((b->limits.max_series && hk_builder_section_series(b) + need > b->limits.max_series) ||
+        (b->limits.max_labels && nlab > b->limits.max_labels)) {
+        b->section_dropped += need;
+        return -E2BIG;
+    }
     const char *bucket = series_name(b, desc->name, "_bucket");
     const char *sum_name = series_name(b, desc->name, "_sum");
     const char *count_name = series_name(b, desc->name, "_count");
@@ -498,8 +647,17 @@ static int series_cmp(const void *pa, const void *pb, void *ctx)
         return sa->group < sb->group ? -1 : 1;
     if (sa->suffix != sb->suffix)
         return sa->suffix < sb->suffix ? -1 : 1;
-    if (sa->sub != sb->sub)
-        return sa->sub < sb->sub ? -1 : 1;
+    if (sa->sub != sb->sub) {
+        /* A total order even for le="NaN" (possible via hk_emit_labels): NaN sorts last. A
+         * comparator that is not consistent leaves qsort's output unordered, and duplicates
+         * then escape the adjacent-pair check below. */
+        if (isnan(sa->sub) || isnan(sb->sub)) {
+            if (isnan(sa->sub) != isnan(sb->sub))
+                return isnan(sa->sub) ? 1 : -1;
+        } else {
+            return sa->sub < sb->sub ? -1 : 1;
+        }
+    }
     if (sa->s.hash != sb->s.hash)
         return sa->s.hash < sb->s.hash ? -1 : 1;
     int c = strcmp(sa->s.name, sb->s.name);
@@ -659,9 +817,14 @@ struct subscriber {
     void *userdata;
 };
 
+/* Readers between loading cur and taking their reference register in the counter of the
+ * current epoch. A publisher swaps cur, moves the epoch on and waits only for the previous
+ * epoch's counter to drain: readers arriving meanwhile count in the other one, so a steady
+ * stream of scrapes cannot starve the publisher (one shared counter could stay non-zero). */
 struct hk_registry {
     _Atomic(struct hk_snapshot *) cur;
-    atomic_uint acquiring; /* readers between loading cur and taking their reference */
+    atomic_uint epoch;
+    atomic_uint acquiring[2];
     uint64_t seq;
     pthread_mutex_t publish_lock;
     struct subscriber subs[8];
@@ -674,7 +837,9 @@ struct hk_registry *hk_registry_new(void)
     if (!reg)
         return NULL;
     atomic_init(&reg->cur, NULL);
-    atomic_init(&reg->acquiring, 0);
+    atomic_init(&reg->epoch, 0);
+    atomic_init(&reg->acquiring[0], 0);
+    atomic_init(&reg->acquiring[1], 0);
     pthread_mutex_init(&reg->publish_lock, NULL);
     return reg;
 }
@@ -707,7 +872,8 @@ void hk_registry_publish(struct hk_registry *reg, struct hk_snapshot *snap)
     struct hk_snapshot *old = atomic_exchange(&reg->cur, snap);
     /* Grace period: a reader that loaded `old` before the exchange is still about to take its
      * reference; wait for it before dropping ours. Readers never wait. */
-    while (atomic_load(&reg->acquiring) != 0)
+    unsigned e = atomic_fetch_add(&reg->epoch, 1);
+    while (atomic_load(&reg->acquiring[e & 1]) != 0)
         sched_yield();
     hk_snapshot_unref(old);
     for (int i = 0; i < reg->nsubs; i++)
@@ -717,10 +883,18 @@ void hk_registry_publish(struct hk_registry *reg, struct hk_snapshot *snap)
 
 struct hk_snapshot *hk_registry_acquire(struct hk_registry *reg)
 {
-    atomic_fetch_add(&reg->acquiring, 1);
+    unsigned e;
+    for (;;) {
+        e = atomic_load(&reg->epoch);
+        atomic_fetch_add(&reg->acquiring[e & 1], 1);
+        if (atomic_load(&reg->epoch) == e)
+            break;
+        /* A publisher moved on between the two loads: register in the new epoch instead. */
+        atomic_fetch_sub(&reg->acquiring[e & 1], 1);
+    }
     struct hk_snapshot *s = atomic_load(&reg->cur);
     if (s)
         atomic_fetch_add(&s->refs, 1);
-    atomic_fetch_sub(&reg->acquiring, 1);
+    atomic_fetch_sub(&reg->acquiring[e & 1], 1);
     return s;
 }

@@ -36,6 +36,8 @@ int hk_error_at(struct hk_error *err, const struct hk_yaml_node *node, const cha
 
 struct builder {
     yaml_parser_t parser;
+    const char *text; /* the input, for positions of reader (encoding) errors */
+    size_t text_len;
     const char *file;
     struct hk_error *err;
     size_t nodes;
@@ -174,6 +176,21 @@ static int parse_node(struct builder *b, yaml_event_t *ev, int depth, struct hk_
 static int next_event(struct builder *b, yaml_event_t *ev)
 {
     if (!yaml_parser_parse(&b->parser, ev)) {
+        if (b->parser.error == YAML_READER_ERROR) {
+            /* Encoding errors carry a byte offset, not a mark: turn it into line:col. */
+            size_t line = 1, col = 1, off = b->parser.problem_offset;
+            for (size_t i = 0; i < off && i < b->text_len; i++) {
+                if (b->text[i] == '\n') {
+                    line++;
+                    col = 1;
+                } else if (((unsigned char)b->text[i] & 0xC0) != 0x80) {
+                    col++;
+                }
+            }
+            snprintf(b->err->msg, sizeof(b->err->msg), "%s:%zu:%zu: %s", b->file, line, col,
+                     b->parser.problem ? b->parser.problem : "invalid encoding");
+            return -EINVAL;
+        }
         snprintf(b->err->msg, sizeof(b->err->msg), "%s:%zu:%zu: %s%s%s", b->file,
                  b->parser.problem_mark.line + 1, b->parser.problem_mark.column + 1,
                  b->parser.problem ? b->parser.problem : "YAML syntax error",
@@ -314,7 +331,7 @@ static int parse_node(struct builder *b, yaml_event_t *ev, int depth, struct hk_
 int hk_yaml_parse_string(const char *name, const char *text, size_t len,
                          struct hk_yaml_node **ret_root, struct hk_error *err)
 {
-    struct builder b = {.err = err};
+    struct builder b = {.err = err, .text = text, .text_len = len};
     char *file = strdup(name ? name : "<config>");
     if (!file)
         return -ENOMEM;

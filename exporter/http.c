@@ -14,11 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <zlib.h>
 
 #include "core/buf.h"
 #include "core/log.h"
 #include "exporter/textfmt.h"
+#include "exporter/webconfig.h"
 
 struct rendered {
     char *body;
@@ -38,12 +41,15 @@ static const char *const handler_names[H_N] = {"/metrics", "/-/healthy", "/-/rea
 struct hk_http {
     struct MHD_Daemon *daemon;
     struct hk_registry *reg;
+    struct hk_webconfig *wc; /* NULL: plain HTTP, no auth */
     size_t max_body;
     uint16_t port;
     atomic_uint_fast64_t requests[H_N];
     atomic_uint_fast64_t errors_500;
     atomic_uint_fast64_t render_ns_total;
     atomic_uint_fast64_t renders;
+    atomic_uint_fast64_t unauthorized;
+    atomic_uint_fast64_t tls_rejected;
 };
 
 static void gz_free(struct gz *g)
@@ -155,17 +161,28 @@ static bool header_has(struct MHD_Connection *c, const char *header, const char 
     return true;
 }
 
-static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *type,
-                                 const char *text)
+/* Queues resp with the configured extra headers (http_server_config.headers) and drops our
+ * reference to it. */
+static enum MHD_Result queue(struct hk_http *h, struct MHD_Connection *c, unsigned status,
+                             struct MHD_Response *resp)
+{
+    if (h->wc)
+        for (size_t i = 0; i < h->wc->nheaders; i++)
+            MHD_add_response_header(resp, h->wc->headers[i].name, h->wc->headers[i].value);
+    enum MHD_Result ret = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static enum MHD_Result send_text(struct hk_http *h, struct MHD_Connection *c, unsigned status,
+                                 const char *type, const char *text)
 {
     struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), (void *)text,
                                                                 MHD_RESPMEM_MUST_COPY);
     if (!resp)
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    enum MHD_Result ret = MHD_queue_response(c, status, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return queue(h, c, status, resp);
 }
 
 static void unref_cb(void *cls)
@@ -177,7 +194,7 @@ static enum MHD_Result serve_metrics(struct hk_http *h, struct MHD_Connection *c
 {
     struct hk_snapshot *snap = hk_registry_acquire(h->reg);
     if (!snap)
-        return send_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8",
+        return send_text(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8",
                          "no snapshot collected yet\n");
     bool om = header_has(c, MHD_HTTP_HEADER_ACCEPT, "application/openmetrics-text");
     struct rendered *r = get_rendered(h, snap, om ? HK_TEXTFMT_OPENMETRICS : HK_TEXTFMT_TEXT);
@@ -188,7 +205,7 @@ static enum MHD_Result serve_metrics(struct hk_http *h, struct MHD_Connection *c
         hk_snapshot_unref(snap);
         atomic_fetch_add(&h->errors_500, 1);
         hk_log_error("cannot render /metrics", "err", msg);
-        return send_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8", msg);
+        return send_text(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8", msg);
     }
     const char *body = r->body;
     size_t len = r->len;
@@ -215,7 +232,40 @@ static enum MHD_Result serve_metrics(struct hk_http *h, struct MHD_Connection *c
     if (gzip)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept, Accept-Encoding");
-    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
+    return queue(h, c, MHD_HTTP_OK, resp);
+}
+
+/* Basic auth (when basic_auth_users is configured): 401 with WWW-Authenticate otherwise. */
+static bool authorized(struct hk_http *h, struct MHD_Connection *c)
+{
+    if (!h->wc || !h->wc->auth)
+        return true;
+    char *pass = NULL;
+    char *user = MHD_basic_auth_get_username_password(c, &pass);
+    bool ok = user && pass && hk_webconfig_authorize(h->wc, user, pass);
+    if (pass) {
+        explicit_bzero(pass, strlen(pass));
+        MHD_free(pass);
+    }
+    if (user)
+        MHD_free(user);
+    return ok;
+}
+
+static enum MHD_Result send_unauthorized(struct hk_http *h, struct MHD_Connection *c)
+{
+    static const char body[] = "Unauthorized\n";
+    atomic_fetch_add(&h->unauthorized, 1);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(sizeof(body) - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+    if (h->wc)
+        for (size_t i = 0; i < h->wc->nheaders; i++)
+            MHD_add_response_header(resp, h->wc->headers[i].name, h->wc->headers[i].value);
+    /* Adds WWW-Authenticate: Basic realm="hakari" and answers 401. */
+    enum MHD_Result ret = MHD_queue_basic_auth_fail_response(c, "hakari", resp);
     MHD_destroy_response(resp);
     return ret;
 }
@@ -249,6 +299,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                   : !strcmp(url, "/")          ? H_ROOT
                                                : H_OTHER;
     atomic_fetch_add(&h->requests[handler], 1);
+    if (!authorized(h, c))
+        return send_unauthorized(h, c);
     if (!get && !head) {
         struct MHD_Response *resp =
             MHD_create_response_from_buffer(19, (void *)"method not allowed\n",
@@ -256,26 +308,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!resp)
             return MHD_NO;
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-        enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_METHOD_NOT_ALLOWED, resp);
-        MHD_destroy_response(resp);
-        return ret;
+        return queue(h, c, MHD_HTTP_METHOD_NOT_ALLOWED, resp);
     }
     switch (handler) {
     case H_METRICS:
         return serve_metrics(h, c);
     case H_HEALTHY:
-        return send_text(c, MHD_HTTP_OK, "text/plain; charset=utf-8", "hakari is healthy.\n");
+        return send_text(h, c, MHD_HTTP_OK, "text/plain; charset=utf-8", "hakari is healthy.\n");
     case H_READY: {
         struct hk_snapshot *s = hk_registry_acquire(h->reg);
         hk_snapshot_unref(s);
-        return s ? send_text(c, MHD_HTTP_OK, "text/plain; charset=utf-8", "hakari is ready.\n")
-                 : send_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8",
+        return s ? send_text(h, c, MHD_HTTP_OK, "text/plain; charset=utf-8", "hakari is ready.\n")
+                 : send_text(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8",
                              "hakari is not ready: no snapshot collected yet.\n");
     }
     case H_ROOT:
-        return send_text(c, MHD_HTTP_OK, "text/html; charset=utf-8", landing);
+        return send_text(h, c, MHD_HTTP_OK, "text/html; charset=utf-8", landing);
     default:
-        return send_text(c, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8", "not found\n");
+        return send_text(h, c, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8", "not found\n");
     }
 }
 
@@ -329,7 +379,81 @@ int hk_http_check(const struct hk_http_options *opt, struct hk_error *err)
                  "--web.listen-address \"%s\": expected host:port, :port or [v6]:port", addr);
         return -EINVAL;
     }
+    if (opt->web_config_file) {
+        struct hk_webconfig *wc = NULL;
+        int r = hk_webconfig_load(opt->web_config_file, &wc, err);
+        hk_webconfig_free(wc);
+        if (r < 0)
+            return r;
+    }
     return 0;
+}
+
+/* Client certificate policy, applied to each TLS session before its handshake (libmicrohttpd
+ * only ever asks for an optional certificate and verifies nothing). A refused certificate fails
+ * the handshake, as it does in Go's crypto/tls. */
+static int verify_client_cert(gnutls_session_t session)
+{
+    struct hk_http *h = gnutls_session_get_ptr(session);
+    unsigned n = 0;
+    const gnutls_datum_t *peers = gnutls_certificate_get_peers(session, &n);
+    if (!peers || n == 0) {
+        if (h->wc->client_auth == HK_CLIENT_AUTH_VERIFY_IF_GIVEN)
+            return 0;
+        atomic_fetch_add(&h->tls_rejected, 1);
+        return GNUTLS_E_CERTIFICATE_ERROR;
+    }
+    /* Chain to client_ca_file, validity period, and the key purpose of a TLS client. */
+    gnutls_typed_vdata_st purpose = {GNUTLS_DT_KEY_PURPOSE_OID,
+                                     (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT, 0};
+    unsigned status = 0;
+    int r = gnutls_certificate_verify_peers(session, &purpose, 1, &status);
+    if (r < 0 || status != 0) {
+        atomic_fetch_add(&h->tls_rejected, 1);
+        if (hk_log_enabled(HK_LOG_DEBUG)) {
+            gnutls_datum_t why = {NULL, 0};
+            if (r >= 0 && gnutls_certificate_verification_status_print(
+                              status, GNUTLS_CRT_X509, &why, 0) >= 0) {
+                hk_log_debug("client certificate refused", "reason", (const char *)why.data);
+                gnutls_free(why.data);
+            }
+        }
+        return GNUTLS_E_CERTIFICATE_ERROR;
+    }
+    return 0;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct hk_http *h = cls;
+    if (toe != MHD_CONNECTION_NOTIFY_STARTED || !h->wc || !h->wc->tls)
+        return;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (!ci || !ci->tls_session)
+        return;
+    gnutls_session_t session = (gnutls_session_t)ci->tls_session;
+    switch (h->wc->client_auth) {
+    case HK_CLIENT_AUTH_NONE:
+        gnutls_certificate_server_set_request(session, GNUTLS_CERT_IGNORE);
+        break;
+    case HK_CLIENT_AUTH_REQUEST:
+        gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUEST);
+        break;
+    case HK_CLIENT_AUTH_REQUIRE_ANY:
+        gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUIRE);
+        break;
+    case HK_CLIENT_AUTH_VERIFY_IF_GIVEN:
+    case HK_CLIENT_AUTH_REQUIRE_VERIFY:
+        gnutls_certificate_server_set_request(session, h->wc->client_auth ==
+                                                               HK_CLIENT_AUTH_REQUIRE_VERIFY
+                                                           ? GNUTLS_CERT_REQUIRE
+                                                           : GNUTLS_CERT_REQUEST);
+        gnutls_session_set_ptr(session, h);
+        gnutls_session_set_verify_function(session, verify_client_cert);
+        break;
+    }
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -354,22 +478,41 @@ int hk_http_start(const struct hk_http_options *opt, struct hk_registry *reg,
     struct hk_http *h = calloc(1, sizeof(*h));
     if (!h)
         return -ENOMEM;
+    if (opt->web_config_file && (r = hk_webconfig_load(opt->web_config_file, &h->wc, err)) < 0) {
+        free(h);
+        return r;
+    }
     h->reg = reg;
     h->max_body = opt->max_body_bytes ? opt->max_body_bytes : 512u << 20;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_AUTO;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_DUAL_STACK;
+    struct MHD_OptionItem tls_opts[6];
+    size_t nt = 0;
+    if (h->wc && h->wc->tls) {
+        flags |= MHD_USE_TLS;
+        tls_opts[nt++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, h->wc->key_pem};
+        tls_opts[nt++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, h->wc->cert_pem};
+        tls_opts[nt++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+                                                 h->wc->priorities};
+        if (h->wc->ca_pem)
+            tls_opts[nt++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, h->wc->ca_pem};
+        tls_opts[nt++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION,
+                                                 (intptr_t)on_connection, h};
+    }
+    tls_opts[nt] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     h->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(opt->threads ? opt->threads : 2),
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)(opt->max_connections ? opt->max_connections : 64),
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(opt->timeout_s ? opt->timeout_s : 30),
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_log, NULL, MHD_OPTION_END);
+        mhd_log, NULL, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     if (!h->daemon) {
         snprintf(err->msg, sizeof(err->msg), "cannot listen on %s: %s",
                  opt->listen_address ? opt->listen_address : ":9810",
                  errno ? strerror(errno) : "libmicrohttpd refused the options");
+        hk_webconfig_free(h->wc);
         free(h);
         return -EADDRINUSE;
     }
@@ -389,6 +532,7 @@ void hk_http_stop(struct hk_http *h)
     if (!h)
         return;
     MHD_stop_daemon(h->daemon);
+    hk_webconfig_free(h->wc);
     free(h);
 }
 
@@ -406,9 +550,29 @@ static const struct hk_metric_desc desc_renders = {
     "hakari_http_renders_total", "Exposition bodies rendered (one per snapshot and format).",
     HK_METRIC_COUNTER, "", NULL};
 
+static const struct hk_metric_desc desc_unauth = {
+    "hakari_http_unauthorized_total",
+    "Requests refused with 401 (basic auth missing or wrong).", HK_METRIC_COUNTER, "", NULL};
+static const struct hk_metric_desc desc_tls_rejected = {
+    "hakari_http_tls_client_cert_rejected_total",
+    "TLS client certificates that did not verify against client_ca_file (a missing one is "
+    "refused by the handshake itself and not counted here).",
+    HK_METRIC_COUNTER, "", NULL};
+
+static const struct hk_metric_desc desc_bcrypt = {
+    "hakari_http_auth_bcrypt_total",
+    "bcrypt verifications run for basic auth (successes are cached for 60 s).", HK_METRIC_COUNTER,
+    "", NULL};
+
 void hk_http_self_metrics(struct hk_builder *b, void *http)
 {
     struct hk_http *h = http;
+    if (h->wc && h->wc->auth) {
+        hk_emit(b, &desc_unauth, NULL, (double)atomic_load(&h->unauthorized));
+        hk_emit(b, &desc_bcrypt, NULL, (double)hk_webconfig_bcrypt_runs(h->wc));
+    }
+    if (h->wc && h->wc->tls && h->wc->client_auth >= HK_CLIENT_AUTH_VERIFY_IF_GIVEN)
+        hk_emit(b, &desc_tls_rejected, NULL, (double)atomic_load(&h->tls_rejected));
     for (int i = 0; i < H_N; i++) {
         const char *v[] = {handler_names[i]};
         hk_emit(b, &desc_requests, v, (double)atomic_load(&h->requests[i]));

@@ -1,22 +1,81 @@
 /* Prometheus text 0.0.4 and OpenMetrics 1.0.0 rendering. */
 #include "exporter/textfmt.h"
 
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* Values with at most 6 decimals and 16 digits (cpu seconds from USER_HZ ticks, ratios, byte
+ * counts / 1024) without printf: m = v * 10^k is an integer and m / 10^k gives v back exactly
+ * (a correctly rounded division of two exact numbers is what strtod returns for the decimal), so
+ * the decimal round-trips; the smallest such k gives the shortest one. Restricted to
+ * 1e-4 <= |v| < 1e15, where %.15g..%.17g print the same digits in fixed notation. Returns 0 when
+ * the value does not qualify. */
+static size_t format_fixed_fast(char *buf, size_t cap, double v)
+{
+    static const double p10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
+    double a = fabs(v);
+    if (!(a >= 1e-4 && a < 1e15) || cap < 32)
+        return 0;
+    for (int k = 1; k <= 6; k++) {
+        double m = v * p10[k];
+        if (fabs(m) >= 9007199254740992.0)
+            return 0;
+        if (m != trunc(m) || m / p10[k] != v)
+            continue;
+        int64_t im = (int64_t)m;
+        if (im % 10 == 0)
+            return 0; /* a smaller k should have matched: leave odd cases to the slow path */
+        uint64_t u = im < 0 ? (uint64_t)0 - (uint64_t)im : (uint64_t)im;
+        char digits[24];
+        int nd = 0;
+        do {
+            digits[nd++] = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        while (nd <= k)
+            digits[nd++] = '0'; /* 0.005 → at least one integer digit */
+        size_t o = 0;
+        if (im < 0)
+            buf[o++] = '-';
+        for (int i = nd - 1; i >= 0; i--) {
+            buf[o++] = digits[i];
+            if (i == k)
+                buf[o++] = '.';
+        }
+        buf[o] = '\0';
+        return o;
+    }
+    return 0;
+}
+
 size_t hk_format_double(char *buf, size_t cap, double v)
 {
     int n;
+    size_t fast = format_fixed_fast(buf, cap, v);
+    if (fast)
+        return fast;
     if (isnan(v))
         n = snprintf(buf, cap, "NaN");
     else if (isinf(v))
         n = snprintf(buf, cap, v > 0 ? "+Inf" : "-Inf");
-    else if (v == (double)(int64_t)v && fabs(v) < 9007199254740992.0) /* exact integer < 2^53 */
+    else if (fabs(v) < 9007199254740992.0 && v == (double)(int64_t)v) /* exact integer < 2^53 */
+        /* The range test comes first: converting an out-of-range double to int64 is undefined. */
         n = snprintf(buf, cap, "%" PRId64, (int64_t)v);
-    else {
+    else if (fabs(v) < DBL_MIN) {
+        /* Subnormals carry fewer digits, so %.15g is not the shortest form: search upwards. */
+        n = 0;
+        for (int prec = 1; prec <= 17; prec++) {
+            n = snprintf(buf, cap, "%.*g", prec, v);
+            if (strtod(buf, NULL) == v)
+                break;
+        }
+    } else {
+        /* For normal doubles the nearest 15-, 16- or 17-digit decimal that round-trips is also
+         * the shortest one (every decimal of <= 15 digits round-trips through a double). */
         n = snprintf(buf, cap, "%.15g", v);
         if (strtod(buf, NULL) != v) {
             n = snprintf(buf, cap, "%.16g", v);
@@ -104,39 +163,166 @@ static const char *om_type(const struct hk_family *f)
     return "unknown";
 }
 
+/* Escapes v into dst (room for 2 * strlen(v) bytes); returns the end. Runs without specials are
+ * copied whole. */
+static char *escape_into(char *dst, const char *v, size_t len)
+{
+    const char *p = v, *end = v + len;
+    while (p < end) {
+        const char *run = p;
+        while (p < end && *p != '\\' && *p != '"' && *p != '\n')
+            p++;
+        memcpy(dst, run, (size_t)(p - run));
+        dst += p - run;
+        if (p == end)
+            break;
+        *dst++ = '\\';
+        *dst++ = *p == '\n' ? 'n' : *p;
+        p++;
+    }
+    return dst;
+}
+
+/* Decimal of an integer-valued double below 2^53 (the common case: bytes, counts). */
+static size_t format_int(char *buf, int64_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    size_t o = 0;
+    if (v < 0)
+        buf[o++] = '-';
+    while (n)
+        buf[o++] = tmp[--n];
+    buf[o] = '\0';
+    return o;
+}
+
+/* One sample line. The line's worst-case size is reserved once, then written directly: this is
+ * the hot loop of every scrape (100k+ series). */
 static void write_series(struct hk_buf *out, const struct hk_series *s, bool om)
 {
-    char num[48];
-    hk_buf_puts(out, s->name);
+    size_t name_len = strlen(s->name);
+    size_t need = name_len + 2 /* {} */ + 1 /* space */ + 48 /* value */ + 48 /* timestamp */ + 1;
+    size_t lens[2 * 64];
+    bool small = s->nlabels <= 64;
+    for (uint32_t i = 0; small && i < s->nlabels; i++) {
+        lens[2 * i] = strlen(s->labels[i].name);
+        lens[2 * i + 1] = strlen(s->labels[i].value);
+        need += lens[2 * i] + 2 * lens[2 * i + 1] + 4; /* ,name="value" */
+    }
+    if (!small || (out->max && need > out->max - out->len)) {
+        /* Many labels, or near the cap (the worst case might not fit where the real line does):
+         * the plain, checked path. */
+        char num[48];
+        hk_buf_puts(out, s->name);
+        if (s->nlabels) {
+            hk_buf_putc(out, '{');
+            for (uint32_t i = 0; i < s->nlabels; i++) {
+                if (i)
+                    hk_buf_putc(out, ',');
+                hk_buf_puts(out, s->labels[i].name);
+                hk_buf_put(out, "=\"", 2);
+                hk_textfmt_escape_value(out, s->labels[i].value);
+                hk_buf_putc(out, '"');
+            }
+            hk_buf_putc(out, '}');
+        }
+        hk_buf_putc(out, ' ');
+        hk_buf_put(out, num, hk_format_double(num, sizeof(num), s->value));
+        if (s->ts_ms) {
+            if (om)
+                hk_buf_printf(out, " %s%" PRId64 ".%03" PRId64, s->ts_ms < 0 ? "-" : "",
+                              (int64_t)llabs(s->ts_ms / 1000), (int64_t)llabs(s->ts_ms % 1000));
+            else
+                hk_buf_printf(out, " %" PRId64, s->ts_ms);
+        }
+        hk_buf_putc(out, '\n');
+        return;
+    }
+    if (hk_buf_reserve(out, need) < 0)
+        return;
+    char *start = out->data + out->len, *w = start;
+    memcpy(w, s->name, name_len);
+    w += name_len;
     if (s->nlabels) {
-        hk_buf_putc(out, '{');
+        *w++ = '{';
         for (uint32_t i = 0; i < s->nlabels; i++) {
             if (i)
-                hk_buf_putc(out, ',');
-            hk_buf_puts(out, s->labels[i].name);
-            hk_buf_put(out, "=\"", 2);
-            hk_textfmt_escape_value(out, s->labels[i].value);
-            hk_buf_putc(out, '"');
+                *w++ = ',';
+            memcpy(w, s->labels[i].name, lens[2 * i]);
+            w += lens[2 * i];
+            *w++ = '=';
+            *w++ = '"';
+            w = escape_into(w, s->labels[i].value, lens[2 * i + 1]);
+            *w++ = '"';
         }
-        hk_buf_putc(out, '}');
+        *w++ = '}';
     }
-    hk_buf_putc(out, ' ');
-    size_t n = hk_format_double(num, sizeof(num), s->value);
-    hk_buf_put(out, num, n);
+    *w++ = ' ';
+    double v = s->value;
+    if (fabs(v) < 9007199254740992.0 && v == (double)(int64_t)v)
+        w += format_int(w, (int64_t)v);
+    else
+        w += hk_format_double(w, 48, v);
     if (s->ts_ms) {
+        int n;
         if (om)
-            hk_buf_printf(out, " %" PRId64 ".%03" PRId64, s->ts_ms / 1000, (int64_t)llabs(s->ts_ms % 1000));
+            n = snprintf(w, 48, " %s%" PRId64 ".%03" PRId64, s->ts_ms < 0 ? "-" : "",
+                         (int64_t)llabs(s->ts_ms / 1000), (int64_t)llabs(s->ts_ms % 1000));
         else
-            hk_buf_printf(out, " %" PRId64, s->ts_ms);
+            n = snprintf(w, 48, " %" PRId64, s->ts_ms);
+        w += n > 0 ? n : 0;
     }
-    hk_buf_putc(out, '\n');
+    *w++ = '\n';
+    out->len += (size_t)(w - start);
+    out->data[out->len] = '\0';
+}
+
+/* Expected body size, from an even sample of up to 256 series (labels dominate and vary a lot
+ * between snapshots, so a fixed per-series guess reallocates and copies large bodies). */
+static size_t estimate_size(const struct hk_snapshot *snap)
+{
+    if (snap->nseries == 0)
+        return 4096;
+    size_t step = snap->nseries / 256 + 1, sampled = 0, bytes = 0;
+    for (size_t i = 0; i < snap->nseries; i += step) {
+        const struct hk_series *s = &snap->series[i];
+        bytes += strlen(s->name) + 32;
+        for (uint32_t j = 0; j < s->nlabels; j++)
+            bytes += strlen(s->labels[j].name) + strlen(s->labels[j].value) + 4;
+        sampled++;
+    }
+    return bytes / sampled * snap->nseries * 9 / 8 + snap->nfamilies * 160 + 4096;
+}
+
+/* Series are sorted, but their label arrays and strings sit in the arena in emission order, so
+ * rendering walks memory at random: most of its time went to cache and TLB misses on the label
+ * array. Fetch the label array 8 series ahead and its strings 4 ahead. */
+static inline void prefetch_ahead(const struct hk_snapshot *snap, size_t idx)
+{
+    if (idx + 8 < snap->nseries)
+        __builtin_prefetch(snap->series[idx + 8].labels);
+    if (idx + 4 < snap->nseries) {
+        const struct hk_series *n = &snap->series[idx + 4];
+        for (uint32_t j = 0; j < n->nlabels && j < 16; j++)
+            __builtin_prefetch(n->labels[j].value);
+    }
 }
 
 int hk_textfmt_render(const struct hk_snapshot *snap, enum hk_textfmt fmt, struct hk_buf *out)
 {
     bool om = fmt == HK_TEXTFMT_OPENMETRICS;
-    /* Rough size hint: avoids most reallocations for big snapshots. */
-    hk_buf_reserve(out, snap->nseries * 96 + snap->nfamilies * 128);
+    /* Rough size hint: avoids most reallocations for big snapshots. Never more than the
+     * buffer's cap: a failed hint would poison the buffer for output that fits. */
+    size_t hint = estimate_size(snap);
+    if (out->max && hint > out->max - out->len)
+        hint = out->max > out->len ? out->max - out->len : 0;
+    hk_buf_reserve(out, hint);
     for (size_t fi = 0; fi < snap->nfamilies && !out->err; fi++) {
         const struct hk_family *f = &snap->families[fi];
         char om_name[512];
@@ -174,7 +360,9 @@ int hk_textfmt_render(const struct hk_snapshot *snap, enum hk_textfmt fmt, struc
                 hk_buf_printf(out, "# UNIT %s %s\n", name, f->unit);
         }
         for (uint32_t i = 0; i < f->count; i++) {
-            const struct hk_series *s = &snap->series[f->first + i];
+            size_t idx = f->first + i;
+            const struct hk_series *s = &snap->series[idx];
+            prefetch_ahead(snap, idx);
             if (!om && is_created(f, s->name))
                 continue;
             write_series(out, s, om);

@@ -1,0 +1,50 @@
+/* --web.config.file: the Prometheus exporter web configuration (TLS server settings, basic auth
+ * users with bcrypt hashes, extra response headers), parsed and checked up front so
+ * --config.check reports every problem as file:line:col. */
+#ifndef HK_WEBCONFIG_H
+#define HK_WEBCONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/yaml.h"
+
+enum hk_client_auth {
+    HK_CLIENT_AUTH_NONE,            /* NoClientCert (default) */
+    HK_CLIENT_AUTH_REQUEST,         /* RequestClientCert: ask, do not verify */
+    HK_CLIENT_AUTH_REQUIRE_ANY,     /* RequireAnyClientCert: must send one, not verified */
+    HK_CLIENT_AUTH_VERIFY_IF_GIVEN, /* VerifyClientCertIfGiven */
+    HK_CLIENT_AUTH_REQUIRE_VERIFY,  /* RequireAndVerifyClientCert */
+};
+
+struct hk_webconfig_header {
+    char *name;
+    char *value;
+};
+
+struct hk_webconfig {
+    bool tls;
+    char *cert_pem; /* file contents, NUL-terminated */
+    char *key_pem;
+    char *ca_pem;  /* NULL without client_ca_file */
+    enum hk_client_auth client_auth;
+    char *priorities; /* GnuTLS priority string from min/max_version and cipher_suites */
+    size_t nusers;
+    struct hk_webconfig_header *headers;
+    size_t nheaders;
+    struct hk_webconfig_auth *auth; /* users and the verification cache; NULL without users */
+};
+
+/* Reads and validates path (cert/key/CA files are read, relative paths are relative to the
+ * config file's directory, key and certificate must match). 0 or -errno with err set. */
+int hk_webconfig_load(const char *path, struct hk_webconfig **ret, struct hk_error *err);
+void hk_webconfig_free(struct hk_webconfig *wc);
+
+/* Basic auth: true when user/password match a configured user (bcrypt via crypt_r, compared in
+ * constant time; successes are cached for a short while under a keyed hash of user+password).
+ * Always true when no users are configured. Thread-safe. */
+bool hk_webconfig_authorize(struct hk_webconfig *wc, const char *user, const char *password);
+/* Number of bcrypt verifications done (for tests and self-metrics). */
+unsigned long hk_webconfig_bcrypt_runs(const struct hk_webconfig *wc);
+
+#endif

@@ -1,0 +1,433 @@
+/* Builder sections, seal ordering and de-duplication, the series cap, histograms, slots and the
+ * registry under concurrent readers. */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/snapshot.h"
+
+static const char *const pod_label[] = {"pod", NULL};
+static const char *const two_labels[] = {"pod", "container", NULL};
+static const struct hk_metric_desc d_b = {"b_metric", "B.", HK_METRIC_GAUGE, "", pod_label};
+static const struct hk_metric_desc d_a = {"a_metric_total", "A.", HK_METRIC_COUNTER, "",
+                                          two_labels};
+static const struct hk_metric_desc d_hist = {"req_duration_seconds", "Latency.",
+                                             HK_METRIC_HISTOGRAM, "seconds", pod_label};
+
+static const struct hk_series *find(const struct hk_snapshot *s, const char *name,
+                                    const char *label, const char *value)
+{
+    for (size_t i = 0; i < s->nseries; i++) {
+        const struct hk_series *x = &s->series[i];
+        if (strcmp(x->name, name) != 0)
+            continue;
+        if (!label)
+            return x;
+        const char *v = hk_labels_get(x->labels, x->nlabels, label);
+        if (v && strcmp(v, value) == 0)
+            return x;
+    }
+    return NULL;
+}
+
+static void test_seal_order_and_duplicates(void **state)
+{
+    (void)state;
+    struct hk_builder *b = hk_builder_new(NULL);
+    assert_non_null(b);
+    hk_builder_begin(b, "c1");
+    const char *p2[] = {"p2"}, *p1[] = {"p1"};
+    assert_int_equal(hk_emit(b, &d_b, p2, 2), 0);
+    assert_int_equal(hk_emit(b, &d_b, p1, 1), 0);
+    const char *ac[] = {"pod-x", "c"};
+    assert_int_equal(hk_emit(b, &d_a, ac, 10), 0);
+    assert_int_equal(hk_emit(b, &d_b, p1, 99), 0); /* duplicate: dropped, first value wins */
+    hk_builder_commit(b);
+    hk_builder_begin(b, "c2");
+    /* Same series via the dynamic path with labels in another order: still a duplicate. */
+    struct hk_label l[] = {{"container", "c"}, {"pod", "pod-x"}};
+    struct hk_family_spec fs = {"a_metric_total", "other help", HK_METRIC_COUNTER, ""};
+    assert_int_equal(hk_emit_labels(b, &fs, NULL, l, 2, 77, 0), 0);
+    hk_builder_commit(b);
+
+    struct hk_seal_stats st;
+    struct hk_snapshot *s = hk_builder_seal(b, 1234, &st);
+    assert_non_null(s);
+    assert_int_equal(st.series, 3);
+    assert_int_equal(st.duplicates, 2);
+    assert_int_equal(s->duplicates_dropped, 2);
+    assert_int_equal(s->nseries, 3);
+    assert_int_equal(s->ts_ms, 1234);
+    /* Families sorted by name; each family's series contiguous. */
+    assert_int_equal(s->nfamilies, 2);
+    assert_string_equal(s->families[0].name, "a_metric_total");
+    assert_string_equal(s->families[0].help, "A."); /* first declaration wins */
+    assert_string_equal(s->families[1].name, "b_metric");
+    assert_int_equal(s->families[0].first, 0);
+    assert_int_equal(s->families[0].count, 1);
+    assert_int_equal(s->families[1].first, 1);
+    assert_int_equal(s->families[1].count, 2);
+    for (size_t i = 0; i < s->nseries; i++) {
+        const struct hk_family *f = &s->families[s->series[i].family];
+        assert_true(i >= f->first && i < f->first + f->count);
+        /* hash is the hash of what is stored */
+        assert_true(s->series[i].hash ==
+                    hk_series_hash(s->series[i].name, s->series[i].labels, s->series[i].nlabels));
+    }
+    assert_true(find(s, "b_metric", "pod", "p1")->value == 1);
+    assert_true(find(s, "a_metric_total", "pod", "pod-x")->value == 10);
+    /* Labels come out sorted by name whatever the declaration order. */
+    const struct hk_series *a = find(s, "a_metric_total", NULL, NULL);
+    assert_string_equal(a->labels[0].name, "container");
+    assert_string_equal(a->labels[1].name, "pod");
+    assert_non_null(hk_snapshot_find_family(s, "b_metric"));
+    assert_null(hk_snapshot_find_family(s, "c_metric"));
+    hk_snapshot_unref(s);
+}
+
+static void test_abort_drops_only_section(void **state)
+{
+    (void)state;
+    struct hk_builder *b = hk_builder_new(NULL);
+    const char *p1[] = {"p1"}, *p2[] = {"p2"}, *p3[] = {"p3"};
+    hk_builder_begin(b, "good1");
+    hk_emit(b, &d_b, p1, 1);
+    hk_builder_commit(b);
+    hk_builder_begin(b, "bad");
+    hk_emit(b, &d_b, p2, 2);                       /* existing family */
+    struct hk_label l[] = {{"x", "y"}};
+    struct hk_family_spec fs = {"only_in_bad", "h", HK_METRIC_GAUGE, ""};
+    hk_emit_labels(b, &fs, NULL, l, 1, 5, 0);     /* new family */
+    assert_int_equal(hk_builder_section_series(b), 2);
+    hk_builder_abort(b);
+    hk_builder_begin(b, "good2");
+    assert_int_equal(hk_builder_section_series(b), 0);
+    hk_emit(b, &d_b, p3, 3);
+    /* A family name freed by the abort can be declared again. */
+    struct hk_family_spec fs2 = {"only_in_bad", "h2", HK_METRIC_GAUGE, ""};
+    assert_int_equal(hk_emit_labels(b, &fs2, NULL, l, 1, 6, 0), 0);
+    hk_builder_commit(b);
+    struct hk_snapshot *s = hk_builder_seal(b, 0, NULL);
+    assert_non_null(s);
+    assert_int_equal(s->nseries, 3);
+    assert_non_null(find(s, "b_metric", "pod", "p1"));
+    assert_null(find(s, "b_metric", "pod", "p2"));
+    assert_non_null(find(s, "b_metric", "pod", "p3"));
+    const struct hk_family *f = hk_snapshot_find_family(s, "only_in_bad");
+    assert_non_null(f);
+    assert_int_equal(f->count, 1);
+    assert_string_equal(f->help, "h2");
+    assert_true(s->series[f->first].value == 6);
+    hk_snapshot_unref(s);
+}
+
+static void test_max_series_cap(void **state)
+{
+    (void)state;
+    struct hk_limits lim = {.max_series = 5};
+    struct hk_builder *b = hk_builder_new(&lim);
+    hk_builder_begin(b, "big");
+    int dropped = 0;
+    for (int i = 0; i < 8; i++) {
+        char v[16];
+        snprintf(v, sizeof(v), "p%d", i);
+        const char *vals[] = {v};
+        int r = hk_emit(b, &d_b, vals, i);
+        if (r == -E2BIG)
+            dropped++;
+        else
+            assert_int_equal(r, 0);
+    }
+    assert_int_equal(dropped, 3);
+    assert_int_equal(hk_builder_section_dropped(b), 3);
+    assert_int_equal(hk_builder_section_series(b), 5);
+    /* A histogram that does not fit whole is dropped whole (never without +Inf/_count). */
+    hk_builder_commit(b);
+    hk_builder_begin(b, "hist");
+    double bounds[] = {0.1, 1};
+    uint64_t cum[] = {1, 2};
+    const char *pv[] = {"x"};
+    for (int i = 0; i < 3; i++) {
+        char v[16];
+        snprintf(v, sizeof(v), "g%d", i);
+        const char *vals[] = {v};
+        assert_int_equal(hk_emit(b, &d_b, vals, i), 0);
+    }
+    assert_int_equal(hk_emit_histogram(b, &d_hist, pv, bounds, cum, 2, 1.5, 3), -E2BIG);
+    assert_int_equal(hk_builder_section_dropped(b), 5);
+    hk_builder_commit(b);
+    /* The cap is per section: a new section starts from zero. */
+    hk_builder_begin(b, "small");
+    assert_int_equal(hk_builder_section_dropped(b), 0);
+    struct hk_label l[] = {{"k", "v"}};
+    struct hk_family_spec fs = {"small_metric", "", HK_METRIC_GAUGE, ""};
+    assert_int_equal(hk_emit_labels(b, &fs, NULL, l, 1, 1, 0), 0);
+    hk_builder_commit(b);
+    struct hk_snapshot *s = hk_builder_seal(b, 0, NULL);
+    assert_int_equal(s->nseries, 5 + 3 + 1);
+    assert_null(hk_snapshot_find_family(s, "req_duration_seconds"));
+    hk_snapshot_unref(s);
+}
+
+static void test_label_caps(void **state)
+{
+    (void)state;
+    struct hk_limits lim = {.max_labels = 2, .max_label_value_length = 4};
+    struct hk_builder *b = hk_builder_new(&lim);
+    hk_builder_begin(b, "x");
+    struct hk_label three[] = {{"a", "1"}, {"b", "2"}, {"c", "3"}};
+    struct hk_family_spec fs = {"m", "", HK_METRIC_GAUGE, ""};
+    assert_int_equal(hk_emit_labels(b, &fs, NULL, three, 3, 1, 0), -E2BIG);
+    assert_int_equal(hk_builder_section_dropped(b), 1);
+    /* Values are cut to 4 bytes on a UTF-8 edge: "ab€" (5 bytes) keeps "ab". */
+    struct hk_label v[] = {{"a", "ab\xe2\x82\xac"}, {"b", "abcdef"}};
+    assert_int_equal(hk_emit_labels(b, &fs, NULL, v, 2, 1, 0), 0);
+    /* Invalid names and duplicate names are refused. */
+    struct hk_label badn[] = {{"1a", "x"}};
+    assert_int_equal(hk_emit_labels(b, &fs, NULL, badn, 1, 1, 0), -EINVAL);
+    struct hk_label dup[] = {{"a", "x"}, {"a", "y"}};
+    assert_int_equal(hk_emit_labels(b, &fs, NULL, dup, 2, 1, 0), -EINVAL);
+    struct hk_family_spec badf = {"bad-name", "", HK_METRIC_GAUGE, ""};
+    assert_int_equal(hk_emit_labels(b, &badf, NULL, v, 2, 1, 0), -EINVAL);
+    assert_int_equal(hk_emit_labels(b, &fs, "bad name", v, 2, 1, 0), -EINVAL);
+    hk_builder_commit(b);
+    struct hk_snapshot *s = hk_builder_seal(b, 0, NULL);
+    assert_int_equal(s->nseries, 1);
+    assert_string_equal(hk_labels_get(s->series[0].labels, 2, "a"), "ab");
+    assert_string_equal(hk_labels_get(s->series[0].labels, 2, "b"), "abcd");
+    hk_snapshot_unref(s);
+}
+
+static void test_invalid_utf8_repaired(void **state)
+{
+    (void)state;
+    struct hk_builder *b = hk_builder_new(NULL);
+    hk_builder_begin(b, "x");
+    const char *v[] = {"bad\xff\xfe" "end"};
+    assert_int_equal(hk_emit(b, &d_b, v, 1), 0);
+    hk_builder_commit(b);
+    struct hk_snapshot *s = hk_builder_seal(b, 0, NULL);
+    assert_string_equal(s->series[0].labels[0].value, "bad\xef\xbf\xbd\xef\xbf\xbd" "end");
+    hk_snapshot_unref(s);
+}
+
+static void test_histogram(void **state)
+{
+    (void)state;
+    struct hk_builder *b = hk_builder_new(NULL);
+    hk_builder_begin(b, "h");
+    double bounds[] = {0.001, 0.1, 1, 10, INFINITY};
+    uint64_t cum[] = {0, 3, 7, 9, 9};
+    /* le spelled the way client_golang spells it. */
+    static const struct hk_metric_desc d_odd = {"odd", "", HK_METRIC_HISTOGRAM, "", NULL};
+    double sorted_odd[] = {-3, 0.00001, 0.0005, 2.5, 100000, 1e6, 1234567.5};
+    const char *sorted_le[] = {"-3", "1e-05", "0.0005", "2.5", "100000", "1e+06", "1.2345675e+06"};
+    uint64_t zeros[7] = {0};
+    assert_int_equal(hk_emit_histogram(b, &d_odd, NULL, sorted_odd, zeros, 7, 0, 0), 0);
+    const char *pa[] = {"a"}, *pb[] = {"b"};
+    assert_int_equal(hk_emit_histogram(b, &d_hist, pb, bounds, cum, 5, 12.5, 10), 0);
+    assert_int_equal(hk_emit_histogram(b, &d_hist, pa, bounds, cum, 4, 2.25, 9), 0);
+    hk_builder_commit(b);
+    struct hk_snapshot *s = hk_builder_seal(b, 0, NULL);
+    assert_int_equal(s->nfamilies, 2);
+    const struct hk_family *fo = hk_snapshot_find_family(s, "odd");
+    assert_int_equal(fo->count, 7 + 3);
+    for (int i = 0; i < 7; i++)
+        assert_string_equal(s->series[fo->first + i].labels[0].value, sorted_le[i]);
+    const struct hk_family *fh = hk_snapshot_find_family(s, "req_duration_seconds");
+    /* 2 × (4 finite buckets + +Inf + _sum + _count); an explicit +Inf bound is not doubled. */
+    assert_int_equal(fh->count, 14);
+    const char *want_le[] = {"0.001", "0.1", "1", "10", "+Inf"};
+    /* Each histogram's series are contiguous: buckets by ascending le, then _count, _sum. */
+    for (int h = 0; h < 2; h++) {
+        const struct hk_series *x = &s->series[fh->first + (uint32_t)h * 7];
+        const char *pod = hk_labels_get(x->labels, x->nlabels, "pod");
+        for (int i = 0; i < 5; i++) {
+            assert_string_equal(x[i].name, "req_duration_seconds_bucket");
+            assert_string_equal(hk_labels_get(x[i].labels, x[i].nlabels, "le"), want_le[i]);
+            assert_string_equal(hk_labels_get(x[i].labels, x[i].nlabels, "pod"), pod);
+        }
+        bool is_b = strcmp(pod, "b") == 0;
+        assert_true(x[4].value == (is_b ? 10 : 9)); /* +Inf = count */
+        assert_true(x[2].value == 7);
+        assert_string_equal(x[5].name, "req_duration_seconds_count");
+        assert_true(x[5].value == (is_b ? 10 : 9));
+        assert_string_equal(x[6].name, "req_duration_seconds_sum");
+        assert_true(x[6].value == (is_b ? 12.5 : 2.25));
+        assert_null(hk_labels_get(x[6].labels, x[6].nlabels, "le"));
+    }
+    hk_snapshot_unref(s);
+}
+
+static void test_nan_le_duplicates(void **state)
+{
+    (void)state;
+    /* le="NaN" via the dynamic path must still sort consistently and de-duplicate. */
+    struct hk_builder *b = hk_builder_new(NULL);
+    hk_builder_begin(b, "t");
+    struct hk_family_spec fs = {"h", "", HK_METRIC_HISTOGRAM, ""};
+    const char *les[] = {"NaN", "1", "NaN", "+Inf", "0.5", "NaN"};
+    for (size_t i = 0; i < 6; i++) {
+        struct hk_label l[] = {{"le", les[i]}};
+        assert_int_equal(hk_emit_labels(b, &fs, "h_bucket", l, 1, (double)i, 0), 0);
+    }
+    hk_builder_commit(b);
+    struct hk_seal_stats st;
+    struct hk_snapshot *s = hk_builder_seal(b, 0, &st);
+    assert_int_equal(st.duplicates, 2);
+    assert_int_equal(s->nseries, 4);
+    assert_string_equal(s->series[0].labels[0].value, "0.5");
+    assert_string_equal(s->series[1].labels[0].value, "1");
+    assert_string_equal(s->series[2].labels[0].value, "+Inf");
+    assert_string_equal(s->series[3].labels[0].value, "NaN");
+    assert_true(s->series[3].value == 0); /* first emitted wins */
+    hk_snapshot_unref(s);
+}
+
+static void test_empty_seal(void **state)
+{
+    (void)state;
+    struct hk_builder *b = hk_builder_new(NULL);
+    struct hk_snapshot *s = hk_builder_seal(b, 5, NULL);
+    assert_non_null(s);
+    assert_int_equal(s->nseries, 0);
+    assert_int_equal(s->nfamilies, 0);
+    hk_snapshot_unref(s);
+    hk_builder_free(NULL);
+    hk_snapshot_unref(NULL);
+}
+
+static atomic_int freed_count;
+static void count_free(void *p)
+{
+    free(p);
+    atomic_fetch_add(&freed_count, 1);
+}
+
+static void test_slots(void **state)
+{
+    (void)state;
+    struct hk_builder *b = hk_builder_new(NULL);
+    struct hk_snapshot *s = hk_builder_seal(b, 0, NULL);
+    atomic_store(&freed_count, 0);
+    void *a = malloc(8), *c = malloc(8);
+    assert_null(hk_snapshot_slot_get(s, HK_SLOT_TEXT));
+    assert_ptr_equal(hk_snapshot_slot_set(s, HK_SLOT_TEXT, a, count_free), a);
+    /* The loser's object is freed and the winner returned. */
+    assert_ptr_equal(hk_snapshot_slot_set(s, HK_SLOT_TEXT, c, count_free), a);
+    assert_int_equal(atomic_load(&freed_count), 1);
+    assert_ptr_equal(hk_snapshot_slot_get(s, HK_SLOT_TEXT), a);
+    hk_snapshot_ref(s);
+    hk_snapshot_unref(s);
+    assert_int_equal(atomic_load(&freed_count), 1);
+    hk_snapshot_unref(s); /* last reference frees the slot too */
+    assert_int_equal(atomic_load(&freed_count), 2);
+}
+
+/* ---- registry under concurrency ---- */
+
+struct reader_arg {
+    struct hk_registry *reg;
+    atomic_bool *stop;
+    uint64_t acquired;
+    uint64_t last_seq;
+    int bad;
+};
+
+static void *reader(void *p)
+{
+    struct reader_arg *a = p;
+    while (!atomic_load(a->stop)) {
+        struct hk_snapshot *s = hk_registry_acquire(a->reg);
+        if (!s)
+            continue;
+        /* Each published snapshot holds one series whose value equals its own seq. */
+        if (s->nseries != 1 || s->series[0].value != (double)s->seq || s->seq < a->last_seq)
+            a->bad++;
+        a->last_seq = s->seq;
+        a->acquired++;
+        hk_snapshot_unref(s);
+        /* Scrapers do not spin; leave the (shared, 2-core) CPU to the publisher now and then. */
+        if (a->acquired % 64 == 0)
+            sched_yield();
+    }
+    return NULL;
+}
+
+static int publishes_seen;
+static void on_publish(struct hk_snapshot *snap, void *ud)
+{
+    (void)ud;
+    (void)snap;
+    publishes_seen++;
+}
+
+static void test_registry_threads(void **state)
+{
+    (void)state;
+    struct hk_registry *reg = hk_registry_new();
+    assert_non_null(reg);
+    assert_null(hk_registry_acquire(reg));
+    publishes_seen = 0;
+    assert_int_equal(hk_registry_subscribe(reg, on_publish, NULL), 0);
+    atomic_bool stop;
+    atomic_init(&stop, false);
+    enum { READERS = 3, PUBLISHES = 1000 };
+    pthread_t t[READERS];
+    struct reader_arg args[READERS];
+    for (int i = 0; i < READERS; i++) {
+        args[i] = (struct reader_arg){reg, &stop, 0, 0, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, reader, &args[i]), 0);
+    }
+    static const struct hk_metric_desc d = {"seq", "", HK_METRIC_GAUGE, "", NULL};
+    for (uint64_t i = 1; i <= PUBLISHES; i++) {
+        struct hk_builder *b = hk_builder_new(NULL);
+        hk_builder_begin(b, "s");
+        hk_emit(b, &d, NULL, (double)i); /* seq assigned on publish is i */
+        hk_builder_commit(b);
+        hk_registry_publish(reg, hk_builder_seal(b, 0, NULL));
+    }
+    atomic_store(&stop, true);
+    uint64_t total = 0;
+    for (int i = 0; i < READERS; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(args[i].bad, 0);
+        total += args[i].acquired;
+    }
+    assert_true(total > 0);
+    assert_int_equal(publishes_seen, PUBLISHES);
+    struct hk_snapshot *last = hk_registry_acquire(reg);
+    assert_int_equal(last->seq, PUBLISHES);
+    /* A reader's reference outlives the registry. */
+    hk_registry_free(reg);
+    assert_true(last->series[0].value == PUBLISHES);
+    hk_snapshot_unref(last);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_seal_order_and_duplicates),
+        cmocka_unit_test(test_abort_drops_only_section),
+        cmocka_unit_test(test_max_series_cap),
+        cmocka_unit_test(test_label_caps),
+        cmocka_unit_test(test_invalid_utf8_repaired),
+        cmocka_unit_test(test_histogram),
+        cmocka_unit_test(test_nan_le_duplicates),
+        cmocka_unit_test(test_empty_seal),
+        cmocka_unit_test(test_slots),
+        cmocka_unit_test(test_registry_threads),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
