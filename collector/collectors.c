@@ -5,9 +5,23 @@
 #include "core/collector.h"
 
 extern const struct hk_collector_ops hk_collector_loadavg;
+extern const struct hk_collector_ops hk_collector_cpu;
+extern const struct hk_collector_ops hk_collector_diskstats;
+extern const struct hk_collector_ops hk_collector_filesystem;
+extern const struct hk_collector_ops hk_collector_machine;
+extern const struct hk_collector_ops hk_collector_meminfo;
+extern const struct hk_collector_ops hk_collector_netdev;
+extern const struct hk_collector_ops hk_collector_pressure;
 
 const struct hk_collector_ops *const hk_collectors[] = {
     &hk_collector_loadavg,
+    &hk_collector_cpu,
+    &hk_collector_diskstats,
+    &hk_collector_filesystem,
+    &hk_collector_machine,
+    &hk_collector_meminfo,
+    &hk_collector_netdev,
+    &hk_collector_pressure,
     NULL,
 };
 

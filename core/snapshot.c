@@ -780,10 +780,13 @@ void *hk_snapshot_slot_set(struct hk_snapshot *snap, enum hk_snapshot_slot_id id
                            void (*free_fn)(void *))
 {
     void *expected = NULL;
-    /* free_fn is written before the pointer is published; all setters of a slot pass the same. */
-    snap->slots[id].free_fn = free_fn;
-    if (atomic_compare_exchange_strong(&snap->slots[id].ptr, &expected, ptr))
+    /* Only the winner writes free_fn (concurrent losers writing it too was a data race). It is
+     * read only when the last reference is dropped, which the winner's own reference orders
+     * after this store. */
+    if (atomic_compare_exchange_strong(&snap->slots[id].ptr, &expected, ptr)) {
+        snap->slots[id].free_fn = free_fn;
         return ptr;
+    }
     if (free_fn)
         free_fn(ptr);
     return expected;

@@ -30,7 +30,9 @@ for user in "" nobody; do
     pid=$BG_PID
     wait_http "http://127.0.0.1:$port/-/ready" 20
     check_status "$pid" "$([ -n "$user" ] && id -u "$user" || echo 0)"
-    curl -fsS "http://127.0.0.1:$port/metrics" | grep -q '^node_load1 ' || fail "no metrics as ${user:-root}"
+    # To a file first: `curl | grep -q` fails under pipefail once the body outgrows a pipe.
+    curl -fsS -o "$TMP/metrics-$user.prom" "http://127.0.0.1:$port/metrics"
+    grep -q '^node_load1 ' "$TMP/metrics-$user.prom" || fail "no metrics as ${user:-root}"
     grep -q 'msg="privileges dropped"' "$TMP/hakari-$user.log" || fail "no log line for the drop"
     kill -TERM "$pid"
     wait "$pid" 2>/dev/null || true

@@ -12,8 +12,8 @@ missing=$(chroot "$R" /usr/bin/hakari --version 2>&1 >/dev/null || true)
 out=$(unshare --mount --fork bash -c "
     mount --bind /proc '$R/host/proc' && mount --bind /sys '$R/host/sys' &&
     chroot '$R' /usr/bin/hakari --once --path.rootfs=/ --path.procfs=/host/proc --path.sysfs=/host/sys")
-echo "$out" | grep -q '^node_load1 ' || fail "no node_load1 in chrooted --once output"
-echo "$out" | grep -q '^hakari_build_info{' || fail "no hakari_build_info"
+grep -q '^node_load1 ' <<<"$out" || fail "no node_load1 in chrooted --once output"
+grep -q '^hakari_build_info{' <<<"$out" || fail "no hakari_build_info"
 # The non-root user of the image exists.
 grep -q '^hakari:x:65532:' "$R/etc/passwd" || fail "no hakari user in rootfs"
 echo ok

@@ -1,0 +1,166 @@
+/* Pure parsers of the procfs/sysfs files the node collectors read, exposed for unit tests.
+ * None allocates; each takes the file's bytes and returns 0 or -EINVAL (malformed) / -ERANGE.
+ * Parsers that report records through a callback may be run first with a NULL callback to
+ * validate the whole file, so a collector never emits half of a malformed file. A callback
+ * returning a negative value stops the parse and that value is returned. */
+#ifndef HK_NODE_PARSERS_H
+#define HK_NODE_PARSERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- /proc/stat ---- */
+
+/* Fields of a cpu line in kernel order, in USER_HZ ticks. */
+enum {
+    HK_CPU_USER,
+    HK_CPU_NICE,
+    HK_CPU_SYSTEM,
+    HK_CPU_IDLE,
+    HK_CPU_IOWAIT,
+    HK_CPU_IRQ,
+    HK_CPU_SOFTIRQ,
+    HK_CPU_STEAL,
+    HK_CPU_GUEST,
+    HK_CPU_GUEST_NICE,
+    HK_CPU_NFIELDS,
+};
+
+struct hk_stat_cpu {
+    const char *id; /* "0", "1", … (not NUL-terminated) */
+    size_t id_len;
+    uint64_t ticks[HK_CPU_NFIELDS];
+    unsigned nfields; /* 4 … 10 present (older kernels have fewer) */
+};
+
+enum {
+    HK_STAT_HAVE_BTIME = 1u << 0,
+    HK_STAT_HAVE_CTXT = 1u << 1,
+    HK_STAT_HAVE_PROCESSES = 1u << 2,
+    HK_STAT_HAVE_INTR = 1u << 3,
+    HK_STAT_HAVE_RUNNING = 1u << 4,
+    HK_STAT_HAVE_BLOCKED = 1u << 5,
+};
+
+struct hk_stat_misc {
+    uint64_t btime, ctxt, processes, intr, procs_running, procs_blocked;
+    unsigned have; /* HK_STAT_HAVE_* */
+};
+
+typedef int (*hk_stat_cpu_fn)(const struct hk_stat_cpu *cpu, void *userdata);
+/* Calls fn for each "cpuN" line (not the aggregate "cpu" line). */
+int hk_stat_parse(const char *buf, size_t len, hk_stat_cpu_fn fn, void *userdata,
+                  struct hk_stat_misc *ret_misc);
+
+/* ---- /proc/meminfo ---- */
+
+/* key is the field name before ':' ("Active(anon)"); has_kb when the value is followed by "kB". */
+typedef int (*hk_meminfo_fn)(const char *key, size_t key_len, uint64_t value, bool has_kb,
+                             void *userdata);
+int hk_meminfo_parse(const char *buf, size_t len, hk_meminfo_fn fn, void *userdata);
+/* node_exporter's family name for a meminfo key: node_memory_<Key>[_bytes] with "(x)" → "_x".
+ * Returns the length or -EINVAL (bad key chars) / -ENOSPC. */
+int hk_meminfo_metric_name(const char *key, size_t key_len, bool has_kb, char *out, size_t cap);
+
+/* ---- /proc/pressure/{cpu,memory,io} ---- */
+
+struct hk_pressure {
+    uint64_t some_total_us, full_total_us;
+    bool have_some, have_full;
+};
+int hk_pressure_parse(const char *buf, size_t len, struct hk_pressure *ret);
+
+/* ---- /proc/net/dev ---- */
+
+/* Columns of /proc/net/dev in kernel order. */
+enum {
+    HK_NETDEV_RX_BYTES,
+    HK_NETDEV_RX_PACKETS,
+    HK_NETDEV_RX_ERRS,
+    HK_NETDEV_RX_DROP,
+    HK_NETDEV_RX_FIFO,
+    HK_NETDEV_RX_FRAME,
+    HK_NETDEV_RX_COMPRESSED,
+    HK_NETDEV_RX_MULTICAST,
+    HK_NETDEV_TX_BYTES,
+    HK_NETDEV_TX_PACKETS,
+    HK_NETDEV_TX_ERRS,
+    HK_NETDEV_TX_DROP,
+    HK_NETDEV_TX_FIFO,
+    HK_NETDEV_TX_COLLS,
+    HK_NETDEV_TX_CARRIER,
+    HK_NETDEV_TX_COMPRESSED,
+    HK_NETDEV_NFIELDS,
+};
+
+typedef int (*hk_netdev_fn)(const char *device, size_t device_len,
+                            const uint64_t values[HK_NETDEV_NFIELDS], void *userdata);
+int hk_netdev_parse(const char *buf, size_t len, hk_netdev_fn fn, void *userdata);
+
+/* ---- /proc/diskstats ---- */
+
+/* Fields after major, minor and name, in kernel order (Documentation/admin-guide/iostats). */
+enum {
+    HK_DISK_READS,
+    HK_DISK_READS_MERGED,
+    HK_DISK_SECTORS_READ,
+    HK_DISK_READ_MS,
+    HK_DISK_WRITES,
+    HK_DISK_WRITES_MERGED,
+    HK_DISK_SECTORS_WRITTEN,
+    HK_DISK_WRITE_MS,
+    HK_DISK_IO_NOW,
+    HK_DISK_IO_MS,
+    HK_DISK_IO_WEIGHTED_MS,
+    HK_DISK_DISCARDS, /* 4.18+ */
+    HK_DISK_DISCARDS_MERGED,
+    HK_DISK_SECTORS_DISCARDED,
+    HK_DISK_DISCARD_MS,
+    HK_DISK_FLUSHES, /* 5.5+ */
+    HK_DISK_FLUSH_MS,
+    HK_DISK_NFIELDS,
+};
+
+struct hk_diskstat {
+    unsigned major, minor;
+    const char *name; /* not NUL-terminated */
+    size_t name_len;
+    uint64_t v[HK_DISK_NFIELDS];
+    unsigned nfields; /* 11, 15 or 17 */
+};
+
+typedef int (*hk_diskstats_fn)(const struct hk_diskstat *disk, void *userdata);
+int hk_diskstats_parse(const char *buf, size_t len, hk_diskstats_fn fn, void *userdata);
+
+/* ---- /proc/<pid>/mountinfo ---- */
+
+struct hk_mount {
+    const char *mountpoint; /* octal escapes (\040 …) decoded, NUL-terminated */
+    const char *fstype;     /* NUL-terminated, decoded */
+    const char *source;     /* mount source ("/dev/vda", "tmpfs", "none"), decoded */
+    bool readonly;          /* "ro" in the per-mount options */
+};
+
+typedef int (*hk_mountinfo_fn)(const struct hk_mount *mount, void *userdata);
+int hk_mountinfo_parse(const char *buf, size_t len, hk_mountinfo_fn fn, void *userdata);
+/* Decodes mountinfo's octal escapes (\ooo) of src into dst (cap bytes, NUL-terminated).
+ * Returns the length, -EINVAL for a bad escape, -ENOSPC when it does not fit. */
+int hk_mountinfo_unescape(const char *src, size_t len, char *dst, size_t cap);
+
+/* ---- /proc/cpuinfo (machine_cpu_physical_cores, machine_cpu_sockets) ---- */
+
+#define HK_CPUINFO_MAX_CPUS 8192
+
+struct hk_cpuinfo {
+    unsigned processors;     /* "processor" entries */
+    unsigned physical_cores; /* distinct (physical id, core id) */
+    unsigned sockets;        /* distinct physical id */
+    /* scratch for the distinct counts */
+    uint32_t pairs[HK_CPUINFO_MAX_CPUS][2];
+};
+/* Architectures without "physical id"/"core id" (arm64) report 0 cores/sockets. -E2BIG beyond
+ * HK_CPUINFO_MAX_CPUS processors. */
+int hk_cpuinfo_parse(const char *buf, size_t len, struct hk_cpuinfo *ret);
+
+#endif
