@@ -119,5 +119,5 @@ grep -q 'command-line flag: unknown key "no_such_option"' "$TMP/out" || fail "co
 "$HAKARI" --version | grep -qE '^hakari [0-9]+\.[0-9]+\.[0-9]+ \(revision [0-9a-f]+|unknown\)' ||
     fail "--version: $("$HAKARI" --version)"
 "$HAKARI" --once >"$TMP/once" || fail "--once failed"
-promtool check metrics <"$TMP/once" || fail "--once output rejected by promtool"
+promtool_check "$TMP/once" || fail "--once output rejected by promtool"
 echo "PASS check"

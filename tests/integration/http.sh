@@ -17,7 +17,7 @@ grep -qi '^content-encoding' "$TMP/plain.h" && fail "identity body has a Content
 grep -q '^node_load1 ' "$TMP/plain" || fail "no node_load1 in /metrics"
 grep -q '^hakari_build_info{' "$TMP/plain" || fail "no hakari_build_info"
 grep -q '# EOF' "$TMP/plain" && fail "text format must not end with # EOF"
-promtool check metrics <"$TMP/plain" || fail "promtool rejects the text exposition"
+promtool_check "$TMP/plain" || fail "promtool rejects the text exposition"
 
 log "gzip by Accept-Encoding"
 curl -fsS -H 'Accept-Encoding: gzip' -D "$TMP/gz.h" -o "$TMP/gz" "$url/metrics"

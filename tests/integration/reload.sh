@@ -14,8 +14,8 @@ bg hakari "$HAKARI" --config.file="$cfg" --web.listen-address="127.0.0.1:$port"
 pid=$BG_PID
 wait_http "http://127.0.0.1:$port/-/ready" 30
 
-metric_is() { curl -fsS "$url" | grep -qx "$1"; }
-has_metric() { curl -fsS "$url" | grep -q "^$1"; }
+metric_is() { curl -fsS "$url" >"$TMP/scrape" && grep -qx "$1" "$TMP/scrape"; }
+has_metric() { curl -fsS "$url" >"$TMP/scrape" && grep -q "^$1" "$TMP/scrape"; }
 log_has() { grep -q "$1" "$TMP/hakari.log"; }
 
 until_true 10 metric_is 'hakari_collection_interval_seconds 2' || fail "initial interval not 2s"
