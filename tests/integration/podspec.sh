@@ -2,7 +2,8 @@
 # The DaemonSet's pod spec works as written: the agent from the image's rootfs, started the way a
 # container runtime would start it (tests/tools/podspec_plan.py: the spec's volumes, read-only
 # mounts and root, environment, args, capabilities bounded to the spec's list, no_new_privs)
-# becomes healthy and ready on the probe paths, serves node metrics read through /host, ends up
+# becomes healthy and ready on the probe paths, serves node metrics read through /host, loads the
+# same eBPF programs as an unconfined root agent would, ends up
 # holding only the capabilities docs/operations.md says it keeps, and stops on SIGTERM. When the
 # binary has remote write, overlays/mimir runs too against a local receiver: the tenant header
 # arrives and the durable queue is written to the /var/lib/hakari hostPath under a read-only root.
@@ -46,14 +47,26 @@ stop_pod() {
     fail "agent still running 10 s after SIGTERM"
 }
 
+# eBPF programs that load for the unconfined agent (full root) on this host ...
+"$HAKARI" --once 2>/dev/null | grep '^hakari_ebpf_program_up' | sort >"$TMP/ebpf-root" || true
+
 # ---- base ----
 run_pod base "$TOP/deploy/kubernetes"
 m=$(curl -fsS "http://127.0.0.1:$PORT/metrics")
+# ... load just the same inside the pod: the spec's capabilities are enough for BPF.
+echo "$m" | grep '^hakari_ebpf_program_up' | sort >"$TMP/ebpf-pod" || true
+diff "$TMP/ebpf-root" "$TMP/ebpf-pod" >&2 || fail "eBPF programs up differ between root and the pod"
+echo "eBPF programs up in the pod: $(grep -c ' 1$' "$TMP/ebpf-pod" || true)"
 echo "$m" | grep -q '^node_load1 ' || fail "no node_load1 through /host/proc"
 echo "$m" | grep -q '^hakari_build_info{' || fail "no hakari_build_info"
 st=/proc/$APID/status
 [ "$(awk '/^CapEff:/{print $2}' "$st")" = "$want" ] || fail "CapEff $(grep CapEff "$st")"
 [ "$(awk '/^CapPrm:/{print $2}' "$st")" = "$want" ] || fail "CapPrm $(grep CapPrm "$st")"
+# Capabilities are per thread: every thread (HTTP workers, senders) holds no more.
+for t in /proc/"$APID"/task/*; do
+    [ "$(awk '/^CapEff:/{print $2}' "$t/status")" = "$want" ] ||
+        fail "thread $(cat "$t/comm") has CapEff $(awk '/^CapEff:/{print $2}' "$t/status")"
+done
 # Without CAP_SETPCAP (not in the spec) the bounding set stays what the runtime gave: exactly the
 # spec's list (numbers from linux/capability.h); no_new_privs keeps them out of reach.
 bnd=0
