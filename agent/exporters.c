@@ -8,9 +8,11 @@
 #include <string.h>
 
 #include "exporter/http.h"
+#include "exporter/rw.h"
 
 struct hk_exporters {
     struct hk_http *http;
+    struct hk_rw *rw;
 };
 
 static int http_options(const struct hk_exporter_flags *f, struct hk_http_options *o,
@@ -65,6 +67,8 @@ int hk_exporters_start(const struct hk_exporter_flags *flags, const struct hk_co
         if (r == 0)
             r = hk_scheduler_add_self_metrics(sched, hk_http_self_metrics, e->http);
     }
+    if (r == 0)
+        r = hk_rw_start(cfg, reg, sched, &e->rw, err);
     if (r < 0) {
         hk_exporters_stop(e);
         return r;
@@ -76,13 +80,14 @@ int hk_exporters_start(const struct hk_exporter_flags *flags, const struct hk_co
 int hk_exporters_reconfigure(struct hk_exporters *e, const struct hk_config *cfg,
                              struct hk_error *err)
 {
-    return 0;
+    return hk_rw_reconfigure(e->rw, cfg, err);
 }
 
 void hk_exporters_stop(struct hk_exporters *e)
 {
     if (!e)
         return;
+    hk_rw_stop(e->rw);
     hk_http_stop(e->http);
     free(e);
 }

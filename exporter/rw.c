@@ -1,0 +1,719 @@
+/* Remote-write pipeline per endpoint (see rw.h): snapshot mailbox → diff + stale markers →
+ * external labels + write_relabel_configs → queue records of at most max_samples_per_send
+ * samples → durable queue → sender. One thread per endpoint does all of it, so the queue and the
+ * sender need no locks; the scheduler thread only takes a snapshot reference and wakes it. */
+#include "exporter/rw.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "core/arena.h"
+#include "core/log.h"
+#include "exporter/relabel.h"
+#include "exporter/rw_config.h"
+#include "exporter/rw_encode.h"
+#include "exporter/rw_queue.h"
+#include "exporter/rw_send.h"
+
+#define MAILBOX 16
+#define FLUSH_DEADLINE_MS 10000
+
+struct endpoint {
+    struct hk_rw_config cfg;
+    struct hk_label *ext;
+    size_t next;
+    struct hk_relabel_rules *rules;
+    struct hk_relabel_result rres;
+    struct hk_rw_queue *q;
+    struct hk_rw_sender *snd;
+    struct hk_rw_stats st;
+    pthread_t thr;
+    bool thr_started;
+    atomic_bool stop;
+    pthread_mutex_t mu;
+    struct hk_snapshot *mail[MAILBOX];
+    size_t nmail;
+    struct hk_snapshot *prev;
+    int64_t last_meta_ms;
+    /* ingest scratch */
+    struct hk_rw_sample *chunk;
+    size_t nchunk;
+    int64_t chunk_oldest;
+    struct hk_arena *arena; /* labels of the chunk being built; rewound after each flush */
+    struct hk_arena_mark arena_base;
+    struct hk_buf rec;
+    uint64_t *set;
+    size_t setcap;
+    struct hk_label *tmp;
+    size_t tmpcap;
+};
+
+struct hk_rw {
+    pthread_mutex_t mu;
+    struct endpoint **eps;
+    size_t n;
+    struct hk_registry *reg;
+    const struct hk_config *cfg; /* the running config (main keeps it alive) */
+    /* While endpoints are being replaced, snapshots wait here for the new ones. */
+    bool replacing;
+    struct hk_snapshot *held[MAILBOX];
+    size_t nheld;
+};
+
+/* ---- ingest ---- */
+
+static void set_build(struct endpoint *ep, const struct hk_snapshot *snap)
+{
+    size_t need = 16;
+    while (need < snap->nseries * 2)
+        need <<= 1;
+    if (need > ep->setcap) {
+        uint64_t *n = realloc(ep->set, need * sizeof(*n));
+        if (!n) {
+            ep->setcap = 0;
+            return;
+        }
+        ep->set = n;
+        ep->setcap = need;
+    }
+    memset(ep->set, 0, ep->setcap * sizeof(*ep->set));
+    size_t mask = ep->setcap - 1;
+    for (size_t i = 0; i < snap->nseries; i++) {
+        uint64_t h = snap->series[i].hash | 1; /* 0 marks an empty slot */
+        size_t k = h & mask;
+        while (ep->set[k] && ep->set[k] != h)
+            k = (k + 1) & mask;
+        ep->set[k] = h;
+    }
+}
+
+static bool set_has(const struct endpoint *ep, uint64_t h)
+{
+    if (!ep->setcap)
+        return true; /* no set (out of memory): send no stale markers rather than wrong ones */
+    h |= 1;
+    size_t mask = ep->setcap - 1, k = h & mask;
+    while (ep->set[k]) {
+        if (ep->set[k] == h)
+            return true;
+        k = (k + 1) & mask;
+    }
+    return false;
+}
+
+static int flush_chunk(struct endpoint *ep)
+{
+    int r = 0;
+    if (!ep->nchunk)
+        goto out;
+    r = hk_rw_record_encode(ep->chunk, ep->nchunk, &ep->rec);
+    if (r == 0)
+        r = hk_rw_queue_append(ep->q, ep->rec.data, (uint32_t)ep->rec.len, (uint32_t)ep->nchunk,
+                               ep->chunk_oldest);
+    if (r < 0) {
+        hk_log_error("remote-write: cannot append to the queue, samples lost", "remote_name",
+                     ep->cfg.name, "err", strerror(-r));
+        atomic_fetch_add(&ep->st.samples_dropped[HK_RW_DROP_DISK_FULL], ep->nchunk);
+    } else {
+        atomic_fetch_add(&ep->st.samples_total, ep->nchunk);
+        hk_rw_sender_notify_append(ep->snd);
+    }
+out:
+    ep->nchunk = 0;
+    ep->chunk_oldest = 0;
+    if (ep->arena)
+        hk_arena_rewind(ep->arena, ep->arena_base);
+    return r;
+}
+
+/* Builds the outgoing label set of one series and adds a sample to the chunk. */
+static int add_sample(struct endpoint *ep, const struct hk_series *s,
+                      const struct hk_rw_family *fam, double value, int64_t ts_ms)
+{
+    size_t n = 0, need = s->nlabels + 1 + ep->next;
+    int r;
+    if (need > ep->tmpcap) {
+        struct hk_label *t = realloc(ep->tmp, need * sizeof(*t));
+        if (!t)
+            return -ENOMEM;
+        ep->tmp = t;
+        ep->tmpcap = need;
+    }
+    ep->tmp[n++] = (struct hk_label){"__name__", s->name};
+    for (uint32_t i = 0; i < s->nlabels; i++)
+        if (s->labels[i].value[0])
+            ep->tmp[n++] = s->labels[i];
+    /* External labels never override a label the series has (as in Prometheus). */
+    for (size_t i = 0; i < ep->next; i++) {
+        const char *own = hk_labels_get(s->labels, s->nlabels, ep->ext[i].name);
+        if (!own || !own[0]) /* an empty value is an absent label */
+            ep->tmp[n++] = ep->ext[i];
+    }
+    /* Nearly sorted already (series labels and external labels are sorted): insertion sort. */
+    for (size_t i = 1; i < n; i++) {
+        struct hk_label x = ep->tmp[i];
+        size_t j = i;
+        while (j > 0 && strcmp(ep->tmp[j - 1].name, x.name) > 0) {
+            ep->tmp[j] = ep->tmp[j - 1];
+            j--;
+        }
+        ep->tmp[j] = x;
+    }
+    const struct hk_label *out = ep->tmp;
+    size_t nout = n;
+    bool copy = false;
+    if (ep->rules) {
+        r = hk_relabel_apply(ep->rules, ep->tmp, n, &ep->rres);
+        if (r == -ENOMEM)
+            return r;
+        if (r <= 0) { /* dropped by a rule, or over the relabel caps */
+            atomic_fetch_add(&ep->st.samples_dropped[HK_RW_DROP_RELABEL], 1);
+            return 0;
+        }
+        out = ep->rres.labels;
+        nout = ep->rres.n;
+        copy = true;
+    }
+    if (!nout || !hk_labels_get(out, nout, "__name__")) {
+        atomic_fetch_add(&ep->st.samples_dropped[HK_RW_DROP_RELABEL], 1);
+        return 0;
+    }
+    if (!ep->arena) {
+        /* One byte first so the mark keeps the first chunk across rewinds. */
+        if (!(ep->arena = hk_arena_new(256 * 1024)) || !hk_arena_alloc(ep->arena, 1))
+            return -ENOMEM;
+        ep->arena_base = hk_arena_mark(ep->arena);
+    }
+    struct hk_label *labels = hk_arena_alloc(ep->arena, nout * sizeof(*labels));
+    if (!labels)
+        return -ENOMEM;
+    for (size_t i = 0; i < nout; i++) {
+        labels[i] = out[i];
+        if (copy) {
+            labels[i].name = hk_arena_strndup(ep->arena, out[i].name, strlen(out[i].name));
+            labels[i].value = hk_arena_strndup(ep->arena, out[i].value, strlen(out[i].value));
+            if (!labels[i].name || !labels[i].value)
+                return -ENOMEM;
+        }
+    }
+    struct hk_rw_sample *x = &ep->chunk[ep->nchunk++];
+    x->labels = labels;
+    x->nlabels = (uint32_t)nout;
+    x->family = fam;
+    x->value = value;
+    x->ts_ms = ts_ms;
+    /* Without relabelling the outgoing label set is a function of the series, so the series'
+     * own hash (stable across runs) shards it; relabelling can merge series, so hash the
+     * result. */
+    x->hash = copy ? hk_series_hash("", labels, nout) : s->hash;
+    if (!ep->chunk_oldest || ts_ms < ep->chunk_oldest)
+        ep->chunk_oldest = ts_ms;
+    if (ep->nchunk == ep->cfg.queue.max_samples_per_send)
+        return flush_chunk(ep);
+    return 0;
+}
+
+static struct hk_rw_family *family_view(const struct hk_snapshot *snap)
+{
+    struct hk_rw_family *f = calloc(snap->nfamilies ? snap->nfamilies : 1, sizeof(*f));
+    if (!f)
+        return NULL;
+    for (size_t i = 0; i < snap->nfamilies; i++)
+        f[i] = (struct hk_rw_family){snap->families[i].name, snap->families[i].help,
+                                     snap->families[i].unit, snap->families[i].type};
+    return f;
+}
+
+static void ingest(struct endpoint *ep, struct hk_snapshot *snap)
+{
+    struct hk_rw_family *fams = family_view(snap);
+    struct hk_rw_family *pfams = ep->prev ? family_view(ep->prev) : NULL;
+    int r = 0;
+    if (!fams || (ep->prev && !pfams)) {
+        r = -ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < snap->nseries && r >= 0; i++) {
+        const struct hk_series *s = &snap->series[i];
+        r = add_sample(ep, s, &fams[s->family], s->value, s->ts_ms ? s->ts_ms : snap->ts_ms);
+    }
+    if (ep->prev && r >= 0) {
+        set_build(ep, snap);
+        double stale;
+        uint64_t bits = HK_STALE_NAN_BITS;
+        memcpy(&stale, &bits, sizeof(stale));
+        for (size_t i = 0; i < ep->prev->nseries && r >= 0; i++) {
+            const struct hk_series *s = &ep->prev->series[i];
+            if (!set_has(ep, s->hash))
+                r = add_sample(ep, s, &pfams[s->family], stale, snap->ts_ms);
+        }
+    }
+    if (r >= 0)
+        r = flush_chunk(ep);
+    if (r >= 0 && ep->cfg.queue.fsync == HK_RW_FSYNC_BATCH && (r = hk_rw_queue_sync(ep->q)) < 0)
+        hk_log_error("remote-write: cannot fsync the queue", "remote_name", ep->cfg.name, "err",
+                     strerror(-r));
+    int64_t cur = atomic_load(&ep->st.highest_ts_ms);
+    while (snap->ts_ms > cur &&
+           !atomic_compare_exchange_weak(&ep->st.highest_ts_ms, &cur, snap->ts_ms))
+        ;
+out:
+    if (r < 0) {
+        hk_log_error("remote-write: cannot queue a snapshot", "remote_name", ep->cfg.name, "err",
+                     strerror(-r));
+        ep->nchunk = 0;
+        if (ep->arena)
+            hk_arena_rewind(ep->arena, ep->arena_base);
+    }
+    free(fams);
+    free(pfams);
+    hk_snapshot_unref(ep->prev);
+    ep->prev = snap;
+}
+
+static void send_metadata(struct endpoint *ep)
+{
+    int64_t now = hk_rw_now_ms();
+    if (!ep->cfg.metadata_send || ep->cfg.proto != HK_RW_V1 || !ep->prev ||
+        (ep->last_meta_ms && now - ep->last_meta_ms < ep->cfg.metadata_send_interval_ms))
+        return;
+    ep->last_meta_ms = now;
+    struct hk_rw_family *f = family_view(ep->prev);
+    struct hk_buf b;
+    hk_buf_init(&b, 0);
+    if (f && hk_rw_encode_metadata_v1(f, ep->prev->nfamilies, &b) == 0)
+        hk_rw_sender_send_metadata(ep->snd, b.data, b.len);
+    hk_buf_free(&b);
+    free(f);
+}
+
+static size_t take_mail(struct endpoint *ep, struct hk_snapshot **out)
+{
+    pthread_mutex_lock(&ep->mu);
+    size_t n = ep->nmail;
+    memcpy(out, ep->mail, n * sizeof(*out));
+    ep->nmail = 0;
+    pthread_mutex_unlock(&ep->mu);
+    return n;
+}
+
+static void *endpoint_main(void *arg)
+{
+    struct endpoint *ep = arg;
+    struct hk_snapshot *got[MAILBOX];
+    while (!atomic_load(&ep->stop)) {
+        size_t n = take_mail(ep, got);
+        for (size_t i = 0; i < n; i++)
+            ingest(ep, got[i]);
+        send_metadata(ep);
+        int r = hk_rw_sender_poll(ep->snd, 1000);
+        if (r < 0) {
+            hk_log_error("remote-write sender error", "remote_name", ep->cfg.name, "err",
+                         strerror(-r));
+            struct timespec ts = {0, 200 * 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    /* Everything published is made durable, then the round in flight gets a little time. */
+    size_t n = take_mail(ep, got);
+    for (size_t i = 0; i < n; i++)
+        ingest(ep, got[i]);
+    int64_t budget = FLUSH_DEADLINE_MS;
+    hk_rw_sender_flush(ep->snd, hk_rw_now_ms() + budget);
+    struct hk_rw_queue_stats qs;
+    hk_rw_queue_get_stats(ep->q, &qs);
+    char total[24], sent[24], failed[24], dropped[24], pending[24], unqueued[24];
+    /* Dropped after they were queued (so total = sent + failed + dropped + pending), and those
+     * that never entered the queue (relabel, overload). */
+    uint64_t d = atomic_load(&ep->st.samples_dropped[HK_RW_DROP_TOO_OLD]) +
+                 atomic_load(&ep->st.samples_dropped[HK_RW_DROP_DISK_FULL]) +
+                 atomic_load(&ep->st.samples_dropped[HK_RW_DROP_CORRUPT]);
+    uint64_t u = atomic_load(&ep->st.samples_dropped[HK_RW_DROP_RELABEL]) +
+                 atomic_load(&ep->st.samples_dropped[HK_RW_DROP_OVERLOAD]);
+    snprintf(unqueued, sizeof(unqueued), "%llu", (unsigned long long)u);
+    snprintf(total, sizeof(total), "%llu", (unsigned long long)atomic_load(&ep->st.samples_total));
+    snprintf(sent, sizeof(sent), "%llu", (unsigned long long)atomic_load(&ep->st.samples_sent));
+    snprintf(failed, sizeof(failed), "%llu",
+             (unsigned long long)atomic_load(&ep->st.samples_failed));
+    snprintf(dropped, sizeof(dropped), "%llu", (unsigned long long)d);
+    snprintf(pending, sizeof(pending), "%llu", (unsigned long long)qs.pending_samples);
+    hk_log_info("remote-write endpoint stopped", "remote_name", ep->cfg.name, "samples_total",
+                total, "samples_sent", sent, "samples_failed", failed, "samples_dropped", dropped,
+                "samples_pending", pending, "samples_not_queued", unqueued);
+    return NULL;
+}
+
+/* ---- lifecycle ---- */
+
+static void endpoint_free(struct endpoint *ep)
+{
+    if (!ep)
+        return;
+    if (ep->thr_started) {
+        atomic_store(&ep->stop, true);
+        hk_rw_sender_wakeup(ep->snd);
+        pthread_join(ep->thr, NULL);
+    }
+    for (size_t i = 0; i < ep->nmail; i++)
+        hk_snapshot_unref(ep->mail[i]);
+    hk_snapshot_unref(ep->prev);
+    hk_rw_sender_free(ep->snd);
+    hk_rw_queue_close(ep->q); /* writes the savepoint */
+    hk_relabel_result_free(&ep->rres);
+    hk_relabel_free(ep->rules);
+    hk_arena_free(ep->arena);
+    hk_buf_free(&ep->rec);
+    free(ep->chunk);
+    free(ep->set);
+    free(ep->tmp);
+    for (size_t i = 0; i < ep->next; i++) {
+        free((char *)ep->ext[i].name);
+        free((char *)ep->ext[i].value);
+    }
+    free(ep->ext);
+    hk_rw_config_free(&ep->cfg);
+    pthread_mutex_destroy(&ep->mu);
+    free(ep);
+}
+
+static int endpoint_new(const struct hk_yaml_node *item, const struct hk_config *cfg,
+                        struct endpoint **ret, struct hk_error *err)
+{
+    struct endpoint *ep = calloc(1, sizeof(*ep));
+    int r;
+    if (!ep)
+        return -ENOMEM;
+    pthread_mutex_init(&ep->mu, NULL);
+    hk_buf_init(&ep->rec, 0);
+    if ((r = hk_rw_config_parse(item, &ep->cfg, err)) < 0)
+        goto fail;
+    if ((r = hk_relabel_parse(ep->cfg.write_relabel_configs, &ep->rules, err)) < 0)
+        goto fail;
+    if (ep->rules && hk_relabel_count(ep->rules) == 0) {
+        hk_relabel_free(ep->rules);
+        ep->rules = NULL;
+    }
+    if (cfg->n_external_labels) {
+        ep->ext = calloc(cfg->n_external_labels, sizeof(*ep->ext));
+        if (!ep->ext) {
+            r = -ENOMEM;
+            goto fail;
+        }
+        for (size_t i = 0; i < cfg->n_external_labels; i++) {
+            ep->ext[i].name = strdup(cfg->external_labels[i].name);
+            ep->ext[i].value = strdup(cfg->external_labels[i].value);
+            ep->next = i + 1;
+            if (!ep->ext[i].name || !ep->ext[i].value) {
+                r = -ENOMEM;
+                goto fail;
+            }
+        }
+    }
+    if (!(ep->chunk = calloc(ep->cfg.queue.max_samples_per_send, sizeof(*ep->chunk)))) {
+        r = -ENOMEM;
+        goto fail;
+    }
+    char dir[4096];
+    if (snprintf(dir, sizeof(dir), "%s/%s", ep->cfg.queue.disk_path, ep->cfg.name) >=
+        (int)sizeof(dir)) {
+        r = hk_error_at(err, item, "remote_write %s: disk_path too long", ep->cfg.name);
+        goto fail;
+    }
+    struct hk_rw_queue_opts qo = {
+        .dir = dir,
+        .max_disk_bytes = ep->cfg.queue.max_disk_bytes,
+        .fsync_each_append = false, /* fsync: batch syncs once per snapshot (ingest) */
+    };
+    if ((r = hk_rw_queue_open(&qo, &ep->q)) < 0) {
+        hk_error_at(err, item, "remote_write %s: cannot open queue %s: %s", ep->cfg.name, dir,
+                    strerror(-r));
+        goto fail;
+    }
+    if ((r = hk_rw_sender_new(&ep->cfg, ep->q, &ep->st, &ep->snd)) < 0) {
+        hk_error_at(err, item, "remote_write %s: cannot set up the sender: %s", ep->cfg.name,
+                    strerror(-r));
+        goto fail;
+    }
+    struct hk_rw_queue_stats qs;
+    hk_rw_queue_get_stats(ep->q, &qs);
+    if (qs.pending_samples) {
+        char n[32];
+        snprintf(n, sizeof(n), "%llu", (unsigned long long)qs.pending_samples);
+        hk_log_info("remote-write: resuming from the savepoint", "remote_name", ep->cfg.name,
+                    "pending_samples", n);
+    }
+    *ret = ep;
+    return 0;
+fail:
+    endpoint_free(ep);
+    return r < 0 ? r : -EINVAL;
+}
+
+static void on_publish(struct hk_snapshot *snap, void *ud)
+{
+    struct hk_rw *rw = ud;
+    pthread_mutex_lock(&rw->mu);
+    if (rw->replacing && rw->nheld < MAILBOX)
+        rw->held[rw->nheld++] = hk_snapshot_ref(snap);
+    for (size_t i = 0; i < rw->n; i++) {
+        struct endpoint *ep = rw->eps[i];
+        pthread_mutex_lock(&ep->mu);
+        if (ep->nmail < MAILBOX)
+            ep->mail[ep->nmail++] = hk_snapshot_ref(snap);
+        else
+            atomic_fetch_add(&ep->st.samples_dropped[HK_RW_DROP_OVERLOAD], snap->nseries);
+        pthread_mutex_unlock(&ep->mu);
+        hk_rw_sender_wakeup(ep->snd);
+    }
+    pthread_mutex_unlock(&rw->mu);
+}
+
+static int start_all(const struct hk_config *cfg, struct endpoint ***ret, size_t *ret_n,
+                     struct hk_error *err)
+{
+    const struct hk_yaml_node *list = cfg->remote_write;
+    size_t n = list ? list->n : 0;
+    struct endpoint **eps = calloc(n ? n : 1, sizeof(*eps));
+    int r = 0;
+    if (!eps)
+        return -ENOMEM;
+    /* Names must be unique: validate the whole list first. */
+    if ((r = hk_rw_config_check(cfg, err)) < 0)
+        goto fail;
+    for (size_t i = 0; i < n; i++)
+        if ((r = endpoint_new(list->items[i], cfg, &eps[i], err)) < 0)
+            goto fail;
+    for (size_t i = 0; i < n; i++) {
+        if ((r = -pthread_create(&eps[i]->thr, NULL, endpoint_main, eps[i])) < 0) {
+            hk_error_at(err, NULL, "cannot start a remote-write thread");
+            goto fail;
+        }
+        eps[i]->thr_started = true;
+        hk_log_info("remote-write endpoint started", "remote_name", eps[i]->cfg.name, "url",
+                    eps[i]->cfg.url);
+    }
+    *ret = eps;
+    *ret_n = n;
+    return 0;
+fail:
+    for (size_t i = 0; i < n; i++)
+        endpoint_free(eps[i]);
+    free(eps);
+    return r;
+}
+
+static void stop_all(struct endpoint **eps, size_t n)
+{
+    /* Signal all first so they flush in parallel. */
+    for (size_t i = 0; i < n; i++) {
+        atomic_store(&eps[i]->stop, true);
+        hk_rw_sender_wakeup(eps[i]->snd);
+    }
+    for (size_t i = 0; i < n; i++)
+        endpoint_free(eps[i]);
+    free(eps);
+}
+
+static void global_init(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+int hk_rw_start(const struct hk_config *cfg, struct hk_registry *reg, struct hk_scheduler *sched,
+                struct hk_rw **ret, struct hk_error *err)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    struct hk_rw *rw = calloc(1, sizeof(*rw));
+    int r;
+    if (!rw)
+        return -ENOMEM;
+    pthread_once(&once, global_init);
+    pthread_mutex_init(&rw->mu, NULL);
+    rw->reg = reg;
+    rw->cfg = cfg;
+    if ((r = start_all(cfg, &rw->eps, &rw->n, err)) < 0) {
+        pthread_mutex_destroy(&rw->mu);
+        free(rw);
+        return r;
+    }
+    /* Subscriptions cannot be undone, so the hub subscribes once and lives until exit. */
+    if ((r = hk_registry_subscribe(reg, on_publish, rw)) < 0 ||
+        (sched && (r = hk_scheduler_add_self_metrics(sched, hk_rw_self_metrics, rw)) < 0)) {
+        hk_error_at(err, NULL, "cannot subscribe the remote-write exporter");
+        stop_all(rw->eps, rw->n);
+        rw->eps = NULL;
+        rw->n = 0;
+        *ret = rw; /* already subscribed maybe: keep the hub alive, empty */
+        return r;
+    }
+    *ret = rw;
+    return 0;
+}
+
+/* Hands the snapshots held during a replacement to the new endpoints (caller holds rw->mu). */
+static void release_held(struct hk_rw *rw)
+{
+    for (size_t k = 0; k < rw->nheld; k++) {
+        for (size_t i = 0; i < rw->n; i++) {
+            struct endpoint *ep = rw->eps[i];
+            pthread_mutex_lock(&ep->mu);
+            if (ep->nmail < MAILBOX)
+                ep->mail[ep->nmail++] = hk_snapshot_ref(rw->held[k]);
+            pthread_mutex_unlock(&ep->mu);
+            hk_rw_sender_wakeup(ep->snd);
+        }
+        hk_snapshot_unref(rw->held[k]);
+    }
+    rw->nheld = 0;
+    rw->replacing = false;
+}
+
+int hk_rw_reconfigure(struct hk_rw *rw, const struct hk_config *cfg, struct hk_error *err)
+{
+    struct endpoint **eps, **old;
+    size_t n, oldn;
+    /* Validate first so a bad config leaves the old endpoints untouched. */
+    int r = hk_rw_config_check(cfg, err);
+    if (r < 0)
+        return r;
+    pthread_mutex_lock(&rw->mu);
+    old = rw->eps;
+    oldn = rw->n;
+    rw->eps = NULL;
+    rw->n = 0;
+    rw->replacing = true; /* snapshots published meanwhile go to the new endpoints */
+    pthread_mutex_unlock(&rw->mu);
+    stop_all(old, oldn); /* queues closed: the new endpoints can open the same directories */
+    if ((r = start_all(cfg, &eps, &n, err)) < 0) {
+        struct hk_error ignored;
+        if (start_all(rw->cfg, &eps, &n, &ignored) < 0) {
+            eps = NULL;
+            n = 0;
+        }
+    } else {
+        rw->cfg = cfg;
+    }
+    pthread_mutex_lock(&rw->mu);
+    rw->eps = eps;
+    rw->n = n;
+    release_held(rw);
+    pthread_mutex_unlock(&rw->mu);
+    return r;
+}
+
+void hk_rw_stop(struct hk_rw *rw)
+{
+    if (!rw)
+        return;
+    pthread_mutex_lock(&rw->mu);
+    struct endpoint **eps = rw->eps;
+    size_t n = rw->n;
+    rw->eps = NULL;
+    rw->n = 0;
+    pthread_mutex_unlock(&rw->mu);
+    stop_all(eps, n);
+    for (size_t k = 0; k < rw->nheld; k++)
+        hk_snapshot_unref(rw->held[k]);
+    /* The registry keeps the subscription; main stops the scheduler (no more publishes) before
+     * it stops the exporters, so the hub can go. */
+    pthread_mutex_destroy(&rw->mu);
+    free(rw);
+}
+
+/* ---- self-metrics ---- */
+
+static const char *const rw_labels[] = {"remote_name", "url", NULL};
+static const char *const rw_reason_labels[] = {"remote_name", "url", "reason", NULL};
+
+#define RW_DESC(var, nm, hp, tp, un)                                                               \
+    static const struct hk_metric_desc var = {nm, hp, tp, un, rw_labels}
+
+RW_DESC(d_total, "hakari_remote_storage_samples_total",
+        "Samples taken into the remote-write queue (after relabelling, including stale markers).",
+        HK_METRIC_COUNTER, "");
+RW_DESC(d_sent, "hakari_remote_storage_samples_sent_total", "Samples the receiver accepted (2xx).",
+        HK_METRIC_COUNTER, "");
+RW_DESC(d_failed, "hakari_remote_storage_samples_failed_total",
+        "Samples the receiver refused for good (4xx other than 429) and that were dropped.",
+        HK_METRIC_COUNTER, "");
+RW_DESC(d_retried, "hakari_remote_storage_samples_retried_total",
+        "Samples in requests that are retried (5xx, 429, timeouts, connection errors).",
+        HK_METRIC_COUNTER, "");
+static const struct hk_metric_desc d_dropped = {
+    "hakari_remote_storage_samples_dropped_total",
+    "Samples dropped before delivery, by reason (too_old, disk_full, corrupt, relabel, overload).",
+    HK_METRIC_COUNTER, "", rw_reason_labels};
+RW_DESC(d_bytes, "hakari_remote_storage_bytes_total",
+        "Compressed request bytes the receiver accepted.", HK_METRIC_COUNTER, "bytes");
+RW_DESC(d_pending, "hakari_remote_storage_samples_pending",
+        "Samples in the durable queue not yet delivered.", HK_METRIC_GAUGE, "");
+RW_DESC(d_disk, "hakari_remote_storage_disk_queue_bytes",
+        "Bytes of the durable queue's segment files.", HK_METRIC_GAUGE, "bytes");
+RW_DESC(d_oldest, "hakari_remote_storage_oldest_pending_sample_age_seconds",
+        "Age of the oldest sample in the round being delivered (0 when nothing is pending).",
+        HK_METRIC_GAUGE, "seconds");
+RW_DESC(d_high, "hakari_remote_storage_queue_highest_timestamp_seconds",
+        "Newest sample timestamp taken into the queue.", HK_METRIC_GAUGE, "seconds");
+RW_DESC(d_highsent, "hakari_remote_storage_queue_highest_sent_timestamp_seconds",
+        "Newest sample timestamp the receiver accepted.", HK_METRIC_GAUGE, "seconds");
+RW_DESC(d_shards, "hakari_remote_storage_shards", "Shards (parallel requests) in use.",
+        HK_METRIC_GAUGE, "");
+RW_DESC(d_split, "hakari_remote_storage_requests_split_total",
+        "Requests split in two after a 413 answer.", HK_METRIC_COUNTER, "");
+RW_DESC(d_fallback, "hakari_remote_storage_protocol_fallbacks_total",
+        "Switches from remote-write 2.0 to 1.0 (415, or 2xx without written-count headers).",
+        HK_METRIC_COUNTER, "");
+RW_DESC(d_meta, "hakari_remote_storage_metadata_requests_total",
+        "Metadata-only (1.0) requests the receiver accepted.", HK_METRIC_COUNTER, "");
+RW_DESC(d_dur, "hakari_remote_storage_sent_batch_duration_seconds",
+        "Duration of remote-write requests, retries counted separately.", HK_METRIC_HISTOGRAM,
+        "seconds");
+
+static const char *const reason_names[HK_RW_DROP_N] = {"too_old", "disk_full", "corrupt", "relabel",
+                                                       "overload"};
+
+void hk_rw_self_metrics(struct hk_builder *b, void *arg)
+{
+    struct hk_rw *rw = arg;
+    pthread_mutex_lock(&rw->mu);
+    int64_t now = hk_rw_wall_ms();
+    for (size_t i = 0; i < rw->n; i++) {
+        struct endpoint *ep = rw->eps[i];
+        struct hk_rw_stats *st = &ep->st;
+        const char *v[] = {ep->cfg.name, ep->cfg.url};
+        hk_emit(b, &d_total, v, (double)atomic_load(&st->samples_total));
+        hk_emit(b, &d_sent, v, (double)atomic_load(&st->samples_sent));
+        hk_emit(b, &d_failed, v, (double)atomic_load(&st->samples_failed));
+        hk_emit(b, &d_retried, v, (double)atomic_load(&st->samples_retried));
+        for (int k = 0; k < HK_RW_DROP_N; k++) {
+            const char *rv[] = {ep->cfg.name, ep->cfg.url, reason_names[k]};
+            hk_emit(b, &d_dropped, rv, (double)atomic_load(&st->samples_dropped[k]));
+        }
+        hk_emit(b, &d_bytes, v, (double)atomic_load(&st->bytes_sent));
+        hk_emit(b, &d_pending, v, (double)atomic_load(&st->samples_pending));
+        hk_emit(b, &d_disk, v, (double)atomic_load(&st->disk_bytes));
+        int64_t oldest = atomic_load(&st->oldest_pending_ms);
+        hk_emit(b, &d_oldest, v, oldest && now > oldest ? (double)(now - oldest) / 1000.0 : 0);
+        hk_emit(b, &d_high, v, (double)atomic_load(&st->highest_ts_ms) / 1000.0);
+        hk_emit(b, &d_highsent, v, (double)atomic_load(&st->highest_sent_ts_ms) / 1000.0);
+        hk_emit(b, &d_shards, v, (double)atomic_load(&st->shards));
+        hk_emit(b, &d_split, v, (double)atomic_load(&st->requests_split));
+        hk_emit(b, &d_fallback, v, (double)atomic_load(&st->fallbacks_v1));
+        hk_emit(b, &d_meta, v, (double)atomic_load(&st->metadata_sent));
+        uint64_t cum[HK_RW_DURATION_BUCKETS], acc = 0;
+        for (int k = 0; k < HK_RW_DURATION_BUCKETS; k++) {
+            acc += atomic_load(&st->duration_buckets[k]);
+            cum[k] = acc;
+        }
+        hk_emit_histogram(b, &d_dur, v, hk_rw_duration_bounds, cum, HK_RW_DURATION_BUCKETS,
+                          (double)atomic_load(&st->duration_sum_us) / 1e6,
+                          atomic_load(&st->duration_count));
+    }
+    pthread_mutex_unlock(&rw->mu);
+}

@@ -1,0 +1,511 @@
+/* Remote-write encoders on the protobuf-c code generated from the proto/ files, snappy block
+ * compression, and the durable queue's record format. The only file that includes generated
+ * protobuf headers. */
+#include "exporter/rw_encode.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <snappy-c.h>
+
+#include "proto/remote.pb-c.h"
+#include "proto/write_v2.pb-c.h"
+
+static int pack_into(const ProtobufCMessage *msg, struct hk_buf *out)
+{
+    size_t sz = protobuf_c_message_get_packed_size(msg);
+    int r = hk_buf_reserve(out, sz);
+    if (r < 0)
+        return r;
+    size_t got = protobuf_c_message_pack(msg, (uint8_t *)out->data + out->len);
+    out->len += got;
+    return 0;
+}
+
+static Prometheus__MetricMetadata__MetricType v1_type(enum hk_metric_type t)
+{
+    switch (t) {
+    case HK_METRIC_COUNTER:
+        return PROMETHEUS__METRIC_METADATA__METRIC_TYPE__COUNTER;
+    case HK_METRIC_GAUGE:
+        return PROMETHEUS__METRIC_METADATA__METRIC_TYPE__GAUGE;
+    case HK_METRIC_HISTOGRAM:
+        return PROMETHEUS__METRIC_METADATA__METRIC_TYPE__HISTOGRAM;
+    case HK_METRIC_SUMMARY:
+        return PROMETHEUS__METRIC_METADATA__METRIC_TYPE__SUMMARY;
+    case HK_METRIC_INFO:
+        return PROMETHEUS__METRIC_METADATA__METRIC_TYPE__INFO;
+    default:
+        return PROMETHEUS__METRIC_METADATA__METRIC_TYPE__UNKNOWN;
+    }
+}
+
+int hk_rw_encode_v1(const struct hk_rw_sample *const *samples, size_t n, struct hk_buf *out)
+{
+    size_t nlabels = 0;
+    for (size_t i = 0; i < n; i++)
+        nlabels += samples[i]->nlabels;
+    Prometheus__TimeSeries *ts = calloc(n ? n : 1, sizeof(*ts));
+    Prometheus__TimeSeries **tsp = calloc(n ? n : 1, sizeof(*tsp));
+    Prometheus__Sample *sm = calloc(n ? n : 1, sizeof(*sm));
+    Prometheus__Sample **smp = calloc(n ? n : 1, sizeof(*smp));
+    Prometheus__Label *lb = calloc(nlabels ? nlabels : 1, sizeof(*lb));
+    Prometheus__Label **lbp = calloc(nlabels ? nlabels : 1, sizeof(*lbp));
+    int r = -ENOMEM;
+    if (!ts || !tsp || !sm || !smp || !lb || !lbp)
+        goto out;
+    size_t li = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct hk_rw_sample *s = samples[i];
+        prometheus__time_series__init(&ts[i]);
+        prometheus__sample__init(&sm[i]);
+        sm[i].value = s->value; /* a plain copy keeps the stale-NaN bits intact */
+        sm[i].timestamp = s->ts_ms;
+        smp[i] = &sm[i];
+        ts[i].n_samples = 1;
+        ts[i].samples = &smp[i];
+        ts[i].labels = &lbp[li];
+        ts[i].n_labels = s->nlabels;
+        for (uint32_t k = 0; k < s->nlabels; k++, li++) {
+            prometheus__label__init(&lb[li]);
+            lb[li].name = (char *)s->labels[k].name;
+            lb[li].value = (char *)s->labels[k].value;
+            lbp[li] = &lb[li];
+        }
+        tsp[i] = &ts[i];
+    }
+    Prometheus__WriteRequest req = PROMETHEUS__WRITE_REQUEST__INIT;
+    req.n_timeseries = n;
+    req.timeseries = tsp;
+    r = pack_into(&req.base, out);
+out:
+    free(ts);
+    free(tsp);
+    free(sm);
+    free(smp);
+    free(lb);
+    free(lbp);
+    return r;
+}
+
+int hk_rw_encode_metadata_v1(const struct hk_rw_family *fams, size_t n, struct hk_buf *out)
+{
+    Prometheus__MetricMetadata *md = calloc(n ? n : 1, sizeof(*md));
+    Prometheus__MetricMetadata **mdp = calloc(n ? n : 1, sizeof(*mdp));
+    int r = -ENOMEM;
+    if (!md || !mdp)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        prometheus__metric_metadata__init(&md[i]);
+        md[i].type = v1_type(fams[i].type);
+        md[i].metric_family_name = (char *)fams[i].name;
+        md[i].help = (char *)(fams[i].help ? fams[i].help : "");
+        md[i].unit = (char *)(fams[i].unit ? fams[i].unit : "");
+        mdp[i] = &md[i];
+    }
+    Prometheus__WriteRequest req = PROMETHEUS__WRITE_REQUEST__INIT;
+    req.n_metadata = n;
+    req.metadata = mdp;
+    r = pack_into(&req.base, out);
+out:
+    free(md);
+    free(mdp);
+    return r;
+}
+
+/* ---- 2.0: per-request symbol table (open addressing on string content) ---- */
+
+struct symtab {
+    char **strs; /* index → string (borrowed) */
+    size_t n, cap;
+    uint32_t *slots; /* hash slot → index + 1 (0 = empty) */
+    size_t nslots;
+};
+
+static int symtab_init(struct symtab *t, size_t expect)
+{
+    memset(t, 0, sizeof(*t));
+    t->nslots = 16;
+    while (t->nslots < expect * 2)
+        t->nslots <<= 1;
+    t->cap = expect + 1;
+    t->slots = calloc(t->nslots, sizeof(*t->slots));
+    t->strs = calloc(t->cap, sizeof(*t->strs));
+    if (!t->slots || !t->strs)
+        return -ENOMEM;
+    t->strs[t->n++] = ""; /* index 0 MUST be the empty string */
+    return 0;
+}
+
+static void symtab_free(struct symtab *t)
+{
+    free(t->slots);
+    free(t->strs);
+}
+
+static uint32_t symtab_ref(struct symtab *t, const char *s)
+{
+    if (!*s)
+        return 0;
+    size_t len = strlen(s);
+    size_t mask = t->nslots - 1, i = hk_hash_bytes(0x5eed, s, len) & mask;
+    for (;; i = (i + 1) & mask) {
+        uint32_t v = t->slots[i];
+        if (!v)
+            break;
+        if (strcmp(t->strs[v - 1], s) == 0)
+            return v - 1;
+    }
+    /* capacity was sized by the caller for every string it can add */
+    t->strs[t->n] = (char *)s;
+    t->slots[i] = (uint32_t)(t->n + 1);
+    return (uint32_t)t->n++;
+}
+
+static Io__Prometheus__Write__V2__Metadata__MetricType v2_type(enum hk_metric_type t)
+{
+    switch (t) {
+    case HK_METRIC_COUNTER:
+        return IO__PROMETHEUS__WRITE__V2__METADATA__METRIC_TYPE__METRIC_TYPE_COUNTER;
+    case HK_METRIC_GAUGE:
+        return IO__PROMETHEUS__WRITE__V2__METADATA__METRIC_TYPE__METRIC_TYPE_GAUGE;
+    case HK_METRIC_HISTOGRAM:
+        return IO__PROMETHEUS__WRITE__V2__METADATA__METRIC_TYPE__METRIC_TYPE_HISTOGRAM;
+    case HK_METRIC_SUMMARY:
+        return IO__PROMETHEUS__WRITE__V2__METADATA__METRIC_TYPE__METRIC_TYPE_SUMMARY;
+    case HK_METRIC_INFO:
+        return IO__PROMETHEUS__WRITE__V2__METADATA__METRIC_TYPE__METRIC_TYPE_INFO;
+    default:
+        return IO__PROMETHEUS__WRITE__V2__METADATA__METRIC_TYPE__METRIC_TYPE_UNSPECIFIED;
+    }
+}
+
+int hk_rw_encode_v2(const struct hk_rw_sample *const *samples, size_t n, struct hk_buf *out)
+{
+    size_t nlabels = 0;
+    for (size_t i = 0; i < n; i++)
+        nlabels += samples[i]->nlabels;
+    struct symtab st;
+    Io__Prometheus__Write__V2__TimeSeries *ts = calloc(n ? n : 1, sizeof(*ts));
+    Io__Prometheus__Write__V2__TimeSeries **tsp = calloc(n ? n : 1, sizeof(*tsp));
+    Io__Prometheus__Write__V2__Sample *sm = calloc(n ? n : 1, sizeof(*sm));
+    Io__Prometheus__Write__V2__Sample **smp = calloc(n ? n : 1, sizeof(*smp));
+    Io__Prometheus__Write__V2__Metadata *md = calloc(n ? n : 1, sizeof(*md));
+    uint32_t *refs = calloc(nlabels ? 2 * nlabels : 1, sizeof(*refs));
+    int r = symtab_init(&st, 2 * nlabels + 2 * n);
+    if (r < 0 || !ts || !tsp || !sm || !smp || !md || !refs) {
+        r = -ENOMEM;
+        goto out;
+    }
+    size_t ri = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct hk_rw_sample *s = samples[i];
+        io__prometheus__write__v2__time_series__init(&ts[i]);
+        io__prometheus__write__v2__sample__init(&sm[i]);
+        io__prometheus__write__v2__metadata__init(&md[i]);
+        sm[i].value = s->value;
+        sm[i].timestamp = s->ts_ms;
+        smp[i] = &sm[i];
+        ts[i].n_samples = 1;
+        ts[i].samples = &smp[i];
+        ts[i].labels_refs = &refs[ri];
+        ts[i].n_labels_refs = 2 * (size_t)s->nlabels;
+        for (uint32_t k = 0; k < s->nlabels; k++) {
+            refs[ri++] = symtab_ref(&st, s->labels[k].name);
+            refs[ri++] = symtab_ref(&st, s->labels[k].value);
+        }
+        if (s->family) {
+            md[i].type = v2_type(s->family->type);
+            md[i].help_ref = symtab_ref(&st, s->family->help ? s->family->help : "");
+            md[i].unit_ref = symtab_ref(&st, s->family->unit ? s->family->unit : "");
+        }
+        ts[i].metadata = &md[i];
+        tsp[i] = &ts[i];
+    }
+    Io__Prometheus__Write__V2__Request req = IO__PROMETHEUS__WRITE__V2__REQUEST__INIT;
+    req.n_symbols = st.n;
+    req.symbols = st.strs;
+    req.n_timeseries = n;
+    req.timeseries = tsp;
+    r = pack_into(&req.base, out);
+out:
+    symtab_free(&st);
+    free(ts);
+    free(tsp);
+    free(sm);
+    free(smp);
+    free(md);
+    free(refs);
+    return r;
+}
+
+/* ---- snappy ---- */
+
+int hk_rw_snappy_compress(const void *in, size_t len, struct hk_buf *out)
+{
+    hk_buf_reset(out);
+    size_t cap = snappy_max_compressed_length(len);
+    int r = hk_buf_reserve(out, cap);
+    if (r < 0)
+        return r;
+    if (snappy_compress(in, len, out->data, &cap) != SNAPPY_OK)
+        return -EIO;
+    out->len = cap;
+    return 0;
+}
+
+int hk_rw_snappy_uncompress(const void *in, size_t len, size_t max, struct hk_buf *out)
+{
+    size_t ulen;
+    hk_buf_reset(out);
+    if (snappy_uncompressed_length(in, len, &ulen) != SNAPPY_OK)
+        return -EBADMSG;
+    if (ulen > max)
+        return -E2BIG;
+    int r = hk_buf_reserve(out, ulen + 1);
+    if (r < 0)
+        return r;
+    if (snappy_uncompress(in, len, out->data, &ulen) != SNAPPY_OK)
+        return -EBADMSG;
+    out->len = ulen;
+    out->data[ulen] = '\0';
+    return 0;
+}
+
+/* ---- queue records ----
+ * Layout (little endian, before snappy):
+ *   "HKR1" u32 nfamilies { u8 type, str name, str help, str unit }
+ *   u32 nsamples { u32 family (0xffffffff = none), u64 hash, u64 value bits, i64 ts_ms,
+ *                  u32 nlabels { str name, str value } }
+ *   str = u32 length, bytes, NUL
+ */
+
+#define HK_RW_RECORD_MAX (256u << 20)
+#define HK_RW_NO_FAMILY 0xffffffffu
+
+static void put_u32(struct hk_buf *b, uint32_t v)
+{
+    hk_buf_put(b, &v, 4);
+}
+
+static void put_u64(struct hk_buf *b, uint64_t v)
+{
+    hk_buf_put(b, &v, 8);
+}
+
+static void put_str(struct hk_buf *b, const char *s)
+{
+    size_t len = s ? strlen(s) : 0;
+    put_u32(b, (uint32_t)len);
+    hk_buf_put(b, s ? s : "", len + 1);
+}
+
+int hk_rw_record_encode(const struct hk_rw_sample *samples, size_t n, struct hk_buf *out)
+{
+    struct hk_buf raw;
+    const struct hk_rw_family **fams = NULL;
+    uint32_t *fam_of = NULL;
+    size_t nfams = 0;
+    int r = -ENOMEM;
+    hk_buf_init(&raw, HK_RW_RECORD_MAX);
+    fams = calloc(n ? n : 1, sizeof(*fams));
+    fam_of = calloc(n ? n : 1, sizeof(*fam_of));
+    if (!fams || !fam_of)
+        goto out;
+    /* Samples of one family are adjacent in a snapshot, so comparing with the last one found
+     * dedups nearly everything; a rare repeat just costs a duplicate table entry. */
+    for (size_t i = 0; i < n; i++) {
+        const struct hk_rw_family *f = samples[i].family;
+        if (!f) {
+            fam_of[i] = HK_RW_NO_FAMILY;
+            continue;
+        }
+        if (nfams && fams[nfams - 1] == f) {
+            fam_of[i] = (uint32_t)(nfams - 1);
+            continue;
+        }
+        fams[nfams] = f;
+        fam_of[i] = (uint32_t)nfams++;
+    }
+    hk_buf_put(&raw, "HKR1", 4);
+    put_u32(&raw, (uint32_t)nfams);
+    for (size_t i = 0; i < nfams; i++) {
+        uint8_t t = (uint8_t)fams[i]->type;
+        hk_buf_put(&raw, &t, 1);
+        put_str(&raw, fams[i]->name);
+        put_str(&raw, fams[i]->help);
+        put_str(&raw, fams[i]->unit);
+    }
+    put_u32(&raw, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        const struct hk_rw_sample *s = &samples[i];
+        uint64_t bits;
+        memcpy(&bits, &s->value, 8);
+        put_u32(&raw, fam_of[i]);
+        put_u64(&raw, s->hash);
+        put_u64(&raw, bits);
+        put_u64(&raw, (uint64_t)s->ts_ms);
+        put_u32(&raw, s->nlabels);
+        for (uint32_t k = 0; k < s->nlabels; k++) {
+            put_str(&raw, s->labels[k].name);
+            put_str(&raw, s->labels[k].value);
+        }
+    }
+    if (raw.err) {
+        r = raw.err;
+        goto out;
+    }
+    r = hk_rw_snappy_compress(raw.data, raw.len, out);
+out:
+    hk_buf_free(&raw);
+    free(fams);
+    free(fam_of);
+    return r;
+}
+
+struct cursor {
+    const char *p, *end;
+    bool bad;
+};
+
+static uint32_t get_u32(struct cursor *c)
+{
+    uint32_t v = 0;
+    if (c->end - c->p < 4) {
+        c->bad = true;
+        return 0;
+    }
+    memcpy(&v, c->p, 4);
+    c->p += 4;
+    return v;
+}
+
+static uint64_t get_u64(struct cursor *c)
+{
+    uint64_t v = 0;
+    if (c->end - c->p < 8) {
+        c->bad = true;
+        return 0;
+    }
+    memcpy(&v, c->p, 8);
+    c->p += 8;
+    return v;
+}
+
+static const char *get_str(struct cursor *c)
+{
+    uint32_t len = get_u32(c);
+    if (c->bad || (size_t)(c->end - c->p) < (size_t)len + 1 || c->p[len] != '\0') {
+        c->bad = true;
+        return "";
+    }
+    const char *s = c->p;
+    c->p += len + 1;
+    return s;
+}
+
+int hk_rw_record_decode(const void *in, size_t len, struct hk_rw_record *ret)
+{
+    struct hk_buf raw;
+    struct hk_rw_record rec = {0};
+    int r;
+    hk_buf_init(&raw, 0);
+    if ((r = hk_rw_snappy_uncompress(in, len, HK_RW_RECORD_MAX, &raw)) < 0)
+        goto out;
+    size_t total = 0;
+    rec.data = hk_buf_steal(&raw, &total);
+    r = -EBADMSG;
+    if (!rec.data)
+        goto out;
+    struct cursor c = {rec.data, rec.data + total, false};
+    if (total < 8 || memcmp(rec.data, "HKR1", 4) != 0)
+        goto out;
+    c.p += 4;
+    uint32_t nf = get_u32(&c);
+    if (c.bad || nf > total / 13)
+        goto out;
+    rec.families = calloc(nf ? nf : 1, sizeof(*rec.families));
+    if (!rec.families) {
+        r = -ENOMEM;
+        goto out;
+    }
+    for (uint32_t i = 0; i < nf && !c.bad; i++) {
+        if (c.p >= c.end) {
+            c.bad = true;
+            break;
+        }
+        uint8_t t = (uint8_t)*c.p++;
+        rec.families[i].type = t <= HK_METRIC_INFO ? (enum hk_metric_type)t : HK_METRIC_UNTYPED;
+        rec.families[i].name = get_str(&c);
+        rec.families[i].help = get_str(&c);
+        rec.families[i].unit = get_str(&c);
+    }
+    rec.nfamilies = nf;
+    uint32_t ns = get_u32(&c);
+    if (c.bad || ns > total / 32)
+        goto out;
+    /* First pass counts labels so one array holds them all. */
+    struct cursor c2 = c;
+    size_t nl = 0;
+    for (uint32_t i = 0; i < ns && !c2.bad; i++) {
+        c2.p += 4 + 8 + 8 + 8;
+        if (c2.p > c2.end) {
+            c2.bad = true;
+            break;
+        }
+        uint32_t k = get_u32(&c2);
+        if (k > 4096) {
+            c2.bad = true;
+            break;
+        }
+        nl += k;
+        for (uint32_t j = 0; j < 2 * k && !c2.bad; j++)
+            get_str(&c2);
+    }
+    if (c2.bad)
+        goto out;
+    rec.samples = calloc(ns ? ns : 1, sizeof(*rec.samples));
+    rec.labels = calloc(nl ? nl : 1, sizeof(*rec.labels));
+    if (!rec.samples || !rec.labels) {
+        r = -ENOMEM;
+        goto out;
+    }
+    size_t li = 0;
+    for (uint32_t i = 0; i < ns && !c.bad; i++) {
+        struct hk_rw_sample *s = &rec.samples[i];
+        uint32_t fi = get_u32(&c);
+        s->family = fi < nf ? &rec.families[fi] : NULL;
+        s->hash = get_u64(&c);
+        uint64_t bits = get_u64(&c);
+        memcpy(&s->value, &bits, 8);
+        s->ts_ms = (int64_t)get_u64(&c);
+        s->nlabels = get_u32(&c);
+        s->labels = &rec.labels[li];
+        for (uint32_t k = 0; k < s->nlabels && !c.bad; k++, li++) {
+            rec.labels[li].name = get_str(&c);
+            rec.labels[li].value = get_str(&c);
+        }
+    }
+    if (c.bad)
+        goto out;
+    rec.nsamples = ns;
+    *ret = rec;
+    memset(&rec, 0, sizeof(rec));
+    r = 0;
+out:
+    hk_buf_free(&raw);
+    hk_rw_record_free(&rec);
+    return r;
+}
+
+void hk_rw_record_free(struct hk_rw_record *rec)
+{
+    if (!rec)
+        return;
+    free(rec->data);
+    free(rec->families);
+    free(rec->labels);
+    free(rec->samples);
+    memset(rec, 0, sizeof(*rec));
+}

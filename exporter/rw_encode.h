@@ -1,0 +1,59 @@
+/* Remote-write encoding: samples → prometheus.WriteRequest (1.0) or io.prometheus.write.v2.Request
+ * (2.0, with the per-request symbol table and inline metadata), metadata-only 1.0 requests, snappy
+ * block compression, and the queue's own record format (a compact, snappy-compressed list of
+ * samples with their label sets and family metadata). Only rw_encode.c sees protobuf-c code. */
+#ifndef HK_RW_ENCODE_H
+#define HK_RW_ENCODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/labels.h"
+#include "core/snapshot.h"
+
+struct hk_rw_family {
+    const char *name, *help, *unit;
+    enum hk_metric_type type;
+};
+
+struct hk_rw_sample {
+    const struct hk_label *labels; /* sorted by name, includes __name__, no empty values */
+    uint32_t nlabels;
+    const struct hk_rw_family *family; /* NULL: unknown */
+    double value;
+    int64_t ts_ms;
+    uint64_t hash; /* of the label set; picks the shard */
+};
+
+/* Plain protobuf bytes (not compressed) appended to out. */
+int hk_rw_encode_v1(const struct hk_rw_sample *const *samples, size_t n, struct hk_buf *out);
+int hk_rw_encode_v2(const struct hk_rw_sample *const *samples, size_t n, struct hk_buf *out);
+/* A 1.0 request carrying only metadata (field 3). */
+int hk_rw_encode_metadata_v1(const struct hk_rw_family *fams, size_t n, struct hk_buf *out);
+
+/* Snappy block format (never the framed format). out is reset first. */
+int hk_rw_snappy_compress(const void *in, size_t len, struct hk_buf *out);
+/* Fails with -EBADMSG on corrupt input and -E2BIG if the decoded size exceeds max. */
+int hk_rw_snappy_uncompress(const void *in, size_t len, size_t max, struct hk_buf *out);
+
+/* ---- queue records ---- */
+
+/* Serialises samples (with the families they point to) and snappy-compresses the result into
+ * out (reset first). */
+int hk_rw_record_encode(const struct hk_rw_sample *samples, size_t n, struct hk_buf *out);
+
+struct hk_rw_record {
+    char *data; /* decoded bytes; strings point into it */
+    struct hk_rw_family *families;
+    size_t nfamilies;
+    struct hk_label *labels;
+    struct hk_rw_sample *samples;
+    size_t nsamples;
+};
+
+/* Decodes a compressed record; -EBADMSG if it is malformed. */
+int hk_rw_record_decode(const void *in, size_t len, struct hk_rw_record *ret);
+void hk_rw_record_free(struct hk_rw_record *rec);
+
+#endif

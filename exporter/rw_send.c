@@ -1,0 +1,1206 @@
+/* Remote-write sender (see rw_send.h). Rounds: read whole queue records until some shard's batch
+ * would exceed max_samples_per_send, send every shard's batch (one request per shard in flight,
+ * retried until it is accepted or refused for good), then commit the savepoint to the end of the
+ * round. Because a round's requests are all settled before the savepoint moves and the next round
+ * starts, a crash resends at most one round, and every series' samples stay in timestamp order. */
+#include "exporter/rw_send.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+
+#include "core/log.h"
+#include "exporter/rw_encode.h"
+
+#define RESP_MAX 1024
+#define MAX_RETRY_AFTER_MS (10 * 60 * 1000)
+
+const double hk_rw_duration_bounds[HK_RW_DURATION_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                              0.5,   1,    2.5,   5,    10,  30};
+
+struct range {
+    uint32_t lo, hi;
+};
+
+struct shard {
+    struct hk_rw_sender *s;
+    unsigned idx;
+    CURL *easy;
+    struct curl_slist *hdrs;
+    const struct hk_rw_sample **samples;
+    size_t n, cap;
+    struct range *ranges;
+    size_t nranges, capranges, cur;
+    const struct hk_rw_sample **enc;
+    size_t nenc;
+    bool inflight;
+    int64_t next_try_ms;
+    unsigned attempt;
+    bool auth_refreshed;
+    struct hk_buf pb, body, resp;
+    int64_t retry_after_ms;
+    bool written_hdr;
+    enum hk_rw_proto sent_proto;
+    int64_t start_ms;
+};
+
+struct hk_rw_sender {
+    const struct hk_rw_config *cfg;
+    struct hk_rw_queue *q;
+    struct hk_rw_stats *st;
+    CURLM *multi;
+    struct shard *shards;
+    uint32_t nshards, round_shards;
+    enum hk_rw_proto proto;
+    /* round */
+    bool round_active, round_full, round_had_retry;
+    struct hk_rw_record *recs;
+    size_t nrecs, caprecs;
+    uint64_t round_end, round_samples;
+    bool has_carry;
+    struct hk_rw_record carry;
+    struct hk_rw_qrec carry_q;
+    uint64_t read_pos;
+    int64_t first_pending_ms; /* monotonic; 0 = nothing pending, -1 = send now */
+    int64_t last_durable_ms, last_sync_ms;
+    struct hk_buf qbuf;
+    uint32_t *fit;
+    uint64_t rng;
+    long last_logged_status;
+    /* auth */
+    char *auth_header;
+    int64_t token_expiry_ms;
+    char *sigv4_param, *sigv4_userpwd, *sigv4_token_header;
+    struct curl_slist *connect_to;
+    char *url;
+    /* metadata */
+    CURL *meta_easy;
+    struct curl_slist *meta_hdrs;
+    struct hk_buf meta_body;
+    bool meta_inflight;
+};
+
+int64_t hk_rw_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t hk_rw_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t rng_next(uint64_t *x)
+{
+    /* xorshift64* */
+    *x ^= *x >> 12;
+    *x ^= *x << 25;
+    *x ^= *x >> 27;
+    return *x * 0x2545F4914F6CDD1DULL;
+}
+
+int64_t hk_rw_backoff_ms(int64_t min_ms, int64_t max_ms, unsigned attempt, uint64_t *rng)
+{
+    /* Capped exponential backoff with full jitter: uniform in [min, min(max, min*2^attempt)]. */
+    int64_t cap = min_ms;
+    for (unsigned i = 0; i < attempt && cap < max_ms; i++)
+        cap *= 2;
+    if (cap > max_ms)
+        cap = max_ms;
+    if (cap <= min_ms)
+        return min_ms;
+    return min_ms + (int64_t)(rng_next(rng) % (uint64_t)(cap - min_ms + 1));
+}
+
+int64_t hk_rw_parse_retry_after(const char *v, int64_t now_s)
+{
+    while (*v == ' ' || *v == '\t')
+        v++;
+    if (!*v)
+        return -1;
+    if (isdigit((unsigned char)*v)) {
+        char *end;
+        errno = 0;
+        unsigned long long s = strtoull(v, &end, 10);
+        while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
+            end++;
+        if (errno || *end)
+            return -1;
+        return s > MAX_RETRY_AFTER_MS / 1000 ? MAX_RETRY_AFTER_MS : (int64_t)s * 1000;
+    }
+    time_t t = curl_getdate(v, NULL);
+    if (t < 0 || (int64_t)t <= now_s)
+        return -1;
+    int64_t ms = ((int64_t)t - now_s) * 1000;
+    return ms > MAX_RETRY_AFTER_MS ? MAX_RETRY_AFTER_MS : ms;
+}
+
+/* ---- auth ---- */
+
+static size_t collect_cb(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    struct hk_buf *b = ud;
+    size_t n = size * nmemb;
+    hk_buf_put(b, ptr, n); /* capped buffer: the rest is ignored */
+    return n;
+}
+
+static void apply_tls(const struct hk_rw_config *c, CURL *e)
+{
+    if (c->tls_ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, c->tls_ca_file);
+    if (c->tls_cert_file) {
+        curl_easy_setopt(e, CURLOPT_SSLCERT, c->tls_cert_file);
+        curl_easy_setopt(e, CURLOPT_SSLKEY, c->tls_key_file);
+    }
+    if (c->tls_insecure_skip_verify) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (c->tls_min_version) {
+        long v = CURL_SSLVERSION_TLSv1_2;
+        if (!strcmp(c->tls_min_version, "TLS10"))
+            v = CURL_SSLVERSION_TLSv1_0;
+        else if (!strcmp(c->tls_min_version, "TLS11"))
+            v = CURL_SSLVERSION_TLSv1_1;
+        else if (!strcmp(c->tls_min_version, "TLS13"))
+            v = CURL_SSLVERSION_TLSv1_3;
+        curl_easy_setopt(e, CURLOPT_SSLVERSION, v);
+    }
+    if (c->proxy_url)
+        curl_easy_setopt(e, CURLOPT_PROXY, c->proxy_url);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+}
+
+/* OAuth2 client credentials: POST the token URL, cache the token until half its lifetime. */
+static int oauth2_fetch(struct hk_rw_sender *s)
+{
+    const struct hk_rw_config *c = s->cfg;
+    CURL *e = curl_easy_init();
+    struct hk_buf form, resp;
+    cJSON *json = NULL;
+    int r = -ENOMEM;
+    hk_buf_init(&form, 64 * 1024);
+    hk_buf_init(&resp, 256 * 1024);
+    if (!e)
+        goto out;
+    char *esc;
+    hk_buf_puts(&form, "grant_type=client_credentials&client_id=");
+    if ((esc = curl_easy_escape(e, c->oauth2_client_id, 0))) {
+        hk_buf_puts(&form, esc);
+        curl_free(esc);
+    }
+    hk_buf_puts(&form, "&client_secret=");
+    if ((esc = curl_easy_escape(e, c->oauth2_client_secret ? c->oauth2_client_secret : "", 0))) {
+        hk_buf_puts(&form, esc);
+        curl_free(esc);
+    }
+    if (c->oauth2_nscopes) {
+        hk_buf_puts(&form, "&scope=");
+        for (size_t i = 0; i < c->oauth2_nscopes; i++) {
+            if (i)
+                hk_buf_puts(&form, "%20");
+            if ((esc = curl_easy_escape(e, c->oauth2_scopes[i], 0))) {
+                hk_buf_puts(&form, esc);
+                curl_free(esc);
+            }
+        }
+    }
+    for (size_t i = 0; i < c->oauth2_nparams; i++) {
+        char *k = curl_easy_escape(e, c->oauth2_params[i].name, 0);
+        char *v = curl_easy_escape(e, c->oauth2_params[i].value, 0);
+        if (k && v)
+            hk_buf_printf(&form, "&%s=%s", k, v);
+        curl_free(k);
+        curl_free(v);
+    }
+    if (form.err) {
+        r = form.err;
+        goto out;
+    }
+    curl_easy_setopt(e, CURLOPT_URL, c->oauth2_token_url);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, form.data);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)form.len);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &resp);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->remote_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "hakari/" HK_VERSION);
+    apply_tls(c, e);
+    CURLcode cc = curl_easy_perform(e);
+    long status = 0;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    if (cc != CURLE_OK || status / 100 != 2) {
+        char st[16];
+        snprintf(st, sizeof(st), "%ld", status);
+        hk_log_warn("remote-write oauth2 token request failed", "remote_name", c->name, "status",
+                    st, "err", cc != CURLE_OK ? curl_easy_strerror(cc) : "http status");
+        r = -EACCES;
+        goto out;
+    }
+    hk_buf_putc(&resp, '\0');
+    json = cJSON_Parse(resp.data ? resp.data : "");
+    const cJSON *tok = cJSON_GetObjectItemCaseSensitive(json, "access_token");
+    const cJSON *typ = cJSON_GetObjectItemCaseSensitive(json, "token_type");
+    const cJSON *exp = cJSON_GetObjectItemCaseSensitive(json, "expires_in");
+    if (!cJSON_IsString(tok) || !tok->valuestring[0]) {
+        hk_log_warn("remote-write oauth2 token response has no access_token", "remote_name",
+                    c->name);
+        r = -EBADMSG;
+        goto out;
+    }
+    const char *type = cJSON_IsString(typ) && typ->valuestring[0] ? typ->valuestring : "Bearer";
+    if (!strcasecmp(type, "bearer"))
+        type = "Bearer";
+    struct hk_buf h;
+    hk_buf_init(&h, 64 * 1024);
+    hk_buf_printf(&h, "Authorization: %s %s", type, tok->valuestring);
+    if (h.err) {
+        r = h.err;
+        hk_buf_free(&h);
+        goto out;
+    }
+    free(s->auth_header);
+    s->auth_header = hk_buf_steal(&h, NULL);
+    double life_s = cJSON_IsNumber(exp) && exp->valuedouble > 0 ? exp->valuedouble : 3600;
+    s->token_expiry_ms = hk_rw_now_ms() + (int64_t)(life_s * 1000 / 2);
+    r = 0;
+out:
+    cJSON_Delete(json);
+    hk_buf_free(&form);
+    hk_buf_free(&resp);
+    if (e)
+        curl_easy_cleanup(e);
+    return r;
+}
+
+/* Shared credentials file ([profile] aws_access_key_id / aws_secret_access_key /
+ * aws_session_token). */
+static int aws_shared_credentials(const char *profile, char **ak, char **sk, char **tok)
+{
+    char path[4096];
+    const char *f = getenv("AWS_SHARED_CREDENTIALS_FILE");
+    const char *home = getenv("HOME");
+    if (f && *f)
+        snprintf(path, sizeof(path), "%s", f);
+    else if (home && *home)
+        snprintf(path, sizeof(path), "%s/.aws/credentials", home);
+    else
+        return -ENOENT;
+    FILE *fp = fopen(path, "re");
+    if (!fp)
+        return -errno;
+    char line[2048];
+    bool in = false;
+    while (fgets(line, sizeof(line), fp)) {
+        char *p = line, *e = line + strlen(line);
+        while (e > p && isspace((unsigned char)e[-1]))
+            *--e = '\0';
+        while (isspace((unsigned char)*p))
+            p++;
+        if (*p == '#' || *p == ';' || !*p)
+            continue;
+        if (*p == '[') {
+            char *close = strchr(p, ']');
+            if (close) {
+                *close = '\0';
+                in = strcmp(p + 1, profile) == 0;
+            }
+            continue;
+        }
+        if (!in)
+            continue;
+        char *eq = strchr(p, '=');
+        if (!eq)
+            continue;
+        char *k = p, *v = eq + 1, *ke = eq;
+        while (ke > k && isspace((unsigned char)ke[-1]))
+            ke--;
+        *ke = '\0';
+        while (isspace((unsigned char)*v))
+            v++;
+        char **dst = !strcmp(k, "aws_access_key_id")       ? ak
+                     : !strcmp(k, "aws_secret_access_key") ? sk
+                     : !strcmp(k, "aws_session_token")     ? tok
+                                                           : NULL;
+        if (dst) {
+            free(*dst);
+            *dst = strdup(v);
+        }
+    }
+    fclose(fp);
+    return *ak && *sk ? 0 : -ENOENT;
+}
+
+static int sigv4_setup(struct hk_rw_sender *s)
+{
+    const struct hk_rw_config *c = s->cfg;
+    char *ak = NULL, *sk = NULL, *tok = NULL;
+    int r = 0;
+    if (c->sigv4_access_key) {
+        ak = strdup(c->sigv4_access_key);
+        sk = strdup(c->sigv4_secret_key);
+    } else if (getenv("AWS_ACCESS_KEY_ID") && getenv("AWS_SECRET_ACCESS_KEY") &&
+               !c->sigv4_profile) {
+        ak = strdup(getenv("AWS_ACCESS_KEY_ID"));
+        sk = strdup(getenv("AWS_SECRET_ACCESS_KEY"));
+        if (getenv("AWS_SESSION_TOKEN") && *getenv("AWS_SESSION_TOKEN"))
+            tok = strdup(getenv("AWS_SESSION_TOKEN"));
+    } else {
+        const char *profile = c->sigv4_profile ? c->sigv4_profile : getenv("AWS_PROFILE");
+        r = aws_shared_credentials(profile && *profile ? profile : "default", &ak, &sk, &tok);
+        if (r < 0) {
+            hk_log_error("remote-write sigv4: no AWS credentials (config, environment or shared "
+                         "credentials file)",
+                         "remote_name", c->name);
+            goto out;
+        }
+    }
+    struct hk_buf b;
+    hk_buf_init(&b, 0);
+    hk_buf_printf(&b, "aws:amz:%s:aps", c->sigv4_region);
+    s->sigv4_param = hk_buf_steal(&b, NULL);
+    hk_buf_init(&b, 0);
+    hk_buf_printf(&b, "%s:%s", ak ? ak : "", sk ? sk : "");
+    s->sigv4_userpwd = hk_buf_steal(&b, NULL);
+    if (tok) {
+        hk_buf_init(&b, 0);
+        hk_buf_printf(&b, "X-Amz-Security-Token: %s", tok);
+        s->sigv4_token_header = hk_buf_steal(&b, NULL);
+    }
+    if (!ak || !sk || !s->sigv4_param || !s->sigv4_userpwd)
+        r = -ENOMEM;
+out:
+    if (sk)
+        explicit_bzero(sk, strlen(sk));
+    free(ak);
+    free(sk);
+    free(tok);
+    return r;
+}
+
+/* tls_config.server_name: request the URL with that host name (SNI and certificate check) and
+ * connect to the configured host with CURLOPT_CONNECT_TO. */
+static int server_name_setup(struct hk_rw_sender *s)
+{
+    const struct hk_rw_config *c = s->cfg;
+    CURLU *u = curl_url();
+    char *host = NULL, *port = NULL;
+    int r = -EINVAL;
+    if (!u || curl_url_set(u, CURLUPART_URL, c->url, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK)
+        goto out;
+    char ct[1024];
+    snprintf(ct, sizeof(ct), "%s:%s:%s:%s", c->tls_server_name, port, host, port);
+    if (!(s->connect_to = curl_slist_append(NULL, ct)))
+        goto out;
+    if (curl_url_set(u, CURLUPART_HOST, c->tls_server_name, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_URL, &s->url, 0) != CURLUE_OK)
+        goto out;
+    r = 0;
+out:
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return r;
+}
+
+/* ---- requests ---- */
+
+static size_t resp_cb(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    struct shard *sh = ud;
+    size_t n = size * nmemb;
+    size_t room = RESP_MAX > sh->resp.len ? RESP_MAX - sh->resp.len : 0;
+    hk_buf_put(&sh->resp, ptr, n < room ? n : room);
+    return n;
+}
+
+static bool header_is(const char *line, size_t len, const char *name, const char **val)
+{
+    size_t nl = strlen(name);
+    if (len <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
+        return false;
+    *val = line + nl + 1;
+    return true;
+}
+
+static size_t header_cb(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    struct shard *sh = ud;
+    size_t n = size * nmemb;
+    const char *v;
+    char tmp[128];
+    if (header_is(ptr, n, "X-Prometheus-Remote-Write-Samples-Written", &v))
+        sh->written_hdr = true;
+    else if (header_is(ptr, n, "Retry-After", &v)) {
+        size_t vl = n - (size_t)(v - ptr);
+        if (vl >= sizeof(tmp))
+            vl = sizeof(tmp) - 1;
+        memcpy(tmp, v, vl);
+        tmp[vl] = '\0';
+        sh->retry_after_ms = hk_rw_parse_retry_after(tmp, hk_rw_wall_ms() / 1000);
+    }
+    return n;
+}
+
+static struct curl_slist *base_headers(struct hk_rw_sender *s, enum hk_rw_proto proto,
+                                       unsigned attempt)
+{
+    const struct hk_rw_config *c = s->cfg;
+    struct curl_slist *h = NULL, *t;
+    char line[64];
+#define ADD(x)                                                                                     \
+    do {                                                                                           \
+        if (!(t = curl_slist_append(h, (x))))                                                      \
+            goto fail;                                                                             \
+        h = t;                                                                                     \
+    } while (0)
+    ADD("Content-Encoding: snappy");
+    if (proto == HK_RW_V2) {
+        ADD("Content-Type: application/x-protobuf;proto=io.prometheus.write.v2.Request");
+        ADD("X-Prometheus-Remote-Write-Version: 2.0.0");
+    } else {
+        ADD("Content-Type: application/x-protobuf");
+        ADD("X-Prometheus-Remote-Write-Version: 0.1.0");
+    }
+    ADD("User-Agent: hakari/" HK_VERSION);
+    ADD("Expect:");
+    if (attempt > 0) {
+        snprintf(line, sizeof(line), "Retry-Attempt: %u", attempt);
+        ADD(line);
+    }
+    for (size_t i = 0; i < c->nheaders; i++) {
+        struct hk_buf b;
+        hk_buf_init(&b, 16384);
+        hk_buf_printf(&b, "%s: %s", c->headers[i].name, c->headers[i].value);
+        if (b.err) {
+            hk_buf_free(&b);
+            goto fail;
+        }
+        t = curl_slist_append(h, b.data);
+        hk_buf_free(&b);
+        if (!t)
+            goto fail;
+        h = t;
+    }
+    if (s->auth_header)
+        ADD(s->auth_header);
+    if (s->sigv4_token_header)
+        ADD(s->sigv4_token_header);
+#undef ADD
+    return h;
+fail:
+    curl_slist_free_all(h);
+    return NULL;
+}
+
+static void setup_easy(struct hk_rw_sender *s, CURL *e)
+{
+    const struct hk_rw_config *c = s->cfg;
+    curl_easy_setopt(e, CURLOPT_URL, s->url ? s->url : c->url);
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->remote_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long)(c->remote_timeout_ms < 10000 ? c->remote_timeout_ms : 10000));
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, c->follow_redirects ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
+    curl_easy_setopt(e, CURLOPT_POSTREDIR, (long)CURL_REDIR_POST_ALL);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    if (c->basic_username) {
+        curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(e, CURLOPT_USERNAME, c->basic_username);
+        curl_easy_setopt(e, CURLOPT_PASSWORD, c->basic_password);
+    }
+    if (s->sigv4_param) {
+        curl_easy_setopt(e, CURLOPT_AWS_SIGV4, s->sigv4_param);
+        curl_easy_setopt(e, CURLOPT_USERPWD, s->sigv4_userpwd);
+    }
+    if (s->connect_to)
+        curl_easy_setopt(e, CURLOPT_CONNECT_TO, s->connect_to);
+    apply_tls(c, e);
+}
+
+static void log_status_change(struct hk_rw_sender *s, long status, CURLcode cc,
+                              const struct hk_buf *body, const char *action)
+{
+    long key = cc != CURLE_OK ? -(long)cc : status;
+    if (key == s->last_logged_status)
+        return;
+    s->last_logged_status = key;
+    char st[16];
+    snprintf(st, sizeof(st), "%ld", status);
+    char text[RESP_MAX + 1];
+    size_t n = body->len < RESP_MAX ? body->len : RESP_MAX;
+    if (n)
+        memcpy(text, body->data, n);
+    text[n] = '\0';
+    for (size_t i = 0; i < n; i++)
+        if (text[i] == '\n' || text[i] == '\r')
+            text[i] = ' ';
+    hk_log_warn("remote-write request failed", "remote_name", s->cfg->name, "url", s->cfg->url,
+                "status", st, "err", cc != CURLE_OK ? curl_easy_strerror(cc) : "", "action", action,
+                "body", text);
+}
+
+static void observe_duration(struct hk_rw_stats *st, int64_t ms)
+{
+    double sec = (double)ms / 1000.0;
+    for (int i = 0; i < HK_RW_DURATION_BUCKETS; i++)
+        if (sec <= hk_rw_duration_bounds[i]) {
+            atomic_fetch_add(&st->duration_buckets[i], 1);
+            break;
+        }
+    atomic_fetch_add(&st->duration_count, 1);
+    atomic_fetch_add(&st->duration_sum_us, (uint64_t)ms * 1000);
+}
+
+static void bump_max(atomic_int_fast64_t *a, int64_t v)
+{
+    int64_t cur = atomic_load(a);
+    while (v > cur && !atomic_compare_exchange_weak(a, &cur, v))
+        ;
+}
+
+/* Prepares and starts the shard's current range. Returns 1 started, 0 nothing to send. */
+static int launch(struct shard *sh)
+{
+    struct hk_rw_sender *s = sh->s;
+    const struct hk_rw_config *c = s->cfg;
+    int r;
+    while (sh->cur < sh->nranges) {
+        struct range rg = sh->ranges[sh->cur];
+        int64_t now_wall = hk_rw_wall_ms();
+        sh->nenc = 0;
+        uint64_t too_old = 0;
+        for (uint32_t i = rg.lo; i < rg.hi; i++) {
+            const struct hk_rw_sample *x = sh->samples[i];
+            if (!x)
+                continue; /* dropped as too old by an earlier attempt */
+            if (c->queue.sample_age_limit_ms &&
+                now_wall - x->ts_ms > c->queue.sample_age_limit_ms) {
+                sh->samples[i] = NULL; /* counted once */
+                too_old++;
+                continue;
+            }
+            sh->enc[sh->nenc++] = x;
+        }
+        if (too_old)
+            atomic_fetch_add(&s->st->samples_dropped[HK_RW_DROP_TOO_OLD], too_old);
+        if (sh->nenc)
+            break;
+        sh->cur++;
+        sh->attempt = 0;
+    }
+    if (sh->cur >= sh->nranges)
+        return 0;
+    if (s->auth_header && s->cfg->oauth2_client_id && hk_rw_now_ms() >= s->token_expiry_ms)
+        oauth2_fetch(s); /* on failure the old token is tried; a 401 leads to a retry */
+    else if (!s->auth_header && s->cfg->oauth2_client_id && oauth2_fetch(s) < 0) {
+        sh->next_try_ms =
+            hk_rw_now_ms() + hk_rw_backoff_ms(c->queue.min_backoff_ms, c->queue.max_backoff_ms,
+                                              sh->attempt++, &s->rng);
+        return 0;
+    }
+    hk_buf_reset(&sh->pb);
+    sh->sent_proto = s->proto;
+    r = sh->sent_proto == HK_RW_V2 ? hk_rw_encode_v2(sh->enc, sh->nenc, &sh->pb)
+                                   : hk_rw_encode_v1(sh->enc, sh->nenc, &sh->pb);
+    if (r == 0)
+        r = hk_rw_snappy_compress(sh->pb.data, sh->pb.len, &sh->body);
+    if (r < 0)
+        return r;
+    curl_slist_free_all(sh->hdrs);
+    if (!(sh->hdrs = base_headers(s, sh->sent_proto, sh->attempt)))
+        return -ENOMEM;
+    hk_buf_reset(&sh->resp);
+    sh->retry_after_ms = -1;
+    sh->written_hdr = false;
+    CURL *e = sh->easy;
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, sh->hdrs);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, sh->body.data);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)sh->body.len);
+    if (curl_multi_add_handle(s->multi, e) != CURLM_OK)
+        return -EIO;
+    sh->inflight = true;
+    sh->start_ms = hk_rw_now_ms();
+    return 1;
+}
+
+static void fallback_v1(struct hk_rw_sender *s, const char *why)
+{
+    if (s->proto == HK_RW_V1)
+        return;
+    s->proto = HK_RW_V1;
+    atomic_fetch_add(&s->st->fallbacks_v1, 1);
+    hk_log_warn("remote-write receiver does not take 2.0, falling back to 1.0 and resending",
+                "remote_name", s->cfg->name, "url", s->cfg->url, "reason", why);
+}
+
+static void schedule_retry(struct shard *sh, long status, CURLcode cc)
+{
+    struct hk_rw_sender *s = sh->s;
+    const struct hk_rw_config *c = s->cfg;
+    atomic_fetch_add(&s->st->samples_retried, sh->nenc);
+    int64_t delay =
+        hk_rw_backoff_ms(c->queue.min_backoff_ms, c->queue.max_backoff_ms, sh->attempt, &s->rng);
+    if (sh->retry_after_ms >= 0)
+        delay = sh->retry_after_ms;
+    sh->attempt++;
+    sh->next_try_ms = hk_rw_now_ms() + delay;
+    s->round_had_retry = true;
+    log_status_change(s, status, cc, &sh->resp, "retry");
+}
+
+static void range_done(struct shard *sh)
+{
+    sh->cur++;
+    sh->attempt = 0;
+    sh->auth_refreshed = false;
+    sh->next_try_ms = 0;
+}
+
+static void complete(struct shard *sh, CURLcode cc)
+{
+    struct hk_rw_sender *s = sh->s;
+    long status = 0;
+    curl_easy_getinfo(sh->easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_multi_remove_handle(s->multi, sh->easy);
+    sh->inflight = false;
+    observe_duration(s->st, hk_rw_now_ms() - sh->start_ms);
+    if (cc != CURLE_OK) {
+        schedule_retry(sh, status, cc);
+        return;
+    }
+    if (status / 100 == 2) {
+        if (sh->sent_proto == HK_RW_V2 && !sh->written_hdr) {
+            fallback_v1(s, "2xx without X-Prometheus-Remote-Write-Samples-Written");
+            return; /* same range, re-encoded as 1.0 */
+        }
+        int64_t maxts = 0;
+        for (size_t i = 0; i < sh->nenc; i++)
+            if (sh->enc[i]->ts_ms > maxts)
+                maxts = sh->enc[i]->ts_ms;
+        atomic_fetch_add(&s->st->samples_sent, sh->nenc);
+        atomic_fetch_add(&s->st->bytes_sent, sh->body.len);
+        bump_max(&s->st->highest_sent_ts_ms, maxts);
+        if (s->last_logged_status != 0 && s->last_logged_status != 200) {
+            hk_log_info("remote-write requests succeed again", "remote_name", s->cfg->name);
+            s->last_logged_status = 200;
+        }
+        range_done(sh);
+        return;
+    }
+    if (status == 415 && sh->sent_proto == HK_RW_V2) {
+        fallback_v1(s, "415 Unsupported Media Type");
+        return;
+    }
+    if (status == 413) {
+        struct range rg = sh->ranges[sh->cur];
+        if (rg.hi - rg.lo > 1) {
+            /* Split in two, in order: [lo, mid) then [mid, hi) replace the current range. */
+            if (sh->nranges + 1 > sh->capranges) {
+                size_t nc = sh->capranges * 2 + 4;
+                struct range *n = realloc(sh->ranges, nc * sizeof(*n));
+                if (!n) {
+                    schedule_retry(sh, status, cc);
+                    return;
+                }
+                sh->ranges = n;
+                sh->capranges = nc;
+            }
+            memmove(&sh->ranges[sh->cur + 2], &sh->ranges[sh->cur + 1],
+                    (sh->nranges - sh->cur - 1) * sizeof(*sh->ranges));
+            uint32_t mid = rg.lo + (rg.hi - rg.lo) / 2;
+            sh->ranges[sh->cur] = (struct range){rg.lo, mid};
+            sh->ranges[sh->cur + 1] = (struct range){mid, rg.hi};
+            sh->nranges++;
+            atomic_fetch_add(&s->st->requests_split, 1);
+            log_status_change(s, status, cc, &sh->resp, "split");
+            return;
+        }
+        atomic_fetch_add(&s->st->samples_failed, sh->nenc);
+        log_status_change(s, status, cc, &sh->resp, "drop");
+        range_done(sh);
+        return;
+    }
+    if ((status == 429 && s->cfg->queue.retry_on_http_429) || status >= 500) {
+        schedule_retry(sh, status, cc);
+        return;
+    }
+    if ((status == 401 || status == 403) && s->cfg->oauth2_client_id && !sh->auth_refreshed) {
+        sh->auth_refreshed = true;
+        if (oauth2_fetch(s) == 0)
+            return; /* resend now with the new token */
+    }
+    atomic_fetch_add(&s->st->samples_failed, sh->nenc);
+    log_status_change(s, status, cc, &sh->resp, "drop");
+    range_done(sh);
+}
+
+/* ---- rounds ---- */
+
+static void round_free(struct hk_rw_sender *s)
+{
+    for (size_t i = 0; i < s->nrecs; i++)
+        hk_rw_record_free(&s->recs[i]);
+    s->nrecs = 0;
+    for (uint32_t i = 0; i < s->nshards; i++) {
+        s->shards[i].n = 0;
+        s->shards[i].nranges = s->shards[i].cur = 0;
+        s->shards[i].attempt = 0;
+    }
+}
+
+static int shard_push(struct shard *sh, const struct hk_rw_sample *x)
+{
+    if (sh->n == sh->cap) {
+        size_t nc = sh->cap ? sh->cap * 2 : 256;
+        const struct hk_rw_sample **a = realloc(sh->samples, nc * sizeof(*a));
+        const struct hk_rw_sample **b = a ? realloc(sh->enc, nc * sizeof(*b)) : NULL;
+        if (!a)
+            return -ENOMEM;
+        sh->samples = a;
+        if (!b)
+            return -ENOMEM;
+        sh->enc = b;
+        sh->cap = nc;
+    }
+    sh->samples[sh->n++] = x;
+    return 0;
+}
+
+/* Next record (carried over, or from the queue). 1, 0 (none), -errno. Undecodable records are
+ * skipped and counted here. */
+static int next_record(struct hk_rw_sender *s, struct hk_rw_record *rec, struct hk_rw_qrec *qr)
+{
+    if (s->has_carry) {
+        *rec = s->carry;
+        *qr = s->carry_q;
+        s->has_carry = false;
+        return 1;
+    }
+    for (;;) {
+        int r = hk_rw_queue_read(s->q, &s->read_pos, &s->qbuf, qr);
+        if (r <= 0)
+            return r;
+        r = hk_rw_record_decode(s->qbuf.data, s->qbuf.len, rec);
+        if (r == 0)
+            return 1;
+        if (r == -ENOMEM)
+            return r;
+        atomic_fetch_add(&s->st->samples_dropped[HK_RW_DROP_CORRUPT], qr->nsamples);
+        s->round_end = qr->next;
+        s->round_samples += qr->nsamples;
+        hk_log_warn("remote-write queue: undecodable record skipped", "remote_name", s->cfg->name);
+    }
+}
+
+static int start_round(struct hk_rw_sender *s)
+{
+    const uint32_t max = s->cfg->queue.max_samples_per_send;
+    int r = 0;
+    s->round_shards = s->nshards;
+    s->round_full = s->round_had_retry = false;
+    s->round_end = hk_rw_queue_committed(s->q);
+    s->round_samples = 0;
+    size_t total = 0;
+    for (;;) {
+        struct hk_rw_record rec;
+        struct hk_rw_qrec qr;
+        if (total >= (size_t)max * s->round_shards) {
+            s->round_full = true;
+            break;
+        }
+        r = next_record(s, &rec, &qr);
+        if (r < 0)
+            goto out;
+        if (r == 0)
+            break;
+        memset(s->fit, 0, s->round_shards * sizeof(*s->fit));
+        bool fits = true;
+        for (size_t i = 0; i < rec.nsamples; i++) {
+            uint32_t k = (uint32_t)(rec.samples[i].hash % s->round_shards);
+            if (++s->fit[k] + s->shards[k].n > max)
+                fits = false;
+        }
+        if (!fits && s->nrecs > 0) {
+            s->carry = rec;
+            s->carry_q = qr;
+            s->has_carry = true;
+            s->round_full = true;
+            break;
+        }
+        if (s->nrecs == s->caprecs) {
+            size_t nc = s->caprecs ? s->caprecs * 2 : 16;
+            struct hk_rw_record *n = realloc(s->recs, nc * sizeof(*n));
+            if (!n) {
+                hk_rw_record_free(&rec);
+                r = -ENOMEM;
+                goto out;
+            }
+            s->recs = n;
+            s->caprecs = nc;
+        }
+        s->recs[s->nrecs++] = rec;
+        struct hk_rw_record *kept = &s->recs[s->nrecs - 1];
+        for (size_t i = 0; i < kept->nsamples; i++) {
+            const struct hk_rw_sample *x = &kept->samples[i];
+            if ((r = shard_push(&s->shards[x->hash % s->round_shards], x)) < 0)
+                goto out;
+        }
+        total += kept->nsamples;
+        s->round_end = qr.next;
+        s->round_samples += qr.nsamples;
+    }
+    for (uint32_t k = 0; k < s->round_shards; k++) {
+        struct shard *sh = &s->shards[k];
+        sh->nranges = sh->cur = 0;
+        sh->attempt = 0;
+        sh->next_try_ms = 0;
+        if (!sh->n)
+            continue;
+        if (!sh->capranges) {
+            sh->ranges = calloc(4, sizeof(*sh->ranges));
+            if (!sh->ranges) {
+                r = -ENOMEM;
+                goto out;
+            }
+            sh->capranges = 4;
+        }
+        sh->ranges[0] = (struct range){0, (uint32_t)sh->n};
+        sh->nranges = 1;
+    }
+    s->round_active = true;
+    s->first_pending_ms = s->round_full || s->has_carry ? -1 : 0;
+    r = 0;
+out:
+    return r;
+}
+
+static void finish_round(struct hk_rw_sender *s)
+{
+    const struct hk_rw_queue_config *qc = &s->cfg->queue;
+    int64_t now = hk_rw_now_ms();
+    bool durable =
+        qc->fsync == HK_RW_FSYNC_BATCH || now - s->last_durable_ms >= qc->fsync_interval_ms;
+    int r = hk_rw_queue_commit(s->q, s->round_end, s->round_samples, durable);
+    if (r < 0)
+        hk_log_error("remote-write: cannot write the savepoint", "remote_name", s->cfg->name, "err",
+                     strerror(-r));
+    else if (durable)
+        s->last_durable_ms = now;
+    round_free(s);
+    s->round_active = false;
+    /* AIMD: halve on trouble, add one while a backlog remains. */
+    if (s->round_had_retry)
+        s->nshards = s->nshards / 2 > qc->min_shards ? s->nshards / 2 : qc->min_shards;
+    else if (s->round_full && s->nshards < qc->max_shards)
+        s->nshards++;
+    atomic_store(&s->st->shards, s->nshards);
+}
+
+static void update_queue_stats(struct hk_rw_sender *s)
+{
+    struct hk_rw_queue_stats qs;
+    hk_rw_queue_get_stats(s->q, &qs);
+    atomic_store(&s->st->samples_pending, qs.pending_samples);
+    atomic_store(&s->st->disk_bytes, qs.disk_bytes);
+    atomic_store(&s->st->samples_dropped[HK_RW_DROP_DISK_FULL], qs.dropped_samples);
+    int64_t oldest = 0;
+    if (s->round_active)
+        for (size_t i = 0; i < s->nrecs && !oldest; i++)
+            if (s->recs[i].nsamples)
+                oldest = s->recs[i].samples[0].ts_ms;
+    if (!oldest && qs.pending_samples)
+        oldest = atomic_load(&s->st->oldest_pending_ms); /* keep the last known */
+    atomic_store(&s->st->oldest_pending_ms, qs.pending_samples ? oldest : 0);
+}
+
+static bool should_start(struct hk_rw_sender *s, int64_t now, bool flushing)
+{
+    struct hk_rw_queue_stats qs;
+    if (s->has_carry)
+        return true;
+    hk_rw_queue_get_stats(s->q, &qs);
+    if (!qs.pending_bytes)
+        return false;
+    if (flushing || s->first_pending_ms < 0)
+        return true;
+    if (qs.pending_samples >= (uint64_t)s->cfg->queue.max_samples_per_send * s->nshards)
+        return true;
+    if (s->first_pending_ms == 0)
+        s->first_pending_ms = now;
+    return now - s->first_pending_ms >= s->cfg->queue.batch_send_deadline_ms;
+}
+
+static int step(struct hk_rw_sender *s, int max_wait_ms, bool flushing)
+{
+    int64_t now = hk_rw_now_ms();
+    int r;
+    if (!s->round_active && should_start(s, now, flushing)) {
+        if ((r = start_round(s)) < 0) {
+            round_free(s);
+            return r;
+        }
+    }
+    int64_t wake = now + max_wait_ms;
+    if (s->round_active) {
+        bool busy = false;
+        for (uint32_t k = 0; k < s->round_shards; k++) {
+            struct shard *sh = &s->shards[k];
+            if (sh->inflight) {
+                busy = true;
+                continue;
+            }
+            if (sh->cur >= sh->nranges)
+                continue;
+            if (sh->next_try_ms > now) {
+                busy = true;
+                if (sh->next_try_ms < wake)
+                    wake = sh->next_try_ms;
+                continue;
+            }
+            r = launch(sh);
+            if (r < 0)
+                hk_log_error("remote-write: cannot build a request", "remote_name", s->cfg->name,
+                             "err", strerror(-r));
+            if (r != 0 || sh->cur < sh->nranges)
+                busy = true;
+            if (r == 0 && sh->cur < sh->nranges && sh->next_try_ms < wake)
+                wake = sh->next_try_ms;
+        }
+        if (!busy) {
+            finish_round(s);
+            update_queue_stats(s);
+            return 0; /* loop again at once: the next round may be ready */
+        }
+    } else if (s->first_pending_ms > 0) {
+        int64_t due = s->first_pending_ms + s->cfg->queue.batch_send_deadline_ms;
+        if (due < wake)
+            wake = due;
+    }
+    if (s->cfg->queue.fsync == HK_RW_FSYNC_INTERVAL &&
+        now - s->last_sync_ms >= s->cfg->queue.fsync_interval_ms) {
+        hk_rw_queue_sync(s->q);
+        s->last_sync_ms = now;
+    }
+    int running = 0;
+    curl_multi_perform(s->multi, &running);
+    int timeout = (int)(wake > now ? wake - now : 0);
+    curl_multi_poll(s->multi, NULL, 0, timeout, NULL);
+    curl_multi_perform(s->multi, &running);
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(s->multi, &left))) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        struct shard *sh = NULL;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&sh);
+        CURLcode cc = m->data.result;
+        if (sh)
+            complete(sh, cc);
+        else if (m->easy_handle == s->meta_easy) {
+            long status = 0;
+            curl_easy_getinfo(s->meta_easy, CURLINFO_RESPONSE_CODE, &status);
+            curl_multi_remove_handle(s->multi, s->meta_easy);
+            s->meta_inflight = false;
+            if (cc == CURLE_OK && status / 100 == 2)
+                atomic_fetch_add(&s->st->metadata_sent, 1);
+        }
+    }
+    update_queue_stats(s);
+    return 0;
+}
+
+int hk_rw_sender_poll(struct hk_rw_sender *s, int max_wait_ms)
+{
+    return step(s, max_wait_ms, false);
+}
+
+void hk_rw_sender_wakeup(struct hk_rw_sender *s)
+{
+    curl_multi_wakeup(s->multi);
+}
+
+void hk_rw_sender_notify_append(struct hk_rw_sender *s)
+{
+    if (s->first_pending_ms == 0)
+        s->first_pending_ms = hk_rw_now_ms();
+}
+
+bool hk_rw_sender_idle(const struct hk_rw_sender *s)
+{
+    return !s->round_active && !s->has_carry;
+}
+
+void hk_rw_sender_flush(struct hk_rw_sender *s, int64_t deadline_ms)
+{
+    /* Deliver what is queued until the deadline, or until the receiver fails (the data is on
+     * disk, so waiting out a down receiver would only delay the stop); the rest stays queued
+     * for the next start. */
+    while (hk_rw_now_ms() < deadline_ms && !s->round_had_retry) {
+        if (!s->round_active && !should_start(s, hk_rw_now_ms(), true))
+            break;
+        int64_t left = deadline_ms - hk_rw_now_ms();
+        if (step(s, left < 100 ? (int)left : 100, true) < 0)
+            break;
+    }
+    if (s->round_active)
+        hk_log_warn("remote-write: stopping with data queued on disk; it is sent after the "
+                    "next start",
+                    "remote_name", s->cfg->name);
+    hk_rw_queue_sync(s->q);
+}
+
+int hk_rw_sender_send_metadata(struct hk_rw_sender *s, const void *body, size_t len)
+{
+    if (s->meta_inflight || s->proto != HK_RW_V1)
+        return -EBUSY;
+    int r = hk_rw_snappy_compress(body, len, &s->meta_body);
+    if (r < 0)
+        return r;
+    curl_slist_free_all(s->meta_hdrs);
+    if (!(s->meta_hdrs = base_headers(s, HK_RW_V1, 0)))
+        return -ENOMEM;
+    curl_easy_setopt(s->meta_easy, CURLOPT_HTTPHEADER, s->meta_hdrs);
+    curl_easy_setopt(s->meta_easy, CURLOPT_POSTFIELDS, s->meta_body.data);
+    curl_easy_setopt(s->meta_easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)s->meta_body.len);
+    if (curl_multi_add_handle(s->multi, s->meta_easy) != CURLM_OK)
+        return -EIO;
+    s->meta_inflight = true;
+    return 0;
+}
+
+static size_t discard_cb(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    return size * nmemb;
+}
+
+int hk_rw_sender_new(const struct hk_rw_config *cfg, struct hk_rw_queue *q,
+                     struct hk_rw_stats *stats, struct hk_rw_sender **ret)
+{
+    struct hk_rw_sender *s = calloc(1, sizeof(*s));
+    int r = -ENOMEM;
+    if (!s)
+        return -ENOMEM;
+    s->cfg = cfg;
+    s->q = q;
+    s->st = stats;
+    s->proto = cfg->proto;
+    s->nshards = cfg->queue.min_shards;
+    s->read_pos = hk_rw_queue_committed(q);
+    s->rng = (uint64_t)hk_rw_wall_ms() * 0x9E3779B97F4A7C15ULL ^ (uintptr_t)s;
+    if (!s->rng)
+        s->rng = 1;
+    hk_buf_init(&s->qbuf, 0);
+    hk_buf_init(&s->meta_body, 0);
+    atomic_store(&stats->shards, s->nshards);
+    if (!(s->multi = curl_multi_init()))
+        goto fail;
+    s->shards = calloc(cfg->queue.max_shards, sizeof(*s->shards));
+    s->fit = calloc(cfg->queue.max_shards, sizeof(*s->fit));
+    if (!s->shards || !s->fit)
+        goto fail;
+    if (cfg->tls_server_name && (r = server_name_setup(s)) < 0)
+        goto fail;
+    if (cfg->sigv4 && (r = sigv4_setup(s)) < 0)
+        goto fail;
+    if (cfg->auth_credentials) {
+        struct hk_buf b;
+        hk_buf_init(&b, 0);
+        hk_buf_printf(&b, "Authorization: %s %s", cfg->auth_type, cfg->auth_credentials);
+        if (!(s->auth_header = hk_buf_steal(&b, NULL)))
+            goto fail;
+    }
+    for (uint32_t k = 0; k < cfg->queue.max_shards; k++) {
+        struct shard *sh = &s->shards[k];
+        sh->s = s;
+        sh->idx = k;
+        hk_buf_init(&sh->pb, 0);
+        hk_buf_init(&sh->body, 0);
+        hk_buf_init(&sh->resp, RESP_MAX + 1);
+        if (!(sh->easy = curl_easy_init())) {
+            r = -ENOMEM;
+            goto fail;
+        }
+        setup_easy(s, sh->easy);
+        curl_easy_setopt(sh->easy, CURLOPT_WRITEFUNCTION, resp_cb);
+        curl_easy_setopt(sh->easy, CURLOPT_WRITEDATA, sh);
+        curl_easy_setopt(sh->easy, CURLOPT_HEADERFUNCTION, header_cb);
+        curl_easy_setopt(sh->easy, CURLOPT_HEADERDATA, sh);
+        curl_easy_setopt(sh->easy, CURLOPT_PRIVATE, sh);
+    }
+    if (!(s->meta_easy = curl_easy_init()))
+        goto fail;
+    setup_easy(s, s->meta_easy);
+    curl_easy_setopt(s->meta_easy, CURLOPT_WRITEFUNCTION, discard_cb);
+    *ret = s;
+    return 0;
+fail:
+    hk_rw_sender_free(s);
+    return r;
+}
+
+void hk_rw_sender_free(struct hk_rw_sender *s)
+{
+    if (!s)
+        return;
+    if (s->shards) {
+        for (uint32_t k = 0; k < s->cfg->queue.max_shards; k++) {
+            struct shard *sh = &s->shards[k];
+            if (sh->easy) {
+                if (sh->inflight)
+                    curl_multi_remove_handle(s->multi, sh->easy);
+                curl_easy_cleanup(sh->easy);
+            }
+            curl_slist_free_all(sh->hdrs);
+            free(sh->samples);
+            free(sh->enc);
+            free(sh->ranges);
+            hk_buf_free(&sh->pb);
+            hk_buf_free(&sh->body);
+            hk_buf_free(&sh->resp);
+        }
+    }
+    if (s->meta_easy) {
+        if (s->meta_inflight)
+            curl_multi_remove_handle(s->multi, s->meta_easy);
+        curl_easy_cleanup(s->meta_easy);
+    }
+    curl_slist_free_all(s->meta_hdrs);
+    hk_buf_free(&s->meta_body);
+    round_free(s);
+    if (s->has_carry)
+        hk_rw_record_free(&s->carry);
+    free(s->recs);
+    free(s->shards);
+    free(s->fit);
+    hk_buf_free(&s->qbuf);
+    if (s->auth_header)
+        explicit_bzero(s->auth_header, strlen(s->auth_header));
+    free(s->auth_header);
+    free(s->sigv4_param);
+    if (s->sigv4_userpwd)
+        explicit_bzero(s->sigv4_userpwd, strlen(s->sigv4_userpwd));
+    free(s->sigv4_userpwd);
+    free(s->sigv4_token_header);
+    curl_slist_free_all(s->connect_to);
+    curl_free(s->url);
+    if (s->multi)
+        curl_multi_cleanup(s->multi);
+    free(s);
+}

@@ -1,0 +1,78 @@
+/* The sending side of one remote-write endpoint: reads the durable queue in rounds, spreads the
+ * samples over shards by series hash (one request in flight per shard, so each series stays in
+ * order), encodes, compresses and POSTs them with libcurl (multi interface, one thread), retries
+ * with capped exponential backoff + full jitter, splits on 413, falls back from 2.0 to 1.0, and
+ * commits the queue's savepoint when a round is done. Also holds authentication (basic, bearer,
+ * OAuth2 client credentials, SigV4, TLS/mTLS). */
+#ifndef HK_RW_SEND_H
+#define HK_RW_SEND_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "exporter/rw_config.h"
+#include "exporter/rw_queue.h"
+
+#define HK_RW_DURATION_BUCKETS 12
+
+enum hk_rw_drop_reason {
+    HK_RW_DROP_TOO_OLD,
+    HK_RW_DROP_DISK_FULL,
+    HK_RW_DROP_CORRUPT,
+    HK_RW_DROP_RELABEL,
+    HK_RW_DROP_OVERLOAD, /* snapshot mailbox full */
+    HK_RW_DROP_N,
+};
+
+/* Counters read by the self-metrics provider on the scheduler thread. */
+struct hk_rw_stats {
+    atomic_uint_fast64_t samples_total; /* appended to the queue */
+    atomic_uint_fast64_t samples_sent;
+    atomic_uint_fast64_t samples_failed; /* non-recoverable answers */
+    atomic_uint_fast64_t samples_retried;
+    atomic_uint_fast64_t samples_dropped[HK_RW_DROP_N];
+    atomic_uint_fast64_t bytes_sent;
+    atomic_uint_fast64_t metadata_sent;
+    atomic_uint_fast64_t requests_split;
+    atomic_uint_fast64_t fallbacks_v1;
+    atomic_uint_fast64_t samples_pending;
+    atomic_uint_fast64_t disk_bytes;
+    atomic_int_fast64_t oldest_pending_ms;
+    atomic_int_fast64_t highest_ts_ms;
+    atomic_int_fast64_t highest_sent_ts_ms;
+    atomic_uint_fast32_t shards;
+    atomic_uint_fast64_t duration_buckets[HK_RW_DURATION_BUCKETS]; /* non-cumulative */
+    atomic_uint_fast64_t duration_count;
+    atomic_uint_fast64_t duration_sum_us;
+};
+
+extern const double hk_rw_duration_bounds[HK_RW_DURATION_BUCKETS];
+
+struct hk_rw_sender;
+
+int hk_rw_sender_new(const struct hk_rw_config *cfg, struct hk_rw_queue *q,
+                     struct hk_rw_stats *stats, struct hk_rw_sender **ret);
+void hk_rw_sender_free(struct hk_rw_sender *s);
+/* The queue received data (starts the batch deadline clock). */
+void hk_rw_sender_notify_append(struct hk_rw_sender *s);
+/* Runs transfers and rounds for at most max_wait_ms (returns earlier on hk_rw_sender_wakeup).
+ * Returns 0 or -errno on a fatal error. */
+int hk_rw_sender_poll(struct hk_rw_sender *s, int max_wait_ms);
+/* Thread-safe: interrupts a poll. */
+void hk_rw_sender_wakeup(struct hk_rw_sender *s);
+/* Sends a 1.0 metadata-only request body (already encoded, uncompressed), best effort. */
+int hk_rw_sender_send_metadata(struct hk_rw_sender *s, const void *body, size_t len);
+bool hk_rw_sender_idle(const struct hk_rw_sender *s);
+/* On stop: finishes the round in progress until deadline_ms (monotonic) and commits. */
+void hk_rw_sender_flush(struct hk_rw_sender *s, int64_t deadline_ms);
+
+/* Exposed for tests. */
+int64_t hk_rw_backoff_ms(int64_t min_ms, int64_t max_ms, unsigned attempt, uint64_t *rng);
+/* Parses a Retry-After value (seconds or HTTP-date) relative to now_s; -1 if invalid/past. */
+int64_t hk_rw_parse_retry_after(const char *v, int64_t now_s);
+int64_t hk_rw_now_ms(void);  /* monotonic */
+int64_t hk_rw_wall_ms(void); /* realtime */
+
+#endif

@@ -1,0 +1,136 @@
+/* rw pipeline: snapshots published to a registry with a remote-write endpoint attached (its
+ * receiver refuses connections, so everything stays queued) end up in the durable queue as
+ * expected: label sets sorted with __name__ and the external labels (which never override a
+ * series' own label), write_relabel_configs applied, and one stale marker (exact NaN bits) for a
+ * series that vanished - only once. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/snapshot.h"
+#include "exporter/rw.h"
+#include "exporter/rw_encode.h"
+#include "exporter/rw_queue.h"
+
+static const char *const lnames[] = {"cpu", "job", NULL};
+static const struct hk_metric_desc desc = {"test_seconds_total", "Test counter.", HK_METRIC_COUNTER,
+                                           "seconds", lnames};
+
+static struct hk_snapshot *snap_with(int ncpus, int64_t ts)
+{
+    struct hk_limits lim = {0};
+    struct hk_builder *b = hk_builder_new(&lim);
+    hk_builder_begin(b, "test");
+    for (int i = 0; i < ncpus; i++) {
+        char cpu[16];
+        snprintf(cpu, sizeof(cpu), "%d", i);
+        const char *v[] = {cpu, i == 0 ? "own" : NULL};
+        assert_int_equal(hk_emit(b, &desc, v, 10.0 * i + (double)ts / 1000), 0);
+    }
+    hk_builder_commit(b);
+    return hk_builder_seal(b, ts, NULL);
+}
+
+static void test_pipeline(void **state)
+{
+    char dir[] = "/tmp/hk-rwp-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[200], yml[1000];
+    snprintf(path, sizeof(path), "%s/c.yml", dir);
+    snprintf(yml, sizeof(yml),
+             "global:\n  external_labels: {cluster: c1, job: ext}\n"
+             "remote_write:\n  - url: http://127.0.0.1:1/api/v1/write\n    name: t\n"
+             "    metadata_config: {send: false}\n"
+             "    write_relabel_configs:\n"
+             "      - {source_labels: [cpu], regex: '2', action: drop}\n"
+             "    queue_config: {disk_path: %s/q, batch_send_deadline: 1h, min_backoff: 1h,"
+             " max_backoff: 1h}\n",
+             dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(yml, f);
+    fclose(f);
+    struct hk_config cfg;
+    struct hk_error err = {""};
+    hk_config_init(&cfg);
+    assert_int_equal(hk_config_load(&cfg, path, NULL, 0, &err), 0);
+    struct hk_registry *reg = hk_registry_new();
+    struct hk_rw *rw = NULL;
+    assert_int_equal(hk_rw_start(&cfg, reg, NULL, &rw, &err), 0);
+    hk_registry_publish(reg, snap_with(3, 1000000)); /* cpu 0,1,2 (2 relabel-dropped) */
+    hk_registry_publish(reg, snap_with(1, 2000000)); /* cpu 1 vanished: stale marker */
+    hk_registry_publish(reg, snap_with(1, 3000000)); /* no second stale marker */
+    hk_rw_stop(rw);
+    hk_registry_free(reg);
+    hk_config_free(&cfg);
+
+    char qdir[300];
+    snprintf(qdir, sizeof(qdir), "%s/q/t", dir);
+    struct hk_rw_queue_opts o = {qdir, 0, 0, false};
+    struct hk_rw_queue *q;
+    assert_int_equal(hk_rw_queue_open(&o, &q), 0);
+    uint64_t pos = hk_rw_queue_committed(q);
+    struct hk_buf b;
+    struct hk_rw_qrec qr;
+    hk_buf_init(&b, 0);
+    int nrec = 0, stale = 0;
+    size_t counts[3] = {0};
+    while (hk_rw_queue_read(q, &pos, &b, &qr) == 1) {
+        struct hk_rw_record rec;
+        assert_int_equal(hk_rw_record_decode(b.data, b.len, &rec), 0);
+        assert_true(nrec < 3);
+        counts[nrec] = rec.nsamples;
+        for (size_t i = 0; i < rec.nsamples; i++) {
+            const struct hk_rw_sample *s = &rec.samples[i];
+            /* sorted, __name__ first, external cluster, own job kept on cpu 0 */
+            for (uint32_t k = 1; k < s->nlabels; k++)
+                assert_true(strcmp(s->labels[k - 1].name, s->labels[k].name) < 0);
+            assert_string_equal(s->labels[0].name, "__name__");
+            assert_string_equal(s->labels[0].value, "test_seconds_total");
+            const char *cpu = hk_labels_get(s->labels, s->nlabels, "cpu");
+            assert_non_null(cpu);
+            assert_string_not_equal(cpu, "2");
+            assert_string_equal(hk_labels_get(s->labels, s->nlabels, "cluster"), "c1");
+            assert_string_equal(hk_labels_get(s->labels, s->nlabels, "job"),
+                                strcmp(cpu, "0") == 0 ? "own" : "ext");
+            assert_non_null(s->family);
+            assert_string_equal(s->family->unit, "seconds");
+            uint64_t bits;
+            memcpy(&bits, &s->value, 8);
+            if (bits == HK_STALE_NAN_BITS) {
+                stale++;
+                assert_string_equal(cpu, "1");
+                assert_int_equal(s->ts_ms, 2000000);
+            }
+        }
+        hk_rw_record_free(&rec);
+        nrec++;
+    }
+    assert_int_equal(nrec, 3);
+    assert_int_equal(counts[0], 2); /* cpu 0, 1 */
+    assert_int_equal(counts[1], 2); /* cpu 0 + stale cpu 1 */
+    assert_int_equal(counts[2], 1);
+    assert_int_equal(stale, 1);
+    hk_buf_free(&b);
+    hk_rw_queue_close(q);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+    hk_log_setup(HK_LOG_ERROR, HK_LOG_LOGFMT);
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_pipeline)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
