@@ -14,6 +14,7 @@ extern const struct hk_collector_ops hk_collector_netdev;
 extern const struct hk_collector_ops hk_collector_pressure;
 extern const struct hk_collector_ops hk_collector_cgroup;
 extern const struct hk_collector_ops hk_collector_ebpf;
+extern const struct hk_collector_ops hk_collector_textfile;
 
 const struct hk_collector_ops *const hk_collectors[] = {
     &hk_collector_loadavg,
@@ -27,6 +28,7 @@ const struct hk_collector_ops *const hk_collectors[] = {
     &hk_collector_cgroup,
     /* After the cgroup collector: it resolves cgroup ids through the container index. */
     &hk_collector_ebpf,
+    &hk_collector_textfile,
     NULL,
 };
 

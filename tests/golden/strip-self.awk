@@ -1,9 +1,13 @@
 # Drops the agent's own families (hakari_*, process_*) from a text exposition: they describe the
-# process (build, timings, RSS), not the fixture, and vary from run to run.
+# process (build, timings, RSS), not the fixture, and vary from run to run; also
+# node_textfile_mtime_seconds (tests/integration/textfile.sh checks it with set mtimes).
 {
     name = ($1 == "#") ? $3 : $1
     sub(/[{ ].*/, "", name)
     if (name ~ /^(hakari|process)_/)
+        next
+    # The textfile collector's mtimes are those of the fixture files: checkout time.
+    if (name == "node_textfile_mtime_seconds")
         next
     print
 }

@@ -1,0 +1,396 @@
+/* Unit tests of the textfile collector (collector/textfile.c) on real files in a temporary
+ * rootfs: whole-file skipping with the error metrics, mtimes, files replaced or rewritten while
+ * being read, size caps, a missing directory, and the inert default. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "collector/textfile_internal.h"
+#include "core/collector.h"
+#include "core/config.h"
+#include "core/fsread.h"
+#include "core/yaml.h"
+
+extern const struct hk_collector_ops hk_collector_textfile;
+
+struct fx {
+    char root[64];
+    char dir[96];
+    struct hk_paths paths;
+    struct hk_config cfg;
+    struct hk_yaml_node *opts;
+    void *state;
+    uint64_t soft_errors;
+};
+
+static void write_file(struct fx *f, const char *name, const char *content, time_t mtime)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(content, fp);
+    fclose(fp);
+    if (mtime) {
+        struct timeval tv[2] = {{mtime, 0}, {mtime, 0}};
+        utimes(path, tv);
+    }
+}
+
+static int start(struct fx *f, const char *yaml)
+{
+    struct hk_error err = {""};
+    if (hk_yaml_parse_string("test", yaml, strlen(yaml), &f->opts, &err) < 0)
+        fail_msg("yaml: %s", err.msg);
+    struct hk_collector_env env = {&f->paths, &f->cfg, f->opts, &err};
+    int r = hk_collector_textfile.check(&env);
+    if (r < 0)
+        return r;
+    r = hk_collector_textfile.init(&f->state, &env);
+    if (r < 0)
+        fail_msg("init: %s", err.msg);
+    return r;
+}
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    snprintf(f->root, sizeof(f->root), "/tmp/hk-textfile-XXXXXX");
+    assert_non_null(mkdtemp(f->root));
+    snprintf(f->dir, sizeof(f->dir), "%s/tf", f->root);
+    assert_int_equal(mkdir(f->dir, 0755), 0);
+    assert_int_equal(hk_paths_open(&f->paths, f->root, NULL, NULL), 0);
+    hk_config_init(&f->cfg);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    hk_collector_textfile.fini(f->state);
+    hk_yaml_free(f->opts);
+    hk_paths_close(&f->paths);
+    char cmd[160];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    hk_textfile_read_hook = NULL;
+    return 0;
+}
+
+static struct hk_snapshot *collect(struct fx *f)
+{
+    struct hk_builder *b = hk_builder_new(&f->cfg.limits);
+    hk_builder_begin(b, "textfile");
+    struct hk_collect_ctx ctx = {b, &f->paths, 0, 0};
+    assert_int_equal(hk_collector_textfile.collect(f->state, &ctx), 0);
+    f->soft_errors = ctx.soft_errors;
+    hk_builder_commit(b);
+    struct hk_snapshot *s = hk_builder_seal(b, 0, NULL);
+    assert_non_null(s);
+    return s;
+}
+
+/* Value of the series name{label=value} (label NULL: any), or NAN when absent. */
+static double value_of(const struct hk_snapshot *s, const char *name, const char *lname,
+                       const char *lvalue)
+{
+    for (size_t i = 0; i < s->nseries; i++) {
+        const struct hk_series *x = &s->series[i];
+        if (strcmp(x->name, name) != 0)
+            continue;
+        if (!lname)
+            return x->value;
+        const char *v = hk_labels_get(x->labels, x->nlabels, lname);
+        if (v && strcmp(v, lvalue) == 0)
+            return x->value;
+    }
+    return -12345;
+}
+
+#define ABSENT -12345
+
+static void test_inert_without_directory(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(start(f, "enabled: true\n"), 0);
+    struct hk_snapshot *s = collect(f);
+    assert_int_equal(s->nseries, 0);
+    hk_snapshot_unref(s);
+}
+
+static void test_options_checked(void **state)
+{
+    struct fx *f = *state;
+    struct hk_error err = {""};
+    struct hk_yaml_node *n;
+    const char *bad = "directory: /x\nmax_file_sizes: 1\n";
+    assert_int_equal(hk_yaml_parse_string("cfg.yml", bad, strlen(bad), &n, &err), 0);
+    struct hk_collector_env env = {&f->paths, &f->cfg, n, &err};
+    assert_int_equal(hk_collector_textfile.check(&env), -EINVAL);
+    assert_non_null(strstr(err.msg, "cfg.yml:2"));
+    hk_yaml_free(n);
+    bad = "directory: /x\nmax_line_length: 3\n";
+    assert_int_equal(hk_yaml_parse_string("cfg.yml", bad, strlen(bad), &n, &err), 0);
+    env.options = n;
+    assert_int_equal(hk_collector_textfile.check(&env), -EINVAL);
+    hk_yaml_free(n);
+}
+
+static void test_good_and_bad_files(void **state)
+{
+    struct fx *f = *state;
+    write_file(f, "a.prom",
+               "# HELP job_last_success_seconds Last success.\n"
+               "# TYPE job_last_success_seconds gauge\n"
+               "job_last_success_seconds{job=\"backup\"} 1.7e9\n"
+               "untyped_thing{empty=\"\",x=\"1\"} 5\n",
+               1700000000);
+    /* Three valid lines, then a broken one: nothing of this file may appear. */
+    write_file(f, "b.prom", "from_b 1\nfrom_b2 2\nfrom_b3 3\nfrom_b4{oops} 4\n", 1700000100);
+    write_file(f, "c.prom", "with_ts 1 1700000000000\n", 1700000200);
+    write_file(f, "ignored.txt", "not_read 1\n", 0);
+    assert_int_equal(start(f, "directory: /tf\n"), 0);
+
+    struct hk_snapshot *s = collect(f);
+    assert_true(value_of(s, "job_last_success_seconds", "job", "backup") == 1.7e9);
+    const struct hk_family *fam = hk_snapshot_find_family(s, "job_last_success_seconds");
+    assert_string_equal(fam->help, "Last success.");
+    assert_int_equal(fam->type, HK_METRIC_GAUGE);
+    fam = hk_snapshot_find_family(s, "untyped_thing");
+    assert_string_equal(fam->help, "Metric read from /tf/a.prom");
+    assert_int_equal(fam->type, HK_METRIC_UNTYPED);
+    /* The empty label is dropped (same as absent in Prometheus). */
+    assert_int_equal(s->series[fam->first].nlabels, 1);
+    assert_true(value_of(s, "from_b", NULL, NULL) == ABSENT);
+    assert_true(value_of(s, "from_b3", NULL, NULL) == ABSENT);
+    assert_true(value_of(s, "with_ts", NULL, NULL) == ABSENT);
+    assert_true(value_of(s, "not_read", NULL, NULL) == ABSENT);
+    assert_true(value_of(s, "node_textfile_scrape_error", NULL, NULL) == 1);
+    assert_true(value_of(s, "node_textfile_mtime_seconds", "file", "/tf/a.prom") == 1700000000);
+    assert_true(value_of(s, "node_textfile_mtime_seconds", "file", "/tf/b.prom") == ABSENT);
+    assert_true(value_of(s, "hakari_textfile_errors_total", "file", "/tf/a.prom") == 0);
+    assert_true(value_of(s, "hakari_textfile_errors_total", "file", "/tf/b.prom") == 1);
+    assert_true(value_of(s, "hakari_textfile_errors_total", "file", "/tf/c.prom") == 1);
+    assert_int_equal(f->soft_errors, 0); /* user data errors, not collector errors */
+    hk_snapshot_unref(s);
+
+    /* The counter grows per cycle while the file stays broken; fixing it clears the error. */
+    s = collect(f);
+    assert_true(value_of(s, "hakari_textfile_errors_total", "file", "/tf/b.prom") == 2);
+    hk_snapshot_unref(s);
+    write_file(f, "b.prom", "from_b 1\n", 1700000300);
+    char path[256];
+    snprintf(path, sizeof(path), "%s/c.prom", f->dir);
+    unlink(path);
+    s = collect(f);
+    assert_true(value_of(s, "from_b", NULL, NULL) == 1);
+    assert_true(value_of(s, "node_textfile_scrape_error", NULL, NULL) == 0);
+    assert_true(value_of(s, "node_textfile_mtime_seconds", "file", "/tf/b.prom") == 1700000300);
+    assert_true(value_of(s, "hakari_textfile_errors_total", "file", "/tf/b.prom") == 2);
+    assert_true(value_of(s, "hakari_textfile_errors_total", "file", "/tf/c.prom") == ABSENT);
+    hk_snapshot_unref(s);
+}
+
+static void test_duplicates_across_files(void **state)
+{
+    struct fx *f = *state;
+    write_file(f, "1.prom", "# TYPE dup gauge\ndup{a=\"x\"} 1\n", 0);
+    write_file(f, "2.prom", "# TYPE dup counter\ndup{a=\"x\"} 2\ndup{a=\"y\"} 3\n", 0);
+    assert_int_equal(start(f, "directory: tf\n"), 0); /* relative to the rootfs too */
+    struct hk_snapshot *s = collect(f);
+    assert_true(value_of(s, "dup", "a", "x") == 1); /* files in name order, first wins */
+    assert_true(value_of(s, "dup", "a", "y") == 3);
+    assert_int_equal(hk_snapshot_find_family(s, "dup")->type, HK_METRIC_GAUGE);
+    assert_int_equal(s->duplicates_dropped, 1);
+    assert_true(value_of(s, "node_textfile_scrape_error", NULL, NULL) == 0);
+    hk_snapshot_unref(s);
+}
+
+static int hook_calls;
+static const char *hook_mode;
+
+/* Simulates a writer acting while the collector reads. */
+static void hook(int dirfd, const char *name, int attempt)
+{
+    hook_calls++;
+    if (strcmp(hook_mode, "rename") == 0 && attempt == 0) {
+        /* The atomic way: write a new file and rename it over the old one. */
+        int fd = openat(dirfd, "tmp.new", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        assert_true(fd >= 0);
+        const char *c = "swapped 2\n";
+        assert_int_equal(write(fd, c, strlen(c)), (ssize_t)strlen(c));
+        close(fd);
+        assert_int_equal(renameat(dirfd, "tmp.new", dirfd, name), 0);
+    } else if (strcmp(hook_mode, "inplace-once") == 0 && attempt == 0) {
+        /* The unsafe way: truncate and rewrite the same inode. */
+        int fd = openat(dirfd, name, O_WRONLY | O_TRUNC);
+        assert_true(fd >= 0);
+        const char *c = "rewritten 3\nrewritten_more 4\n";
+        assert_int_equal(write(fd, c, strlen(c)), (ssize_t)strlen(c));
+        close(fd);
+    } else if (strcmp(hook_mode, "inplace-always") == 0) {
+        int fd = openat(dirfd, name, O_WRONLY | O_APPEND);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, "more 1\n", 7), 7);
+        close(fd);
+    }
+}
+
+static void test_replaced_during_read(void **state)
+{
+    struct fx *f = *state;
+    write_file(f, "r.prom", "original 1\n", 0);
+    assert_int_equal(start(f, "directory: /tf\n"), 0);
+    hk_textfile_read_hook = hook;
+    hook_mode = "rename";
+    hook_calls = 0;
+    struct hk_snapshot *s = collect(f);
+    assert_int_equal(hook_calls, 2); /* read, saw the new inode, read again */
+    assert_true(value_of(s, "swapped", NULL, NULL) == 2);
+    assert_true(value_of(s, "original", NULL, NULL) == ABSENT);
+    assert_true(value_of(s, "node_textfile_scrape_error", NULL, NULL) == 0);
+    hk_snapshot_unref(s);
+}
+
+static void test_rewritten_during_read(void **state)
+{
+    struct fx *f = *state;
+    write_file(f, "w.prom", "original 1\n", 0);
+    assert_int_equal(start(f, "directory: /tf\n"), 0);
+    hk_textfile_read_hook = hook;
+    hook_mode = "inplace-once";
+    hook_calls = 0;
+    struct hk_snapshot *s = collect(f);
+    assert_int_equal(hook_calls, 2);
+    assert_true(value_of(s, "original", NULL, NULL) == ABSENT);
+    assert_true(value_of(s, "rewritten", NULL, NULL) == 3);
+    assert_true(value_of(s, "rewritten_more", NULL, NULL) == 4);
+    hk_snapshot_unref(s);
+
+    /* A file that changes during both reads is skipped, not half-read. */
+    write_file(f, "w.prom", "original 1\n", 0);
+    hook_mode = "inplace-always";
+    s = collect(f);
+    assert_true(value_of(s, "original", NULL, NULL) == ABSENT);
+    assert_true(value_of(s, "more", NULL, NULL) == ABSENT);
+    assert_true(value_of(s, "node_textfile_scrape_error", NULL, NULL) == 1);
+    assert_true(value_of(s, "hakari_textfile_errors_total", "file", "/tf/w.prom") == 1);
+    hk_snapshot_unref(s);
+}
+
+static void test_limits(void **state)
+{
+    struct fx *f = *state;
+    char big[3000];
+    size_t o = 0;
+    for (int i = 0; i < 100; i++)
+        o += (size_t)snprintf(big + o, sizeof(big) - o, "s{i=\"%d\"} %d\n", i, i);
+    write_file(f, "big.prom", big, 0);
+    write_file(f, "long.prom", "x{a=\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"} 1\n", 0);
+    write_file(f, "small.prom", "small 1\n", 0);
+    assert_int_equal(start(f, "directory: /tf\nmax_file_size: 1KB\nmax_line_length: 32\n"), 0);
+    struct hk_snapshot *s = collect(f);
+    assert_true(value_of(s, "small", NULL, NULL) == 1);
+    assert_true(value_of(s, "s", NULL, NULL) == ABSENT); /* > 2KB: skipped */
+    assert_true(value_of(s, "x", NULL, NULL) == ABSENT); /* line > 32 bytes: skipped */
+    assert_true(value_of(s, "hakari_textfile_errors_total", "file", "/tf/big.prom") == 1);
+    assert_true(value_of(s, "hakari_textfile_errors_total", "file", "/tf/long.prom") == 1);
+    hk_snapshot_unref(s);
+}
+
+static void test_series_cap(void **state)
+{
+    struct fx *f = *state;
+    char big[3000];
+    size_t o = 0;
+    for (int i = 0; i < 100; i++)
+        o += (size_t)snprintf(big + o, sizeof(big) - o, "s{i=\"%d\"} %d\n", i, i);
+    write_file(f, "a.prom", "a 1\nb 2\n", 0);
+    write_file(f, "big.prom", big, 0);
+    f->cfg.limits.max_series = 50;
+    assert_int_equal(start(f, "directory: /tf\n"), 0);
+    struct hk_snapshot *s = collect(f);
+    /* A file with more samples than limits.max_series is refused whole. */
+    assert_true(value_of(s, "a", NULL, NULL) == 1);
+    assert_true(value_of(s, "s", NULL, NULL) == ABSENT);
+    assert_true(value_of(s, "hakari_textfile_errors_total", "file", "/tf/big.prom") == 1);
+    hk_snapshot_unref(s);
+}
+
+static void remove_hook(int dirfd, const char *name, int attempt)
+{
+    (void)name;
+    (void)attempt;
+    unlinkat(dirfd, "gone.prom", 0);
+}
+
+/* A file deleted between the directory listing and its turn is not an error. */
+static void test_vanished_file(void **state)
+{
+    struct fx *f = *state;
+    write_file(f, "a.prom", "a 1\n", 0);
+    write_file(f, "gone.prom", "gone 1\n", 0);
+    assert_int_equal(start(f, "directory: /tf\n"), 0);
+    hk_textfile_read_hook = remove_hook; /* runs after a.prom is read, before gone.prom */
+    struct hk_snapshot *s = collect(f);
+    assert_true(value_of(s, "a", NULL, NULL) == 1);
+    assert_true(value_of(s, "gone", NULL, NULL) == ABSENT);
+    assert_true(value_of(s, "node_textfile_scrape_error", NULL, NULL) == 0);
+    assert_true(value_of(s, "node_textfile_mtime_seconds", "file", "/tf/gone.prom") == ABSENT);
+    hk_snapshot_unref(s);
+}
+
+static void test_missing_directory(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(start(f, "directory: /does/not/exist\n"), 0);
+    struct hk_snapshot *s = collect(f);
+    assert_true(value_of(s, "node_textfile_scrape_error", NULL, NULL) == 1);
+    assert_int_equal(f->soft_errors, 0);
+    hk_snapshot_unref(s);
+}
+
+static void test_not_a_regular_file(void **state)
+{
+    struct fx *f = *state;
+    char path[256];
+    snprintf(path, sizeof(path), "%s/dir.prom", f->dir);
+    assert_int_equal(mkdir(path, 0755), 0);
+    write_file(f, "ok.prom", "ok 1\n", 0);
+    assert_int_equal(start(f, "directory: /tf\n"), 0);
+    struct hk_snapshot *s = collect(f);
+    assert_true(value_of(s, "ok", NULL, NULL) == 1);
+    assert_true(value_of(s, "hakari_textfile_errors_total", "file", "/tf/dir.prom") == 1);
+    hk_snapshot_unref(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_inert_without_directory, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_options_checked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_good_and_bad_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_duplicates_across_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replaced_during_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rewritten_during_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_series_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vanished_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_directory, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_not_a_regular_file, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
