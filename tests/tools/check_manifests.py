@@ -1,0 +1,518 @@
+#!/usr/bin/env python3
+"""Validates deploy/kubernetes: every file parses, each kustomization (base and overlays) renders
+(own strategic-merge resolver; compared with `kubectl kustomize` when kubectl exists), required
+fields and cross-references hold, the container's capabilities equal the set docs/operations.md
+documents, and every rendered hakari.yml plus the container args pass `hakari --config.check`."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import yaml
+
+# libyaml's parser: the rendered sets hold every dashboard, pure Python would be slow.
+Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+TOP = os.environ.get("TOP") or os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+HAKARI = os.environ.get("HAKARI") or os.path.join(TOP, os.environ.get("O", "build"), "hakari")
+KDIR = os.path.join(TOP, "deploy", "kubernetes")
+NAMESPACE = "hakari"
+CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
+FAKE_FIELDS = {"spec.nodeName": "node-1", "status.hostIP": "10.0.0.1",
+               "metadata.name": "hakari-abcde", "metadata.namespace": NAMESPACE}
+# Paths collectors only fall back to; the DaemonSet does not need to mount them.
+OPTIONAL_ROOTFS = {"var/lib/dbus/machine-id": "machine collector: fallback for etc/machine-id"}
+errors = []
+checks = 0
+
+
+def err(where, msg):
+    errors.append(f"{where}: {msg}")
+
+
+def ok(cond, where, msg):
+    global checks
+    checks += 1
+    if not cond:
+        err(where, msg)
+    return cond
+
+
+# ---- a small kustomize: resources, strategic-merge patches (lists merged by name), deletes ----
+
+def load_docs(path):
+    with open(path, encoding="utf-8") as fh:
+        docs = [d for d in yaml.load_all(fh, Loader=Loader) if d is not None]
+    out = []
+    for d in docs:
+        if d.get("kind") == "List" and d.get("apiVersion") == "v1":
+            out.extend(d.get("items") or [])
+        else:
+            out.append(d)
+    return out
+
+
+def obj_id(o):
+    md = o.get("metadata") or {}
+    return (o.get("kind"), md.get("namespace"), md.get("name"))
+
+
+def merge(dst, patch):
+    if not isinstance(dst, dict) or not isinstance(patch, dict):
+        return patch
+    out = dict(dst)
+    for k, v in patch.items():
+        if k == "$patch":
+            continue
+        if k in out and isinstance(out[k], dict) and isinstance(v, dict):
+            out[k] = merge(out[k], v)
+        elif (k in out and isinstance(out[k], list) and isinstance(v, list) and v and
+              all(isinstance(x, dict) and "name" in x for x in v + out[k])):
+            items = list(out[k])
+            for pv in v:
+                idx = next((i for i, x in enumerate(items) if x["name"] == pv["name"]), None)
+                if idx is None:
+                    items.append(pv)
+                else:
+                    items[idx] = merge(items[idx], pv)
+            out[k] = items
+        else:
+            out[k] = v
+    return out
+
+
+def render(kdir):
+    with open(os.path.join(kdir, "kustomization.yaml"), encoding="utf-8") as fh:
+        k = yaml.safe_load(fh)
+    objs = []
+    for r in k.get("resources") or []:
+        p = os.path.normpath(os.path.join(kdir, r))
+        if os.path.isdir(p):
+            objs.extend(render(p))
+        else:
+            objs.extend(load_docs(p))
+    for p in k.get("patches") or []:
+        for patch in load_docs(os.path.join(kdir, p["path"])):
+            pid = obj_id(patch)
+            idx = [i for i, o in enumerate(objs) if obj_id(o) == pid]
+            if len(idx) != 1:
+                raise SystemExit(f"{kdir}: patch {p['path']} matches {len(idx)} objects {pid}")
+            if patch.get("$patch") == "delete":
+                del objs[idx[0]]
+            else:
+                objs[idx[0]] = merge(objs[idx[0]], patch)
+    return objs
+
+
+def kubectl_start(kdir):
+    return subprocess.Popen(["kubectl", "kustomize", kdir], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def kubectl_result(proc):
+    out, errout = proc.communicate(timeout=120)
+    if proc.returncode != 0:
+        return None, errout.strip()[-400:]
+    return [d for d in yaml.load_all(out, Loader=Loader) if d], None
+
+
+def _sorted_lists(x):
+    # Strategic merge prepends new list items where we append; order of name-keyed lists (env,
+    # volumes, mounts) carries no meaning here, so compare them sorted by name.
+    if isinstance(x, dict):
+        return {k: _sorted_lists(v) for k, v in x.items()}
+    if isinstance(x, list):
+        items = [_sorted_lists(v) for v in x]
+        if items and all(isinstance(v, dict) and "name" in v for v in items):
+            items.sort(key=lambda v: str(v["name"]))
+        return items
+    return x
+
+
+def canon(objs):
+    return sorted(json.dumps(_sorted_lists(o), sort_keys=True) for o in objs)
+
+
+# ---- checks ----
+
+def documented_caps():
+    """CAP_* names of the privileges table in docs/operations.md, minus the row for ports < 1024
+    (the DaemonSet listens on 9810)."""
+    caps = set()
+    with open(os.path.join(TOP, "docs", "operations.md"), encoding="utf-8") as fh:
+        text = fh.read()
+    sec = text.split("## Privileges", 1)[1].split("\n## ", 1)[0]
+    for line in sec.splitlines():
+        if line.startswith("|") and "1024" not in line:
+            caps.update(re.findall(r"CAP_([A-Z_]+)", line))
+    return caps
+
+
+def rootfs_paths():
+    out = set()
+    cdir = os.path.join(TOP, "collector")
+    for name in sorted(os.listdir(cdir)) if os.path.isdir(cdir) else []:
+        if name.endswith(".c"):
+            with open(os.path.join(cdir, name), encoding="utf-8") as fh:
+                for m in re.finditer(r'"((?:etc|run|var)/[^"%]*)', fh.read()):
+                    out.add(m.group(1).rstrip("/"))
+    return sorted(out - set(OPTIONAL_ROOTFS))
+
+
+def subset(a, b):
+    return all(b.get(k) == v for k, v in (a or {}).items())
+
+
+def check_set(name, objs, caps):
+    where = name
+    by = {}
+    for o in objs:
+        for f in ("apiVersion", "kind"):
+            ok(o.get(f), where, f"object without {f}: {str(o)[:80]}")
+        md = o.get("metadata") or {}
+        ok(md.get("name"), where, f"{o.get('kind')} without metadata.name")
+        if o.get("kind") not in CLUSTER_SCOPED:
+            ok(md.get("namespace") == NAMESPACE, where,
+               f"{o.get('kind')}/{md.get('name')} not in namespace {NAMESPACE}")
+        ok(obj_id(o) not in by, where, f"duplicate {obj_id(o)}")
+        by[obj_id(o)] = o
+
+    def get(kind, nm, ns=NAMESPACE):
+        return by.get((kind, None if kind in CLUSTER_SCOPED else ns, nm))
+
+    dss = [o for o in objs if o["kind"] == "DaemonSet"]
+    if not ok(len(dss) == 1, where, "expected exactly one DaemonSet"):
+        return
+    ds = dss[0]
+    w = f"{where}: DaemonSet/{ds['metadata']['name']}"
+    spec = ds["spec"]
+    tmpl = spec["template"]
+    tlabels = tmpl["metadata"].get("labels") or {}
+    ok(spec["selector"].get("matchLabels") and subset(spec["selector"]["matchLabels"], tlabels),
+       w, "selector.matchLabels do not match the template labels")
+    ps = tmpl["spec"]
+    ok(ps.get("hostPID") is True, w, "hostPID must be true")
+    ok(not ps.get("hostNetwork"), w, "hostNetwork is not needed")
+    sa = ps.get("serviceAccountName")
+    ok(sa and get("ServiceAccount", sa), w, f"ServiceAccount {sa} missing")
+    vols = {v["name"]: v for v in ps.get("volumes") or []}
+    cs = ps.get("containers") or []
+    ok(len(cs) == 1, w, "one container expected")
+    c = cs[0]
+    cw = f"{w} container {c.get('name')}"
+    ok(isinstance(c.get("image"), str) and ":" in c["image"], cw, "image with a tag required")
+    args = c.get("args") or []
+    ok(any(a.startswith("--config.file=") for a in args), cw, "--config.file missing")
+    ok("--path.rootfs=/host" in args, cw, "--path.rootfs=/host missing")
+    ports = {p["name"]: p for p in c.get("ports") or []}
+    ok(ports.get("http-metrics", {}).get("containerPort") == 9810, cw, "port http-metrics 9810")
+    for probe, path in (("livenessProbe", "/-/healthy"), ("readinessProbe", "/-/ready")):
+        hg = (c.get(probe) or {}).get("httpGet") or {}
+        ok(hg.get("path") == path, cw, f"{probe} must GET {path}")
+        ok(hg.get("port") in ports or hg.get("port") == 9810, cw, f"{probe} port unknown")
+    res = c.get("resources") or {}
+    for kind in ("requests", "limits"):
+        for r in ("cpu", "memory"):
+            ok((res.get(kind) or {}).get(r), cw, f"resources.{kind}.{r} missing")
+    sc = c.get("securityContext") or {}
+    capsc = sc.get("capabilities") or {}
+    ok(capsc.get("drop") == ["ALL"], cw, "capabilities.drop must be [ALL]")
+    ok(set(capsc.get("add") or []) == caps and len(capsc.get("add")) == len(caps), cw,
+       f"capabilities.add {capsc.get('add')} != documented {sorted(caps)}")
+    ok(sc.get("readOnlyRootFilesystem") is True, cw, "readOnlyRootFilesystem must be true")
+    ok(sc.get("allowPrivilegeEscalation") is False, cw, "allowPrivilegeEscalation must be false")
+    ok(not sc.get("privileged"), cw, "must not be privileged")
+    # Host mounts: read-only under /host; the queue is the only writable host path.
+    mounts = {m["mountPath"]: m for m in c.get("volumeMounts") or []}
+    for m in mounts.values():
+        ok(m["name"] in vols, cw, f"volumeMount {m['name']} has no volume")
+    for host in ("/sys", "/proc", "/run/containerd", "/var/lib/docker"):
+        m = mounts.get("/host" + host)
+        if ok(m, cw, f"/host{host} not mounted"):
+            v = vols.get(m["name"], {})
+            ok((v.get("hostPath") or {}).get("path") == host, cw, f"/host{host} is not {host}")
+            ok(m.get("readOnly") is True, cw, f"/host{host} must be readOnly")
+    for m in mounts.values():
+        v = vols.get(m["name"], {})
+        if "hostPath" in v and not m.get("readOnly"):
+            ok(v["hostPath"]["path"].startswith("/var/lib/hakari"), cw,
+               f"writable hostPath {v['hostPath']['path']} outside /var/lib/hakari")
+    ok(any("hostPath" in vols.get(m["name"], {}) and
+           vols[m["name"]]["hostPath"]["path"] == "/var/lib/hakari" for m in mounts.values()),
+       cw, "no hostPath for the durable queue (/var/lib/hakari)")
+    # Every host path a collector reads relative to the rootfs ("etc/…", "run/…", "var/…" literals
+    # in collector/*.c) lies under a /host mount.
+    for rel in rootfs_paths():
+        ok(any(("/host/" + rel + "/").startswith(mp.rstrip("/") + "/") for mp in mounts
+               if mp.startswith("/host/")), cw, f"collectors read <rootfs>/{rel}: not mounted")
+    env = {e["name"]: e for e in c.get("env") or []}
+    ok(((env.get("NODE_NAME") or {}).get("valueFrom") or {}).get("fieldRef", {}).get(
+        "fieldPath") == "spec.nodeName", cw, "NODE_NAME must come from spec.nodeName")
+    # References: ConfigMaps, Secrets, keys.
+    for v in vols.values():
+        if "configMap" in v:
+            ok(get("ConfigMap", v["configMap"]["name"]) or v["configMap"].get("optional"), cw,
+               f"ConfigMap {v['configMap']['name']} missing")
+        if "secret" in v:
+            ok(get("Secret", v["secret"]["secretName"]) or v["secret"].get("optional"), cw,
+               f"Secret {v['secret']['secretName']} missing and not optional")
+    for e in env.values():
+        ref = (e.get("valueFrom") or {}).get("secretKeyRef")
+        if ref:
+            s = get("Secret", ref["name"])
+            data = dict((s or {}).get("stringData") or {}, **((s or {}).get("data") or {}))
+            ok(ref.get("optional") or ref["key"] in data, cw, f"secret key {ref['key']} missing")
+    # Service / ServiceMonitor / PodMonitor selectors.
+    svc = None
+    for o in objs:
+        if o["kind"] == "Service":
+            svc = o
+            ok(subset(o["spec"]["selector"], tlabels), where, "Service selector misses the pods")
+            for p in o["spec"]["ports"]:
+                ok(p.get("targetPort") in ports or p.get("targetPort") == 9810, where,
+                   f"Service targetPort {p.get('targetPort')} unknown")
+        if o["kind"] == "ServiceMonitor":
+            ok(svc is not None or get("Service", "hakari"), where, "ServiceMonitor without Service")
+            s = svc or get("Service", "hakari")
+            ok(subset(o["spec"]["selector"]["matchLabels"], s["metadata"]["labels"]), where,
+               "ServiceMonitor selector misses the Service")
+            sp = {p["name"] for p in s["spec"]["ports"]}
+            for ep in o["spec"]["endpoints"]:
+                ok(ep["port"] in sp, where, f"ServiceMonitor port {ep['port']} not in Service")
+        if o["kind"] == "PodMonitor":
+            ok(subset(o["spec"]["selector"]["matchLabels"], tlabels), where,
+               "PodMonitor selector misses the pods")
+            for ep in o["spec"]["podMetricsEndpoints"]:
+                ok(ep["port"] in ports, where, f"PodMonitor port {ep['port']} not in container")
+    kinds = {o["kind"] for o in objs}
+    ok(not ({"ServiceMonitor", "PodMonitor"} <= kinds), where,
+       "ServiceMonitor and PodMonitor together scrape every node twice")
+    # RBAC: only the kubelet's pod endpoints, read-only; bindings point at real objects.
+    for o in objs:
+        if o["kind"] == "ClusterRole":
+            for rule in o["rules"]:
+                ok(set(rule["resources"]) <= {"nodes/proxy", "nodes/pods"} and
+                   set(rule["verbs"]) <= {"get"} and rule["apiGroups"] == [""], where,
+                   f"ClusterRole grants more than get nodes/proxy, nodes/pods: {rule}")
+        if o["kind"] == "ClusterRoleBinding":
+            ok(get("ClusterRole", o["roleRef"]["name"]), where, "binding to a missing ClusterRole")
+            for s in o["subjects"]:
+                ok(get("ServiceAccount", s["name"], s.get("namespace")), where,
+                   f"binding subject {s['name']} missing")
+    if "ClusterRole" in kinds:
+        ok(ps.get("automountServiceAccountToken") is not False, where,
+           "a ClusterRole is useless without the token mounted")
+    # API access exactly when the configuration asks the kubelet.
+    cmv = next((v["configMap"]["name"] for v in vols.values() if "configMap" in v), None)
+    cfg_text = ((get("ConfigMap", cmv) or {}).get("data") or {}).get("hakari.yml", "")
+    kube = (yaml.load(cfg_text, Loader=Loader) or {}).get("kubernetes") or {}
+    ok(("ClusterRole" in kinds) == bool(kube.get("kubelet_url")), where,
+       "a ClusterRole must come with kubernetes.kubelet_url and only with it")
+    for o in objs:
+        if o["kind"] == "PrometheusRule":
+            check_rules(where, o)
+        if o["kind"] == "ConfigMap" and (o["metadata"].get("labels") or {}).get(
+                "grafana_dashboard") is not None:
+            for fname, body in (o.get("data") or {}).items():
+                d = json.loads(body)
+                ok(d.get("title") and d.get("uid") and d.get("panels"), where,
+                   f"dashboard {fname}: title, uid, panels required")
+            ok(len(json.dumps(o)) < 256 * 1024, where,
+               f"{o['metadata']['name']} too large for client-side kubectl apply")
+    config_check(where, ds, c, by)
+
+
+_rules_checked = set()
+
+
+def check_rules(where, o):
+    groups = o["spec"].get("groups") or []
+    ok(groups, where, "PrometheusRule without groups")
+    promtool = shutil.which("promtool")
+    key = json.dumps(groups, sort_keys=True)
+    if not promtool or key in _rules_checked:
+        return  # the overlays share one PrometheusRule: check each distinct one once
+    _rules_checked.add(key)
+    with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as fh:
+        yaml.safe_dump({"groups": groups}, fh)
+    try:
+        r = subprocess.run([promtool, "check", "rules", fh.name], capture_output=True, text=True,
+                           timeout=60)
+        ok(r.returncode == 0, where, f"promtool check rules: {r.stdout[-300:]} {r.stderr[-300:]}")
+    finally:
+        os.unlink(fh.name)
+
+
+def config_check(where, ds, c, by):
+    """Materialise the container's view (ConfigMap and Secret volumes as files, the queue
+    hostPath as a directory, env from the downward API with fake values) in a temp dir and run
+    hakari --config.check with the container's args."""
+    tmp = tempfile.mkdtemp(prefix="hakari-manifests.")
+    try:
+        vols = {v["name"]: v for v in ds["spec"]["template"]["spec"].get("volumes") or []}
+        remap = {}
+        for m in c.get("volumeMounts") or []:
+            v = vols[m["name"]]
+            dst = os.path.join(tmp, m["name"])
+            os.makedirs(dst, exist_ok=True)
+            if "configMap" in v:
+                cm = by.get(("ConfigMap", NAMESPACE, v["configMap"]["name"])) or {}
+                for k, val in (cm.get("data") or {}).items():
+                    with open(os.path.join(dst, k), "w", encoding="utf-8") as fh:
+                        fh.write(val)
+            elif "secret" in v:
+                s = by.get(("Secret", NAMESPACE, v["secret"]["secretName"])) or {}
+                for k, val in (s.get("stringData") or {}).items():
+                    with open(os.path.join(dst, k), "w", encoding="utf-8") as fh:
+                        fh.write(str(val))
+            elif m["mountPath"].startswith("/host"):
+                continue  # host views: the args that name them are dropped below
+            remap[m["mountPath"]] = dst
+
+        def rewrite(text):
+            for mp in sorted(remap, key=len, reverse=True):
+                text = re.sub(re.escape(mp) + r"(?=/|\b|$)", remap[mp], text)
+            return text
+
+        # Rewrite paths inside every mounted config file too (secret *_file, disk_path).
+        for mp, dst in remap.items():
+            for f in os.listdir(dst):
+                p = os.path.join(dst, f)
+                if f.endswith((".yml", ".yaml")):
+                    with open(p, encoding="utf-8") as fh:
+                        t = fh.read()
+                    with open(p, "w", encoding="utf-8") as fh:
+                        fh.write(rewrite(t))
+        envp = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        for e in c.get("env") or []:
+            if "value" in e:
+                envp[e["name"]] = str(e["value"])
+            else:
+                vf = e["valueFrom"]
+                if "fieldRef" in vf:
+                    envp[e["name"]] = FAKE_FIELDS[vf["fieldRef"]["fieldPath"]]
+                elif "secretKeyRef" in vf:
+                    s = by.get(("Secret", NAMESPACE, vf["secretKeyRef"]["name"])) or {}
+                    val = (s.get("stringData") or {}).get(vf["secretKeyRef"]["key"])
+                    if val is not None:
+                        envp[e["name"]] = str(val)
+        args = []
+        for a in c.get("args") or []:
+            a2 = rewrite(a)
+            val = a2.split("=", 1)[1] if "=" in a2 else ""
+            if val.startswith("/") and not os.path.exists(val):
+                continue  # e.g. --path.rootfs=/host: a path only the node has
+            args.append(a2)
+        cmd = [HAKARI, "--config.check"] + args
+        r = subprocess.run(cmd, capture_output=True, text=True, env=envp, timeout=30)
+        ok(r.returncode == 0, where,
+           f"hakari --config.check {' '.join(args)} failed: {r.stdout[-500:]} {r.stderr[-500:]}")
+        # The check is a real check: the same config with a misspelt key is refused.
+        cf = next(a.split("=", 1)[1] for a in args if a.startswith("--config.file="))
+        with open(cf, encoding="utf-8") as fh:
+            good = fh.read()
+        with open(cf, "a", encoding="utf-8") as fh:
+            fh.write("\ncolection_interval: 10s\n")
+        r = subprocess.run(cmd, capture_output=True, text=True, env=envp, timeout=30)
+        ok(r.returncode != 0 and "colection_interval" in (r.stdout + r.stderr), where,
+           "--config.check accepted an unknown top-level key")
+        with open(cf, "w", encoding="utf-8") as fh:
+            fh.write(good)
+        # ${NODE_NAME} really reaches external_labels.node.
+        cfg = yaml.load(good, Loader=Loader)
+        ok(((cfg.get("global") or {}).get("external_labels") or {}).get("node") == "${NODE_NAME}",
+           where, "global.external_labels.node must be ${NODE_NAME}")
+    finally:
+        shutil.rmtree(tmp)
+
+
+def readme_examples():
+    """Every YAML example of README.md's "Pointing at a managed backend" passes --config.check
+    (secret files it names are created with dummy content)."""
+    with open(os.path.join(TOP, "README.md"), encoding="utf-8") as fh:
+        text = fh.read()
+    if "## Pointing at a managed backend" not in text:
+        err("README.md", "no section \"Pointing at a managed backend\"")
+        return 0
+    sec = text.split("## Pointing at a managed backend", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```yaml\n(.*?)```", sec, re.S)
+    tmp = tempfile.mkdtemp(prefix="hakari-readme.")
+    try:
+        for i, b in enumerate(blocks):
+            ok(yaml.load(b, Loader=Loader).get("remote_write"), "README.md", f"example {i + 1}: no remote_write")
+            for path in set(re.findall(r"/run/secrets/hakari/\w+", b)):
+                with open(os.path.join(tmp, os.path.basename(path)), "w") as fh:
+                    fh.write("dummy\n")
+            cf = os.path.join(tmp, f"example{i}.yml")
+            with open(cf, "w", encoding="utf-8") as fh:
+                fh.write(b.replace("/run/secrets/hakari", tmp))
+            r = subprocess.run([HAKARI, "--config.check", "--config.file=" + cf],
+                               capture_output=True, text=True, timeout=30,
+                               env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+            ok(r.returncode == 0, "README.md",
+               f"example {i + 1} fails --config.check: {r.stdout[-300:]} {r.stderr[-300:]}")
+    finally:
+        shutil.rmtree(tmp)
+    return len(blocks)
+
+
+def main():
+    subprocess.run([sys.executable, os.path.join(TOP, "deploy", "gen-kube.py"), "--check"],
+                   check=True)
+    caps = documented_caps()
+    if not ok(caps == {"BPF", "PERFMON", "SYS_RESOURCE", "SYS_PTRACE", "DAC_READ_SEARCH"},
+              "docs/operations.md", f"unexpected documented capability set {sorted(caps)}"):
+        pass
+    files = []
+    for root, _, names in os.walk(KDIR):
+        files += [os.path.join(root, n) for n in names if n.endswith((".yaml", ".yml"))]
+    for f in sorted(files):
+        try:
+            docs = load_docs(f)
+        except yaml.YAMLError as e:
+            err(f, f"does not parse: {e}")
+            continue
+        # The generated files are an empty List while nothing exists to generate them from.
+        ok(docs or os.path.basename(f) in ("prometheusrule.yaml", "grafana-dashboards.yaml"),
+           f, "empty file")
+    dirs = sorted({os.path.dirname(f) for f in files if f.endswith("/kustomization.yaml")})
+    have_kubectl = shutil.which("kubectl") is not None
+    rendered = 0
+    # kubectl takes about a second per render: start them all at once.
+    procs = {d: kubectl_start(d) for d in dirs} if have_kubectl else {}
+    for d in dirs:
+        name = os.path.relpath(d, TOP)
+        objs = render(d)
+        if not any(o.get("kind") == "DaemonSet" for o in objs):
+            if d in procs:
+                procs.pop(d).communicate(timeout=120)
+            continue  # a fragment (podmonitor/) used by overlays
+        rendered += 1
+        if have_kubectl:
+            kobjs, kerr = kubectl_result(procs.pop(d))
+            ok(kobjs is not None, name, f"kubectl kustomize failed: {kerr}")
+            if kobjs is not None:
+                ok(canon(kobjs) == canon(objs), name,
+                   "kubectl kustomize renders differently from the test's resolver")
+        check_set(name, objs, caps)
+    ok(rendered >= 7, KDIR, f"only {rendered} renderable kustomizations")
+    # The plain-host default config as well.
+    r = subprocess.run([HAKARI, "--config.check",
+                        "--config.file=" + os.path.join(TOP, "deploy", "hakari.yml")],
+                       capture_output=True, text=True, timeout=30)
+    ok(r.returncode == 0, "deploy/hakari.yml", f"--config.check failed: {r.stderr[-400:]}")
+    n_readme = readme_examples()
+    ok(n_readme >= 6, "README.md", f"only {n_readme} backend examples")
+    for e in errors:
+        print("FAIL:", e, file=sys.stderr)
+    print(f"{len(files)} files, {rendered} kustomizations, {checks} checks, "
+          f"kubectl {'compared' if have_kubectl else 'absent (own resolver only)'}")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
