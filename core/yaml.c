@@ -404,7 +404,11 @@ int hk_yaml_parse_file(const char *path, struct hk_yaml_node **ret_root, struct 
     size_t cap = 16384, len = 0;
     char *buf = malloc(cap);
     int r = 0;
-    while (buf) {
+    if (!buf) {
+        fclose(f);
+        return -ENOMEM;
+    }
+    for (;;) {
         if (len == cap) {
             if (cap >= 64 * 1024 * 1024) {
                 snprintf(err->msg, sizeof(err->msg), "%s: larger than 64 MiB", path);
@@ -430,8 +434,6 @@ int hk_yaml_parse_file(const char *path, struct hk_yaml_node **ret_root, struct 
         }
     }
     fclose(f);
-    if (!buf)
-        return -ENOMEM;
     if (r == 0)
         r = hk_yaml_parse_string(path, buf, len, ret_root, err);
     free(buf);
