@@ -155,11 +155,13 @@ static char *expand_env(struct builder *b, const char *s, size_t len, const stru
 static int append(struct hk_yaml_node *parent, struct hk_yaml_node *key, struct hk_yaml_node *val)
 {
     size_t n = parent->n + 1;
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     struct hk_yaml_node **items = realloc(parent->items, n * sizeof(*items));
     if (!items)
         return -ENOMEM;
     parent->items = items;
     if (parent->kind == HK_YAML_MAP) {
+        /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
         struct hk_yaml_node **keys = realloc(parent->keys, n * sizeof(*keys));
         if (!keys)
             return -ENOMEM;
