@@ -302,17 +302,17 @@ int main(int argc, char **argv)
     sigaddset(&waitset, SIGHUP);
     sigprocmask(SIG_BLOCK, &waitset, &oldmask);
 
-    struct hk_exporters *exp = NULL;
-    if ((r = hk_exporters_start(&o.web, cfg, reg, sched, &exp, &err)) < 0) {
+    /* Collectors are initialised (BPF programs loaded, files opened): drop what is no longer
+     * needed now, while this is the only thread — capabilities are per thread, and every thread
+     * started later (HTTP pool, remote-write senders, scheduler) inherits the reduced set. */
+    if ((r = hk_privs_drop(o.runas_user, &err)) < 0) {
         fprintf(stderr, "hakari: %s\n", err.msg[0] ? err.msg : strerror(-r));
         status = 1;
         goto out;
     }
-    /* Collectors are initialised (BPF loaded) and sockets/queues are open: drop what is no
-     * longer needed before the first cycle. */
-    if ((r = hk_privs_drop(o.runas_user, &err)) < 0) {
+    struct hk_exporters *exp = NULL;
+    if ((r = hk_exporters_start(&o.web, cfg, reg, sched, &exp, &err)) < 0) {
         fprintf(stderr, "hakari: %s\n", err.msg[0] ? err.msg : strerror(-r));
-        hk_exporters_stop(exp);
         status = 1;
         goto out;
     }

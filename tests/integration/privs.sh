@@ -20,6 +20,14 @@ check_status() { # pid expected_uid
     [ "$bnd" = "$want" ] || fail "CapBnd $bnd, want $want"
     [ "$nnp" = 1 ] || fail "NoNewPrivs $nnp"
     [ "$uid" = "$2" ] || fail "effective uid $uid, want $2"
+    # Capabilities are per thread: every thread (HTTP pool, scheduler, …) must hold the same set.
+    local t teff
+    for t in /proc/$1/task/*; do
+        teff=$(awk '/^CapEff:/{print $2}' "$t/status")
+        [ "$teff" = "$want" ] || fail "thread $(basename "$t") CapEff $teff, want $want"
+        [ "$(awk '/^CapBnd:/{print $2}' "$t/status")" = "$want" ] || fail "thread $(basename "$t") bounding set"
+    done
+    [ "$(ls /proc/$1/task | wc -l)" -gt 1 ] || fail "expected several threads"
 }
 
 for user in "" nobody; do

@@ -1,0 +1,228 @@
+/* TCP connects/accepts/closes/retransmits and established connections per cgroup, from
+ * sock:inet_sock_set_state and tcp:tcp_retransmit_skb. The owner is the socket's cgroup, never
+ * `current` (state changes run in softirq, often inside the peer). On cgroup2 that is
+ * sk_cgrp_data; sockets carry no v1 cgroup, so on v1 hosts each socket is tagged with the v1 cpu
+ * id of the task that called connect()/listen() (those transitions run in process context), and
+ * an accepted child (LISTEN → SYN_RECV, softirq) inherits the tag of its listener, looked up by
+ * netns + local port (CLOSE → LISTEN runs in listen(), process context). */
+#include "tcp.h"
+#include "hk_bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+
+enum {
+    S_ESTABLISHED = 1,
+    S_SYN_SENT = 2,
+    S_SYN_RECV = 3,
+    S_CLOSE = 7,
+    S_LISTEN = 10,
+};
+
+const volatile bool cg_v1 = true;
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+    __uint(max_entries, 16384);
+    __type(key, __u64);
+    __type(value, struct hk_tcp_val);
+} tcp_stats SEC(".maps");
+
+/* v1 only: socket address → owner id, from connect/listen until CLOSE. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 65536);
+    __type(key, __u64);
+    __type(value, __u64);
+} sock_owner SEC(".maps");
+
+struct listen_key {
+    __u32 netns;
+    __u16 port;
+    __u16 pad;
+};
+
+/* v1 only: (netns, listening port) → owner id of the listener. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 16384);
+    __type(key, struct listen_key);
+    __type(value, __u64);
+} listen_owner SEC(".maps");
+
+/* Socket cookie → owner id for connections established before attach (user space fills it). */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, HK_TCP_SEED_MAX);
+    __type(key, __u64);
+    __type(value, __u64);
+} seed_owner SEC(".maps");
+
+HK_LOST_MAP
+
+static const struct hk_tcp_val zero_val;
+
+static __always_inline __u64 current_cgid(void)
+{
+    struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+    return hk_task_cgid(t, true, bpf_core_enum_value(enum cgroup_subsys_id, cpu_cgrp_id));
+}
+
+static __always_inline struct listen_key listen_key_of(const struct sock *sk)
+{
+    struct listen_key k = {};
+    k.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+    k.port = BPF_CORE_READ(sk, __sk_common.skc_num);
+    return k;
+}
+
+/* Owner of sk for an event after its creation; 0 when unknown. */
+static __always_inline __u64 owner_of(const struct sock *sk)
+{
+    if (!cg_v1)
+        return BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
+    __u64 key = (__u64)sk;
+    __u64 *id = bpf_map_lookup_elem(&sock_owner, &key);
+    if (id)
+        return *id;
+    __u64 cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+    if (cookie && (id = bpf_map_lookup_elem(&seed_owner, &cookie)))
+        return *id;
+    return 0;
+}
+
+static __always_inline void tag(const struct sock *sk, __u64 id)
+{
+    __u64 key = (__u64)sk;
+    if (bpf_map_update_elem(&sock_owner, &key, &id, BPF_ANY) < 0)
+        hk_lost();
+}
+
+static __always_inline int on_state(const struct sock *sk, int old, int new)
+{
+    __u64 id = 0;
+
+    if (cg_v1) {
+        if (old == S_CLOSE && (new == S_SYN_SENT || new == S_LISTEN)) {
+            /* connect() / listen(): process context, current owns the socket. */
+            id = current_cgid();
+            tag(sk, id);
+            if (new == S_LISTEN) {
+                struct listen_key k = listen_key_of(sk);
+                if (bpf_map_update_elem(&listen_owner, &k, &id, BPF_ANY) < 0)
+                    hk_lost();
+            }
+            return 0;
+        }
+        if (old == S_LISTEN && new == S_SYN_RECV) {
+            /* Child of a listener (softirq): inherit the listener's owner. */
+            struct listen_key k = listen_key_of(sk);
+            __u64 *lid = bpf_map_lookup_elem(&listen_owner, &k);
+            if (lid)
+                tag(sk, *lid);
+            return 0;
+        }
+    }
+    if (old == S_LISTEN || new == S_LISTEN) {
+        if (cg_v1 && old == S_LISTEN && new == S_CLOSE) {
+            /* Listener closed: forget it (unless another socket took the port meanwhile). */
+            struct listen_key k = listen_key_of(sk);
+            __u64 key = (__u64)sk;
+            __u64 *lid = bpf_map_lookup_elem(&listen_owner, &k);
+            __u64 *own = bpf_map_lookup_elem(&sock_owner, &key);
+            if (lid && own && *lid == *own)
+                bpf_map_delete_elem(&listen_owner, &k);
+            bpf_map_delete_elem(&sock_owner, &key);
+        }
+        return 0; /* LISTEN → SYN_RECV on cgroup2: the child counts from ESTABLISHED */
+    }
+    if (old == S_CLOSE)
+        return 0; /* CLOSE → SYN_SENT/LISTEN on cgroup2: nothing to count yet */
+
+    id = owner_of(sk);
+    if (id) {
+        struct hk_tcp_val *v = HK_LOOKUP_OR_INIT(&tcp_stats, &id, &zero_val);
+        if (v) {
+            if (new == S_ESTABLISHED) {
+                v->active++;
+                if (old == S_SYN_SENT)
+                    v->connects_ok++;
+                else if (old == S_SYN_RECV)
+                    v->accepts++;
+            } else if (old == S_ESTABLISHED) {
+                v->active--;
+            }
+            if (new == S_CLOSE) {
+                if (old == S_SYN_SENT)
+                    v->connects_failed++;
+                else if (old != S_SYN_RECV)
+                    v->closes++;
+            }
+        }
+    }
+    if (new == S_CLOSE && cg_v1) {
+        __u64 key = (__u64)sk;
+        bpf_map_delete_elem(&sock_owner, &key);
+        __u64 cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+        if (cookie)
+            bpf_map_delete_elem(&seed_owner, &cookie);
+    }
+    return 0;
+}
+
+static __always_inline int on_retransmit(const struct sock *sk)
+{
+    __u64 id = owner_of(sk);
+    if (!id)
+        return 0;
+    struct hk_tcp_val *v = HK_LOOKUP_OR_INIT(&tcp_stats, &id, &zero_val);
+    if (v)
+        v->retransmits++;
+    return 0;
+}
+
+static __always_inline bool is_tcp(const struct sock *sk)
+{
+    return BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(btf_state, const struct sock *sk, const int old, const int new)
+{
+    return is_tcp(sk) ? on_state(sk, old, new) : 0;
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(btf_retransmit, const struct sock *sk)
+{
+    return on_retransmit(sk);
+}
+
+SEC("raw_tp/inet_sock_set_state")
+int BPF_PROG(raw_state, const struct sock *sk, const int old, const int new)
+{
+    return is_tcp(sk) ? on_state(sk, old, new) : 0;
+}
+
+SEC("raw_tp/tcp_retransmit_skb")
+int BPF_PROG(raw_retransmit, const struct sock *sk)
+{
+    return on_retransmit(sk);
+}
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int tp_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+    if (ctx->protocol != IPPROTO_TCP)
+        return 0;
+    return on_state(ctx->skaddr, ctx->oldstate, ctx->newstate);
+}
+
+SEC("tracepoint/tcp/tcp_retransmit_skb")
+int tp_retransmit(struct trace_event_raw_tcp_retransmit_skb *ctx)
+{
+    return on_retransmit(ctx->skaddr);
+}

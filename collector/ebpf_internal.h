@@ -1,0 +1,249 @@
+/* Internals of the eBPF collector shared by collector/ebpf*.c and their unit tests: the cgroup
+ * id → path index, hierarchy discovery, label resolution through the container index, the
+ * per-container row aggregator and log2 slot → Prometheus bucket conversion, and the probe
+ * interface every collector/ebpf_<name>.c implements. */
+#ifndef HK_EBPF_INTERNAL_H
+#define HK_EBPF_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bpf/hk_common.h"
+#include "collector/containers.h"
+#include "core/collector.h"
+
+/* ---- cgroup id → path index (one per hierarchy) ---- */
+
+struct hk_cgid_index;
+
+struct hk_cgid_index *hk_cgid_index_new(void);
+void hk_cgid_index_free(struct hk_cgid_index *idx); /* accepts NULL */
+void hk_cgid_index_clear(struct hk_cgid_index *idx);
+/* Adds or replaces id → path (path relative to the hierarchy root, "/" for the root).
+ * 0, -ENOMEM, -E2BIG (index full: HK_CGID_INDEX_MAX). */
+int hk_cgid_index_add(struct hk_cgid_index *idx, uint64_t id, const char *path);
+/* The path of id, or NULL. Valid until the next add/clear/walk. */
+const char *hk_cgid_index_lookup(const struct hk_cgid_index *idx, uint64_t id);
+size_t hk_cgid_index_count(const struct hk_cgid_index *idx);
+/* Calls fn for every entry (any order) until it returns < 0 (returned). */
+int hk_cgid_index_foreach(const struct hk_cgid_index *idx,
+                          int (*fn)(uint64_t id, const char *path, void *arg), void *arg);
+/* Replaces the contents with every directory under the hierarchy root dirfd (the kernel's
+ * cgroup id is the directory's inode number on 64-bit), depth ≤ 32, at most
+ * HK_CGID_INDEX_MAX directories. Returns the number of entries or -errno. */
+int hk_cgid_index_walk(struct hk_cgid_index *idx, int root_dirfd);
+#define HK_CGID_INDEX_MAX 65536
+
+/* ---- hierarchies ---- */
+
+enum hk_hier { HK_HIER_CPU, HK_HIER_MEMORY, HK_HIER_BLKIO, HK_HIER_COUNT };
+
+struct hk_hierarchy {
+    bool v1;         /* a v1 hierarchy of the controller is mounted; else cgroup2 */
+    int dirfd;       /* O_PATH|O_DIRECTORY of its root, -1 if none found */
+    char mount[128]; /* relative to sysfs, for logs ("fs/cgroup/cpu") */
+    struct hk_cgid_index *index;
+    int64_t walked_cycle; /* last cycle a re-walk ran (one per cycle at most) */
+};
+
+/* Finds, from <procfs>/self/mountinfo, where each controller's hierarchy is mounted (v1 mount
+ * holding the controller, else the cgroup2 mount) and opens it under sysfs. Missing ones get
+ * dirfd -1. Returns 0 or -errno. */
+int hk_ebpf_hierarchies_open(struct hk_hierarchy h[HK_HIER_COUNT], const struct hk_paths *paths);
+void hk_ebpf_hierarchies_close(struct hk_hierarchy h[HK_HIER_COUNT]);
+/* Parses mountinfo text: for `controller` (or "" for cgroup2) returns the basename of its mount
+ * point in ret (cap bytes) and whether it is v1. 0, -ENOENT (not mounted), -EINVAL. */
+int hk_ebpf_mountinfo_find(const char *buf, size_t len, const char *controller, char *ret,
+                           size_t cap, bool *ret_v1);
+
+/* ---- labels ---- */
+
+/* The cAdvisor base label names in emission order, NULL-terminated. */
+extern const char *const hk_ebpf_base_labels[];
+#define HK_EBPF_NBASE 6
+
+/* Descriptors only the BPF=1 build emits. */
+#define HK_EBPF_DESC static const struct hk_metric_desc __attribute__((unused))
+
+/* Base label values for a cgroup path: a container listed in the index (or the nearest listed
+ * ancestor other than the root) gives its labels with id = its path; an unlisted cgroup gives
+ * id = path and empty other labels. ret[6] points into t or path. */
+void hk_ebpf_labels_for(const struct hk_containers *t, const char *path,
+                        const char *ret[HK_EBPF_NBASE]);
+
+/* ---- rows: per-container aggregation of per-cgroup kernel values ---- */
+
+#define HK_EBPF_ROW_VALUES 8
+
+struct hk_ebpf_row {
+    const char *labels[HK_EBPF_NBASE]; /* base label values (borrowed) */
+    uint32_t sub;                      /* probe-specific key part (device/op …), 0 if none */
+    int64_t v[HK_EBPF_ROW_VALUES];
+    uint64_t slots[HK_LOG2_SLOTS];
+};
+
+struct hk_ebpf_rows {
+    struct hk_ebpf_row *rows;
+    size_t n, cap;
+};
+
+/* Adds row (its v and slots) into the row with the same id label and sub, or appends it. A
+ * cap of 65536 rows bounds memory: beyond it -E2BIG. 0, -ENOMEM, -E2BIG. */
+int hk_ebpf_rows_add(struct hk_ebpf_rows *rows, const struct hk_ebpf_row *row);
+/* Sorts by (id label, sub) and merges duplicates (after adds in any order). */
+void hk_ebpf_rows_finish(struct hk_ebpf_rows *rows);
+void hk_ebpf_rows_free(struct hk_ebpf_rows *rows);
+
+/* ---- histograms ---- */
+
+/* Converts log2 slots (slot k: 2^(k-1) < v ≤ 2^k ns) into Prometheus buckets with bounds
+ * 2^lo … 2^hi ns in seconds: ret_bounds[i] = 2^(lo+i) / 1e9 and ret_cum[i] = number of values
+ * ≤ that bound. Returns the number of bounds (hi - lo + 1) and the total in *ret_count.
+ * Requires lo ≤ hi < HK_LOG2_SLOTS - 1 and cap ≥ hi - lo + 1; else -EINVAL. */
+int hk_ebpf_log2_buckets(const uint64_t slots[HK_LOG2_SLOTS], unsigned lo, unsigned hi,
+                         double *ret_bounds, uint64_t *ret_cum, size_t cap, uint64_t *ret_count);
+
+/* ---- per-CPU value decoding (sum over CPUs of one map entry) ---- */
+
+/* vals: ncpu × struct hk_sched_val (bpf/sched.h). ret: wait_ns, waits, voluntary, involuntary. */
+void hk_ebpf_sched_decode(const void *vals, int ncpu, int64_t ret[4],
+                          uint64_t ret_slots[HK_LOG2_SLOTS]);
+/* vals: ncpu × struct hk_tcp_val (bpf/tcp.h). ret: connects ok, failed, accepts, closes,
+ * retransmits, active (signed sum). */
+void hk_ebpf_tcp_decode(const void *vals, int ncpu, int64_t ret[6]);
+
+/* ---- TCP seeding (established connections that predate the probe) ---- */
+
+struct hk_tcp_sock {
+    uint64_t inode;
+    uint64_t cookie;
+    uint64_t cgroup2_id; /* INET_DIAG_CGROUP_ID, 0 if absent */
+};
+
+/* Parses one netlink receive buffer of SOCK_DIAG_BY_FAMILY replies, calling fn per socket.
+ * Returns 1 at NLMSG_DONE, 0 if more messages follow, -errno on NLMSG_ERROR or malformed input. */
+int hk_ebpf_diag_parse(const void *buf, size_t len,
+                       int (*fn)(const struct hk_tcp_sock *s, void *arg), void *arg);
+/* The path of the v1 hierarchy holding `controller` (or the cgroup2 path, "0::", when controller
+ * is "") in a /proc/<pid>/cgroup file. 0, -ENOENT, -EINVAL (too long / malformed). */
+int hk_ebpf_proc_cgroup_path(const char *buf, size_t len, const char *controller, char *ret,
+                             size_t cap);
+/* "socket:[N]" → N. 0 or -EINVAL. */
+int hk_ebpf_socket_inode(const char *link, size_t len, uint64_t *ret);
+
+/* ---- probes ---- */
+
+struct hk_ebpf_env {
+    const struct hk_paths *paths;
+    const struct hk_hierarchy *hier; /* [HK_HIER_COUNT] */
+    int attach_max;                  /* highest enum hk_attach_kind allowed (ladder end) */
+    int attach_min;                  /* first rung tried */
+    bool tracefs;                    /* classic tracepoints usable */
+    bool syscall_latency;            /* syscalls probe: also hook sys_enter for latency */
+};
+
+struct hk_ebpf_collect {
+    struct hk_collect_ctx *ctx;
+    const struct hk_containers *containers;
+    /* Path of a kernel cgroup id in hierarchy h (re-walks once per cycle on a miss), or NULL. */
+    const char *(*path_of)(void *self, enum hk_hier h, uint64_t id);
+    /* True when id was unresolvable in the previous cycle too: its cgroup is gone and the
+     * kernel map entry can be deleted (keeps maps from filling up with dead cgroups). */
+    bool (*gone)(void *self, enum hk_hier h, uint64_t id);
+    void *self;
+    struct hk_hierarchy *hier; /* [HK_HIER_COUNT] */
+};
+
+struct hk_ebpf_probe {
+    const char *name; /* hakari_ebpf_program_up{program=name} */
+    bool opt_in;      /* only with collectors.ebpf.<name>: true */
+    /* Opens, loads and attaches. 0 or -errno; on failure *ret_why says why (static string). */
+    int (*open)(void **ret_state, const struct hk_ebpf_env *env, const char **ret_why);
+    int (*collect)(void *state, struct hk_ebpf_collect *c);
+    void (*fini)(void *state);
+    /* Program fds (for run stats) and lost-event count. */
+    size_t (*prog_fds)(void *state, int *fds, size_t cap);
+    uint64_t (*lost)(void *state);
+    /* Cheap fallback when the program is down (research §6); may be NULL. */
+    int (*fallback)(struct hk_ebpf_collect *c);
+};
+
+extern const struct hk_ebpf_probe hk_ebpf_probe_sched;
+extern const struct hk_ebpf_probe hk_ebpf_probe_proc;
+extern const struct hk_ebpf_probe hk_ebpf_probe_oom;
+extern const struct hk_ebpf_probe hk_ebpf_probe_tcp;
+extern const struct hk_ebpf_probe hk_ebpf_probe_blk;
+extern const struct hk_ebpf_probe hk_ebpf_probe_syscalls;
+
+/* Emits every row of rows through fn (after resolving nothing more): helper for a counter family
+ * whose value is row->v[vi]; extra label value appended when extra_name != NULL. */
+int hk_ebpf_emit_counter(struct hk_builder *b, const struct hk_metric_desc *desc,
+                         const struct hk_ebpf_rows *rows, int vi, double scale,
+                         const char *extra_value);
+
+/* Aggregates one kernel entry: resolves (h, id) to labels and adds v/slots under sub.
+ * Unresolvable ids are skipped: returns 1 when the cgroup is gone for good (the caller deletes
+ * the map entry; the foreach helpers do), else 0, or -errno. */
+int hk_ebpf_add(struct hk_ebpf_collect *c, struct hk_ebpf_rows *rows, enum hk_hier h, uint64_t id,
+                uint32_t sub, const int64_t *v, size_t nv, const uint64_t *slots);
+
+#if HK_WITH_BPF
+#include <bpf/libbpf.h>
+/* The hook ladder for one skeleton: for each attach kind from env->attach_min to
+ * env->attach_max (skipping classic tracepoints without tracefs, and kinds the object has no
+ * programs for), open → configure → load → attach. ops wrap one skeleton type. */
+struct hk_ebpf_skel_ops {
+    void *(*open)(void);
+    struct bpf_object *(*obj)(void *skel);
+    void (*configure)(void *skel, const struct hk_ebpf_env *env);
+    int (*load)(void *skel);
+    int (*attach)(void *skel);
+    void (*destroy)(void *skel);
+};
+int hk_ebpf_open_ladder(const struct hk_ebpf_skel_ops *ops, const struct hk_ebpf_env *env,
+                        void **ret_skel, int *ret_kind, const char **ret_why);
+size_t hk_ebpf_obj_prog_fds(struct bpf_object *obj, int *fds, size_t cap);
+/* Sum over CPUs of a per-CPU array's u64 slot 0 (the `lost` map). */
+uint64_t hk_ebpf_percpu_u64(int map_fd);
+int hk_ebpf_ncpus(void);
+
+/* Calls fn(key, values of all CPUs, ncpu, arg) for every entry of a per-CPU hash with u64 keys
+ * (value_size bytes per CPU, 8-byte aligned); an entry for which fn returns 1 is deleted.
+ * 0 or -errno. */
+int hk_ebpf_percpu_foreach(int map_fd, size_t value_size,
+                           int (*fn)(uint64_t key, const void *vals, int ncpu, void *arg),
+                           void *arg);
+
+/* Same for any key size: fn gets a pointer to the key. */
+int hk_ebpf_percpu_foreach_key(int map_fd, size_t key_size, size_t value_size,
+                               int (*fn)(const void *key, const void *vals, int ncpu, void *arg),
+                               void *arg);
+
+/* Defines `static const struct hk_ebpf_skel_ops var` for skeleton type `skel`. */
+#define HK_EBPF_SKEL_OPS(var, skel, configure_fn)                                                  \
+    static void *var##_open(void)                                                                  \
+    {                                                                                              \
+        return skel##__open();                                                                     \
+    }                                                                                              \
+    static struct bpf_object *var##_obj(void *s)                                                   \
+    {                                                                                              \
+        return ((struct skel *)s)->obj;                                                            \
+    }                                                                                              \
+    static int var##_load(void *s)                                                                 \
+    {                                                                                              \
+        return skel##__load(s);                                                                    \
+    }                                                                                              \
+    static int var##_attach(void *s)                                                               \
+    {                                                                                              \
+        return skel##__attach(s);                                                                  \
+    }                                                                                              \
+    static void var##_destroy(void *s)                                                             \
+    {                                                                                              \
+        skel##__destroy(s);                                                                        \
+    }                                                                                              \
+    static const struct hk_ebpf_skel_ops var = {var##_open, var##_obj,    configure_fn,            \
+                                                var##_load, var##_attach, var##_destroy}
+#endif
+
+#endif

@@ -1,0 +1,261 @@
+/* Run-queue probe (bpf/sched.bpf.c): sched_wakeup, sched_wakeup_new, sched_switch.
+ * Emits container_cpu_runqueue_wait_seconds_total, container_cpu_runqueue_latency_seconds
+ * (histogram, 1 µs … 1 s) and container_context_switches_total{kind}, keyed by the v1 cpu
+ * hierarchy (or cgroup2). Fallback without eBPF (research §6): the wait total alone, summed
+ * from <procfs>/<tid>/schedstat (run_delay) over each cgroup's `tasks` / `cgroup.threads` —
+ * live tasks only, so it drops when tasks exit (no histogram, no context switches). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpf/sched.h"
+#include "collector/ebpf_internal.h"
+#include "core/parse.h"
+
+static const char *const labels_kind[] = {"container", "id",  "image", "name",
+                                          "namespace", "pod", "kind",  NULL};
+
+static const struct hk_metric_desc desc_wait = {
+    "container_cpu_runqueue_wait_seconds_total",
+    "Time the container's runnable tasks waited on a CPU run queue (eBPF; without eBPF the sum "
+    "of run_delay in /proc/<tid>/schedstat over the live tasks).",
+    HK_METRIC_COUNTER, "seconds", hk_ebpf_base_labels};
+static const struct hk_metric_desc desc_lat = {
+    "container_cpu_runqueue_latency_seconds",
+    "Run-queue waits of the container's tasks, from becoming runnable to running (eBPF).",
+    HK_METRIC_HISTOGRAM, "seconds", hk_ebpf_base_labels};
+static const struct hk_metric_desc desc_cs = {
+    "container_context_switches_total",
+    "Context switches away from the container's tasks (eBPF); voluntary = the task blocked.",
+    HK_METRIC_COUNTER, "", labels_kind};
+
+enum { V_WAIT_NS, V_WAITS, V_VOL, V_INVOL };
+#define LAT_LO 10 /* 2^10 ns ≈ 1 µs */
+#define LAT_HI 30 /* 2^30 ns ≈ 1.07 s */
+
+int hk_ebpf_emit_runqueue(struct hk_builder *b, const struct hk_ebpf_rows *rows);
+
+int hk_ebpf_emit_runqueue(struct hk_builder *b, const struct hk_ebpf_rows *rows)
+{
+    int r;
+    if ((r = hk_ebpf_emit_counter(b, &desc_wait, rows, V_WAIT_NS, 1e-9, NULL)) < 0 ||
+        (r = hk_ebpf_emit_counter(b, &desc_cs, rows, V_VOL, 1, "voluntary")) < 0 ||
+        (r = hk_ebpf_emit_counter(b, &desc_cs, rows, V_INVOL, 1, "involuntary")) < 0)
+        return r;
+    for (size_t i = 0; i < rows->n; i++) {
+        double bounds[LAT_HI - LAT_LO + 1];
+        uint64_t cum[LAT_HI - LAT_LO + 1], count;
+        int nb = hk_ebpf_log2_buckets(rows->rows[i].slots, LAT_LO, LAT_HI, bounds, cum,
+                                      LAT_HI - LAT_LO + 1, &count);
+        if (nb < 0)
+            return nb;
+        r = hk_emit_histogram(b, &desc_lat, rows->rows[i].labels, bounds, cum, (size_t)nb,
+                              (double)rows->rows[i].v[V_WAIT_NS] / 1e9, count);
+        if (r < 0 && r != -E2BIG)
+            return r;
+    }
+    return 0;
+}
+
+void hk_ebpf_sched_decode(const void *vals, int ncpu, int64_t ret[4],
+                          uint64_t ret_slots[HK_LOG2_SLOTS])
+{
+    const struct hk_sched_val *v = vals;
+    memset(ret, 0, 4 * sizeof(*ret));
+    memset(ret_slots, 0, HK_LOG2_SLOTS * sizeof(*ret_slots));
+    for (int c = 0; c < ncpu; c++) {
+        ret[V_WAIT_NS] += (int64_t)v[c].wait_ns;
+        ret[V_WAITS] += (int64_t)v[c].waits;
+        ret[V_VOL] += (int64_t)v[c].voluntary;
+        ret[V_INVOL] += (int64_t)v[c].involuntary;
+        for (int k = 0; k < HK_LOG2_SLOTS; k++)
+            ret_slots[k] += v[c].slots[k];
+    }
+}
+
+int hk_ebpf_schedstat_delay(const char *buf, size_t len, uint64_t *ret_ns);
+
+/* Field 2 of /proc/<tid>/schedstat: time spent waiting on a run queue (ns). 0 or -EINVAL. */
+int hk_ebpf_schedstat_delay(const char *buf, size_t len, uint64_t *ret_ns)
+{
+    struct hk_cursor c;
+    const char *tok;
+    size_t tl;
+    hk_cursor_init(&c, buf, len);
+    if (!hk_cursor_token(&c, &tok, &tl) || !hk_cursor_token(&c, &tok, &tl))
+        return -EINVAL;
+    return hk_parse_u64(tok, tl, ret_ns);
+}
+
+#define FALLBACK_MAX_TASKS 65536
+
+struct fallback_arg {
+    struct hk_ebpf_collect *c;
+    struct hk_ebpf_rows rows;
+    int dirfd;
+    const char *tasks_file;
+    size_t tasks_seen;
+    char *buf; /* 1 MiB for a tasks file */
+};
+
+static int fallback_one(uint64_t id, const char *path, void *arg)
+{
+    struct fallback_arg *f = arg;
+    char rel[4200];
+    int n = snprintf(rel, sizeof(rel), "%s%s%s", path + 1, path[1] ? "/" : "", f->tasks_file);
+    if (n < 0 || (size_t)n >= sizeof(rel) || f->tasks_seen >= FALLBACK_MAX_TASKS)
+        return 0;
+    ssize_t len = hk_read_file_at(f->dirfd, rel, f->buf, 1 << 20);
+    if (len <= 0)
+        return 0;
+    struct hk_cursor cur;
+    const char *tok;
+    size_t tl;
+    uint64_t sum = 0;
+    bool any = false;
+    hk_cursor_init(&cur, f->buf, (size_t)len);
+    while (!hk_cursor_eof(&cur) && f->tasks_seen < FALLBACK_MAX_TASKS) {
+        if (!hk_cursor_token(&cur, &tok, &tl)) {
+            hk_cursor_next_line(&cur);
+            continue;
+        }
+        hk_cursor_next_line(&cur);
+        uint64_t tid, ns;
+        char p[48], st[128];
+        if (hk_parse_u64(tok, tl, &tid) < 0)
+            continue;
+        f->tasks_seen++;
+        snprintf(p, sizeof(p), "%llu/schedstat", (unsigned long long)tid);
+        ssize_t sl = hk_read_file_at(f->c->ctx->paths->proc_fd, p, st, sizeof(st));
+        if (sl > 0 && hk_ebpf_schedstat_delay(st, (size_t)sl, &ns) == 0) {
+            sum += ns;
+            any = true;
+        }
+    }
+    if (!any)
+        return 0;
+    struct hk_ebpf_row row;
+    memset(&row, 0, sizeof(row));
+    hk_ebpf_labels_for(f->c->containers, path, row.labels);
+    row.v[V_WAIT_NS] = (int64_t)sum;
+    return hk_ebpf_rows_add(&f->rows, &row);
+}
+
+static int sched_fallback(struct hk_ebpf_collect *c)
+{
+    struct hk_hierarchy *h = &c->hier[HK_HIER_CPU];
+    if (h->dirfd < 0)
+        return 0;
+    int r = hk_cgid_index_walk(h->index, h->dirfd);
+    if (r < 0)
+        return r;
+    struct fallback_arg f = {
+        c, {0}, h->dirfd, h->v1 ? "tasks" : "cgroup.threads", 0, malloc((1 << 20) + 1)};
+    if (!f.buf)
+        return -ENOMEM;
+    r = hk_cgid_index_foreach(h->index, fallback_one, &f);
+    if (r == 0) {
+        hk_ebpf_rows_finish(&f.rows);
+        r = hk_ebpf_emit_counter(c->ctx->b, &desc_wait, &f.rows, V_WAIT_NS, 1e-9, NULL);
+    }
+    free(f.buf);
+    hk_ebpf_rows_free(&f.rows);
+    return r;
+}
+
+#if HK_WITH_BPF
+#include "bpf/sched.skel.h"
+
+struct sched_state {
+    struct hk_sched *skel;
+};
+
+static void configure(void *skel, const struct hk_ebpf_env *env)
+{
+    ((struct hk_sched *)skel)->rodata->cg_v1 = env->hier[HK_HIER_CPU].v1;
+}
+HK_EBPF_SKEL_OPS(skel_ops, hk_sched, configure);
+
+static int sched_open(void **ret_state, const struct hk_ebpf_env *env, const char **ret_why)
+{
+    struct sched_state *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    int kind;
+    int r = hk_ebpf_open_ladder(&skel_ops, env, (void **)&s->skel, &kind, ret_why);
+    if (r < 0) {
+        free(s);
+        return r;
+    }
+    *ret_state = s;
+    return 0;
+}
+
+struct walk_arg {
+    struct hk_ebpf_collect *c;
+    struct hk_ebpf_rows rows;
+};
+
+static int add_entry(uint64_t id, const void *vals, int ncpu, void *arg)
+{
+    struct walk_arg *w = arg;
+    int64_t sum[4];
+    uint64_t slots[HK_LOG2_SLOTS];
+    hk_ebpf_sched_decode(vals, ncpu, sum, slots);
+    return hk_ebpf_add(w->c, &w->rows, HK_HIER_CPU, id, 0, sum, 4, slots);
+}
+
+static int sched_collect(void *state, struct hk_ebpf_collect *c)
+{
+    struct sched_state *s = state;
+    struct walk_arg w = {c, {0}};
+    int r = hk_ebpf_percpu_foreach(bpf_map__fd(s->skel->maps.sched_stats),
+                                   sizeof(struct hk_sched_val), add_entry, &w);
+    if (r == 0) {
+        hk_ebpf_rows_finish(&w.rows);
+        r = hk_ebpf_emit_runqueue(c->ctx->b, &w.rows);
+    }
+    hk_ebpf_rows_free(&w.rows);
+    return r;
+}
+
+static void sched_fini(void *state)
+{
+    struct sched_state *s = state;
+    if (!s)
+        return;
+    hk_sched__destroy(s->skel);
+    free(s);
+}
+
+static size_t sched_prog_fds(void *state, int *fds, size_t cap)
+{
+    return hk_ebpf_obj_prog_fds(((struct sched_state *)state)->skel->obj, fds, cap);
+}
+
+static uint64_t sched_lost(void *state)
+{
+    return hk_ebpf_percpu_u64(bpf_map__fd(((struct sched_state *)state)->skel->maps.lost));
+}
+#else
+static int sched_open(void **ret_state, const struct hk_ebpf_env *env, const char **ret_why)
+{
+    *ret_why = "built without eBPF support (make BPF=0)";
+    return -EOPNOTSUPP;
+}
+#define sched_collect NULL
+#define sched_fini NULL
+#define sched_prog_fds NULL
+#define sched_lost NULL
+#endif
+
+const struct hk_ebpf_probe hk_ebpf_probe_sched = {
+    .name = "sched",
+    .open = sched_open,
+    .collect = sched_collect,
+    .fini = sched_fini,
+    .prog_fds = sched_prog_fds,
+    .lost = sched_lost,
+    .fallback = sched_fallback,
+};

@@ -1,0 +1,501 @@
+/* Unit tests of the eBPF collector's user-space logic (collector/ebpf_internal.h): the log2 slot
+ * function the kernel programs use and its conversion to Prometheus buckets (value ≤ le), per-CPU
+ * value decoding, the cgroup id → path index (including a walk of a real directory tree),
+ * mountinfo parsing, label resolution with roll-up through the container index, row merging and
+ * the oom_kill fallback parser. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+
+#include "bpf/sched.h"
+#include "bpf/tcp.h"
+#include "collector/ebpf_internal.h"
+
+int hk_ebpf_oom_kill_parse(const char *buf, size_t len, uint64_t *ret);
+int hk_ebpf_blk_devname(const char *uevent, size_t len, char *ret, size_t cap);
+int hk_ebpf_schedstat_delay(const char *buf, size_t len, uint64_t *ret_ns);
+
+#define S(lit) (lit), (sizeof(lit) - 1)
+
+/* ---- log2 slots and buckets ---- */
+
+static void test_log2_slot_bounds(void **st)
+{
+    (void)st;
+    assert_int_equal(hk_log2_slot(0), 0);
+    assert_int_equal(hk_log2_slot(1), 0);
+    assert_int_equal(hk_log2_slot(2), 1);
+    assert_int_equal(hk_log2_slot(3), 2);
+    assert_int_equal(hk_log2_slot(4), 2);
+    assert_int_equal(hk_log2_slot(5), 3);
+    for (unsigned k = 1; k < HK_LOG2_SLOTS - 1; k++) {
+        uint64_t p = 1ULL << k;
+        assert_int_equal(hk_log2_slot(p), k);         /* exactly le: counted in bucket k */
+        assert_int_equal(hk_log2_slot(p + 1), k + 1); /* just above: next bucket */
+        assert_int_equal(hk_log2_slot(p - 1), p - 1 <= 1 ? 0 : k);
+    }
+    assert_int_equal(hk_log2_slot(UINT64_MAX), HK_LOG2_SLOTS - 1);
+    assert_int_equal(hk_log2_slot(1ULL << 50), HK_LOG2_SLOTS - 1);
+    /* Every value lands in a slot whose le bounds it: 2^(k-1) < v ≤ 2^k. */
+    uint64_t v = 1;
+    for (int i = 0; i < 5000; i++) {
+        v = v * 6364136223846793005ULL + 1442695040888963407ULL;
+        uint64_t x = v >> (v % 40 + 24);
+        unsigned k = hk_log2_slot(x);
+        if (k == HK_LOG2_SLOTS - 1)
+            continue;
+        assert_true(x <= (1ULL << k));
+        if (k > 0)
+            assert_true(x > (1ULL << (k - 1)));
+    }
+}
+
+static void test_log2_buckets(void **st)
+{
+    (void)st;
+    /* Known values (ns); bucket counts must equal a brute-force "≤ le" count. */
+    static const uint64_t values[] = {0,       1,         2,          900,        1024,
+                                      1025,    2048,      5000,       1000000,    1048576,
+                                      1048577, 999999999, 1073741824, 1073741825, 50000000000ULL};
+    uint64_t slots[HK_LOG2_SLOTS] = {0};
+    size_t nv = sizeof(values) / sizeof(values[0]);
+    for (size_t i = 0; i < nv; i++)
+        slots[hk_log2_slot(values[i])]++;
+    double bounds[32];
+    uint64_t cum[32], count = 0;
+    int n = hk_ebpf_log2_buckets(slots, 10, 30, bounds, cum, 32, &count);
+    assert_int_equal(n, 21);
+    assert_int_equal(count, nv);
+    for (int i = 0; i < n; i++) {
+        uint64_t le_ns = 1ULL << (10 + i);
+        assert_true(bounds[i] == (double)le_ns / 1e9);
+        uint64_t brute = 0;
+        for (size_t j = 0; j < nv; j++)
+            brute += values[j] <= le_ns;
+        assert_int_equal(cum[i], brute);
+        if (i)
+            assert_true(cum[i] >= cum[i - 1]);
+    }
+    assert_int_equal(cum[0], 5);      /* 0, 1, 2, 900, 1024 ≤ 1024 */
+    assert_int_equal(cum[n - 1], 13); /* all but 1073741825 and 5e10 */
+    /* Invalid ranges. */
+    assert_int_equal(hk_ebpf_log2_buckets(slots, 5, 4, bounds, cum, 32, &count), -EINVAL);
+    assert_int_equal(hk_ebpf_log2_buckets(slots, 0, HK_LOG2_SLOTS - 1, bounds, cum, 64, &count),
+                     -EINVAL);
+    assert_int_equal(hk_ebpf_log2_buckets(slots, 10, 30, bounds, cum, 20, &count), -EINVAL);
+}
+
+/* ---- per-CPU decoding ---- */
+
+static void test_decode(void **st)
+{
+    (void)st;
+    struct hk_sched_val sv[2];
+    memset(sv, 0, sizeof(sv));
+    sv[0].wait_ns = 1000;
+    sv[0].waits = 2;
+    sv[0].voluntary = 3;
+    sv[0].slots[10] = 2;
+    sv[1].wait_ns = 500;
+    sv[1].waits = 1;
+    sv[1].involuntary = 7;
+    sv[1].slots[9] = 1;
+    int64_t r[4];
+    uint64_t slots[HK_LOG2_SLOTS];
+    hk_ebpf_sched_decode(sv, 2, r, slots);
+    assert_int_equal(r[0], 1500);
+    assert_int_equal(r[1], 3);
+    assert_int_equal(r[2], 3);
+    assert_int_equal(r[3], 7);
+    assert_int_equal(slots[10], 2);
+    assert_int_equal(slots[9], 1);
+
+    struct hk_tcp_val tv[3];
+    memset(tv, 0, sizeof(tv));
+    tv[0].connects_ok = 4;
+    tv[0].active = 4;  /* opened on CPU 0 … */
+    tv[1].active = -3; /* … three closed on CPU 1 */
+    tv[1].closes = 3;
+    tv[2].connects_failed = 2;
+    tv[2].accepts = 5;
+    tv[2].retransmits = 9;
+    int64_t t[6];
+    hk_ebpf_tcp_decode(tv, 3, t);
+    assert_int_equal(t[0], 4);
+    assert_int_equal(t[1], 2);
+    assert_int_equal(t[2], 5);
+    assert_int_equal(t[3], 3);
+    assert_int_equal(t[4], 9);
+    assert_int_equal(t[5], 1);
+}
+
+/* ---- id → path index ---- */
+
+static void test_index_updates(void **st)
+{
+    (void)st;
+    struct hk_cgid_index *idx = hk_cgid_index_new();
+    assert_non_null(idx);
+    assert_null(hk_cgid_index_lookup(idx, 5));
+    assert_int_equal(hk_cgid_index_add(idx, 0, "/x"), -EINVAL);
+    assert_int_equal(hk_cgid_index_add(idx, 5, "/a"), 0);
+    assert_string_equal(hk_cgid_index_lookup(idx, 5), "/a");
+    assert_int_equal(hk_cgid_index_add(idx, 5, "/renamed"), 0); /* replace keeps the count */
+    assert_string_equal(hk_cgid_index_lookup(idx, 5), "/renamed");
+    assert_int_equal(hk_cgid_index_count(idx), 1);
+    /* Many ids (forces growth); colliding low bits. */
+    char path[32];
+    for (uint64_t id = 1000; id < 3000; id++) {
+        snprintf(path, sizeof(path), "/c%llu", (unsigned long long)id);
+        assert_int_equal(hk_cgid_index_add(idx, id << 20, path), 0);
+    }
+    assert_int_equal(hk_cgid_index_count(idx), 2001);
+    for (uint64_t id = 1000; id < 3000; id++) {
+        snprintf(path, sizeof(path), "/c%llu", (unsigned long long)id);
+        assert_string_equal(hk_cgid_index_lookup(idx, id << 20), path);
+    }
+    assert_null(hk_cgid_index_lookup(idx, 999 << 20));
+    hk_cgid_index_clear(idx);
+    assert_int_equal(hk_cgid_index_count(idx), 0);
+    assert_null(hk_cgid_index_lookup(idx, 5));
+    hk_cgid_index_free(idx);
+    hk_cgid_index_free(NULL);
+}
+
+static uint64_t ino_of(const char *p)
+{
+    struct stat s;
+    assert_int_equal(stat(p, &s), 0);
+    return (uint64_t)s.st_ino;
+}
+
+static int count_cb(uint64_t id, const char *path, void *arg)
+{
+    (void)id;
+    (void)path;
+    (*(int *)arg)++;
+    return 0;
+}
+
+static void test_index_walk(void **st)
+{
+    (void)st;
+    char root[] = "/tmp/hk-ebpf-unit-XXXXXX";
+    assert_non_null(mkdtemp(root));
+    char p[256];
+    static const char *const dirs[] = {"kubepods", "kubepods/pod1", "kubepods/pod1/ctr",
+                                       "system.slice"};
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(p, sizeof(p), "%s/%s", root, dirs[i]);
+        assert_int_equal(mkdir(p, 0755), 0);
+    }
+    snprintf(p, sizeof(p), "%s/kubepods/cpu.stat", root); /* files are not cgroups */
+    int fd = open(p, O_CREAT | O_WRONLY, 0644);
+    assert_true(fd >= 0);
+    close(fd);
+
+    int rootfd = open(root, O_PATH | O_DIRECTORY);
+    assert_true(rootfd >= 0);
+    struct hk_cgid_index *idx = hk_cgid_index_new();
+    assert_int_equal(hk_cgid_index_add(idx, 424242, "/stale"), 0);
+    assert_int_equal(hk_cgid_index_walk(idx, rootfd), 5);
+    assert_null(hk_cgid_index_lookup(idx, 424242)); /* a walk replaces the contents */
+    assert_string_equal(hk_cgid_index_lookup(idx, ino_of(root)), "/");
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(p, sizeof(p), "%s/%s", root, dirs[i]);
+        char want[64];
+        snprintf(want, sizeof(want), "/%s", dirs[i]);
+        assert_string_equal(hk_cgid_index_lookup(idx, ino_of(p)), want);
+    }
+    int n = 0;
+    assert_int_equal(hk_cgid_index_foreach(idx, count_cb, &n), 0);
+    assert_int_equal(n, 5);
+    /* A new cgroup appears: found after a re-walk. */
+    snprintf(p, sizeof(p), "%s/kubepods/pod2", root);
+    assert_int_equal(mkdir(p, 0755), 0);
+    assert_null(hk_cgid_index_lookup(idx, ino_of(p)));
+    assert_int_equal(hk_cgid_index_walk(idx, rootfd), 6);
+    assert_string_equal(hk_cgid_index_lookup(idx, ino_of(p)), "/kubepods/pod2");
+    assert_int_equal(hk_cgid_index_walk(idx, -1), -ENOENT);
+    hk_cgid_index_free(idx);
+    close(rootfd);
+    for (int i = 3; i >= 0; i--) {
+        snprintf(p, sizeof(p), "%s/%s", root, dirs[i]);
+        rmdir(p);
+    }
+    snprintf(p, sizeof(p), "%s/kubepods/cpu.stat", root);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s/kubepods/pod2", root);
+    rmdir(p);
+    snprintf(p, sizeof(p), "%s/kubepods", root);
+    rmdir(p);
+    rmdir(root);
+}
+
+/* ---- mountinfo ---- */
+
+static const char mountinfo[] =
+    "22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw\n"
+    "30 22 0:27 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
+    "31 30 0:28 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n"
+    "32 30 0:29 / /sys/fs/cgroup/cpuacct rw,relatime - cgroup cgroup rw,cpuacct\n"
+    "35 30 0:32 / /sys/fs/cgroup/memory rw,relatime shared:9 - cgroup cgroup rw,memory\n"
+    "36 30 0:33 / /sys/fs/cgroup/net_cls,net_prio rw - cgroup cgroup rw,net_cls,net_prio\n"
+    "39 30 0:36 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
+
+static void test_mountinfo(void **st)
+{
+    (void)st;
+    char base[64];
+    bool v1 = false;
+    assert_int_equal(hk_ebpf_mountinfo_find(S(mountinfo), "cpu", base, sizeof(base), &v1), 0);
+    assert_string_equal(base, "cpu");
+    assert_true(v1);
+    assert_int_equal(hk_ebpf_mountinfo_find(S(mountinfo), "memory", base, sizeof(base), &v1), 0);
+    assert_string_equal(base, "memory");
+    assert_int_equal(hk_ebpf_mountinfo_find(S(mountinfo), "net_prio", base, sizeof(base), &v1), 0);
+    assert_string_equal(base, "net_cls,net_prio");
+    assert_int_equal(hk_ebpf_mountinfo_find(S(mountinfo), "", base, sizeof(base), &v1), 0);
+    assert_string_equal(base, "unified");
+    assert_false(v1);
+    /* "cpu" must not match "cpuacct"; blkio is absent. */
+    assert_int_equal(hk_ebpf_mountinfo_find(S(mountinfo), "blkio", base, sizeof(base), &v1),
+                     -ENOENT);
+    static const char v2only[] = "29 22 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n";
+    assert_int_equal(hk_ebpf_mountinfo_find(S(v2only), "cpu", base, sizeof(base), &v1), -ENOENT);
+    assert_int_equal(hk_ebpf_mountinfo_find(S(v2only), "", base, sizeof(base), &v1), 0);
+    assert_string_equal(base, "cgroup");
+    assert_int_equal(hk_ebpf_mountinfo_find(S("garbage\n\n- -\n"), "", base, sizeof(base), &v1),
+                     -ENOENT);
+    assert_int_equal(hk_ebpf_mountinfo_find(S(mountinfo), "cpu", base, 2, &v1), -EINVAL);
+}
+
+/* ---- labels, roll-up, rows ---- */
+
+static void test_labels_rollup(void **st)
+{
+    (void)st;
+    const struct hk_container_entry entries[] = {
+        {"/", "", "", "", "", ""},
+        {"/kubepods/burstable/pod1/abc", "app", "nginx:1", "k8s_app_pod1", "default", "pod1"},
+        {"/kubepods/burstable/pod1", "", "", "", "default", "pod1"},
+    };
+    assert_int_equal(hk_containers_publish(entries, 3), 0);
+    struct hk_containers *t = hk_containers_acquire();
+    const char *l[HK_EBPF_NBASE];
+
+    hk_ebpf_labels_for(t, "/kubepods/burstable/pod1/abc/nested/deeper", l);
+    assert_string_equal(l[0], "app");
+    assert_string_equal(l[1], "/kubepods/burstable/pod1/abc");
+    assert_string_equal(l[2], "nginx:1");
+    assert_string_equal(l[3], "k8s_app_pod1");
+    assert_string_equal(l[4], "default");
+    assert_string_equal(l[5], "pod1");
+    hk_ebpf_labels_for(t, "/kubepods/burstable/pod1/other", l);
+    assert_string_equal(l[1], "/kubepods/burstable/pod1"); /* pod row */
+    assert_string_equal(l[0], "");
+    hk_ebpf_labels_for(t, "/system.slice/cron.service", l); /* unlisted: own id, no root roll-up */
+    assert_string_equal(l[1], "/system.slice/cron.service");
+    for (int i = 0; i < HK_EBPF_NBASE; i++)
+        if (i != 1)
+            assert_string_equal(l[i], "");
+    hk_ebpf_labels_for(t, "/", l);
+    assert_string_equal(l[1], "/");
+    hk_ebpf_labels_for(NULL, "/x", l); /* no index yet */
+    assert_string_equal(l[1], "/x");
+
+    /* Rows of nested cgroups merge into their container; sub keys stay apart. */
+    struct hk_ebpf_rows rows = {0};
+    struct hk_ebpf_row r;
+    memset(&r, 0, sizeof(r));
+    hk_ebpf_labels_for(t, "/kubepods/burstable/pod1/abc", r.labels);
+    r.v[0] = 10;
+    r.slots[3] = 1;
+    assert_int_equal(hk_ebpf_rows_add(&rows, &r), 0);
+    hk_ebpf_labels_for(t, "/system.slice", r.labels);
+    r.v[0] = 100;
+    assert_int_equal(hk_ebpf_rows_add(&rows, &r), 0);
+    hk_ebpf_labels_for(t, "/kubepods/burstable/pod1/abc/nested", r.labels);
+    r.v[0] = 5;
+    r.v[1] = -2;
+    r.slots[3] = 2;
+    assert_int_equal(hk_ebpf_rows_add(&rows, &r), 0);
+    r.sub = 7;
+    assert_int_equal(hk_ebpf_rows_add(&rows, &r), 0);
+    hk_ebpf_rows_finish(&rows);
+    assert_int_equal(rows.n, 3);
+    assert_string_equal(rows.rows[0].labels[1], "/kubepods/burstable/pod1/abc");
+    assert_int_equal(rows.rows[0].sub, 0);
+    assert_int_equal(rows.rows[0].v[0], 15);
+    assert_int_equal(rows.rows[0].v[1], -2);
+    assert_int_equal(rows.rows[0].slots[3], 3);
+    assert_int_equal(rows.rows[1].sub, 7);
+    assert_int_equal(rows.rows[1].v[0], 5);
+    assert_string_equal(rows.rows[2].labels[1], "/system.slice");
+    assert_int_equal(rows.rows[2].v[0], 100);
+    hk_ebpf_rows_free(&rows);
+    hk_containers_unref(t);
+    hk_containers_reset();
+}
+
+static void test_oom_kill_parse(void **st)
+{
+    (void)st;
+    uint64_t n = 0;
+    assert_int_equal(hk_ebpf_oom_kill_parse(S("oom_kill_disable 0\nunder_oom 0\noom_kill 3\n"), &n),
+                     0);
+    assert_int_equal(n, 3);
+    assert_int_equal(hk_ebpf_oom_kill_parse(
+                         S("low 0\nhigh 0\nmax 12\noom 2\noom_kill 2\noom_group_kill 0\n"), &n),
+                     0);
+    assert_int_equal(n, 2);
+    assert_int_equal(hk_ebpf_oom_kill_parse(S("oom_kill_disable 0\n"), &n), -ENOENT);
+    assert_int_equal(hk_ebpf_oom_kill_parse(S("oom_kill\n"), &n), -EINVAL);
+    assert_int_equal(hk_ebpf_oom_kill_parse(S("oom_kill x1\n"), &n), -EINVAL);
+    assert_int_equal(hk_ebpf_oom_kill_parse(S(""), &n), -ENOENT);
+}
+
+static void test_blk_devname(void **st)
+{
+    (void)st;
+    char name[32];
+    assert_int_equal(hk_ebpf_blk_devname(S("MAJOR=7\nMINOR=0\nDEVNAME=loop0\nDEVTYPE=disk\n"), name,
+                                         sizeof(name)),
+                     0);
+    assert_string_equal(name, "/dev/loop0");
+    assert_int_equal(hk_ebpf_blk_devname(S("MAJOR=254\nDEVNAME=vda"), name, sizeof(name)), 0);
+    assert_string_equal(name, "/dev/vda");
+    assert_int_equal(hk_ebpf_blk_devname(S("MAJOR=254\nDEVNAME=\n"), name, sizeof(name)), -ENOENT);
+    assert_int_equal(hk_ebpf_blk_devname(S("DEVNAME=a-very-long-device-name-that-does-not-fit\n"),
+                                         name, sizeof(name)),
+                     -EINVAL);
+}
+
+static void test_schedstat(void **st)
+{
+    (void)st;
+    uint64_t ns = 0;
+    assert_int_equal(hk_ebpf_schedstat_delay(S("2034998611 12345678 4321\n"), &ns), 0);
+    assert_int_equal(ns, 12345678);
+    assert_int_equal(hk_ebpf_schedstat_delay(S("2034998611\n"), &ns), -EINVAL);
+    assert_int_equal(hk_ebpf_schedstat_delay(S("1 -5 3\n"), &ns), -EINVAL);
+    assert_int_equal(hk_ebpf_schedstat_delay(S(""), &ns), -EINVAL);
+}
+
+static void test_proc_cgroup_path(void **st)
+{
+    (void)st;
+    static const char hybrid[] = "12:pids:/user.slice\n"
+                                 "4:memory:/docker/abc\n"
+                                 "3:cpuset:/\n"
+                                 "2:cpuacct:/x\n"
+                                 "1:cpu:/kubepods/pod1/ctr:with:colons\n"
+                                 "0::/init.scope\n";
+    char p[64];
+    assert_int_equal(hk_ebpf_proc_cgroup_path(S(hybrid), "cpu", p, sizeof(p)), 0);
+    assert_string_equal(p, "/kubepods/pod1/ctr:with:colons");
+    assert_int_equal(hk_ebpf_proc_cgroup_path(S(hybrid), "cpuacct", p, sizeof(p)), 0);
+    assert_string_equal(p, "/x");
+    assert_int_equal(hk_ebpf_proc_cgroup_path(S(hybrid), "", p, sizeof(p)), 0);
+    assert_string_equal(p, "/init.scope");
+    assert_int_equal(hk_ebpf_proc_cgroup_path(S("5:cpu,cpuacct:/a\n"), "cpuacct", p, sizeof(p)), 0);
+    assert_string_equal(p, "/a");
+    assert_int_equal(hk_ebpf_proc_cgroup_path(S(hybrid), "blkio", p, sizeof(p)), -ENOENT);
+    assert_int_equal(hk_ebpf_proc_cgroup_path(S("garbage\n"), "cpu", p, sizeof(p)), -EINVAL);
+    assert_int_equal(hk_ebpf_proc_cgroup_path(S(hybrid), "cpu", p, 8), -EINVAL);
+
+    uint64_t ino = 0;
+    assert_int_equal(hk_ebpf_socket_inode(S("socket:[123456]"), &ino), 0);
+    assert_int_equal(ino, 123456);
+    assert_int_equal(hk_ebpf_socket_inode(S("pipe:[5]"), &ino), -EINVAL);
+    assert_int_equal(hk_ebpf_socket_inode(S("socket:[]"), &ino), -EINVAL);
+    assert_int_equal(hk_ebpf_socket_inode(S("socket:[12"), &ino), -EINVAL);
+}
+
+static int diag_cb(const struct hk_tcp_sock *s, void *arg)
+{
+    struct hk_tcp_sock *out = arg;
+    size_t i = 0;
+    while (out[i].inode)
+        i++;
+    out[i] = *s;
+    return 0;
+}
+
+static void test_diag_parse(void **st)
+{
+    (void)st;
+    /* Two SOCK_DIAG_BY_FAMILY messages (one with INET_DIAG_CGROUP_ID), then NLMSG_DONE. */
+    _Alignas(8) char buf[1024];
+    memset(buf, 0, sizeof(buf));
+    size_t off = 0;
+    for (int k = 0; k < 2; k++) {
+        struct nlmsghdr *h = (void *)(buf + off);
+        struct inet_diag_msg *m = NLMSG_DATA(h);
+        size_t len = NLMSG_LENGTH(sizeof(*m));
+        m->idiag_inode = 1000 + (unsigned)k;
+        m->id.idiag_cookie[0] = 0x11 + (unsigned)k;
+        m->id.idiag_cookie[1] = 0x1;
+        if (k == 1) {
+            struct nlattr *a = (void *)(buf + off + NLMSG_ALIGN(len));
+            a->nla_type = INET_DIAG_CGROUP_ID;
+            a->nla_len = NLA_HDRLEN + 8;
+            uint64_t id = 4242;
+            memcpy((char *)a + NLA_HDRLEN, &id, 8);
+            len = NLMSG_ALIGN(len) + NLA_ALIGN(a->nla_len);
+        }
+        h->nlmsg_len = (uint32_t)len;
+        h->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+        off += NLMSG_ALIGN(len);
+    }
+    struct hk_tcp_sock socks[4];
+    memset(socks, 0, sizeof(socks));
+    assert_int_equal(hk_ebpf_diag_parse(buf, off, diag_cb, socks), 0); /* no DONE yet */
+    assert_int_equal(socks[0].inode, 1000);
+    assert_int_equal(socks[0].cookie, 0x100000011ULL);
+    assert_int_equal(socks[0].cgroup2_id, 0);
+    assert_int_equal(socks[1].inode, 1001);
+    assert_int_equal(socks[1].cgroup2_id, 4242);
+    struct nlmsghdr *done = (void *)(buf + off);
+    done->nlmsg_len = NLMSG_LENGTH(4);
+    done->nlmsg_type = NLMSG_DONE;
+    memset(socks, 0, sizeof(socks));
+    assert_int_equal(hk_ebpf_diag_parse(buf, off + NLMSG_ALIGN(done->nlmsg_len), diag_cb, socks),
+                     1);
+    /* An error reply. */
+    _Alignas(8) char ebuf[64];
+    memset(ebuf, 0, sizeof(ebuf));
+    struct nlmsghdr *eh = (void *)ebuf;
+    eh->nlmsg_len = NLMSG_LENGTH(sizeof(struct nlmsgerr));
+    eh->nlmsg_type = NLMSG_ERROR;
+    ((struct nlmsgerr *)NLMSG_DATA(eh))->error = -EPERM;
+    assert_int_equal(hk_ebpf_diag_parse(ebuf, eh->nlmsg_len, diag_cb, socks), -EPERM);
+    /* Truncated input: nothing parsed, no crash. */
+    assert_int_equal(hk_ebpf_diag_parse(buf, 7, diag_cb, socks), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_log2_slot_bounds), cmocka_unit_test(test_log2_buckets),
+        cmocka_unit_test(test_decode),           cmocka_unit_test(test_index_updates),
+        cmocka_unit_test(test_index_walk),       cmocka_unit_test(test_mountinfo),
+        cmocka_unit_test(test_labels_rollup),    cmocka_unit_test(test_oom_kill_parse),
+        cmocka_unit_test(test_blk_devname),      cmocka_unit_test(test_schedstat),
+        cmocka_unit_test(test_proc_cgroup_path), cmocka_unit_test(test_diag_parse),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
