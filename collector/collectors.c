@@ -12,6 +12,7 @@ extern const struct hk_collector_ops hk_collector_machine;
 extern const struct hk_collector_ops hk_collector_meminfo;
 extern const struct hk_collector_ops hk_collector_netdev;
 extern const struct hk_collector_ops hk_collector_pressure;
+extern const struct hk_collector_ops hk_collector_cgroup;
 extern const struct hk_collector_ops hk_collector_ebpf;
 
 const struct hk_collector_ops *const hk_collectors[] = {
@@ -23,6 +24,7 @@ const struct hk_collector_ops *const hk_collectors[] = {
     &hk_collector_meminfo,
     &hk_collector_netdev,
     &hk_collector_pressure,
+    &hk_collector_cgroup,
     /* After the cgroup collector: it resolves cgroup ids through the container index. */
     &hk_collector_ebpf,
     NULL,

@@ -1,0 +1,412 @@
+/* Parsers for cgroup v1/v2 interface files, /proc/<pid>/net/dev, /proc/meminfo, sysfs uevent and
+ * mountinfo. Pure functions over byte buffers (no allocation, C locale); the collector reads the
+ * files, these turn them into numbers. */
+#include <errno.h>
+#include <string.h>
+
+#include "collector/cgroup_internal.h"
+#include "core/parse.h"
+
+int hk_cg_parse_keyed(const char *buf, size_t len, const char *const *keys, size_t nkeys,
+                      uint64_t *vals, uint64_t *ret_found)
+{
+    if (nkeys > 64)
+        return -EINVAL;
+    uint64_t found = 0, all = nkeys == 64 ? UINT64_MAX : ((1ULL << nkeys) - 1);
+    struct hk_cursor c;
+    hk_cursor_init(&c, buf, len);
+    while (!hk_cursor_eof(&c) && found != all) {
+        const char *k, *v;
+        size_t kl, vl;
+        if (!hk_cursor_token(&c, &k, &kl) || !hk_cursor_token(&c, &v, &vl)) {
+            hk_cursor_next_line(&c);
+            continue;
+        }
+        for (size_t i = 0; i < nkeys; i++) {
+            if (found & (1ULL << i) || !hk_token_eq(k, kl, keys[i]))
+                continue;
+            uint64_t x;
+            if (hk_parse_u64(v, vl, &x) == 0) {
+                vals[i] = x;
+                found |= 1ULL << i;
+            }
+            break;
+        }
+        hk_cursor_next_line(&c);
+    }
+    *ret_found = found;
+    return 0;
+}
+
+int hk_cg_parse_value(const char *buf, size_t len, uint64_t *ret, bool *ret_max)
+{
+    struct hk_cursor c;
+    const char *t;
+    size_t tl;
+    hk_cursor_init(&c, buf, len);
+    if (!hk_cursor_token(&c, &t, &tl))
+        return -EINVAL;
+    if (hk_token_eq(t, tl, "max") || hk_token_eq(t, tl, "-1")) {
+        *ret = UINT64_MAX;
+        *ret_max = true;
+        return 0;
+    }
+    uint64_t v;
+    if (hk_parse_u64(t, tl, &v) < 0)
+        return -EINVAL;
+    *ret = v;
+    *ret_max = false;
+    return 0;
+}
+
+int hk_cg_parse_cpu_max(const char *buf, size_t len, uint64_t *ret_quota_us,
+                        uint64_t *ret_period_us)
+{
+    struct hk_cursor c;
+    const char *q, *p;
+    size_t ql, pl;
+    uint64_t quota = 0, period;
+    hk_cursor_init(&c, buf, len);
+    if (!hk_cursor_token(&c, &q, &ql) || !hk_cursor_token(&c, &p, &pl))
+        return -EINVAL;
+    if (!hk_token_eq(q, ql, "max") && hk_parse_u64(q, ql, &quota) < 0)
+        return -EINVAL;
+    if (hk_parse_u64(p, pl, &period) < 0)
+        return -EINVAL;
+    *ret_quota_us = quota;
+    *ret_period_us = period;
+    return 0;
+}
+
+int hk_cg_parse_pressure(const char *buf, size_t len, struct hk_cg_psi *ret)
+{
+    struct hk_cursor c;
+    struct hk_cg_psi psi = {0, 0};
+    int seen = 0;
+    hk_cursor_init(&c, buf, len);
+    while (!hk_cursor_eof(&c)) {
+        const char *t;
+        size_t tl;
+        uint64_t *dst = NULL;
+        if (hk_cursor_token(&c, &t, &tl)) {
+            if (hk_token_eq(t, tl, "some"))
+                dst = &psi.some_total_us;
+            else if (hk_token_eq(t, tl, "full"))
+                dst = &psi.full_total_us;
+        }
+        while (dst && hk_cursor_token(&c, &t, &tl)) {
+            if (tl > 6 && memcmp(t, "total=", 6) == 0) {
+                if (hk_parse_u64(t + 6, tl - 6, dst) == 0)
+                    seen++;
+                break;
+            }
+        }
+        hk_cursor_next_line(&c);
+    }
+    if (!seen)
+        return -EINVAL;
+    *ret = psi;
+    return 0;
+}
+
+/* "MAJ:MIN" → numbers. */
+static int parse_majmin(const char *t, size_t tl, uint32_t *maj, uint32_t *min)
+{
+    const char *colon = memchr(t, ':', tl);
+    uint64_t a, b;
+    if (!colon || hk_parse_u64(t, (size_t)(colon - t), &a) < 0 ||
+        hk_parse_u64(colon + 1, tl - (size_t)(colon - t) - 1, &b) < 0 || a > UINT32_MAX ||
+        b > UINT32_MAX)
+        return -EINVAL;
+    *maj = (uint32_t)a;
+    *min = (uint32_t)b;
+    return 0;
+}
+
+static struct hk_cg_blkdev *blkdev_get(struct hk_cg_blkdev *devs, size_t *n, size_t cap,
+                                       uint32_t maj, uint32_t min)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (devs[i].major == maj && devs[i].minor == min)
+            return &devs[i];
+    if (*n >= cap)
+        return NULL;
+    struct hk_cg_blkdev *d = &devs[(*n)++];
+    memset(d, 0, sizeof(*d));
+    d->major = maj;
+    d->minor = min;
+    return d;
+}
+
+int hk_cg_parse_io_stat(const char *buf, size_t len, struct hk_cg_blkdev *devs, size_t cap)
+{
+    struct hk_cursor c;
+    size_t n = 0;
+    hk_cursor_init(&c, buf, len);
+    while (!hk_cursor_eof(&c)) {
+        const char *t;
+        size_t tl;
+        uint32_t maj, min;
+        if (!hk_cursor_token(&c, &t, &tl) || parse_majmin(t, tl, &maj, &min) < 0) {
+            hk_cursor_next_line(&c);
+            continue;
+        }
+        struct hk_cg_blkdev *d = blkdev_get(devs, &n, cap, maj, min);
+        while (d && hk_cursor_token(&c, &t, &tl)) {
+            const char *eq = memchr(t, '=', tl);
+            if (!eq)
+                continue;
+            size_t kl = (size_t)(eq - t);
+            uint64_t *dst = NULL;
+            if (hk_token_eq(t, kl, "rbytes"))
+                dst = &d->read_bytes;
+            else if (hk_token_eq(t, kl, "wbytes"))
+                dst = &d->write_bytes;
+            else if (hk_token_eq(t, kl, "rios"))
+                dst = &d->reads;
+            else if (hk_token_eq(t, kl, "wios"))
+                dst = &d->writes;
+            if (dst)
+                hk_parse_u64(eq + 1, tl - kl - 1, dst);
+        }
+        hk_cursor_next_line(&c);
+    }
+    return (int)n;
+}
+
+int hk_cg_parse_blkio(const char *buf, size_t len, bool bytes, struct hk_cg_blkdev *devs, size_t *n,
+                      size_t cap)
+{
+    struct hk_cursor c;
+    hk_cursor_init(&c, buf, len);
+    while (!hk_cursor_eof(&c)) {
+        const char *t, *op, *v;
+        size_t tl, ol, vl;
+        uint32_t maj, min;
+        uint64_t x;
+        if (!hk_cursor_token(&c, &t, &tl) || parse_majmin(t, tl, &maj, &min) < 0 ||
+            !hk_cursor_token(&c, &op, &ol) || !hk_cursor_token(&c, &v, &vl) ||
+            hk_parse_u64(v, vl, &x) < 0) {
+            hk_cursor_next_line(&c);
+            continue;
+        }
+        hk_cursor_next_line(&c);
+        struct hk_cg_blkdev *d = blkdev_get(devs, n, cap, maj, min);
+        if (!d)
+            continue;
+        if (hk_token_eq(op, ol, "Read")) {
+            *(bytes ? &d->read_bytes : &d->reads) = x;
+        } else if (hk_token_eq(op, ol, "Write")) {
+            *(bytes ? &d->write_bytes : &d->writes) = x;
+        } else if (!bytes) {
+            continue;
+        } else if (hk_token_eq(op, ol, "Sync")) {
+            d->sync_bytes = x;
+        } else if (hk_token_eq(op, ol, "Async")) {
+            d->async_bytes = x;
+        } else if (hk_token_eq(op, ol, "Discard")) {
+            d->discard_bytes = x;
+        } else if (hk_token_eq(op, ol, "Total")) {
+            d->total_bytes = x;
+        } else {
+            continue;
+        }
+        if (bytes)
+            d->has_v1_ops = true;
+    }
+    return 0;
+}
+
+bool hk_cg_netdev_skipped(const char *name)
+{
+    /* cAdvisor's default ignored prefixes, compared case-insensitively. */
+    static const char *const prefixes[] = {"lo", "veth", "docker", "nerdctl"};
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+        if (strncasecmp(name, prefixes[i], strlen(prefixes[i])) == 0)
+            return true;
+    return false;
+}
+
+int hk_cg_parse_net_dev(const char *buf, size_t len, struct hk_cg_netdev *devs, size_t cap)
+{
+    struct hk_cursor c;
+    size_t n = 0;
+    hk_cursor_init(&c, buf, len);
+    while (!hk_cursor_eof(&c) && n < cap) {
+        const char *line;
+        size_t ll;
+        if (!hk_cursor_line(&c, &line, &ll))
+            break;
+        const char *colon = memchr(line, ':', ll);
+        if (!colon)
+            continue; /* the two header lines */
+        const char *s = line;
+        while (s < colon && *s == ' ')
+            s++;
+        size_t nl = (size_t)(colon - s);
+        struct hk_cg_netdev *d = &devs[n];
+        if (nl == 0 || nl >= sizeof(d->name))
+            continue;
+        memcpy(d->name, s, nl);
+        d->name[nl] = '\0';
+        if (hk_cg_netdev_skipped(d->name))
+            continue;
+        struct hk_cursor f;
+        uint64_t col[16];
+        int k = 0;
+        hk_cursor_init(&f, colon + 1, ll - (size_t)(colon + 1 - line));
+        const char *t;
+        size_t tl;
+        while (k < 16 && hk_cursor_token(&f, &t, &tl) && hk_parse_u64(t, tl, &col[k]) == 0)
+            k++;
+        if (k < 12)
+            continue;
+        d->rx_bytes = col[0];
+        d->rx_packets = col[1];
+        d->rx_errors = col[2];
+        d->rx_dropped = col[3];
+        d->tx_bytes = col[8];
+        d->tx_packets = col[9];
+        d->tx_errors = col[10];
+        d->tx_dropped = col[11];
+        n++;
+    }
+    return (int)n;
+}
+
+int hk_cg_parse_uevent_devname(const char *buf, size_t len, char *name, size_t cap)
+{
+    struct hk_cursor c;
+    const char *line;
+    size_t ll;
+    hk_cursor_init(&c, buf, len);
+    while (hk_cursor_line(&c, &line, &ll)) {
+        if (ll > 8 && memcmp(line, "DEVNAME=", 8) == 0) {
+            if (ll - 8 >= cap)
+                return -EINVAL;
+            memcpy(name, line + 8, ll - 8);
+            name[ll - 8] = '\0';
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+int hk_cg_parse_meminfo(const char *buf, size_t len, struct hk_cg_meminfo *ret)
+{
+    static const char *const keys[] = {"MemTotal:", "SwapTotal:", "SwapFree:"};
+    uint64_t v[3] = {0, 0, 0}, found;
+    hk_cg_parse_keyed(buf, len, keys, 3, v, &found);
+    if (!(found & 1))
+        return -EINVAL;
+    ret->mem_total = v[0] * 1024;
+    ret->swap_total = v[1] * 1024;
+    ret->swap_free = v[2] * 1024;
+    return 0;
+}
+
+uint64_t hk_cg_count_procs(const char *buf, size_t len, uint32_t *ret_first_pid)
+{
+    uint64_t n = 0;
+    uint32_t first = 0;
+    const char *p = buf, *end = buf + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *e = nl ? nl : end;
+        if (e > p) {
+            if (n == 0) {
+                uint64_t pid;
+                if (hk_parse_u64(p, (size_t)(e - p), &pid) == 0 && pid <= UINT32_MAX)
+                    first = (uint32_t)pid;
+            }
+            n++;
+        }
+        p = nl ? nl + 1 : end;
+    }
+    if (ret_first_pid)
+        *ret_first_pid = first;
+    return n;
+}
+
+/* ---- mountinfo ---- */
+
+/* Copies a mountinfo path field, decoding the kernel's \ooo octal escapes. */
+static void copy_mount_path(char *dst, size_t cap, const char *s, size_t len)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 1 < cap; i++) {
+        if (s[i] == '\\' && i + 3 < len && s[i + 1] >= '0' && s[i + 1] <= '3' && s[i + 2] >= '0' &&
+            s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
+            dst[o++] = (char)(((s[i + 1] - '0') << 6) | ((s[i + 2] - '0') << 3) | (s[i + 3] - '0'));
+            i += 3;
+            continue;
+        }
+        dst[o++] = s[i];
+    }
+    dst[o] = '\0';
+}
+
+static bool opt_has(const char *opts, size_t len, const char *want)
+{
+    size_t wl = strlen(want);
+    const char *p = opts, *end = opts + len;
+    while (p < end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *e = comma ? comma : end;
+        if ((size_t)(e - p) == wl && memcmp(p, want, wl) == 0)
+            return true;
+        p = comma ? comma + 1 : end;
+    }
+    return false;
+}
+
+int hk_cg_parse_mountinfo(const char *buf, size_t len, struct hk_cg_mounts *ret)
+{
+    static const char *const names[HK_CG_NCTRL] = {"cpu", "cpuacct", "memory", "blkio", "pids"};
+    struct hk_cursor c;
+    int found = 0;
+    memset(ret, 0, sizeof(*ret));
+    hk_cursor_init(&c, buf, len);
+    while (!hk_cursor_eof(&c)) {
+        const char *f[6], *t;
+        size_t fl[6], tl;
+        int k = 0;
+        /* id parent maj:min root mountpoint options [optional…] - fstype source superopts */
+        while (k < 6 && hk_cursor_token(&c, &f[k], &fl[k]))
+            k++;
+        if (k < 6) {
+            hk_cursor_next_line(&c);
+            continue;
+        }
+        bool sep = false;
+        while (hk_cursor_token(&c, &t, &tl))
+            if (hk_token_eq(t, tl, "-")) {
+                sep = true;
+                break;
+            }
+        const char *fstype, *src, *super;
+        size_t fsl, srcl, sl;
+        if (!sep || !hk_cursor_token(&c, &fstype, &fsl) || !hk_cursor_token(&c, &src, &srcl) ||
+            !hk_cursor_token(&c, &super, &sl)) {
+            hk_cursor_next_line(&c);
+            continue;
+        }
+        hk_cursor_next_line(&c);
+        if (hk_token_eq(fstype, fsl, "cgroup2")) {
+            if (!ret->v2[0]) {
+                copy_mount_path(ret->v2, sizeof(ret->v2), f[4], fl[4]);
+                found++;
+            }
+        } else if (hk_token_eq(fstype, fsl, "cgroup")) {
+            bool any = false;
+            for (int i = 0; i < HK_CG_NCTRL; i++) {
+                if (ret->v1[i][0] || !opt_has(super, sl, names[i]))
+                    continue;
+                copy_mount_path(ret->v1[i], sizeof(ret->v1[i]), f[4], fl[4]);
+                any = true;
+            }
+            found += any;
+        }
+    }
+    return found;
+}
