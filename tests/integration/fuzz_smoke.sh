@@ -12,7 +12,7 @@ clang -fsanitize=fuzzer,address,undefined -o "$TMP/probe" "$TMP/probe.c" >"$TMP/
 
 export FUZZ_SECONDS=${FUZZ_SECONDS:-10}
 rm -rf "$TOP/$O/fuzz/crashes"
-if ! make -C "$TOP" --no-print-directory O="$O" fuzz >"$TMP/fuzz.log" 2>&1; then
+if ! make -C "$TOP" --no-print-directory -j2 O="$O" fuzz >"$TMP/fuzz.log" 2>&1; then
     cat "$TMP/fuzz.log" >&2
     fail "make fuzz failed (crashers in $O/fuzz/crashes/)"
 fi
