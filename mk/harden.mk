@@ -22,12 +22,13 @@ FUZZ_STEPS += $(O)/fuzz/fuzz_yaml $(O)/fuzz/fuzz_config
 
 # The cgroup collector's parsers (once collector/cgroup_parse.c is in the tree).
 ifneq ($(wildcard collector/cgroup_parse.c),)
-$(O)/fuzz/fuzz_cgroup: tests/fuzz/fuzz_cgroup.c collector/cgroup_internal.h $(HARDEN_FUZZ_LIB) \
-                       $(GEN_SRCS) | $(GEN_HDRS)
+CGROUP_FUZZ_SRCS := $(wildcard core/*.c) collector/cgroup_parse.c collector/kube.c \
+                    collector/kubelet.c
+$(O)/fuzz/fuzz_cgroup: tests/fuzz/fuzz_cgroup.c collector/cgroup_internal.h $(CGROUP_FUZZ_SRCS)
 	@mkdir -p $(@D)
 	@echo "  FUZZ/LD $@"
 	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(PKG_CFLAGS) -std=gnu11 $(HARDEN_FUZZ_FLAGS) -o $@ \
-		$< $(HARDEN_FUZZ_LIB) $(GEN_SRCS) $(BIN_LIBS) $(PKG_LIBS) $(EXTRA_LIBS)
+		$< $(CGROUP_FUZZ_SRCS) $(PKG_LIBS) $(EXTRA_LIBS)
 
 FUZZ_STEPS += $(O)/fuzz/fuzz_cgroup
 endif
