@@ -148,7 +148,7 @@ static int parse_collectors(struct hk_config *cfg, const struct hk_yaml_node *c,
             bool b;
             if ((r = hk_yaml_bool(en, &b, err)) < 0)
                 return r;
-            cfg->collector_enabled[idx] = b;
+            cfg->collector_enabled[idx] = b ? 1 : 0;
         }
         const struct hk_collector_ops *ops = hk_collectors[idx];
         if (ops->check) {

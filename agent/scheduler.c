@@ -249,6 +249,7 @@ static void emit_process(struct hk_scheduler *s, struct hk_builder *b)
         unsigned long utime = 0, stime = 0, vsize = 0;
         long rss = 0;
         /* Fields after the command: state(3) … utime(14) stime(15) … vsize(23) rss(24). */
+        /* NOLINTNEXTLINE(cert-err34-c): kernel-written fields, conversions counted */
         if (p && sscanf(p + 2,
                         "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d %*d %*d "
                         "%*d %*u %lu %ld",

@@ -107,6 +107,12 @@ enum fam {
 
 #define C HK_METRIC_COUNTER
 #define G HK_METRIC_GAUGE
+/* Bounded resources: cgroups left out because collectors.cgroup.max_cgroups was reached. */
+static const struct hk_metric_desc desc_cap_skipped = {
+    "hakari_cgroup_limit_skipped_total",
+    "Cgroups not reported because collectors.cgroup.max_cgroups was reached (per cycle, summed).",
+    HK_METRIC_COUNTER, "", NULL};
+
 static const struct hk_metric_desc fams[M_COUNT] = {
     [M_CPU_USAGE] = {"container_cpu_usage_seconds_total",
                      "Cumulative cpu time consumed in seconds.", C, "seconds", l_cpu},
@@ -401,6 +407,7 @@ struct cgroup_state {
     double boot_time;
     struct hk_cg_meminfo meminfo;
     bool emfile_logged, cap_logged;
+    uint64_t cap_skipped_cycle, cap_skipped_total; /* cgroups not reported: max_cgroups */
     /* kubelet /pods (optional) */
     struct hk_kubelet_config kubelet;
     int64_t kubelet_last_ms;
@@ -858,10 +865,8 @@ static struct node *visit(struct cgroup_state *st, const char *path)
     struct node *n = node_find(st, path);
     if (!n) {
         if (st->nnodes >= st->max_cgroups) {
-            if (!st->cap_logged)
-                hk_log_warn("cgroup limit reached; further cgroups are not reported", "collector",
-                            "cgroup", "option", "max_cgroups");
-            st->cap_logged = true;
+            /* Counted here, logged once per state change at the end of the cycle. */
+            st->cap_skipped_cycle++;
             return NULL;
         }
         if (!(n = node_new(st, path)))
@@ -1643,6 +1648,7 @@ static int cgroup_collect(void *state, struct hk_collect_ctx *ctx)
         return 0;
     st->gen++;
     st->nlist = 0;
+    st->cap_skipped_cycle = 0;
     read_meminfo(st);
     struct node *root = visit(st, "/");
     if (!root) {
@@ -1693,6 +1699,15 @@ static int cgroup_collect(void *state, struct hk_collect_ctx *ctx)
         node_labels(n, lab);
         emit_node(st, ctx, n, &s, lab);
     }
+    st->cap_skipped_total += st->cap_skipped_cycle;
+    if (st->cap_skipped_cycle && !st->cap_logged)
+        hk_log_warn("cgroup limit reached; further cgroups are not reported", "collector",
+                    "cgroup", "option", "max_cgroups");
+    else if (!st->cap_skipped_cycle && st->cap_logged)
+        hk_log_info("cgroup count back under the limit", "collector", "cgroup", "option",
+                    "max_cgroups");
+    st->cap_logged = st->cap_skipped_cycle > 0;
+    hk_emit(ctx->b, &desc_cap_skipped, NULL, (double)st->cap_skipped_total);
     int r = publish_index(st);
     if (r < 0)
         return r;

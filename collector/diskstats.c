@@ -47,7 +47,7 @@ int hk_diskstats_parse(const char *buf, size_t len, hk_diskstats_fn fn, void *us
         }
         if ((r = parse_uint(tok, tl, &d.major)) < 0)
             return r;
-        if (!hk_cursor_token(&c, &tok, &tl) || (r = parse_uint(tok, tl, &d.minor)) < 0)
+        if (!hk_cursor_token(&c, &tok, &tl) || parse_uint(tok, tl, &d.minor) < 0)
             return -EINVAL;
         if (!hk_cursor_token(&c, &d.name, &d.name_len) || d.name_len > 255)
             return -EINVAL;

@@ -440,6 +440,7 @@ int hk_ebpf_emit_counter(struct hk_builder *b, const struct hk_metric_desc *desc
 int hk_ebpf_log2_buckets(const uint64_t slots[HK_LOG2_SLOTS], unsigned lo, unsigned hi,
                          double *ret_bounds, uint64_t *ret_cum, size_t cap, uint64_t *ret_count)
 {
+    /* NOLINTNEXTLINE(bugprone-misplaced-widening-cast): lo <= hi < HK_LOG2_SLOTS here */
     if (lo > hi || hi >= HK_LOG2_SLOTS - 1 || cap < (size_t)(hi - lo + 1))
         return -EINVAL;
     uint64_t cum = 0, total = 0;

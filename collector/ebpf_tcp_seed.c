@@ -218,7 +218,8 @@ static void attribute_v1(struct sock_list *l, int proc_fd, int hier_fd, const ch
             close(dfd);
         return;
     }
-    qsort(l->v, l->n, sizeof(*l->v), cmp_inode);
+    if (l->n > 1) /* qsort(NULL, 0, …) is undefined */
+        qsort(l->v, l->n, sizeof(*l->v), cmp_inode);
     size_t pids = 0, fds = 0;
     struct dirent *de;
     while ((de = readdir(d)) && pids < SEED_MAX_PIDS && fds < SEED_MAX_FDS) {

@@ -121,9 +121,9 @@ int hk_mountinfo_parse(const char *buf, size_t len, hk_mountinfo_fn fn, void *us
         if (!sep || !hk_cursor_token(&c, &fs, &fsl) || !hk_cursor_token(&c, &src, &srcl))
             return -EINVAL;
         int r;
-        if ((r = hk_mountinfo_unescape(tok[4], tl[4], mountpoint, sizeof(mountpoint))) < 0 ||
-            (r = hk_mountinfo_unescape(fs, fsl, fstype, sizeof(fstype))) < 0 ||
-            (r = hk_mountinfo_unescape(src, srcl, source, sizeof(source))) < 0)
+        if (hk_mountinfo_unescape(tok[4], tl[4], mountpoint, sizeof(mountpoint)) < 0 ||
+            hk_mountinfo_unescape(fs, fsl, fstype, sizeof(fstype)) < 0 ||
+            hk_mountinfo_unescape(src, srcl, source, sizeof(source)) < 0)
             return -EINVAL;
         if (mountpoint[0] != '/')
             return -EINVAL;

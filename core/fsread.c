@@ -21,7 +21,7 @@ static char *join(const char *a, const char *b)
     char *p = malloc(la + lb + 2);
     if (!p)
         return NULL;
-    memcpy(p, a, la);
+    memcpy(p, a, la); /* NOLINT(bugprone-not-null-terminated-result): b and its NUL follow */
     size_t o = la;
     if (o == 0 || p[o - 1] != '/')
         p[o++] = '/';

@@ -473,7 +473,7 @@ static const char *series_name(struct hk_builder *b, const char *family, const c
     char *p = hk_arena_alloc(b->arena, fl + sl + 1);
     if (!p)
         return NULL;
-    memcpy(p, family, fl);
+    memcpy(p, family, fl); /* NOLINT(bugprone-not-null-terminated-result): suffix and its NUL follow */
     memcpy(p + fl, suffix, sl + 1);
     return p;
 }

@@ -155,11 +155,13 @@ static char *expand_env(struct builder *b, const char *s, size_t len, const stru
 static int append(struct hk_yaml_node *parent, struct hk_yaml_node *key, struct hk_yaml_node *val)
 {
     size_t n = parent->n + 1;
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     struct hk_yaml_node **items = realloc(parent->items, n * sizeof(*items));
     if (!items)
         return -ENOMEM;
     parent->items = items;
     if (parent->kind == HK_YAML_MAP) {
+        /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
         struct hk_yaml_node **keys = realloc(parent->keys, n * sizeof(*keys));
         if (!keys)
             return -ENOMEM;
@@ -404,7 +406,11 @@ int hk_yaml_parse_file(const char *path, struct hk_yaml_node **ret_root, struct 
     size_t cap = 16384, len = 0;
     char *buf = malloc(cap);
     int r = 0;
-    while (buf) {
+    if (!buf) {
+        fclose(f);
+        return -ENOMEM;
+    }
+    for (;;) {
         if (len == cap) {
             if (cap >= 64 * 1024 * 1024) {
                 snprintf(err->msg, sizeof(err->msg), "%s: larger than 64 MiB", path);
@@ -430,8 +436,6 @@ int hk_yaml_parse_file(const char *path, struct hk_yaml_node **ret_root, struct 
         }
     }
     fclose(f);
-    if (!buf)
-        return -ENOMEM;
     if (r == 0)
         r = hk_yaml_parse_string(path, buf, len, ret_root, err);
     free(buf);

@@ -474,7 +474,10 @@ int hk_http_start(const struct hk_http_options *opt, struct hk_registry *reg,
     int r = hk_http_check(opt, err);
     if (r < 0)
         return r;
-    parse_address(opt->listen_address ? opt->listen_address : ":9810", &ss, &len);
+    /* Checked above, but a host name may resolve differently a moment later. */
+    if (parse_address(opt->listen_address ? opt->listen_address : ":9810", &ss, &len) < 0)
+        return hk_error_at(err, NULL, "--web.listen-address \"%s\": cannot be resolved",
+                           opt->listen_address ? opt->listen_address : ":9810");
     struct hk_http *h = calloc(1, sizeof(*h));
     if (!h)
         return -ENOMEM;

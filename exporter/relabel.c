@@ -1326,10 +1326,8 @@ int hk_relabel_parse(const struct hk_yaml_node *list, struct hk_relabel_rules **
         goto out;
     rs->utf8_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
     rs->max_pairs = 1;
-    if (!list || (list->kind == HK_YAML_SCALAR && list->plain_null)) {
-        r = 0;
+    if (!list || (list->kind == HK_YAML_SCALAR && list->plain_null))
         goto done;
-    }
     r = hk_yaml_expect(list, HK_YAML_SEQ, err);
     if (r < 0)
         goto out;

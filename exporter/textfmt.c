@@ -177,7 +177,7 @@ static char *escape_into(char *dst, const char *v, size_t len)
         if (p == end)
             break;
         *dst++ = '\\';
-        *dst++ = *p == '\n' ? 'n' : *p;
+        *dst++ = (char)(*p == '\n' ? 'n' : *p);
         p++;
     }
     return dst;

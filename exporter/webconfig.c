@@ -357,7 +357,7 @@ static int parse_tls(struct hk_webconfig *wc, const struct hk_yaml_node *t, int 
         return hk_error_at(err, cert, "certificate \"%s\" with key \"%s\": %s", cert->scalar,
                            key->scalar, gnutls_strerror(g));
     }
-    if (wc->ca_pem) {
+    if (ca && wc->ca_pem) {
         gnutls_datum_t d = {(unsigned char *)wc->ca_pem, (unsigned)strlen(wc->ca_pem)};
         g = gnutls_certificate_set_x509_trust_mem(cred, &d, GNUTLS_X509_FMT_PEM);
         if (g <= 0) {

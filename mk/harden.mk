@@ -1,0 +1,34 @@
+# Hardening: libFuzzer targets for the configuration readers (YAML tree, agent config, web-config,
+# small scalar parsers) run by `make fuzz` / tests/fuzz/run.sh, seeded from tests/fuzz/corpus/<name>/.
+# They link every library source (the config loader validates sections through their owners).
+FUZZ_CC ?= clang
+HARDEN_FUZZ_FLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+                     -fno-sanitize-recover=undefined
+HARDEN_FUZZ_LIB := $(LIB_SRCS)
+
+$(O)/fuzz/fuzz_yaml: tests/fuzz/fuzz_yaml.c $(wildcard core/*.c core/*.h) collector/loadavg.c
+	@mkdir -p $(@D)
+	@echo "  FUZZ/LD $@"
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(PKG_CFLAGS) -std=gnu11 $(HARDEN_FUZZ_FLAGS) -o $@ \
+		$< $(wildcard core/*.c) collector/loadavg.c $(PKG_LIBS) $(EXTRA_LIBS)
+
+$(O)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(HARDEN_FUZZ_LIB) $(GEN_SRCS) | $(GEN_HDRS)
+	@mkdir -p $(@D)
+	@echo "  FUZZ/LD $@"
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(PKG_CFLAGS) -std=gnu11 $(HARDEN_FUZZ_FLAGS) -o $@ \
+		$< $(HARDEN_FUZZ_LIB) $(GEN_SRCS) $(BIN_LIBS) $(PKG_LIBS) $(EXTRA_LIBS)
+
+FUZZ_STEPS += $(O)/fuzz/fuzz_yaml $(O)/fuzz/fuzz_config
+
+# The cgroup collector's parsers (once collector/cgroup_parse.c is in the tree).
+ifneq ($(wildcard collector/cgroup_parse.c),)
+CGROUP_FUZZ_SRCS := $(wildcard core/*.c) collector/cgroup_parse.c collector/kube.c \
+                    collector/kubelet.c
+$(O)/fuzz/fuzz_cgroup: tests/fuzz/fuzz_cgroup.c collector/cgroup_internal.h $(CGROUP_FUZZ_SRCS)
+	@mkdir -p $(@D)
+	@echo "  FUZZ/LD $@"
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(PKG_CFLAGS) -std=gnu11 $(HARDEN_FUZZ_FLAGS) -o $@ \
+		$< $(CGROUP_FUZZ_SRCS) $(PKG_LIBS) $(EXTRA_LIBS)
+
+FUZZ_STEPS += $(O)/fuzz/fuzz_cgroup
+endif
