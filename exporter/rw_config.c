@@ -240,7 +240,8 @@ static int parse_oauth2(const struct hk_yaml_node *m, struct hk_rw_config *c, st
         return r;
     if (!c->oauth2_client_id || !c->oauth2_token_url)
         return hk_error_at(err, m, "oauth2: client_id and token_url are required");
-    if (strncmp(c->oauth2_token_url, "http://", 7) && strncmp(c->oauth2_token_url, "https://", 8))
+    if (strncmp(c->oauth2_token_url, "http://", 7) != 0 &&
+        strncmp(c->oauth2_token_url, "https://", 8) != 0)
         return hk_error_at(err, hk_yaml_get(m, "token_url"), "oauth2: token_url must be http(s)");
     const struct hk_yaml_node *s = hk_yaml_get(m, "scopes");
     if (s) {
@@ -334,9 +335,9 @@ static int parse_tls(const struct hk_yaml_node *m, struct hk_rw_config *c, struc
         if (files[i] && access(files[i], R_OK) < 0)
             return hk_error_at(err, hk_yaml_get(m, names[i]), "cannot read %s: %s", files[i],
                                strerror(errno));
-    if (c->tls_min_version && strcmp(c->tls_min_version, "TLS10") &&
-        strcmp(c->tls_min_version, "TLS11") && strcmp(c->tls_min_version, "TLS12") &&
-        strcmp(c->tls_min_version, "TLS13"))
+    if (c->tls_min_version && strcmp(c->tls_min_version, "TLS10") != 0 &&
+        strcmp(c->tls_min_version, "TLS11") != 0 && strcmp(c->tls_min_version, "TLS12") != 0 &&
+        strcmp(c->tls_min_version, "TLS13") != 0)
         return hk_error_at(err, hk_yaml_get(m, "min_version"),
                            "min_version must be TLS10, TLS11, TLS12 or TLS13");
     return 0;
@@ -498,7 +499,7 @@ int hk_rw_config_parse(const struct hk_yaml_node *item, struct hk_rw_config *c,
         return r;
     if (!c->url)
         return hk_error_at(err, item, "remote_write: url is required");
-    if (strncmp(c->url, "http://", 7) && strncmp(c->url, "https://", 8))
+    if (strncmp(c->url, "http://", 7) != 0 && strncmp(c->url, "https://", 8) != 0)
         return hk_error_at(err, hk_yaml_get(item, "url"),
                            "url must start with http:// or https://");
     if ((r = get_str(item, "name", &c->name, err)) < 0)
@@ -677,10 +678,9 @@ void hk_rw_config_free_list(struct hk_rw_config *list, size_t n)
 
 int hk_rw_config_check(const struct hk_config *cfg, struct hk_error *err)
 {
-    struct hk_rw_config *list;
-    size_t n;
+    struct hk_rw_config *list = NULL;
+    size_t n = 0;
     int r = hk_rw_config_parse_list(cfg->remote_write, &list, &n, err);
-    if (r == 0)
-        hk_rw_config_free_list(list, n);
+    hk_rw_config_free_list(list, n); /* NULL on failure: parse_list cleans up after itself */
     return r;
 }

@@ -176,7 +176,7 @@ static int check_record(int fd, uint64_t size, uint64_t off, struct hk_buf *payl
     parse_hdr(h, &magic, &len, &ns, &ts, &crc);
     if (magic != MAGIC || len > MAX_RECORD || off + HDR + len > size)
         return -EBADMSG;
-    struct hk_buf local;
+    struct hk_buf local = {0};
     struct hk_buf *b = payload ? payload : &local;
     if (!payload)
         hk_buf_init(&local, 0);
@@ -228,7 +228,7 @@ static uint64_t resync(int fd, uint64_t size, uint64_t off)
 static int write_savepoint(struct hk_rw_queue *q)
 {
     uint8_t b[16];
-    memcpy(b, "HKSP", 4);
+    memcpy(b, "HKSP", 4); /* NOLINT(bugprone-not-null-terminated-result): a 4-byte magic, not a string */
     memcpy(b + 4, &q->committed, 8);
     uint32_t crc = hk_crc32c(0, b, 12);
     memcpy(b + 12, &crc, 4);
@@ -256,10 +256,10 @@ static int read_savepoint(struct hk_rw_queue *q, uint64_t *ret)
         return 0;
     ssize_t got = read(fd, b, sizeof(b));
     close(fd);
-    uint32_t crc;
+    uint32_t crc = 0;
     if (got == (ssize_t)sizeof(b))
         memcpy(&crc, b + 12, 4);
-    if (got != (ssize_t)sizeof(b) || memcmp(b, "HKSP", 4) || crc != hk_crc32c(0, b, 12)) {
+    if (got != (ssize_t)sizeof(b) || memcmp(b, "HKSP", 4) != 0 || crc != hk_crc32c(0, b, 12)) {
         hk_log_warn("remote-write savepoint is corrupt, resending the whole queue");
         return 0;
     }

@@ -347,16 +347,17 @@ static int sigv4_setup(struct hk_rw_sender *s)
 {
     const struct hk_rw_config *c = s->cfg;
     char *ak = NULL, *sk = NULL, *tok = NULL;
+    const char *env_ak = getenv("AWS_ACCESS_KEY_ID"), *env_sk = getenv("AWS_SECRET_ACCESS_KEY");
+    const char *env_tok = getenv("AWS_SESSION_TOKEN");
     int r = 0;
     if (c->sigv4_access_key) {
         ak = strdup(c->sigv4_access_key);
         sk = strdup(c->sigv4_secret_key);
-    } else if (getenv("AWS_ACCESS_KEY_ID") && getenv("AWS_SECRET_ACCESS_KEY") &&
-               !c->sigv4_profile) {
-        ak = strdup(getenv("AWS_ACCESS_KEY_ID"));
-        sk = strdup(getenv("AWS_SECRET_ACCESS_KEY"));
-        if (getenv("AWS_SESSION_TOKEN") && *getenv("AWS_SESSION_TOKEN"))
-            tok = strdup(getenv("AWS_SESSION_TOKEN"));
+    } else if (env_ak && env_sk && !c->sigv4_profile) {
+        ak = strdup(env_ak);
+        sk = strdup(env_sk);
+        if (env_tok && *env_tok)
+            tok = strdup(env_tok);
     } else {
         const char *profile = c->sigv4_profile ? c->sigv4_profile : getenv("AWS_PROFILE");
         r = aws_shared_credentials(profile && *profile ? profile : "default", &ak, &sk, &tok);

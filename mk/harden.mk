@@ -12,11 +12,15 @@ $(O)/fuzz/fuzz_yaml: tests/fuzz/fuzz_yaml.c $(wildcard core/*.c core/*.h) collec
 	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(PKG_CFLAGS) -std=gnu11 $(HARDEN_FUZZ_FLAGS) -o $@ \
 		$< $(wildcard core/*.c) collector/loadavg.c $(PKG_LIBS) $(EXTRA_LIBS)
 
-$(O)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(HARDEN_FUZZ_LIB) $(GEN_SRCS) | $(GEN_HDRS)
+# GEN_SRCS/GEN_HDRS are completed by mk/*.mk files read after this one (rw.mk): expand them late.
+# GEN_SRCS names paths under $(O)/gen.
+.SECONDEXPANSION:
+$(O)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(HARDEN_FUZZ_LIB) \
+		$$(addprefix $(O)/gen/,$$(GEN_SRCS)) | $$(GEN_HDRS)
 	@mkdir -p $(@D)
 	@echo "  FUZZ/LD $@"
-	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(PKG_CFLAGS) -std=gnu11 $(HARDEN_FUZZ_FLAGS) -o $@ \
-		$< $(HARDEN_FUZZ_LIB) $(GEN_SRCS) $(BIN_LIBS) $(PKG_LIBS) $(EXTRA_LIBS)
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(PKG_CFLAGS) -std=gnu11 $(HARDEN_FUZZ_FLAGS) -Wno-unused-command-line-argument -o $@ \
+		$< $(HARDEN_FUZZ_LIB) $(addprefix $(O)/gen/,$(GEN_SRCS)) $(BIN_LIBS) $(PKG_LIBS) $(EXTRA_LIBS)
 
 FUZZ_STEPS += $(O)/fuzz/fuzz_yaml $(O)/fuzz/fuzz_config
 
