@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every libFuzzer target ($O/fuzz/fuzz_*, built by `make fuzz`) for a short bounded time
-# (FUZZ_SECONDS, default 10 each here) with its seed corpus: any crash, leak, sanitizer report or
+# (FUZZ_SECONDS, default 5 each here) with its seed corpus: any crash, leak, sanitizer report or
 # timeout fails. Skips only when clang's libFuzzer runtime cannot be linked at all.
 source "$(dirname "$0")/../lib.sh"
 command -v clang >/dev/null || skip "clang not installed (mk/packages-fuzz.txt)"
@@ -10,7 +10,7 @@ printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n);\n%s
 clang -fsanitize=fuzzer,address,undefined -o "$TMP/probe" "$TMP/probe.c" >"$TMP/probe.log" 2>&1 ||
     skip "clang cannot link libFuzzer (libclang-rt-14-dev): $(head -n 3 "$TMP/probe.log")"
 
-export FUZZ_SECONDS=${FUZZ_SECONDS:-10}
+export FUZZ_SECONDS=${FUZZ_SECONDS:-5}
 rm -rf "$TOP/$O/fuzz/crashes"
 if ! make -C "$TOP" --no-print-directory -j2 O="$O" fuzz >"$TMP/fuzz.log" 2>&1; then
     cat "$TMP/fuzz.log" >&2
