@@ -26,6 +26,7 @@
 
 struct endpoint {
     struct hk_rw_config cfg;
+    bool append_failing; /* the queue refuses appends (ENOSPC …): log once per state change */
     struct hk_label *ext;
     size_t next;
     struct hk_relabel_rules *rules;
@@ -117,10 +118,21 @@ static int flush_chunk(struct endpoint *ep)
         r = hk_rw_queue_append(ep->q, ep->rec.data, (uint32_t)ep->rec.len, (uint32_t)ep->nchunk,
                                ep->chunk_oldest);
     if (r < 0) {
-        hk_log_error("remote-write: cannot append to the queue, samples lost", "remote_name",
-                     ep->cfg.name, "err", strerror(-r));
-        atomic_fetch_add(&ep->st.samples_dropped[HK_RW_DROP_DISK_FULL], ep->nchunk);
+        /* Logged once per state change; every lost sample is counted (dropped{disk_full}). */
+        if (!ep->append_failing)
+            hk_log_error("remote-write: cannot append to the queue, samples lost until it can",
+                         "remote_name", ep->cfg.name, "err", strerror(-r));
+        ep->append_failing = true;
+        atomic_fetch_add(&ep->st.samples_unqueued_disk, ep->nchunk);
+        /* Counted and logged: the rest of the snapshot is still offered (each refused chunk is
+         * counted the same way), so the count is exact. Only an encoding failure is fatal. */
+        if (r != -ENOMEM)
+            r = 0;
     } else {
+        if (ep->append_failing)
+            hk_log_info("remote-write: the queue accepts appends again", "remote_name",
+                        ep->cfg.name);
+        ep->append_failing = false;
         atomic_fetch_add(&ep->st.samples_total, ep->nchunk);
         hk_rw_sender_notify_append(ep->snd);
     }
@@ -265,8 +277,9 @@ static void ingest(struct endpoint *ep, struct hk_snapshot *snap)
         ;
 out:
     if (r < 0) {
-        hk_log_error("remote-write: cannot queue a snapshot", "remote_name", ep->cfg.name, "err",
-                     strerror(-r));
+        if (!ep->append_failing) /* a refused append was already logged, once */
+            hk_log_error("remote-write: cannot queue a snapshot", "remote_name", ep->cfg.name,
+                         "err", strerror(-r));
         ep->nchunk = 0;
         if (ep->arena)
             hk_arena_rewind(ep->arena, ep->arena_base);
@@ -333,6 +346,7 @@ static void *endpoint_main(void *arg)
      * that never entered the queue (relabel, overload). */
     uint64_t d = atomic_load(&ep->st.samples_dropped[HK_RW_DROP_TOO_OLD]) +
                  atomic_load(&ep->st.samples_dropped[HK_RW_DROP_DISK_FULL]) +
+                 atomic_load(&ep->st.samples_unqueued_disk) +
                  atomic_load(&ep->st.samples_dropped[HK_RW_DROP_CORRUPT]);
     uint64_t u = atomic_load(&ep->st.samples_dropped[HK_RW_DROP_RELABEL]) +
                  atomic_load(&ep->st.samples_dropped[HK_RW_DROP_OVERLOAD]);
@@ -696,7 +710,10 @@ void hk_rw_self_metrics(struct hk_builder *b, void *arg)
         hk_emit(b, &d_retried, v, (double)atomic_load(&st->samples_retried));
         for (int k = 0; k < HK_RW_DROP_N; k++) {
             const char *rv[] = {ep->cfg.name, ep->cfg.url, reason_names[k]};
-            hk_emit(b, &d_dropped, rv, (double)atomic_load(&st->samples_dropped[k]));
+            uint64_t dropped = atomic_load(&st->samples_dropped[k]);
+            if (k == HK_RW_DROP_DISK_FULL)
+                dropped += atomic_load(&st->samples_unqueued_disk);
+            hk_emit(b, &d_dropped, rv, (double)dropped);
         }
         hk_emit(b, &d_bytes, v, (double)atomic_load(&st->bytes_sent));
         hk_emit(b, &d_pending, v, (double)atomic_load(&st->samples_pending));

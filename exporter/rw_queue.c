@@ -638,17 +638,10 @@ int hk_rw_queue_read(struct hk_rw_queue *q, uint64_t *pos, struct hk_buf *payloa
     }
 }
 
-int hk_rw_queue_commit(struct hk_rw_queue *q, uint64_t pos, uint64_t samples, bool durable)
+/* Removes consumed segments (never the one being written) that end at or before `upto`. */
+static void remove_consumed(struct hk_rw_queue *q, uint64_t upto)
 {
-    int r = 0;
-    if (pos > q->committed)
-        q->committed = pos;
-    q->st.pending_samples = q->st.pending_samples > samples ? q->st.pending_samples - samples : 0;
-    if (durable && q->committed != q->saved && (r = write_savepoint(q)) < 0)
-        return r;
-    /* Remove consumed segments (never the one being written); only after the savepoint that
-     * makes them unnecessary is on disk. */
-    while (q->nsegs > 1 && q->segs[0].start + q->segs[0].size <= q->saved) {
+    while (q->nsegs > 1 && q->segs[0].start + q->segs[0].size <= upto) {
         char name[32];
         seg_name(name, sizeof(name), q->segs[0].start);
         if (q->rfd >= 0 && q->rfd_start == q->segs[0].start)
@@ -657,6 +650,26 @@ int hk_rw_queue_commit(struct hk_rw_queue *q, uint64_t pos, uint64_t samples, bo
         memmove(q->segs, q->segs + 1, (q->nsegs - 1) * sizeof(*q->segs));
         q->nsegs--;
     }
+}
+
+int hk_rw_queue_commit(struct hk_rw_queue *q, uint64_t pos, uint64_t samples, bool durable)
+{
+    int r = 0;
+    if (pos > q->committed)
+        q->committed = pos;
+    q->st.pending_samples = q->st.pending_samples > samples ? q->st.pending_samples - samples : 0;
+    if (durable && q->committed != q->saved && (r = write_savepoint(q)) < 0) {
+        /* A full file system refuses the savepoint too, and only removing consumed segments can
+         * free space: remove those the receiver acknowledged (everything before `committed`),
+         * then try once more. Safe across a crash: a savepoint older than the first remaining
+         * segment resumes at that segment on open, and what was removed had been delivered. */
+        remove_consumed(q, q->committed);
+        r = write_savepoint(q);
+        if (r < 0)
+            return r;
+    }
+    /* Normally segments go only after the savepoint that makes them unnecessary is on disk. */
+    remove_consumed(q, q->saved);
     return r;
 }
 

@@ -33,6 +33,10 @@ struct hk_rw_stats {
     atomic_uint_fast64_t samples_failed; /* non-recoverable answers */
     atomic_uint_fast64_t samples_retried;
     atomic_uint_fast64_t samples_dropped[HK_RW_DROP_N];
+    /* disk_full has two sources: the queue's budget (the sender mirrors the queue's own count into
+     * samples_dropped[DISK_FULL]) and appends refused by the file system (ENOSPC …), counted here
+     * by the pipeline; the metric reports their sum. */
+    atomic_uint_fast64_t samples_unqueued_disk;
     atomic_uint_fast64_t bytes_sent;
     atomic_uint_fast64_t metadata_sent;
     atomic_uint_fast64_t requests_split;
