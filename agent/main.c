@@ -1,5 +1,6 @@
 /* hakari: flags, signals, lifecycle. Collect on a schedule, serve /metrics, push remote-write. */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,9 +200,25 @@ static void print_check(const struct hk_config *cfg, const struct options *o)
     printf("\nremote_write endpoints: %zu\n", cfg->remote_write ? cfg->remote_write->n : 0);
 }
 
+/* glibc's allocator, left alone, keeps what a collection cycle freed: every thread gets its own
+ * arena, and the mmap threshold grows with each large block freed, so the per-cycle arrays and
+ * arena chunks (megabytes at 100k series) end up in the heap and stay in RSS. A fixed threshold
+ * returns them to the kernel when freed, two arenas are plenty for our few threads, and a small
+ * trim threshold gives back the top of the heap. A user's own MALLOC_ or GLIBC_TUNABLES settings
+ * win. */
+static void tune_malloc(void)
+{
+    if (getenv("GLIBC_TUNABLES") || getenv("MALLOC_ARENA_MAX") || getenv("MALLOC_MMAP_THRESHOLD_"))
+        return;
+    mallopt(M_ARENA_MAX, 2);
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
+}
+
 int main(int argc, char **argv)
 {
     static struct options o;
+    tune_malloc();
     int r = parse_args(argc, argv, &o);
     if (r < 0)
         return 2;

@@ -41,52 +41,115 @@ static Prometheus__MetricMetadata__MetricType v1_type(enum hk_metric_type t)
     }
 }
 
+/* Protocol-buffer wire primitives for the hand-written 1.0 encoder below. */
+static size_t varint_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static uint8_t *put_varint(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+static uint8_t *put_bytes(uint8_t *p, uint8_t tag, const char *s, uint32_t len)
+{
+    *p++ = tag;
+    p = put_varint(p, len);
+    memcpy(p, s, len);
+    return p + len;
+}
+
+/* prometheus.WriteRequest written directly, without building protobuf-c message trees: the
+ * sender encodes every sample it delivers, and the generic packer (a tree of calloc'ed
+ * messages, two strlen per string, a size pass per nesting level) was its largest cost. The
+ * bytes are those protobuf-c produces for the same request (proto3: zero scalars and empty
+ * strings omitted, fields in number order); tests/unit/test_rw_encode.c compares them. */
 int hk_rw_encode_v1(const struct hk_rw_sample *const *samples, size_t n, struct hk_buf *out)
 {
     size_t nlabels = 0;
     for (size_t i = 0; i < n; i++)
         nlabels += samples[i]->nlabels;
-    Prometheus__TimeSeries *ts = calloc(n ? n : 1, sizeof(*ts));
-    Prometheus__TimeSeries **tsp = calloc(n ? n : 1, sizeof(*tsp));
-    Prometheus__Sample *sm = calloc(n ? n : 1, sizeof(*sm));
-    Prometheus__Sample **smp = calloc(n ? n : 1, sizeof(*smp));
-    Prometheus__Label *lb = calloc(nlabels ? nlabels : 1, sizeof(*lb));
-    Prometheus__Label **lbp = calloc(nlabels ? nlabels : 1, sizeof(*lbp));
-    int r = -ENOMEM;
-    if (!ts || !tsp || !sm || !smp || !lb || !lbp)
-        goto out;
-    size_t li = 0;
+    /* Pass 1: string lengths, label and series sizes. */
+    uint32_t *lens = malloc((2 * nlabels + n + 1) * sizeof(*lens));
+    if (!lens)
+        return -ENOMEM;
+    uint32_t *tsz = lens + 2 * nlabels;
+    size_t total = 0, li = 0;
     for (size_t i = 0; i < n; i++) {
-        const struct hk_rw_sample *s = samples[i];
-        prometheus__time_series__init(&ts[i]);
-        prometheus__sample__init(&sm[i]);
-        sm[i].value = s->value; /* a plain copy keeps the stale-NaN bits intact */
-        sm[i].timestamp = s->ts_ms;
-        smp[i] = &sm[i];
-        ts[i].n_samples = 1;
-        ts[i].samples = &smp[i];
-        ts[i].labels = &lbp[li];
-        ts[i].n_labels = s->nlabels;
-        for (uint32_t k = 0; k < s->nlabels; k++, li++) {
-            prometheus__label__init(&lb[li]);
-            lb[li].name = (char *)s->labels[k].name;
-            lb[li].value = (char *)s->labels[k].value;
-            lbp[li] = &lb[li];
+        const struct hk_rw_sample *x = samples[i];
+        size_t t = 0;
+        for (uint32_t k = 0; k < x->nlabels; k++, li++) {
+            size_t nl = strlen(x->labels[k].name), vl = strlen(x->labels[k].value);
+            if (nl > UINT32_MAX / 4 || vl > UINT32_MAX / 4) {
+                free(lens);
+                return -E2BIG;
+            }
+            lens[2 * li] = (uint32_t)nl;
+            lens[2 * li + 1] = (uint32_t)vl;
+            size_t l = (nl ? 1 + varint_len(nl) + nl : 0) + (vl ? 1 + varint_len(vl) + vl : 0);
+            t += 1 + varint_len(l) + l;
         }
-        tsp[i] = &ts[i];
+        /* A value that compares equal to 0 (so -0.0 too) is omitted, as protobuf-c does. */
+        size_t sl = (x->value != 0.0 ? 9 : 0) + (x->ts_ms ? 1 + varint_len((uint64_t)x->ts_ms) : 0);
+        t += 1 + varint_len(sl) + sl;
+        if (t > UINT32_MAX / 4) {
+            free(lens);
+            return -E2BIG;
+        }
+        tsz[i] = (uint32_t)t;
+        total += 1 + varint_len(t) + t;
     }
-    Prometheus__WriteRequest req = PROMETHEUS__WRITE_REQUEST__INIT;
-    req.n_timeseries = n;
-    req.timeseries = tsp;
-    r = pack_into(&req.base, out);
-out:
-    free(ts);
-    free(tsp);
-    free(sm);
-    free(smp);
-    free(lb);
-    free(lbp);
-    return r;
+    int r = hk_buf_reserve(out, total);
+    if (r < 0) {
+        free(lens);
+        return r;
+    }
+    /* Pass 2: write. */
+    uint8_t *p = (uint8_t *)out->data + out->len;
+    li = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct hk_rw_sample *x = samples[i];
+        *p++ = 0x0a; /* WriteRequest.timeseries = 1, LEN */
+        p = put_varint(p, tsz[i]);
+        for (uint32_t k = 0; k < x->nlabels; k++, li++) {
+            uint32_t nl = lens[2 * li], vl = lens[2 * li + 1];
+            size_t l = (nl ? 1 + varint_len(nl) + nl : 0) + (vl ? 1 + varint_len(vl) + vl : 0);
+            *p++ = 0x0a; /* TimeSeries.labels = 1, LEN */
+            p = put_varint(p, l);
+            if (nl)
+                p = put_bytes(p, 0x0a, x->labels[k].name, nl); /* Label.name = 1 */
+            if (vl)
+                p = put_bytes(p, 0x12, x->labels[k].value, vl); /* Label.value = 2 */
+        }
+        uint64_t vbits;
+        memcpy(&vbits, &x->value, sizeof(vbits)); /* the stale-NaN bits travel unchanged */
+        size_t sl = (x->value != 0.0 ? 9 : 0) + (x->ts_ms ? 1 + varint_len((uint64_t)x->ts_ms) : 0);
+        *p++ = 0x12; /* TimeSeries.samples = 2, LEN */
+        p = put_varint(p, sl);
+        if (x->value != 0.0) {
+            *p++ = 0x09; /* Sample.value = 1, I64 (little-endian double) */
+            for (int b = 0; b < 8; b++)
+                *p++ = (uint8_t)(vbits >> (8 * b));
+        }
+        if (x->ts_ms) {
+            *p++ = 0x10; /* Sample.timestamp = 2, VARINT (int64: two's complement) */
+            p = put_varint(p, (uint64_t)x->ts_ms);
+        }
+    }
+    out->len = (size_t)(p - (uint8_t *)out->data);
+    free(lens);
+    return 0;
 }
 
 int hk_rw_encode_metadata_v1(const struct hk_rw_family *fams, size_t n, struct hk_buf *out)

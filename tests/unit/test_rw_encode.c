@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -71,6 +72,108 @@ static void test_v1_round_trip(void **state)
     assert_true(bits(t->samples[0]->value) == HK_STALE_NAN_BITS);
     prometheus__write_request__free_unpacked(req, NULL);
     hk_buf_free(&out);
+}
+
+/* The reference: the same request built as protobuf-c messages and packed by protobuf-c. */
+static void pack_reference(const struct hk_rw_sample *const *p, size_t n, struct hk_buf *out)
+{
+    Prometheus__TimeSeries ts[8], *tsp[8];
+    Prometheus__Sample sm[8], *smp[8];
+    Prometheus__Label lb[64], *lbp[64];
+    size_t li = 0;
+    assert_true(n <= 8);
+    for (size_t i = 0; i < n; i++) {
+        prometheus__time_series__init(&ts[i]);
+        prometheus__sample__init(&sm[i]);
+        sm[i].value = p[i]->value;
+        sm[i].timestamp = p[i]->ts_ms;
+        smp[i] = &sm[i];
+        ts[i].n_samples = 1;
+        ts[i].samples = &smp[i];
+        ts[i].n_labels = p[i]->nlabels;
+        ts[i].labels = &lbp[li];
+        for (uint32_t k = 0; k < p[i]->nlabels; k++, li++) {
+            assert_true(li < 64);
+            prometheus__label__init(&lb[li]);
+            lb[li].name = (char *)p[i]->labels[k].name;
+            lb[li].value = (char *)p[i]->labels[k].value;
+            lbp[li] = &lb[li];
+        }
+        tsp[i] = &ts[i];
+    }
+    Prometheus__WriteRequest req = PROMETHEUS__WRITE_REQUEST__INIT;
+    req.n_timeseries = n;
+    req.timeseries = tsp;
+    size_t sz = prometheus__write_request__get_packed_size(&req);
+    assert_int_equal(hk_buf_reserve(out, sz), 0);
+    out->len += prometheus__write_request__pack(&req, (uint8_t *)out->data + out->len);
+}
+
+static uint64_t xs(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+/* The hand-written 1.0 encoder produces exactly protobuf-c's bytes: random label sets (empty,
+ * 1-byte, 127/128/16383/16384-byte strings at varint edges), zero / negative / NaN / stale
+ * values, zero / negative / large timestamps. */
+static void test_v1_matches_protobuf_c(void **state)
+{
+    static char big[16400];
+    static const size_t edges[] = {0, 1, 2, 60, 126, 127, 128, 129, 16383, 16384, 16385};
+    static const int64_t stamps[] = {0, 1, -1, 127, 128, 1700000000123, INT64_MAX, INT64_MIN};
+    const double values[] = {0.0, -0.0, 1.5, -2.25, 1e300, stale_nan(), 5e-324};
+    memset(big, 'x', sizeof(big) - 1);
+    uint64_t rng = 0x9e3779b97f4a7c15ULL;
+    struct hk_buf mine, ref;
+    hk_buf_init(&mine, 0);
+    hk_buf_init(&ref, 0);
+    for (int round = 0; round < 500; round++) {
+        struct hk_label labels[8][8];
+        char strs[8][8][2][32];
+        struct hk_rw_sample s[8];
+        const struct hk_rw_sample *p[8];
+        size_t n = xs(&rng) % 9;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t nl = (uint32_t)(xs(&rng) % 9);
+            for (uint32_t k = 0; k < nl; k++) {
+                for (int f = 0; f < 2; f++) {
+                    uint64_t pick = xs(&rng) % 4;
+                    size_t len = edges[xs(&rng) % (sizeof(edges) / sizeof(edges[0]))];
+                    const char *v;
+                    if (pick == 0 && len < sizeof(big)) {
+                        v = big + sizeof(big) - 1 - len; /* a suffix of len bytes */
+                    } else {
+                        snprintf(strs[i][k][f], sizeof(strs[i][k][f]), "%c%llu", f ? 'v' : 'n',
+                                 (unsigned long long)(xs(&rng) % 100000));
+                        v = pick == 1 ? "" : strs[i][k][f];
+                    }
+                    if (f == 0)
+                        labels[i][k].name = v;
+                    else
+                        labels[i][k].value = v;
+                }
+            }
+            s[i] = (struct hk_rw_sample){labels[i], nl, NULL,
+                                         values[xs(&rng) % (sizeof(values) / sizeof(values[0]))],
+                                         stamps[xs(&rng) % (sizeof(stamps) / sizeof(stamps[0]))],
+                                         0};
+            p[i] = &s[i];
+        }
+        hk_buf_reset(&mine);
+        hk_buf_reset(&ref);
+        hk_buf_putc(&mine, 'A'); /* appends after what the buffer holds */
+        hk_buf_putc(&ref, 'A');
+        assert_int_equal(hk_rw_encode_v1(p, n, &mine), 0);
+        pack_reference(p, n, &ref);
+        assert_int_equal(mine.len, ref.len);
+        assert_memory_equal(mine.data, ref.data, ref.len);
+    }
+    hk_buf_free(&mine);
+    hk_buf_free(&ref);
 }
 
 static void test_v2_round_trip(void **state)
@@ -202,7 +305,7 @@ static void test_record_round_trip(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_v1_round_trip),     cmocka_unit_test(test_v2_round_trip),
+        cmocka_unit_test(test_v1_round_trip),     cmocka_unit_test(test_v1_matches_protobuf_c),     cmocka_unit_test(test_v2_round_trip),
         cmocka_unit_test(test_metadata_v1),       cmocka_unit_test(test_snappy_block),
         cmocka_unit_test(test_record_round_trip),
     };
