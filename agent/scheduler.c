@@ -51,6 +51,7 @@ struct hk_scheduler {
     int64_t interval_ms; /* copied from cfg under lock: main frees old configs */
     uint64_t duplicates_total;
     uint64_t last_series;
+    struct hk_builder_hint last_hint; /* sizes the next cycle's builder */
     double start_time_s;
     pthread_t thread;
     bool running;
@@ -284,6 +285,7 @@ int hk_scheduler_run_once(struct hk_scheduler *s)
         pthread_mutex_unlock(&s->lock);
         return -ENOMEM;
     }
+    hk_builder_reserve(b, &s->last_hint);
     int64_t now = wall_ms();
     for (size_t i = 0; i < s->ncolls; i++) {
         struct coll *c = &s->colls[i];
@@ -344,6 +346,7 @@ int hk_scheduler_run_once(struct hk_scheduler *s)
     }
     s->cycles++;
     s->last_series = stats.series;
+    s->last_hint = stats.hint;
     s->duplicates_total += stats.duplicates;
     pthread_mutex_unlock(&s->lock);
     hk_registry_publish(s->reg, snap);

@@ -97,6 +97,37 @@ struct hk_builder *hk_builder_new(const struct hk_limits *limits)
     return b;
 }
 
+static int table_reserve(struct intern **table, size_t *table_cap, size_t n)
+{
+    size_t cap = 1024;
+    while (cap < n * 2 + 2 && cap < ((size_t)1 << 40))
+        cap <<= 1;
+    if (cap <= *table_cap || *table)
+        return 0; /* only before the first use: no rehash here */
+    struct intern *t = calloc(cap, sizeof(*t));
+    if (!t)
+        return -ENOMEM;
+    *table = t;
+    *table_cap = cap;
+    return 0;
+}
+
+void hk_builder_reserve(struct hk_builder *b, const struct hk_builder_hint *hint)
+{
+    /* A little headroom: cycles grow by a few series (new containers) all the time. */
+    size_t series = hint->series + hint->series / 8;
+    if (series > b->capser && b->nser == 0) {
+        struct bseries *s = realloc(b->ser, series * sizeof(*s));
+        if (s) {
+            b->ser = s;
+            b->capser = series;
+        }
+    }
+    /* Failures are harmless: the tables then grow on demand. */
+    (void)table_reserve(&b->intern, &b->intern_cap, hint->values + hint->values / 8);
+    (void)table_reserve(&b->sets, &b->sets_cap, hint->sets + hint->sets / 8);
+}
+
 void hk_builder_free(struct hk_builder *b)
 {
     if (!b)
@@ -611,7 +642,9 @@ int hk_emit_labels(struct hk_builder *b, const struct hk_family_spec *family,
         size_t nl = strlen(labels[i].name);
         if (!hk_label_name_valid(labels[i].name, nl))
             return -EINVAL;
-        l[i].name = hk_arena_strndup(b->arena, labels[i].name, nl);
+        /* Names repeat on every series of a file: interned like values, stored once. */
+        l[i].name = nl < UINT32_MAX ? intern_value(b, labels[i].name, nl)
+                                    : hk_arena_strndup(b->arena, labels[i].name, nl);
         l[i].value = copy_value(b, labels[i].value);
         if (!l[i].name || !l[i].value)
             return -ENOMEM;
@@ -737,6 +770,7 @@ struct hk_snapshot *hk_builder_seal(struct hk_builder *b, int64_t ts_ms,
         ret_stats->series = nout;
         ret_stats->duplicates = dups;
         ret_stats->arena_bytes = hk_arena_reserved_bytes(b->arena);
+        ret_stats->hint = (struct hk_builder_hint){b->nser, b->intern_n, b->sets_n};
     }
     b->arena = NULL; /* now owned by the snapshot */
     free(order);

@@ -110,6 +110,16 @@ struct hk_builder;
 struct hk_builder *hk_builder_new(const struct hk_limits *limits);
 void hk_builder_free(struct hk_builder *b); /* only for a builder that was not sealed */
 
+/* Expected size of a cycle, normally the previous cycle's hk_seal_stats: the builder sizes its
+ * tables once instead of doubling and rehashing its way up (each step copies everything and
+ * touches fresh pages). Only a hint; a larger cycle still grows. */
+struct hk_builder_hint {
+    size_t series;
+    size_t values; /* distinct interned label values */
+    size_t sets;   /* distinct interned label arrays */
+};
+void hk_builder_reserve(struct hk_builder *b, const struct hk_builder_hint *hint);
+
 /* Starts a collector's section. Series beyond limits.max_series in this section are dropped and
  * counted (hk_builder_section_dropped). */
 void hk_builder_begin(struct hk_builder *b, const char *collector);
@@ -149,6 +159,7 @@ struct hk_seal_stats {
     uint64_t series;
     uint64_t duplicates; /* same name + labels emitted twice: later ones dropped */
     size_t arena_bytes;
+    struct hk_builder_hint hint; /* for the next cycle's hk_builder_reserve */
 };
 
 /* Sorts, drops duplicates and freezes. The builder is consumed (even on failure: NULL, -ENOMEM

@@ -23,6 +23,7 @@
 
 #define MAILBOX 16
 #define FLUSH_DEADLINE_MS 10000
+#define INGEST_SLICE 4096 /* samples taken in between two sender polls */
 
 struct endpoint {
     struct hk_rw_config cfg;
@@ -41,6 +42,13 @@ struct endpoint {
     struct hk_snapshot *mail[MAILBOX];
     size_t nmail;
     struct hk_snapshot *prev;
+    /* The snapshot being taken in, a slice at a time between sender polls, so a large snapshot
+     * never stalls the requests in flight (one thread drives both). */
+    struct hk_snapshot *cur;
+    struct hk_rw_family *fams, *pfams;
+    size_t pos;
+    bool stale_phase;
+    int ingest_err;
     int64_t last_meta_ms;
     /* ingest scratch */
     struct hk_rw_sample *chunk;
@@ -242,30 +250,12 @@ static struct hk_rw_family *family_view(const struct hk_snapshot *snap)
     return f;
 }
 
-static void ingest(struct endpoint *ep, struct hk_snapshot *snap)
+/* Ends the snapshot being taken in: last chunk, fsync (fsync: batch), bookkeeping; it becomes
+ * the previous snapshot (the reference for the next one's stale markers). */
+static void ingest_end(struct endpoint *ep)
 {
-    struct hk_rw_family *fams = family_view(snap);
-    struct hk_rw_family *pfams = ep->prev ? family_view(ep->prev) : NULL;
-    int r = 0;
-    if (!fams || (ep->prev && !pfams)) {
-        r = -ENOMEM;
-        goto out;
-    }
-    for (size_t i = 0; i < snap->nseries && r >= 0; i++) {
-        const struct hk_series *s = &snap->series[i];
-        r = add_sample(ep, s, &fams[s->family], s->value, s->ts_ms ? s->ts_ms : snap->ts_ms);
-    }
-    if (ep->prev && r >= 0) {
-        set_build(ep, snap);
-        double stale;
-        uint64_t bits = HK_STALE_NAN_BITS;
-        memcpy(&stale, &bits, sizeof(stale));
-        for (size_t i = 0; i < ep->prev->nseries && r >= 0; i++) {
-            const struct hk_series *s = &ep->prev->series[i];
-            if (!set_has(ep, s->hash))
-                r = add_sample(ep, s, &pfams[s->family], stale, snap->ts_ms);
-        }
-    }
+    struct hk_snapshot *snap = ep->cur;
+    int r = ep->ingest_err;
     if (r >= 0)
         r = flush_chunk(ep);
     if (r >= 0 && ep->cfg.queue.fsync == HK_RW_FSYNC_BATCH && (r = hk_rw_queue_sync(ep->q)) < 0)
@@ -275,7 +265,6 @@ static void ingest(struct endpoint *ep, struct hk_snapshot *snap)
     while (snap->ts_ms > cur &&
            !atomic_compare_exchange_weak(&ep->st.highest_ts_ms, &cur, snap->ts_ms))
         ;
-out:
     if (r < 0) {
         if (!ep->append_failing) /* a refused append was already logged, once */
             hk_log_error("remote-write: cannot queue a snapshot", "remote_name", ep->cfg.name,
@@ -284,10 +273,69 @@ out:
         if (ep->arena)
             hk_arena_rewind(ep->arena, ep->arena_base);
     }
-    free(fams);
-    free(pfams);
+    free(ep->fams);
+    free(ep->pfams);
+    ep->fams = ep->pfams = NULL;
     hk_snapshot_unref(ep->prev);
     ep->prev = snap;
+    ep->cur = NULL;
+}
+
+static void ingest_begin(struct endpoint *ep, struct hk_snapshot *snap)
+{
+    ep->cur = snap;
+    ep->pos = 0;
+    ep->stale_phase = false;
+    ep->ingest_err = 0;
+    ep->fams = family_view(snap);
+    ep->pfams = ep->prev ? family_view(ep->prev) : NULL;
+    if (!ep->fams || (ep->prev && !ep->pfams))
+        ep->ingest_err = -ENOMEM;
+}
+
+/* Takes in up to max samples of the current snapshot: its series, then stale markers for the
+ * previous snapshot's series that are gone. Returns true when the snapshot is done. */
+static bool ingest_step(struct endpoint *ep, size_t max)
+{
+    struct hk_snapshot *snap = ep->cur;
+    int r = ep->ingest_err;
+    size_t done = 0;
+    if (!ep->stale_phase) {
+        for (; ep->pos < snap->nseries && r >= 0 && done < max; ep->pos++, done++) {
+            const struct hk_series *s = &snap->series[ep->pos];
+            r = add_sample(ep, s, &ep->fams[s->family], s->value,
+                           s->ts_ms ? s->ts_ms : snap->ts_ms);
+        }
+        if (r >= 0 && ep->pos == snap->nseries && ep->prev) {
+            set_build(ep, snap);
+            ep->stale_phase = true;
+            ep->pos = 0;
+        }
+    }
+    if (ep->stale_phase && r >= 0) {
+        double stale;
+        uint64_t bits = HK_STALE_NAN_BITS;
+        memcpy(&stale, &bits, sizeof(stale));
+        /* Probing the set is cheap: a slice covers several times max series here. */
+        for (; ep->pos < ep->prev->nseries && r >= 0 && done < max * 8; ep->pos++, done++) {
+            const struct hk_series *s = &ep->prev->series[ep->pos];
+            if (!set_has(ep, s->hash))
+                r = add_sample(ep, s, &ep->pfams[s->family], stale, snap->ts_ms);
+        }
+    }
+    ep->ingest_err = r;
+    bool finished = r < 0 || (ep->stale_phase ? ep->pos == ep->prev->nseries
+                                              : ep->pos == snap->nseries && !ep->prev);
+    if (finished)
+        ingest_end(ep);
+    return finished;
+}
+
+static void ingest(struct endpoint *ep, struct hk_snapshot *snap)
+{
+    ingest_begin(ep, snap);
+    while (!ingest_step(ep, SIZE_MAX / 16))
+        ;
 }
 
 static void send_metadata(struct endpoint *ep)
@@ -306,6 +354,20 @@ static void send_metadata(struct endpoint *ep)
     free(f);
 }
 
+/* The oldest snapshot in the mailbox, or NULL. */
+static struct hk_snapshot *take_one(struct endpoint *ep)
+{
+    struct hk_snapshot *snap = NULL;
+    pthread_mutex_lock(&ep->mu);
+    if (ep->nmail) {
+        snap = ep->mail[0];
+        memmove(ep->mail, ep->mail + 1, (ep->nmail - 1) * sizeof(*ep->mail));
+        ep->nmail--;
+    }
+    pthread_mutex_unlock(&ep->mu);
+    return snap;
+}
+
 static size_t take_mail(struct endpoint *ep, struct hk_snapshot **out)
 {
     pthread_mutex_lock(&ep->mu);
@@ -321,11 +383,14 @@ static void *endpoint_main(void *arg)
     struct endpoint *ep = arg;
     struct hk_snapshot *got[MAILBOX];
     while (!atomic_load(&ep->stop)) {
-        size_t n = take_mail(ep, got);
-        for (size_t i = 0; i < n; i++)
-            ingest(ep, got[i]);
+        struct hk_snapshot *snap;
+        if (!ep->cur && (snap = take_one(ep)))
+            ingest_begin(ep, snap);
+        if (ep->cur && ingest_step(ep, INGEST_SLICE) && (snap = take_one(ep)))
+            ingest_begin(ep, snap);
         send_metadata(ep);
-        int r = hk_rw_sender_poll(ep->snd, 1000);
+        /* No waiting while a snapshot is being taken in; a publish wakes the poll. */
+        int r = hk_rw_sender_poll(ep->snd, ep->cur ? 0 : 1000);
         if (r < 0) {
             hk_log_error("remote-write sender error", "remote_name", ep->cfg.name, "err",
                          strerror(-r));
@@ -334,6 +399,8 @@ static void *endpoint_main(void *arg)
         }
     }
     /* Everything published is made durable, then the round in flight gets a little time. */
+    while (ep->cur && !ingest_step(ep, SIZE_MAX / 16))
+        ;
     size_t n = take_mail(ep, got);
     for (size_t i = 0; i < n; i++)
         ingest(ep, got[i]);
@@ -377,6 +444,9 @@ static void endpoint_free(struct endpoint *ep)
     for (size_t i = 0; i < ep->nmail; i++)
         hk_snapshot_unref(ep->mail[i]);
     hk_snapshot_unref(ep->prev);
+    hk_snapshot_unref(ep->cur);
+    free(ep->fams);
+    free(ep->pfams);
     hk_rw_sender_free(ep->snd);
     hk_rw_queue_close(ep->q); /* writes the savepoint */
     hk_relabel_result_free(&ep->rres);

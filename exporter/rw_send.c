@@ -21,6 +21,8 @@
 #include "exporter/rw_encode.h"
 
 #define RESP_MAX 1024
+#define SHARD_EVAL_MS 5000   /* how often the shard count is reconsidered */
+#define BACKLOG_DRAIN_S 10   /* a backlog should be gone within this many seconds */
 #define MAX_RETRY_AFTER_MS (10 * 60 * 1000)
 
 const double hk_rw_duration_bounds[HK_RW_DURATION_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
@@ -73,6 +75,12 @@ struct hk_rw_sender {
     int64_t last_durable_ms, last_sync_ms;
     struct hk_buf qbuf;
     uint32_t *fit;
+    /* shard controller (see adjust_shards) */
+    int64_t round_start_ms;
+    int64_t eval_start_ms;
+    uint64_t eval_appended0; /* samples_total at eval_start_ms */
+    uint64_t eval_round_samples;
+    double eval_shard_ms; /* sum over rounds of wall time x shards */
     uint64_t rng;
     long last_logged_status;
     /* auth */
@@ -886,10 +894,64 @@ static int start_round(struct hk_rw_sender *s)
         sh->nranges = 1;
     }
     s->round_active = true;
+    s->round_start_ms = hk_rw_now_ms();
     s->first_pending_ms = s->round_full || s->has_carry ? -1 : 0;
     r = 0;
 out:
     return r;
+}
+
+static void shard_eval_reset(struct hk_rw_sender *s, int64_t now)
+{
+    s->eval_start_ms = now;
+    s->eval_appended0 = atomic_load(&s->st->samples_total);
+    s->eval_round_samples = 0;
+    s->eval_shard_ms = 0;
+}
+
+/* Shards needed = rate to deliver / rate one shard achieves, both measured over the last
+ * SHARD_EVAL_MS. The rate to deliver is what was appended plus the backlog spread over
+ * BACKLOG_DRAIN_S; a shard's rate is the samples of the rounds divided by their wall time times
+ * their shards (so a receiver that slows down as requests are added raises the per-sample cost
+ * and stops the growth where more parallel requests no longer help). 30% headroom; a change
+ * smaller than that is ignored. Rounds are sequential, so a new count applies from the next
+ * round and every series stays in order. */
+static void adjust_shards(struct hk_rw_sender *s, int64_t now)
+{
+    const struct hk_rw_queue_config *qc = &s->cfg->queue;
+    if (!s->eval_start_ms) {
+        shard_eval_reset(s, now);
+        return;
+    }
+    int64_t span = now - s->eval_start_ms;
+    if (span < SHARD_EVAL_MS || !s->eval_round_samples || s->eval_shard_ms <= 0)
+        return;
+    struct hk_rw_queue_stats qs;
+    hk_rw_queue_get_stats(s->q, &qs);
+    double appended = (double)(atomic_load(&s->st->samples_total) - s->eval_appended0);
+    double need = appended * 1000.0 / (double)span + (double)qs.pending_samples / BACKLOG_DRAIN_S;
+    double per_shard = (double)s->eval_round_samples * 1000.0 / s->eval_shard_ms;
+    double want = need * 1.3 / per_shard;
+    uint32_t desired = qc->max_shards;
+    if (want <= qc->min_shards)
+        desired = qc->min_shards;
+    else if (want < qc->max_shards) {
+        desired = (uint32_t)want;
+        if ((double)desired < want)
+            desired++; /* rounded up */
+    }
+    if (desired != s->nshards) {
+        char a[32], b[32], c[32], d[32];
+        snprintf(a, sizeof(a), "%.0f", need);
+        snprintf(b, sizeof(b), "%.0f", per_shard);
+        snprintf(c, sizeof(c), "%u", s->nshards);
+        snprintf(d, sizeof(d), "%u", desired);
+        hk_log_debug("remote-write shards", "remote_name", s->cfg->name, "need_samples_per_s", a,
+                     "per_shard_samples_per_s", b, "shards", c, "desired", d);
+    }
+    if (desired > s->nshards || (double)desired < (double)s->nshards * 0.7)
+        s->nshards = desired;
+    shard_eval_reset(s, now);
 }
 
 static void finish_round(struct hk_rw_sender *s)
@@ -906,12 +968,28 @@ static void finish_round(struct hk_rw_sender *s)
         s->last_durable_ms = now;
     round_free(s);
     s->round_active = false;
-    /* AIMD: halve on trouble, add one while a backlog remains. */
-    if (s->round_had_retry)
+    if (s->round_had_retry) {
+        /* Trouble at the receiver: halve, and measure afresh. */
         s->nshards = s->nshards / 2 > qc->min_shards ? s->nshards / 2 : qc->min_shards;
-    else if (s->round_full && s->nshards < qc->max_shards)
-        s->nshards++;
+        shard_eval_reset(s, now);
+    } else {
+        s->eval_round_samples += s->round_samples;
+        s->eval_shard_ms += (double)(now - s->round_start_ms + 1) * s->round_shards;
+        adjust_shards(s, now);
+    }
     atomic_store(&s->st->shards, s->nshards);
+    /* Shards no longer in use give their buffers back. */
+    for (uint32_t k = s->nshards; k < qc->max_shards; k++) {
+        struct shard *sh = &s->shards[k];
+        if (!sh->cap)
+            continue;
+        free(sh->samples);
+        free(sh->enc);
+        sh->samples = sh->enc = NULL;
+        sh->cap = 0;
+        hk_buf_free(&sh->pb);
+        hk_buf_free(&sh->body);
+    }
 }
 
 static void update_queue_stats(struct hk_rw_sender *s)

@@ -2,7 +2,7 @@
 """A remote-write receiver that misbehaves on purpose (fault injection for hakari's sender).
 
 usage: rw_fault_receiver.py --port P --log FILE [--script a,b,c] [--max-samples N]
-                            [--hang-s S] [--retry-after V]
+                            [--hang-s S] [--retry-after V] [--delay-s S]
 
 Each request takes the next action of --script (then "ok" forever):
   ok        204 (no Written headers, like a 1.x receiver or VictoriaMetrics)
@@ -16,6 +16,7 @@ Each request takes the next action of --script (then "ok" forever):
 Auth (--basic, --bearer, --oauth2, --sigv4 with a full signature check) answers 401 when the
 request does not carry it; --tls serves HTTPS, with client certificates required if a CA is given.
 --max-samples N: any request with more than N samples gets 413 (does not consume an action).
+--delay-s S: every answer waits S seconds (a slow receiver; requests are served concurrently).
 Every request is logged as one JSON line: time, action, status, headers of interest, protocol,
 and the decoded samples (labels, timestamp, value bits), so tests can check retry counts,
 spacing, splitting, fallback and exactly-once delivery. Standard library only: snappy block
@@ -270,6 +271,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                "tenant": self.headers.get("X-Scope-OrgID"),
                "n": len(samples), "decode_error": err, "samples": samples, "auth_error": autherr,
                "amz_token": self.headers.get("X-Amz-Security-Token")}
+        if srv.delay_s > 0:
+            time.sleep(srv.delay_s)
         status, hdrs = 204, {}
         if action == "ok2":
             hdrs["X-Prometheus-Remote-Write-Samples-Written"] = str(len(samples))
@@ -331,6 +334,7 @@ def main():
     ap.add_argument("--script", default="")
     ap.add_argument("--max-samples", type=int, default=0)
     ap.add_argument("--hang-s", type=float, default=3)
+    ap.add_argument("--delay-s", type=float, default=0)
     ap.add_argument("--retry-after", default="2")
     ap.add_argument("--default", default="ok", help="action once the script is used up")
     ap.add_argument("--basic", default="", help="require basic auth USER:PASS")
@@ -346,6 +350,7 @@ def main():
     srv.script = [x for x in a.script.split(",") if x]
     srv.max_samples = a.max_samples
     srv.hang_s = a.hang_s
+    srv.delay_s = a.delay_s
     srv.retry_after = a.retry_after
     srv.default = a.default
     srv.logf = open(a.log, "a")

@@ -96,6 +96,57 @@ static void test_seal_order_and_duplicates(void **state)
     hk_snapshot_unref(s);
 }
 
+/* One cycle's worth of series; hint from the previous cycle's stats (or NULL). */
+static struct hk_snapshot *cycle(size_t n, const struct hk_builder_hint *hint,
+                                 struct hk_seal_stats *st)
+{
+    struct hk_builder *b = hk_builder_new(NULL);
+    assert_non_null(b);
+    if (hint)
+        hk_builder_reserve(b, hint);
+    hk_builder_begin(b, "c");
+    char pod[32], ctr[32];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(pod, sizeof(pod), "pod-%zu", i % 97);
+        snprintf(ctr, sizeof(ctr), "ctr-%zu", i);
+        const char *v1[] = {pod}, *v2[] = {pod, ctr};
+        if (i < 97)
+            assert_int_equal(hk_emit(b, &d_b, v1, (double)i), 0);
+        assert_int_equal(hk_emit(b, &d_a, v2, (double)i), 0);
+    }
+    hk_builder_commit(b);
+    return hk_builder_seal(b, 1000, st);
+}
+
+/* A builder sized from the previous cycle's stats yields the same snapshot; the stats count
+ * what was interned; a hint smaller than the cycle (growth) still works. */
+static void test_reserve_hint(void **state)
+{
+    (void)state;
+    struct hk_seal_stats st0, st1, st2;
+    struct hk_snapshot *a = cycle(3000, NULL, &st0);
+    assert_non_null(a);
+    assert_int_equal(st0.hint.series, 97 + 3000);
+    assert_true(st0.hint.values >= 97 + 3000); /* pod-N and ctr-N values */
+    assert_true(st0.hint.sets >= 97 + 3000);
+    struct hk_snapshot *b = cycle(3000, &st0.hint, &st1);
+    struct hk_builder_hint small = {10, 10, 10};
+    struct hk_snapshot *c = cycle(3000, &small, &st2);
+    assert_non_null(b);
+    assert_non_null(c);
+    assert_int_equal(a->nseries, b->nseries);
+    assert_int_equal(a->nseries, c->nseries);
+    for (size_t i = 0; i < a->nseries; i++) {
+        assert_int_equal(a->series[i].hash, b->series[i].hash);
+        assert_int_equal(a->series[i].hash, c->series[i].hash);
+        assert_true(a->series[i].value == b->series[i].value);
+    }
+    assert_int_equal(st1.hint.values, st0.hint.values);
+    hk_snapshot_unref(a);
+    hk_snapshot_unref(b);
+    hk_snapshot_unref(c);
+}
+
 static void test_abort_drops_only_section(void **state)
 {
     (void)state;
@@ -420,6 +471,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seal_order_and_duplicates),
         cmocka_unit_test(test_abort_drops_only_section),
+        cmocka_unit_test(test_reserve_hint),
         cmocka_unit_test(test_max_series_cap),
         cmocka_unit_test(test_label_caps),
         cmocka_unit_test(test_invalid_utf8_repaired),
