@@ -86,7 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct hk_buf body;
     hk_buf_init(&body, HK_RW_RESP_MAX + 1);
     size_t blen = (size_t)(end - p);
-    size_t cut = blen ? (unsigned char)p[0] % (blen + 1) : 0;
+    size_t cut = blen ? (unsigned char)p[0] % blen : 0;
     hk_rw_resp_body(&body, p, cut);
     hk_rw_resp_body(&body, p + cut, blen - cut);
     if (body.err || body.len > HK_RW_RESP_MAX ||
