@@ -326,6 +326,10 @@ int hk_rw_snappy_uncompress(const void *in, size_t len, size_t max, struct hk_bu
         return -EBADMSG;
     if (ulen > max)
         return -E2BIG;
+    /* Snappy expands at most 64 bytes per 3-byte copy element: a larger claimed length is a
+     * corrupt header, refused before it costs an allocation of that size. */
+    if (ulen / 22 > len)
+        return -EBADMSG;
     int r = hk_buf_reserve(out, ulen + 1);
     if (r < 0)
         return r;

@@ -19,11 +19,10 @@
 
 #include "core/log.h"
 #include "exporter/rw_encode.h"
+#include "exporter/rw_http.h"
 
-#define RESP_MAX 1024
-#define SHARD_EVAL_MS 5000   /* how often the shard count is reconsidered */
-#define BACKLOG_DRAIN_S 10   /* a backlog should be gone within this many seconds */
-#define MAX_RETRY_AFTER_MS (10 * 60 * 1000)
+#define SHARD_EVAL_MS 5000 /* how often the shard count is reconsidered */
+#define BACKLOG_DRAIN_S 10 /* a backlog should be gone within this many seconds */
 
 const double hk_rw_duration_bounds[HK_RW_DURATION_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                                               0.5,   1,    2.5,   5,    10,  30};
@@ -48,8 +47,7 @@ struct shard {
     unsigned attempt;
     bool auth_refreshed;
     struct hk_buf pb, body, resp;
-    int64_t retry_after_ms;
-    bool written_hdr;
+    struct hk_rw_resp_hdrs hdrs_seen;
     enum hk_rw_proto sent_proto;
     int64_t start_ms;
 };
@@ -130,29 +128,6 @@ int64_t hk_rw_backoff_ms(int64_t min_ms, int64_t max_ms, unsigned attempt, uint6
     if (cap <= min_ms)
         return min_ms;
     return min_ms + (int64_t)(rng_next(rng) % (uint64_t)(cap - min_ms + 1));
-}
-
-int64_t hk_rw_parse_retry_after(const char *v, int64_t now_s)
-{
-    while (*v == ' ' || *v == '\t')
-        v++;
-    if (!*v)
-        return -1;
-    if (isdigit((unsigned char)*v)) {
-        char *end;
-        errno = 0;
-        unsigned long long s = strtoull(v, &end, 10);
-        while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
-            end++;
-        if (errno || *end)
-            return -1;
-        return s > MAX_RETRY_AFTER_MS / 1000 ? MAX_RETRY_AFTER_MS : (int64_t)s * 1000;
-    }
-    time_t t = curl_getdate(v, NULL);
-    if (t < 0 || (int64_t)t <= now_s)
-        return -1;
-    int64_t ms = ((int64_t)t - now_s) * 1000;
-    return ms > MAX_RETRY_AFTER_MS ? MAX_RETRY_AFTER_MS : ms;
 }
 
 /* ---- auth ---- */
@@ -432,36 +407,15 @@ static size_t resp_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 {
     struct shard *sh = ud;
     size_t n = size * nmemb;
-    size_t room = RESP_MAX > sh->resp.len ? RESP_MAX - sh->resp.len : 0;
-    hk_buf_put(&sh->resp, ptr, n < room ? n : room);
+    hk_rw_resp_body(&sh->resp, ptr, n);
     return n;
-}
-
-static bool header_is(const char *line, size_t len, const char *name, const char **val)
-{
-    size_t nl = strlen(name);
-    if (len <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
-        return false;
-    *val = line + nl + 1;
-    return true;
 }
 
 static size_t header_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 {
     struct shard *sh = ud;
     size_t n = size * nmemb;
-    const char *v;
-    char tmp[128];
-    if (header_is(ptr, n, "X-Prometheus-Remote-Write-Samples-Written", &v))
-        sh->written_hdr = true;
-    else if (header_is(ptr, n, "Retry-After", &v)) {
-        size_t vl = n - (size_t)(v - ptr);
-        if (vl >= sizeof(tmp))
-            vl = sizeof(tmp) - 1;
-        memcpy(tmp, v, vl);
-        tmp[vl] = '\0';
-        sh->retry_after_ms = hk_rw_parse_retry_after(tmp, hk_rw_wall_ms() / 1000);
-    }
+    hk_rw_resp_header(&sh->hdrs_seen, ptr, n, hk_rw_wall_ms() / 1000);
     return n;
 }
 
@@ -552,14 +506,8 @@ static void log_status_change(struct hk_rw_sender *s, long status, CURLcode cc,
     s->last_logged_status = key;
     char st[16];
     snprintf(st, sizeof(st), "%ld", status);
-    char text[RESP_MAX + 1];
-    size_t n = body->len < RESP_MAX ? body->len : RESP_MAX;
-    if (n)
-        memcpy(text, body->data, n);
-    text[n] = '\0';
-    for (size_t i = 0; i < n; i++)
-        if (text[i] == '\n' || text[i] == '\r')
-            text[i] = ' ';
+    char text[HK_RW_RESP_MAX + 1];
+    hk_rw_resp_text(body, text, sizeof(text));
     hk_log_warn("remote-write request failed", "remote_name", s->cfg->name, "url", s->cfg->url,
                 "status", st, "err", cc != CURLE_OK ? curl_easy_strerror(cc) : "", "action", action,
                 "body", text);
@@ -636,8 +584,7 @@ static int launch(struct shard *sh)
     if (!(sh->hdrs = base_headers(s, sh->sent_proto, sh->attempt)))
         return -ENOMEM;
     hk_buf_reset(&sh->resp);
-    sh->retry_after_ms = -1;
-    sh->written_hdr = false;
+    hk_rw_resp_hdrs_reset(&sh->hdrs_seen);
     CURL *e = sh->easy;
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, sh->hdrs);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, sh->body.data);
@@ -666,8 +613,8 @@ static void schedule_retry(struct shard *sh, long status, CURLcode cc)
     atomic_fetch_add(&s->st->samples_retried, sh->nenc);
     int64_t delay =
         hk_rw_backoff_ms(c->queue.min_backoff_ms, c->queue.max_backoff_ms, sh->attempt, &s->rng);
-    if (sh->retry_after_ms >= 0)
-        delay = sh->retry_after_ms;
+    if (sh->hdrs_seen.retry_after_ms >= 0)
+        delay = sh->hdrs_seen.retry_after_ms;
     sh->attempt++;
     sh->next_try_ms = hk_rw_now_ms() + delay;
     s->round_had_retry = true;
@@ -694,11 +641,12 @@ static void complete(struct shard *sh, CURLcode cc)
         schedule_retry(sh, status, cc);
         return;
     }
-    if (status / 100 == 2) {
-        if (sh->sent_proto == HK_RW_V2 && !sh->written_hdr) {
-            fallback_v1(s, "2xx without X-Prometheus-Remote-Write-Samples-Written");
-            return; /* same range, re-encoded as 1.0 */
-        }
+    switch (
+        hk_rw_verdict(status, sh->sent_proto, &sh->hdrs_seen, s->cfg->queue.retry_on_http_429)) {
+    case HK_RW_FALLBACK_NO_HEADER:
+        fallback_v1(s, "2xx without X-Prometheus-Remote-Write-Samples-Written");
+        return; /* same range, re-encoded as 1.0 */
+    case HK_RW_ACCEPTED: {
         int64_t maxts = 0;
         for (size_t i = 0; i < sh->nenc; i++)
             if (sh->enc[i]->ts_ms > maxts)
@@ -713,11 +661,10 @@ static void complete(struct shard *sh, CURLcode cc)
         range_done(sh);
         return;
     }
-    if (status == 415 && sh->sent_proto == HK_RW_V2) {
+    case HK_RW_FALLBACK_415:
         fallback_v1(s, "415 Unsupported Media Type");
         return;
-    }
-    if (status == 413) {
+    case HK_RW_SPLIT: {
         struct range rg = sh->ranges[sh->cur];
         if (rg.hi - rg.lo > 1) {
             /* Split in two, in order: [lo, mid) then [mid, hi) replace the current range. */
@@ -741,19 +688,20 @@ static void complete(struct shard *sh, CURLcode cc)
             log_status_change(s, status, cc, &sh->resp, "split");
             return;
         }
-        atomic_fetch_add(&s->st->samples_failed, sh->nenc);
-        log_status_change(s, status, cc, &sh->resp, "drop");
-        range_done(sh);
-        return;
+        break; /* a single sample too large: dropped */
     }
-    if ((status == 429 && s->cfg->queue.retry_on_http_429) || status >= 500) {
+    case HK_RW_RETRY:
         schedule_retry(sh, status, cc);
         return;
-    }
-    if ((status == 401 || status == 403) && s->cfg->oauth2_client_id && !sh->auth_refreshed) {
-        sh->auth_refreshed = true;
-        if (oauth2_fetch(s) == 0)
-            return; /* resend now with the new token */
+    case HK_RW_AUTH:
+        if (s->cfg->oauth2_client_id && !sh->auth_refreshed) {
+            sh->auth_refreshed = true;
+            if (oauth2_fetch(s) == 0)
+                return; /* resend now with the new token */
+        }
+        break;
+    case HK_RW_DROP:
+        break;
     }
     atomic_fetch_add(&s->st->samples_failed, sh->nenc);
     log_status_change(s, status, cc, &sh->resp, "drop");
@@ -1211,7 +1159,7 @@ int hk_rw_sender_new(const struct hk_rw_config *cfg, struct hk_rw_queue *q,
         sh->idx = k;
         hk_buf_init(&sh->pb, 0);
         hk_buf_init(&sh->body, 0);
-        hk_buf_init(&sh->resp, RESP_MAX + 1);
+        hk_buf_init(&sh->resp, HK_RW_RESP_MAX + 1);
         if (!(sh->easy = curl_easy_init())) {
             r = -ENOMEM;
             goto fail;

@@ -13,6 +13,7 @@
 
 #include "core/buf.h"
 #include "exporter/rw_config.h"
+#include "exporter/rw_http.h"
 #include "exporter/rw_queue.h"
 
 #define HK_RW_DURATION_BUCKETS 12
@@ -74,8 +75,6 @@ void hk_rw_sender_flush(struct hk_rw_sender *s, int64_t deadline_ms);
 
 /* Exposed for tests. */
 int64_t hk_rw_backoff_ms(int64_t min_ms, int64_t max_ms, unsigned attempt, uint64_t *rng);
-/* Parses a Retry-After value (seconds or HTTP-date) relative to now_s; -1 if invalid/past. */
-int64_t hk_rw_parse_retry_after(const char *v, int64_t now_s);
 int64_t hk_rw_now_ms(void);  /* monotonic */
 int64_t hk_rw_wall_ms(void); /* realtime */
 
