@@ -481,36 +481,28 @@ uint64_t hk_ebpf_percpu_u64(int map_fd)
     return sum;
 }
 
+struct u64_walk {
+    int (*fn)(uint64_t key, const void *vals, int ncpu, void *arg);
+    void *arg;
+};
+
+static int u64_walk_one(const void *key, const void *vals, int ncpu, void *arg)
+{
+    struct u64_walk *w = arg;
+    uint64_t k;
+    memcpy(&k, key, sizeof(k));
+    return w->fn(k, vals, ncpu, w->arg);
+}
+
 int hk_ebpf_percpu_foreach(int map_fd, size_t value_size,
                            int (*fn)(uint64_t key, const void *vals, int ncpu, void *arg),
                            void *arg)
 {
-    int ncpu = hk_ebpf_ncpus();
-    size_t stride = (value_size + 7) & ~(size_t)7;
-    char *vals = malloc(stride * (size_t)ncpu);
-    if (!vals)
-        return -ENOMEM;
-    uint64_t key, next;
-    int r = 0;
-    void *prev = NULL;
-    /* Bounded: a hash never yields more keys than max_entries, but entries can be added while
-     * iterating, so stop after a generous number of steps. */
-    for (int steps = 0; steps < (1 << 20); steps++) {
-        if (bpf_map_get_next_key(map_fd, prev, &next) < 0)
-            break;
-        key = next;
-        prev = &key;
-        if (bpf_map_lookup_elem(map_fd, &key, vals) < 0)
-            continue; /* deleted meanwhile */
-        if ((r = fn(key, vals, ncpu, arg)) < 0)
-            break;
-        if (r == 1) /* its cgroup is gone; get_next_key from a deleted key restarts safely */
-            bpf_map_delete_elem(map_fd, &key);
-        r = 0;
-    }
-    free(vals);
-    return r;
+    struct u64_walk w = {fn, arg};
+    return hk_ebpf_percpu_foreach_key(map_fd, sizeof(uint64_t), value_size, u64_walk_one, &w);
 }
+
+#define DELETE_MAX 65536 /* keys deleted per walk; the rest go next cycle */
 
 int hk_ebpf_percpu_foreach_key(int map_fd, size_t key_size, size_t value_size,
                                int (*fn)(const void *key, const void *vals, int ncpu, void *arg),
@@ -520,26 +512,46 @@ int hk_ebpf_percpu_foreach_key(int map_fd, size_t key_size, size_t value_size,
     size_t stride = (value_size + 7) & ~(size_t)7;
     char *vals = malloc(stride * (size_t)ncpu);
     char *key = malloc(key_size), *next = malloc(key_size);
+    char *dead = NULL; /* keys to delete once the walk is over */
+    size_t ndead = 0, capdead = 0;
     int r = 0;
     if (!vals || !key || !next) {
         r = -ENOMEM;
         goto out;
     }
     void *prev = NULL;
+    /* Bounded: a hash never yields more keys than max_entries, but entries can be added while
+     * iterating, so stop after a generous number of steps. Entries are not deleted during the
+     * walk: get_next_key from a deleted key starts over at the first key, and the entries seen
+     * twice would be counted twice. */
     for (int steps = 0; steps < (1 << 20); steps++) {
         if (bpf_map_get_next_key(map_fd, prev, next) < 0)
             break;
         memcpy(key, next, key_size);
         prev = key;
         if (bpf_map_lookup_elem(map_fd, key, vals) < 0)
-            continue;
+            continue; /* deleted meanwhile */
         if ((r = fn(key, vals, ncpu, arg)) < 0)
             break;
-        if (r == 1)
-            bpf_map_delete_elem(map_fd, key);
+        if (r == 1 && ndead < DELETE_MAX) { /* its cgroup is gone */
+            if (ndead == capdead) {
+                size_t nc = capdead ? capdead * 2 : 16;
+                char *nd = realloc(dead, nc * key_size);
+                if (!nd) {
+                    r = -ENOMEM;
+                    break;
+                }
+                dead = nd;
+                capdead = nc;
+            }
+            memcpy(dead + ndead++ * key_size, key, key_size);
+        }
         r = 0;
     }
+    for (size_t i = 0; i < ndead; i++)
+        bpf_map_delete_elem(map_fd, dead + i * key_size);
 out:
+    free(dead);
     free(vals);
     free(key);
     free(next);

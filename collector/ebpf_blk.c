@@ -49,6 +49,7 @@ static const char *const op_names[] = {"read", "write", "flush", "discard", "oth
 
 struct blk_state {
     struct hk_blk *skel;
+    struct hk_ebpf_ledger *ledger; /* keeps rows from going backwards */
     int sys_fd;
     uint32_t devs[MAX_DEVS]; /* kernel dev numbers seen, index = row sub / 8 */
     char names[MAX_DEVS][48];
@@ -63,11 +64,16 @@ HK_EBPF_SKEL_OPS(skel_ops, hk_blk, configure);
 static int blk_open(void **ret_state, const struct hk_ebpf_env *env, const char **ret_why)
 {
     struct blk_state *s = calloc(1, sizeof(*s));
+    if (s && !(s->ledger = hk_ebpf_ledger_new(0))) {
+        free(s);
+        s = NULL;
+    }
     if (!s)
         return -ENOMEM;
     int kind;
     int r = hk_ebpf_open_ladder(&skel_ops, env, (void **)&s->skel, &kind, ret_why);
     if (r < 0) {
+        hk_ebpf_ledger_free(s->ledger);
         free(s);
         return r;
     }
@@ -124,12 +130,14 @@ static int add_entry(const void *key, const void *vals, int ncpu, void *arg)
 static int blk_collect(void *state, struct hk_ebpf_collect *c)
 {
     struct blk_state *s = state;
-    struct walk_arg w = {s, c, {0}};
+    struct walk_arg w = {s, c, {.ledger = s->ledger}};
     int r =
         hk_ebpf_percpu_foreach_key(bpf_map__fd(s->skel->maps.blk_stats), sizeof(struct hk_blk_key),
                                    sizeof(struct hk_blk_val), add_entry, &w);
+    int settled = hk_ebpf_rows_settle(&w.rows, c->containers);
+    if (r == 0)
+        r = settled;
     if (r == 0) {
-        hk_ebpf_rows_finish(&w.rows);
         for (size_t i = 0; i < w.rows.n && r >= 0; i++) {
             const struct hk_ebpf_row *row = &w.rows.rows[i];
             const char *values[HK_EBPF_NBASE + 2];
@@ -157,6 +165,7 @@ static void blk_fini(void *state)
     if (!s)
         return;
     hk_blk__destroy(s->skel);
+    hk_ebpf_ledger_free(s->ledger);
     free(s);
 }
 

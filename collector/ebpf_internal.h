@@ -83,9 +83,12 @@ struct hk_ebpf_row {
     uint64_t slots[HK_LOG2_SLOTS];
 };
 
+struct hk_ebpf_ledger;
+
 struct hk_ebpf_rows {
     struct hk_ebpf_row *rows;
     size_t n, cap;
+    struct hk_ebpf_ledger *ledger; /* NULL: plain sums (fallbacks), else see below */
 };
 
 /* Adds row (its v and slots) into the row with the same id label and sub, or appends it. A
@@ -94,6 +97,26 @@ int hk_ebpf_rows_add(struct hk_ebpf_rows *rows, const struct hk_ebpf_row *row);
 /* Sorts by (id label, sub) and merges duplicates (after adds in any order). */
 void hk_ebpf_rows_finish(struct hk_ebpf_rows *rows);
 void hk_ebpf_rows_free(struct hk_ebpf_rows *rows);
+
+/* ---- ledger: rows that never go backwards ---- *
+ * A row sums the kernel counters of the cgroups attributed to it (the cgroup itself and its
+ * unlisted descendants), so it would drop when one of them vanishes, or moves to another row
+ * (a new container is listed a cycle after its cgroup appears). A probe's ledger remembers, per
+ * kernel map entry, the row it was attributed to, and per row the final values of the entries
+ * that left it ("carried"), which stay in the row for as long as the row is reported (it has a
+ * live entry, or its id is a listed container). Entries that fail to resolve for a cycle stay in
+ * their previous row until they are gone. Gauges (bit i of `gauges` set for v[i]) are not
+ * carried: they describe the present. */
+struct hk_ebpf_ledger *hk_ebpf_ledger_new(unsigned gauges);
+void hk_ebpf_ledger_free(struct hk_ebpf_ledger *l); /* accepts NULL */
+/* Entries and carried rows the ledger holds (tests). */
+size_t hk_ebpf_ledger_entries(const struct hk_ebpf_ledger *l);
+size_t hk_ebpf_ledger_carried(const struct hk_ebpf_ledger *l);
+/* Ends a cycle of hk_ebpf_add calls into rows (rows->ledger set): merges rows like
+ * hk_ebpf_rows_finish, adds the carried values, drops rows nobody reports any more and keeps
+ * the attributions for the next cycle. Call once per cycle, also after a failed walk. t is the
+ * container index the adds used. 0 or -ENOMEM (rows then hold what could be settled). */
+int hk_ebpf_rows_settle(struct hk_ebpf_rows *rows, const struct hk_containers *t);
 
 /* ---- histograms ---- */
 

@@ -94,6 +94,7 @@ static int oom_fallback(struct hk_ebpf_collect *c)
 
 struct oom_state {
     struct hk_oom *skel;
+    struct hk_ebpf_ledger *ledger; /* keeps rows from going backwards */
 };
 
 static void configure(void *skel, const struct hk_ebpf_env *env)
@@ -133,11 +134,16 @@ static int oom_open(void **ret_state, const struct hk_ebpf_env *env, const char 
         return -EOPNOTSUPP;
     }
     struct oom_state *s = calloc(1, sizeof(*s));
+    if (s && !(s->ledger = hk_ebpf_ledger_new(0))) {
+        free(s);
+        s = NULL;
+    }
     if (!s)
         return -ENOMEM;
     int kind;
     int r = hk_ebpf_open_ladder(&skel_ops, env, (void **)&s->skel, &kind, ret_why);
     if (r < 0) {
+        hk_ebpf_ledger_free(s->ledger);
         free(s);
         return r;
     }
@@ -148,9 +154,10 @@ static int oom_open(void **ret_state, const struct hk_ebpf_env *env, const char 
 static int oom_collect(void *state, struct hk_ebpf_collect *c)
 {
     struct oom_state *s = state;
-    struct hk_ebpf_rows rows = {0};
+    struct hk_ebpf_rows rows = {.ledger = s->ledger};
     int fd = bpf_map__fd(s->skel->maps.oom_kills);
-    uint64_t key, next, val;
+    uint64_t key, next, val, dead[64];
+    size_t ndead = 0;
     void *prev = NULL;
     int r = 0;
     for (int steps = 0; steps < 4 * HK_OOM_MAX_CGROUPS; steps++) {
@@ -163,12 +170,16 @@ static int oom_collect(void *state, struct hk_ebpf_collect *c)
         int64_t v = (int64_t)val;
         if ((r = hk_ebpf_add(c, &rows, HK_HIER_MEMORY, key, 0, &v, 1, NULL)) < 0)
             break;
-        if (r == 1)
-            bpf_map_delete_elem(fd, &key); /* cgroup gone */
+        if (r == 1 && ndead < 64)
+            dead[ndead++] = key; /* cgroup gone; deleted after the walk (see foreach_key) */
         r = 0;
     }
+    for (size_t i = 0; i < ndead; i++)
+        bpf_map_delete_elem(fd, &dead[i]);
+    int settled = hk_ebpf_rows_settle(&rows, c->containers);
+    if (r == 0)
+        r = settled;
     if (r == 0) {
-        hk_ebpf_rows_finish(&rows);
         r = hk_ebpf_emit_counter(c->ctx->b, &desc_oom, &rows, 0, 1, NULL);
     }
     hk_ebpf_rows_free(&rows);
@@ -181,6 +192,7 @@ static void oom_fini(void *state)
     if (!s)
         return;
     hk_oom__destroy(s->skel);
+    hk_ebpf_ledger_free(s->ledger);
     free(s);
 }
 

@@ -23,6 +23,7 @@ HK_EBPF_DESC desc_exits = {
 
 struct proc_state {
     struct hk_proc *skel;
+    struct hk_ebpf_ledger *ledger; /* keeps rows from going backwards */
 };
 
 static void configure(void *skel, const struct hk_ebpf_env *env)
@@ -34,11 +35,16 @@ HK_EBPF_SKEL_OPS(skel_ops, hk_proc, configure);
 static int proc_open(void **ret_state, const struct hk_ebpf_env *env, const char **ret_why)
 {
     struct proc_state *s = calloc(1, sizeof(*s));
+    if (s && !(s->ledger = hk_ebpf_ledger_new(0))) {
+        free(s);
+        s = NULL;
+    }
     if (!s)
         return -ENOMEM;
     int kind;
     int r = hk_ebpf_open_ladder(&skel_ops, env, (void **)&s->skel, &kind, ret_why);
     if (r < 0) {
+        hk_ebpf_ledger_free(s->ledger);
         free(s);
         return r;
     }
@@ -68,12 +74,14 @@ static int add_entry(uint64_t id, const void *vals, int ncpu, void *arg)
 static int proc_collect(void *state, struct hk_ebpf_collect *c)
 {
     struct proc_state *s = state;
-    struct walk_arg w = {c, {0}};
+    struct walk_arg w = {c, {.ledger = s->ledger}};
     int r = hk_ebpf_percpu_foreach(bpf_map__fd(s->skel->maps.proc_stats),
                                    sizeof(struct hk_proc_val), add_entry, &w);
+    int settled = hk_ebpf_rows_settle(&w.rows, c->containers);
+    if (r == 0)
+        r = settled;
     if (r == 0) {
         struct hk_builder *b = c->ctx->b;
-        hk_ebpf_rows_finish(&w.rows);
         if ((r = hk_ebpf_emit_counter(b, &desc_execs, &w.rows, 0, 1, NULL)) == 0 &&
             (r = hk_ebpf_emit_counter(b, &desc_exits, &w.rows, 1, 1, "ok")) == 0 &&
             (r = hk_ebpf_emit_counter(b, &desc_exits, &w.rows, 2, 1, "error")) == 0)
@@ -89,6 +97,7 @@ static void proc_fini(void *state)
     if (!s)
         return;
     hk_proc__destroy(s->skel);
+    hk_ebpf_ledger_free(s->ledger);
     free(s);
 }
 

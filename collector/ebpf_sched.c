@@ -169,6 +169,7 @@ static int sched_fallback(struct hk_ebpf_collect *c)
 
 struct sched_state {
     struct hk_sched *skel;
+    struct hk_ebpf_ledger *ledger; /* keeps rows from going backwards */
 };
 
 static void configure(void *skel, const struct hk_ebpf_env *env)
@@ -180,11 +181,16 @@ HK_EBPF_SKEL_OPS(skel_ops, hk_sched, configure);
 static int sched_open(void **ret_state, const struct hk_ebpf_env *env, const char **ret_why)
 {
     struct sched_state *s = calloc(1, sizeof(*s));
+    if (s && !(s->ledger = hk_ebpf_ledger_new(0))) {
+        free(s);
+        s = NULL;
+    }
     if (!s)
         return -ENOMEM;
     int kind;
     int r = hk_ebpf_open_ladder(&skel_ops, env, (void **)&s->skel, &kind, ret_why);
     if (r < 0) {
+        hk_ebpf_ledger_free(s->ledger);
         free(s);
         return r;
     }
@@ -209,11 +215,13 @@ static int add_entry(uint64_t id, const void *vals, int ncpu, void *arg)
 static int sched_collect(void *state, struct hk_ebpf_collect *c)
 {
     struct sched_state *s = state;
-    struct walk_arg w = {c, {0}};
+    struct walk_arg w = {c, {.ledger = s->ledger}};
     int r = hk_ebpf_percpu_foreach(bpf_map__fd(s->skel->maps.sched_stats),
                                    sizeof(struct hk_sched_val), add_entry, &w);
+    int settled = hk_ebpf_rows_settle(&w.rows, c->containers);
+    if (r == 0)
+        r = settled;
     if (r == 0) {
-        hk_ebpf_rows_finish(&w.rows);
         r = hk_ebpf_emit_runqueue(c->ctx->b, &w.rows);
     }
     hk_ebpf_rows_free(&w.rows);
@@ -226,6 +234,7 @@ static void sched_fini(void *state)
     if (!s)
         return;
     hk_sched__destroy(s->skel);
+    hk_ebpf_ledger_free(s->ledger);
     free(s);
 }
 

@@ -31,6 +31,7 @@ HK_EBPF_DESC desc_lat = {"container_syscall_latency_seconds",
 
 struct sys_state {
     struct hk_syscalls *skel;
+    struct hk_ebpf_ledger *ledger; /* keeps rows from going backwards */
     bool latency;
 };
 
@@ -49,11 +50,16 @@ HK_EBPF_SKEL_OPS(skel_ops, hk_syscalls, configure);
 static int sys_open(void **ret_state, const struct hk_ebpf_env *env, const char **ret_why)
 {
     struct sys_state *s = calloc(1, sizeof(*s));
+    if (s && !(s->ledger = hk_ebpf_ledger_new(0))) {
+        free(s);
+        s = NULL;
+    }
     if (!s)
         return -ENOMEM;
     int kind;
     int r = hk_ebpf_open_ladder(&skel_ops, env, (void **)&s->skel, &kind, ret_why);
     if (r < 0) {
+        hk_ebpf_ledger_free(s->ledger);
         free(s);
         return r;
     }
@@ -87,12 +93,14 @@ static int add_entry(uint64_t id, const void *vals, int ncpu, void *arg)
 static int sys_collect(void *state, struct hk_ebpf_collect *c)
 {
     struct sys_state *s = state;
-    struct walk_arg w = {c, {0}};
+    struct walk_arg w = {c, {.ledger = s->ledger}};
     int r = hk_ebpf_percpu_foreach(bpf_map__fd(s->skel->maps.sys_stats), sizeof(struct hk_sys_val),
                                    add_entry, &w);
+    int settled = hk_ebpf_rows_settle(&w.rows, c->containers);
+    if (r == 0)
+        r = settled;
     if (r == 0) {
         struct hk_builder *b = c->ctx->b;
-        hk_ebpf_rows_finish(&w.rows);
         if ((r = hk_ebpf_emit_counter(b, &desc_count, &w.rows, 0, 1, NULL)) == 0)
             r = hk_ebpf_emit_counter(b, &desc_errors, &w.rows, 1, 1, NULL);
         for (size_t i = 0; i < w.rows.n && r >= 0 && s->latency; i++) {
@@ -118,6 +126,7 @@ static void sys_fini(void *state)
     if (!s)
         return;
     hk_syscalls__destroy(s->skel);
+    hk_ebpf_ledger_free(s->ledger);
     free(s);
 }
 

@@ -32,6 +32,7 @@ HK_EBPF_DESC desc_retrans = {"container_tcp_retransmits_total",
                              HK_METRIC_COUNTER, "", hk_ebpf_base_labels};
 
 enum { V_OK, V_FAILED, V_ACCEPTS, V_CLOSES, V_RETRANS, V_ACTIVE, V_N };
+#define HK_TCP_GAUGES (1u << V_ACTIVE) /* not carried when a cgroup vanishes */
 
 void hk_ebpf_tcp_decode(const void *vals, int ncpu, int64_t ret[6])
 {
@@ -59,6 +60,7 @@ struct seed {
 
 struct tcp_state {
     struct hk_tcp *skel;
+    struct hk_ebpf_ledger *ledger; /* keeps rows from going backwards */
     enum hk_hier hier;
     struct seed *seeds; /* active connections per cgroup id at attach time */
     size_t nseeds;
@@ -113,6 +115,10 @@ static int add_seed(uint64_t cookie, uint64_t id, void *arg)
 static int tcp_open(void **ret_state, const struct hk_ebpf_env *env, const char **ret_why)
 {
     struct tcp_state *s = calloc(1, sizeof(*s));
+    if (s && !(s->ledger = hk_ebpf_ledger_new(HK_TCP_GAUGES))) {
+        free(s);
+        s = NULL;
+    }
     if (!s)
         return -ENOMEM;
     /* Established connections before attach (the gap until attach is a few hundred ms). */
@@ -126,6 +132,7 @@ static int tcp_open(void **ret_state, const struct hk_ebpf_env *env, const char 
     if (r < 0) {
         free(seeds.cookies);
         free(s->seeds);
+        hk_ebpf_ledger_free(s->ledger);
         free(s);
         return r;
     }
@@ -165,7 +172,7 @@ static int add_entry(uint64_t id, const void *vals, int ncpu, void *arg)
 static int tcp_collect(void *state, struct hk_ebpf_collect *c)
 {
     struct tcp_state *s = state;
-    struct walk_arg w = {s, c, {0}, calloc(s->nseeds + 1, sizeof(bool))};
+    struct walk_arg w = {s, c, {.ledger = s->ledger}, calloc(s->nseeds + 1, sizeof(bool))};
     if (!w.seed_used)
         return -ENOMEM;
     int r = hk_ebpf_percpu_foreach(bpf_map__fd(s->skel->maps.tcp_stats), sizeof(struct hk_tcp_val),
@@ -183,9 +190,11 @@ static int tcp_collect(void *state, struct hk_ebpf_collect *c)
         }
     }
     free(w.seed_used);
+    int settled = hk_ebpf_rows_settle(&w.rows, c->containers);
+    if (r == 0)
+        r = settled;
     if (r == 0) {
         struct hk_builder *b = c->ctx->b;
-        hk_ebpf_rows_finish(&w.rows);
         for (size_t i = 0; i < w.rows.n; i++)
             if (w.rows.rows[i].v[V_ACTIVE] < 0)
                 w.rows.rows[i].v[V_ACTIVE] = 0; /* closes of sockets older than the probe */
@@ -206,6 +215,7 @@ static void tcp_fini(void *state)
     if (!s)
         return;
     hk_tcp__destroy(s->skel);
+    hk_ebpf_ledger_free(s->ledger);
     free(s->seeds);
     free(s);
 }
