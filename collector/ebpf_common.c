@@ -587,8 +587,7 @@ int hk_ebpf_rows_settle(struct hk_ebpf_rows *rows, const struct hk_containers *t
         struct hk_ebpf_row key;
         key.labels[1] = c->row;
         key.sub = c->sub;
-        struct hk_ebpf_row *row =
-            n0 ? bsearch(&key, rows->rows, n0, sizeof(key), row_cmp) : NULL;
+        struct hk_ebpf_row *row = n0 ? bsearch(&key, rows->rows, n0, sizeof(key), row_cmp) : NULL;
         struct hk_ebpf_row add;
         if (!row && r == 0 && row_listed(t, c->row)) {
             /* A listed container whose entries all left: it still reports what they did. */
@@ -728,4 +727,17 @@ int hk_ebpf_log2_buckets(const uint64_t slots[HK_LOG2_SLOTS], unsigned lo, unsig
     }
     *ret_count = total;
     return (int)(hi - lo + 1);
+}
+
+int hk_ebpf_emit_log2(struct hk_builder *b, const struct hk_metric_desc *desc,
+                      const char *const *labels, const uint64_t slots[HK_LOG2_SLOTS], unsigned lo,
+                      unsigned hi, double sum_seconds)
+{
+    double bounds[HK_LOG2_SLOTS];
+    uint64_t cum[HK_LOG2_SLOTS], count;
+    int nb = hk_ebpf_log2_buckets(slots, lo, hi, bounds, cum, HK_LOG2_SLOTS, &count);
+    if (nb < 0)
+        return nb;
+    int r = hk_emit_histogram(b, desc, labels, bounds, cum, (size_t)nb, sum_seconds, count);
+    return r == -E2BIG ? 0 : r;
 }

@@ -621,9 +621,10 @@ int main(void)
         cmocka_unit_test(test_log2_slot_bounds), cmocka_unit_test(test_log2_buckets),
         cmocka_unit_test(test_decode),           cmocka_unit_test(test_index_updates),
         cmocka_unit_test(test_index_walk),       cmocka_unit_test(test_mountinfo),
-        cmocka_unit_test(test_labels_rollup),    cmocka_unit_test(test_ledger),    cmocka_unit_test(test_oom_kill_parse),
-        cmocka_unit_test(test_blk_devname),      cmocka_unit_test(test_schedstat),
-        cmocka_unit_test(test_proc_cgroup_path), cmocka_unit_test(test_diag_parse),
+        cmocka_unit_test(test_labels_rollup),    cmocka_unit_test(test_ledger),
+        cmocka_unit_test(test_oom_kill_parse),   cmocka_unit_test(test_blk_devname),
+        cmocka_unit_test(test_schedstat),        cmocka_unit_test(test_proc_cgroup_path),
+        cmocka_unit_test(test_diag_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
