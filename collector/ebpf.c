@@ -32,9 +32,9 @@ static const char *const program_label[] = {"program", NULL};
 static const struct hk_metric_desc desc_up = {
     "hakari_ebpf_program_up", "1 if the eBPF program is loaded and attached, else 0.",
     HK_METRIC_GAUGE, "", program_label};
-static const struct hk_metric_desc desc_lost = {
-    "hakari_ebpf_events_lost_total", "Events an eBPF program could not record (a map was full).",
-    HK_METRIC_COUNTER, "", program_label};
+HK_EBPF_DESC desc_lost = {"hakari_ebpf_events_lost_total",
+                          "Events an eBPF program could not record (a map was full).",
+                          HK_METRIC_COUNTER, "", program_label};
 #if HK_WITH_BPF
 static const struct hk_metric_desc desc_run = {
     "hakari_ebpf_program_run_seconds_total",
@@ -190,6 +190,135 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 }
 #endif
 
+/* ---- one program's lifecycle (struct hk_ebpf_prog_def says what differs per probe) ---- */
+#if HK_WITH_BPF
+static int map_walk(struct bpf_map *map, size_t key_size, size_t value_size,
+                    int (*fn)(const void *key, const void *vals, int ncpu, void *arg), void *arg);
+
+static void prog_free(void *state)
+{
+    struct hk_ebpf_prog *p = state;
+    if (!p)
+        return;
+    if (p->def->fini)
+        p->def->fini(p);
+    if (p->skel)
+        p->def->ops->destroy(p->skel);
+    hk_ebpf_ledger_free(p->ledger);
+    free(p->priv);
+    free(p);
+}
+
+static int prog_open(const struct hk_ebpf_probe *probe, void **ret_state,
+                     const struct hk_ebpf_env *env, const char **ret_why)
+{
+    const struct hk_ebpf_prog_def *def = probe->def;
+    struct hk_ebpf_prog *p = calloc(1, sizeof(*p));
+    if (!p)
+        return -ENOMEM;
+    p->def = def;
+    int r = -ENOMEM, kind;
+    if (!(p->ledger = hk_ebpf_ledger_new(def->gauges)) ||
+        (def->priv_size && !(p->priv = calloc(1, def->priv_size))))
+        goto fail;
+    if (def->setup && (r = def->setup(p, env, ret_why)) < 0)
+        goto fail;
+    if ((r = hk_ebpf_open_ladder(def->ops, env, &p->skel, &kind, ret_why)) < 0)
+        goto fail;
+    if (def->attached)
+        def->attached(p, env);
+    *ret_state = p;
+    return 0;
+fail:
+    prog_free(p);
+    return r;
+}
+
+struct prog_walk {
+    struct hk_ebpf_prog *p;
+    struct hk_ebpf_collect *c;
+    struct hk_ebpf_rows rows;
+};
+
+static int prog_entry(const void *key, const void *vals, int ncpu, void *arg)
+{
+    struct prog_walk *w = arg;
+    struct hk_ebpf_entry e;
+    memset(&e, 0, sizeof(e));
+    if (w->p->def->decode(w->p, key, vals, ncpu, &e) != 0)
+        return 0;
+    return hk_ebpf_add(w->c, &w->rows, w->p->def->hier, e.id, e.sub, e.v, HK_EBPF_ROW_VALUES,
+                       e.slots);
+}
+
+static int prog_collect(void *state, struct hk_ebpf_collect *c)
+{
+    struct hk_ebpf_prog *p = state;
+    const struct hk_ebpf_prog_def *def = p->def;
+    struct prog_walk w = {p, c, {.ledger = p->ledger}};
+    int r = map_walk(def->ops->stats(p->skel), def->key_size, def->value_size, prog_entry, &w);
+    if (r == 0 && def->after_walk)
+        r = def->after_walk(p, c, &w.rows);
+    int settled = hk_ebpf_rows_settle(&w.rows, c->containers); /* also after a failed walk */
+    if (r == 0)
+        r = settled;
+    if (r == 0)
+        r = def->emit(p, c, &w.rows);
+    hk_ebpf_rows_free(&w.rows);
+    return r;
+}
+
+static int ncpus(void)
+{
+    int n = libbpf_num_possible_cpus();
+    return n > 0 ? n : 1;
+}
+
+/* Sum over CPUs of the `lost` map's only slot. */
+static uint64_t prog_lost(struct hk_ebpf_prog *p)
+{
+    int n = ncpus();
+    uint64_t *v = calloc((size_t)n, sizeof(*v)), sum = 0;
+    uint32_t zero = 0;
+    if (v && bpf_map_lookup_elem(bpf_map__fd(p->def->ops->lost(p->skel)), &zero, v) == 0)
+        for (int i = 0; i < n; i++)
+            sum += v[i];
+    free(v);
+    return sum;
+}
+
+/* Time spent in the program's hooks (BPF run statistics). */
+static uint64_t prog_run_ns(struct hk_ebpf_prog *p)
+{
+    struct bpf_program *prog;
+    uint64_t ns = 0;
+    bpf_object__for_each_program(prog, p->def->ops->obj(p->skel))
+    {
+        int fd = bpf_program__fd(prog);
+        struct bpf_prog_info info;
+        uint32_t len = sizeof(info);
+        memset(&info, 0, sizeof(info));
+        if (fd >= 0 && bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
+            ns += info.run_time_ns;
+    }
+    return ns;
+}
+#else
+static int prog_open(const struct hk_ebpf_probe *probe, void **ret_state,
+                     const struct hk_ebpf_env *env, const char **ret_why)
+{
+    *ret_why = "built without eBPF support (make BPF=0)";
+    return -EOPNOTSUPP;
+}
+static void prog_free(void *state)
+{
+}
+static int prog_collect(void *state, struct hk_ebpf_collect *c)
+{
+    return 0;
+}
+#endif
+
 /* Loads every enabled probe. BPF verification takes a few hundred ms each; by default this runs
  * in init, before main drops capabilities (they are per thread). load_in_background moves it to
  * a thread that keeps the start-up capabilities until it is done. */
@@ -201,7 +330,8 @@ static void *load_probes(void *arg)
         if (!s->enabled[i])
             continue;
         const char *why = "agent stopping";
-        int r = atomic_load(&s->stop) ? -ECANCELED : p->open(&s->probe_state[i], &s->penv, &why);
+        int r =
+            atomic_load(&s->stop) ? -ECANCELED : prog_open(p, &s->probe_state[i], &s->penv, &why);
         if (r < 0) {
             s->probe_state[i] = NULL;
             hk_log_warn("ebpf program not loaded; its metrics are missing or from a fallback",
@@ -223,8 +353,7 @@ static void ebpf_fini(void *state)
     if (s->loader_started)
         pthread_join(s->loader, NULL);
     for (size_t i = 0; i < NPROBES; i++)
-        if (s->probe_state[i])
-            probes[i]->fini(s->probe_state[i]);
+        prog_free(s->probe_state[i]);
     hk_ebpf_hierarchies_close(s->hier);
     for (int h = 0; h < HK_HIER_COUNT; h++) {
         free(s->missing_prev[h].ids);
@@ -344,7 +473,7 @@ static int ebpf_collect(void *state, struct hk_collect_ctx *ctx)
             continue; /* still being verified: reported once it is up or down */
         void *ps = st == PROBE_UP ? s->probe_state[i] : NULL;
         hk_emit(ctx->b, &desc_up, label, ps ? 1 : 0);
-        int r = ps ? p->collect(ps, &c) : p->fallback ? p->fallback(&c) : 0;
+        int r = ps ? prog_collect(ps, &c) : p->fallback ? p->fallback(&c) : 0;
         if (r < 0) {
             if (r == -ENOMEM) {
                 ret = r;
@@ -352,23 +481,12 @@ static int ebpf_collect(void *state, struct hk_collect_ctx *ctx)
             }
             ctx->soft_errors++;
         }
+#if HK_WITH_BPF
         if (!ps)
             continue;
-        hk_emit(ctx->b, &desc_lost, label, (double)p->lost(ps));
-#if HK_WITH_BPF
-        if (stats_on) {
-            int fds[16];
-            size_t n = p->prog_fds(ps, fds, 16);
-            uint64_t ns = 0;
-            for (size_t k = 0; k < n; k++) {
-                struct bpf_prog_info info;
-                uint32_t len = sizeof(info);
-                memset(&info, 0, sizeof(info));
-                if (bpf_obj_get_info_by_fd(fds[k], &info, &len) == 0)
-                    ns += info.run_time_ns;
-            }
-            hk_emit(ctx->b, &desc_run, label, (double)ns / 1e9);
-        }
+        hk_emit(ctx->b, &desc_lost, label, (double)prog_lost(ps));
+        if (stats_on)
+            hk_emit(ctx->b, &desc_run, label, (double)prog_run_ns(ps) / 1e9);
 #endif
     }
     hk_containers_unref((struct hk_containers *)c.containers);
@@ -450,96 +568,59 @@ int hk_ebpf_open_ladder(const struct hk_ebpf_skel_ops *ops, const struct hk_ebpf
     return r;
 }
 
-size_t hk_ebpf_obj_prog_fds(struct bpf_object *obj, int *fds, size_t cap)
-{
-    struct bpf_program *prog;
-    size_t n = 0;
-    bpf_object__for_each_program(prog, obj)
-    {
-        int fd = bpf_program__fd(prog);
-        if (fd >= 0 && n < cap)
-            fds[n++] = fd;
-    }
-    return n;
-}
+#define DELETE_MAX 65536 /* keys deleted per walk; the rest go next cycle */
 
-int hk_ebpf_ncpus(void)
+/* Calls fn(key, values, ncpu, arg) for every entry of a hash (ncpu 1) or per-CPU hash (values
+ * of all CPUs, value_size bytes each, 8-byte aligned); an entry for which fn returns 1 is
+ * deleted. 0 or -errno. */
+static int map_walk(struct bpf_map *map, size_t key_size, size_t value_size,
+                    int (*fn)(const void *key, const void *vals, int ncpu, void *arg), void *arg)
 {
-    int n = libbpf_num_possible_cpus();
-    return n > 0 ? n : 1;
-}
-
-uint64_t hk_ebpf_percpu_u64(int map_fd)
-{
-    int ncpu = hk_ebpf_ncpus();
-    uint64_t *v = calloc((size_t)ncpu, sizeof(*v)), sum = 0;
-    uint32_t zero = 0;
-    if (v && bpf_map_lookup_elem(map_fd, &zero, v) == 0)
-        for (int i = 0; i < ncpu; i++)
-            sum += v[i];
-    free(v);
-    return sum;
-}
-
-int hk_ebpf_percpu_foreach(int map_fd, size_t value_size,
-                           int (*fn)(uint64_t key, const void *vals, int ncpu, void *arg),
-                           void *arg)
-{
-    int ncpu = hk_ebpf_ncpus();
-    size_t stride = (value_size + 7) & ~(size_t)7;
-    char *vals = malloc(stride * (size_t)ncpu);
-    if (!vals)
-        return -ENOMEM;
-    uint64_t key, next;
-    int r = 0;
-    void *prev = NULL;
-    /* Bounded: a hash never yields more keys than max_entries, but entries can be added while
-     * iterating, so stop after a generous number of steps. */
-    for (int steps = 0; steps < (1 << 20); steps++) {
-        if (bpf_map_get_next_key(map_fd, prev, &next) < 0)
-            break;
-        key = next;
-        prev = &key;
-        if (bpf_map_lookup_elem(map_fd, &key, vals) < 0)
-            continue; /* deleted meanwhile */
-        if ((r = fn(key, vals, ncpu, arg)) < 0)
-            break;
-        if (r == 1) /* its cgroup is gone; get_next_key from a deleted key restarts safely */
-            bpf_map_delete_elem(map_fd, &key);
-        r = 0;
-    }
-    free(vals);
-    return r;
-}
-
-int hk_ebpf_percpu_foreach_key(int map_fd, size_t key_size, size_t value_size,
-                               int (*fn)(const void *key, const void *vals, int ncpu, void *arg),
-                               void *arg)
-{
-    int ncpu = hk_ebpf_ncpus();
+    int map_fd = bpf_map__fd(map);
+    int ncpu = bpf_map__type(map) == BPF_MAP_TYPE_PERCPU_HASH ? ncpus() : 1;
     size_t stride = (value_size + 7) & ~(size_t)7;
     char *vals = malloc(stride * (size_t)ncpu);
     char *key = malloc(key_size), *next = malloc(key_size);
+    char *dead = NULL; /* keys to delete once the walk is over */
+    size_t ndead = 0, capdead = 0;
     int r = 0;
     if (!vals || !key || !next) {
         r = -ENOMEM;
         goto out;
     }
     void *prev = NULL;
+    /* Bounded: a hash never yields more keys than max_entries, but entries can be added while
+     * iterating, so stop after a generous number of steps. Entries are not deleted during the
+     * walk: get_next_key from a deleted key starts over at the first key, and the entries seen
+     * twice would be counted twice. */
     for (int steps = 0; steps < (1 << 20); steps++) {
         if (bpf_map_get_next_key(map_fd, prev, next) < 0)
             break;
         memcpy(key, next, key_size);
         prev = key;
         if (bpf_map_lookup_elem(map_fd, key, vals) < 0)
-            continue;
+            continue; /* deleted meanwhile */
         if ((r = fn(key, vals, ncpu, arg)) < 0)
             break;
-        if (r == 1)
-            bpf_map_delete_elem(map_fd, key);
+        if (r == 1 && ndead < DELETE_MAX) { /* its cgroup is gone */
+            if (ndead == capdead) {
+                size_t nc = capdead ? capdead * 2 : 16;
+                char *nd = realloc(dead, nc * key_size);
+                if (!nd) {
+                    r = -ENOMEM;
+                    break;
+                }
+                dead = nd;
+                capdead = nc;
+            }
+            memcpy(dead + ndead++ * key_size, key, key_size);
+        }
         r = 0;
     }
+    for (size_t i = 0; i < ndead; i++)
+        bpf_map_delete_elem(map_fd, dead + i * key_size);
 out:
+    free(dead);
     free(vals);
     free(key);
     free(next);

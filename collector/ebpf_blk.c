@@ -39,8 +39,6 @@ int hk_ebpf_blk_devname(const char *uevent, size_t len, char *ret, size_t cap)
 }
 
 #if HK_WITH_BPF
-#include <bpf/bpf.h>
-
 #include "bpf/blk.skel.h"
 
 static const char *const op_names[] = {"read", "write", "flush", "discard", "other"};
@@ -48,7 +46,6 @@ static const char *const op_names[] = {"read", "write", "flush", "discard", "oth
 #define MAX_DEVS 256
 
 struct blk_state {
-    struct hk_blk *skel;
     int sys_fd;
     uint32_t devs[MAX_DEVS]; /* kernel dev numbers seen, index = row sub / 8 */
     char names[MAX_DEVS][48];
@@ -58,22 +55,11 @@ struct blk_state {
 static void configure(void *skel, const struct hk_ebpf_env *env)
 {
 }
-HK_EBPF_SKEL_OPS(skel_ops, hk_blk, configure);
+HK_EBPF_SKEL_OPS(skel_ops, hk_blk, configure, blk_stats);
 
-static int blk_open(void **ret_state, const struct hk_ebpf_env *env, const char **ret_why)
+static void attached(struct hk_ebpf_prog *p, const struct hk_ebpf_env *env)
 {
-    struct blk_state *s = calloc(1, sizeof(*s));
-    if (!s)
-        return -ENOMEM;
-    int kind;
-    int r = hk_ebpf_open_ladder(&skel_ops, env, (void **)&s->skel, &kind, ret_why);
-    if (r < 0) {
-        free(s);
-        return r;
-    }
-    s->sys_fd = env->paths->sys_fd;
-    *ret_state = s;
-    return 0;
+    ((struct blk_state *)p->priv)->sys_fd = env->paths->sys_fd;
 }
 
 /* Index of dev in the device table (adding it, with its name), or -E2BIG. */
@@ -95,97 +81,53 @@ static int dev_index(struct blk_state *s, uint32_t dev)
     return (int)s->ndevs++;
 }
 
-struct walk_arg {
-    struct blk_state *s;
-    struct hk_ebpf_collect *c;
-    struct hk_ebpf_rows rows;
-};
-
-static int add_entry(const void *key, const void *vals, int ncpu, void *arg)
+static int decode(struct hk_ebpf_prog *p, const void *key, const void *vals, int ncpu,
+                  struct hk_ebpf_entry *ret)
 {
-    struct walk_arg *w = arg;
     const struct hk_blk_key *k = key;
     const struct hk_blk_val *v = vals;
-    int64_t sum[2] = {0};
-    uint64_t slots[HK_LOG2_SLOTS] = {0};
     for (int c = 0; c < ncpu; c++) {
-        sum[0] += (int64_t)v[c].count;
-        sum[1] += (int64_t)v[c].sum_ns;
-        for (int i = 0; i < HK_LOG2_SLOTS; i++)
-            slots[i] += v[c].slots[i];
+        ret->v[0] += (int64_t)v[c].count;
+        ret->v[1] += (int64_t)v[c].sum_ns;
+        hk_ebpf_slots_add(ret->slots, v[c].slots);
     }
-    int di = dev_index(w->s, k->dev);
+    int di = dev_index(p->priv, k->dev);
     if (di < 0 || k->op > HK_BLK_OTHER)
-        return 0;
-    return hk_ebpf_add(w->c, &w->rows, HK_HIER_BLKIO, k->cgid, (uint32_t)di * 8 + k->op, sum, 2,
-                       slots);
+        return 1;
+    ret->id = k->cgid;
+    ret->sub = (uint32_t)di * 8 + k->op;
+    return 0;
 }
 
-static int blk_collect(void *state, struct hk_ebpf_collect *c)
+static int emit(struct hk_ebpf_prog *p, struct hk_ebpf_collect *c, struct hk_ebpf_rows *rows)
 {
-    struct blk_state *s = state;
-    struct walk_arg w = {s, c, {0}};
-    int r =
-        hk_ebpf_percpu_foreach_key(bpf_map__fd(s->skel->maps.blk_stats), sizeof(struct hk_blk_key),
-                                   sizeof(struct hk_blk_val), add_entry, &w);
-    if (r == 0) {
-        hk_ebpf_rows_finish(&w.rows);
-        for (size_t i = 0; i < w.rows.n && r >= 0; i++) {
-            const struct hk_ebpf_row *row = &w.rows.rows[i];
-            const char *values[HK_EBPF_NBASE + 2];
-            memcpy(values, row->labels, sizeof(row->labels));
-            values[HK_EBPF_NBASE] = s->names[row->sub / 8];
-            values[HK_EBPF_NBASE + 1] = op_names[row->sub % 8];
-            double bounds[LAT_HI - LAT_LO + 1];
-            uint64_t cum[LAT_HI - LAT_LO + 1], count;
-            int nb = hk_ebpf_log2_buckets(row->slots, LAT_LO, LAT_HI, bounds, cum,
-                                          LAT_HI - LAT_LO + 1, &count);
-            if (nb < 0)
-                r = nb;
-            else if ((r = hk_emit_histogram(c->ctx->b, &desc_lat, values, bounds, cum, (size_t)nb,
-                                            (double)row->v[1] / 1e9, count)) == -E2BIG)
-                r = 0;
-        }
+    const struct blk_state *s = p->priv;
+    int r = 0;
+    for (size_t i = 0; i < rows->n && r >= 0; i++) {
+        const struct hk_ebpf_row *row = &rows->rows[i];
+        const char *values[HK_EBPF_NBASE + 2];
+        memcpy(values, row->labels, sizeof(row->labels));
+        values[HK_EBPF_NBASE] = s->names[row->sub / 8];
+        values[HK_EBPF_NBASE + 1] = op_names[row->sub % 8];
+        r = hk_ebpf_emit_log2(c->ctx->b, &desc_lat, values, row->slots, LAT_LO, LAT_HI,
+                              (double)row->v[1] / 1e9);
     }
-    hk_ebpf_rows_free(&w.rows);
     return r;
 }
 
-static void blk_fini(void *state)
-{
-    struct blk_state *s = state;
-    if (!s)
-        return;
-    hk_blk__destroy(s->skel);
-    free(s);
-}
-
-static size_t blk_prog_fds(void *state, int *fds, size_t cap)
-{
-    return hk_ebpf_obj_prog_fds(((struct blk_state *)state)->skel->obj, fds, cap);
-}
-
-static uint64_t blk_lost(void *state)
-{
-    return hk_ebpf_percpu_u64(bpf_map__fd(((struct blk_state *)state)->skel->maps.lost));
-}
-#else
-static int blk_open(void **ret_state, const struct hk_ebpf_env *env, const char **ret_why)
-{
-    *ret_why = "built without eBPF support (make BPF=0)";
-    return -EOPNOTSUPP;
-}
-#define blk_collect NULL
-#define blk_fini NULL
-#define blk_prog_fds NULL
-#define blk_lost NULL
+static const struct hk_ebpf_prog_def def = {
+    .ops = &skel_ops,
+    .hier = HK_HIER_BLKIO,
+    .key_size = sizeof(struct hk_blk_key),
+    .value_size = sizeof(struct hk_blk_val),
+    .priv_size = sizeof(struct blk_state),
+    .attached = attached,
+    .decode = decode,
+    .emit = emit,
+};
 #endif
 
 const struct hk_ebpf_probe hk_ebpf_probe_blk = {
     .name = "blkio",
-    .open = blk_open,
-    .collect = blk_collect,
-    .fini = blk_fini,
-    .prog_fds = blk_prog_fds,
-    .lost = blk_lost,
+    .def = HK_EBPF_DEF(def),
 };

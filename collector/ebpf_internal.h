@@ -83,9 +83,12 @@ struct hk_ebpf_row {
     uint64_t slots[HK_LOG2_SLOTS];
 };
 
+struct hk_ebpf_ledger;
+
 struct hk_ebpf_rows {
     struct hk_ebpf_row *rows;
     size_t n, cap;
+    struct hk_ebpf_ledger *ledger; /* NULL: plain sums (fallbacks), else see below */
 };
 
 /* Adds row (its v and slots) into the row with the same id label and sub, or appends it. A
@@ -94,6 +97,26 @@ int hk_ebpf_rows_add(struct hk_ebpf_rows *rows, const struct hk_ebpf_row *row);
 /* Sorts by (id label, sub) and merges duplicates (after adds in any order). */
 void hk_ebpf_rows_finish(struct hk_ebpf_rows *rows);
 void hk_ebpf_rows_free(struct hk_ebpf_rows *rows);
+
+/* ---- ledger: rows that never go backwards ---- *
+ * A row sums the kernel counters of the cgroups attributed to it (the cgroup itself and its
+ * unlisted descendants), so it would drop when one of them vanishes, or moves to another row
+ * (a new container is listed a cycle after its cgroup appears). A probe's ledger remembers, per
+ * kernel map entry, the row it was attributed to, and per row the final values of the entries
+ * that left it ("carried"), which stay in the row for as long as the row is reported (it has a
+ * live entry, or its id is a listed container). Entries that fail to resolve for a cycle stay in
+ * their previous row until they are gone. Gauges (bit i of `gauges` set for v[i]) are not
+ * carried: they describe the present. */
+struct hk_ebpf_ledger *hk_ebpf_ledger_new(unsigned gauges);
+void hk_ebpf_ledger_free(struct hk_ebpf_ledger *l); /* accepts NULL */
+/* Entries and carried rows the ledger holds (tests). */
+size_t hk_ebpf_ledger_entries(const struct hk_ebpf_ledger *l);
+size_t hk_ebpf_ledger_carried(const struct hk_ebpf_ledger *l);
+/* Ends a cycle of hk_ebpf_add calls into rows (rows->ledger set): merges rows like
+ * hk_ebpf_rows_finish, adds the carried values, drops rows nobody reports any more and keeps
+ * the attributions for the next cycle. Call once per cycle, also after a failed walk. t is the
+ * container index the adds used. 0 or -ENOMEM (rows then hold what could be settled). */
+int hk_ebpf_rows_settle(struct hk_ebpf_rows *rows, const struct hk_containers *t);
 
 /* ---- histograms ---- */
 
@@ -104,7 +127,20 @@ void hk_ebpf_rows_free(struct hk_ebpf_rows *rows);
 int hk_ebpf_log2_buckets(const uint64_t slots[HK_LOG2_SLOTS], unsigned lo, unsigned hi,
                          double *ret_bounds, uint64_t *ret_cum, size_t cap, uint64_t *ret_count);
 
+/* Emits one histogram series from log2 slots (bounds 2^lo … 2^hi ns, as hk_ebpf_log2_buckets)
+ * with the given sum. A full builder (-E2BIG) is not an error: 0 or -errno. */
+int hk_ebpf_emit_log2(struct hk_builder *b, const struct hk_metric_desc *desc,
+                      const char *const *labels, const uint64_t slots[HK_LOG2_SLOTS], unsigned lo,
+                      unsigned hi, double sum_seconds);
+
 /* ---- per-CPU value decoding (sum over CPUs of one map entry) ---- */
+
+/* dst[k] += src[k] for every log2 slot (src: a kernel value's slots). */
+static inline void hk_ebpf_slots_add(uint64_t dst[HK_LOG2_SLOTS], const __u64 *src)
+{
+    for (int k = 0; k < HK_LOG2_SLOTS; k++)
+        dst[k] += src[k];
+}
 
 /* vals: ncpu × struct hk_sched_val (bpf/sched.h). ret: wait_ns, waits, voluntary, involuntary. */
 void hk_ebpf_sched_decode(const void *vals, int ncpu, int64_t ret[4],
@@ -155,19 +191,24 @@ struct hk_ebpf_collect {
     struct hk_hierarchy *hier; /* [HK_HIER_COUNT] */
 };
 
+struct hk_ebpf_prog_def;
+
 struct hk_ebpf_probe {
     const char *name; /* hakari_ebpf_program_up{program=name} */
     bool opt_in;      /* only with collectors.ebpf.<name>: true */
-    /* Opens, loads and attaches. 0 or -errno; on failure *ret_why says why (static string). */
-    int (*open)(void **ret_state, const struct hk_ebpf_env *env, const char **ret_why);
-    int (*collect)(void *state, struct hk_ebpf_collect *c);
-    void (*fini)(void *state);
-    /* Program fds (for run stats) and lost-event count. */
-    size_t (*prog_fds)(void *state, int *fds, size_t cap);
-    uint64_t (*lost)(void *state);
+    /* The program: skeleton, hooks, map and rows (run by collector/ebpf.c); NULL when built
+     * with BPF=0. */
+    const struct hk_ebpf_prog_def *def;
     /* Cheap fallback when the program is down (research §6); may be NULL. */
     int (*fallback)(struct hk_ebpf_collect *c);
 };
+
+/* &def in BPF=1 builds, NULL in BPF=0 ones (where the def and its skeleton do not exist). */
+#if HK_WITH_BPF
+#define HK_EBPF_DEF(def) (&(def))
+#else
+#define HK_EBPF_DEF(def) NULL
+#endif
 
 extern const struct hk_ebpf_probe hk_ebpf_probe_sched;
 extern const struct hk_ebpf_probe hk_ebpf_probe_proc;
@@ -190,9 +231,7 @@ int hk_ebpf_add(struct hk_ebpf_collect *c, struct hk_ebpf_rows *rows, enum hk_hi
 
 #if HK_WITH_BPF
 #include <bpf/libbpf.h>
-/* The hook ladder for one skeleton: for each attach kind from env->attach_min to
- * env->attach_max (skipping classic tracepoints without tracefs, and kinds the object has no
- * programs for), open → configure → load → attach. ops wrap one skeleton type. */
+/* One skeleton type behind void pointers (HK_EBPF_SKEL_OPS writes these). */
 struct hk_ebpf_skel_ops {
     void *(*open)(void);
     struct bpf_object *(*obj)(void *skel);
@@ -200,28 +239,59 @@ struct hk_ebpf_skel_ops {
     int (*load)(void *skel);
     int (*attach)(void *skel);
     void (*destroy)(void *skel);
+    struct bpf_map *(*stats)(void *skel); /* per-cgroup map (hash or per-CPU hash) */
+    struct bpf_map *(*lost)(void *skel);  /* per-CPU u64 of lost events (HK_LOST_MAP) */
 };
+
+/* A loaded program (the probe state collector/ebpf.c keeps). */
+struct hk_ebpf_prog {
+    const struct hk_ebpf_prog_def *def;
+    void *skel;
+    struct hk_ebpf_ledger *ledger;
+    void *priv; /* def->priv_size bytes, zeroed */
+};
+
+/* One kernel map entry summed over CPUs, as a probe's decode returns it. */
+struct hk_ebpf_entry {
+    uint64_t id;  /* cgroup id */
+    uint32_t sub; /* probe-specific key part, 0 if none */
+    int64_t v[HK_EBPF_ROW_VALUES];
+    uint64_t slots[HK_LOG2_SLOTS];
+};
+
+/* What differs between probes; collector/ebpf.c does the rest: open → setup → ladder (open,
+ * configure, load, attach per hook kind) → attached, and per cycle walk the stats map → decode
+ * → rows (through the probe's ledger) → after_walk → settle → emit. */
+struct hk_ebpf_prog_def {
+    const struct hk_ebpf_skel_ops *ops;
+    enum hk_hier hier;           /* hierarchy of the map's cgroup ids */
+    size_t key_size, value_size; /* of the stats map (value of one CPU for per-CPU maps) */
+    unsigned gauges;             /* bit i: v[i] is a gauge (hk_ebpf_ledger_new) */
+    size_t priv_size;
+    /* Optional, before loading: 0, or -errno with *ret_why (static string). */
+    int (*setup)(struct hk_ebpf_prog *p, const struct hk_ebpf_env *env, const char **ret_why);
+    /* Optional, once attached. */
+    void (*attached)(struct hk_ebpf_prog *p, const struct hk_ebpf_env *env);
+    /* Sums one map entry (vals: ncpu values) into ret (zeroed): 0 to count it, 1 to skip it. */
+    int (*decode)(struct hk_ebpf_prog *p, const void *key, const void *vals, int ncpu,
+                  struct hk_ebpf_entry *ret);
+    /* Optional: more rows after the map walk, before they are settled. */
+    int (*after_walk)(struct hk_ebpf_prog *p, struct hk_ebpf_collect *c, struct hk_ebpf_rows *rows);
+    /* Emits the settled rows. */
+    int (*emit)(struct hk_ebpf_prog *p, struct hk_ebpf_collect *c, struct hk_ebpf_rows *rows);
+    /* Optional: frees what priv points to (also after a failed open). */
+    void (*fini)(struct hk_ebpf_prog *p);
+};
+
+/* The hook ladder for one skeleton: for each attach kind from env->attach_min to
+ * env->attach_max (skipping classic tracepoints without tracefs, and kinds the object has no
+ * programs for), open → configure → load → attach. */
 int hk_ebpf_open_ladder(const struct hk_ebpf_skel_ops *ops, const struct hk_ebpf_env *env,
                         void **ret_skel, int *ret_kind, const char **ret_why);
-size_t hk_ebpf_obj_prog_fds(struct bpf_object *obj, int *fds, size_t cap);
-/* Sum over CPUs of a per-CPU array's u64 slot 0 (the `lost` map). */
-uint64_t hk_ebpf_percpu_u64(int map_fd);
-int hk_ebpf_ncpus(void);
 
-/* Calls fn(key, values of all CPUs, ncpu, arg) for every entry of a per-CPU hash with u64 keys
- * (value_size bytes per CPU, 8-byte aligned); an entry for which fn returns 1 is deleted.
- * 0 or -errno. */
-int hk_ebpf_percpu_foreach(int map_fd, size_t value_size,
-                           int (*fn)(uint64_t key, const void *vals, int ncpu, void *arg),
-                           void *arg);
-
-/* Same for any key size: fn gets a pointer to the key. */
-int hk_ebpf_percpu_foreach_key(int map_fd, size_t key_size, size_t value_size,
-                               int (*fn)(const void *key, const void *vals, int ncpu, void *arg),
-                               void *arg);
-
-/* Defines `static const struct hk_ebpf_skel_ops var` for skeleton type `skel`. */
-#define HK_EBPF_SKEL_OPS(var, skel, configure_fn)                                                  \
+/* Defines `static const struct hk_ebpf_skel_ops var` for skeleton type `skel`, whose
+ * per-cgroup map is maps.stats_map. */
+#define HK_EBPF_SKEL_OPS(var, skel, configure_fn, stats_map)                                       \
     static void *var##_open(void)                                                                  \
     {                                                                                              \
         return skel##__open();                                                                     \
@@ -242,8 +312,17 @@ int hk_ebpf_percpu_foreach_key(int map_fd, size_t key_size, size_t value_size,
     {                                                                                              \
         skel##__destroy(s);                                                                        \
     }                                                                                              \
-    static const struct hk_ebpf_skel_ops var = {var##_open, var##_obj,    configure_fn,            \
-                                                var##_load, var##_attach, var##_destroy}
+    static struct bpf_map *var##_stats(void *s)                                                    \
+    {                                                                                              \
+        return ((struct skel *)s)->maps.stats_map;                                                 \
+    }                                                                                              \
+    static struct bpf_map *var##_lost(void *s)                                                     \
+    {                                                                                              \
+        return ((struct skel *)s)->maps.lost;                                                      \
+    }                                                                                              \
+    static const struct hk_ebpf_skel_ops var = {var##_open,  var##_obj,    configure_fn,           \
+                                                var##_load,  var##_attach, var##_destroy,          \
+                                                var##_stats, var##_lost}
 #endif
 
 #endif

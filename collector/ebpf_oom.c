@@ -86,21 +86,16 @@ static int oom_fallback(struct hk_ebpf_collect *c)
 }
 
 #if HK_WITH_BPF
-#include <bpf/bpf.h>
 #include <bpf/btf.h>
 
 #include "bpf/oom.h"
 #include "bpf/oom.skel.h"
 
-struct oom_state {
-    struct hk_oom *skel;
-};
-
 static void configure(void *skel, const struct hk_ebpf_env *env)
 {
     ((struct hk_oom *)skel)->rodata->cg_v1 = env->hier[HK_HIER_MEMORY].v1;
 }
-HK_EBPF_SKEL_OPS(skel_ops, hk_oom, configure);
+HK_EBPF_SKEL_OPS(skel_ops, hk_oom, configure, oom_kills);
 
 /* mark_victim carries the victim task only since Linux 6.8 (before: an int pid, which the
  * program would misread). 1 yes, 0 no, -errno when vmlinux BTF is unreadable. */
@@ -125,92 +120,44 @@ static int victim_has_task(void)
     return r;
 }
 
-static int oom_open(void **ret_state, const struct hk_ebpf_env *env, const char **ret_why)
+static int setup(struct hk_ebpf_prog *p, const struct hk_ebpf_env *env, const char **ret_why)
 {
-    int has = victim_has_task();
-    if (has == 0) {
+    if (victim_has_task() == 0) {
         *ret_why = "oom:mark_victim has no task argument on this kernel (before 6.8)";
         return -EOPNOTSUPP;
     }
-    struct oom_state *s = calloc(1, sizeof(*s));
-    if (!s)
-        return -ENOMEM;
-    int kind;
-    int r = hk_ebpf_open_ladder(&skel_ops, env, (void **)&s->skel, &kind, ret_why);
-    if (r < 0) {
-        free(s);
-        return r;
-    }
-    *ret_state = s;
     return 0;
 }
 
-static int oom_collect(void *state, struct hk_ebpf_collect *c)
+/* oom_kills is a plain hash: one u64 per cgroup. */
+static int decode(struct hk_ebpf_prog *p, const void *key, const void *vals, int ncpu,
+                  struct hk_ebpf_entry *ret)
 {
-    struct oom_state *s = state;
-    struct hk_ebpf_rows rows = {0};
-    int fd = bpf_map__fd(s->skel->maps.oom_kills);
-    uint64_t key, next, val;
-    void *prev = NULL;
-    int r = 0;
-    for (int steps = 0; steps < 4 * HK_OOM_MAX_CGROUPS; steps++) {
-        if (bpf_map_get_next_key(fd, prev, &next) < 0)
-            break;
-        key = next;
-        prev = &key;
-        if (bpf_map_lookup_elem(fd, &key, &val) < 0)
-            continue;
-        int64_t v = (int64_t)val;
-        if ((r = hk_ebpf_add(c, &rows, HK_HIER_MEMORY, key, 0, &v, 1, NULL)) < 0)
-            break;
-        if (r == 1)
-            bpf_map_delete_elem(fd, &key); /* cgroup gone */
-        r = 0;
-    }
-    if (r == 0) {
-        hk_ebpf_rows_finish(&rows);
-        r = hk_ebpf_emit_counter(c->ctx->b, &desc_oom, &rows, 0, 1, NULL);
-    }
-    hk_ebpf_rows_free(&rows);
-    return r;
+    uint64_t kills;
+    memcpy(&ret->id, key, sizeof(ret->id));
+    memcpy(&kills, vals, sizeof(kills));
+    ret->v[0] = (int64_t)kills;
+    return 0;
 }
 
-static void oom_fini(void *state)
+static int emit(struct hk_ebpf_prog *p, struct hk_ebpf_collect *c, struct hk_ebpf_rows *rows)
 {
-    struct oom_state *s = state;
-    if (!s)
-        return;
-    hk_oom__destroy(s->skel);
-    free(s);
+    return hk_ebpf_emit_counter(c->ctx->b, &desc_oom, rows, 0, 1, NULL);
 }
 
-static size_t oom_prog_fds(void *state, int *fds, size_t cap)
-{
-    return hk_ebpf_obj_prog_fds(((struct oom_state *)state)->skel->obj, fds, cap);
-}
-
-static uint64_t oom_lost(void *state)
-{
-    return hk_ebpf_percpu_u64(bpf_map__fd(((struct oom_state *)state)->skel->maps.lost));
-}
-#else
-static int oom_open(void **ret_state, const struct hk_ebpf_env *env, const char **ret_why)
-{
-    *ret_why = "built without eBPF support (make BPF=0)";
-    return -EOPNOTSUPP;
-}
-#define oom_collect NULL
-#define oom_fini NULL
-#define oom_prog_fds NULL
-#define oom_lost NULL
+static const struct hk_ebpf_prog_def def = {
+    .ops = &skel_ops,
+    .hier = HK_HIER_MEMORY,
+    .key_size = sizeof(uint64_t),
+    .value_size = sizeof(uint64_t),
+    .setup = setup,
+    .decode = decode,
+    .emit = emit,
+};
 #endif
 
 const struct hk_ebpf_probe hk_ebpf_probe_oom = {
     .name = "oom",
-    .open = oom_open,
-    .collect = oom_collect,
-    .fini = oom_fini,
-    .prog_fds = oom_prog_fds,
-    .lost = oom_lost,
+    .def = HK_EBPF_DEF(def),
     .fallback = oom_fallback,
 };

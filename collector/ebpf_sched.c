@@ -43,18 +43,10 @@ int hk_ebpf_emit_runqueue(struct hk_builder *b, const struct hk_ebpf_rows *rows)
         (r = hk_ebpf_emit_counter(b, &desc_cs, rows, V_VOL, 1, "voluntary")) < 0 ||
         (r = hk_ebpf_emit_counter(b, &desc_cs, rows, V_INVOL, 1, "involuntary")) < 0)
         return r;
-    for (size_t i = 0; i < rows->n; i++) {
-        double bounds[LAT_HI - LAT_LO + 1];
-        uint64_t cum[LAT_HI - LAT_LO + 1], count;
-        int nb = hk_ebpf_log2_buckets(rows->rows[i].slots, LAT_LO, LAT_HI, bounds, cum,
-                                      LAT_HI - LAT_LO + 1, &count);
-        if (nb < 0)
-            return nb;
-        r = hk_emit_histogram(b, &desc_lat, rows->rows[i].labels, bounds, cum, (size_t)nb,
-                              (double)rows->rows[i].v[V_WAIT_NS] / 1e9, count);
-        if (r < 0 && r != -E2BIG)
+    for (size_t i = 0; i < rows->n; i++)
+        if ((r = hk_ebpf_emit_log2(b, &desc_lat, rows->rows[i].labels, rows->rows[i].slots, LAT_LO,
+                                   LAT_HI, (double)rows->rows[i].v[V_WAIT_NS] / 1e9)) < 0)
             return r;
-    }
     return 0;
 }
 
@@ -69,8 +61,7 @@ void hk_ebpf_sched_decode(const void *vals, int ncpu, int64_t ret[4],
         ret[V_WAITS] += (int64_t)v[c].waits;
         ret[V_VOL] += (int64_t)v[c].voluntary;
         ret[V_INVOL] += (int64_t)v[c].involuntary;
-        for (int k = 0; k < HK_LOG2_SLOTS; k++)
-            ret_slots[k] += v[c].slots[k];
+        hk_ebpf_slots_add(ret_slots, v[c].slots);
     }
 }
 
@@ -167,95 +158,37 @@ static int sched_fallback(struct hk_ebpf_collect *c)
 #if HK_WITH_BPF
 #include "bpf/sched.skel.h"
 
-struct sched_state {
-    struct hk_sched *skel;
-};
-
 static void configure(void *skel, const struct hk_ebpf_env *env)
 {
     ((struct hk_sched *)skel)->rodata->cg_v1 = env->hier[HK_HIER_CPU].v1;
 }
-HK_EBPF_SKEL_OPS(skel_ops, hk_sched, configure);
+HK_EBPF_SKEL_OPS(skel_ops, hk_sched, configure, sched_stats);
 
-static int sched_open(void **ret_state, const struct hk_ebpf_env *env, const char **ret_why)
+static int decode(struct hk_ebpf_prog *p, const void *key, const void *vals, int ncpu,
+                  struct hk_ebpf_entry *ret)
 {
-    struct sched_state *s = calloc(1, sizeof(*s));
-    if (!s)
-        return -ENOMEM;
-    int kind;
-    int r = hk_ebpf_open_ladder(&skel_ops, env, (void **)&s->skel, &kind, ret_why);
-    if (r < 0) {
-        free(s);
-        return r;
-    }
-    *ret_state = s;
+    memcpy(&ret->id, key, sizeof(ret->id));
+    hk_ebpf_sched_decode(vals, ncpu, ret->v, ret->slots);
     return 0;
 }
 
-struct walk_arg {
-    struct hk_ebpf_collect *c;
-    struct hk_ebpf_rows rows;
+static int emit(struct hk_ebpf_prog *p, struct hk_ebpf_collect *c, struct hk_ebpf_rows *rows)
+{
+    return hk_ebpf_emit_runqueue(c->ctx->b, rows);
+}
+
+static const struct hk_ebpf_prog_def def = {
+    .ops = &skel_ops,
+    .hier = HK_HIER_CPU,
+    .key_size = sizeof(uint64_t),
+    .value_size = sizeof(struct hk_sched_val),
+    .decode = decode,
+    .emit = emit,
 };
-
-static int add_entry(uint64_t id, const void *vals, int ncpu, void *arg)
-{
-    struct walk_arg *w = arg;
-    int64_t sum[4];
-    uint64_t slots[HK_LOG2_SLOTS];
-    hk_ebpf_sched_decode(vals, ncpu, sum, slots);
-    return hk_ebpf_add(w->c, &w->rows, HK_HIER_CPU, id, 0, sum, 4, slots);
-}
-
-static int sched_collect(void *state, struct hk_ebpf_collect *c)
-{
-    struct sched_state *s = state;
-    struct walk_arg w = {c, {0}};
-    int r = hk_ebpf_percpu_foreach(bpf_map__fd(s->skel->maps.sched_stats),
-                                   sizeof(struct hk_sched_val), add_entry, &w);
-    if (r == 0) {
-        hk_ebpf_rows_finish(&w.rows);
-        r = hk_ebpf_emit_runqueue(c->ctx->b, &w.rows);
-    }
-    hk_ebpf_rows_free(&w.rows);
-    return r;
-}
-
-static void sched_fini(void *state)
-{
-    struct sched_state *s = state;
-    if (!s)
-        return;
-    hk_sched__destroy(s->skel);
-    free(s);
-}
-
-static size_t sched_prog_fds(void *state, int *fds, size_t cap)
-{
-    return hk_ebpf_obj_prog_fds(((struct sched_state *)state)->skel->obj, fds, cap);
-}
-
-static uint64_t sched_lost(void *state)
-{
-    return hk_ebpf_percpu_u64(bpf_map__fd(((struct sched_state *)state)->skel->maps.lost));
-}
-#else
-static int sched_open(void **ret_state, const struct hk_ebpf_env *env, const char **ret_why)
-{
-    *ret_why = "built without eBPF support (make BPF=0)";
-    return -EOPNOTSUPP;
-}
-#define sched_collect NULL
-#define sched_fini NULL
-#define sched_prog_fds NULL
-#define sched_lost NULL
 #endif
 
 const struct hk_ebpf_probe hk_ebpf_probe_sched = {
     .name = "sched",
-    .open = sched_open,
-    .collect = sched_collect,
-    .fini = sched_fini,
-    .prog_fds = sched_prog_fds,
-    .lost = sched_lost,
+    .def = HK_EBPF_DEF(def),
     .fallback = sched_fallback,
 };

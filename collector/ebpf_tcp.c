@@ -32,6 +32,7 @@ HK_EBPF_DESC desc_retrans = {"container_tcp_retransmits_total",
                              HK_METRIC_COUNTER, "", hk_ebpf_base_labels};
 
 enum { V_OK, V_FAILED, V_ACCEPTS, V_CLOSES, V_RETRANS, V_ACTIVE, V_N };
+#define HK_TCP_GAUGES (1u << V_ACTIVE) /* not carried when a cgroup vanishes */
 
 void hk_ebpf_tcp_decode(const void *vals, int ncpu, int64_t ret[6])
 {
@@ -58,31 +59,25 @@ struct seed {
 };
 
 struct tcp_state {
-    struct hk_tcp *skel;
-    enum hk_hier hier;
     struct seed *seeds; /* active connections per cgroup id at attach time */
     size_t nseeds;
+    bool *seed_used;        /* per collection: the seed's cgroup has a map entry */
+    uint64_t (*cookies)[2]; /* cookie, owner id: until attached */
+    size_t ncookies, cap;
 };
 
 static void configure(void *skel, const struct hk_ebpf_env *env)
 {
     ((struct hk_tcp *)skel)->rodata->cg_v1 = env->hier[HK_HIER_CPU].v1;
 }
-HK_EBPF_SKEL_OPS(skel_ops, hk_tcp, configure);
+HK_EBPF_SKEL_OPS(skel_ops, hk_tcp, configure, tcp_stats);
 
 int hk_ebpf_tcp_seed(const struct hk_ebpf_env *env,
                      int (*fn)(uint64_t cookie, uint64_t id, void *arg), void *arg);
 
-struct seed_arg {
-    struct tcp_state *s;
-    uint64_t (*cookies)[2]; /* cookie, owner id */
-    size_t ncookies, cap;
-};
-
 static int add_seed(uint64_t cookie, uint64_t id, void *arg)
 {
-    struct seed_arg *a = arg;
-    struct tcp_state *s = a->s;
+    struct tcp_state *s = arg;
     size_t i = 0;
     while (i < s->nseeds && s->seeds[i].id != id)
         i++;
@@ -94,148 +89,125 @@ static int add_seed(uint64_t cookie, uint64_t id, void *arg)
         s->seeds[s->nseeds++] = (struct seed){id, 0};
     }
     s->seeds[i].n++;
-    if (a->ncookies == a->cap) {
-        size_t nc = a->cap ? a->cap * 2 : 64;
+    if (s->ncookies == s->cap) {
+        size_t nc = s->cap ? s->cap * 2 : 64;
         if (nc > HK_TCP_SEED_MAX)
             return 0;
-        void *nv = realloc(a->cookies, nc * sizeof(*a->cookies));
+        void *nv = realloc(s->cookies, nc * sizeof(*s->cookies));
         if (!nv)
             return -ENOMEM;
-        a->cookies = nv;
-        a->cap = nc;
+        s->cookies = nv;
+        s->cap = nc;
     }
-    a->cookies[a->ncookies][0] = cookie;
-    a->cookies[a->ncookies][1] = id;
-    a->ncookies++;
+    s->cookies[s->ncookies][0] = cookie;
+    s->cookies[s->ncookies][1] = id;
+    s->ncookies++;
     return 0;
 }
 
-static int tcp_open(void **ret_state, const struct hk_ebpf_env *env, const char **ret_why)
+/* Established connections before attach (the gap until attach is a few hundred ms). */
+static int setup(struct hk_ebpf_prog *p, const struct hk_ebpf_env *env, const char **ret_why)
 {
-    struct tcp_state *s = calloc(1, sizeof(*s));
-    if (!s)
-        return -ENOMEM;
-    /* Established connections before attach (the gap until attach is a few hundred ms). */
-    struct seed_arg seeds = {s, NULL, 0, 0};
-    int r = hk_ebpf_tcp_seed(env, add_seed, &seeds);
+    struct tcp_state *s = p->priv;
+    int r = hk_ebpf_tcp_seed(env, add_seed, s);
     if (r < 0)
         hk_log_warn("ebpf: cannot seed active TCP connections", "program", "tcp", "err",
                     strerror(-r));
-    int kind;
-    r = hk_ebpf_open_ladder(&skel_ops, env, (void **)&s->skel, &kind, ret_why);
-    if (r < 0) {
-        free(seeds.cookies);
-        free(s->seeds);
-        free(s);
-        return r;
-    }
-    /* On v1 hosts the kernel knows a seeded socket's owner only through its cookie. */
+    return (s->seed_used = calloc(s->nseeds + 1, sizeof(bool))) ? 0 : -ENOMEM;
+}
+
+/* On v1 hosts the kernel knows a seeded socket's owner only through its cookie. */
+static void attached(struct hk_ebpf_prog *p, const struct hk_ebpf_env *env)
+{
+    struct tcp_state *s = p->priv;
     if (env->hier[HK_HIER_CPU].v1) {
-        int fd = bpf_map__fd(s->skel->maps.seed_owner);
-        for (size_t i = 0; i < seeds.ncookies; i++)
-            if (seeds.cookies[i][0])
-                bpf_map_update_elem(fd, &seeds.cookies[i][0], &seeds.cookies[i][1], BPF_ANY);
+        int fd = bpf_map__fd(((struct hk_tcp *)p->skel)->maps.seed_owner);
+        for (size_t i = 0; i < s->ncookies; i++)
+            if (s->cookies[i][0])
+                bpf_map_update_elem(fd, &s->cookies[i][0], &s->cookies[i][1], BPF_ANY);
     }
-    free(seeds.cookies);
-    s->hier = HK_HIER_CPU;
-    *ret_state = s;
+    free(s->cookies);
+    s->cookies = NULL;
+    s->ncookies = s->cap = 0;
+}
+
+static int decode(struct hk_ebpf_prog *p, const void *key, const void *vals, int ncpu,
+                  struct hk_ebpf_entry *ret)
+{
+    struct tcp_state *s = p->priv;
+    memcpy(&ret->id, key, sizeof(ret->id));
+    hk_ebpf_tcp_decode(vals, ncpu, ret->v);
+    for (size_t i = 0; i < s->nseeds; i++)
+        if (s->seeds[i].id == ret->id) {
+            ret->v[V_ACTIVE] += s->seeds[i].n;
+            s->seed_used[i] = true;
+        }
     return 0;
 }
 
-struct walk_arg {
-    struct tcp_state *s;
-    struct hk_ebpf_collect *c;
-    struct hk_ebpf_rows rows;
-    bool *seed_used;
-};
-
-static int add_entry(uint64_t id, const void *vals, int ncpu, void *arg)
+/* Cgroups whose seeded connections saw no event since attach. */
+static int after_walk(struct hk_ebpf_prog *p, struct hk_ebpf_collect *c, struct hk_ebpf_rows *rows)
 {
-    struct walk_arg *w = arg;
-    int64_t sum[V_N];
-    hk_ebpf_tcp_decode(vals, ncpu, sum);
-    for (size_t i = 0; i < w->s->nseeds; i++)
-        if (w->s->seeds[i].id == id) {
-            sum[V_ACTIVE] += w->s->seeds[i].n;
-            w->seed_used[i] = true;
-        }
-    return hk_ebpf_add(w->c, &w->rows, w->s->hier, id, 0, sum, V_N, NULL);
-}
-
-static int tcp_collect(void *state, struct hk_ebpf_collect *c)
-{
-    struct tcp_state *s = state;
-    struct walk_arg w = {s, c, {0}, calloc(s->nseeds + 1, sizeof(bool))};
-    if (!w.seed_used)
-        return -ENOMEM;
-    int r = hk_ebpf_percpu_foreach(bpf_map__fd(s->skel->maps.tcp_stats), sizeof(struct hk_tcp_val),
-                                   add_entry, &w);
-    /* Cgroups whose seeded connections saw no event since attach. */
+    struct tcp_state *s = p->priv;
+    int r = 0;
     for (size_t i = 0; i < s->nseeds && r == 0; i++) {
-        if (w.seed_used[i])
+        if (s->seed_used[i])
             continue;
         int64_t v[V_N] = {0};
         v[V_ACTIVE] = s->seeds[i].n;
-        r = hk_ebpf_add(c, &w.rows, s->hier, s->seeds[i].id, 0, v, V_N, NULL);
+        r = hk_ebpf_add(c, rows, HK_HIER_CPU, s->seeds[i].id, 0, v, V_N, NULL);
         if (r == 1) { /* cgroup gone: its seeded connections went with it */
             s->seeds[i].n = 0;
             r = 0;
         }
     }
-    free(w.seed_used);
-    if (r == 0) {
-        struct hk_builder *b = c->ctx->b;
-        hk_ebpf_rows_finish(&w.rows);
-        for (size_t i = 0; i < w.rows.n; i++)
-            if (w.rows.rows[i].v[V_ACTIVE] < 0)
-                w.rows.rows[i].v[V_ACTIVE] = 0; /* closes of sockets older than the probe */
-        if ((r = hk_ebpf_emit_counter(b, &desc_connects, &w.rows, V_OK, 1, "success")) == 0 &&
-            (r = hk_ebpf_emit_counter(b, &desc_connects, &w.rows, V_FAILED, 1, "failed")) == 0 &&
-            (r = hk_ebpf_emit_counter(b, &desc_accepts, &w.rows, V_ACCEPTS, 1, NULL)) == 0 &&
-            (r = hk_ebpf_emit_counter(b, &desc_closes, &w.rows, V_CLOSES, 1, NULL)) == 0 &&
-            (r = hk_ebpf_emit_counter(b, &desc_active, &w.rows, V_ACTIVE, 1, NULL)) == 0)
-            r = hk_ebpf_emit_counter(b, &desc_retrans, &w.rows, V_RETRANS, 1, NULL);
-    }
-    hk_ebpf_rows_free(&w.rows);
+    memset(s->seed_used, 0, (s->nseeds + 1) * sizeof(bool));
     return r;
 }
 
-static void tcp_fini(void *state)
+static int emit(struct hk_ebpf_prog *p, struct hk_ebpf_collect *c, struct hk_ebpf_rows *rows)
 {
-    struct tcp_state *s = state;
+    struct hk_builder *b = c->ctx->b;
+    int r;
+    for (size_t i = 0; i < rows->n; i++)
+        if (rows->rows[i].v[V_ACTIVE] < 0)
+            rows->rows[i].v[V_ACTIVE] = 0; /* closes of sockets older than the probe */
+    if ((r = hk_ebpf_emit_counter(b, &desc_connects, rows, V_OK, 1, "success")) == 0 &&
+        (r = hk_ebpf_emit_counter(b, &desc_connects, rows, V_FAILED, 1, "failed")) == 0 &&
+        (r = hk_ebpf_emit_counter(b, &desc_accepts, rows, V_ACCEPTS, 1, NULL)) == 0 &&
+        (r = hk_ebpf_emit_counter(b, &desc_closes, rows, V_CLOSES, 1, NULL)) == 0 &&
+        (r = hk_ebpf_emit_counter(b, &desc_active, rows, V_ACTIVE, 1, NULL)) == 0)
+        r = hk_ebpf_emit_counter(b, &desc_retrans, rows, V_RETRANS, 1, NULL);
+    return r;
+}
+
+static void fini(struct hk_ebpf_prog *p)
+{
+    struct tcp_state *s = p->priv;
     if (!s)
         return;
-    hk_tcp__destroy(s->skel);
     free(s->seeds);
-    free(s);
+    free(s->seed_used);
+    free(s->cookies);
 }
 
-static size_t tcp_prog_fds(void *state, int *fds, size_t cap)
-{
-    return hk_ebpf_obj_prog_fds(((struct tcp_state *)state)->skel->obj, fds, cap);
-}
-
-static uint64_t tcp_lost(void *state)
-{
-    return hk_ebpf_percpu_u64(bpf_map__fd(((struct tcp_state *)state)->skel->maps.lost));
-}
-#else
-static int tcp_open(void **ret_state, const struct hk_ebpf_env *env, const char **ret_why)
-{
-    *ret_why = "built without eBPF support (make BPF=0)";
-    return -EOPNOTSUPP;
-}
-#define tcp_collect NULL
-#define tcp_fini NULL
-#define tcp_prog_fds NULL
-#define tcp_lost NULL
+static const struct hk_ebpf_prog_def def = {
+    .ops = &skel_ops,
+    .hier = HK_HIER_CPU,
+    .key_size = sizeof(uint64_t),
+    .value_size = sizeof(struct hk_tcp_val),
+    .gauges = HK_TCP_GAUGES,
+    .priv_size = sizeof(struct tcp_state),
+    .setup = setup,
+    .attached = attached,
+    .decode = decode,
+    .after_walk = after_walk,
+    .emit = emit,
+    .fini = fini,
+};
 #endif
 
 const struct hk_ebpf_probe hk_ebpf_probe_tcp = {
     .name = "tcp",
-    .open = tcp_open,
-    .collect = tcp_collect,
-    .fini = tcp_fini,
-    .prog_fds = tcp_prog_fds,
-    .lost = tcp_lost,
+    .def = HK_EBPF_DEF(def),
 };

@@ -5,7 +5,7 @@
 # every 1 s; some hold a short-lived process so removal races the reads (dirs vanish mid-walk).
 # Asserts: the agent never exits or logs an error, the cgroup collector stays up with zero
 # errors, every scrape passes promtool, per-series counters never go backwards (no half-read
-# values), and RSS after the churn is within max(4 MiB, 15%) of RSS after a warm-up.
+# values; the eBPF collector's rows included, see also ebpf_churn), and RSS after the churn is within max(4 MiB, 15%) of RSS after a warm-up.
 source "$(dirname "$0")/../lib.sh"
 [ "$(id -u)" = 0 ] || skip "needs root to create cgroups"
 "$HAKARI" --help 2>&1 | grep -q . || fail "no hakari binary"
@@ -34,9 +34,9 @@ global:
 collectors:
   cgroup:
     roots: [$base/kubepods]
-  # This test is about the cgroup walk; the eBPF families are checked elsewhere.
+  # eBPF on too: its rows (root, QoS, pods) must not go backwards as child cgroups vanish.
   ebpf:
-    enabled: false
+    enabled: true
 YML
 port=$(free_port)
 bg hakari "$HAKARI" --config.file="$TMP/hakari.yml" --web.listen-address="127.0.0.1:$port" \

@@ -1,8 +1,8 @@
 /* Unit tests of the eBPF collector's user-space logic (collector/ebpf_internal.h): the log2 slot
  * function the kernel programs use and its conversion to Prometheus buckets (value ≤ le), per-CPU
  * value decoding, the cgroup id → path index (including a walk of a real directory tree),
- * mountinfo parsing, label resolution with roll-up through the container index, row merging and
- * the oom_kill fallback parser. */
+ * mountinfo parsing, label resolution with roll-up through the container index, row merging, the
+ * ledger that keeps rolled-up rows from going backwards and the oom_kill fallback parser. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -351,6 +351,134 @@ static void test_labels_rollup(void **st)
     hk_containers_reset();
 }
 
+/* ---- ledger: rows never go backwards ---- */
+
+/* A fake hierarchy: ids 1..8 with paths; a NULL path is a removed cgroup, gone after `misses`
+ * unresolved lookups. */
+struct fake_hier {
+    const char *path[9];
+    int misses[9];
+};
+
+static const char *fake_path_of(void *self, enum hk_hier h, uint64_t id)
+{
+    (void)h;
+    struct fake_hier *f = self;
+    return id < 9 ? f->path[id] : NULL;
+}
+
+static bool fake_gone(void *self, enum hk_hier h, uint64_t id)
+{
+    (void)h;
+    struct fake_hier *f = self;
+    return id < 9 && ++f->misses[id] >= 2;
+}
+
+static int64_t ledger_gauge; /* v[1] of the row ledger_cycle looked at */
+
+/* One collection of (id, value) pairs; returns the settled rows' v[0] for row id label `want`
+ * (-1 if absent) and counts the entries to delete in *ret_dead. */
+static int64_t ledger_cycle(struct hk_ebpf_ledger *l, struct hk_ebpf_collect *c,
+                            const uint64_t *ids, const int64_t *vals, size_t n, const char *want,
+                            int *ret_dead)
+{
+    struct hk_ebpf_rows rows = {.ledger = l};
+    *ret_dead = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t v[2] = {vals[i], 1}; /* v[1] is a gauge: never carried */
+        int r = hk_ebpf_add(c, &rows, HK_HIER_CPU, ids[i], 0, v, 2, NULL);
+        assert_true(r >= 0);
+        *ret_dead += r == 1;
+    }
+    assert_int_equal(hk_ebpf_rows_settle(&rows, c->containers), 0);
+    int64_t got = -1;
+    for (size_t i = 0; i < rows.n; i++)
+        if (!strcmp(rows.rows[i].labels[1], want)) {
+            got = rows.rows[i].v[0];
+            ledger_gauge = rows.rows[i].v[1];
+        }
+    hk_ebpf_rows_free(&rows);
+    return got;
+}
+
+static void test_ledger(void **st)
+{
+    (void)st;
+    const struct hk_container_entry entries[] = {
+        {"/pod", "", "", "", "ns", "pod"},
+        {"/pod/ctr", "app", "img", "app", "ns", "pod"},
+    };
+    assert_int_equal(hk_containers_publish(entries, 2), 0);
+    struct hk_containers *t = hk_containers_acquire();
+    struct fake_hier f = {{NULL, "/pod", "/pod/ctr", "/pod/ctr/a", "/pod/ctr/b", "/pod/new"}, {0}};
+    struct hk_ebpf_collect c = {NULL, t, fake_path_of, fake_gone, &f, NULL};
+    struct hk_ebpf_ledger *l = hk_ebpf_ledger_new(1u << 1);
+    assert_non_null(l);
+    int dead;
+
+    /* ctr itself 10, nested a 5, b 7: the container row is 22. */
+    uint64_t ids[] = {2, 3, 4};
+    int64_t v1[] = {10, 5, 7};
+    assert_int_equal(ledger_cycle(l, &c, ids, v1, 3, "/pod/ctr", &dead), 22);
+    assert_int_equal(ledger_gauge, 3);
+    /* a is removed after reaching 6: unresolved for a cycle it stays in its row ... */
+    f.path[3] = NULL;
+    int64_t v2[] = {11, 6, 8};
+    assert_int_equal(ledger_cycle(l, &c, ids, v2, 3, "/pod/ctr", &dead), 25);
+    assert_int_equal(dead, 0);
+    /* ... then it is gone: its entry is to be deleted and its final value is carried. */
+    int64_t v3[] = {12, 6, 9};
+    assert_int_equal(ledger_cycle(l, &c, ids, v3, 3, "/pod/ctr", &dead), 27);
+    assert_int_equal(dead, 1);
+    assert_int_equal(hk_ebpf_ledger_carried(l), 1);
+    /* The kernel entry is gone now: the row still counts a's 6. */
+    uint64_t ids2[] = {2, 4};
+    int64_t v4[] = {12, 9};
+    assert_int_equal(ledger_cycle(l, &c, ids2, v4, 2, "/pod/ctr", &dead), 27);
+    assert_int_equal(ledger_gauge, 2); /* gauges are not carried */
+
+    /* A new cgroup the index does not list yet rolls up into the pod row (3 + pod's own 1) ... */
+    uint64_t ids3[] = {1, 2, 4, 5};
+    int64_t v5[] = {1, 12, 9, 3};
+    assert_int_equal(ledger_cycle(l, &c, ids3, v5, 4, "/pod", &dead), 4);
+    /* ... and once it is listed it gets its own row with its whole count, while the pod row
+     * keeps what it reported (with the move's cycle: the value at the move, 4, is carried). */
+    const struct hk_container_entry entries2[] = {
+        {"/pod", "", "", "", "ns", "pod"},
+        {"/pod/ctr", "app", "img", "app", "ns", "pod"},
+        {"/pod/new", "new", "img", "new", "ns", "pod"},
+    };
+    assert_int_equal(hk_containers_publish(entries2, 3), 0);
+    struct hk_containers *t2 = hk_containers_acquire();
+    c.containers = t2;
+    int64_t v6[] = {1, 12, 9, 4};
+    assert_int_equal(ledger_cycle(l, &c, ids3, v6, 4, "/pod", &dead), 5);
+    assert_int_equal(ledger_cycle(l, &c, ids3, v6, 4, "/pod/new", &dead), 4);
+
+    /* b is removed the same way. */
+    f.path[4] = NULL;
+    f.misses[4] = 0;
+    uint64_t ids4[] = {1, 2, 4, 5};
+    assert_int_equal(ledger_cycle(l, &c, ids4, v6, 4, "/pod/ctr", &dead), 27);
+    assert_int_equal(ledger_cycle(l, &c, ids4, v6, 4, "/pod/ctr", &dead), 27);
+    assert_int_equal(dead, 1);
+    /* A listed container whose entries are all gone still reports what they did. */
+    f.path[2] = NULL;
+    uint64_t ids5[] = {1, 2, 5};
+    int64_t v7[] = {1, 12, 4};
+    assert_int_equal(ledger_cycle(l, &c, ids5, v7, 3, "/pod/ctr", &dead), 27);
+    assert_int_equal(ledger_cycle(l, &c, ids5, v7, 3, "/pod/ctr", &dead), 27);
+    assert_int_equal(dead, 1);
+    uint64_t ids6[] = {1, 5};
+    int64_t v8[] = {1, 4};
+    assert_int_equal(ledger_cycle(l, &c, ids6, v8, 2, "/pod/ctr", &dead), 27);
+    assert_int_equal(ledger_gauge, 0);
+    hk_ebpf_ledger_free(l);
+    hk_containers_unref(t);
+    hk_containers_unref(t2);
+    hk_containers_reset();
+}
+
 static void test_oom_kill_parse(void **st)
 {
     (void)st;
@@ -493,9 +621,10 @@ int main(void)
         cmocka_unit_test(test_log2_slot_bounds), cmocka_unit_test(test_log2_buckets),
         cmocka_unit_test(test_decode),           cmocka_unit_test(test_index_updates),
         cmocka_unit_test(test_index_walk),       cmocka_unit_test(test_mountinfo),
-        cmocka_unit_test(test_labels_rollup),    cmocka_unit_test(test_oom_kill_parse),
-        cmocka_unit_test(test_blk_devname),      cmocka_unit_test(test_schedstat),
-        cmocka_unit_test(test_proc_cgroup_path), cmocka_unit_test(test_diag_parse),
+        cmocka_unit_test(test_labels_rollup),    cmocka_unit_test(test_ledger),
+        cmocka_unit_test(test_oom_kill_parse),   cmocka_unit_test(test_blk_devname),
+        cmocka_unit_test(test_schedstat),        cmocka_unit_test(test_proc_cgroup_path),
+        cmocka_unit_test(test_diag_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
