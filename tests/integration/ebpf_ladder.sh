@@ -19,7 +19,8 @@ run_rung() { # RUNG [tracefs]
     local port
     port=$(free_port)
     if [ -n "$tracefs" ]; then
-        DRIVER_WRAP=(unshare -m sh -c 'mount -t tracefs nodev /sys/kernel/tracing && exec "$0" "$@"')
+        # The host may already have tracefs mounted (then it is used as is).
+        DRIVER_WRAP=(unshare -m sh -c 'mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing || exit 1; exec "$0" "$@"')
     else
         DRIVER_WRAP=(unshare -m sh -c 'umount /sys/kernel/tracing 2>/dev/null; exec "$0" "$@"')
     fi
