@@ -357,6 +357,7 @@ static void *loop(void *arg)
 {
     struct hk_scheduler *s = arg;
     struct timespec next;
+    pthread_setname_np(pthread_self(), "hk-collect"); /* top -H, perf, /proc/PID/task */
     clock_gettime(CLOCK_MONOTONIC, &next);
     pthread_mutex_lock(&s->stop_lock);
     while (!s->stop) {

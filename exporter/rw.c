@@ -382,6 +382,7 @@ static void *endpoint_main(void *arg)
 {
     struct endpoint *ep = arg;
     struct hk_snapshot *got[MAILBOX];
+    pthread_setname_np(pthread_self(), "hk-remote-write"); /* top -H, perf, /proc/PID/task */
     while (!atomic_load(&ep->stop)) {
         struct hk_snapshot *snap;
         if (!ep->cur && (snap = take_one(ep)))
