@@ -19,6 +19,7 @@
 
 #include "collector/promtext.h"
 #include "collector/textfile_internal.h"
+#include "core/arena.h"
 #include "core/collector.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -233,7 +234,7 @@ static int read_once(int fd, size_t max_bytes, char **buf, size_t *cap, size_t *
     /* One spare byte to notice a file that grew since fstat. */
     size_t want = (size_t)st.st_size + 2;
     if (want > *cap) {
-        char *nb = realloc(*buf, want);
+        char *nb = hk_big_realloc(*buf, 0, want); /* contents are read afresh */
         if (!nb)
             return -ENOMEM;
         *buf = nb;

@@ -4,6 +4,34 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+void *hk_big_alloc(size_t bytes)
+{
+    if (bytes < HK_BIG_BYTES)
+        return malloc(bytes ? bytes : 1);
+    size_t rounded = (bytes + HK_BIG_BYTES - 1) & ~(HK_BIG_BYTES - 1);
+    if (rounded < bytes)
+        return NULL;
+    void *p = aligned_alloc(HK_BIG_BYTES, rounded);
+    if (p)
+        madvise(p, rounded, MADV_HUGEPAGE); /* advice only: ignore failure */
+    return p;
+}
+
+void *hk_big_realloc(void *p, size_t old_bytes, size_t new_bytes)
+{
+    if (new_bytes < HK_BIG_BYTES)
+        return realloc(p, new_bytes ? new_bytes : 1);
+    void *n = hk_big_alloc(new_bytes);
+    if (!n)
+        return NULL;
+    if (p) {
+        memcpy(n, p, old_bytes < new_bytes ? old_bytes : new_bytes);
+        free(p);
+    }
+    return n;
+}
 
 struct chunk {
     struct chunk *prev;
@@ -50,7 +78,11 @@ void *hk_arena_alloc(struct hk_arena *arena, size_t size)
         size_t want = size > arena->chunk_bytes ? size : arena->chunk_bytes;
         if (want > SIZE_MAX - sizeof(struct chunk))
             return NULL;
-        struct chunk *n = malloc(sizeof(struct chunk) + want);
+        /* A chunk of chunk_bytes fills the huge pages it asked for exactly. */
+        if (want == arena->chunk_bytes && want >= HK_BIG_BYTES &&
+            size <= want - sizeof(struct chunk))
+            want -= sizeof(struct chunk);
+        struct chunk *n = hk_big_alloc(sizeof(struct chunk) + want);
         if (!n)
             return NULL;
         n->prev = c;
@@ -91,6 +123,11 @@ void hk_arena_rewind(struct hk_arena *arena, struct hk_arena_mark mark)
     }
     if (arena->cur)
         arena->cur->used = mark.used;
+}
+
+void hk_arena_set_chunk_bytes(struct hk_arena *arena, size_t chunk_bytes)
+{
+    arena->chunk_bytes = chunk_bytes < 4096 ? 4096 : chunk_bytes;
 }
 
 size_t hk_arena_reserved_bytes(const struct hk_arena *arena)

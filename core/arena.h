@@ -21,5 +21,17 @@ struct hk_arena_mark hk_arena_mark(const struct hk_arena *arena);
 void hk_arena_rewind(struct hk_arena *arena, struct hk_arena_mark mark);
 /* Bytes reserved from the system (all chunks). */
 size_t hk_arena_reserved_bytes(const struct hk_arena *arena);
+/* Size of the chunks allocated from now on (a builder that expects a large cycle asks for
+ * bigger ones: see hk_big_alloc). */
+void hk_arena_set_chunk_bytes(struct hk_arena *arena, size_t chunk_bytes);
+
+/* Blocks of at least HK_BIG_BYTES that are filled once per collection cycle (series arrays,
+ * hash tables, arena chunks, file buffers): 2 MiB-aligned and advised for transparent huge
+ * pages, so filling one costs one page fault per 2 MiB instead of 512 (faults dominate such
+ * cycles on virtualised nodes). Smaller requests are plain malloc. Release with free(). */
+#define HK_BIG_BYTES ((size_t)2 << 20)
+void *hk_big_alloc(size_t bytes);
+/* Grows a block from hk_big_alloc or malloc (old_bytes valid bytes are kept). */
+void *hk_big_realloc(void *p, size_t old_bytes, size_t new_bytes);
 
 #endif

@@ -104,9 +104,10 @@ static int table_reserve(struct intern **table, size_t *table_cap, size_t n)
         cap <<= 1;
     if (cap <= *table_cap || *table)
         return 0; /* only before the first use: no rehash here */
-    struct intern *t = calloc(cap, sizeof(*t));
+    struct intern *t = hk_big_alloc(cap * sizeof(*t));
     if (!t)
         return -ENOMEM;
+    memset(t, 0, cap * sizeof(*t));
     *table = t;
     *table_cap = cap;
     return 0;
@@ -117,12 +118,18 @@ void hk_builder_reserve(struct hk_builder *b, const struct hk_builder_hint *hint
     /* A little headroom: cycles grow by a few series (new containers) all the time. */
     size_t series = hint->series + hint->series / 8;
     if (series > b->capser && b->nser == 0) {
-        struct bseries *s = realloc(b->ser, series * sizeof(*s));
+        struct bseries *s = hk_big_realloc(b->ser, b->capser * sizeof(*s), series * sizeof(*s));
         if (s) {
             b->ser = s;
             b->capser = series;
         }
     }
+    /* Arena chunks of about a quarter of the last cycle's arena (huge-page backed once they
+     * reach 2 MiB), so a large cycle is not assembled from hundreds of 256 KiB chunks. */
+    size_t chunk = hint->arena_bytes / 4;
+    if (chunk >= HK_BIG_BYTES)
+        hk_arena_set_chunk_bytes(b->arena, chunk < 4 * HK_BIG_BYTES ? HK_BIG_BYTES * (chunk / HK_BIG_BYTES)
+                                                                    : 4 * HK_BIG_BYTES);
     /* Failures are harmless: the tables then grow on demand. */
     (void)table_reserve(&b->intern, &b->intern_cap, hint->values + hint->values / 8);
     (void)table_reserve(&b->sets, &b->sets_cap, hint->sets + hint->sets / 8);
@@ -255,9 +262,10 @@ static long family_get(struct hk_builder *b, const char *name, const char *help,
 static int intern_grow(struct intern **table, size_t *table_cap)
 {
     size_t cap = *table_cap ? *table_cap * 2 : 1024;
-    struct intern *t = calloc(cap, sizeof(*t));
+    struct intern *t = hk_big_alloc(cap * sizeof(*t));
     if (!t)
         return -ENOMEM;
+    memset(t, 0, cap * sizeof(*t));
     for (size_t i = 0; i < *table_cap; i++) {
         const struct intern *e = &(*table)[i];
         if (!e->s)
@@ -362,7 +370,7 @@ static int add_series(struct hk_builder *b, uint32_t fam, const char *series_nam
     }
     if (b->nser == b->capser) {
         size_t cap = b->capser ? b->capser * 2 : 1024;
-        struct bseries *s = realloc(b->ser, cap * sizeof(*s));
+        struct bseries *s = hk_big_realloc(b->ser, b->nser * sizeof(*s), cap * sizeof(*s));
         if (!s)
             return -ENOMEM;
         b->ser = s;
@@ -713,7 +721,7 @@ struct hk_snapshot *hk_builder_seal(struct hk_builder *b, int64_t ts_ms,
     snap = calloc(1, sizeof(*snap));
     order = malloc((b->nfam ? b->nfam : 1) * sizeof(*order));
     rank = malloc((b->nfam ? b->nfam : 1) * sizeof(*rank));
-    items = malloc((b->nser ? b->nser : 1) * sizeof(*items));
+    items = hk_big_alloc((b->nser ? b->nser : 1) * sizeof(*items));
     if (!snap || !order || !rank || !items)
         goto fail;
 
@@ -770,7 +778,8 @@ struct hk_snapshot *hk_builder_seal(struct hk_builder *b, int64_t ts_ms,
         ret_stats->series = nout;
         ret_stats->duplicates = dups;
         ret_stats->arena_bytes = hk_arena_reserved_bytes(b->arena);
-        ret_stats->hint = (struct hk_builder_hint){b->nser, b->intern_n, b->sets_n};
+        ret_stats->hint =
+            (struct hk_builder_hint){b->nser, b->intern_n, b->sets_n, ret_stats->arena_bytes};
     }
     b->arena = NULL; /* now owned by the snapshot */
     free(order);

@@ -117,6 +117,7 @@ struct hk_builder_hint {
     size_t series;
     size_t values; /* distinct interned label values */
     size_t sets;   /* distinct interned label arrays */
+    size_t arena_bytes;
 };
 void hk_builder_reserve(struct hk_builder *b, const struct hk_builder_hint *hint);
 

@@ -130,7 +130,7 @@ static void test_reserve_hint(void **state)
     assert_true(st0.hint.values >= 97 + 3000); /* pod-N and ctr-N values */
     assert_true(st0.hint.sets >= 97 + 3000);
     struct hk_snapshot *b = cycle(3000, &st0.hint, &st1);
-    struct hk_builder_hint small = {10, 10, 10};
+    struct hk_builder_hint small = {10, 10, 10, 4096};
     struct hk_snapshot *c = cycle(3000, &small, &st2);
     assert_non_null(b);
     assert_non_null(c);
