@@ -501,7 +501,8 @@ static int textfile_collect(void *state, struct hk_collect_ctx *ctx)
     } else {
         t->too_many_logged = false;
     }
-    qsort(names, nnames, sizeof(*names), name_cmp);
+    if (nnames > 1) /* names is NULL when there are none, and qsort(NULL, 0, …) is undefined */
+        qsort(names, nnames, sizeof(*names), name_cmp);
     mtimes = calloc(nnames ? nnames : 1, sizeof(*mtimes));
     if (!mtimes) {
         r = -ENOMEM;
