@@ -194,23 +194,23 @@ int hk_cg_parse_blkio(const char *buf, size_t len, bool bytes, struct hk_cg_blkd
         struct hk_cg_blkdev *d = blkdev_get(devs, n, cap, maj, min);
         if (!d)
             continue;
-        if (hk_token_eq(op, ol, "Read")) {
-            *(bytes ? &d->read_bytes : &d->reads) = x;
-        } else if (hk_token_eq(op, ol, "Write")) {
-            *(bytes ? &d->write_bytes : &d->writes) = x;
-        } else if (!bytes) {
+        /* io_serviced keeps Read and Write; io_service_bytes every Op. */
+        uint64_t *dst = NULL;
+        if (hk_token_eq(op, ol, "Read"))
+            dst = bytes ? &d->read_bytes : &d->reads;
+        else if (hk_token_eq(op, ol, "Write"))
+            dst = bytes ? &d->write_bytes : &d->writes;
+        else if (bytes && hk_token_eq(op, ol, "Sync"))
+            dst = &d->sync_bytes;
+        else if (bytes && hk_token_eq(op, ol, "Async"))
+            dst = &d->async_bytes;
+        else if (bytes && hk_token_eq(op, ol, "Discard"))
+            dst = &d->discard_bytes;
+        else if (bytes && hk_token_eq(op, ol, "Total"))
+            dst = &d->total_bytes;
+        if (!dst)
             continue;
-        } else if (hk_token_eq(op, ol, "Sync")) {
-            d->sync_bytes = x;
-        } else if (hk_token_eq(op, ol, "Async")) {
-            d->async_bytes = x;
-        } else if (hk_token_eq(op, ol, "Discard")) {
-            d->discard_bytes = x;
-        } else if (hk_token_eq(op, ol, "Total")) {
-            d->total_bytes = x;
-        } else {
-            continue;
-        }
+        *dst = x;
         if (bytes)
             d->has_v1_ops = true;
     }

@@ -167,6 +167,12 @@ int hk_ebpf_proc_cgroup_path(const char *buf, size_t len, const char *controller
                              size_t cap);
 /* "socket:[N]" → N. 0 or -EINVAL. */
 int hk_ebpf_socket_inode(const char *link, size_t len, uint64_t *ret);
+/* v1 hosts: finds the process holding each socket (<procfs>/<pid>/fd → "socket:[inode]") and
+ * stores the inode of its `controller` cgroup directory under hier_fd in cgroup2_id (reused as
+ * "owner id"); sockets without a known owner keep 0. Sorts socks by inode. socks may be NULL
+ * when nsocks is 0. */
+void hk_ebpf_tcp_attribute_v1(struct hk_tcp_sock *socks, size_t nsocks, int proc_fd, int hier_fd,
+                              const char *controller);
 
 /* ---- probes ---- */
 

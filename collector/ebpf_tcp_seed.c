@@ -207,10 +207,12 @@ static uint64_t pid_cgid(int proc_fd, const char *pid, int hier_fd, const char *
     return (uint64_t)st.st_ino;
 }
 
-/* Finds the owning process of each socket (sorted by inode) and stores its v1 cgroup id in
- * cgroup2_id (reused as "owner id"). */
-static void attribute_v1(struct sock_list *l, int proc_fd, int hier_fd, const char *controller)
+void hk_ebpf_tcp_attribute_v1(struct hk_tcp_sock *socks, size_t nsocks, int proc_fd, int hier_fd,
+                              const char *controller)
 {
+    /* Nothing to attribute, and socks may be NULL: bsearch(…, NULL, 0, …) is undefined. */
+    if (nsocks == 0)
+        return;
     int dfd = openat(proc_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
     if (!d) {
@@ -218,8 +220,7 @@ static void attribute_v1(struct sock_list *l, int proc_fd, int hier_fd, const ch
             close(dfd);
         return;
     }
-    if (l->n > 1) /* qsort(NULL, 0, …) is undefined */
-        qsort(l->v, l->n, sizeof(*l->v), cmp_inode);
+    qsort(socks, nsocks, sizeof(*socks), cmp_inode);
     size_t pids = 0, fds = 0;
     struct dirent *de;
     while ((de = readdir(d)) && pids < SEED_MAX_PIDS && fds < SEED_MAX_FDS) {
@@ -248,7 +249,7 @@ static void attribute_v1(struct sock_list *l, int proc_fd, int hier_fd, const ch
             if (n <= 0 || hk_ebpf_socket_inode(link, (size_t)n, &ino) < 0)
                 continue;
             struct hk_tcp_sock key = {ino, 0, 0};
-            struct hk_tcp_sock *s = bsearch(&key, l->v, l->n, sizeof(*l->v), cmp_inode);
+            struct hk_tcp_sock *s = bsearch(&key, socks, nsocks, sizeof(*socks), cmp_inode);
             if (!s || s->cgroup2_id)
                 continue;
             if (!looked) {
@@ -280,7 +281,7 @@ int hk_ebpf_tcp_seed(const struct hk_ebpf_env *env,
         for (size_t i = 0; i < l.n; i++)
             l.v[i].cgroup2_id = 0;
         if (h->dirfd >= 0)
-            attribute_v1(&l, env->paths->proc_fd, h->dirfd, "cpu");
+            hk_ebpf_tcp_attribute_v1(l.v, l.n, env->paths->proc_fd, h->dirfd, "cpu");
     }
     for (size_t i = 0; i < l.n && r >= 0; i++)
         if (l.v[i].cgroup2_id)

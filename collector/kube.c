@@ -53,7 +53,9 @@ static bool parse_pod(const char *s, size_t len, char *uid, size_t cap)
         if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
               ch == '-' || ch == '_'))
             return false;
-        uid[i - 3] = ch == '_' ? '-' : ch;
+        if (ch == '_')
+            ch = '-';
+        uid[i - 3] = ch;
     }
     uid[len - 3] = '\0';
     return true;
@@ -297,6 +299,8 @@ int hk_kube_parse_docker(const char *json, size_t len, struct hk_kube_meta *ret)
     struct hk_kube_meta m = {0};
     m.sandbox =
         (container && strcmp(container, "POD") == 0) || (type && strcmp(type, "podsandbox") == 0);
+    /* cJSON_IsNumber(NULL) is false; the analyzer cannot see into libcjson and assumes it may be
+     * true: NOLINTNEXTLINE(clang-analyzer-core.NullDereference) */
     if (cJSON_IsNumber(pid) && pid->valuedouble > 0 && pid->valuedouble < 4294967296.0)
         m.pid = (uint32_t)pid->valuedouble;
     r = meta_fill(&m, container, jstr(config, "Image"), name[0] == '/' ? name + 1 : name,

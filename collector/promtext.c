@@ -870,7 +870,10 @@ int hk_promtext_sample(struct hk_promtext *p, size_t i, struct hk_promtext_sampl
             while (*s != '"') {
                 if (*s == '\\') {
                     s++;
-                    *o++ = *s == 'n' ? '\n' : *s;
+                    if (*s == 'n')
+                        *o++ = '\n';
+                    else
+                        *o++ = *s;
                     s++;
                 } else {
                     *o++ = *s++;

@@ -23,6 +23,7 @@ $(O)/hakari-tsan: $$(TSAN_OBJS)
 check-tsan: $(O)/hakari-tsan
 	$(Q)O=$(O) ONLY=tsan ./tests/run.sh all
 
-# cppcheck and clang-tidy with the commented suppression list in mk/analysis-suppressions.txt.
+# cppcheck and clang-tidy over core/ agent/ collector/ exporter/ (mk/analyze.sh; commented
+# suppressions in mk/analysis-suppressions.txt and .clang-tidy).
 analyze:
-	$(Q)./mk/analyze.sh
+	$(Q)O=$(O) ./mk/analyze.sh

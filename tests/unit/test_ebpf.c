@@ -2,7 +2,8 @@
  * function the kernel programs use and its conversion to Prometheus buckets (value ≤ le), per-CPU
  * value decoding, the cgroup id → path index (including a walk of a real directory tree),
  * mountinfo parsing, label resolution with roll-up through the container index, row merging, the
- * ledger that keeps rolled-up rows from going backwards and the oom_kill fallback parser. */
+ * ledger that keeps rolled-up rows from going backwards, the oom_kill fallback parser and the
+ * TCP seed's socket -> v1 cgroup attribution. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -615,6 +616,85 @@ static void test_diag_parse(void **st)
     assert_int_equal(hk_ebpf_diag_parse(buf, 7, diag_cb, socks), 0);
 }
 
+static void mkdirs(const char *root, const char *rel)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", root, rel);
+    for (char *p = path + strlen(root) + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(path, 0755);
+            *p = '/';
+        }
+    assert_int_equal(mkdir(path, 0755), 0);
+}
+
+static void put(const char *root, const char *rel, const char *content)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", root, rel);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(content, fp);
+    fclose(fp);
+}
+
+static void link_at(const char *root, const char *rel, const char *target)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", root, rel);
+    assert_int_equal(symlink(target, path), 0);
+}
+
+/* v1 seeding: a socket held by a process gets the inode of that process's cpu cgroup directory;
+ * sockets nobody in <procfs> holds keep 0. With no sockets at all (socks NULL, a host without
+ * established TCP connections) the walk must not reach bsearch(…, NULL, 0, …), which UBSan
+ * reports as undefined, although the processes there do hold sockets. */
+static void test_tcp_attribute_v1(void **st)
+{
+    (void)st;
+    char root[] = "/tmp/hk-seed-XXXXXX";
+    assert_non_null(mkdtemp(root));
+    mkdirs(root, "proc/4242/fd");
+    put(root, "proc/4242/cgroup", "4:memory:/elsewhere\n3:cpu,cpuacct:/kubepods/pod1/ctr\n");
+    link_at(root, "proc/4242/fd/3", "socket:[777]");
+    link_at(root, "proc/4242/fd/4", "pipe:[5]");
+    link_at(root, "proc/4242/fd/5", "socket:[31337]"); /* not established: not in the list */
+    mkdirs(root, "proc/77/fd");
+    put(root, "proc/77/cgroup", "3:cpu,cpuacct:/\n");
+    link_at(root, "proc/77/fd/0", "socket:[555]");
+    mkdirs(root, "cpu/kubepods/pod1/ctr");
+
+    char path[512];
+    snprintf(path, sizeof(path), "%s/proc", root);
+    int proc_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    snprintf(path, sizeof(path), "%s/cpu", root);
+    int hier_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(proc_fd >= 0 && hier_fd >= 0);
+    struct stat ctr, top;
+    assert_int_equal(fstatat(hier_fd, "kubepods/pod1/ctr", &ctr, 0), 0);
+    assert_int_equal(fstat(hier_fd, &top), 0);
+
+    hk_ebpf_tcp_attribute_v1(NULL, 0, proc_fd, hier_fd, "cpu");
+
+    struct hk_tcp_sock socks[] = {{888, 3, 0}, {777, 1, 0}, {555, 2, 0}};
+    hk_ebpf_tcp_attribute_v1(socks, 3, proc_fd, hier_fd, "cpu");
+    /* Sorted by inode: 555, 777, 888. */
+    assert_int_equal(socks[0].inode, 555);
+    assert_int_equal(socks[0].cgroup2_id, (uint64_t)top.st_ino); /* pid 77 sits in the root */
+    assert_int_equal(socks[1].inode, 777);
+    assert_int_equal(socks[1].cookie, 1);
+    assert_int_equal(socks[1].cgroup2_id, (uint64_t)ctr.st_ino);
+    assert_int_equal(socks[2].inode, 888);
+    assert_int_equal(socks[2].cgroup2_id, 0); /* no process holds it */
+
+    close(proc_fd);
+    close(hier_fd);
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -624,7 +704,7 @@ int main(void)
         cmocka_unit_test(test_labels_rollup),    cmocka_unit_test(test_ledger),
         cmocka_unit_test(test_oom_kill_parse),   cmocka_unit_test(test_blk_devname),
         cmocka_unit_test(test_schedstat),        cmocka_unit_test(test_proc_cgroup_path),
-        cmocka_unit_test(test_diag_parse),
+        cmocka_unit_test(test_diag_parse),       cmocka_unit_test(test_tcp_attribute_v1),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

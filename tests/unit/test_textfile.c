@@ -1,6 +1,6 @@
 /* Unit tests of the textfile collector (collector/textfile.c) on real files in a temporary
  * rootfs: whole-file skipping with the error metrics, mtimes, files replaced or rewritten while
- * being read, size caps, a missing directory, and the inert default. */
+ * being read, size caps, a missing or empty directory, and the inert default. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -363,6 +363,21 @@ static void test_missing_directory(void **state)
     hk_snapshot_unref(s);
 }
 
+/* A directory without any *.prom file (the usual state before anything drops one in) is a clean
+ * scrape: no error, no file series. The empty name list used to reach qsort(NULL, 0, …), which
+ * UBSan (unit tests) reports as a null argument declared nonnull. */
+static void test_empty_directory(void **state)
+{
+    struct fx *f = *state;
+    write_file(f, "notes.txt", "not a textfile\n", 0);
+    assert_int_equal(start(f, "directory: /tf\n"), 0);
+    struct hk_snapshot *s = collect(f);
+    assert_true(value_of(s, "node_textfile_scrape_error", NULL, NULL) == 0);
+    assert_true(value_of(s, "node_textfile_mtime_seconds", NULL, NULL) == ABSENT);
+    assert_int_equal(f->soft_errors, 0);
+    hk_snapshot_unref(s);
+}
+
 static void test_not_a_regular_file(void **state)
 {
     struct fx *f = *state;
@@ -391,6 +406,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_vanished_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_directory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_regular_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_empty_directory, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
