@@ -524,7 +524,6 @@ static int ledger_fold(struct hk_ebpf_ledger *l, const char *row, uint32_t sub,
         int k = carried_cmp(row, sub, &l->carried[mid]);
         if (k == 0) {
             lo = mid;
-            hi = mid + 1;
             break;
         }
         if (k < 0)

@@ -312,7 +312,7 @@ static bool ingest_step(struct endpoint *ep, size_t max)
             ep->pos = 0;
         }
     }
-    if (ep->stale_phase && r >= 0) {
+    if (ep->stale_phase && ep->prev && r >= 0) {
         double stale;
         uint64_t bits = HK_STALE_NAN_BITS;
         memcpy(&stale, &bits, sizeof(stale));
@@ -324,8 +324,10 @@ static bool ingest_step(struct endpoint *ep, size_t max)
         }
     }
     ep->ingest_err = r;
-    bool finished = r < 0 || (ep->stale_phase ? ep->pos == ep->prev->nseries
-                                              : ep->pos == snap->nseries && !ep->prev);
+    /* Done after the stale phase, or after the series when there is no previous snapshot. */
+    const struct hk_snapshot *walked = ep->stale_phase ? ep->prev : snap;
+    bool finished =
+        r < 0 || (walked && ep->pos == walked->nseries && (ep->stale_phase || !ep->prev));
     if (finished)
         ingest_end(ep);
     return finished;
