@@ -665,7 +665,8 @@ int hk_emit_labels(struct hk_builder *b, const struct hk_family_spec *family,
 /* ---------------------------------------------------------------- seal */
 
 struct sort_ctx_item {
-    uint32_t rank; /* family rank by name */
+    uint64_t group; /* copy of ser[idx].group: most comparisons end here, without a cache miss */
+    uint32_t rank;  /* family rank by name */
     uint32_t idx;
 };
 
@@ -683,9 +684,9 @@ static int series_cmp(const void *pa, const void *pb, void *ctx)
     const struct sort_ctx_item *a = pa, *b = pb;
     if (a->rank != b->rank)
         return a->rank < b->rank ? -1 : 1;
+    if (a->group != b->group)
+        return a->group < b->group ? -1 : 1;
     const struct bseries *sa = &sort_builder->ser[a->idx], *sb = &sort_builder->ser[b->idx];
-    if (sa->group != sb->group)
-        return sa->group < sb->group ? -1 : 1;
     if (sa->suffix != sb->suffix)
         return sa->suffix < sb->suffix ? -1 : 1;
     if (sa->sub != sb->sub) {
@@ -731,7 +732,7 @@ struct hk_snapshot *hk_builder_seal(struct hk_builder *b, int64_t ts_ms,
     for (uint32_t i = 0; i < b->nfam; i++)
         rank[order[i]] = i;
     for (uint32_t i = 0; i < b->nser; i++)
-        items[i] = (struct sort_ctx_item){rank[b->ser[i].s.family], i};
+        items[i] = (struct sort_ctx_item){b->ser[i].group, rank[b->ser[i].s.family], i};
     qsort_r(items, b->nser, sizeof(*items), series_cmp, b);
 
     struct hk_series *out = hk_arena_alloc(b->arena, (b->nser ? b->nser : 1) * sizeof(*out));

@@ -90,7 +90,8 @@ int hk_rw_encode_v1(const struct hk_rw_sample *const *samples, size_t n, struct 
         const struct hk_rw_sample *x = samples[i];
         size_t t = 0;
         for (uint32_t k = 0; k < x->nlabels; k++, li++) {
-            size_t nl = strlen(x->labels[k].name), vl = strlen(x->labels[k].value);
+            size_t nl = x->lens ? x->lens[2 * k] : strlen(x->labels[k].name);
+            size_t vl = x->lens ? x->lens[2 * k + 1] : strlen(x->labels[k].value);
             if (nl > UINT32_MAX / 4 || vl > UINT32_MAX / 4) {
                 free(lens);
                 return -E2BIG;
@@ -460,16 +461,27 @@ static uint64_t get_u64(struct cursor *c)
     return v;
 }
 
-static const char *get_str(struct cursor *c)
+/* A stored string (u32 length, bytes, NUL); its length in *ret_len when asked. */
+static const char *get_str_len(struct cursor *c, uint32_t *ret_len)
 {
     uint32_t len = get_u32(c);
     if (c->bad || (size_t)(c->end - c->p) < (size_t)len + 1 || c->p[len] != '\0') {
         c->bad = true;
+        len = 0;
+        if (ret_len)
+            *ret_len = 0;
         return "";
     }
     const char *s = c->p;
     c->p += len + 1;
+    if (ret_len)
+        *ret_len = len;
     return s;
+}
+
+static const char *get_str(struct cursor *c)
+{
+    return get_str_len(c, NULL);
 }
 
 int hk_rw_record_decode(const void *in, size_t len, struct hk_rw_record *ret)
@@ -516,11 +528,11 @@ int hk_rw_record_decode(const void *in, size_t len, struct hk_rw_record *ret)
     struct cursor c2 = c;
     size_t nl = 0;
     for (uint32_t i = 0; i < ns && !c2.bad; i++) {
-        c2.p += 4 + 8 + 8 + 8;
-        if (c2.p > c2.end) {
+        if ((size_t)(c2.end - c2.p) < 4 + 8 + 8 + 8) { /* checked before moving the pointer */
             c2.bad = true;
             break;
         }
+        c2.p += 4 + 8 + 8 + 8;
         uint32_t k = get_u32(&c2);
         if (k > 4096) {
             c2.bad = true;
@@ -534,7 +546,8 @@ int hk_rw_record_decode(const void *in, size_t len, struct hk_rw_record *ret)
         goto out;
     rec.samples = calloc(ns ? ns : 1, sizeof(*rec.samples));
     rec.labels = calloc(nl ? nl : 1, sizeof(*rec.labels));
-    if (!rec.samples || !rec.labels) {
+    rec.lens = malloc((nl ? nl : 1) * 2 * sizeof(*rec.lens));
+    if (!rec.samples || !rec.labels || !rec.lens) {
         r = -ENOMEM;
         goto out;
     }
@@ -549,9 +562,14 @@ int hk_rw_record_decode(const void *in, size_t len, struct hk_rw_record *ret)
         s->ts_ms = (int64_t)get_u64(&c);
         s->nlabels = get_u32(&c);
         s->labels = &rec.labels[li];
+        s->lens = &rec.lens[2 * li];
+        if (s->nlabels > nl - li) { /* the first pass counted these; a mismatch is corruption */
+            c.bad = true;
+            break;
+        }
         for (uint32_t k = 0; k < s->nlabels && !c.bad; k++, li++) {
-            rec.labels[li].name = get_str(&c);
-            rec.labels[li].value = get_str(&c);
+            rec.labels[li].name = get_str_len(&c, &rec.lens[2 * li]);
+            rec.labels[li].value = get_str_len(&c, &rec.lens[2 * li + 1]);
         }
     }
     if (c.bad)
@@ -573,6 +591,7 @@ void hk_rw_record_free(struct hk_rw_record *rec)
     free(rec->data);
     free(rec->families);
     free(rec->labels);
+    free(rec->lens);
     free(rec->samples);
     memset(rec, 0, sizeof(*rec));
 }

@@ -24,6 +24,9 @@ struct hk_rw_sample {
     double value;
     int64_t ts_ms;
     uint64_t hash; /* of the label set; picks the shard */
+    /* strlen of each label's name and value (2 per label) when already known (decoded queue
+     * records carry them), else NULL. */
+    const uint32_t *lens;
 };
 
 /* Plain protobuf bytes (not compressed) appended to out. */
@@ -48,6 +51,7 @@ struct hk_rw_record {
     struct hk_rw_family *families;
     size_t nfamilies;
     struct hk_label *labels;
+    uint32_t *lens; /* 2 per label: name and value lengths */
     struct hk_rw_sample *samples;
     size_t nsamples;
 };

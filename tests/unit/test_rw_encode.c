@@ -37,8 +37,8 @@ static uint64_t bits(double d)
 
 static void make(struct hk_rw_sample s[2], const struct hk_rw_sample *p[2])
 {
-    s[0] = (struct hk_rw_sample){l1, 4, &fam_cpu, 12345.5, 1700000000123, 1};
-    s[1] = (struct hk_rw_sample){l2, 2, NULL, stale_nan(), 1700000000456, 2};
+    s[0] = (struct hk_rw_sample){l1, 4, &fam_cpu, 12345.5, 1700000000123, 1, NULL};
+    s[1] = (struct hk_rw_sample){l2, 2, NULL, stale_nan(), 1700000000456, 2, NULL};
     p[0] = &s[0];
     p[1] = &s[1];
 }
@@ -160,7 +160,7 @@ static void test_v1_matches_protobuf_c(void **state)
             s[i] = (struct hk_rw_sample){labels[i], nl, NULL,
                                          values[xs(&rng) % (sizeof(values) / sizeof(values[0]))],
                                          stamps[xs(&rng) % (sizeof(stamps) / sizeof(stamps[0]))],
-                                         0};
+                                         0, NULL};
             p[i] = &s[i];
         }
         hk_buf_reset(&mine);
@@ -169,6 +169,20 @@ static void test_v1_matches_protobuf_c(void **state)
         hk_buf_putc(&ref, 'A');
         assert_int_equal(hk_rw_encode_v1(p, n, &mine), 0);
         pack_reference(p, n, &ref);
+        assert_int_equal(mine.len, ref.len);
+        assert_memory_equal(mine.data, ref.data, ref.len);
+        /* Same bytes when the lengths come with the samples (as decoded records give them). */
+        uint32_t lens[8][16];
+        for (size_t i = 0; i < n; i++) {
+            for (uint32_t k = 0; k < s[i].nlabels; k++) {
+                lens[i][2 * k] = (uint32_t)strlen(s[i].labels[k].name);
+                lens[i][2 * k + 1] = (uint32_t)strlen(s[i].labels[k].value);
+            }
+            s[i].lens = lens[i];
+        }
+        hk_buf_reset(&mine);
+        hk_buf_putc(&mine, 'A');
+        assert_int_equal(hk_rw_encode_v1(p, n, &mine), 0);
         assert_int_equal(mine.len, ref.len);
         assert_memory_equal(mine.data, ref.data, ref.len);
     }
@@ -283,6 +297,10 @@ static void test_record_round_trip(void **state)
     for (size_t i = 0; i < 4; i++) {
         assert_string_equal(rec.samples[0].labels[i].name, l1[i].name);
         assert_string_equal(rec.samples[0].labels[i].value, l1[i].value);
+        /* Decoding records the lengths the 1.0 encoder uses instead of strlen. */
+        assert_non_null(rec.samples[0].lens);
+        assert_int_equal(rec.samples[0].lens[2 * i], strlen(l1[i].name));
+        assert_int_equal(rec.samples[0].lens[2 * i + 1], strlen(l1[i].value));
     }
     assert_non_null(rec.samples[0].family);
     assert_string_equal(rec.samples[0].family->help, fam_cpu.help);
