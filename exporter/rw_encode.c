@@ -467,7 +467,6 @@ static const char *get_str_len(struct cursor *c, uint32_t *ret_len)
     uint32_t len = get_u32(c);
     if (c->bad || (size_t)(c->end - c->p) < (size_t)len + 1 || c->p[len] != '\0') {
         c->bad = true;
-        len = 0;
         if (ret_len)
             *ret_len = 0;
         return "";
