@@ -97,6 +97,8 @@ struct hk_builder *hk_builder_new(const struct hk_limits *limits)
     return b;
 }
 
+static int intern_resize(struct intern **table, size_t *table_cap, size_t cap);
+
 static int table_reserve(struct intern **table, size_t *table_cap, size_t n)
 {
     size_t cap = 1024;
@@ -104,13 +106,7 @@ static int table_reserve(struct intern **table, size_t *table_cap, size_t n)
         cap <<= 1;
     if (cap <= *table_cap || *table)
         return 0; /* only before the first use: no rehash here */
-    struct intern *t = hk_big_alloc(cap * sizeof(*t));
-    if (!t)
-        return -ENOMEM;
-    memset(t, 0, cap * sizeof(*t));
-    *table = t;
-    *table_cap = cap;
-    return 0;
+    return intern_resize(table, table_cap, cap);
 }
 
 void hk_builder_reserve(struct hk_builder *b, const struct hk_builder_hint *hint)
@@ -259,9 +255,9 @@ static long family_get(struct hk_builder *b, const char *name, const char *help,
     return (long)b->nfam++;
 }
 
-static int intern_grow(struct intern **table, size_t *table_cap)
+/* A table of cap slots (a power of two) holding the entries of the old one. */
+static int intern_resize(struct intern **table, size_t *table_cap, size_t cap)
 {
-    size_t cap = *table_cap ? *table_cap * 2 : 1024;
     struct intern *t = hk_big_alloc(cap * sizeof(*t));
     if (!t)
         return -ENOMEM;
@@ -279,6 +275,11 @@ static int intern_grow(struct intern **table, size_t *table_cap)
     *table = t;
     *table_cap = cap;
     return 0;
+}
+
+static int intern_grow(struct intern **table, size_t *table_cap)
+{
+    return intern_resize(table, table_cap, *table_cap ? *table_cap * 2 : 1024);
 }
 
 /* The arena copy of a valid value, shared with every earlier equal value of this cycle. */

@@ -333,13 +333,6 @@ static bool ingest_step(struct endpoint *ep, size_t max)
     return finished;
 }
 
-static void ingest(struct endpoint *ep, struct hk_snapshot *snap)
-{
-    ingest_begin(ep, snap);
-    while (!ingest_step(ep, SIZE_MAX / 16))
-        ;
-}
-
 static void send_metadata(struct endpoint *ep)
 {
     int64_t now = hk_rw_now_ms();
@@ -370,23 +363,12 @@ static struct hk_snapshot *take_one(struct endpoint *ep)
     return snap;
 }
 
-static size_t take_mail(struct endpoint *ep, struct hk_snapshot **out)
-{
-    pthread_mutex_lock(&ep->mu);
-    size_t n = ep->nmail;
-    memcpy(out, ep->mail, n * sizeof(*out));
-    ep->nmail = 0;
-    pthread_mutex_unlock(&ep->mu);
-    return n;
-}
-
 static void *endpoint_main(void *arg)
 {
     struct endpoint *ep = arg;
-    struct hk_snapshot *got[MAILBOX];
+    struct hk_snapshot *snap;
     pthread_setname_np(pthread_self(), "hk-remote-write"); /* top -H, perf, /proc/PID/task */
     while (!atomic_load(&ep->stop)) {
-        struct hk_snapshot *snap;
         if (!ep->cur && (snap = take_one(ep)))
             ingest_begin(ep, snap);
         if (ep->cur && ingest_step(ep, INGEST_SLICE) && (snap = take_one(ep)))
@@ -402,11 +384,13 @@ static void *endpoint_main(void *arg)
         }
     }
     /* Everything published is made durable, then the round in flight gets a little time. */
-    while (ep->cur && !ingest_step(ep, SIZE_MAX / 16))
-        ;
-    size_t n = take_mail(ep, got);
-    for (size_t i = 0; i < n; i++)
-        ingest(ep, got[i]);
+    for (;;) {
+        while (ep->cur && !ingest_step(ep, SIZE_MAX / 16))
+            ;
+        if (!(snap = take_one(ep)))
+            break;
+        ingest_begin(ep, snap);
+    }
     int64_t budget = FLUSH_DEADLINE_MS;
     hk_rw_sender_flush(ep->snd, hk_rw_now_ms() + budget);
     struct hk_rw_queue_stats qs;

@@ -6,6 +6,10 @@ O=${O:-build}
 HAKARI=${HAKARI:-$TOP/$O/hakari}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/hakari-test.XXXXXX")
 _PIDS=()
+# Debian's interpreter directly: a version-manager shim first in PATH costs seconds per start
+# on a loaded machine.
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=$(command -v python3)
 
 cleanup() {
     local p
@@ -24,7 +28,7 @@ log() { echo "--- $*" >&2; }
 
 # A free TCP port on 127.0.0.1.
 free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+    "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
 # bg NAME CMD... : start in the background, log to $TMP/NAME.log, remember the pid in $BG_PID.

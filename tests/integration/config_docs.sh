@@ -4,7 +4,6 @@
 # tables of the docs; every collector in the tree has a section.
 source "$(dirname "$0")/../lib.sh"
 # Debian's interpreter: python3-yaml (mk/packages-test.txt) is installed for it.
-PY=$([ -x /usr/bin/python3 ] && echo /usr/bin/python3 || command -v python3)
 TOP="$TOP" HAKARI="$HAKARI" "$PY" "$TOP/tests/tools/check_config_docs.py"
 # The extractor itself finds a key added to a parser: add one to a copy and expect a failure.
 mkdir -p "$TMP/t/agent" "$TMP/t/core" "$TMP/t/docs"

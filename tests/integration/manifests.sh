@@ -4,7 +4,6 @@
 # rendered hakari.yml with the container's args passes `hakari --config.check`.
 source "$(dirname "$0")/../lib.sh"
 # Debian's interpreter: python3-yaml (mk/packages-test.txt) is installed for it.
-PY=$([ -x /usr/bin/python3 ] && echo /usr/bin/python3 || command -v python3)
 [ -x "$HAKARI" ] || fail "no binary at $HAKARI"
 "$PY" -c 'import yaml' 2>/dev/null || fail "python3-yaml missing (mk/packages-test.txt)"
 TOP="$TOP" HAKARI="$HAKARI" "$PY" "$TOP/tests/tools/check_manifests.py"

@@ -9,7 +9,6 @@
 # arrives and the durable queue is written to the /var/lib/hakari hostPath under a read-only root.
 source "$(dirname "$0")/../lib.sh"
 # Debian's interpreter: python3-yaml (mk/packages-test.txt) is installed for it.
-PY=$([ -x /usr/bin/python3 ] && echo /usr/bin/python3 || command -v python3)
 [ "$(id -u)" -eq 0 ] || skip "needs root for chroot and mounts"
 command -v setpriv >/dev/null || fail "setpriv (util-linux) missing"
 R="$TMP/rootfs"

@@ -8,25 +8,7 @@ cd "$TOP"
 
 command -v promtool >/dev/null || fail "promtool missing (Debian package prometheus)"
 
-# Debian's interpreter directly: a version-manager shim in PATH costs seconds per call.
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
-CHECK=tests/tools/promqlcheck.py
-RULES=(promql-tests/rules/*.yml)
-RULE_FILES=()
-TEST_FILES=()
-for f in "${RULES[@]}"; do
-    case $f in *_test.yml) TEST_FILES+=("$f") ;; *) RULE_FILES+=("$f") ;; esac
-done
-DASHES=(dashboards/hakari-*.json)
-failed=()
-step() { # name, command...: run, keep going, remember failures
-    local name=$1
-    shift
-    local t0=$SECONDS
-    log "$name"
-    if "$@"; then echo "ok   $name ($((SECONDS - t0))s)"; else echo "FAIL $name"; failed+=("$name"); fi
-}
+source "$TOP/tests/tools/promql_lib.sh"
 
 # ---- static checks ----
 step "dashboards match dashboards/gen.py" "$PY" dashboards/gen.py --check

@@ -10,25 +10,7 @@ command -v promtool >/dev/null || fail "promtool missing (Debian package prometh
 command -v prometheus >/dev/null || fail "prometheus missing (Debian package prometheus)"
 [ -x "$HAKARI" ] || fail "$HAKARI not built"
 
-# Debian's interpreter directly: a version-manager shim in PATH costs seconds per call.
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
-CHECK=tests/tools/promqlcheck.py
-RULES=(promql-tests/rules/*.yml)
-RULE_FILES=()
-TEST_FILES=()
-for f in "${RULES[@]}"; do
-    case $f in *_test.yml) TEST_FILES+=("$f") ;; *) RULE_FILES+=("$f") ;; esac
-done
-DASHES=(dashboards/hakari-*.json)
-failed=()
-step() { # name, command...: run, keep going, remember failures
-    local name=$1
-    shift
-    local t0=$SECONDS
-    log "$name"
-    if "$@"; then echo "ok   $name ($((SECONDS - t0))s)"; else echo "FAIL $name"; failed+=("$name"); fi
-}
+source "$TOP/tests/tools/promql_lib.sh"
 
 # ---- data check: two clusters into one Prometheus ----
 # Every fixture node root (cgroup layouts and node-collector roots), as the catalogue uses them.

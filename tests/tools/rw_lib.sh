@@ -1,8 +1,5 @@
 # Helpers for the remote-write integration scripts (source after tests/lib.sh).
 
-# The system python: a pyenv shim first in PATH costs seconds per start on a loaded machine.
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=$(command -v python3)
 
 # start_vm NAME: VictoriaMetrics on a free port; sets VM_URL and VM_PID.
 start_vm() {
