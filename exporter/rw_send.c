@@ -79,6 +79,7 @@ struct hk_rw_sender {
     uint64_t eval_appended0; /* samples_total at eval_start_ms */
     uint64_t eval_round_samples;
     double eval_shard_ms; /* sum over rounds of wall time x shards */
+    uint64_t eval_min_pending; /* lowest backlog seen after a round in this window */
     uint64_t rng;
     long last_logged_status;
     /* auth */
@@ -855,6 +856,7 @@ static void shard_eval_reset(struct hk_rw_sender *s, int64_t now)
     s->eval_appended0 = atomic_load(&s->st->samples_total);
     s->eval_round_samples = 0;
     s->eval_shard_ms = 0;
+    s->eval_min_pending = UINT64_MAX;
 }
 
 /* Shards needed = rate to deliver / rate one shard achieves, both measured over the last
@@ -876,6 +878,10 @@ static void adjust_shards(struct hk_rw_sender *s, int64_t now)
         return;
     struct hk_rw_queue_stats qs;
     hk_rw_queue_get_stats(s->q, &qs);
+    /* Kept up: the backlog fell below one round's worth at some point in the window, so the
+     * shards in use delivered everything queued. Per-shard rates measured on a few small rounds
+     * (start-up, a busy host) can be far too low; they must not add shards that are not needed. */
+    bool kept_up = s->eval_min_pending < (uint64_t)qc->max_samples_per_send * s->nshards;
     double appended = (double)(atomic_load(&s->st->samples_total) - s->eval_appended0);
     double need = appended * 1000.0 / (double)span + (double)qs.pending_samples / BACKLOG_DRAIN_S;
     double per_shard = (double)s->eval_round_samples * 1000.0 / s->eval_shard_ms;
@@ -888,6 +894,8 @@ static void adjust_shards(struct hk_rw_sender *s, int64_t now)
         if ((double)desired < want)
             desired++; /* rounded up */
     }
+    if (desired > s->nshards && kept_up)
+        desired = s->nshards;
     if (desired != s->nshards) {
         char a[32], b[32], c[32], d[32];
         snprintf(a, sizeof(a), "%.0f", need);
@@ -921,8 +929,12 @@ static void finish_round(struct hk_rw_sender *s)
         s->nshards = s->nshards / 2 > qc->min_shards ? s->nshards / 2 : qc->min_shards;
         shard_eval_reset(s, now);
     } else {
+        struct hk_rw_queue_stats qs;
+        hk_rw_queue_get_stats(s->q, &qs);
         s->eval_round_samples += s->round_samples;
         s->eval_shard_ms += (double)(now - s->round_start_ms + 1) * s->round_shards;
+        if (qs.pending_samples < s->eval_min_pending)
+            s->eval_min_pending = qs.pending_samples;
         adjust_shards(s, now);
     }
     atomic_store(&s->st->shards, s->nshards);
