@@ -56,7 +56,7 @@ struct endpoint {
     int64_t chunk_oldest;
     struct hk_arena *arena; /* labels of the chunk being built; rewound after each flush */
     struct hk_arena_mark arena_base;
-    struct hk_buf rec;
+    struct hk_buf rec, rec_raw; /* a record, and its bytes before snappy */
     uint64_t *set;
     size_t setcap;
     struct hk_label *tmp;
@@ -121,7 +121,7 @@ static int flush_chunk(struct endpoint *ep)
     int r = 0;
     if (!ep->nchunk)
         goto out;
-    r = hk_rw_record_encode(ep->chunk, ep->nchunk, &ep->rec);
+    r = hk_rw_record_encode(ep->chunk, ep->nchunk, &ep->rec_raw, &ep->rec);
     if (r == 0)
         r = hk_rw_queue_append(ep->q, ep->rec.data, (uint32_t)ep->rec.len, (uint32_t)ep->nchunk,
                                ep->chunk_oldest);
@@ -440,6 +440,7 @@ static void endpoint_free(struct endpoint *ep)
     hk_relabel_free(ep->rules);
     hk_arena_free(ep->arena);
     hk_buf_free(&ep->rec);
+    hk_buf_free(&ep->rec_raw);
     free(ep->chunk);
     free(ep->set);
     free(ep->tmp);
@@ -462,6 +463,7 @@ static int endpoint_new(const struct hk_yaml_node *item, const struct hk_config 
         return -ENOMEM;
     pthread_mutex_init(&ep->mu, NULL);
     hk_buf_init(&ep->rec, 0);
+    hk_buf_init(&ep->rec_raw, 0);
     if ((r = hk_rw_config_parse(item, &ep->cfg, err)) < 0)
         goto fail;
     if ((r = hk_relabel_parse(ep->cfg.write_relabel_configs, &ep->rules, err)) < 0)

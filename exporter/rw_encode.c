@@ -62,12 +62,37 @@ static uint8_t *put_varint(uint8_t *p, uint64_t v)
     return p;
 }
 
+/* Label names and values are mostly a few bytes long: copied with fixed-size moves (two
+ * overlapping ones cover any length in a range) instead of a libc call per string, which was
+ * most of the encoder's time. Reads and writes stay within [s, s+len) and [p, p+len). */
+static inline uint8_t *copy_small(uint8_t *p, const char *s, uint32_t len)
+{
+    if (len >= 8 && len <= 16) {
+        uint64_t a, b;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + len - 8, 8);
+        memcpy(p, &a, 8);
+        memcpy(p + len - 8, &b, 8);
+    } else if (len >= 4 && len < 8) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + len - 4, 4);
+        memcpy(p, &a, 4);
+        memcpy(p + len - 4, &b, 4);
+    } else if (len < 4) {
+        for (uint32_t i = 0; i < len; i++)
+            p[i] = (uint8_t)s[i];
+    } else {
+        memcpy(p, s, len);
+    }
+    return p + len;
+}
+
 static uint8_t *put_bytes(uint8_t *p, uint8_t tag, const char *s, uint32_t len)
 {
     *p++ = tag;
     p = put_varint(p, len);
-    memcpy(p, s, len);
-    return p + len;
+    return copy_small(p, s, len);
 }
 
 /* prometheus.WriteRequest written directly, without building protobuf-c message trees: the
@@ -77,54 +102,59 @@ static uint8_t *put_bytes(uint8_t *p, uint8_t tag, const char *s, uint32_t len)
  * strings omitted, fields in number order); tests/unit/test_rw_encode.c compares them. */
 int hk_rw_encode_v1(const struct hk_rw_sample *const *samples, size_t n, struct hk_buf *out)
 {
-    size_t nlabels = 0;
-    for (size_t i = 0; i < n; i++)
-        nlabels += samples[i]->nlabels;
-    /* Pass 1: string lengths, label and series sizes. */
-    uint32_t *lens = malloc((2 * nlabels + n + 1) * sizeof(*lens));
-    if (!lens)
-        return -ENOMEM;
-    uint32_t *tsz = lens + 2 * nlabels;
-    size_t total = 0, li = 0;
+    /* One pass, each series sized and then written while its labels are in cache: a shard's
+     * samples are scattered over the round's records, and reading them twice (size pass, write
+     * pass) cost twice the cache misses. */
+    size_t start = out->len;
     for (size_t i = 0; i < n; i++) {
         const struct hk_rw_sample *x = samples[i];
+        /* Prefetch: the sample 8 ahead, the label array and lengths of the one 4 ahead, the
+         * strings of the one 2 ahead (each needs the line fetched by the step before). */
+        if (i + 8 < n)
+            __builtin_prefetch(samples[i + 8]);
+        if (i + 4 < n) {
+            __builtin_prefetch(samples[i + 4]->labels);
+            __builtin_prefetch(samples[i + 4]->lens);
+        }
+        if (i + 2 < n && samples[i + 2]->nlabels) {
+            __builtin_prefetch(samples[i + 2]->labels[0].name);
+            __builtin_prefetch(samples[i + 2]->labels[0].name + 64);
+        }
+        uint32_t lens[2 * 64];
+        uint32_t *lp = x->nlabels <= 64 ? lens : malloc(2 * (size_t)x->nlabels * sizeof(*lp));
+        if (!lp) {
+            out->len = start;
+            return -ENOMEM;
+        }
         size_t t = 0;
-        for (uint32_t k = 0; k < x->nlabels; k++, li++) {
+        for (uint32_t k = 0; k < x->nlabels; k++) {
             size_t nl = x->lens ? x->lens[2 * k] : strlen(x->labels[k].name);
             size_t vl = x->lens ? x->lens[2 * k + 1] : strlen(x->labels[k].value);
-            if (nl > UINT32_MAX / 4 || vl > UINT32_MAX / 4) {
-                free(lens);
-                return -E2BIG;
-            }
-            lens[2 * li] = (uint32_t)nl;
-            lens[2 * li + 1] = (uint32_t)vl;
+            if (nl > UINT32_MAX / 4 || vl > UINT32_MAX / 4)
+                t = SIZE_MAX;
+            if (t == SIZE_MAX)
+                break;
+            lp[2 * k] = (uint32_t)nl;
+            lp[2 * k + 1] = (uint32_t)vl;
             size_t l = (nl ? 1 + varint_len(nl) + nl : 0) + (vl ? 1 + varint_len(vl) + vl : 0);
             t += 1 + varint_len(l) + l;
         }
         /* A value that compares equal to 0 (so -0.0 too) is omitted, as protobuf-c does. */
         size_t sl = (x->value != 0.0 ? 9 : 0) + (x->ts_ms ? 1 + varint_len((uint64_t)x->ts_ms) : 0);
-        t += 1 + varint_len(sl) + sl;
-        if (t > UINT32_MAX / 4) {
-            free(lens);
-            return -E2BIG;
+        if (t != SIZE_MAX)
+            t += 1 + varint_len(sl) + sl;
+        int r = t > UINT32_MAX / 4 ? -E2BIG : hk_buf_reserve(out, 1 + varint_len(t) + t);
+        if (r < 0) {
+            if (lp != lens)
+                free(lp);
+            out->len = start;
+            return r;
         }
-        tsz[i] = (uint32_t)t;
-        total += 1 + varint_len(t) + t;
-    }
-    int r = hk_buf_reserve(out, total);
-    if (r < 0) {
-        free(lens);
-        return r;
-    }
-    /* Pass 2: write. */
-    uint8_t *p = (uint8_t *)out->data + out->len;
-    li = 0;
-    for (size_t i = 0; i < n; i++) {
-        const struct hk_rw_sample *x = samples[i];
+        uint8_t *p = (uint8_t *)out->data + out->len;
         *p++ = 0x0a; /* WriteRequest.timeseries = 1, LEN */
-        p = put_varint(p, tsz[i]);
-        for (uint32_t k = 0; k < x->nlabels; k++, li++) {
-            uint32_t nl = lens[2 * li], vl = lens[2 * li + 1];
+        p = put_varint(p, t);
+        for (uint32_t k = 0; k < x->nlabels; k++) {
+            uint32_t nl = lp[2 * k], vl = lp[2 * k + 1];
             size_t l = (nl ? 1 + varint_len(nl) + nl : 0) + (vl ? 1 + varint_len(vl) + vl : 0);
             *p++ = 0x0a; /* TimeSeries.labels = 1, LEN */
             p = put_varint(p, l);
@@ -133,9 +163,10 @@ int hk_rw_encode_v1(const struct hk_rw_sample *const *samples, size_t n, struct 
             if (vl)
                 p = put_bytes(p, 0x12, x->labels[k].value, vl); /* Label.value = 2 */
         }
+        if (lp != lens)
+            free(lp);
         uint64_t vbits;
         memcpy(&vbits, &x->value, sizeof(vbits)); /* the stale-NaN bits travel unchanged */
-        size_t sl = (x->value != 0.0 ? 9 : 0) + (x->ts_ms ? 1 + varint_len((uint64_t)x->ts_ms) : 0);
         *p++ = 0x12; /* TimeSeries.samples = 2, LEN */
         p = put_varint(p, sl);
         if (x->value != 0.0) {
@@ -147,9 +178,10 @@ int hk_rw_encode_v1(const struct hk_rw_sample *const *samples, size_t n, struct 
             *p++ = 0x10; /* Sample.timestamp = 2, VARINT (int64: two's complement) */
             p = put_varint(p, (uint64_t)x->ts_ms);
         }
+        out->len = (size_t)(p - (uint8_t *)out->data);
     }
-    out->len = (size_t)(p - (uint8_t *)out->data);
-    free(lens);
+    if (out->data)
+        out->data[out->len] = '\0';
     return 0;
 }
 
@@ -369,14 +401,21 @@ static void put_str(struct hk_buf *b, const char *s)
     hk_buf_put(b, s ? s : "", len + 1);
 }
 
-int hk_rw_record_encode(const struct hk_rw_sample *samples, size_t n, struct hk_buf *out)
+int hk_rw_record_encode(const struct hk_rw_sample *samples, size_t n, struct hk_buf *scratch,
+                        struct hk_buf *out)
 {
-    struct hk_buf raw;
+    struct hk_buf own;
+    struct hk_buf *raw = scratch ? scratch : &own;
     const struct hk_rw_family **fams = NULL;
     uint32_t *fam_of = NULL;
     size_t nfams = 0;
     int r = -ENOMEM;
-    hk_buf_init(&raw, HK_RW_RECORD_MAX);
+    if (scratch) {
+        hk_buf_reset(scratch);
+        scratch->max = HK_RW_RECORD_MAX;
+    } else {
+        hk_buf_init(&own, HK_RW_RECORD_MAX);
+    }
     fams = calloc(n ? n : 1, sizeof(*fams));
     fam_of = calloc(n ? n : 1, sizeof(*fam_of));
     if (!fams || !fam_of)
@@ -396,37 +435,74 @@ int hk_rw_record_encode(const struct hk_rw_sample *samples, size_t n, struct hk_
         fams[nfams] = f;
         fam_of[i] = (uint32_t)nfams++;
     }
-    hk_buf_put(&raw, "HKR1", 4);
-    put_u32(&raw, (uint32_t)nfams);
+    hk_buf_put(raw, "HKR1", 4);
+    put_u32(raw, (uint32_t)nfams);
     for (size_t i = 0; i < nfams; i++) {
         uint8_t t = (uint8_t)fams[i]->type;
-        hk_buf_put(&raw, &t, 1);
-        put_str(&raw, fams[i]->name);
-        put_str(&raw, fams[i]->help);
-        put_str(&raw, fams[i]->unit);
+        hk_buf_put(raw, &t, 1);
+        put_str(raw, fams[i]->name);
+        put_str(raw, fams[i]->help);
+        put_str(raw, fams[i]->unit);
     }
-    put_u32(&raw, (uint32_t)n);
-    for (size_t i = 0; i < n; i++) {
+    put_u32(raw, (uint32_t)n);
+    for (size_t i = 0; i < n && !raw->err; i++) {
         const struct hk_rw_sample *s = &samples[i];
         uint64_t bits;
         memcpy(&bits, &s->value, 8);
-        put_u32(&raw, fam_of[i]);
-        put_u64(&raw, s->hash);
-        put_u64(&raw, bits);
-        put_u64(&raw, (uint64_t)s->ts_ms);
-        put_u32(&raw, s->nlabels);
-        for (uint32_t k = 0; k < s->nlabels; k++) {
-            put_str(&raw, s->labels[k].name);
-            put_str(&raw, s->labels[k].value);
+        uint32_t len[2 * 64];
+        if (s->nlabels > 64) { /* rare: field by field */
+            put_u32(raw, fam_of[i]);
+            put_u64(raw, s->hash);
+            put_u64(raw, bits);
+            put_u64(raw, (uint64_t)s->ts_ms);
+            put_u32(raw, s->nlabels);
+            for (uint32_t k = 0; k < s->nlabels; k++) {
+                put_str(raw, s->labels[k].name);
+                put_str(raw, s->labels[k].value);
+            }
+            continue;
         }
+        /* The usual sample: sized first, then written in one reservation. */
+        size_t need = 4 + 8 + 8 + 8 + 4;
+        for (uint32_t k = 0; k < s->nlabels; k++) {
+            size_t nl = s->lens ? s->lens[2 * k] : strlen(s->labels[k].name);
+            size_t vl = s->lens ? s->lens[2 * k + 1] : strlen(s->labels[k].value);
+            if (nl > UINT32_MAX / 4 || vl > UINT32_MAX / 4) {
+                raw->err = -E2BIG;
+                break;
+            }
+            len[2 * k] = (uint32_t)nl;
+            len[2 * k + 1] = (uint32_t)vl;
+            need += 4 + nl + 1 + 4 + vl + 1;
+        }
+        if (raw->err || hk_buf_reserve(raw, need) < 0)
+            break;
+        uint8_t *p = (uint8_t *)raw->data + raw->len;
+        uint32_t u32 = fam_of[i], nlab = s->nlabels;
+        uint64_t ts = (uint64_t)s->ts_ms;
+        memcpy(p, &u32, 4);
+        memcpy(p + 4, &s->hash, 8);
+        memcpy(p + 12, &bits, 8);
+        memcpy(p + 20, &ts, 8);
+        memcpy(p + 28, &nlab, 4);
+        p += 32;
+        for (uint32_t k = 0; k < 2 * s->nlabels; k++) {
+            const char *str = k & 1 ? s->labels[k / 2].value : s->labels[k / 2].name;
+            memcpy(p, &len[k], 4);
+            p = copy_small(p + 4, str, len[k]);
+            *p++ = '\0';
+        }
+        raw->len = (size_t)((char *)p - raw->data);
+        raw->data[raw->len] = '\0';
     }
-    if (raw.err) {
-        r = raw.err;
+    if (raw->err) {
+        r = raw->err;
         goto out;
     }
-    r = hk_rw_snappy_compress(raw.data, raw.len, out);
+    r = hk_rw_snappy_compress(raw->data, raw->len, out);
 out:
-    hk_buf_free(&raw);
+    if (!scratch)
+        hk_buf_free(&own);
     free(fams);
     free(fam_of);
     return r;

@@ -43,8 +43,11 @@ int hk_rw_snappy_uncompress(const void *in, size_t len, size_t max, struct hk_bu
 /* ---- queue records ---- */
 
 /* Serialises samples (with the families they point to) and snappy-compresses the result into
- * out (reset first). */
-int hk_rw_record_encode(const struct hk_rw_sample *samples, size_t n, struct hk_buf *out);
+ * out (reset first). scratch (reset first; NULL: a temporary one) holds the uncompressed bytes: a
+ * caller that encodes record after record keeps its memory instead of faulting in fresh pages
+ * for each one. */
+int hk_rw_record_encode(const struct hk_rw_sample *samples, size_t n, struct hk_buf *scratch,
+                        struct hk_buf *out);
 
 struct hk_rw_record {
     char *data; /* decoded bytes; strings point into it */

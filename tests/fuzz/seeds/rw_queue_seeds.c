@@ -54,7 +54,7 @@ static void append_cycle(struct hk_rw_queue *q, int64_t ts_ms, double v)
     s[4] = (struct hk_rw_sample){lm, 5, &fam_mem, 18743296, ts_ms, 77, NULL};
     struct hk_buf b;
     hk_buf_init(&b, 0);
-    if (hk_rw_record_encode(s, 5, &b) < 0 ||
+    if (hk_rw_record_encode(s, 5, NULL, &b) < 0 ||
         hk_rw_queue_append(q, b.data, (uint32_t)b.len, 5, ts_ms) < 0)
         die("append");
     hk_buf_free(&b);
