@@ -174,8 +174,18 @@ uint64_t hk_hash_bytes(uint64_t seed, const void *data, size_t len)
         p += 8;
         len -= 8;
     }
+    /* The 0..7 tail bytes, little-endian and zero-extended, read with fixed-size loads (a
+     * variable-length memcpy is a libc call, and most label strings end in a tail). */
     uint64_t w = 0;
-    memcpy(&w, p, len);
+    if (len >= 4) {
+        uint32_t lo, hi;
+        memcpy(&lo, p, 4);
+        memcpy(&hi, p + len - 4, 4);
+        w = lo | (uint64_t)hi << (8 * (len - 4));
+    } else if (len) {
+        w = (uint64_t)p[0] | (uint64_t)p[len / 2] << (8 * (len / 2)) |
+            (uint64_t)p[len - 1] << (8 * (len - 1));
+    }
     h = mix(h ^ w ^ ((uint64_t)len << 56), k1);
     return h;
 }

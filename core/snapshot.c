@@ -47,8 +47,21 @@ struct bseries {
     uint8_t suffix;  /* order of _bucket/_count/_sum/_created inside a group */
 };
 
+struct intern {
+    const char *s; /* NULL = empty slot */
+    uint32_t len;
+    uint32_t hash;
+};
+
+#define NAME_MEMO 8
+struct name_memo {
+    const char *s; /* interned label name, NULL = none */
+    uint32_t len;
+};
+
 struct hk_builder {
     struct hk_limits limits;
+    struct name_memo name_memo[NAME_MEMO]; /* hk_emit_labels: last name per label position */
     struct hk_arena *arena;
     struct bfamily *fam;
     size_t nfam, capfam;
@@ -76,11 +89,6 @@ struct hk_builder {
     size_t sets_n, sets_cap;
 };
 
-struct intern {
-    const char *s; /* NULL = empty slot */
-    uint32_t len;
-    uint32_t hash;
-};
 
 struct hk_builder *hk_builder_new(const struct hk_limits *limits)
 {
@@ -180,6 +188,7 @@ void hk_builder_abort(struct hk_builder *b)
     if (b->sets)
         memset(b->sets, 0, b->sets_cap * sizeof(*b->sets));
     b->sets_n = 0;
+    memset(b->name_memo, 0, sizeof(b->name_memo));
     b->last_desc = NULL;
     b->section = NULL;
 }
@@ -649,11 +658,20 @@ int hk_emit_labels(struct hk_builder *b, const struct hk_family_spec *family,
         return -ENOMEM;
     for (size_t i = 0; i < nlabels; i++) {
         size_t nl = strlen(labels[i].name);
-        if (!hk_label_name_valid(labels[i].name, nl))
-            return -EINVAL;
-        /* Names repeat on every series of a file: interned like values, stored once. */
-        l[i].name = nl < UINT32_MAX ? intern_value(b, labels[i].name, nl)
-                                    : hk_arena_strndup(b->arena, labels[i].name, nl);
+        /* Names repeat on every series of a file, mostly in the same places: the name interned
+         * last at this position is checked first (already validated, no hash, no probe). */
+        struct name_memo *m = &b->name_memo[i % NAME_MEMO];
+        if (m->s && m->len == nl && memcmp(m->s, labels[i].name, nl) == 0) {
+            l[i].name = m->s;
+        } else {
+            if (!hk_label_name_valid(labels[i].name, nl))
+                return -EINVAL;
+            /* Interned like values, stored once. */
+            l[i].name = nl < UINT32_MAX ? intern_value(b, labels[i].name, nl)
+                                        : hk_arena_strndup(b->arena, labels[i].name, nl);
+            if (l[i].name && nl < UINT32_MAX)
+                *m = (struct name_memo){l[i].name, (uint32_t)nl};
+        }
         l[i].value = copy_value(b, labels[i].value);
         if (!l[i].name || !l[i].value)
             return -ENOMEM;
