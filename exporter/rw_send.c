@@ -80,6 +80,8 @@ struct hk_rw_sender {
     uint64_t eval_round_samples;
     double eval_shard_ms; /* sum over rounds of wall time x shards */
     uint64_t eval_min_pending; /* lowest backlog seen after a round in this window */
+    double prev_per_shard; /* the previous window's per-shard rate, 0 = none */
+    bool flushing;         /* stopping: no new samples come, the backlog is all there is */
     uint64_t rng;
     long last_logged_status;
     /* auth */
@@ -884,7 +886,10 @@ static void adjust_shards(struct hk_rw_sender *s, int64_t now)
     bool kept_up = s->eval_min_pending < (uint64_t)qc->max_samples_per_send * s->nshards;
     double appended = (double)(atomic_load(&s->st->samples_total) - s->eval_appended0);
     double need = appended * 1000.0 / (double)span + (double)qs.pending_samples / BACKLOG_DRAIN_S;
-    double per_shard = (double)s->eval_round_samples * 1000.0 / s->eval_shard_ms;
+    /* A shard's rate: the better of this window's and the last one's, so one window spent in a
+     * receiver's stall (a merge, a GC pause) does not multiply the count by ten. */
+    double measured = (double)s->eval_round_samples * 1000.0 / s->eval_shard_ms;
+    double per_shard = measured > s->prev_per_shard ? measured : s->prev_per_shard;
     double want = need * 1.3 / per_shard;
     uint32_t desired = qc->max_shards;
     if (want <= qc->min_shards)
@@ -905,8 +910,9 @@ static void adjust_shards(struct hk_rw_sender *s, int64_t now)
         hk_log_debug("remote-write shards", "remote_name", s->cfg->name, "need_samples_per_s", a,
                      "per_shard_samples_per_s", b, "shards", c, "desired", d);
     }
-    if (desired > s->nshards || (double)desired < (double)s->nshards * 0.7)
+    if (desired > s->nshards || ((double)desired < (double)s->nshards * 0.7 && !s->flushing))
         s->nshards = desired;
+    s->prev_per_shard = measured;
     shard_eval_reset(s, now);
 }
 
@@ -927,6 +933,7 @@ static void finish_round(struct hk_rw_sender *s)
     if (s->round_had_retry) {
         /* Trouble at the receiver: halve, and measure afresh. */
         s->nshards = s->nshards / 2 > qc->min_shards ? s->nshards / 2 : qc->min_shards;
+        s->prev_per_shard = 0;
         shard_eval_reset(s, now);
     } else {
         struct hk_rw_queue_stats qs;
@@ -1091,6 +1098,7 @@ void hk_rw_sender_flush(struct hk_rw_sender *s, int64_t deadline_ms)
     /* Deliver what is queued until the deadline, or until the receiver fails (the data is on
      * disk, so waiting out a down receiver would only delay the stop); the rest stays queued
      * for the next start. */
+    s->flushing = true; /* the shard count may still grow, but no longer shrinks */
     while (hk_rw_now_ms() < deadline_ms && !s->round_had_retry) {
         if (!s->round_active && !should_start(s, hk_rw_now_ms(), true))
             break;
