@@ -16,11 +16,16 @@ struct hk_arena *hk_arena_new(size_t chunk_bytes);
 void hk_arena_free(struct hk_arena *arena);
 /* 16-byte aligned; NULL when out of memory. */
 void *hk_arena_alloc(struct hk_arena *arena, size_t size);
+/* A NUL-terminated copy, byte-aligned (strings need no alignment). */
 char *hk_arena_strndup(struct hk_arena *arena, const char *s, size_t len);
 struct hk_arena_mark hk_arena_mark(const struct hk_arena *arena);
 void hk_arena_rewind(struct hk_arena *arena, struct hk_arena_mark mark);
 /* Bytes reserved from the system (all chunks). */
 size_t hk_arena_reserved_bytes(const struct hk_arena *arena);
+/* Gives back the unused tails of the huge-page chunks (a huge page is resident whole once
+ * touched): for an arena that is complete, such as a sealed snapshot's. Its contents stay; later
+ * allocations still work (the pages come back zeroed). */
+void hk_arena_trim(struct hk_arena *arena);
 /* Size of the chunks allocated from now on (a builder that expects a large cycle asks for
  * bigger ones: see hk_big_alloc). */
 void hk_arena_set_chunk_bytes(struct hk_arena *arena, size_t chunk_bytes);

@@ -754,8 +754,10 @@ struct hk_snapshot *hk_builder_seal(struct hk_builder *b, int64_t ts_ms,
         items[i] = (struct sort_ctx_item){b->ser[i].group, rank[b->ser[i].s.family], i};
     qsort_r(items, b->nser, sizeof(*items), series_cmp, b);
 
-    struct hk_series *out = hk_arena_alloc(b->arena, (b->nser ? b->nser : 1) * sizeof(*out));
+    /* Families first: they fit in the current chunk's tail, while the series array usually
+     * gets a chunk of its own (allocated after it, they took a fresh 2 MiB chunk). */
     struct hk_family *fams = hk_arena_alloc(b->arena, (b->nfam ? b->nfam : 1) * sizeof(*fams));
+    struct hk_series *out = hk_arena_alloc(b->arena, (b->nser ? b->nser : 1) * sizeof(*out));
     if (!out || !fams)
         goto fail;
 
@@ -785,6 +787,7 @@ struct hk_snapshot *hk_builder_seal(struct hk_builder *b, int64_t ts_ms,
     }
 
     atomic_init(&snap->refs, 1);
+    hk_arena_trim(b->arena); /* the snapshot is read-only from here: its chunks' tails go */
     snap->arena = b->arena;
     snap->families = fams;
     snap->nfamilies = nfams;
