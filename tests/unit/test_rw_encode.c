@@ -191,7 +191,7 @@ static void test_v1_matches_protobuf_c(void **state)
     /* A series with more labels than the encoder's on-stack length table (64). */
     {
         static struct hk_label many[70];
-        static char names[70][8];
+        static char names[70][16];
         for (int k = 0; k < 70; k++) {
             snprintf(names[k], sizeof(names[k]), "l%02d", k);
             many[k] = (struct hk_label){names[k], k % 3 ? names[k] : ""};
