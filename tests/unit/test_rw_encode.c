@@ -79,7 +79,7 @@ static void pack_reference(const struct hk_rw_sample *const *p, size_t n, struct
 {
     Prometheus__TimeSeries ts[8], *tsp[8];
     Prometheus__Sample sm[8], *smp[8];
-    Prometheus__Label lb[64], *lbp[64];
+    Prometheus__Label lb[80], *lbp[80];
     size_t li = 0;
     assert_true(n <= 8);
     for (size_t i = 0; i < n; i++) {
@@ -93,7 +93,7 @@ static void pack_reference(const struct hk_rw_sample *const *p, size_t n, struct
         ts[i].n_labels = p[i]->nlabels;
         ts[i].labels = &lbp[li];
         for (uint32_t k = 0; k < p[i]->nlabels; k++, li++) {
-            assert_true(li < 64);
+            assert_true(li < 80);
             prometheus__label__init(&lb[li]);
             lb[li].name = (char *)p[i]->labels[k].name;
             lb[li].value = (char *)p[i]->labels[k].value;
