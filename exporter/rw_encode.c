@@ -404,18 +404,15 @@ static void put_str(struct hk_buf *b, const char *s)
 int hk_rw_record_encode(const struct hk_rw_sample *samples, size_t n, struct hk_buf *scratch,
                         struct hk_buf *out)
 {
-    struct hk_buf own;
+    struct hk_buf own; /* used without a scratch buffer; freeing it unused is a no-op */
+    hk_buf_init(&own, HK_RW_RECORD_MAX);
     struct hk_buf *raw = scratch ? scratch : &own;
     const struct hk_rw_family **fams = NULL;
     uint32_t *fam_of = NULL;
     size_t nfams = 0;
     int r = -ENOMEM;
-    if (scratch) {
-        hk_buf_reset(scratch);
-        scratch->max = HK_RW_RECORD_MAX;
-    } else {
-        hk_buf_init(&own, HK_RW_RECORD_MAX);
-    }
+    hk_buf_reset(raw);
+    raw->max = HK_RW_RECORD_MAX;
     fams = calloc(n ? n : 1, sizeof(*fams));
     fam_of = calloc(n ? n : 1, sizeof(*fam_of));
     if (!fams || !fam_of)
@@ -501,8 +498,7 @@ int hk_rw_record_encode(const struct hk_rw_sample *samples, size_t n, struct hk_
     }
     r = hk_rw_snappy_compress(raw->data, raw->len, out);
 out:
-    if (!scratch)
-        hk_buf_free(&own);
+    hk_buf_free(&own);
     free(fams);
     free(fam_of);
     return r;
