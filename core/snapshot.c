@@ -89,7 +89,6 @@ struct hk_builder {
     size_t sets_n, sets_cap;
 };
 
-
 struct hk_builder *hk_builder_new(const struct hk_limits *limits)
 {
     struct hk_builder *b = calloc(1, sizeof(*b));

@@ -95,6 +95,37 @@ static uint8_t *put_bytes(uint8_t *p, uint8_t tag, const char *s, uint32_t len)
     return copy_small(p, s, len);
 }
 
+/* The name and value lengths of x's labels (2 per label): x->lens when the sample carries them,
+ * else measured into stack (room for 64 labels) or, beyond that, a malloc'ed array the caller
+ * frees when it is not stack. NULL with *err set: -ENOMEM, or -E2BIG for a string over 1 GiB. */
+static const uint32_t *label_lens(const struct hk_rw_sample *x, uint32_t stack[2 * 64], int *err)
+{
+    if (x->lens)
+        return x->lens;
+    uint32_t *lp = x->nlabels <= 64 ? stack : malloc(2 * (size_t)x->nlabels * sizeof(*lp));
+    if (!lp) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    for (uint32_t k = 0; k < 2 * x->nlabels; k++) {
+        size_t l = strlen(k & 1 ? x->labels[k / 2].value : x->labels[k / 2].name);
+        if (l > UINT32_MAX / 4) {
+            if (lp != stack)
+                free(lp);
+            *err = -E2BIG;
+            return NULL;
+        }
+        lp[k] = (uint32_t)l;
+    }
+    return lp;
+}
+
+static void label_lens_free(const uint32_t *lp, const uint32_t *stack, const struct hk_rw_sample *x)
+{
+    if (lp != stack && lp != x->lens)
+        free((void *)lp);
+}
+
 /* prometheus.WriteRequest written directly, without building protobuf-c message trees: the
  * sender encodes every sample it delivers, and the generic packer (a tree of calloc'ed
  * messages, two strlen per string, a size pass per nesting level) was its largest cost. The
@@ -120,33 +151,25 @@ int hk_rw_encode_v1(const struct hk_rw_sample *const *samples, size_t n, struct 
             __builtin_prefetch(samples[i + 2]->labels[0].name);
             __builtin_prefetch(samples[i + 2]->labels[0].name + 64);
         }
-        uint32_t lens[2 * 64];
-        uint32_t *lp = x->nlabels <= 64 ? lens : malloc(2 * (size_t)x->nlabels * sizeof(*lp));
+        uint32_t stack[2 * 64];
+        int r = 0;
+        const uint32_t *lp = label_lens(x, stack, &r);
         if (!lp) {
             out->len = start;
-            return -ENOMEM;
+            return r;
         }
         size_t t = 0;
         for (uint32_t k = 0; k < x->nlabels; k++) {
-            size_t nl = x->lens ? x->lens[2 * k] : strlen(x->labels[k].name);
-            size_t vl = x->lens ? x->lens[2 * k + 1] : strlen(x->labels[k].value);
-            if (nl > UINT32_MAX / 4 || vl > UINT32_MAX / 4)
-                t = SIZE_MAX;
-            if (t == SIZE_MAX)
-                break;
-            lp[2 * k] = (uint32_t)nl;
-            lp[2 * k + 1] = (uint32_t)vl;
+            uint32_t nl = lp[2 * k], vl = lp[2 * k + 1];
             size_t l = (nl ? 1 + varint_len(nl) + nl : 0) + (vl ? 1 + varint_len(vl) + vl : 0);
             t += 1 + varint_len(l) + l;
         }
         /* A value that compares equal to 0 (so -0.0 too) is omitted, as protobuf-c does. */
         size_t sl = (x->value != 0.0 ? 9 : 0) + (x->ts_ms ? 1 + varint_len((uint64_t)x->ts_ms) : 0);
-        if (t != SIZE_MAX)
-            t += 1 + varint_len(sl) + sl;
-        int r = t > UINT32_MAX / 4 ? -E2BIG : hk_buf_reserve(out, 1 + varint_len(t) + t);
+        t += 1 + varint_len(sl) + sl;
+        r = t > UINT32_MAX / 4 ? -E2BIG : hk_buf_reserve(out, 1 + varint_len(t) + t);
         if (r < 0) {
-            if (lp != lens)
-                free(lp);
+            label_lens_free(lp, stack, x);
             out->len = start;
             return r;
         }
@@ -163,8 +186,7 @@ int hk_rw_encode_v1(const struct hk_rw_sample *const *samples, size_t n, struct 
             if (vl)
                 p = put_bytes(p, 0x12, x->labels[k].value, vl); /* Label.value = 2 */
         }
-        if (lp != lens)
-            free(lp);
+        label_lens_free(lp, stack, x);
         uint64_t vbits;
         memcpy(&vbits, &x->value, sizeof(vbits)); /* the stale-NaN bits travel unchanged */
         *p++ = 0x12; /* TimeSeries.samples = 2, LEN */
@@ -389,11 +411,6 @@ static void put_u32(struct hk_buf *b, uint32_t v)
     hk_buf_put(b, &v, 4);
 }
 
-static void put_u64(struct hk_buf *b, uint64_t v)
-{
-    hk_buf_put(b, &v, 8);
-}
-
 static void put_str(struct hk_buf *b, const char *s)
 {
     size_t len = s ? strlen(s) : 0;
@@ -446,34 +463,21 @@ int hk_rw_record_encode(const struct hk_rw_sample *samples, size_t n, struct hk_
         const struct hk_rw_sample *s = &samples[i];
         uint64_t bits;
         memcpy(&bits, &s->value, 8);
-        uint32_t len[2 * 64];
-        if (s->nlabels > 64) { /* rare: field by field */
-            put_u32(raw, fam_of[i]);
-            put_u64(raw, s->hash);
-            put_u64(raw, bits);
-            put_u64(raw, (uint64_t)s->ts_ms);
-            put_u32(raw, s->nlabels);
-            for (uint32_t k = 0; k < s->nlabels; k++) {
-                put_str(raw, s->labels[k].name);
-                put_str(raw, s->labels[k].value);
-            }
-            continue;
-        }
-        /* The usual sample: sized first, then written in one reservation. */
-        size_t need = 4 + 8 + 8 + 8 + 4;
-        for (uint32_t k = 0; k < s->nlabels; k++) {
-            size_t nl = s->lens ? s->lens[2 * k] : strlen(s->labels[k].name);
-            size_t vl = s->lens ? s->lens[2 * k + 1] : strlen(s->labels[k].value);
-            if (nl > UINT32_MAX / 4 || vl > UINT32_MAX / 4) {
-                raw->err = -E2BIG;
-                break;
-            }
-            len[2 * k] = (uint32_t)nl;
-            len[2 * k + 1] = (uint32_t)vl;
-            need += 4 + nl + 1 + 4 + vl + 1;
-        }
-        if (raw->err || hk_buf_reserve(raw, need) < 0)
+        /* Sized first, then written in one reservation. */
+        uint32_t stack[2 * 64];
+        int err = 0;
+        const uint32_t *len = label_lens(s, stack, &err);
+        if (!len) {
+            raw->err = err;
             break;
+        }
+        size_t need = 4 + 8 + 8 + 8 + 4;
+        for (uint32_t k = 0; k < 2 * s->nlabels; k++)
+            need += 4 + (size_t)len[k] + 1;
+        if (hk_buf_reserve(raw, need) < 0) {
+            label_lens_free(len, stack, s);
+            break;
+        }
         uint8_t *p = (uint8_t *)raw->data + raw->len;
         uint32_t u32 = fam_of[i], nlab = s->nlabels;
         uint64_t ts = (uint64_t)s->ts_ms;
@@ -489,6 +493,7 @@ int hk_rw_record_encode(const struct hk_rw_sample *samples, size_t n, struct hk_
             p = copy_small(p + 4, str, len[k]);
             *p++ = '\0';
         }
+        label_lens_free(len, stack, s);
         raw->len = (size_t)((char *)p - raw->data);
         raw->data[raw->len] = '\0';
     }

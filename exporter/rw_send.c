@@ -868,7 +868,7 @@ static void shard_eval_reset(struct hk_rw_sender *s, int64_t now)
  * and stops the growth where more parallel requests no longer help). 30% headroom; a change
  * smaller than that is ignored. Rounds are sequential, so a new count applies from the next
  * round and every series stays in order. */
-static void adjust_shards(struct hk_rw_sender *s, int64_t now)
+static void adjust_shards(struct hk_rw_sender *s, int64_t now, const struct hk_rw_queue_stats *qs)
 {
     const struct hk_rw_queue_config *qc = &s->cfg->queue;
     if (!s->eval_start_ms) {
@@ -878,14 +878,12 @@ static void adjust_shards(struct hk_rw_sender *s, int64_t now)
     int64_t span = now - s->eval_start_ms;
     if (span < SHARD_EVAL_MS || !s->eval_round_samples || s->eval_shard_ms <= 0)
         return;
-    struct hk_rw_queue_stats qs;
-    hk_rw_queue_get_stats(s->q, &qs);
     /* Kept up: the backlog fell below one round's worth at some point in the window, so the
      * shards in use delivered everything queued. Per-shard rates measured on a few small rounds
      * (start-up, a busy host) can be far too low; they must not add shards that are not needed. */
     bool kept_up = s->eval_min_pending < (uint64_t)qc->max_samples_per_send * s->nshards;
     double appended = (double)(atomic_load(&s->st->samples_total) - s->eval_appended0);
-    double need = appended * 1000.0 / (double)span + (double)qs.pending_samples / BACKLOG_DRAIN_S;
+    double need = appended * 1000.0 / (double)span + (double)qs->pending_samples / BACKLOG_DRAIN_S;
     /* A shard's rate: the better of this window's and the last one's, so one window spent in a
      * receiver's stall (a merge, a GC pause) does not multiply the count by ten. */
     double measured = (double)s->eval_round_samples * 1000.0 / s->eval_shard_ms;
@@ -942,7 +940,7 @@ static void finish_round(struct hk_rw_sender *s)
         s->eval_shard_ms += (double)(now - s->round_start_ms + 1) * s->round_shards;
         if (qs.pending_samples < s->eval_min_pending)
             s->eval_min_pending = qs.pending_samples;
-        adjust_shards(s, now);
+        adjust_shards(s, now, &qs);
     }
     atomic_store(&s->st->shards, s->nshards);
     /* Shards no longer in use give their buffers back. */
