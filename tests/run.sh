@@ -4,6 +4,7 @@
 #   tests/run.sh all    unit, then every tests/integration/*.sh (golden, real servers, kernel)
 # A script exits 0 = pass, 77 = skip (it prints why), anything else = fail.
 # ONLY=<glob> restricts the integration scripts (e.g. ONLY='*http*').
+# KEEP_TMP=1 keeps each script's $TMP directory (logs, queues, receiver logs) and prints its path.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 O=${O:-build}
