@@ -30,6 +30,18 @@ const char *hk_metric_type_name(enum hk_metric_type type)
     return "untyped";
 }
 
+enum hk_target hk_target_of(const char *family_name, const char *collector)
+{
+    /* node_exporter serves its textfile collector's families whatever their names. */
+    if (collector && strcmp(collector, "textfile") == 0)
+        return HK_TARGET_NODE;
+    if (strncmp(family_name, "node_", 5) == 0)
+        return HK_TARGET_NODE;
+    if (strncmp(family_name, "container_", 10) == 0 || strncmp(family_name, "machine_", 8) == 0)
+        return HK_TARGET_CADVISOR;
+    return HK_TARGET_SELF;
+}
+
 /* ---------------------------------------------------------------- builder */
 
 struct bfamily {
@@ -38,6 +50,7 @@ struct bfamily {
     const char *unit;
     enum hk_metric_type type;
     uint32_t nseries;
+    uint8_t target; /* enum hk_target */
 };
 
 struct bseries {
@@ -258,7 +271,8 @@ static long family_get(struct hk_builder *b, const char *name, const char *help,
         b->fam_index_cap = cap;
         fam_index_rebuild(b);
     }
-    b->fam[b->nfam] = (struct bfamily){name, help ? help : "", unit ? unit : "", type, 0};
+    b->fam[b->nfam] = (struct bfamily){name, help ? help : "", unit ? unit : "", type, 0,
+                                       (uint8_t)hk_target_of(name, b->section)};
     fam_index_insert(b, (uint32_t)b->nfam);
     return (long)b->nfam++;
 }
@@ -775,7 +789,8 @@ struct hk_snapshot *hk_builder_seal(struct hk_builder *b, int64_t ts_ms,
         }
         if ((long)items[i].rank != cur_rank) {
             const struct bfamily *f = &b->fam[s->s.family];
-            fams[nfams] = (struct hk_family){f->name, f->help, f->unit, f->type, (uint32_t)nout, 0};
+            fams[nfams] = (struct hk_family){f->name, f->help,          f->unit,
+                                             f->type, (uint32_t)nout, 0, f->target};
             nfams++;
             cur_rank = items[i].rank;
         }

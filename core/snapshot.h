@@ -56,6 +56,19 @@ struct hk_series {
     uint64_t hash;   /* hk_series_hash(name, labels) */
 };
 
+/* Which scrape target a family stands in for, for the per-target endpoints (/metrics/node,
+ * /metrics/cadvisor) and the remote-write target labels (job/instance, the kube-prometheus
+ * profile). */
+enum hk_target {
+    HK_TARGET_SELF = 0, /* hakari_*, process_* and anything else of hakari's own */
+    HK_TARGET_NODE,     /* node_exporter's part: node_* and every textfile family */
+    HK_TARGET_CADVISOR, /* cAdvisor's part: container_*, machine_* */
+};
+#define HK_TARGET_COUNT 3
+
+/* The target of a family by its name and the collector (builder section) that emitted it. */
+enum hk_target hk_target_of(const char *family_name, const char *collector);
+
 struct hk_family {
     const char *name;
     const char *help;
@@ -63,6 +76,7 @@ struct hk_family {
     enum hk_metric_type type;
     uint32_t first; /* series[first .. first+count) belong to this family */
     uint32_t count;
+    uint8_t target; /* enum hk_target, set by the builder from the emitting collector */
 };
 
 #define HK_SNAPSHOT_SLOTS 4
