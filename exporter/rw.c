@@ -125,13 +125,21 @@ static int flush_chunk(struct endpoint *ep)
     if (r == 0)
         r = hk_rw_queue_append(ep->q, ep->rec.data, (uint32_t)ep->rec.len, (uint32_t)ep->nchunk,
                                ep->chunk_oldest);
+    /* Every sample offered counts in samples_total, queued or not, so that total = sent +
+     * failed + dropped + pending holds. */
+    atomic_fetch_add(&ep->st.samples_total, ep->nchunk);
     if (r < 0) {
-        /* Logged once per state change; every lost sample is counted (dropped{disk_full}). */
+        /* Logged once per state change; every lost sample is counted: dropped{disk_full} when
+         * the file system is full, dropped{queue_error} for any other refusal (permissions, I/O
+         * errors, a vanished directory). */
         if (!ep->append_failing)
             hk_log_error("remote-write: cannot append to the queue, samples lost until it can",
                          "remote_name", ep->cfg.name, "err", strerror(-r));
         ep->append_failing = true;
-        atomic_fetch_add(&ep->st.samples_unqueued_disk, ep->nchunk);
+        if (r == -ENOSPC || r == -EDQUOT)
+            atomic_fetch_add(&ep->st.samples_unqueued_disk, ep->nchunk);
+        else
+            atomic_fetch_add(&ep->st.samples_unqueued_error, ep->nchunk);
         /* Counted and logged: the rest of the snapshot is still offered (each refused chunk is
          * counted the same way), so the count is exact. Only an encoding failure is fatal. */
         if (r != -ENOMEM)
@@ -141,7 +149,6 @@ static int flush_chunk(struct endpoint *ep)
             hk_log_info("remote-write: the queue accepts appends again", "remote_name",
                         ep->cfg.name);
         ep->append_failing = false;
-        atomic_fetch_add(&ep->st.samples_total, ep->nchunk);
         hk_rw_sender_notify_append(ep->snd);
     }
 out:
@@ -396,11 +403,12 @@ static void *endpoint_main(void *arg)
     struct hk_rw_queue_stats qs;
     hk_rw_queue_get_stats(ep->q, &qs);
     char total[24], sent[24], failed[24], dropped[24], pending[24], unqueued[24];
-    /* Dropped after they were queued (so total = sent + failed + dropped + pending), and those
-     * that never entered the queue (relabel, overload). */
+    /* Dropped after they were offered to the queue (so total = sent + failed + dropped +
+     * pending), and those that never got that far (relabel, overload). */
     uint64_t d = atomic_load(&ep->st.samples_dropped[HK_RW_DROP_TOO_OLD]) +
                  atomic_load(&ep->st.samples_dropped[HK_RW_DROP_DISK_FULL]) +
                  atomic_load(&ep->st.samples_unqueued_disk) +
+                 atomic_load(&ep->st.samples_unqueued_error) +
                  atomic_load(&ep->st.samples_dropped[HK_RW_DROP_CORRUPT]);
     uint64_t u = atomic_load(&ep->st.samples_dropped[HK_RW_DROP_RELABEL]) +
                  atomic_load(&ep->st.samples_dropped[HK_RW_DROP_OVERLOAD]);
@@ -708,7 +716,7 @@ static const char *const rw_reason_labels[] = {"remote_name", "url", "reason", N
     static const struct hk_metric_desc var = {nm, hp, tp, un, rw_labels}
 
 RW_DESC(d_total, "hakari_remote_storage_samples_total",
-        "Samples taken into the remote-write queue (after relabelling, including stale markers).",
+        "Samples offered to the remote-write queue (after relabelling, including stale markers).",
         HK_METRIC_COUNTER, "");
 RW_DESC(d_sent, "hakari_remote_storage_samples_sent_total", "Samples the receiver accepted (2xx).",
         HK_METRIC_COUNTER, "");
@@ -720,7 +728,8 @@ RW_DESC(d_retried, "hakari_remote_storage_samples_retried_total",
         HK_METRIC_COUNTER, "");
 static const struct hk_metric_desc d_dropped = {
     "hakari_remote_storage_samples_dropped_total",
-    "Samples dropped before delivery, by reason (too_old, disk_full, corrupt, relabel, overload).",
+    "Samples dropped before delivery, by reason (too_old, disk_full, queue_error, corrupt, relabel, "
+    "overload).",
     HK_METRIC_COUNTER, "", rw_reason_labels};
 RW_DESC(d_bytes, "hakari_remote_storage_bytes_total",
         "Compressed request bytes the receiver accepted.", HK_METRIC_COUNTER, "bytes");
@@ -774,6 +783,8 @@ void hk_rw_self_metrics(struct hk_builder *b, void *arg)
                 dropped += atomic_load(&st->samples_unqueued_disk);
             hk_emit(b, &d_dropped, rv, (double)dropped);
         }
+        const char *qe[] = {ep->cfg.name, ep->cfg.url, "queue_error"};
+        hk_emit(b, &d_dropped, qe, (double)atomic_load(&st->samples_unqueued_error));
         hk_emit(b, &d_bytes, v, (double)atomic_load(&st->bytes_sent));
         hk_emit(b, &d_pending, v, (double)atomic_load(&st->samples_pending));
         hk_emit(b, &d_disk, v, (double)atomic_load(&st->disk_bytes));

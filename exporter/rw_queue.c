@@ -538,6 +538,25 @@ void hk_rw_queue_close(struct hk_rw_queue *q)
     free(q);
 }
 
+static void remove_consumed(struct hk_rw_queue *q, uint64_t upto);
+
+/* Appends one record (header + payload) to the last segment. A short write is cut off again so
+ * the segment stays well-formed. Returns 0 or -errno (-ENOSPC for a short write). */
+static int write_record(struct hk_rw_queue *q, const uint8_t *h, const void *payload, uint32_t len)
+{
+    struct iovec iov[2] = {{(void *)h, HDR}, {(void *)payload, len}};
+    struct seg *s = &q->segs[q->nsegs - 1];
+    ssize_t w = writev(q->wfd, iov, 2);
+    if (w == (ssize_t)(HDR + len)) {
+        s->size += HDR + len;
+        return 0;
+    }
+    int r = w < 0 ? -errno : -ENOSPC;
+    if (ftruncate(q->wfd, (off_t)s->size) < 0)
+        hk_log_warn("remote-write queue: cannot cut a partial record");
+    return r;
+}
+
 int hk_rw_queue_append(struct hk_rw_queue *q, const void *payload, uint32_t len, uint32_t nsamples,
                        int64_t oldest_ms)
 {
@@ -555,17 +574,20 @@ int hk_rw_queue_append(struct hk_rw_queue *q, const void *payload, uint32_t len,
     memcpy(h + 12, &oldest_ms, 8);
     uint32_t crc = record_crc(h, payload, len);
     memcpy(h + 20, &crc, 4);
-    struct iovec iov[2] = {{h, HDR}, {(void *)payload, len}};
-    struct seg *s = &q->segs[q->nsegs - 1];
-    ssize_t w = writev(q->wfd, iov, 2);
-    if (w != (ssize_t)(HDR + len)) {
-        r = w < 0 ? -errno : -ENOSPC;
-        /* Cut a partial record so the segment stays well-formed. */
-        if (ftruncate(q->wfd, (off_t)s->size) < 0)
-            hk_log_warn("remote-write queue: cannot cut a partial record");
-        return r;
+    r = write_record(q, h, payload, len);
+    if ((r == -ENOSPC || r == -EDQUOT) && q->segs[q->nsegs - 1].size > 0) {
+        /* The file system is full. Space comes back only by removing segments, and the segment
+         * being written is never removed: without a disk budget a backlog that filled the disk
+         * stays in it after it was delivered, and every later append (also after a restart)
+         * fails. So start a new segment: the full one becomes removable once consumed — at once
+         * when it already is. Then try once more. */
+        if (new_segment(q) == 0) {
+            remove_consumed(q, q->committed);
+            r = write_record(q, h, payload, len);
+        }
     }
-    s->size += HDR + len;
+    if (r < 0)
+        return r;
     q->st.pending_samples += nsamples;
     q->dirty = true;
     if (q->fsync_each && (r = hk_rw_queue_sync(q)) < 0)

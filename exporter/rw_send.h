@@ -29,7 +29,7 @@ enum hk_rw_drop_reason {
 
 /* Counters read by the self-metrics provider on the scheduler thread. */
 struct hk_rw_stats {
-    atomic_uint_fast64_t samples_total; /* appended to the queue */
+    atomic_uint_fast64_t samples_total; /* offered to the queue (appended or refused) */
     atomic_uint_fast64_t samples_sent;
     atomic_uint_fast64_t samples_failed; /* non-recoverable answers */
     atomic_uint_fast64_t samples_retried;
@@ -38,6 +38,8 @@ struct hk_rw_stats {
      * samples_dropped[DISK_FULL]) and appends refused by the file system (ENOSPC …), counted here
      * by the pipeline; the metric reports their sum. */
     atomic_uint_fast64_t samples_unqueued_disk;
+    /* Appends refused for any other reason (EACCES, EIO …): reason="queue_error". */
+    atomic_uint_fast64_t samples_unqueued_error;
     atomic_uint_fast64_t bytes_sent;
     atomic_uint_fast64_t metadata_sent;
     atomic_uint_fast64_t requests_split;
