@@ -15,6 +15,7 @@ void hk_rw_resp_hdrs_reset(struct hk_rw_resp_hdrs *h)
 {
     h->retry_after_ms = -1;
     h->samples_written = false;
+    h->complete = false;
 }
 
 int64_t hk_rw_parse_retry_after(const char *v, int64_t now_s)
@@ -57,6 +58,8 @@ void hk_rw_resp_header(struct hk_rw_resp_hdrs *h, const char *line, size_t len, 
     char tmp[128];
     if (len >= 5 && memcmp(line, "HTTP/", 5) == 0)
         hk_rw_resp_hdrs_reset(h); /* a new response: an interim or redirect one's headers go */
+    else if ((len == 2 && line[0] == '\r' && line[1] == '\n') || (len == 1 && line[0] == '\n'))
+        h->complete = true;
     else if (header_is(line, len, "X-Prometheus-Remote-Write-Samples-Written", &v))
         h->samples_written = true;
     else if (header_is(line, len, "Retry-After", &v)) {

@@ -21,6 +21,7 @@
 struct hk_rw_resp_hdrs {
     int64_t retry_after_ms; /* -1: none (or invalid, or in the past) */
     bool samples_written;   /* X-Prometheus-Remote-Write-Samples-Written present (a 2.0 receiver) */
+    bool complete;          /* the blank line that ends the headers arrived */
 };
 
 void hk_rw_resp_hdrs_reset(struct hk_rw_resp_hdrs *h);

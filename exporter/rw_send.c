@@ -616,8 +616,13 @@ static void schedule_retry(struct shard *sh, long status, CURLcode cc)
     atomic_fetch_add(&s->st->samples_retried, sh->nenc);
     int64_t delay =
         hk_rw_backoff_ms(c->queue.min_backoff_ms, c->queue.max_backoff_ms, sh->attempt, &s->rng);
+    /* Retry-After replaces the backoff, but never shortens it below min_backoff: "Retry-After: 0"
+     * (or a date in the past) must not turn retries into a busy loop. */
     if (sh->hdrs_seen.retry_after_ms >= 0)
-        delay = sh->hdrs_seen.retry_after_ms;
+        delay = sh->hdrs_seen.retry_after_ms > c->queue.min_backoff_ms
+                    ? sh->hdrs_seen.retry_after_ms
+                    : hk_rw_backoff_ms(c->queue.min_backoff_ms, c->queue.max_backoff_ms,
+                                       sh->attempt, &s->rng);
     sh->attempt++;
     sh->next_try_ms = hk_rw_now_ms() + delay;
     s->round_had_retry = true;
@@ -640,6 +645,11 @@ static void complete(struct shard *sh, CURLcode cc)
     curl_multi_remove_handle(s->multi, sh->easy);
     sh->inflight = false;
     observe_duration(s->st, hk_rw_now_ms() - sh->start_ms);
+    /* A 2xx whose headers all arrived is the receiver's word that it took the samples, even when
+     * the body after them is cut off or garbage (curl reports a partial transfer): resending would
+     * deliver them twice. */
+    if (cc != CURLE_OK && status >= 200 && status < 300 && sh->hdrs_seen.complete)
+        cc = CURLE_OK;
     if (cc != CURLE_OK) {
         schedule_retry(sh, status, cc);
         return;
@@ -665,6 +675,8 @@ static void complete(struct shard *sh, CURLcode cc)
         return;
     }
     case HK_RW_FALLBACK_415:
+        /* The receiver's own words, as for every other refusal (once per change of status). */
+        log_status_change(s, status, cc, &sh->resp, "fallback to 1.0");
         fallback_v1(s, "415 Unsupported Media Type");
         return;
     case HK_RW_SPLIT: {

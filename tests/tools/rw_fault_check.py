@@ -82,6 +82,16 @@ def main():
         check(r0["status"] == 429 and r1["retry_attempt"] == "1", "429 not retried")
         check(sset(r1) == sset(r0), "429 retry carried other samples")
         check(gap >= 1.9, f"Retry-After: 2 not honoured (retry after {gap:.3f}s)")
+    elif a.phase == "ra0":
+        # Retry-After: 0 still backs off (at least min_backoff between attempts).
+        check([r["status"] for r in reqs[:4]] == [429, 429, 429, 204], f"statuses {[r['status'] for r in reqs[:4]]}")
+        for i in range(3):
+            d = reqs[i + 1]["t"] - reqs[i]["t"]
+            check(d >= a.min_backoff * 0.95, f"Retry-After: 0 retried after {d:.3f}s < min_backoff")
+    elif a.phase == "trunc":
+        # A 200 with a cut-off body is delivered: not resent (the duplicate check above).
+        check(r0["status"] == 200 and r0["action"] == "trunc", f"first request {r0['action']}")
+        check(r1["retry_attempt"] is None and sset(r1) != sset(r0), "the truncated 200 was resent")
     elif a.phase == "413":
         big = [r for r in reqs if r["status"] == 413]
         check(len(big) >= 1, "no 413 happened")

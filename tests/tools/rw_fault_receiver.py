@@ -12,6 +12,7 @@ Each request takes the next action of --script (then "ok" forever):
   415v2     415 if the request is 2.0, else 204 (ok)
   hang      read the body, then sleep --hang-s before answering 204
   reset     read the body, then close the connection with a TCP reset
+  trunc     200 whose body is cut off: Content-Length 100, 9 bytes sent, connection closed
   expire    rotate the OAuth2 token (--oauth2) and answer 401
 Auth (--basic, --bearer, --oauth2, --sigv4 with a full signature check) answers 401 when the
 request does not carry it; --tls serves HTTPS, with client certificates required if a CA is given.
@@ -298,6 +299,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             except OSError:
                 pass
             self.close_connection = True
+            return
+        elif action == "trunc":
+            rec["status"] = 200
+            srv.write(rec)
+            self.send_response(200)
+            self.send_header("Content-Length", "100")
+            self.end_headers()
+            self.wfile.write(b"truncated")
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
             return
         elif action == "reset":
             rec["status"] = "reset"

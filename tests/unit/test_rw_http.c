@@ -178,6 +178,26 @@ static void test_header_lines(void **state)
     assert_int_equal(h.retry_after_ms, -1);
 }
 
+/* The end of the headers is seen per response: an interim 100's blank line does not count for the
+ * final response, whose own blank line does. */
+static void test_headers_complete(void **state)
+{
+    struct hk_rw_resp_hdrs h;
+    hk_rw_resp_hdrs_reset(&h);
+    hk_rw_resp_header(&h, "HTTP/1.1 100 Continue\r\n", 23, NOW_S);
+    hk_rw_resp_header(&h, "\r\n", 2, NOW_S);
+    assert_true(h.complete);
+    hk_rw_resp_header(&h, "HTTP/1.1 200 OK\r\n", 17, NOW_S);
+    assert_false(h.complete);
+    hk_rw_resp_header(&h, "Content-Length: 100\r\n", 21, NOW_S);
+    assert_false(h.complete);
+    hk_rw_resp_header(&h, "\n", 1, NOW_S);
+    assert_true(h.complete);
+    hk_rw_resp_header(&h, " \r\n", 3, NOW_S); /* not a blank line */
+    hk_rw_resp_hdrs_reset(&h);
+    assert_false(h.complete);
+}
+
 static void test_body_kept_capped(void **state)
 {
     struct hk_buf b;
@@ -215,7 +235,7 @@ int main(void)
         cmocka_unit_test(test_real_receivers),     cmocka_unit_test(test_spec_answers),
         cmocka_unit_test(test_retry_after_values), cmocka_unit_test(test_header_lines),
         cmocka_unit_test(test_body_kept_capped),   cmocka_unit_test(test_regress_date_overflow),
-        cmocka_unit_test(test_verdict_table),
+        cmocka_unit_test(test_verdict_table),      cmocka_unit_test(test_headers_complete),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
