@@ -171,6 +171,17 @@ int hk_config_load(struct hk_config *cfg, const char *path,
     static const char *const top[] = {"global", "limits", "collectors", "remote_write",
                                       "kubernetes", NULL};
     int r;
+    if (path && noverrides) {
+        /* The file must be valid on its own: a flag that overrides a bad value must not hide it
+         * (`collection_interval: "5x"` would pass --config.check as long as the flag is given,
+         * and break the first run without it). */
+        struct hk_config alone;
+        hk_config_init(&alone);
+        r = hk_config_load(&alone, path, NULL, 0, err);
+        hk_config_free(&alone);
+        if (r < 0)
+            return r;
+    }
     if (path) {
         if ((r = hk_yaml_parse_file(path, &cfg->root, err)) < 0)
             return r;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int open_dir(int at, const char *path)
@@ -97,6 +98,26 @@ ssize_t hk_read_fd(int fd, char *buf, size_t cap)
     return (ssize_t)len;
 }
 
+int hk_open_regular(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    int r = 0;
+    if (fstat(fd, &st) < 0)
+        r = -errno;
+    else if (!S_ISREG(st.st_mode))
+        r = -EINVAL;
+    else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
+        r = -errno;
+    if (r < 0) {
+        close(fd);
+        return r;
+    }
+    return fd;
+}
+
 ssize_t hk_read_file_at(int dirfd, const char *path, char *buf, size_t cap)
 {
     if (dirfd < 0)
@@ -109,6 +130,8 @@ ssize_t hk_read_file_at(int dirfd, const char *path, char *buf, size_t cap)
     return r;
 }
 
+static ssize_t read_alloc_fd(int fd, size_t max, char **ret_buf);
+
 ssize_t hk_read_file_alloc(int dirfd, const char *path, size_t max, char **ret_buf)
 {
     if (dirfd < 0)
@@ -116,6 +139,32 @@ ssize_t hk_read_file_alloc(int dirfd, const char *path, size_t max, char **ret_b
     int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0)
         return -errno;
+    return read_alloc_fd(fd, max, ret_buf);
+}
+
+ssize_t hk_read_regular_alloc(int dirfd, const char *path, size_t max, char **ret_buf)
+{
+    int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    int r = 0;
+    if (fstat(fd, &st) < 0)
+        r = -errno;
+    else if (!S_ISREG(st.st_mode))
+        r = -EINVAL;
+    else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
+        r = -errno;
+    if (r < 0) {
+        close(fd);
+        return r;
+    }
+    return read_alloc_fd(fd, max, ret_buf);
+}
+
+/* Reads fd whole into a malloc'd buffer and closes it. */
+static ssize_t read_alloc_fd(int fd, size_t max, char **ret_buf)
+{
     size_t cap = 8192, len = 0;
     char *buf = malloc(cap);
     ssize_t r;

@@ -27,6 +27,14 @@ void hk_paths_close(struct hk_paths *paths);
 ssize_t hk_read_file_at(int dirfd, const char *path, char *buf, size_t cap);
 /* Same with pread on an open fd (from offset 0): for files kept open between cycles. */
 ssize_t hk_read_fd(int fd, char *buf, size_t cap);
+/* Opens a configuration or secret file given by the user (absolute, or relative to the working
+ * directory) for reading, refusing anything but a regular file with -EINVAL: a FIFO, a device or
+ * a directory at that path would block the reader or feed it garbage. Never blocks: the open is
+ * non-blocking. Returns the fd or -errno. */
+int hk_open_regular(const char *path);
+/* hk_read_file_alloc for a file named by the user (relative to dirfd, or absolute): anything
+ * but a regular file is refused with -EINVAL, without blocking on a FIFO. */
+ssize_t hk_read_regular_alloc(int dirfd, const char *path, size_t max, char **ret_buf);
 /* Reads a file of any size into a malloc'd buffer (≤ max bytes, else -EFBIG). */
 ssize_t hk_read_file_alloc(int dirfd, const char *path, size_t max, char **ret_buf);
 

@@ -2,12 +2,15 @@
  * aliases are rejected (configs do not need them, and they allow billion-laughs expansion). */
 #include "core/yaml.h"
 
+#include "core/fsread.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "core/log.h"
@@ -397,10 +400,14 @@ int hk_yaml_parse_string(const char *name, const char *text, size_t len,
 
 int hk_yaml_parse_file(const char *path, struct hk_yaml_node **ret_root, struct hk_error *err)
 {
-    FILE *f = fopen(path, "re");
+    int fd = hk_open_regular(path);
+    FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
     if (!f) {
-        int e = errno;
-        snprintf(err->msg, sizeof(err->msg), "%s: %s", path, strerror(e));
+        int e = fd < 0 ? -fd : errno;
+        if (fd >= 0)
+            close(fd);
+        snprintf(err->msg, sizeof(err->msg), "%s: %s", path,
+                 e == EINVAL ? "not a regular file" : strerror(e));
         return -e;
     }
     size_t cap = 16384, len = 0;

@@ -3,6 +3,8 @@
  * the file, never the content. */
 #include "exporter/rw_config.h"
 
+#include "core/fsread.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -64,9 +66,10 @@ static int read_secret_file(const struct hk_yaml_node *n, char **dst, struct hk_
     int r, fd = -1;
     if (n->kind != HK_YAML_SCALAR || !n->scalar[0])
         return hk_error_at(err, n, "expected a file name");
-    fd = open(n->scalar, O_RDONLY | O_CLOEXEC);
+    fd = hk_open_regular(n->scalar);
     if (fd < 0) {
-        r = hk_error_at(err, n, "cannot read %s: %s", n->scalar, strerror(errno));
+        r = hk_error_at(err, n, "cannot read %s: %s", n->scalar,
+                        fd == -EINVAL ? "not a regular file" : strerror(-fd));
         goto out;
     }
     if (!(buf = malloc(HK_RW_SECRET_MAX + 1))) {

@@ -192,10 +192,12 @@ static int read_named_file(int dirfd, const struct hk_yaml_node *node, char **re
     if (node->kind != HK_YAML_SCALAR || !node->scalar[0])
         return hk_error_at(err, node, "expected a file name");
     char *buf = NULL;
-    ssize_t n = hk_read_file_alloc(dirfd, node->scalar, MAX_PEM_BYTES, &buf);
+    ssize_t n = hk_read_regular_alloc(dirfd, node->scalar, MAX_PEM_BYTES, &buf);
     if (n < 0)
         return hk_error_at(err, node, "cannot read \"%s\": %s", node->scalar,
-                           n == -EFBIG ? "larger than 1 MiB" : strerror((int)-n));
+                           n == -EFBIG    ? "larger than 1 MiB"
+                           : n == -EINVAL ? "not a regular file"
+                                          : strerror((int)-n));
     *ret = buf;
     return 0;
 }

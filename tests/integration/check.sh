@@ -69,6 +69,18 @@ limits:
 YML
 if "$HAKARI" --config.check --config.file="$TMP/missing.yml" >"$TMP/out" 2>&1; then fail "missing file accepted"; fi
 grep -q "missing.yml: No such file" "$TMP/out" || fail "missing file: $(cat "$TMP/out")"
+# A flag overriding an invalid value does not make the file valid.
+printf 'global:\n  collection_interval: "5x"\n' >"$TMP/overridden.yml"
+if "$HAKARI" --config.check --config.file="$TMP/overridden.yml" --collection.interval=5s >"$TMP/out" 2>&1; then
+    fail "an invalid value hidden by a flag override passed --config.check"
+fi
+grep -q 'overridden.yml:2:' "$TMP/out" || fail "no file:line for the overridden bad value: $(cat "$TMP/out")"
+# Non-regular files are refused at once (a FIFO would block the reader for ever).
+mkfifo "$TMP/fifo.yml"
+rc=0
+timeout 5 "$HAKARI" --config.check --config.file="$TMP/fifo.yml" >"$TMP/out" 2>&1 || rc=$?
+[ "$rc" -eq 1 ] || fail "a FIFO config was not refused at once: $(cat "$TMP/out")"
+grep -q 'not a regular file' "$TMP/out" || fail "FIFO refusal does not say why: $(cat "$TMP/out")"
 
 log "bad flags"
 if "$HAKARI" --config.check --collection.interval=abc >"$TMP/out" 2>&1; then fail "bad interval flag accepted"; fi

@@ -60,4 +60,15 @@ kill -HUP "$pid"
 until_true 10 eval '[ "$(grep -c "reload failed" "$TMP/hakari.log")" -ge 2 ]' || fail "missing file not reported"
 kill -0 "$pid" || fail "hakari died"
 metric_is 'hakari_collection_interval_seconds 1' || fail "interval changed after a failed reload"
+
+log "a FIFO at the config path: SIGHUP must not block the main thread, SIGTERM still stops it"
+mkfifo "$cfg"
+kill -HUP "$pid"
+until_true 10 eval '[ "$(grep -c "not a regular file" "$TMP/hakari.log")" -ge 1 ]' ||
+    fail "a FIFO config was not refused (log: $(tail -3 "$TMP/hakari.log"))"
+if grep -q "conflicts with the structure" "$TMP/hakari.log"; then fail "the FIFO was blamed on a flag"; fi
+metric_is 'hakari_collection_interval_seconds 1' || fail "interval changed after a refused reload"
+kill -TERM "$pid"
+until_true 10 eval '! kill -0 "$pid" 2>/dev/null' || fail "SIGTERM ignored after a FIFO reload"
+rm -f "$cfg"
 echo "PASS reload"

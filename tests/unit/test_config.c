@@ -188,10 +188,16 @@ static void test_overrides(void **state)
     assert_string_equal(err.msg, "command-line flag: expected a duration like 10s, 1m30s or "
                                  "500ms, found \"soon\"");
     hk_config_free(&cfg);
-    /* A flag that collides with the file's structure. */
+    /* A file whose structure a flag would collide with is invalid on its own: the file is
+     * blamed, at its position, not the flag. */
     struct hk_config_override clash[] = {{"global.collection_interval", "1s", "--collection.interval"}};
     assert_int_equal(load("global: 5\n", clash, 1, &cfg, &err), -EINVAL);
-    assert_non_null(strstr(err.msg, "flag --collection.interval: conflicts with the structure"));
+    assert_non_null(strstr(err.msg, ":1:9: expected a mapping"));
+    assert_null(strstr(err.msg, "flag"));
+    hk_config_free(&cfg);
+    /* An invalid value stays invalid when a flag overrides it (--config.check must say so). */
+    assert_int_equal(load("global:\n  collection_interval: 5x\n", clash, 1, &cfg, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, ":2:24: expected a duration"));
     hk_config_free(&cfg);
 }
 
