@@ -700,6 +700,10 @@ def report(queries, proms, records, has_data, pending_ok, empty_vars):
           f"{sum(1 for q in queries if q not in counted)} (kube-state-metrics only or other components)")
     by_name_n = sum(1 for q in counted if q.answerable and "cadvisor" in q.sources)
     print(f"answerable by cAdvisor family names (no kubelet here): {by_name_n}")
+    errored = [q for q in queries if q.res["baseline"][2]]
+    print(f"queries the baseline rejects (errors): {len(errored)}")
+    for q in errored[:10]:
+        print(f"  {q.kind} {q.id}: {q.res['baseline'][2]}")
     reasons = {}
     for q in counted:
         if not q.answerable:
