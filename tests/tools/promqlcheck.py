@@ -544,7 +544,7 @@ def resolve(prom, dash, pinned, start, end, builtins):
         if name in pinned:
             vals[name] = regex_escape(pinned[name]) if v.get("multi") else pinned[name]
         elif v.get("multi"):
-            vals[name] = v.get("allValue", ".*")
+            vals[name] = v.get("allValue") or ".*"
         else:
             vals[name] = options[0] if options else ""
     return vals, probs
