@@ -5,9 +5,9 @@
  * series that vanished - only once; with target_labels: kube-prometheus every family carries
  * the labels of the scrape target it stands in for. */
 #include <errno.h>
-#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -168,14 +168,13 @@ static void test_kube_prometheus_targets(void **state)
 
     static const char *const no_labels[] = {NULL};
     static const char *const pod_labels[] = {"namespace", "pod", NULL};
-    static const struct hk_metric_desc node_d = {"node_load1", "1m load average.",
-                                                 HK_METRIC_GAUGE, NULL, no_labels};
+    static const struct hk_metric_desc node_d = {"node_load1", "1m load average.", HK_METRIC_GAUGE,
+                                                 NULL, no_labels};
     static const struct hk_metric_desc tf_d = {"backup_ok", "Backup ok.", HK_METRIC_GAUGE, NULL,
                                                no_labels};
     static const struct hk_metric_desc c_d = {"container_memory_rss", "RSS.", HK_METRIC_GAUGE,
                                               "bytes", pod_labels};
-    static const struct hk_metric_desc h_d = {"hakari_up", "Up.", HK_METRIC_GAUGE, NULL,
-                                              no_labels};
+    static const struct hk_metric_desc h_d = {"hakari_up", "Up.", HK_METRIC_GAUGE, NULL, no_labels};
     struct hk_limits lim = {0};
     struct hk_builder *b = hk_builder_new(&lim);
     const char *pv[] = {"shop", "web-1"};
@@ -203,9 +202,8 @@ static void test_kube_prometheus_targets(void **state)
     static const char *const want[][2] = {
         {"backup_ok", "__name__=backup_ok,cluster=c1,instance=n1,job=node-exporter,"
                       "namespace=monitoring,pod=hakari-abc"},
-        {"container_memory_rss",
-         "__name__=container_memory_rss,cluster=c1,instance=n1,job=kubelet,"
-         "metrics_path=/metrics/cadvisor,namespace=shop,node=n1,pod=web-1"},
+        {"container_memory_rss", "__name__=container_memory_rss,cluster=c1,instance=n1,job=kubelet,"
+                                 "metrics_path=/metrics/cadvisor,namespace=shop,node=n1,pod=web-1"},
         {"hakari_up", "__name__=hakari_up,cluster=c1,instance=n1,job=me,namespace=monitoring,"
                       "pod=hakari-abc"},
         {"node_load1", "__name__=node_load1,cluster=c1,instance=n1,job=node-exporter,"
