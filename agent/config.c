@@ -71,18 +71,27 @@ static int parse_external_labels(struct hk_config *cfg, const struct hk_yaml_nod
     return 0;
 }
 
+static const char *const target_labels_names[] = {
+    [HK_TARGET_LABELS_HAKARI] = "hakari",
+    [HK_TARGET_LABELS_KUBE_PROMETHEUS] = "kube-prometheus",
+    [HK_TARGET_LABELS_NONE] = "none",
+};
+
+const char *hk_target_labels_name(enum hk_target_labels v)
+{
+    return (size_t)v < sizeof(target_labels_names) / sizeof(target_labels_names[0])
+               ? target_labels_names[v]
+               : "?";
+}
+
 static int parse_target_labels(struct hk_config *cfg, const struct hk_yaml_node *n,
                                struct hk_error *err)
 {
-    static const char *const names[] = {
-        [HK_TARGET_LABELS_HAKARI] = "hakari",
-        [HK_TARGET_LABELS_KUBE_PROMETHEUS] = "kube-prometheus",
-        [HK_TARGET_LABELS_NONE] = "none",
-    };
+    const char *const *names = target_labels_names;
     int r = hk_yaml_expect(n, HK_YAML_SCALAR, err);
     if (r < 0)
         return r;
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+    for (size_t i = 0; i < sizeof(target_labels_names) / sizeof(target_labels_names[0]); i++)
         if (strcmp(n->scalar, names[i]) == 0) {
             cfg->target_labels = (enum hk_target_labels)i;
             return 0;

@@ -21,6 +21,8 @@ enum hk_target_labels {
                                        * kubelet's cAdvisor and hakari would attach */
     HK_TARGET_LABELS_NONE,            /* none (external_labels and relabelling only) */
 };
+/* "hakari", "kube-prometheus", "none". */
+const char *hk_target_labels_name(enum hk_target_labels v);
 
 struct hk_config {
     char *path;                /* NULL: no file */

@@ -95,6 +95,8 @@ wait_cycles "http://127.0.0.1:$HKPORT" $((${c%.*} + 2)) 30
 stop_hakari A
 
 config B kube-prometheus >"$TMP/b.yml"
+"$HAKARI" --config.file="$TMP/b.yml" --config.check | grep -qx 'target_labels: kube-prometheus' ||
+    fail "B: --config.check does not report target_labels"
 start_hakari B "$TMP/b.yml"
 wait_cycles "http://127.0.0.1:$HKPORT" 2 30
 stop_hakari B
