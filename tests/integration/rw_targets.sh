@@ -64,7 +64,8 @@ ${4:-}
 YML
 }
 
-# run CASE CONFIG_FILE [CYCLES]: hakari until CYCLES cycles, graceful stop, all delivered.
+# start_hakari CASE CONFIG_FILE: hakari on the fixture, logging to $TMP/hakari-CASE.log.
+# stop_hakari CASE: graceful stop; everything queued must have been delivered.
 HKPORT=$(free_port)
 start_hakari() {
     bg "hakari-$1" "$HAKARI" --config.file="$2" --web.listen-address="127.0.0.1:$HKPORT" \
@@ -77,7 +78,10 @@ stop_hakari() {
     local p f
     p=$(hk_stopped_field "$TMP/hakari-$1.log" prom samples_pending)
     f=$(hk_stopped_field "$TMP/hakari-$1.log" prom samples_failed)
-    [ "$p" = 0 ] && [ "$f" = 0 ] || { tail -20 "$TMP/hakari-$1.log" >&2; fail "$1: pending=$p failed=$f"; }
+    if [ "$p" != 0 ] || [ "$f" != 0 ]; then
+        tail -20 "$TMP/hakari-$1.log" >&2
+        fail "$1: pending=$p failed=$f"
+    fi
 }
 
 # A, then D by SIGHUP.
