@@ -71,13 +71,48 @@ static int parse_external_labels(struct hk_config *cfg, const struct hk_yaml_nod
     return 0;
 }
 
+static const char *const target_labels_names[] = {
+    [HK_TARGET_LABELS_HAKARI] = "hakari",
+    [HK_TARGET_LABELS_KUBE_PROMETHEUS] = "kube-prometheus",
+    [HK_TARGET_LABELS_NONE] = "none",
+};
+
+const char *hk_target_labels_name(enum hk_target_labels v)
+{
+    return (size_t)v < sizeof(target_labels_names) / sizeof(target_labels_names[0])
+               ? target_labels_names[v]
+               : "?";
+}
+
+static int parse_target_labels(struct hk_config *cfg, const struct hk_yaml_node *n,
+                               struct hk_error *err)
+{
+    const char *const *names = target_labels_names;
+    int r = hk_yaml_expect(n, HK_YAML_SCALAR, err);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < sizeof(target_labels_names) / sizeof(target_labels_names[0]); i++)
+        if (strcmp(n->scalar, names[i]) == 0) {
+            cfg->target_labels = (enum hk_target_labels)i;
+            return 0;
+        }
+    return hk_error_at(err, n,
+                       "target_labels: unknown value \"%s\" (one of: hakari, kube-prometheus, "
+                       "none)",
+                       n->scalar);
+}
+
 static int parse_global(struct hk_config *cfg, const struct hk_yaml_node *g, struct hk_error *err)
 {
-    static const char *const keys[] = {"collection_interval", "external_labels", NULL};
+    static const char *const keys[] = {"collection_interval", "external_labels", "target_labels",
+                                       NULL};
     int r = hk_yaml_check_keys(g, keys, err);
     if (r < 0)
         return r;
-    const struct hk_yaml_node *n = hk_yaml_get(g, "collection_interval");
+    const struct hk_yaml_node *n = hk_yaml_get(g, "target_labels");
+    if (n && (r = parse_target_labels(cfg, n, err)) < 0)
+        return r;
+    n = hk_yaml_get(g, "collection_interval");
     if (n) {
         r = hk_yaml_duration_ms(n, &cfg->collection_interval_ms, err);
         if (r < 0)

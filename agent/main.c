@@ -197,6 +197,7 @@ static void print_check(const struct hk_config *cfg, const struct options *o)
     printf("\nexternal_labels:");
     for (size_t i = 0; i < cfg->n_external_labels; i++)
         printf(" %s=\"%s\"", cfg->external_labels[i].name, cfg->external_labels[i].value);
+    printf("\ntarget_labels: %s", hk_target_labels_name(cfg->target_labels));
     printf("\nremote_write endpoints: %zu\n", cfg->remote_write ? cfg->remote_write->n : 0);
 }
 

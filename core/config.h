@@ -13,12 +13,24 @@
 
 #define HK_MAX_COLLECTORS 64
 
+/* global.target_labels: the scrape-target labels (job, instance, …) remote write gives a series,
+ * since no scrape gives them (exporter/rw_targets.h has the label sets). */
+enum hk_target_labels {
+    HK_TARGET_LABELS_HAKARI = 0,      /* job="hakari", instance=<node> unless set otherwise */
+    HK_TARGET_LABELS_KUBE_PROMETHEUS, /* what kube-prometheus' scrapes of node_exporter, the
+                                       * kubelet's cAdvisor and hakari would attach */
+    HK_TARGET_LABELS_NONE,            /* none (external_labels and relabelling only) */
+};
+/* "hakari", "kube-prometheus", "none". */
+const char *hk_target_labels_name(enum hk_target_labels v);
+
 struct hk_config {
     char *path;                /* NULL: no file */
     struct hk_yaml_node *root; /* owned; NULL when no file */
     int64_t collection_interval_ms;
     struct hk_label *external_labels; /* sorted, owned strings */
     size_t n_external_labels;
+    enum hk_target_labels target_labels;
     struct hk_limits limits;
     /* Per collector: -1 default, 0 off, 1 on (YAML `collectors.<name>.enabled`, then flags). */
     int8_t collector_enabled[HK_MAX_COLLECTORS];

@@ -1,7 +1,8 @@
 /* Remote-write pipeline per endpoint (see rw.h): snapshot mailbox → diff + stale markers →
- * external labels + write_relabel_configs → queue records of at most max_samples_per_send
- * samples → durable queue → sender. One thread per endpoint does all of it, so the queue and the
- * sender need no locks; the scheduler thread only takes a snapshot reference and wakes it. */
+ * target labels + external labels (rw_targets.h) + write_relabel_configs → queue records of at
+ * most max_samples_per_send samples → durable queue → sender. One thread per endpoint does all
+ * of it, so the queue and the sender need no locks; the scheduler thread only takes a snapshot
+ * reference and wakes it. */
 #include "exporter/rw.h"
 
 #include <errno.h>
@@ -20,6 +21,7 @@
 #include "exporter/rw_encode.h"
 #include "exporter/rw_queue.h"
 #include "exporter/rw_send.h"
+#include "exporter/rw_targets.h"
 
 #define MAILBOX 16
 #define FLUSH_DEADLINE_MS 10000
@@ -28,8 +30,7 @@
 struct endpoint {
     struct hk_rw_config cfg;
     bool append_failing; /* the queue refuses appends (ENOSPC …): log once per state change */
-    struct hk_label *ext;
-    size_t next;
+    struct hk_rw_targets targets; /* job/instance/… and external labels, per target */
     struct hk_relabel_rules *rules;
     struct hk_relabel_result rres;
     struct hk_rw_queue *q;
@@ -161,9 +162,10 @@ out:
 
 /* Builds the outgoing label set of one series and adds a sample to the chunk. */
 static int add_sample(struct endpoint *ep, const struct hk_series *s,
-                      const struct hk_rw_family *fam, double value, int64_t ts_ms)
+                      const struct hk_rw_family *fam, enum hk_target target, double value,
+                      int64_t ts_ms)
 {
-    size_t n = 0, need = s->nlabels + 1 + ep->next;
+    size_t need = s->nlabels + 1 + ep->targets.max_add;
     int r;
     if (need > ep->tmpcap) {
         struct hk_label *t = realloc(ep->tmp, need * sizeof(*t));
@@ -172,26 +174,7 @@ static int add_sample(struct endpoint *ep, const struct hk_series *s,
         ep->tmp = t;
         ep->tmpcap = need;
     }
-    ep->tmp[n++] = (struct hk_label){"__name__", s->name};
-    for (uint32_t i = 0; i < s->nlabels; i++)
-        if (s->labels[i].value[0])
-            ep->tmp[n++] = s->labels[i];
-    /* External labels never override a label the series has (as in Prometheus). */
-    for (size_t i = 0; i < ep->next; i++) {
-        const char *own = hk_labels_get(s->labels, s->nlabels, ep->ext[i].name);
-        if (!own || !own[0]) /* an empty value is an absent label */
-            ep->tmp[n++] = ep->ext[i];
-    }
-    /* Nearly sorted already (series labels and external labels are sorted): insertion sort. */
-    for (size_t i = 1; i < n; i++) {
-        struct hk_label x = ep->tmp[i];
-        size_t j = i;
-        while (j > 0 && strcmp(ep->tmp[j - 1].name, x.name) > 0) {
-            ep->tmp[j] = ep->tmp[j - 1];
-            j--;
-        }
-        ep->tmp[j] = x;
-    }
+    size_t n = hk_rw_targets_merge(&ep->targets, target, s->name, s->labels, s->nlabels, ep->tmp);
     const struct hk_label *out = ep->tmp;
     size_t nout = n;
     bool copy = false;
@@ -310,7 +293,8 @@ static bool ingest_step(struct endpoint *ep, size_t max)
     if (!ep->stale_phase) {
         for (; ep->pos < snap->nseries && r >= 0 && done < max; ep->pos++, done++) {
             const struct hk_series *s = &snap->series[ep->pos];
-            r = add_sample(ep, s, &ep->fams[s->family], s->value,
+            r = add_sample(ep, s, &ep->fams[s->family],
+                           (enum hk_target)snap->families[s->family].target, s->value,
                            s->ts_ms ? s->ts_ms : snap->ts_ms);
         }
         if (r >= 0 && ep->pos == snap->nseries && ep->prev) {
@@ -327,7 +311,9 @@ static bool ingest_step(struct endpoint *ep, size_t max)
         for (; ep->pos < ep->prev->nseries && r >= 0 && done < max * 8; ep->pos++, done++) {
             const struct hk_series *s = &ep->prev->series[ep->pos];
             if (!set_has(ep, s->hash))
-                r = add_sample(ep, s, &ep->pfams[s->family], stale, snap->ts_ms);
+                r = add_sample(ep, s, &ep->pfams[s->family],
+                               (enum hk_target)ep->prev->families[s->family].target, stale,
+                               snap->ts_ms);
         }
     }
     ep->ingest_err = r;
@@ -452,11 +438,7 @@ static void endpoint_free(struct endpoint *ep)
     free(ep->chunk);
     free(ep->set);
     free(ep->tmp);
-    for (size_t i = 0; i < ep->next; i++) {
-        free((char *)ep->ext[i].name);
-        free((char *)ep->ext[i].value);
-    }
-    free(ep->ext);
+    hk_rw_targets_free(&ep->targets);
     hk_rw_config_free(&ep->cfg);
     pthread_mutex_destroy(&ep->mu);
     free(ep);
@@ -480,22 +462,12 @@ static int endpoint_new(const struct hk_yaml_node *item, const struct hk_config 
         hk_relabel_free(ep->rules);
         ep->rules = NULL;
     }
-    if (cfg->n_external_labels) {
-        ep->ext = calloc(cfg->n_external_labels, sizeof(*ep->ext));
-        if (!ep->ext) {
-            r = -ENOMEM;
-            goto fail;
-        }
-        for (size_t i = 0; i < cfg->n_external_labels; i++) {
-            ep->ext[i].name = strdup(cfg->external_labels[i].name);
-            ep->ext[i].value = strdup(cfg->external_labels[i].value);
-            ep->next = i + 1;
-            if (!ep->ext[i].name || !ep->ext[i].value) {
-                r = -ENOMEM;
-                goto fail;
-            }
-        }
-    }
+    struct hk_rw_identity id;
+    char host[256];
+    hk_rw_identity_from_env(&id, host, sizeof(host));
+    if ((r = hk_rw_targets_build(&ep->targets, cfg->target_labels, cfg->external_labels,
+                                 cfg->n_external_labels, &id)) < 0)
+        goto fail;
     if (!(ep->chunk = calloc(ep->cfg.queue.max_samples_per_send, sizeof(*ep->chunk)))) {
         r = -ENOMEM;
         goto fail;
@@ -555,6 +527,24 @@ static void on_publish(struct hk_snapshot *snap, void *ud)
     pthread_mutex_unlock(&rw->mu);
 }
 
+/* Once per (re)start: a target label that cannot be given is left out, which some joins miss. */
+static void warn_identity(const struct hk_config *cfg)
+{
+    struct hk_rw_identity id;
+    char host[256];
+    if (cfg->target_labels == HK_TARGET_LABELS_NONE)
+        return;
+    hk_rw_identity_from_env(&id, host, sizeof(host));
+    if (!id.node || !id.node[0])
+        hk_log_warn("remote-write: no node name (NODE_NAME unset, no host name): series get no "
+                    "instance label");
+    if (cfg->target_labels == HK_TARGET_LABELS_KUBE_PROMETHEUS &&
+        (!id.pod_namespace || !id.pod_namespace[0] || !id.pod_name || !id.pod_name[0]))
+        hk_log_warn("remote-write: target_labels: kube-prometheus without POD_NAMESPACE and "
+                    "POD_NAME (downward API): node_* series get no namespace/pod, so "
+                    "node:node_num_cpu:sum cannot join them to kube_pod_info");
+}
+
 static int start_all(const struct hk_config *cfg, struct endpoint ***ret, size_t *ret_n,
                      struct hk_error *err)
 {
@@ -570,6 +560,8 @@ static int start_all(const struct hk_config *cfg, struct endpoint ***ret, size_t
     for (size_t i = 0; i < n; i++)
         if ((r = endpoint_new(list->items[i], cfg, &eps[i], err)) < 0)
             goto fail;
+    if (n)
+        warn_identity(cfg);
     for (size_t i = 0; i < n; i++) {
         if ((r = -pthread_create(&eps[i]->thr, NULL, endpoint_main, eps[i])) < 0) {
             hk_error_at(err, NULL, "cannot start a remote-write thread");

@@ -9,7 +9,7 @@ TOP="$TOP" HAKARI="$HAKARI" "$PY" "$TOP/tests/tools/check_config_docs.py"
 mkdir -p "$TMP/t/agent" "$TMP/t/core" "$TMP/t/docs"
 cp "$TOP/agent/config.c" "$TMP/t/agent/" && cp "$TOP/core/collector.h" "$TMP/t/core/"
 cp "$TOP/docs/configuration.md" "$TMP/t/docs/"
-sed -i 's/"collection_interval", "external_labels", NULL/"collection_interval", "external_labels", "undocumented_key", NULL/' \
+sed -i 's/"collection_interval", "external_labels",/"collection_interval", "external_labels", "undocumented_key",/' \
     "$TMP/t/agent/config.c"
 grep -q undocumented_key "$TMP/t/agent/config.c" || fail "could not plant a key in parse_global"
 out=$(TOP="$TMP/t" "$PY" "$TOP/tests/tools/check_config_docs.py" 2>&1) && fail "planted key not detected"

@@ -252,6 +252,10 @@ def check_set(name, objs, caps):
     env = {e["name"]: e for e in c.get("env") or []}
     ok(((env.get("NODE_NAME") or {}).get("valueFrom") or {}).get("fieldRef", {}).get(
         "fieldPath") == "spec.nodeName", cw, "NODE_NAME must come from spec.nodeName")
+    # Remote write's target labels (global.target_labels: kube-prometheus) name this pod.
+    for name, field in (("POD_NAMESPACE", "metadata.namespace"), ("POD_NAME", "metadata.name")):
+        ok(((env.get(name) or {}).get("valueFrom") or {}).get("fieldRef", {}).get(
+            "fieldPath") == field, cw, f"{name} must come from {field}")
     # References: ConfigMaps, Secrets, keys.
     for v in vols.values():
         if "configMap" in v:

@@ -58,6 +58,7 @@ static void test_defaults(void **state)
     assert_int_equal(load(NULL, NULL, 0, &cfg, &err), 0);
     assert_true(cfg.collection_interval_ms == 10000);
     assert_int_equal(cfg.n_external_labels, 0);
+    assert_int_equal(cfg.target_labels, HK_TARGET_LABELS_HAKARI);
     assert_true(cfg.limits.max_series > 0);
     assert_null(cfg.remote_write);
     for (size_t i = 0; hk_collectors[i]; i++)
@@ -82,6 +83,7 @@ static void test_full_file(void **state)
                  "  external_labels:\n"
                  "    region: ${HK_TEST_CLUSTER}\n"
                  "    cluster: c-$$1\n"
+                 "  target_labels: kube-prometheus\n"
                  "limits:\n"
                  "  max_series: 1000\n"
                  "  max_labels: 20\n"
@@ -94,6 +96,7 @@ static void test_full_file(void **state)
     if (r < 0)
         fail_msg("%s", err.msg);
     assert_true(cfg.collection_interval_ms == 90000);
+    assert_int_equal(cfg.target_labels, HK_TARGET_LABELS_KUBE_PROMETHEUS);
     assert_int_equal(cfg.n_external_labels, 2);
     /* sorted by name */
     assert_string_equal(cfg.external_labels[0].name, "cluster");
@@ -120,7 +123,11 @@ static void test_errors(void **state)
     (void)state;
     expect_error("global:\n  scrape_interval: 10s\n",
                  ":2:3: unknown key \"scrape_interval\" (allowed: collection_interval, "
-                 "external_labels)");
+                 "external_labels, target_labels)");
+    expect_error("global:\n  external_labels: {a: b}\n  target_labels: kube_prometheus\n",
+                 ":3:18: target_labels: unknown value \"kube_prometheus\" (one of: hakari, "
+                 "kube-prometheus, none)");
+    expect_error("global:\n  target_labels: [hakari]\n", ":2:18: expected a scalar, found a list");
     expect_error("globl: {}\n",
                  ":1:1: unknown key \"globl\" (allowed: global, limits, collectors, "
                  "remote_write, kubernetes)");

@@ -2,10 +2,12 @@
  * receiver refuses connections, so everything stays queued) end up in the durable queue as
  * expected: label sets sorted with __name__ and the external labels (which never override a
  * series' own label), write_relabel_configs applied, and one stale marker (exact NaN bits) for a
- * series that vanished - only once. */
+ * series that vanished - only once; with target_labels: kube-prometheus every family carries
+ * the labels of the scrape target it stands in for. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -128,9 +130,134 @@ static void test_pipeline(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* target_labels: kube-prometheus through the whole pipeline: each family's target comes from
+ * the snapshot (its name and the collector that emitted it: a textfile family is node_exporter's
+ * whatever its name), the identity from NODE_NAME / POD_NAMESPACE / POD_NAME, and
+ * write_relabel_configs see the result (here: rewriting hakari's own job). */
+static void test_kube_prometheus_targets(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/hk-rwp-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[200], yml[1000];
+    snprintf(path, sizeof(path), "%s/c.yml", dir);
+    snprintf(yml, sizeof(yml),
+             "global:\n  target_labels: kube-prometheus\n"
+             "  external_labels: {cluster: c1, job: ext}\n"
+             "remote_write:\n  - url: http://127.0.0.1:1/api/v1/write\n    name: t\n"
+             "    metadata_config: {send: false}\n"
+             "    write_relabel_configs:\n"
+             "      - {source_labels: [job], regex: hakari, target_label: job, replacement: me}\n"
+             "    queue_config: {disk_path: %s/q, batch_send_deadline: 1h, min_backoff: 1h,"
+             " max_backoff: 1h}\n",
+             dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(yml, f);
+    fclose(f);
+    setenv("NODE_NAME", "n1", 1);
+    setenv("POD_NAMESPACE", "monitoring", 1);
+    setenv("POD_NAME", "hakari-abc", 1);
+    struct hk_config cfg;
+    struct hk_error err = {""};
+    hk_config_init(&cfg);
+    assert_int_equal(hk_config_load(&cfg, path, NULL, 0, &err), 0);
+    struct hk_registry *reg = hk_registry_new();
+    struct hk_rw *rw = NULL;
+    assert_int_equal(hk_rw_start(&cfg, reg, NULL, &rw, &err), 0);
+
+    static const char *const no_labels[] = {NULL};
+    static const char *const pod_labels[] = {"namespace", "pod", NULL};
+    static const struct hk_metric_desc node_d = {"node_load1", "1m load average.", HK_METRIC_GAUGE,
+                                                 NULL, no_labels};
+    static const struct hk_metric_desc tf_d = {"backup_ok", "Backup ok.", HK_METRIC_GAUGE, NULL,
+                                               no_labels};
+    static const struct hk_metric_desc c_d = {"container_memory_rss", "RSS.", HK_METRIC_GAUGE,
+                                              "bytes", pod_labels};
+    static const struct hk_metric_desc h_d = {"hakari_up", "Up.", HK_METRIC_GAUGE, NULL, no_labels};
+    struct hk_limits lim = {0};
+    struct hk_builder *b = hk_builder_new(&lim);
+    const char *pv[] = {"shop", "web-1"};
+    hk_builder_begin(b, "loadavg");
+    assert_int_equal(hk_emit(b, &node_d, NULL, 1.5), 0);
+    hk_builder_commit(b);
+    hk_builder_begin(b, "textfile");
+    assert_int_equal(hk_emit(b, &tf_d, NULL, 1), 0);
+    hk_builder_commit(b);
+    hk_builder_begin(b, "cgroup");
+    assert_int_equal(hk_emit(b, &c_d, pv, 4096), 0);
+    hk_builder_commit(b);
+    hk_builder_begin(b, "self");
+    assert_int_equal(hk_emit(b, &h_d, NULL, 1), 0);
+    hk_builder_commit(b);
+    hk_registry_publish(reg, hk_builder_seal(b, 1000000, NULL));
+    hk_rw_stop(rw);
+    hk_registry_free(reg);
+    hk_config_free(&cfg);
+    unsetenv("POD_NAMESPACE");
+    unsetenv("POD_NAME");
+    unsetenv("NODE_NAME");
+
+    /* Every label set, as name=value pairs joined by commas, by series name. */
+    static const char *const want[][2] = {
+        {"backup_ok", "__name__=backup_ok,cluster=c1,instance=n1,job=node-exporter,"
+                      "namespace=monitoring,pod=hakari-abc"},
+        {"container_memory_rss", "__name__=container_memory_rss,cluster=c1,instance=n1,job=kubelet,"
+                                 "metrics_path=/metrics/cadvisor,namespace=shop,node=n1,pod=web-1"},
+        {"hakari_up", "__name__=hakari_up,cluster=c1,instance=n1,job=me,namespace=monitoring,"
+                      "pod=hakari-abc"},
+        {"node_load1", "__name__=node_load1,cluster=c1,instance=n1,job=node-exporter,"
+                       "namespace=monitoring,pod=hakari-abc"},
+    };
+    char qdir[300];
+    snprintf(qdir, sizeof(qdir), "%s/q/t", dir);
+    struct hk_rw_queue_opts o = {qdir, 0, 0, false};
+    struct hk_rw_queue *q;
+    assert_int_equal(hk_rw_queue_open(&o, &q), 0);
+    uint64_t pos = hk_rw_queue_committed(q);
+    struct hk_buf qb;
+    struct hk_rw_qrec qr;
+    hk_buf_init(&qb, 0);
+    size_t seen = 0;
+    while (hk_rw_queue_read(q, &pos, &qb, &qr) == 1) {
+        struct hk_rw_record rec;
+        assert_int_equal(hk_rw_record_decode(qb.data, qb.len, &rec), 0);
+        for (size_t i = 0; i < rec.nsamples; i++) {
+            const struct hk_rw_sample *s = &rec.samples[i];
+            char got[512] = "";
+            size_t g = 0;
+            for (uint32_t k = 0; k < s->nlabels; k++) {
+                int w = snprintf(got + g, sizeof(got) - g, "%s%s=%s", k ? "," : "",
+                                 s->labels[k].name, s->labels[k].value);
+                assert_true(w > 0 && (size_t)w < sizeof(got) - g);
+                g += (size_t)w;
+            }
+            const char *name = hk_labels_get(s->labels, s->nlabels, "__name__");
+            assert_non_null(name);
+            bool found = false;
+            for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++)
+                if (strcmp(want[k][0], name) == 0) {
+                    found = true;
+                    if (strcmp(want[k][1], got) != 0)
+                        fail_msg("%s:\n got  %s\n want %s", name, got, want[k][1]);
+                }
+            assert_true(found);
+            seen++;
+        }
+        hk_rw_record_free(&rec);
+    }
+    assert_int_equal(seen, 4);
+    hk_buf_free(&qb);
+    hk_rw_queue_close(q);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     hk_log_setup(HK_LOG_ERROR, HK_LOG_LOGFMT);
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_pipeline)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_pipeline),
+                                       cmocka_unit_test(test_kube_prometheus_targets)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
