@@ -210,6 +210,16 @@ static const char *const build_labels[] = {"version", "revision", NULL};
 static const struct hk_metric_desc desc_build = {
     "hakari_build_info", "Version and git revision of this hakari binary (always 1).",
     HK_METRIC_GAUGE, "", build_labels};
+/* node_exporter's build-info family, with hakari's version: kube-prometheus' node dashboards list
+ * their instances from it (label_values(node_exporter_build_info{job="node-exporter"}, instance)),
+ * so without it a drop-in's node-rsrc-use dashboard shows nothing. Served with node_exporter's
+ * part (/metrics/node, job="node-exporter" over remote-write). */
+static const char *const ne_build_labels[] = {"branch", "goversion", "revision", "version", NULL};
+static const struct hk_metric_desc desc_ne_build = {
+    "node_exporter_build_info",
+    "hakari standing in for node_exporter: a constant 1 labeled by hakari's version and revision "
+    "(branch and goversion empty).",
+    HK_METRIC_GAUGE, "", ne_build_labels};
 static const struct hk_metric_desc desc_cycles = {
     "hakari_collection_cycles_total", "Collection cycles completed.", HK_METRIC_COUNTER, "", NULL};
 static const struct hk_metric_desc desc_series = {
@@ -328,6 +338,8 @@ int hk_scheduler_run_once(struct hk_scheduler *s)
     }
     const char *bv[] = {HK_VERSION, HK_REVISION};
     hk_emit(b, &desc_build, bv, 1);
+    const char *nbv[] = {"", "", HK_REVISION, HK_VERSION};
+    hk_emit(b, &desc_ne_build, nbv, 1);
     hk_emit(b, &desc_cycles, NULL, (double)s->cycles);
     hk_emit(b, &desc_series, NULL, (double)s->last_series);
     hk_emit(b, &desc_dups, NULL, (double)s->duplicates_total);

@@ -24,7 +24,7 @@ cd "$TOP"
 SPLIT_ENDPOINTS=${KUBEPROM_SPLIT_ENDPOINTS:-0}
 # 1 = `global.target_labels: kube-prometheus` exists. 0: the same labels from the equivalent
 #     write_relabel_configs (the form docs/remote-write.md is to document beside the setting).
-TARGET_LABELS=${KUBEPROM_TARGET_LABELS:-0}
+TARGET_LABELS=${KUBEPROM_TARGET_LABELS:-1}
 # 1 = deploy/kubernetes/overlays/kube-prometheus exists (its ServiceMonitor is scraped). 0: the
 #     stand-in promql-tests/kube-prometheus/hakari-servicemonitor.stand-in.yaml.
 OVERLAY=${KUBEPROM_OVERLAY:-0}

@@ -35,7 +35,9 @@ def load(path):
         name, labels, value = m.groups()
         labels = tuple(sorted(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', labels or '')))
         series[(name, labels)] = float(value)
-    return {k: v for k, v in series.items() if k[0].startswith('node_')}
+    # node_exporter_build_info carries each program's own version.
+    return {k: v for k, v in series.items()
+            if k[0].startswith('node_') and k[0] != 'node_exporter_build_info'}
 hk, ne = load(sys.argv[1]), load(sys.argv[2])
 bad = 0
 for key, v in sorted(hk.items()):
