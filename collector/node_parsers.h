@@ -190,8 +190,8 @@ int hk_snmp6_parse(const char *buf, size_t len, hk_netstat_fn fn, void *userdata
 /* ---- /proc/net/sockstat, /proc/net/sockstat6: "PROTO: key value key value …" ---- */
 
 /* proto "TCP", "sockets", …; key "inuse", "used", … */
-typedef int (*hk_sockstat_fn)(const char *proto, size_t proto_len, const char *key,
-                              size_t key_len, int64_t value, void *userdata);
+typedef int (*hk_sockstat_fn)(const char *proto, size_t proto_len, const char *key, size_t key_len,
+                              int64_t value, void *userdata);
 int hk_sockstat_parse(const char *buf, size_t len, hk_sockstat_fn fn, void *userdata);
 
 /* ---- /proc/net/softnet_stat: one line of hex columns per CPU ---- */
