@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "collector/node_common.h"
+#include "collector/node_file.h"
 #include "collector/node_parsers.h"
 #include "core/collector.h"
 #include "core/parse.h"
@@ -130,6 +131,7 @@ static const char *const files[F_N] = {"sys/net/netfilter/nf_conntrack_count",
                                        "net/stat/nf_conntrack"};
 
 struct conntrack_state {
+    struct hk_node_file file[F_N];
     struct hk_node_buf stat_buf;
     struct hk_node_health health[F_N];
 };
@@ -139,6 +141,8 @@ static void conntrack_fini(void *state)
     struct conntrack_state *s = state;
     if (!s)
         return;
+    for (int i = 0; i < F_N; i++)
+        hk_node_file_close(&s->file[i]);
     hk_node_buf_free(&s->stat_buf);
     free(s);
 }
@@ -149,6 +153,8 @@ static int conntrack_init(void **ret_state, const struct hk_collector_env *env)
     struct conntrack_state *s = calloc(1, sizeof(*s));
     if (!s)
         return -ENOMEM;
+    for (int i = 0; i < F_N; i++)
+        s->file[i] = (struct hk_node_file)HK_NODE_FILE_INIT;
     hk_node_buf_init(&s->stat_buf, 4096, 16u << 20); /* 163 bytes per CPU */
     *ret_state = s;
     return 0;
@@ -161,7 +167,7 @@ static int conntrack_collect(void *state, struct hk_collect_ctx *ctx)
     for (int i = F_COUNT; i <= F_MAX; i++) {
         char buf[64];
         uint64_t v;
-        ssize_t n = hk_read_file_at(ctx->paths->proc_fd, files[i], buf, sizeof(buf));
+        ssize_t n = hk_node_file_read(&s->file[i], ctx->paths->proc_fd, files[i], buf, sizeof(buf));
         if (n == -ENOENT) {
             if (i == F_COUNT)
                 return 0; /* module not loaded: node_exporter reports no data at all */
@@ -175,7 +181,8 @@ static int conntrack_collect(void *state, struct hk_collect_ctx *ctx)
         hk_node_ok(&s->health[i], "conntrack", files[i]);
         hk_emit(ctx->b, desc[i], NULL, (double)v);
     }
-    ssize_t n = hk_node_buf_read(&s->stat_buf, ctx->paths->proc_fd, files[F_STAT]);
+    ssize_t n =
+        hk_node_file_read_buf(&s->file[F_STAT], ctx->paths->proc_fd, files[F_STAT], &s->stat_buf);
     if (n == -ENOENT)
         return 0;
     if (n == -ENOMEM)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "collector/node_common.h"
+#include "collector/node_file.h"
 #include "collector/node_parsers.h"
 #include "core/collector.h"
 
@@ -17,8 +18,19 @@ static const char *const files[2] = {"sys/kernel/random/entropy_avail",
                                      "sys/kernel/random/poolsize"};
 
 struct entropy_state {
+    struct hk_node_file file[2];
     struct hk_node_health health[2];
 };
+
+static void entropy_fini(void *state)
+{
+    struct entropy_state *s = state;
+    if (!s)
+        return;
+    for (int i = 0; i < 2; i++)
+        hk_node_file_close(&s->file[i]);
+    free(s);
+}
 
 static int entropy_init(void **ret_state, const struct hk_collector_env *env)
 {
@@ -26,6 +38,8 @@ static int entropy_init(void **ret_state, const struct hk_collector_env *env)
     struct entropy_state *s = calloc(1, sizeof(*s));
     if (!s)
         return -ENOMEM;
+    for (int i = 0; i < 2; i++)
+        s->file[i] = (struct hk_node_file)HK_NODE_FILE_INIT;
     *ret_state = s;
     return 0;
 }
@@ -36,7 +50,7 @@ static int entropy_collect(void *state, struct hk_collect_ctx *ctx)
     for (int i = 0; i < 2; i++) {
         char buf[64];
         uint64_t v;
-        ssize_t n = hk_read_file_at(ctx->paths->proc_fd, files[i], buf, sizeof(buf));
+        ssize_t n = hk_node_file_read(&s->file[i], ctx->paths->proc_fd, files[i], buf, sizeof(buf));
         if (n == -ENOENT)
             continue;
         int r = n < 0 ? (int)n : hk_uint_file_parse(buf, (size_t)n, &v);
@@ -56,5 +70,5 @@ const struct hk_collector_ops hk_collector_entropy = {
     .default_enabled = true,
     .init = entropy_init,
     .collect = entropy_collect,
-    .fini = free,
+    .fini = entropy_fini,
 };

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "collector/node_common.h"
+#include "collector/node_file.h"
 #include "collector/node_parsers.h"
 #include "core/collector.h"
 #include "core/parse.h"
@@ -62,8 +63,18 @@ static const struct hk_metric_desc desc_maximum = {
     "node_filefd_maximum", "File descriptor statistics: maximum.", HK_METRIC_GAUGE, "", NULL};
 
 struct filefd_state {
+    struct hk_node_file file;
     struct hk_node_health health;
 };
+
+static void filefd_fini(void *state)
+{
+    struct filefd_state *s = state;
+    if (!s)
+        return;
+    hk_node_file_close(&s->file);
+    free(s);
+}
 
 static int filefd_init(void **ret_state, const struct hk_collector_env *env)
 {
@@ -71,6 +82,7 @@ static int filefd_init(void **ret_state, const struct hk_collector_env *env)
     struct filefd_state *s = calloc(1, sizeof(*s));
     if (!s)
         return -ENOMEM;
+    s->file = (struct hk_node_file)HK_NODE_FILE_INIT;
     *ret_state = s;
     return 0;
 }
@@ -80,7 +92,8 @@ static int filefd_collect(void *state, struct hk_collect_ctx *ctx)
     struct filefd_state *s = state;
     char buf[128];
     uint64_t allocated, maximum;
-    ssize_t n = hk_read_file_at(ctx->paths->proc_fd, "sys/fs/file-nr", buf, sizeof(buf));
+    ssize_t n =
+        hk_node_file_read(&s->file, ctx->paths->proc_fd, "sys/fs/file-nr", buf, sizeof(buf));
     if (n == -ENOENT)
         return 0;
     int r = n < 0 ? (int)n : hk_filefd_parse(buf, (size_t)n, &allocated, &maximum);
@@ -100,5 +113,5 @@ const struct hk_collector_ops hk_collector_filefd = {
     .default_enabled = true,
     .init = filefd_init,
     .collect = filefd_collect,
-    .fini = free,
+    .fini = filefd_fini,
 };

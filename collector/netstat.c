@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "collector/node_common.h"
+#include "collector/node_file.h"
 #include "collector/node_filter.h"
 #include "collector/node_parsers.h"
 #include "core/collector.h"
@@ -123,12 +124,23 @@ int hk_snmp6_parse(const char *buf, size_t len, hk_netstat_fn fn, void *userdata
 enum { F_NETSTAT, F_SNMP, F_SNMP6, F_N };
 static const char *const files[F_N] = {"net/netstat", "net/snmp", "net/snmp6"};
 
+/* Fields kept from one cycle's parse (the default regex keeps ~45 of ~420). */
+#define NETSTAT_MAX_HITS 2048
+
+struct netstat_hit {
+    const char *proto, *field; /* into the file's buffer */
+    size_t proto_len, field_len;
+    double value;
+};
+
 struct netstat_state {
+    struct hk_node_file file[F_N];
     struct hk_node_buf buf[F_N];
     struct hk_node_health health[F_N];
     struct hk_node_field_filter *fields;
     size_t pos; /* field position over the three files, the filter's memo slot */
-    struct hk_builder *b;
+    size_t nhits;
+    struct netstat_hit hits[NETSTAT_MAX_HITS];
 };
 
 static const char *const netstat_keys[] = {HK_COLLECTOR_COMMON_KEYS, "fields", NULL};
@@ -144,8 +156,10 @@ static void netstat_fini(void *state)
     struct netstat_state *s = state;
     if (!s)
         return;
-    for (int i = 0; i < F_N; i++)
+    for (int i = 0; i < F_N; i++) {
+        hk_node_file_close(&s->file[i]);
         hk_node_buf_free(&s->buf[i]);
+    }
     hk_node_field_filter_free(s->fields);
     free(s);
 }
@@ -159,8 +173,10 @@ static int netstat_init(void **ret_state, const struct hk_collector_env *env)
     if (!s)
         return -ENOMEM;
     /* netstat ~4 KiB, snmp ~2 KiB, snmp6 ~6 KiB today */
-    for (int i = 0; i < F_N; i++)
+    for (int i = 0; i < F_N; i++) {
+        s->file[i] = (struct hk_node_file)HK_NODE_FILE_INIT;
         hk_node_buf_init(&s->buf[i], 16384, 1u << 20);
+    }
     r = hk_node_field_filter_new(env, "fields", NETSTAT_FIELDS_DEFAULT, &s->fields);
     if (r < 0) {
         netstat_fini(s);
@@ -170,65 +186,71 @@ static int netstat_init(void **ret_state, const struct hk_collector_env *env)
     return 0;
 }
 
-static int emit_field(const char *proto, size_t proto_len, const char *field, size_t field_len,
+/* One pass: every field is validated, the selected ones kept for emitting once their file
+ * turned out well-formed. */
+static int keep_field(const char *proto, size_t proto_len, const char *field, size_t field_len,
                       double value, void *userdata)
 {
     struct netstat_state *s = userdata;
-    static const char prefix[] = "node_netstat_", hprefix[] = "Statistic ";
-    char name[sizeof(prefix) + 2 * NETSTAT_MAX_NAME + 1];
-    char help[sizeof(hprefix) + 2 * NETSTAT_MAX_NAME + 1];
-    /* key "Proto_Field" built in place after the prefix */
-    char *key = name + sizeof(prefix) - 1;
+    char key[2 * NETSTAT_MAX_NAME + 2]; /* "Proto_Field", what the regex sees */
     memcpy(key, proto, proto_len);
     key[proto_len] = '_';
     memcpy(key + proto_len + 1, field, field_len);
-    size_t kl = proto_len + 1 + field_len;
-    key[kl] = '\0';
-    if (!hk_node_field_filter_match(s->fields, s->pos++, key, kl))
+    if (!hk_node_field_filter_match(s->fields, s->pos++, key, proto_len + 1 + field_len))
         return 0;
-    memcpy(name, prefix, sizeof(prefix) - 1);
-    size_t h = sizeof(hprefix) - 1;
-    memcpy(help, hprefix, h);
-    memcpy(help + h, proto, proto_len);
-    memcpy(help + h + proto_len, field, field_len);
-    memcpy(help + h + proto_len + field_len, ".", 2);
-    struct hk_family_spec spec = {name, help, HK_METRIC_UNTYPED, ""};
-    int r = hk_emit_labels(s->b, &spec, NULL, NULL, 0, value, 0);
-    return r == -ENOMEM ? r : 0;
+    if (s->nhits == NETSTAT_MAX_HITS)
+        return -EFBIG; /* a fields regex selecting more than we keep */
+    s->hits[s->nhits++] = (struct netstat_hit){proto, field, proto_len, field_len, value};
+    return 0;
 }
 
-static int parse_file(int i, const char *buf, size_t len, hk_netstat_fn fn, void *userdata)
+static int emit_field(struct hk_builder *b, const struct netstat_hit *h)
 {
-    return i == F_SNMP6 ? hk_snmp6_parse(buf, len, fn, userdata)
-                        : hk_netstat_parse(buf, len, fn, userdata);
+    static const char prefix[] = "node_netstat_", hprefix[] = "Statistic ";
+    char name[sizeof(prefix) + 2 * NETSTAT_MAX_NAME + 1];
+    char help[sizeof(hprefix) + 2 * NETSTAT_MAX_NAME + 1];
+    size_t o = sizeof(prefix) - 1;
+    memcpy(name, prefix, o);
+    memcpy(name + o, h->proto, h->proto_len);
+    name[o + h->proto_len] = '_';
+    memcpy(name + o + h->proto_len + 1, h->field, h->field_len);
+    name[o + h->proto_len + 1 + h->field_len] = '\0';
+    o = sizeof(hprefix) - 1;
+    memcpy(help, hprefix, o);
+    memcpy(help + o, h->proto, h->proto_len);
+    memcpy(help + o + h->proto_len, h->field, h->field_len);
+    memcpy(help + o + h->proto_len + h->field_len, ".", 2);
+    struct hk_family_spec spec = {name, help, HK_METRIC_UNTYPED, ""};
+    int r = hk_emit_labels(b, &spec, NULL, NULL, 0, h->value, 0);
+    return r == -ENOMEM ? r : 0;
 }
 
 static int netstat_collect(void *state, struct hk_collect_ctx *ctx)
 {
     struct netstat_state *s = state;
-    ssize_t n[F_N];
-    /* Each file is validated whole before any of its fields is emitted; a bad file is skipped
-     * alone (node_exporter drops all three). */
+    s->pos = 0;
+    s->nhits = 0;
+    /* A bad file is skipped alone, its fields dropped (node_exporter drops all three). */
     for (int i = 0; i < F_N; i++) {
-        n[i] = hk_node_buf_read(&s->buf[i], ctx->paths->proc_fd, files[i]);
-        if (n[i] == -ENOMEM)
+        ssize_t n = hk_node_file_read_buf(&s->file[i], ctx->paths->proc_fd, files[i], &s->buf[i]);
+        if (n == -ENOMEM)
             return -ENOMEM;
-        if (n[i] == -ENOENT)
-            continue;
-        int r = n[i] < 0 ? (int)n[i] : parse_file(i, s->buf[i].data, (size_t)n[i], NULL, NULL);
+        if (n == -ENOENT)
+            continue; /* snmp6 without IPv6 */
+        size_t kept = s->nhits;
+        int r = (int)n;
+        if (n >= 0)
+            r = i == F_SNMP6 ? hk_snmp6_parse(s->buf[i].data, (size_t)n, keep_field, s)
+                             : hk_netstat_parse(s->buf[i].data, (size_t)n, keep_field, s);
         if (r < 0) {
+            s->nhits = kept;
             hk_node_soft_error(&s->health[i], ctx, "netstat", files[i], r);
-            n[i] = r;
             continue;
         }
         hk_node_ok(&s->health[i], "netstat", files[i]);
     }
-    s->pos = 0;
-    s->b = ctx->b;
-    for (int i = 0; i < F_N; i++) {
-        if (n[i] < 0)
-            continue;
-        int r = parse_file(i, s->buf[i].data, (size_t)n[i], emit_field, s);
+    for (size_t i = 0; i < s->nhits; i++) {
+        int r = emit_field(ctx->b, &s->hits[i]);
         if (r < 0)
             return r;
     }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "collector/node_common.h"
+#include "collector/node_file.h"
 #include "collector/node_parsers.h"
 #include "core/collector.h"
 #include "core/parse.h"
@@ -113,9 +114,10 @@ static int emit_pair(const char *proto, size_t pl, const char *key, size_t kl, i
     if (hk_token_eq(proto, pl, "sockets")) {
         if (e->ipv6 || !hk_token_eq(key, kl, "used"))
             return 0;
-        static const struct hk_family_spec used = {
-            "node_sockstat_sockets_used", "Number of IPv4 sockets in use.", HK_METRIC_GAUGE, ""};
-        int r = hk_emit_labels(e->b, &used, NULL, NULL, 0, (double)value, 0);
+        static const struct hk_metric_desc used = {"node_sockstat_sockets_used",
+                                                   "Number of IPv4 sockets in use.",
+                                                   HK_METRIC_GAUGE, "", NULL};
+        int r = hk_emit(e->b, &used, NULL, (double)value);
         return r == -ENOMEM ? r : 0;
     }
     if (!known_state(key, kl))
@@ -130,6 +132,7 @@ enum { F_V4, F_V6, F_N };
 static const char *const files[F_N] = {"net/sockstat", "net/sockstat6"};
 
 struct sockstat_state {
+    struct hk_node_file file[F_N];
     char buf[F_N][4096]; /* ~200 bytes each today */
     struct hk_node_health health[F_N];
     double page_size;
@@ -143,15 +146,28 @@ static int sockstat_init(void **ret_state, const struct hk_collector_env *env)
         return -ENOMEM;
     long ps = sysconf(_SC_PAGESIZE);
     s->page_size = ps > 0 ? (double)ps : 4096.0;
+    for (int i = 0; i < F_N; i++)
+        s->file[i] = (struct hk_node_file)HK_NODE_FILE_INIT;
     *ret_state = s;
     return 0;
+}
+
+static void sockstat_fini(void *state)
+{
+    struct sockstat_state *s = state;
+    if (!s)
+        return;
+    for (int i = 0; i < F_N; i++)
+        hk_node_file_close(&s->file[i]);
+    free(s);
 }
 
 static int sockstat_collect(void *state, struct hk_collect_ctx *ctx)
 {
     struct sockstat_state *s = state;
     for (int i = 0; i < F_N; i++) {
-        ssize_t n = hk_read_file_at(ctx->paths->proc_fd, files[i], s->buf[i], sizeof(s->buf[i]));
+        ssize_t n = hk_node_file_read(&s->file[i], ctx->paths->proc_fd, files[i], s->buf[i],
+                                      sizeof(s->buf[i]));
         if (n == -ENOENT)
             continue;
         int r = n < 0 ? (int)n : hk_sockstat_parse(s->buf[i], (size_t)n, NULL, NULL);
@@ -174,5 +190,5 @@ const struct hk_collector_ops hk_collector_sockstat = {
     .default_enabled = true,
     .init = sockstat_init,
     .collect = sockstat_collect,
-    .fini = free,
+    .fini = sockstat_fini,
 };

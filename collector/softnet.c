@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "collector/node_common.h"
+#include "collector/node_file.h"
 #include "collector/node_parsers.h"
 #include "core/collector.h"
 #include "core/parse.h"
@@ -110,6 +111,7 @@ static const struct hk_metric_desc desc_softnet[D_N] = {
 };
 
 struct softnet_state {
+    struct hk_node_file file;
     struct hk_node_buf buf;
     struct hk_node_health health;
 };
@@ -119,6 +121,7 @@ static void softnet_fini(void *state)
     struct softnet_state *s = state;
     if (!s)
         return;
+    hk_node_file_close(&s->file);
     hk_node_buf_free(&s->buf);
     free(s);
 }
@@ -129,6 +132,7 @@ static int softnet_init(void **ret_state, const struct hk_collector_env *env)
     struct softnet_state *s = calloc(1, sizeof(*s));
     if (!s)
         return -ENOMEM;
+    s->file = (struct hk_node_file)HK_NODE_FILE_INIT;
     hk_node_buf_init(&s->buf, 8192, 16u << 20); /* 136 bytes per CPU (15 columns) */
     *ret_state = s;
     return 0;
@@ -162,7 +166,7 @@ static int emit_cpu(const struct hk_softnet *sn, void *userdata)
 static int softnet_collect(void *state, struct hk_collect_ctx *ctx)
 {
     struct softnet_state *s = state;
-    ssize_t n = hk_node_buf_read(&s->buf, ctx->paths->proc_fd, "net/softnet_stat");
+    ssize_t n = hk_node_file_read_buf(&s->file, ctx->paths->proc_fd, "net/softnet_stat", &s->buf);
     if (n == -ENOENT)
         return 0;
     if (n == -ENOMEM)
