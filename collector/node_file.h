@@ -2,7 +2,9 @@
  * read the same small kernel files every cycle: it saves the path walk and open/close of each
  * read (a third of the cost of the smaller /proc/net files). Kernel files regenerate their
  * content on each read from 0. A failed read closes the file and opens it again once, so a file
- * that went away (a module unloaded) or was replaced reads as the path now says. */
+ * that went away (a module unloaded) reads as the path now says. A regular file replaced by a
+ * rename keeps being read from the old inode (kernel files never are; fixture tests rewrite
+ * files in place). */
 #ifndef HK_NODE_FILE_H
 #define HK_NODE_FILE_H
 

@@ -74,4 +74,28 @@ for c in vmstat:1 netstat:3 sockstat:2 softnet:1 filefd:1 conntrack:3 entropy:2;
     grep -qx "hakari_collector_errors_total{collector=\"${c%%:*}\"} ${c#*:}" "$TMP/empty.prom" ||
         fail "empty files: want ${c#*:} errors for ${c%%:*}: $(grep "errors_total{collector=\"${c%%:*}\"}" "$TMP/empty.prom")"
 done
+
+# A running agent keeps these files open between cycles: a file rewritten in place turns bad,
+# is counted each cycle and logged once, and is read good again once rewritten.
+F="$TOP/tests/fixtures/node-upstream/proc"
+for f in vmstat net/sockstat net/netstat net/snmp net/snmp6; do cat "$F/$f" >"$P/$f"; done
+port=$(free_port)
+bg agent "$HAKARI" --path.rootfs="$R" --no-collector.filesystem --no-collector.machine \
+    --no-collector.cgroup --no-collector.ebpf --collection.interval=1s \
+    --web.listen-address="127.0.0.1:$port"
+wait_http "http://127.0.0.1:$port/-/ready" 20
+scrape() { curl -fsS -o "$TMP/m.prom" "http://127.0.0.1:$port/metrics"; }
+vmstat_up() { scrape && grep -q '^node_vmstat_pgfault 2320168809$' "$TMP/m.prom"; }
+until_true 20 vmstat_up || fail "node_vmstat_pgfault not served"
+printf 'pgfault 12x\n' >"$P/vmstat"
+errs() { scrape && awk '$1 == "hakari_collector_errors_total{collector=\"vmstat\"}" { print $2 }' "$TMP/m.prom"; }
+two_errors() { [ "$(errs)" -ge 2 ]; }
+until_true 20 two_errors || fail "vmstat errors did not count: $(errs)"
+grep -q '^node_vmstat_' "$TMP/m.prom" && fail "node_vmstat_* served from a malformed file"
+cat "$F/vmstat" >"$P/vmstat"
+until_true 20 vmstat_up || fail "node_vmstat_* did not come back after the file was fixed"
+n_bad=$(grep -c 'msg="malformed file skipped" collector=vmstat' "$TMP/agent.log" || true)
+n_good=$(grep -c 'msg="file readable again" collector=vmstat' "$TMP/agent.log" || true)
+[ "$n_bad" -eq 1 ] && [ "$n_good" -eq 1 ] ||
+    { cat "$TMP/agent.log" >&2; fail "log lines: $n_bad bad (want 1), $n_good recovered (want 1)"; }
 echo ok
