@@ -92,13 +92,13 @@ static int emit_gauge(struct hk_builder *b, const char *proto, size_t pl, const 
     memcpy(name + o + pl + 1, state, sl);
     name[o + pl + 1 + sl] = '\0';
     /* "Number of %s sockets in state %s." */
-    size_t h = 0;
-    memcpy(help, "Number of ", 10);
-    h = 10;
+    static const char h1[] = "Number of ", h2[] = " sockets in state ";
+    size_t h = sizeof(h1) - 1;
+    memcpy(help, h1, h);
     memcpy(help + h, proto, pl);
     h += pl;
-    memcpy(help + h, " sockets in state ", 18);
-    h += 18;
+    memcpy(help + h, h2, sizeof(h2) - 1);
+    h += sizeof(h2) - 1;
     memcpy(help + h, state, sl);
     h += sl;
     memcpy(help + h, ".", 2);
