@@ -13,6 +13,7 @@
 #include "collector/node_file.h"
 #include "collector/node_filter.h"
 #include "collector/node_parsers.h"
+#include "collector/node_token.h"
 #include "core/collector.h"
 #include "core/parse.h"
 
@@ -62,15 +63,15 @@ int hk_netstat_parse(const char *buf, size_t len, hk_netstat_fn fn, void *userda
         size_t p1l, p2l;
         hk_cursor_init(&nc, names, nl);
         hk_cursor_init(&vc, values, vl);
-        if (!hk_cursor_token(&nc, &p1, &p1l) || !hk_cursor_token(&vc, &p2, &p2l) ||
+        if (!hk_node_token(&nc, &p1, &p1l) || !hk_node_token(&vc, &p2, &p2l) ||
             !proto_token(p1, p1l, &p1l) || !proto_token(p2, p2l, &p2l) || p1l != p2l ||
             memcmp(p1, p2, p1l) != 0)
             return -EINVAL;
-        const char *field, *tok;
-        size_t fl, tl;
+        const char *field = NULL, *tok = NULL;
+        size_t fl = 0, tl = 0;
         for (;;) {
-            bool have_name = hk_cursor_token(&nc, &field, &fl);
-            bool have_value = hk_cursor_token(&vc, &tok, &tl);
+            bool have_name = hk_node_token(&nc, &field, &fl);
+            bool have_value = hk_node_token(&vc, &tok, &tl);
             if (have_name != have_value)
                 return -EINVAL; /* field count mismatch */
             if (!have_name)
@@ -97,17 +98,17 @@ int hk_snmp6_parse(const char *buf, size_t len, hk_netstat_fn fn, void *userdata
     while (!hk_cursor_eof(&c)) {
         const char *key, *tok;
         size_t kl, tl;
-        if (!hk_cursor_token(&c, &key, &kl)) {
+        if (!hk_node_token(&c, &key, &kl)) {
             hk_cursor_next_line(&c);
             continue;
         }
         double v;
-        if (!name_ok(key, kl) || !hk_cursor_token(&c, &tok, &tl))
+        if (!name_ok(key, kl) || !hk_node_token(&c, &tok, &tl))
             return -EINVAL;
         int r = hk_parse_kernel_int(tok, tl, &v);
         if (r < 0)
             return r;
-        if (hk_cursor_token(&c, &tok, &tl))
+        if (hk_node_token(&c, &tok, &tl))
             return -EINVAL;
         hk_cursor_next_line(&c);
         n++;

@@ -12,6 +12,7 @@
 #include "collector/node_file.h"
 #include "collector/node_filter.h"
 #include "collector/node_parsers.h"
+#include "collector/node_token.h"
 #include "core/collector.h"
 #include "core/parse.h"
 
@@ -59,17 +60,17 @@ int hk_vmstat_parse(const char *buf, size_t len, hk_vmstat_fn fn, void *userdata
     while (!hk_cursor_eof(&c)) {
         const char *key, *tok;
         size_t kl, tl;
-        if (!hk_cursor_token(&c, &key, &kl)) {
+        if (!hk_node_token(&c, &key, &kl)) {
             hk_cursor_next_line(&c); /* blank line */
             continue;
         }
         double v;
-        if (kl > VMSTAT_MAX_KEY || !name_chars_ok(key, kl) || !hk_cursor_token(&c, &tok, &tl))
+        if (kl > VMSTAT_MAX_KEY || !name_chars_ok(key, kl) || !hk_node_token(&c, &tok, &tl))
             return -EINVAL;
         int r = hk_parse_kernel_int(tok, tl, &v);
         if (r < 0)
             return r;
-        if (hk_cursor_token(&c, &tok, &tl))
+        if (hk_node_token(&c, &tok, &tl))
             return -EINVAL;
         hk_cursor_next_line(&c);
         n++;
