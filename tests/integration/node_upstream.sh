@@ -3,7 +3,7 @@
 # node_exporter's fixture tree (tests/fixtures/node-upstream, see its README.md) must give, for
 # every node_* family it emits, exactly what node_exporter's collector/fixtures/e2e-output.txt
 # says for the same files: names, labels, values, TYPE and HELP. Families of e2e-output that an
-# enabled hakari collector owns must be there unless tests/integration/node_upstream.py lists
+# enabled hakari collector owns must be there unless tests/tools/node_upstream.py lists
 # them as deliberately not emitted (with the reason). Prints how many families/series matched.
 source "$(dirname "$0")/../lib.sh"
 FIX="$TOP/tests/fixtures/node-upstream"
@@ -21,6 +21,6 @@ TZ=UTC "$HAKARI" "${args[@]}" >"$TMP/hk.prom" 2>"$TMP/hk.err" ||
     { cat "$TMP/hk.err" >&2; fail "hakari --once failed"; }
 grep -E '^hakari_collector_errors_total\{.*\} [1-9]' "$TMP/hk.prom" >&2 &&
     fail "collectors counted errors on node_exporter's fixtures"
-"$PY" "$TOP/tests/integration/node_upstream.py" "$TMP/hk.prom" "$E2E" ||
+"$PY" "$TOP/tests/tools/node_upstream.py" "$TMP/hk.prom" "$E2E" ||
     fail "hakari differs from node_exporter's e2e-output.txt"
 echo ok
