@@ -12,13 +12,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "collector/node_filter.h"
 #include "collector/node_parsers.h"
+#include "core/collector.h"
 #include "core/fsread.h"
+#include "core/snapshot.h"
+#include "core/yaml.h"
 
 #define FIXTURE "tests/fixtures/node-upstream/proc/"
 
@@ -529,15 +533,197 @@ static void test_mutations(void **state)
     }
 }
 
+/* ---- the collectors themselves: on node_exporter's fixture tree, options, kept-open files ---- */
+
+struct inst {
+    const struct hk_collector_ops *ops;
+    void *state;
+    struct hk_paths paths;
+    struct hk_yaml_node *options;
+};
+
+static int inst_open(struct inst *in, const char *root, const char *name, const char *yaml)
+{
+    memset(in, 0, sizeof(*in));
+    in->ops = hk_collector_find(name);
+    assert_non_null(in->ops);
+    assert_true(in->ops->default_enabled); /* node_exporter enables them all by default */
+    assert_int_equal(hk_paths_open(&in->paths, root, NULL, NULL), 0);
+    struct hk_error err = {{0}};
+    if (yaml)
+        assert_int_equal(hk_yaml_parse_string("test", yaml, strlen(yaml), &in->options, &err), 0);
+    struct hk_collector_env env = {&in->paths, NULL, in->options, &err};
+    int r = in->ops->check ? in->ops->check(&env) : 0;
+    if (r == 0 && in->ops->init)
+        r = in->ops->init(&in->state, &env);
+    if (r < 0) {
+        hk_paths_close(&in->paths);
+        hk_yaml_free(in->options);
+        in->ops = NULL;
+    }
+    return r;
+}
+
+static void inst_close(struct inst *in)
+{
+    if (in->ops->fini)
+        in->ops->fini(in->state);
+    hk_paths_close(&in->paths);
+    hk_yaml_free(in->options);
+}
+
+/* One cycle: series emitted and soft errors. */
+static struct hk_snapshot *cycle(struct inst *in, uint64_t *ret_soft)
+{
+    struct hk_limits limits = {0};
+    struct hk_builder *b = hk_builder_new(&limits);
+    assert_non_null(b);
+    hk_builder_begin(b, in->ops->name);
+    struct hk_collect_ctx ctx = {.b = b, .paths = &in->paths};
+    assert_int_equal(in->ops->collect(in->state, &ctx), 0);
+    hk_builder_commit(b);
+    struct hk_snapshot *snap = hk_builder_seal(b, 0, NULL);
+    assert_non_null(snap);
+    assert_int_equal(snap->duplicates_dropped, 0);
+    *ret_soft = ctx.soft_errors;
+    return snap;
+}
+
+static double only_value(const struct hk_snapshot *snap, const char *family)
+{
+    const struct hk_family *f = hk_snapshot_find_family(snap, family);
+    assert_non_null(f);
+    assert_int_equal(f->count, 1);
+    return snap->series[f->first].value;
+}
+
+#define UPSTREAM "tests/fixtures/node-upstream"
+
+static void test_collectors_on_fixture(void **state)
+{
+    /* series counts: node_exporter's e2e-output.txt for the same tree */
+    static const struct {
+        const char *name;
+        size_t series;
+    } want[] = {{"vmstat", 7}, {"netstat", 41},   {"sockstat", 20}, {"softnet", 28},
+                {"filefd", 2}, {"conntrack", 10}, {"entropy", 2}};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        struct inst in;
+        assert_int_equal(inst_open(&in, UPSTREAM, want[i].name, NULL), 0);
+        for (int round = 0; round < 3; round++) { /* kept-open files and memo: same output */
+            uint64_t soft = 99;
+            struct hk_snapshot *snap = cycle(&in, &soft);
+            assert_int_equal(soft, 0);
+            if (snap->nseries != want[i].series)
+                fail_msg("%s: %zu series, want %zu", want[i].name, snap->nseries, want[i].series);
+            hk_snapshot_unref(snap);
+        }
+        inst_close(&in);
+    }
+    /* families and HELP/TYPE of a few, as e2e-output has them */
+    struct inst in;
+    uint64_t soft;
+    assert_int_equal(inst_open(&in, UPSTREAM, "netstat", NULL), 0);
+    struct hk_snapshot *snap = cycle(&in, &soft);
+    const struct hk_family *f = hk_snapshot_find_family(snap, "node_netstat_Tcp_RetransSegs");
+    assert_non_null(f);
+    assert_string_equal(f->help, "Statistic TcpRetransSegs.");
+    assert_int_equal(f->type, HK_METRIC_UNTYPED);
+    assert_true(only_value(snap, "node_netstat_Tcp_RetransSegs") == 227);
+    hk_snapshot_unref(snap);
+    inst_close(&in);
+    assert_int_equal(inst_open(&in, UPSTREAM, "sockstat", NULL), 0);
+    snap = cycle(&in, &soft);
+    f = hk_snapshot_find_family(snap, "node_sockstat_TCP_mem_bytes");
+    assert_non_null(f);
+    assert_string_equal(f->help, "Number of TCP sockets in state mem_bytes.");
+    assert_true(only_value(snap, "node_sockstat_TCP_mem_bytes") == (double)sysconf(_SC_PAGESIZE));
+    hk_snapshot_unref(snap);
+    inst_close(&in);
+}
+
+static void test_collector_options(void **state)
+{
+    struct inst in;
+    uint64_t soft;
+    /* "" keeps every field */
+    assert_int_equal(inst_open(&in, UPSTREAM, "vmstat", "fields: ''\n"), 0);
+    struct hk_snapshot *snap = cycle(&in, &soft);
+    assert_int_equal(snap->nseries, 120); /* every line of the fixture */
+    assert_true(only_value(snap, "node_vmstat_nr_free_pages") == 977769);
+    hk_snapshot_unref(snap);
+    inst_close(&in);
+    assert_int_equal(inst_open(&in, UPSTREAM, "netstat", "fields: '^Tcp_(RetransSegs|MaxConn)$'\n"),
+                     0);
+    snap = cycle(&in, &soft);
+    assert_int_equal(snap->nseries, 2);
+    assert_true(only_value(snap, "node_netstat_Tcp_MaxConn") == -1);
+    hk_snapshot_unref(snap);
+    inst_close(&in);
+    /* a bad pattern or an unknown key is refused before anything runs */
+    assert_int_equal(inst_open(&in, UPSTREAM, "netstat", "fields: '(('\n"), -EINVAL);
+    assert_int_equal(inst_open(&in, UPSTREAM, "vmstat", "field: x\n"), -EINVAL);
+}
+
+static void put_file(const char *root, const char *rel, const char *content)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", root, rel);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
+    close(fd);
+}
+
+static void test_kept_open_files(void **state)
+{
+    char root[256], dir[300];
+    snprintf(root, sizeof(root), "%s/hk-net-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    assert_non_null(mkdtemp(root));
+    snprintf(dir, sizeof(dir), "%s/proc", root);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    struct inst in;
+    uint64_t soft;
+    assert_int_equal(inst_open(&in, root, "vmstat", NULL), 0);
+    struct hk_snapshot *snap = cycle(&in, &soft); /* missing: quiet, nothing */
+    assert_int_equal(snap->nseries + soft, 0);
+    hk_snapshot_unref(snap);
+    put_file(root, "proc/vmstat", "nr_free_pages 5\npgfault 1\n");
+    snap = cycle(&in, &soft); /* appeared */
+    assert_true(only_value(snap, "node_vmstat_pgfault") == 1 && soft == 0);
+    hk_snapshot_unref(snap);
+    put_file(root, "proc/vmstat", "nr_free_pages 5\npgfault 2\n"); /* rewritten in place */
+    snap = cycle(&in, &soft);
+    assert_true(only_value(snap, "node_vmstat_pgfault") == 2 && soft == 0);
+    hk_snapshot_unref(snap);
+    put_file(root, "proc/vmstat", "nr_free_pages 5\npgfault 3\npgmajfault x\n");
+    snap = cycle(&in, &soft); /* malformed: nothing from it, one soft error */
+    assert_int_equal(snap->nseries, 0);
+    assert_int_equal(soft, 1);
+    hk_snapshot_unref(snap);
+    put_file(root, "proc/vmstat", "pgmajfault 7\nnr_free_pages 5\npgfault 4\n"); /* reordered */
+    snap = cycle(&in, &soft);
+    assert_true(only_value(snap, "node_vmstat_pgfault") == 4 && soft == 0);
+    assert_true(only_value(snap, "node_vmstat_pgmajfault") == 7);
+    hk_snapshot_unref(snap);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/proc/vmstat", root);
+    assert_int_equal(unlink(path), 0);
+    inst_close(&in);
+    assert_int_equal(rmdir(dir), 0);
+    assert_int_equal(rmdir(root), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_vmstat_fixture),  cmocka_unit_test(test_vmstat_bad),
-        cmocka_unit_test(test_netstat_fixture), cmocka_unit_test(test_netstat_bad),
-        cmocka_unit_test(test_sockstat),        cmocka_unit_test(test_softnet),
-        cmocka_unit_test(test_filefd_and_uint), cmocka_unit_test(test_conntrack_stat),
-        cmocka_unit_test(test_callback_error),  cmocka_unit_test(test_field_filter),
-        cmocka_unit_test(test_mutations),
+        cmocka_unit_test(test_vmstat_fixture),    cmocka_unit_test(test_vmstat_bad),
+        cmocka_unit_test(test_netstat_fixture),   cmocka_unit_test(test_netstat_bad),
+        cmocka_unit_test(test_sockstat),          cmocka_unit_test(test_softnet),
+        cmocka_unit_test(test_filefd_and_uint),   cmocka_unit_test(test_conntrack_stat),
+        cmocka_unit_test(test_callback_error),    cmocka_unit_test(test_field_filter),
+        cmocka_unit_test(test_mutations),         cmocka_unit_test(test_collectors_on_fixture),
+        cmocka_unit_test(test_collector_options), cmocka_unit_test(test_kept_open_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
