@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Cost of the node collectors vs node_exporter's same collectors (cpu+stat, meminfo, loadavg,
-# pressure, netdev, diskstats, filesystem) on this host, same run, CPU time per cycle:
+# pressure, netdev, diskstats, filesystem, vmstat, netstat, sockstat, softnet, filefd, conntrack,
+# entropy) on this host, same run, CPU time per cycle:
 # - hakari: $O/bench/bench_node runs the collectors in-process (reads, parses, emits, plus
 #   sealing and rendering the snapshot as text), process CPU time per cycle;
 # - node_exporter: CPU time (utime+stime) per scrape with those collectors minus per scrape with
@@ -16,7 +17,7 @@ hz=$(getconf CLK_TCK)
 "$BENCH_NODE" "$((CYCLES * 5))" / >"$TMP/hk.txt" || fail "bench_node failed"
 cat "$TMP/hk.txt"
 # the node_exporter-comparable set: everything but machine (cAdvisor's, no twin there)
-hk_us=$(awk '$1 ~ /^(cpu|meminfo|loadavg|pressure|netdev|diskstats|filesystem|seal\+render)$/ { s += $2 } END { printf "%.1f", s }' "$TMP/hk.txt")
+hk_us=$(awk '$1 ~ /^(cpu|meminfo|loadavg|pressure|netdev|diskstats|filesystem|vmstat|netstat|sockstat|softnet|filefd|conntrack|entropy|seal\+render)$/ { s += $2 } END { printf "%.1f", s }' "$TMP/hk.txt")
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 # ne_cost "collectors": CPU µs per scrape
@@ -35,7 +36,7 @@ ne_cost() {
     awk -v t=$((t1 - t0)) -v hz="$hz" -v n="$CYCLES" 'BEGIN { printf "%.1f\n", t / hz * 1e6 / n }'
 }
 ne_none=$(ne_cost "")
-ne_all=$(ne_cost "cpu stat meminfo loadavg pressure netdev diskstats filesystem")
+ne_all=$(ne_cost "cpu stat meminfo loadavg pressure netdev diskstats filesystem vmstat netstat sockstat softnet filefd conntrack entropy")
 ne_us=$(awk -v a="$ne_all" -v b="$ne_none" 'BEGIN { printf "%.1f", a - b }')
 echo "node_exporter, $CYCLES scrapes, CPU µs per scrape: $ne_all with the collectors, $ne_none without"
 echo "same collectors, CPU µs per cycle: hakari $hk_us, node_exporter $ne_us ($(grep -c '^node_' "$TMP/ne.prom") node_* series)"

@@ -12,6 +12,15 @@ extern const struct hk_collector_ops hk_collector_machine;
 extern const struct hk_collector_ops hk_collector_meminfo;
 extern const struct hk_collector_ops hk_collector_netdev;
 extern const struct hk_collector_ops hk_collector_pressure;
+/* nodeproc: procfs network/VM collectors */
+extern const struct hk_collector_ops hk_collector_vmstat;
+extern const struct hk_collector_ops hk_collector_netstat;
+extern const struct hk_collector_ops hk_collector_sockstat;
+extern const struct hk_collector_ops hk_collector_softnet;
+extern const struct hk_collector_ops hk_collector_filefd;
+extern const struct hk_collector_ops hk_collector_conntrack;
+extern const struct hk_collector_ops hk_collector_entropy;
+/* end nodeproc */
 extern const struct hk_collector_ops hk_collector_cgroup;
 extern const struct hk_collector_ops hk_collector_ebpf;
 extern const struct hk_collector_ops hk_collector_textfile;
@@ -25,6 +34,15 @@ const struct hk_collector_ops *const hk_collectors[] = {
     &hk_collector_meminfo,
     &hk_collector_netdev,
     &hk_collector_pressure,
+    /* nodeproc */
+    &hk_collector_vmstat,
+    &hk_collector_netstat,
+    &hk_collector_sockstat,
+    &hk_collector_softnet,
+    &hk_collector_filefd,
+    &hk_collector_conntrack,
+    &hk_collector_entropy,
+    /* end nodeproc */
     &hk_collector_cgroup,
     /* After the cgroup collector: it resolves cgroup ids through the container index. */
     &hk_collector_ebpf,

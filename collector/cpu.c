@@ -19,8 +19,7 @@ static const struct hk_metric_desc desc_cpu = {"node_cpu_seconds_total",
                                                "Seconds the CPUs spent in each mode.",
                                                HK_METRIC_COUNTER, "seconds", cpu_mode_labels};
 static const struct hk_metric_desc desc_guest = {
-    "node_cpu_guest_seconds_total",
-    "Seconds the CPUs spent running guests (VMs), already included in mode user/nice.",
+    "node_cpu_guest_seconds_total", "Seconds the CPUs spent in guests (VMs) for each mode.",
     HK_METRIC_COUNTER, "seconds", cpu_mode_labels};
 static const struct hk_metric_desc desc_boot = {
     "node_boot_time_seconds", "Node boot time, in unixtime.", HK_METRIC_GAUGE, "seconds", NULL};

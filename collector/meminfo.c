@@ -92,11 +92,16 @@ static int emit_field(const char *key, size_t key_len, uint64_t value, bool has_
 {
     struct hk_builder *b = userdata;
     char name[128], help[192];
-    hk_meminfo_metric_name(key, key_len, has_kb, name, sizeof(name));
-    size_t hl = sizeof("Memory information field ") - 1;
-    memcpy(help, "Memory information field ", hl);
-    memcpy(help + hl, key, key_len < 100 ? key_len : 100);
-    help[hl + (key_len < 100 ? key_len : 100)] = '\0';
+    int nl = hk_meminfo_metric_name(key, key_len, has_kb, name, sizeof(name));
+    if (nl < 0)
+        return 0; /* not reached: the validating pass rejected the file */
+    /* node_exporter's HELP names the field as the metric does: "… field Active_anon_bytes." */
+    static const char hprefix[] = "Memory information field ";
+    const char *field = name + sizeof("node_memory_") - 1;
+    size_t fl = (size_t)nl - (sizeof("node_memory_") - 1);
+    memcpy(help, hprefix, sizeof(hprefix) - 1);
+    memcpy(help + sizeof(hprefix) - 1, field, fl);
+    memcpy(help + sizeof(hprefix) - 1 + fl, ".", 2);
     struct hk_family_spec spec = {name, help, HK_METRIC_GAUGE, has_kb ? "bytes" : ""};
     /* kB × 1024 in double: a u64-max field must not wrap around. */
     double v = has_kb ? (double)value * 1024.0 : (double)value;

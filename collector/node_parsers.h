@@ -163,4 +163,66 @@ struct hk_cpuinfo {
  * HK_CPUINFO_MAX_CPUS processors. */
 int hk_cpuinfo_parse(const char *buf, size_t len, struct hk_cpuinfo *ret);
 
+/* ==== nodeproc block: vmstat, netstat, sockstat, softnet, filefd, conntrack, entropy ==== */
+
+/* A whole token that is a decimal integer, signed or not (kernel counters are printed with %lu,
+ * a few with %ld), as a double. 0, -EINVAL, -ERANGE. */
+int hk_parse_kernel_int(const char *s, size_t len, double *ret);
+/* A whole token of 1-16 hex digits (no 0x). 0 or -EINVAL. */
+int hk_parse_hex_u64(const char *s, size_t len, uint64_t *ret);
+
+/* ---- /proc/vmstat: "name value" lines ---- */
+
+typedef int (*hk_vmstat_fn)(const char *key, size_t key_len, double value, void *userdata);
+int hk_vmstat_parse(const char *buf, size_t len, hk_vmstat_fn fn, void *userdata);
+
+/* ---- /proc/net/netstat, /proc/net/snmp, /proc/net/snmp6 ---- */
+
+/* proto "TcpExt", field "ListenDrops" (neither NUL-terminated). */
+typedef int (*hk_netstat_fn)(const char *proto, size_t proto_len, const char *field,
+                             size_t field_len, double value, void *userdata);
+/* netstat/snmp: pairs of lines "Proto: Name1 Name2 …" / "Proto: v1 v2 …". */
+int hk_netstat_parse(const char *buf, size_t len, hk_netstat_fn fn, void *userdata);
+/* snmp6: "Ip6InReceives  123" lines; the protocol is the name up to its first '6' ("Ip6",
+ * "Icmp6", "Udp6", "UdpLite6"); names without a '6' are skipped, as node_exporter does. */
+int hk_snmp6_parse(const char *buf, size_t len, hk_netstat_fn fn, void *userdata);
+
+/* ---- /proc/net/sockstat, /proc/net/sockstat6: "PROTO: key value key value …" ---- */
+
+/* proto "TCP", "sockets", …; key "inuse", "used", … */
+typedef int (*hk_sockstat_fn)(const char *proto, size_t proto_len, const char *key, size_t key_len,
+                              int64_t value, void *userdata);
+int hk_sockstat_parse(const char *buf, size_t len, hk_sockstat_fn fn, void *userdata);
+
+/* ---- /proc/net/softnet_stat: one line of hex columns per CPU ---- */
+
+struct hk_softnet {
+    unsigned cpu; /* column 13 when present (5.10+: CPUs may be offline), else the line number */
+    uint32_t processed, dropped, time_squeezed, cpu_collision; /* columns 1-3, 9 */
+    uint32_t received_rps, flow_limit_count;                   /* 10-11 (4.17+, else 0) */
+    uint32_t backlog_len;                                      /* 12 (5.10+, else 0) */
+};
+typedef int (*hk_softnet_fn)(const struct hk_softnet *s, void *userdata);
+int hk_softnet_parse(const char *buf, size_t len, hk_softnet_fn fn, void *userdata);
+
+/* ---- /proc/sys/fs/file-nr: "allocated unused maximum" ---- */
+
+int hk_filefd_parse(const char *buf, size_t len, uint64_t *ret_allocated, uint64_t *ret_maximum);
+
+/* ---- one unsigned integer and a newline (entropy_avail, nf_conntrack_count, …) ---- */
+
+int hk_uint_file_parse(const char *buf, size_t len, uint64_t *ret);
+
+/* ---- /proc/net/stat/nf_conntrack: header of names, one line of hex columns per CPU ---- */
+
+/* Summed over CPUs, as node_exporter reports them. Columns are found by their header name;
+ * search_restart is missing before Linux 2.6.35 (then 0). */
+struct hk_conntrack_stat {
+    uint64_t found, invalid, ignore, insert, insert_failed, drop, early_drop, search_restart;
+    unsigned cpus;
+};
+int hk_conntrack_stat_parse(const char *buf, size_t len, struct hk_conntrack_stat *ret);
+
+/* ==== end of nodeproc block ==== */
+
 #endif

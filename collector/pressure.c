@@ -65,23 +65,23 @@ int hk_pressure_parse(const char *buf, size_t len, struct hk_pressure *ret)
 
 static const struct hk_metric_desc desc_cpu_waiting = {
     "node_pressure_cpu_waiting_seconds_total",
-    "Total time in seconds that processes have waited for CPU time.", HK_METRIC_COUNTER, "seconds",
+    "Total time in seconds that processes have waited for CPU time", HK_METRIC_COUNTER, "seconds",
     NULL};
 static const struct hk_metric_desc desc_memory_waiting = {
     "node_pressure_memory_waiting_seconds_total",
-    "Total time in seconds that processes have waited for memory.", HK_METRIC_COUNTER, "seconds",
+    "Total time in seconds that processes have waited for memory", HK_METRIC_COUNTER, "seconds",
     NULL};
 static const struct hk_metric_desc desc_memory_stalled = {
     "node_pressure_memory_stalled_seconds_total",
-    "Total time in seconds no process could make progress due to memory congestion.",
+    "Total time in seconds no process could make progress due to memory congestion",
     HK_METRIC_COUNTER, "seconds", NULL};
 static const struct hk_metric_desc desc_io_waiting = {
     "node_pressure_io_waiting_seconds_total",
-    "Total time in seconds that processes have waited due to IO congestion.", HK_METRIC_COUNTER,
+    "Total time in seconds that processes have waited due to IO congestion", HK_METRIC_COUNTER,
     "seconds", NULL};
 static const struct hk_metric_desc desc_io_stalled = {
     "node_pressure_io_stalled_seconds_total",
-    "Total time in seconds no process could make progress due to IO congestion.", HK_METRIC_COUNTER,
+    "Total time in seconds no process could make progress due to IO congestion", HK_METRIC_COUNTER,
     "seconds", NULL};
 
 static const struct {

@@ -1,11 +1,13 @@
 # Node collectors: libFuzzer target for their procfs parsers (`make fuzz`), seeded from the
-# node-basic fixture (tests/fuzz/corpus/node_parsers/).
+# node-basic and node-upstream fixtures (tests/fuzz/corpus/node_parsers/).
 FUZZ_CC ?= clang
 NODE_FUZZ_FLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
                    -fno-sanitize-recover=undefined
 NODE_FUZZ_SRCS := tests/fuzz/fuzz_node_parsers.c \
                   $(addprefix collector/,cpu.c meminfo.c pressure.c netdev.c diskstats.c \
-                      filesystem.c machine.c node_common.c) \
+                      filesystem.c machine.c node_common.c \
+                      vmstat.c netstat.c sockstat.c softnet.c filefd.c conntrack.c node_filter.c \
+                      node_file.c) \
                   $(wildcard core/*.c)
 
 $(O)/fuzz/fuzz_node_parsers: $(NODE_FUZZ_SRCS) collector/node_parsers.h

@@ -46,6 +46,39 @@ static int on_mount(const struct hk_mount *m, void *userdata)
 
 static struct hk_cpuinfo cpuinfo;
 
+/* nodeproc: vmstat, netstat/snmp/snmp6, sockstat, softnet, filefd, conntrack, one-number files */
+static int on_vm(const char *key, size_t key_len, double value, void *userdata)
+{
+    if (key_len == 0 || key_len > 64 || memchr(key, ' ', key_len) || value != value)
+        abort();
+    return 0;
+}
+
+static int on_ns(const char *proto, size_t proto_len, const char *field, size_t field_len,
+                 double value, void *userdata)
+{
+    if (proto_len == 0 || proto_len > 64 || field_len == 0 || field_len > 64 ||
+        memchr(proto, ':', proto_len) || value != value)
+        abort();
+    return 0;
+}
+
+static int on_ss(const char *proto, size_t proto_len, const char *key, size_t key_len,
+                 int64_t value, void *userdata)
+{
+    if (proto_len == 0 || proto_len > 32 || key_len == 0 || key_len > 32)
+        abort();
+    return 0;
+}
+
+static int on_sn(const struct hk_softnet *s, void *userdata)
+{
+    unsigned *rows = userdata;
+    if (++*rows > 65536)
+        abort();
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -58,7 +91,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(buf, data + 1, len);
     struct hk_stat_misc misc;
     struct hk_pressure p;
-    switch (data[0] % 7) {
+    uint64_t u1, u2;
+    unsigned rows = 0;
+    struct hk_conntrack_stat ct;
+    switch (data[0] % 15) {
     case 0:
         if (hk_stat_parse(buf, len, NULL, NULL, &misc) == 0 &&
             hk_stat_parse(buf, len, on_cpu, NULL, &misc) != 0)
@@ -93,6 +129,41 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             (cpuinfo.physical_cores > cpuinfo.processors ||
              cpuinfo.sockets > cpuinfo.physical_cores))
             abort();
+        break;
+    case 7:
+        if (hk_vmstat_parse(buf, len, NULL, NULL) == 0 &&
+            hk_vmstat_parse(buf, len, on_vm, NULL) != 0)
+            abort();
+        break;
+    case 8:
+        if (hk_netstat_parse(buf, len, NULL, NULL) == 0 &&
+            hk_netstat_parse(buf, len, on_ns, NULL) != 0)
+            abort();
+        break;
+    case 9:
+        if (hk_snmp6_parse(buf, len, NULL, NULL) == 0 && hk_snmp6_parse(buf, len, on_ns, NULL) != 0)
+            abort();
+        break;
+    case 10:
+        if (hk_sockstat_parse(buf, len, NULL, NULL) == 0 &&
+            hk_sockstat_parse(buf, len, on_ss, NULL) != 0)
+            abort();
+        break;
+    case 11:
+        if (hk_softnet_parse(buf, len, NULL, NULL) == 0 &&
+            (hk_softnet_parse(buf, len, on_sn, &rows) != 0 || rows == 0))
+            abort();
+        break;
+    case 12:
+        if (hk_filefd_parse(buf, len, &u1, &u2) == 0 && hk_uint_file_parse(buf, len, &u1) == 0)
+            abort(); /* three numbers are never one */
+        break;
+    case 13:
+        if (hk_conntrack_stat_parse(buf, len, &ct) == 0 && ct.cpus == 0)
+            abort();
+        break;
+    case 14:
+        (void)hk_uint_file_parse(buf, len, &u1);
         break;
     }
     free(buf);

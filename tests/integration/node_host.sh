@@ -2,12 +2,14 @@
 # The node collectors on this real host: `hakari --once` on / must pass promtool, have one
 # node_cpu_seconds_total series per online CPU × mode, every node collector up without errors,
 # and agree with node_exporter (same run, same kernel) on family names, cpu/mode series and the
-# values that do not move (MemTotal, boot time).
+# values that do not move (MemTotal, boot time); and the procfs network/VM collectors (vmstat,
+# netstat, sockstat, softnet, filefd, conntrack, entropy) series by series against it.
 source "$(dirname "$0")/../lib.sh"
 "$HAKARI" --once >"$TMP/h.prom" 2>"$TMP/h.err" || { cat "$TMP/h.err" >&2; fail "hakari --once failed"; }
 promtool_check "$TMP/h.prom" || fail "promtool check metrics"
 
-for c in cpu meminfo loadavg pressure netdev diskstats filesystem machine; do
+for c in cpu meminfo loadavg pressure netdev diskstats filesystem machine vmstat netstat sockstat softnet \
+    filefd conntrack entropy; do
     grep -qx "hakari_collector_up{collector=\"$c\"} 1" "$TMP/h.prom" || fail "collector $c not up"
     grep -qx "hakari_collector_errors_total{collector=\"$c\"} 0" "$TMP/h.prom" ||
         fail "collector $c counted errors: $(grep "errors_total{collector=\"$c\"}" "$TMP/h.prom")"
@@ -31,11 +33,19 @@ grep -q "^machine_cpu_cores{boot_id=\"$(cat /proc/sys/kernel/random/boot_id)\","
 
 # node_exporter on the same host: every node_* family we emit has its name and type there.
 command -v prometheus-node-exporter >/dev/null || fail "prometheus-node-exporter missing (mk/packages-test.txt)"
+# The newest node_exporter's netstat default fields (hakari's; 1.5 lacks three TcpExt ones), and
+# the softnet families added after 1.5 (compared with the newest by node_upstream.sh).
+netstat_fields='^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts|TCPOFOQueue|TCPRcvQDrop)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$'
+newer_than_ne='^node_softnet_(cpu_collision_total|received_rps_total|flow_limit_count_total|backlog_len)$'
+quick=(--once --no-collector.ebpf --no-collector.cgroup --no-collector.filesystem)
+"$HAKARI" "${quick[@]}" >"$TMP/before.prom" 2>"$TMP/before.err" || { cat "$TMP/before.err" >&2; fail "hakari --once failed"; }
 port=$(free_port)
-bg node_exporter prometheus-node-exporter --web.listen-address="127.0.0.1:$port"
+bg node_exporter prometheus-node-exporter --web.listen-address="127.0.0.1:$port" \
+    --collector.netstat.fields="$netstat_fields"
 wait_http "http://127.0.0.1:$port/metrics" 30
 curl -fsS "http://127.0.0.1:$port/metrics" >"$TMP/ne.prom"
-types() { grep '^# TYPE node_' "$1" | awk '{ print $3, $4 }' | sort; }
+"$HAKARI" "${quick[@]}" >"$TMP/after.prom" 2>"$TMP/after.err" || { cat "$TMP/after.err" >&2; fail "hakari --once failed"; }
+types() { grep '^# TYPE node_' "$1" | awk '{ print $3, $4 }' | grep -Ev "^${newer_than_ne:1:-1} " | sort; }
 missing=$(comm -23 <(types "$TMP/h.prom") <(types "$TMP/ne.prom"))
 [ -z "$missing" ] || fail "families (name type) absent from node_exporter: $missing"
 log "$(types "$TMP/h.prom" | wc -l) node_* families, all named and typed as node_exporter's"
@@ -54,4 +64,43 @@ done
 d1=$(series "$TMP/h.prom" node_disk_reads_completed_total)
 d2=$(series "$TMP/ne.prom" node_disk_reads_completed_total)
 [ "$d1" = "$d2" ] || fail "disk devices differ: ours [$d1] node_exporter [$d2]"
+
+# The procfs network/VM collectors against node_exporter on this host, read between two hakari
+# runs (before, after): the same families and label sets; values equal for what does not move
+# (limits, pool size, forwarding), and for counters node_exporter's value between hakari's two.
+"$PY" - "$TMP/before.prom" "$TMP/ne.prom" "$TMP/after.prom" "$newer_than_ne" <<'PY' || fail "procfs network/VM collectors differ from node_exporter on this host"
+import re, sys
+FAMS = r'node_(vmstat|netstat|sockstat|softnet|filefd|nf_conntrack|entropy)_.*'
+def load(path):
+    out = {}
+    for line in open(path):
+        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})? (\S+)$', line.strip())
+        if m and re.fullmatch(FAMS, m.group(1)) and not re.match(sys.argv[4], m.group(1)):
+            out[(m.group(1), m.group(2) or '')] = float(m.group(3))
+    return out
+a, ne, b = (load(p) for p in sys.argv[1:4])
+bad = []
+if set(a) != set(ne) or set(b) != set(ne):
+    bad.append(f'series only in hakari: {sorted(set(a) - set(ne))}; only in node_exporter: {sorted(set(ne) - set(a))}')
+CONST = r'node_(filefd_maximum|entropy_pool_size_bits|nf_conntrack_entries_limit|netstat_Ip_Forwarding)'
+# gauges that go both ways; everything else counts up
+MOVES = r'node_(sockstat_.*|filefd_allocated|entropy_available_bits|nf_conntrack_entries|netstat_Tcp_CurrEstab|softnet_backlog_len)'
+checked = 0
+for key in sorted(set(a) & set(ne) & set(b)):
+    name = key[0]
+    if re.fullmatch(CONST, name):
+        ok = a[key] == ne[key] == b[key]
+    elif re.fullmatch(MOVES, name):
+        continue
+    else:
+        ok = a[key] <= ne[key] <= b[key]
+    checked += 1
+    if not ok:
+        bad.append(f'{key}: hakari {a[key]} then {b[key]}, node_exporter {ne[key]}')
+for line in bad:
+    print(line)
+print(f'procfs network/VM collectors: {len(ne)} series, same names and labels as node_exporter; '
+      f'{checked} values consistent', file=sys.stderr)
+sys.exit(1 if bad else 0)
+PY
 echo ok

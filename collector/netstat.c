@@ -1,0 +1,269 @@
+/* Network protocol statistics, node_exporter's netstat collector.
+ * Reads: <procfs>/net/netstat, <procfs>/net/snmp, <procfs>/net/snmp6 (absent without IPv6: then
+ * skipped), all of the network namespace whose procfs that is.
+ * Emits: node_netstat_<Proto>_<Field> (untyped, as node_exporter), for the "<Proto>_<Field>"
+ * keys matching collectors.netstat.fields (default: node_exporter's newest default, which adds
+ * TcpExt_TCPTimeouts, TCPOFOQueue and TCPRcvQDrop to 1.5's; it includes Tcp_RetransSegs,
+ * Tcp_OutSegs and TcpExt_TCPSynRetrans). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector/node_common.h"
+#include "collector/node_file.h"
+#include "collector/node_filter.h"
+#include "collector/node_parsers.h"
+#include "collector/node_token.h"
+#include "core/collector.h"
+#include "core/parse.h"
+
+#define NETSTAT_FIELDS_DEFAULT                                                                     \
+    "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|" \
+    "TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts|TCPOFOQueue|TCPRcvQDrop)|"            \
+    "Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|"                 \
+    "Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$"
+#define NETSTAT_MAX_NAME 64 /* a protocol or a field name */
+
+static bool name_ok(const char *s, size_t len)
+{
+    if (len == 0 || len > NETSTAT_MAX_NAME)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '_'))
+            return false;
+    }
+    return true;
+}
+
+/* "Proto:" token → Proto. */
+static bool proto_token(const char *tok, size_t tl, size_t *ret_len)
+{
+    if (tl < 2 || tok[tl - 1] != ':' || !name_ok(tok, tl - 1))
+        return false;
+    *ret_len = tl - 1;
+    return true;
+}
+
+int hk_netstat_parse(const char *buf, size_t len, hk_netstat_fn fn, void *userdata)
+{
+    struct hk_cursor c;
+    const char *names, *values;
+    size_t nl, vl;
+    unsigned pairs = 0;
+    hk_cursor_init(&c, buf, len);
+    while (hk_cursor_line(&c, &names, &nl)) {
+        if (nl == 0)
+            continue;
+        if (!hk_cursor_line(&c, &values, &vl))
+            return -EINVAL; /* a names line without its values line: truncated */
+        struct hk_cursor nc, vc;
+        const char *p1, *p2;
+        size_t p1l, p2l;
+        hk_cursor_init(&nc, names, nl);
+        hk_cursor_init(&vc, values, vl);
+        if (!hk_node_token(&nc, &p1, &p1l) || !hk_node_token(&vc, &p2, &p2l) ||
+            !proto_token(p1, p1l, &p1l) || !proto_token(p2, p2l, &p2l) || p1l != p2l ||
+            memcmp(p1, p2, p1l) != 0)
+            return -EINVAL;
+        const char *field = NULL, *tok = NULL;
+        size_t fl = 0, tl = 0;
+        for (;;) {
+            bool have_name = hk_node_token(&nc, &field, &fl);
+            bool have_value = hk_node_token(&vc, &tok, &tl);
+            if (have_name != have_value)
+                return -EINVAL; /* field count mismatch */
+            if (!have_name)
+                break;
+            double v;
+            if (!name_ok(field, fl))
+                return -EINVAL;
+            int r = hk_parse_kernel_int(tok, tl, &v);
+            if (r < 0)
+                return r;
+            if (fn && (r = fn(p1, p1l, field, fl, v, userdata)) < 0)
+                return r;
+        }
+        pairs++;
+    }
+    return pairs ? 0 : -EINVAL;
+}
+
+int hk_snmp6_parse(const char *buf, size_t len, hk_netstat_fn fn, void *userdata)
+{
+    struct hk_cursor c;
+    unsigned n = 0;
+    hk_cursor_init(&c, buf, len);
+    while (!hk_cursor_eof(&c)) {
+        const char *key, *tok;
+        size_t kl, tl;
+        if (!hk_node_token(&c, &key, &kl)) {
+            hk_cursor_next_line(&c);
+            continue;
+        }
+        double v;
+        if (!name_ok(key, kl) || !hk_node_token(&c, &tok, &tl))
+            return -EINVAL;
+        int r = hk_parse_kernel_int(tok, tl, &v);
+        if (r < 0)
+            return r;
+        if (hk_node_token(&c, &tok, &tl))
+            return -EINVAL;
+        hk_cursor_next_line(&c);
+        n++;
+        const char *six = memchr(key, '6', kl);
+        if (!six || six == key + kl - 1)
+            continue; /* no protocol prefix (or no field after it): node_exporter skips it */
+        size_t pl = (size_t)(six + 1 - key);
+        if (fn && (r = fn(key, pl, key + pl, kl - pl, v, userdata)) < 0)
+            return r;
+    }
+    return n ? 0 : -EINVAL;
+}
+
+enum { F_NETSTAT, F_SNMP, F_SNMP6, F_N };
+static const char *const files[F_N] = {"net/netstat", "net/snmp", "net/snmp6"};
+
+/* Fields kept from one cycle's parse (the default regex keeps ~45 of ~420). */
+#define NETSTAT_MAX_HITS 2048
+
+struct netstat_hit {
+    const char *proto, *field; /* into the file's buffer */
+    size_t proto_len, field_len;
+    double value;
+};
+
+struct netstat_state {
+    struct hk_node_file file[F_N];
+    struct hk_node_buf buf[F_N];
+    struct hk_node_health health[F_N];
+    struct hk_node_field_filter *fields;
+    size_t pos; /* field position over the three files, the filter's memo slot */
+    size_t nhits;
+    struct netstat_hit hits[NETSTAT_MAX_HITS];
+};
+
+static const char *const netstat_keys[] = {HK_COLLECTOR_COMMON_KEYS, "fields", NULL};
+
+static int netstat_check(const struct hk_collector_env *env)
+{
+    int r = hk_yaml_check_keys(env->options, netstat_keys, env->err);
+    return r < 0 ? r : hk_node_field_filter_new(env, "fields", NETSTAT_FIELDS_DEFAULT, NULL);
+}
+
+static void netstat_fini(void *state)
+{
+    struct netstat_state *s = state;
+    if (!s)
+        return;
+    for (int i = 0; i < F_N; i++) {
+        hk_node_file_close(&s->file[i]);
+        hk_node_buf_free(&s->buf[i]);
+    }
+    hk_node_field_filter_free(s->fields);
+    free(s);
+}
+
+static int netstat_init(void **ret_state, const struct hk_collector_env *env)
+{
+    int r = netstat_check(env);
+    if (r < 0)
+        return r;
+    struct netstat_state *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    /* netstat ~4 KiB, snmp ~2 KiB, snmp6 ~6 KiB today */
+    for (int i = 0; i < F_N; i++) {
+        s->file[i] = (struct hk_node_file)HK_NODE_FILE_INIT;
+        hk_node_buf_init(&s->buf[i], 16384, 1u << 20);
+    }
+    r = hk_node_field_filter_new(env, "fields", NETSTAT_FIELDS_DEFAULT, &s->fields);
+    if (r < 0) {
+        netstat_fini(s);
+        return r;
+    }
+    *ret_state = s;
+    return 0;
+}
+
+/* One pass: every field is validated, the selected ones kept for emitting once their file
+ * turned out well-formed. */
+static int keep_field(const char *proto, size_t proto_len, const char *field, size_t field_len,
+                      double value, void *userdata)
+{
+    struct netstat_state *s = userdata;
+    char key[2 * NETSTAT_MAX_NAME + 2]; /* "Proto_Field", what the regex sees */
+    memcpy(key, proto, proto_len);
+    key[proto_len] = '_';
+    memcpy(key + proto_len + 1, field, field_len);
+    if (!hk_node_field_filter_match(s->fields, s->pos++, key, proto_len + 1 + field_len))
+        return 0;
+    if (s->nhits == NETSTAT_MAX_HITS)
+        return -EFBIG; /* a fields regex selecting more than we keep */
+    s->hits[s->nhits++] = (struct netstat_hit){proto, field, proto_len, field_len, value};
+    return 0;
+}
+
+static int emit_field(struct hk_builder *b, const struct netstat_hit *h)
+{
+    static const char prefix[] = "node_netstat_", hprefix[] = "Statistic ";
+    char name[sizeof(prefix) + 2 * NETSTAT_MAX_NAME + 1];
+    char help[sizeof(hprefix) + 2 * NETSTAT_MAX_NAME + 1];
+    size_t o = sizeof(prefix) - 1;
+    memcpy(name, prefix, o);
+    memcpy(name + o, h->proto, h->proto_len);
+    name[o + h->proto_len] = '_';
+    memcpy(name + o + h->proto_len + 1, h->field, h->field_len);
+    name[o + h->proto_len + 1 + h->field_len] = '\0';
+    o = sizeof(hprefix) - 1;
+    memcpy(help, hprefix, o);
+    memcpy(help + o, h->proto, h->proto_len);
+    memcpy(help + o + h->proto_len, h->field, h->field_len);
+    memcpy(help + o + h->proto_len + h->field_len, ".", 2);
+    struct hk_family_spec spec = {name, help, HK_METRIC_UNTYPED, ""};
+    int r = hk_emit_labels(b, &spec, NULL, NULL, 0, h->value, 0);
+    return r == -ENOMEM ? r : 0;
+}
+
+static int netstat_collect(void *state, struct hk_collect_ctx *ctx)
+{
+    struct netstat_state *s = state;
+    s->pos = 0;
+    s->nhits = 0;
+    /* A bad file is skipped alone, its fields dropped (node_exporter drops all three). */
+    for (int i = 0; i < F_N; i++) {
+        ssize_t n = hk_node_file_read_buf(&s->file[i], ctx->paths->proc_fd, files[i], &s->buf[i]);
+        if (n == -ENOMEM)
+            return -ENOMEM;
+        if (n == -ENOENT)
+            continue; /* snmp6 without IPv6 */
+        size_t kept = s->nhits;
+        int r = (int)n;
+        if (n >= 0)
+            r = i == F_SNMP6 ? hk_snmp6_parse(s->buf[i].data, (size_t)n, keep_field, s)
+                             : hk_netstat_parse(s->buf[i].data, (size_t)n, keep_field, s);
+        if (r < 0) {
+            s->nhits = kept;
+            hk_node_soft_error(&s->health[i], ctx, "netstat", files[i], r);
+            continue;
+        }
+        hk_node_ok(&s->health[i], "netstat", files[i]);
+    }
+    for (size_t i = 0; i < s->nhits; i++) {
+        int r = emit_field(ctx->b, &s->hits[i]);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+const struct hk_collector_ops hk_collector_netstat = {
+    .name = "netstat",
+    .help = "protocol statistics from /proc/net/{netstat,snmp,snmp6} (node_netstat_*)",
+    .default_enabled = true,
+    .check = netstat_check,
+    .init = netstat_init,
+    .collect = netstat_collect,
+    .fini = netstat_fini,
+};
