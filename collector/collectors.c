@@ -15,6 +15,12 @@ extern const struct hk_collector_ops hk_collector_pressure;
 extern const struct hk_collector_ops hk_collector_cgroup;
 extern const struct hk_collector_ops hk_collector_ebpf;
 extern const struct hk_collector_ops hk_collector_textfile;
+/* nodesys: sysfs and system-call node collectors */
+extern const struct hk_collector_ops hk_collector_netclass;
+extern const struct hk_collector_ops hk_collector_time;
+extern const struct hk_collector_ops hk_collector_timex;
+extern const struct hk_collector_ops hk_collector_uname;
+extern const struct hk_collector_ops hk_collector_os;
 
 const struct hk_collector_ops *const hk_collectors[] = {
     &hk_collector_loadavg,
@@ -25,6 +31,12 @@ const struct hk_collector_ops *const hk_collectors[] = {
     &hk_collector_meminfo,
     &hk_collector_netdev,
     &hk_collector_pressure,
+    /* nodesys: sysfs and system-call node collectors */
+    &hk_collector_netclass,
+    &hk_collector_time,
+    &hk_collector_timex,
+    &hk_collector_uname,
+    &hk_collector_os,
     &hk_collector_cgroup,
     /* After the cgroup collector: it resolves cgroup ids through the container index. */
     &hk_collector_ebpf,
