@@ -15,7 +15,7 @@
 
 #define TIMEX_DESC(name, help, type)                                                               \
     {                                                                                              \
-        "node_timex_" name, help, type, "", NULL                                                   \
+        name, help, type, "", NULL                                                                 \
     }
 
 enum {
@@ -40,40 +40,40 @@ enum {
 };
 
 static const struct hk_metric_desc desc_timex[TX_N] = {
-    [TX_SYNC] = TIMEX_DESC("sync_status",
+    [TX_SYNC] = TIMEX_DESC("node_timex_sync_status",
                            "Is clock synchronized to a reliable server (1 = yes, 0 = no).",
                            HK_METRIC_GAUGE),
-    [TX_OFFSET] = TIMEX_DESC("offset_seconds",
+    [TX_OFFSET] = TIMEX_DESC("node_timex_offset_seconds",
                              "Time offset in between local system and reference clock.",
                              HK_METRIC_GAUGE),
-    [TX_FREQ] = TIMEX_DESC("frequency_adjustment_ratio", "Local clock frequency adjustment.",
+    [TX_FREQ] = TIMEX_DESC("node_timex_frequency_adjustment_ratio", "Local clock frequency adjustment.",
                            HK_METRIC_GAUGE),
-    [TX_MAXERROR] = TIMEX_DESC("maxerror_seconds", "Maximum error in seconds.", HK_METRIC_GAUGE),
-    [TX_ESTERROR] = TIMEX_DESC("estimated_error_seconds", "Estimated error in seconds.",
+    [TX_MAXERROR] = TIMEX_DESC("node_timex_maxerror_seconds", "Maximum error in seconds.", HK_METRIC_GAUGE),
+    [TX_ESTERROR] = TIMEX_DESC("node_timex_estimated_error_seconds", "Estimated error in seconds.",
                                HK_METRIC_GAUGE),
-    [TX_STATUS] = TIMEX_DESC("status", "Value of the status array bits.", HK_METRIC_GAUGE),
-    [TX_CONSTANT] = TIMEX_DESC("loop_time_constant", "Phase-locked loop time constant.",
+    [TX_STATUS] = TIMEX_DESC("node_timex_status", "Value of the status array bits.", HK_METRIC_GAUGE),
+    [TX_CONSTANT] = TIMEX_DESC("node_timex_loop_time_constant", "Phase-locked loop time constant.",
                                HK_METRIC_GAUGE),
-    [TX_TICK] = TIMEX_DESC("tick_seconds", "Seconds between clock ticks.", HK_METRIC_GAUGE),
-    [TX_PPSFREQ] = TIMEX_DESC("pps_frequency_hertz", "Pulse per second frequency.",
+    [TX_TICK] = TIMEX_DESC("node_timex_tick_seconds", "Seconds between clock ticks.", HK_METRIC_GAUGE),
+    [TX_PPSFREQ] = TIMEX_DESC("node_timex_pps_frequency_hertz", "Pulse per second frequency.",
                               HK_METRIC_GAUGE),
-    [TX_JITTER] = TIMEX_DESC("pps_jitter_seconds", "Pulse per second jitter.", HK_METRIC_GAUGE),
-    [TX_SHIFT] = TIMEX_DESC("pps_shift_seconds", "Pulse per second interval duration.",
+    [TX_JITTER] = TIMEX_DESC("node_timex_pps_jitter_seconds", "Pulse per second jitter.", HK_METRIC_GAUGE),
+    [TX_SHIFT] = TIMEX_DESC("node_timex_pps_shift_seconds", "Pulse per second interval duration.",
                             HK_METRIC_GAUGE),
-    [TX_STABIL] = TIMEX_DESC("pps_stability_hertz",
+    [TX_STABIL] = TIMEX_DESC("node_timex_pps_stability_hertz",
                              "Pulse per second stability, average of recent frequency changes.",
                              HK_METRIC_GAUGE),
-    [TX_JITCNT] = TIMEX_DESC("pps_jitter_total",
+    [TX_JITCNT] = TIMEX_DESC("node_timex_pps_jitter_total",
                              "Pulse per second count of jitter limit exceeded events.",
                              HK_METRIC_COUNTER),
-    [TX_CALCNT] = TIMEX_DESC("pps_calibration_total",
+    [TX_CALCNT] = TIMEX_DESC("node_timex_pps_calibration_total",
                              "Pulse per second count of calibration intervals.", HK_METRIC_COUNTER),
-    [TX_ERRCNT] = TIMEX_DESC("pps_error_total", "Pulse per second count of calibration errors.",
+    [TX_ERRCNT] = TIMEX_DESC("node_timex_pps_error_total", "Pulse per second count of calibration errors.",
                              HK_METRIC_COUNTER),
-    [TX_STBCNT] = TIMEX_DESC("pps_stability_exceeded_total",
+    [TX_STBCNT] = TIMEX_DESC("node_timex_pps_stability_exceeded_total",
                              "Pulse per second count of stability limit exceeded events.",
                              HK_METRIC_COUNTER),
-    [TX_TAI] = TIMEX_DESC("tai_offset_seconds", "International Atomic Time (TAI) offset.",
+    [TX_TAI] = TIMEX_DESC("node_timex_tai_offset_seconds", "International Atomic Time (TAI) offset.",
                           HK_METRIC_GAUGE),
 };
 
