@@ -1,8 +1,8 @@
 /* Network interface properties from sysfs, node_exporter's netclass collector (sysfs variant).
  * Reads: the entries of <sysfs>/class/net (symlinks or directories; regular files such as
  * bonding_masters are not interfaces) and, per interface, <sysfs>/class/net/<iface>/
- * {operstate,carrier,carrier_changes,flags} every cycle (kept open, re-read with pread), plus
- * {carrier_up_count,carrier_down_count,speed,duplex,dormant,mtu,tx_queue_len,address,broadcast,
+ * {operstate,carrier_changes,flags} every cycle (kept open, re-read with pread), plus
+ * {carrier,carrier_up_count,carrier_down_count,speed,duplex,dormant,mtu,tx_queue_len,address,broadcast,
  * ifalias,addr_assign_type,dev_id,ifindex,iflink,link_mode,name_assign_type,netdev_group,type}
  * for a new interface, whenever one of the four above changed, and every refresh_interval.
  * Emits: node_network_up, node_network_info{address,adminstate,broadcast,device,duplex,ifalias,
@@ -89,14 +89,15 @@ int hk_sysfs_parse_i64(const char *buf, size_t len, int64_t *ret)
 /* ---- attributes ---- */
 
 enum {
-    /* read every cycle */
+    /* read every cycle: every carrier transition counts in carrier_changes, an administrative
+     * up/down or promiscuous switch shows in flags, the rest of the link state in operstate */
     NC_OPERSTATE,
-    NC_CARRIER,
     NC_CARRIER_CHANGES,
     NC_FLAGS,
     NC_NFAST,
     /* read on a change of the above and every refresh_interval */
-    NC_CARRIER_UP = NC_NFAST,
+    NC_CARRIER = NC_NFAST,
+    NC_CARRIER_UP,
     NC_CARRIER_DOWN,
     NC_SPEED,
     NC_DUPLEX,

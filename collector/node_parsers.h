@@ -207,6 +207,8 @@ struct hk_os_release {
 int hk_os_release_parse(const char *buf, size_t len, struct hk_os_release *ret);
 /* The leading major[.minor] of VERSION_ID as a number ("20.04" → 20.04), 0 when none. */
 double hk_os_version_number(const char *version_id);
+/* How often the os collector looks for a changed os-release (ms; tests set 0). */
+extern int64_t hk_os_check_interval_ms;
 /* SUPPORT_END "YYYY-MM-DD" → Unix time of that midnight UTC. 0 or -EINVAL. */
 int hk_os_support_end(const char *date, int64_t *ret);
 

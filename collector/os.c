@@ -1,7 +1,8 @@
 /* Operating system identification, node_exporter's os collector.
  * Reads: <rootfs>/etc/os-release, else <rootfs>/usr/lib/os-release (symlinks resolved inside
- * the root, so /host/etc/os-release -> /usr/lib/os-release stays on the host's side); parsed
- * again only when the file changes (device, inode, size, mtime or ctime).
+ * the root, so /host/etc/os-release -> /usr/lib/os-release stays on the host's side). The file
+ * is looked up once a minute (it changes with an OS upgrade) and parsed again only when it
+ * changed (device, inode, size, mtime or ctime); the cycles in between emit the cached result.
  * Emits: node_os_info{build_id,id,id_like,image_id,image_version,name,pretty_name,variant,
  * variant_id,version,version_codename,version_id} 1, node_os_version{id,id_like,name} (the
  * leading major[.minor] of VERSION_ID, when there is one), node_os_support_end_timestamp_seconds
@@ -21,6 +22,7 @@
 #include "core/collector.h"
 
 #define OS_RELEASE_MAX 65536 /* real files are ~400 bytes */
+int64_t hk_os_check_interval_ms = 60000;
 
 static const char *const info_labels[] = {"build_id",    "id",
                                           "id_like",     "image_id",
@@ -213,6 +215,9 @@ struct os_state {
     double version;
     struct stat st;           /* of the file parsed */
     int which;                /* 0 etc/os-release, 1 usr/lib/os-release */
+    int last_result;          /* of the last lookup: 0, -ENOENT or the soft error */
+    bool checked;
+    int64_t checked_ms;       /* monotonic */
     struct hk_node_health health;
 };
 
@@ -282,10 +287,24 @@ out:
     return r;
 }
 
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int os_collect(void *state, struct hk_collect_ctx *ctx)
 {
     struct os_state *s = state;
-    int r = os_refresh(s, ctx->paths->root_fd);
+    int64_t now = monotonic_ms();
+    int r = s->last_result;
+    if (!s->checked || now - s->checked_ms >= hk_os_check_interval_ms || r < 0) {
+        r = os_refresh(s, ctx->paths->root_fd);
+        s->last_result = r == -ENOENT ? 0 : r;
+        s->checked = r != -ENOENT; /* a missing file is looked for every cycle */
+        s->checked_ms = now;
+    }
     if (r == -ENOENT)
         return 0;
     if (r == -ENOMEM)

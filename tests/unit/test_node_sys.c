@@ -685,6 +685,8 @@ static void test_os(void **state)
     struct inst in;
     inst_open(&in, "os", NULL);
     uint64_t soft = 1;
+    int64_t saved_interval = hk_os_check_interval_ms;
+    hk_os_check_interval_ms = 0; /* look every cycle */
     /* neither file: nothing, quietly */
     struct hk_snapshot *snap = cycle(&in, &soft);
     assert_int_equal(soft, 0);
@@ -714,6 +716,13 @@ static void test_os(void **state)
     assert_true(value_of(snap, "node_os_support_end_timestamp_seconds", NULL, NULL) == 1751241600);
     hk_snapshot_unref(snap);
 
+    /* with the default interval, a rewrite is not looked at before a minute has passed */
+    hk_os_check_interval_ms = saved_interval;
+    put("opt/os-release", "NAME=Other\nID=other\nVERSION_ID=rolling\n");
+    snap = cycle(&in, &soft);
+    assert_string_equal(label_of(snap, "node_os_info", NULL, NULL, "name"), "Inside");
+    hk_snapshot_unref(snap);
+    hk_os_check_interval_ms = 0;
     /* rewritten (size and mtime change): read again */
     put("opt/os-release", "NAME=Other\nID=other\nVERSION_ID=rolling\n");
     snap = cycle(&in, &soft);
