@@ -45,6 +45,8 @@
 size_t hk_sysfs_trim(const char **s, size_t len)
 {
     const char *p = *s;
+    /* The callers pass the len bytes a read() filled, which the analyzer does not follow:
+     * NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult) */
     while (len > 0 && (p[0] == ' ' || p[0] == '\t' || p[0] == '\n' || p[0] == '\r' ||
                        p[0] == '\v' || p[0] == '\f')) {
         p++;
