@@ -289,7 +289,8 @@ static int exclude_option(const struct hk_collector_env *env, struct hk_node_reg
     if (hk_yaml_get(env->options, "device_exclude") || !env->config)
         return hk_node_regex_option(env, "device_exclude", "", ret);
     struct hk_collector_env netdev_env = *env;
-    netdev_env.options = hk_config_collector_options(env->config, "netdev");
+    const struct hk_yaml_node *netdev = hk_yaml_get(env->config->collectors, "netdev");
+    netdev_env.options = netdev && netdev->kind == HK_YAML_MAP ? netdev : NULL;
     return hk_node_regex_option(&netdev_env, "device_exclude", "", ret);
 }
 
