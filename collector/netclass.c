@@ -195,6 +195,7 @@ struct nc_iface {
     int fd[NC_NFAST];     /* the per-cycle attributes, kept open; -1 when not (yet) open */
     bool kept;            /* counts against NC_MAX_KEPT */
     bool complete;        /* the slow attributes were read at least once */
+    bool gone;            /* vanished this cycle: not emitted */
     int64_t refreshed_ms; /* monotonic time of their last read */
     uint32_t have;        /* bit per NC_* attribute: readable and well-formed */
     int64_t val[NC_NATTR];
@@ -612,35 +613,52 @@ static int read_iface(struct nc_state *s, struct nc_iface *f, int64_t now_ms,
     return 0;
 }
 
-static void emit_iface(const struct nc_state *s, const struct nc_iface *f, struct hk_builder *b)
+/* Emits family by family (the builder resolves a family once per run of equal descriptors). */
+static void emit_all(const struct nc_state *s, struct hk_builder *b)
 {
-    const char *dev[] = {f->name};
-    bool up = (f->have & (1u << NC_OPERSTATE)) && strcmp(f->operstate, "up") == 0;
-    hk_emit(b, &desc_up, dev, up ? 1 : 0);
-    const char *admin = !(f->have & (1u << NC_FLAGS)) ? "unknown"
-                        : (f->val[NC_FLAGS] & IFF_UP) ? "up"
-                                                       : "down";
-    const char *info[] = {
-        f->have & (1u << NC_ADDRESS) ? f->address : "",
-        admin,
-        f->have & (1u << NC_BROADCAST) ? f->broadcast : "",
-        f->name,
-        f->have & (1u << NC_DUPLEX) ? f->duplex : "",
-        f->have & (1u << NC_IFALIAS) ? f->ifalias : "",
-        f->have & (1u << NC_OPERSTATE) ? f->operstate : "",
-    };
-    hk_emit(b, &desc_info, info, 1);
-    for (unsigned a = 0; a < NC_NATTR; a++) {
-        if (!desc_prop[a].name || !(f->have & (1u << a)))
+    for (size_t i = 0; i < s->n; i++) {
+        const struct nc_iface *f = &s->ifaces[i];
+        if (f->gone)
             continue;
-        double v = (double)f->val[a];
-        if (a == NC_SPEED) {
-            /* Mbit/s → bytes/s; -1 (unknown) kept unless ignore_invalid_speed. */
-            if (f->val[a] < 0 && s->ignore_invalid_speed)
+        const char *dev[] = {f->name};
+        bool up = (f->have & (1u << NC_OPERSTATE)) && strcmp(f->operstate, "up") == 0;
+        hk_emit(b, &desc_up, dev, up ? 1 : 0);
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        const struct nc_iface *f = &s->ifaces[i];
+        if (f->gone)
+            continue;
+        const char *admin = !(f->have & (1u << NC_FLAGS)) ? "unknown"
+                            : (f->val[NC_FLAGS] & IFF_UP) ? "up"
+                                                           : "down";
+        const char *info[] = {
+            f->have & (1u << NC_ADDRESS) ? f->address : "",
+            admin,
+            f->have & (1u << NC_BROADCAST) ? f->broadcast : "",
+            f->name,
+            f->have & (1u << NC_DUPLEX) ? f->duplex : "",
+            f->have & (1u << NC_IFALIAS) ? f->ifalias : "",
+            f->have & (1u << NC_OPERSTATE) ? f->operstate : "",
+        };
+        hk_emit(b, &desc_info, info, 1);
+    }
+    for (unsigned a = 0; a < NC_NATTR; a++) {
+        if (!desc_prop[a].name)
+            continue;
+        for (size_t i = 0; i < s->n; i++) {
+            const struct nc_iface *f = &s->ifaces[i];
+            if (f->gone || !(f->have & (1u << a)))
                 continue;
-            v *= 125000.0;
+            double v = (double)f->val[a];
+            if (a == NC_SPEED) {
+                /* Mbit/s → bytes/s; -1 (unknown) kept unless ignore_invalid_speed. */
+                if (f->val[a] < 0 && s->ignore_invalid_speed)
+                    continue;
+                v *= 125000.0;
+            }
+            const char *dev[] = {f->name};
+            hk_emit(b, &desc_prop[a], dev, v);
         }
-        hk_emit(b, &desc_prop[a], dev, v);
     }
 }
 
@@ -683,16 +701,16 @@ static int netclass_collect(void *state, struct hk_collect_ctx *ctx)
     uint64_t soft_before = ctx->soft_errors;
     for (size_t i = 0; i < s->n; i++) {
         struct nc_iface *f = &s->ifaces[i];
-        if (read_iface(s, f, now_ms, ctx) < 0) {
+        f->gone = read_iface(s, f, now_ms, ctx) < 0;
+        if (f->gone) {
             /* Gone between listing and reading: forget it (a new device may take the name). */
             iface_close(s, f);
             f->complete = false;
             f->have = 0;
             f->ino = 0;
-            continue;
         }
-        emit_iface(s, f, ctx->b);
     }
+    emit_all(s, ctx->b);
     attrs_bad = ctx->soft_errors != soft_before;
     if (!attrs_bad)
         hk_node_ok(&s->attr_health, "netclass", "class/net/*");
