@@ -198,6 +198,7 @@ struct nc_iface {
     bool gone;            /* vanished this cycle: not emitted */
     int64_t refreshed_ms; /* monotonic time of their last read */
     uint32_t have;        /* bit per NC_* attribute: readable and well-formed */
+    uint32_t bad;         /* bit per NC_* attribute: malformed or unreadable when last read */
     int64_t val[NC_NATTR];
     char operstate[NC_OPERSTATE_CAP], duplex[NC_DUPLEX_CAP];
     char address[NC_ADDR_CAP], broadcast[NC_ADDR_CAP], ifalias[NC_IFALIAS_CAP];
@@ -548,6 +549,7 @@ static int update_attr(struct nc_state *s, struct nc_iface *f, unsigned a,
                 memcpy(slot, v, len);
                 slot[len] = '\0';
                 f->have |= bit;
+                f->bad &= ~bit;
                 return same ? 0 : 1;
             }
         } else {
@@ -557,15 +559,21 @@ static int update_attr(struct nc_state *s, struct nc_iface *f, unsigned a,
                 bool same = had && f->val[a] == v;
                 f->val[a] = v;
                 f->have |= bit;
+                f->bad &= ~bit;
                 return same ? 0 : 1;
             }
             malformed = true;
         }
     }
     if (malformed || !quiet_error(r)) {
+        /* Counted every cycle while it stays bad (netclass_collect); logged on the change. */
+        f->bad |= bit;
         char file[IFNAMSIZ + 48];
         snprintf(file, sizeof(file), "class/net/%s/%s", f->name, attr_file[a]);
-        hk_node_soft_error(&s->attr_health, ctx, "netclass", file, r);
+        struct hk_collect_ctx scratch = *ctx;
+        hk_node_soft_error(&s->attr_health, &scratch, "netclass", file, r);
+    } else {
+        f->bad &= ~bit;
     }
     f->have &= ~bit;
     if (a < NC_NFAST && f->fd[a] >= 0 && !malformed && r != -EINVAL && r != -EOPNOTSUPP) {
@@ -575,7 +583,8 @@ static int update_attr(struct nc_state *s, struct nc_iface *f, unsigned a,
     return had ? 1 : 0;
 }
 
-/* Reads one interface. Returns 0, or -ENODEV when it vanished since the listing. */
+/* Reads one interface. Returns 0, -ENODEV when it vanished since the listing, -EIO when its
+ * entry cannot be opened as a directory (logged here, counted by the caller). */
 static int read_iface(struct nc_state *s, struct nc_iface *f, int64_t now_ms,
                       struct hk_collect_ctx *ctx)
 {
@@ -585,8 +594,9 @@ static int read_iface(struct nc_state *s, struct nc_iface *f, int64_t now_ms,
             if (errno == ENOENT || errno == ENODEV)
                 return -ENODEV; /* listed, then removed (or a dangling link) */
             if (errno != EMFILE && errno != ENFILE) {
-                hk_node_soft_error(&s->attr_health, ctx, "netclass", f->name, -errno);
-                return -ENODEV;
+                struct hk_collect_ctx scratch = *ctx; /* counted by the caller */
+                hk_node_soft_error(&s->attr_health, &scratch, "netclass", f->name, -errno);
+                return -EIO;
             }
         } else if (s->kept < NC_MAX_KEPT) {
             f->dirfd = fd;
@@ -697,11 +707,12 @@ static int netclass_collect(void *state, struct hk_collect_ctx *ctx)
     if ((r = merge_entries(s)) < 0)
         return r;
     int64_t now_ms = monotonic_ms();
-    bool attrs_bad = false;
-    uint64_t soft_before = ctx->soft_errors;
+    uint64_t bad = 0;
     for (size_t i = 0; i < s->n; i++) {
         struct nc_iface *f = &s->ifaces[i];
-        f->gone = read_iface(s, f, now_ms, ctx) < 0;
+        r = read_iface(s, f, now_ms, ctx);
+        bad += r == -EIO; /* not a directory, … */
+        f->gone = r < 0;
         if (f->gone) {
             /* Gone between listing and reading: forget it (a new device may take the name). */
             iface_close(s, f);
@@ -711,8 +722,11 @@ static int netclass_collect(void *state, struct hk_collect_ctx *ctx)
         }
     }
     emit_all(s, ctx->b);
-    attrs_bad = ctx->soft_errors != soft_before;
-    if (!attrs_bad)
+    for (size_t i = 0; i < s->n; i++)
+        if (!s->ifaces[i].gone)
+            bad += (uint64_t)__builtin_popcount(s->ifaces[i].bad);
+    ctx->soft_errors += bad;
+    if (!bad)
         hk_node_ok(&s->attr_health, "netclass", "class/net/*");
     return 0;
 }

@@ -446,6 +446,9 @@ static void test_netclass_hostile(void **state)
     sh("rm '%s/sys/class/net/bad0/type' && mkdir '%s/sys/class/net/bad0/type'", root, root);
     /* a name the kernel never makes (> 15 bytes) */
     put("sys/class/net/an_interface_name_too_long/operstate", "up\n");
+    /* an entry that is no directory: counted */
+    put("sys/devices/virtual/net/notadir", "x\n");
+    sh("ln -s ../../devices/virtual/net/notadir '%s/sys/class/net/notadir'", root);
     /* listed, but gone when read: a dangling link */
     sh("ln -s ../../devices/virtual/net/ghost '%s/sys/class/net/ghost'", root);
 
@@ -453,8 +456,8 @@ static void test_netclass_hostile(void **state)
     inst_open(&in, "netclass", NULL);
     uint64_t soft = 0;
     struct hk_snapshot *snap = cycle(&in, &soft);
-    /* mtu, tx_queue_len, iflink, ifalias, type (EISDIR) and the long name */
-    assert_int_equal(soft, 6);
+    /* mtu, tx_queue_len, iflink, ifalias, type (EISDIR), the long name, notadir */
+    assert_int_equal(soft, 7);
     assert_int_equal(count_family(snap, "node_network_up"), 2);
     assert_true(value_of(snap, "node_network_up", "device", "sparse") == 1);
     assert_string_equal(label_of(snap, "node_network_info", "device", "sparse", "adminstate"),
@@ -471,10 +474,16 @@ static void test_netclass_hostile(void **state)
     assert_null(find(snap, "node_network_up", "device", "ghost"));
     hk_snapshot_unref(snap);
 
+    /* nothing changed and nothing re-read: still counted, every cycle, logged only once */
+    snap = cycle(&in, &soft);
+    assert_int_equal(soft, 7);
+    assert_null(find(snap, "node_network_up", "device", "notadir"));
+    hk_snapshot_unref(snap);
     /* fixed: read again (the per-cycle attributes stayed the same, so force it) */
     put("sys/class/net/bad0/mtu", "9000\n");
     put("sys/class/net/bad0/carrier_changes", "3\n");
     snap = cycle(&in, &soft);
+    assert_int_equal(soft, 6);
     assert_true(value_of(snap, "node_network_mtu_bytes", "device", "bad0") == 9000);
     hk_snapshot_unref(snap);
     inst_close(&in);
