@@ -29,6 +29,7 @@ static const char *const extra_names[] = {
     /* nodeproc */
     "vmstat", "netstat", "sockstat", "softnet", "filefd", "conntrack", "entropy",
     /* end nodeproc */
+    "netclass", "time", "timex", "uname", "os",
 };
 enum {
     NBASE = sizeof(base_names) / sizeof(base_names[0]),

@@ -24,6 +24,12 @@ extern const struct hk_collector_ops hk_collector_entropy;
 extern const struct hk_collector_ops hk_collector_cgroup;
 extern const struct hk_collector_ops hk_collector_ebpf;
 extern const struct hk_collector_ops hk_collector_textfile;
+/* nodesys: sysfs and system-call node collectors */
+extern const struct hk_collector_ops hk_collector_netclass;
+extern const struct hk_collector_ops hk_collector_time;
+extern const struct hk_collector_ops hk_collector_timex;
+extern const struct hk_collector_ops hk_collector_uname;
+extern const struct hk_collector_ops hk_collector_os;
 
 const struct hk_collector_ops *const hk_collectors[] = {
     &hk_collector_loadavg,
@@ -43,6 +49,12 @@ const struct hk_collector_ops *const hk_collectors[] = {
     &hk_collector_conntrack,
     &hk_collector_entropy,
     /* end nodeproc */
+    /* nodesys: sysfs and system-call node collectors */
+    &hk_collector_netclass,
+    &hk_collector_time,
+    &hk_collector_timex,
+    &hk_collector_uname,
+    &hk_collector_os,
     &hk_collector_cgroup,
     /* After the cgroup collector: it resolves cgroup ids through the container index. */
     &hk_collector_ebpf,

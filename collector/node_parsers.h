@@ -224,5 +224,53 @@ struct hk_conntrack_stat {
 int hk_conntrack_stat_parse(const char *buf, size_t len, struct hk_conntrack_stat *ret);
 
 /* ==== end of nodeproc block ==== */
+/* ==== nodesys: sysfs attributes, adjtimex, os-release (netclass.c, timex.c, os.c) ==== */
+
+struct timex;
+
+/* Trims ASCII whitespace at both ends of s[0..len); moves *s, returns the new length. */
+size_t hk_sysfs_trim(const char **s, size_t len);
+/* A numeric sysfs attribute as node_exporter's procfs reads it: trimmed, decimal with an
+ * optional sign, or "0x" + hex (flags, dev_id). 0, -EINVAL, -ERANGE (beyond int64). */
+int hk_sysfs_parse_i64(const char *buf, size_t len, int64_t *ret);
+
+/* node_timex_* values in the collector's order (sync_status, offset, frequency ratio, maxerror,
+ * esterror, status, constant, tick, pps frequency, pps jitter, pps shift, pps stability, pps
+ * jitter/calibration/error/stability counts, tai), converted as node_exporter does; state is
+ * adjtimex's return value (TIME_ERROR = unsynchronised). */
+#define HK_TIMEX_NVALUES 17
+void hk_timex_values(const struct timex *tx, int state, double ret[HK_TIMEX_NVALUES]);
+
+/* os-release keys node_exporter reports. */
+enum {
+    HK_OS_BUILD_ID,
+    HK_OS_ID,
+    HK_OS_ID_LIKE,
+    HK_OS_IMAGE_ID,
+    HK_OS_IMAGE_VERSION,
+    HK_OS_NAME,
+    HK_OS_PRETTY_NAME,
+    HK_OS_VARIANT,
+    HK_OS_VARIANT_ID,
+    HK_OS_VERSION,
+    HK_OS_VERSION_CODENAME,
+    HK_OS_VERSION_ID,
+    HK_OS_SUPPORT_END,
+    HK_OS_NFIELDS,
+};
+#define HK_OS_VALUE_MAX 512 /* bytes per value with its NUL; longer is -ERANGE */
+struct hk_os_release {
+    char v[HK_OS_NFIELDS][HK_OS_VALUE_MAX]; /* "" when absent */
+};
+/* Shell-style KEY=value lines ('…' literal, "…" with \ \" \$ \` escapes, unquoted with
+ * backslash escapes, # comments, optional "export"). -EINVAL on a line that is not an
+ * assignment or an unterminated quote, -ERANGE on a value longer than HK_OS_VALUE_MAX - 1. */
+int hk_os_release_parse(const char *buf, size_t len, struct hk_os_release *ret);
+/* The leading major[.minor] of VERSION_ID as a number ("20.04" → 20.04), 0 when none. */
+double hk_os_version_number(const char *version_id);
+/* How often the os collector looks for a changed os-release (ms; tests set 0). */
+extern int64_t hk_os_check_interval_ms;
+/* SUPPORT_END "YYYY-MM-DD" → Unix time of that midnight UTC. 0 or -EINVAL. */
+int hk_os_support_end(const char *date, int64_t *ret);
 
 #endif

@@ -26,3 +26,16 @@ $(O)/bench/bench_node: bench/bench_node.c $(LIB_OBJS)
 		$(EXTRA_LIBS)
 
 BENCH_STEPS += $(O)/bench/bench_node
+
+# nodesys: libFuzzer target for the sysfs attribute and os-release parsers (netclass, time, os),
+# seeded from tests/fuzz/corpus/node_sys/.
+NODE_SYS_FUZZ_SRCS := tests/fuzz/fuzz_node_sys.c \
+                      $(addprefix collector/,netclass.c os.c node_common.c) $(wildcard core/*.c)
+
+$(O)/fuzz/fuzz_node_sys: $(NODE_SYS_FUZZ_SRCS) collector/node_parsers.h
+	@mkdir -p $(@D)
+	@echo "  FUZZ/LD $@"
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(PKG_CFLAGS) -std=gnu11 $(NODE_FUZZ_FLAGS) -o $@ \
+		$(NODE_SYS_FUZZ_SRCS) $(PKG_LIBS) $(EXTRA_LIBS)
+
+FUZZ_STEPS += $(O)/fuzz/fuzz_node_sys
