@@ -195,8 +195,12 @@ def check_set(name, objs, caps):
     ok(spec["selector"].get("matchLabels") and subset(spec["selector"]["matchLabels"], tlabels),
        w, "selector.matchLabels do not match the template labels")
     ps = tmpl["spec"]
+    # The node's view, as node_exporter's DaemonSet in kube-prometheus has it: its processes and
+    # its network interfaces (node_network_* of a pod's own namespace describe the pod).
     ok(ps.get("hostPID") is True, w, "hostPID must be true")
-    ok(not ps.get("hostNetwork"), w, "hostNetwork is not needed")
+    ok(ps.get("hostNetwork") is True, w, "hostNetwork must be true (node_network_* of the node)")
+    ok(ps.get("dnsPolicy") == "ClusterFirstWithHostNet", w,
+       "dnsPolicy must be ClusterFirstWithHostNet (cluster DNS on the host's network)")
     sa = ps.get("serviceAccountName")
     ok(sa and get("ServiceAccount", sa), w, f"ServiceAccount {sa} missing")
     vols = {v["name"]: v for v in ps.get("volumes") or []}
@@ -207,7 +211,8 @@ def check_set(name, objs, caps):
     ok(isinstance(c.get("image"), str) and ":" in c["image"], cw, "image with a tag required")
     args = c.get("args") or []
     ok(any(a.startswith("--config.file=") for a in args), cw, "--config.file missing")
-    ok("--path.rootfs=/host" in args, cw, "--path.rootfs=/host missing")
+    ok("--path.rootfs=/host/root" in args, cw, "--path.rootfs=/host/root missing")
+    ok("--path.sysfs=/host/sys" in args, cw, "--path.sysfs=/host/sys missing")
     ports = {p["name"]: p for p in c.get("ports") or []}
     ok(ports.get("http-metrics", {}).get("containerPort") == 9810, cw, "port http-metrics 9810")
     for probe, path in (("livenessProbe", "/-/healthy"), ("readinessProbe", "/-/ready")):
@@ -230,12 +235,15 @@ def check_set(name, objs, caps):
     mounts = {m["mountPath"]: m for m in c.get("volumeMounts") or []}
     for m in mounts.values():
         ok(m["name"] in vols, cw, f"volumeMount {m['name']} has no volume")
-    for host in ("/sys", "/proc", "/run/containerd", "/var/lib/docker"):
-        m = mounts.get("/host" + host)
-        if ok(m, cw, f"/host{host} not mounted"):
+    # The host's / and /sys, read-only, with the node's later mounts propagated in.
+    for mp, host in (("/host/root", "/"), ("/host/sys", "/sys")):
+        m = mounts.get(mp)
+        if ok(m, cw, f"{mp} not mounted"):
             v = vols.get(m["name"], {})
-            ok((v.get("hostPath") or {}).get("path") == host, cw, f"/host{host} is not {host}")
-            ok(m.get("readOnly") is True, cw, f"/host{host} must be readOnly")
+            ok((v.get("hostPath") or {}).get("path") == host, cw, f"{mp} is not {host}")
+            ok(m.get("readOnly") is True, cw, f"{mp} must be readOnly")
+            ok(m.get("mountPropagation") == "HostToContainer", cw,
+               f"{mp} must have mountPropagation HostToContainer")
     for m in mounts.values():
         v = vols.get(m["name"], {})
         if "hostPath" in v and not m.get("readOnly"):
@@ -245,10 +253,12 @@ def check_set(name, objs, caps):
            vols[m["name"]]["hostPath"]["path"] == "/var/lib/hakari" for m in mounts.values()),
        cw, "no hostPath for the durable queue (/var/lib/hakari)")
     # Every host path a collector reads relative to the rootfs ("etc/…", "run/…", "var/…" literals
-    # in collector/*.c) lies under a /host mount.
+    # in collector/*.c) lies under a host mount.
+    rootfs = next((a.split("=", 1)[1] for a in args if a.startswith("--path.rootfs=")), "/host")
     for rel in rootfs_paths():
-        ok(any(("/host/" + rel + "/").startswith(mp.rstrip("/") + "/") for mp in mounts
-               if mp.startswith("/host/")), cw, f"collectors read <rootfs>/{rel}: not mounted")
+        ok(any((rootfs + "/" + rel + "/").startswith(mp.rstrip("/") + "/") for mp in mounts
+               if "hostPath" in vols.get(mounts[mp]["name"], {})), cw,
+           f"collectors read <rootfs>/{rel}: not mounted")
     env = {e["name"]: e for e in c.get("env") or []}
     ok(((env.get("NODE_NAME") or {}).get("valueFrom") or {}).get("fieldRef", {}).get(
         "fieldPath") == "spec.nodeName", cw, "NODE_NAME must come from spec.nodeName")
@@ -321,8 +331,14 @@ def check_set(name, objs, caps):
                 d = json.loads(body)
                 ok(d.get("title") and d.get("uid") and d.get("panels"), where,
                    f"dashboard {fname}: title, uid, panels required")
-            ok(len(json.dumps(o)) < 256 * 1024, where,
-               f"{o['metadata']['name']} too large for client-side kubectl apply")
+    # Client-side `kubectl apply` stores the whole object in the last-applied-configuration
+    # annotation, and an object's annotations together may not exceed 256 KiB: every object
+    # (each dashboard has its own ConfigMap) must fit, with its own annotations.
+    # (4 KiB left for the other annotations kubectl and controllers add.)
+    for o in objs:
+        ok(len(json.dumps(o, separators=(",", ":")).encode()) < 256 * 1024 - 4096, where,
+           f"{o['kind']}/{o['metadata']['name']} too large for client-side kubectl apply "
+           "(last-applied-configuration annotation over 256 KiB)")
     config_check(where, ds, c, by)
 
 
