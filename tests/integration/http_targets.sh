@@ -5,9 +5,10 @@
 #     them, the same gzip / OpenMetrics / HEAD behaviour as /metrics; each body passes
 #     `promtool check metrics` (text) and the OpenMetrics parser; the three bodies are a partition
 #     of /metrics (no family lost, none served twice); the landing page links them.
-#  2. a real Prometheus 2.42 scrapes /metrics/node as job node-exporter and /metrics/cadvisor as
-#     job kubelet (metrics_path from __metrics_path__, honor_labels, as kube-prometheus'
-#     ServiceMonitors do) and /metrics/self as job hakari: every job holds only its own families;
+#  2. a real Prometheus 2.42, configured with the static scrape_configs of docs/kube-prometheus.md,
+#     scrapes /metrics/node as job node-exporter and /metrics/cadvisor as job kubelet
+#     (metrics_path from __metrics_path__, honor_labels, as kube-prometheus' ServiceMonitors do)
+#     and /metrics/self as job hakari: every job holds only its own families;
 #     meanwhile 200 quick scrapes of /metrics/node are served from the per-snapshot body (renders
 #     stay bounded by collection cycles, not requests).
 source "$(dirname "$0")/../lib.sh"
@@ -116,25 +117,36 @@ bg hakari2 "$HAKARI" --web.listen-address="127.0.0.1:$port" --collection.interva
     --collector.textfile.directory="$TMP/textfile"
 HPID=$BG_PID
 wait_http "$url/-/ready" 30
-cat >"$TMP/prometheus.yml" <<YML
-global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-scrape_configs:
-  - job_name: node-exporter
-    metrics_path: /metrics/node
-    static_configs: [{targets: ["127.0.0.1:$port"]}]
-  - job_name: kubelet
-    metrics_path: /metrics/cadvisor
-    honor_labels: true
-    honor_timestamps: false
-    static_configs: [{targets: ["127.0.0.1:$port"]}]
-    relabel_configs:
-      - {source_labels: [__metrics_path__], target_label: metrics_path}
-  - job_name: hakari
-    metrics_path: /metrics/self
-    static_configs: [{targets: ["127.0.0.1:$port"]}]
-YML
+# The static scrape_configs of docs/kube-prometheus.md, as documented; and its Kubernetes
+# service-discovery form passes promtool too.
+"$PY" - "$TOP/docs/kube-prometheus.md" "127.0.0.1:$port" "$TMP" <<'PY' || fail "docs/kube-prometheus.md: scrape_configs blocks not found"
+import re, sys
+text = open(sys.argv[1], encoding="utf-8").read()
+sec = text.split("## Plain Prometheus", 1)[1]
+blocks = [b for b in re.findall(r"```yaml\n(.*?)```", sec, re.S) if b.startswith("scrape_configs:")]
+static = [b for b in blocks if "HOST:9810" in b]
+sd = [b for b in blocks if "kubernetes_sd_configs" in b]
+assert len(static) == 1 and len(sd) == 1, (len(static), len(sd))
+glob = "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+open(sys.argv[3] + "/prometheus.yml", "w").write(glob + static[0].replace("HOST:9810", sys.argv[2]))
+# Debian's Prometheus has no Kubernetes discovery: the service-discovery form gets what it would
+# discover as static labels (the __meta_* of hakari's pod on node my-node), so its relabelling
+# runs for real on a second Prometheus.
+import yaml
+cfg = yaml.safe_load(sd[0])
+meta = {"__meta_kubernetes_namespace": "hakari", "__meta_kubernetes_pod_name": "hakari-abcde",
+        "__meta_kubernetes_pod_node_name": "my-node", "__meta_kubernetes_pod_label_cluster": "my-cluster",
+        "__meta_kubernetes_pod_label_app_kubernetes_io_name": "hakari",
+        "__meta_kubernetes_pod_container_port_name": "http-metrics"}
+for job in cfg["scrape_configs"]:
+    assert job.pop("kubernetes_sd_configs")[0]["role"] == "pod"
+    job["static_configs"] = [{"targets": [sys.argv[2]], "labels": meta}]
+    job.pop("scrape_interval", None)
+cfg["global"] = {"scrape_interval": "1s", "scrape_timeout": "1s"}
+open(sys.argv[3] + "/prometheus-sd.yml", "w").write(yaml.safe_dump(cfg, sort_keys=False))
+PY
+promtool check config "$TMP/prometheus-sd.yml" >/dev/null ||
+    fail "promtool rejects the service-discovery form of docs/kube-prometheus.md"
 promtool check config "$TMP/prometheus.yml" >/dev/null || fail "promtool rejects the scrape config"
 start_prometheus "$TMP/prometheus.yml"
 count() {
@@ -149,8 +161,8 @@ print(r[0]["value"][1] if r else "none")'
 ups() { [ "$(count 'up == 1')" -eq 3 ]; }
 until_true 60 ups || fail "not all three jobs up: $(prom_query "$PROM_URL" up)"
 has() { [ "$(count "$1")" -ge 1 ]; }
-until_true 30 has 'node_load1{job="node-exporter"}' || fail "no node_load1 in job node-exporter"
-until_true 30 has 'container_cpu_usage_seconds_total{job="kubelet",metrics_path="/metrics/cadvisor",id="/"}' ||
+until_true 30 has 'node_load1{job="node-exporter",instance="my-node"}' || fail "no node_load1{instance=my-node} in job node-exporter"
+until_true 30 has 'container_cpu_usage_seconds_total{job="kubelet",metrics_path="/metrics/cadvisor",node="my-node",id="/"}' ||
     fail "no root container_cpu_usage_seconds_total in job kubelet with metrics_path=/metrics/cadvisor"
 has 'backup_last_success_timestamp_seconds{job="node-exporter",set="etc"}' || fail "textfile family not in job node-exporter"
 has 'machine_cpu_cores{job="kubelet"}' || fail "machine_cpu_cores not in job kubelet"
@@ -161,6 +173,33 @@ q='count by (job) ({job="node-exporter",__name__!~"node_.*|backup_.*|up|scrape_.
 # honor_labels: the root cgroup's empty pod/namespace stay empty, not the target's.
 [ "$(count 'container_cpu_usage_seconds_total{job="kubelet",id="/",namespace!=""}')" -eq 0 ] ||
     fail "root cgroup series got a namespace"
+
+log "the service-discovery form of the docs gives kube-prometheus' target labels"
+STATIC_URL=$PROM_URL
+PROM_DATA=$TMP/prom-sd-data start_prometheus "$TMP/prometheus-sd.yml"
+until_true 60 ups || fail "SD form: not all three jobs up: $(prom_query "$PROM_URL" up)"
+labels_of() { # the label set of the single series of a query
+    prom_query "$PROM_URL" "$1" | "$PY" -c '
+import json, sys
+r = json.load(sys.stdin)["data"]["result"]
+assert len(r) == 1, r
+m = r[0]["metric"]; m.pop("__name__", None)
+print(",".join("%s=%s" % kv for kv in sorted(m.items())))'
+}
+got=$(labels_of 'up{job="node-exporter"}')
+[ "$got" = "instance=my-node,job=node-exporter,namespace=hakari,pod=hakari-abcde" ] ||
+    fail "SD form, job node-exporter: target labels $got"
+got=$(labels_of 'up{job="kubelet"}')
+[ "$got" = "instance=127.0.0.1:$port,job=kubelet,metrics_path=/metrics/cadvisor,node=my-node" ] ||
+    fail "SD form, job kubelet: target labels $got"
+got=$(labels_of 'up{job="hakari"}')
+[ "$got" = "cluster=my-cluster,instance=127.0.0.1:$port,job=hakari,node=my-node" ] ||
+    fail "SD form, job hakari: target labels $got"
+until_true 30 has 'node_load1{job="node-exporter",instance="my-node",namespace="hakari",pod="hakari-abcde"}' ||
+    fail "SD form: node_load1 without kube-prometheus' target labels"
+until_true 30 has 'container_cpu_usage_seconds_total{job="kubelet",metrics_path="/metrics/cadvisor",id="/",namespace=""}' ||
+    fail "SD form: the root cgroup's series got a namespace or is missing"
+PROM_URL=$STATIC_URL
 
 log "200 scrapes of /metrics/node share the snapshot's body"
 args=()

@@ -22,8 +22,17 @@ HAKARI = os.environ.get("HAKARI") or os.path.join(TOP, os.environ.get("O", "buil
 KDIR = os.path.join(TOP, "deploy", "kubernetes")
 NAMESPACE = "hakari"
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
+# exporter/http.c's exposition endpoints.
+SERVED_PATHS = {"/metrics", "/metrics/node", "/metrics/cadvisor", "/metrics/self"}
 FAKE_FIELDS = {"spec.nodeName": "node-1", "status.hostIP": "10.0.0.1",
                "metadata.name": "hakari-abcde", "metadata.namespace": NAMESPACE}
+
+
+def field_value(path, pod_labels):
+    """The downward API's value of fieldRef.fieldPath: a pod label (metadata.labels['k']) from the
+    template, the rest faked. KeyError for a label the template lacks (the kubelet refuses it)."""
+    m = re.fullmatch(r"metadata\.labels\['([^']+)'\]", path)
+    return pod_labels[m.group(1)] if m else FAKE_FIELDS[path]
 # Paths collectors only fall back to; the DaemonSet does not need to mount them.
 OPTIONAL_ROOTFS = {"var/lib/dbus/machine-id": "machine collector: fallback for etc/machine-id"}
 errors = []
@@ -95,6 +104,13 @@ def render(kdir):
             objs.extend(render(p))
         else:
             objs.extend(load_docs(p))
+    # `labels:` (kustomize's label transformer), default form only: metadata.labels of every
+    # object, neither selectors nor templates.
+    for spec in k.get("labels") or []:
+        if spec.get("includeSelectors") or spec.get("includeTemplates") or spec.get("fields"):
+            raise SystemExit(f"{kdir}: labels: only plain pairs are understood here")
+        for o in objs:
+            o.setdefault("metadata", {}).setdefault("labels", {}).update(spec["pairs"])
     for p in k.get("patches") or []:
         for patch in load_docs(os.path.join(kdir, p["path"])):
             pid = obj_id(patch)
@@ -262,6 +278,11 @@ def check_set(name, objs, caps):
     env = {e["name"]: e for e in c.get("env") or []}
     ok(((env.get("NODE_NAME") or {}).get("valueFrom") or {}).get("fieldRef", {}).get(
         "fieldPath") == "spec.nodeName", cw, "NODE_NAME must come from spec.nodeName")
+    # One source for the cluster's name: the pod label, which the env and the monitors' target
+    # label both read.
+    ok(((env.get("CLUSTER_NAME") or {}).get("valueFrom") or {}).get("fieldRef", {}).get(
+        "fieldPath") == "metadata.labels['cluster']" and tlabels.get("cluster"), cw,
+       "CLUSTER_NAME must come from the pod label cluster")
     # References: ConfigMaps, Secrets, keys.
     for v in vols.values():
         if "configMap" in v:
@@ -278,6 +299,7 @@ def check_set(name, objs, caps):
             ok(ref.get("optional") or ref["key"] in data, cw, f"secret key {ref['key']} missing")
     # Service / ServiceMonitor / PodMonitor selectors.
     svc = None
+    scraped = []
     for o in objs:
         if o["kind"] == "Service":
             svc = o
@@ -293,11 +315,24 @@ def check_set(name, objs, caps):
             sp = {p["name"] for p in s["spec"]["ports"]}
             for ep in o["spec"]["endpoints"]:
                 ok(ep["port"] in sp, where, f"ServiceMonitor port {ep['port']} not in Service")
+                scraped.append((o["metadata"]["name"], ep.get("path", "/metrics")))
         if o["kind"] == "PodMonitor":
             ok(subset(o["spec"]["selector"]["matchLabels"], tlabels), where,
                "PodMonitor selector misses the pods")
             for ep in o["spec"]["podMetricsEndpoints"]:
                 ok(ep["port"] in ports, where, f"PodMonitor port {ep['port']} not in container")
+                scraped.append((o["metadata"]["name"], ep.get("path", "/metrics")))
+        if o["kind"] in ("ServiceMonitor", "PodMonitor"):
+            for lbl in o["spec"].get("podTargetLabels") or []:
+                ok(lbl in tlabels, where, f"{o['kind']}/{o['metadata']['name']}: podTargetLabels "
+                   f"{lbl} is not a pod label")
+    # Every scraped path is one hakari serves, and no series is scraped twice: /metrics (all of
+    # them) alone, or each per-target path at most once.
+    paths = [p for _, p in scraped]
+    for name, p in scraped:
+        ok(p in SERVED_PATHS, where, f"monitor {name} scrapes {p}, which hakari does not serve")
+    ok(len(paths) == len(set(paths)) and ("/metrics" not in paths or len(paths) == 1), where,
+       f"monitors scrape overlapping paths {paths}: series would be ingested twice")
     kinds = {o["kind"] for o in objs}
     ok(not ({"ServiceMonitor", "PodMonitor"} <= kinds), where,
        "ServiceMonitor and PodMonitor together scrape every node twice")
@@ -410,7 +445,8 @@ def config_check(where, ds, c, by):
             else:
                 vf = e["valueFrom"]
                 if "fieldRef" in vf:
-                    envp[e["name"]] = FAKE_FIELDS[vf["fieldRef"]["fieldPath"]]
+                    envp[e["name"]] = field_value(vf["fieldRef"]["fieldPath"],
+                                                  ds["spec"]["template"]["metadata"].get("labels") or {})
                 elif "secretKeyRef" in vf:
                     s = by.get(("Secret", NAMESPACE, vf["secretKeyRef"]["name"])) or {}
                     val = (s.get("stringData") or {}).get(vf["secretKeyRef"]["key"])

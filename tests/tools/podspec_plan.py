@@ -99,7 +99,9 @@ def main():
         if "value" in e:
             env.append(f"{e['name']}={e['value']}")
         elif "fieldRef" in e.get("valueFrom", {}):
-            env.append(f"{e['name']}={cm.FAKE_FIELDS[e['valueFrom']['fieldRef']['fieldPath']]}")
+            value = cm.field_value(e["valueFrom"]["fieldRef"]["fieldPath"],
+                                   ds["spec"]["template"]["metadata"].get("labels") or {})
+            env.append(f"{e['name']}={value}")
     args = []
     for a in c.get("args") or []:
         if a.startswith("--web.listen-address="):
