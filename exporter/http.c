@@ -47,8 +47,15 @@ enum {
     H_N
 };
 static const char *const handler_names[H_N] = {
-    "/metrics", "/metrics/node", "/metrics/cadvisor", "/metrics/self",
-    "/-/healthy", "/-/ready",    "/",                 "other"};
+    [H_METRICS] = "/metrics",
+    [H_METRICS_NODE] = "/metrics/node",
+    [H_METRICS_CADVISOR] = "/metrics/cadvisor",
+    [H_METRICS_SELF] = "/metrics/self",
+    [H_HEALTHY] = "/-/healthy",
+    [H_READY] = "/-/ready",
+    [H_ROOT] = "/",
+    [H_OTHER] = "other",
+};
 
 /* The exposition endpoints: which targets' families each serves, and the snapshot slots of its
  * text and OpenMetrics bodies. */
@@ -308,8 +315,7 @@ static const char landing[] =
     "machine_*)</li>\n"
     "<li><a href=\"metrics/self\">/metrics/self</a>: hakari's own (hakari_*, process_*)</li>\n"
     "<li><a href=\"-/healthy\">/-/healthy</a></li>"
-    "<li><a href=\"-/ready\">/-/ready</a></li></ul>\n<p>version " HK_VERSION
-    "</p></body></html>\n";
+    "<li><a href=\"-/ready\">/-/ready</a></li></ul>\n<p>version " HK_VERSION "</p></body></html>\n";
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload,
@@ -587,8 +593,8 @@ static const struct hk_metric_desc desc_render = {
     HK_METRIC_COUNTER, "seconds", NULL};
 static const struct hk_metric_desc desc_renders = {
     "hakari_http_renders_total",
-    "Exposition bodies rendered (one per snapshot, endpoint and format).",
-    HK_METRIC_COUNTER, "", NULL};
+    "Exposition bodies rendered (one per snapshot, endpoint and format).", HK_METRIC_COUNTER, "",
+    NULL};
 
 static const struct hk_metric_desc desc_unauth = {
     "hakari_http_unauthorized_total",

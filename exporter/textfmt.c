@@ -312,6 +312,8 @@ static size_t estimate_size(const struct hk_snapshot *snap, unsigned targets)
         }
         seen += f->count;
     }
+    if (sampled == 0) /* not reached: the first selected series is always sampled */
+        return 4096 + selected_families * 160;
     return bytes / sampled * selected * 9 / 8 + selected_families * 160 + 4096;
 }
 
@@ -334,8 +336,8 @@ int hk_textfmt_render(const struct hk_snapshot *snap, enum hk_textfmt fmt, struc
     return hk_textfmt_render_targets(snap, fmt, HK_TEXTFMT_ALL_TARGETS, out);
 }
 
-int hk_textfmt_render_targets(const struct hk_snapshot *snap, enum hk_textfmt fmt,
-                              unsigned targets, struct hk_buf *out)
+int hk_textfmt_render_targets(const struct hk_snapshot *snap, enum hk_textfmt fmt, unsigned targets,
+                              struct hk_buf *out)
 {
     bool om = fmt == HK_TEXTFMT_OPENMETRICS;
     /* Rough size hint: avoids most reallocations for big snapshots. Never more than the

@@ -24,8 +24,8 @@ int hk_textfmt_render(const struct hk_snapshot *snap, enum hk_textfmt fmt, struc
 #define HK_TEXTFMT_ALL_TARGETS ((1u << HK_TARGET_COUNT) - 1)
 /* Same, with only the families whose target (hk_family.target) is in the mask: the bodies of
  * /metrics/node (HK_TEXTFMT_TARGET(HK_TARGET_NODE)), /metrics/cadvisor, /metrics/self. */
-int hk_textfmt_render_targets(const struct hk_snapshot *snap, enum hk_textfmt fmt,
-                              unsigned targets, struct hk_buf *out);
+int hk_textfmt_render_targets(const struct hk_snapshot *snap, enum hk_textfmt fmt, unsigned targets,
+                              struct hk_buf *out);
 /* Shortest text that parses back to v (Go's 'g' -1 style); +Inf, -Inf, NaN. Returns length. */
 size_t hk_format_double(char *buf, size_t cap, double v);
 /* Escapes a label value for both formats (\\, \", \n). */

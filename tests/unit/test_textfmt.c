@@ -285,7 +285,8 @@ static void test_cap_and_empty(void **state)
 static struct hk_snapshot *make_targets_snapshot(void)
 {
     static const char *const cpu_l[] = {"cpu", "mode", NULL};
-    static const char *const ctr_l[] = {"container", "id", "image", "name", "namespace", "pod", NULL};
+    static const char *const ctr_l[] = {"container", "id",  "image", "name",
+                                        "namespace", "pod", NULL};
     static const struct hk_metric_desc d_load = {"node_load1", "1m load average.", HK_METRIC_GAUGE,
                                                  "", NULL};
     static const struct hk_metric_desc d_cpu = {"node_cpu_seconds_total", "CPU seconds.",
