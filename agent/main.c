@@ -46,7 +46,7 @@ static void usage(FILE *out)
             "  --web.config.file=FILE      TLS and basic auth, Prometheus web-config format\n"
             "  --web.max-connections=N     concurrent HTTP connections (default 64)\n"
             "  --web.timeout=DURATION      per-connection idle timeout (default 30s)\n"
-            "  --path.rootfs=DIR           host root (default /; /host in a DaemonSet)\n"
+            "  --path.rootfs=DIR           host root (default /; /host/root in a DaemonSet)\n"
             "  --path.procfs=DIR           default <rootfs>/proc\n"
             "  --path.sysfs=DIR            default <rootfs>/sys\n"
             "  --collection.interval=DUR   collection interval (default 10s)\n"

@@ -32,6 +32,10 @@ const char *hk_metric_type_name(enum hk_metric_type type)
 
 enum hk_target hk_target_of(const char *family_name, const char *collector)
 {
+    /* hakari's own figures stay hakari's, whichever collector reports them (the textfile
+     * collector's hakari_textfile_errors_total). */
+    if (strncmp(family_name, "hakari_", 7) == 0 || strncmp(family_name, "process_", 8) == 0)
+        return HK_TARGET_SELF;
     /* node_exporter serves its textfile collector's families whatever their names. */
     if (collector && strcmp(collector, "textfile") == 0)
         return HK_TARGET_NODE;

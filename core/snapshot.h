@@ -79,7 +79,7 @@ struct hk_family {
     uint8_t target; /* enum hk_target, set by the builder from the emitting collector */
 };
 
-#define HK_SNAPSHOT_SLOTS 4
+#define HK_SNAPSHOT_SLOTS 10
 
 /* Per-snapshot cached artefacts owned by readers (rendered bodies …), freed with the snapshot. */
 struct hk_snapshot_slot {
@@ -105,6 +105,13 @@ enum hk_snapshot_slot_id {
     HK_SLOT_OPENMETRICS = 1, /* exporter: rendered OpenMetrics */
     HK_SLOT_SPARE1 = 2,
     HK_SLOT_SPARE2 = 3,
+    /* exporter: the per-target endpoints' bodies, text and OpenMetrics each */
+    HK_SLOT_NODE_TEXT = 4,
+    HK_SLOT_NODE_OPENMETRICS = 5,
+    HK_SLOT_CADVISOR_TEXT = 6,
+    HK_SLOT_CADVISOR_OPENMETRICS = 7,
+    HK_SLOT_SELF_TEXT = 8,
+    HK_SLOT_SELF_OPENMETRICS = 9,
 };
 
 struct hk_snapshot *hk_snapshot_ref(struct hk_snapshot *snap);

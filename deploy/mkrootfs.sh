@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Builds a minimal root filesystem for hakari: the binary, the shared libraries it links (as ldd
 # resolves them on this build host), the dynamic loader, /etc/passwd with the non-root user, and
-# empty mount points for the host's /proc, /sys and the queue. Usage: mkrootfs.sh BINARY DIR
+# empty mount points for the host's /proc, /sys, / (host/root) and the queue. Usage: mkrootfs.sh BINARY DIR
 set -euo pipefail
 bin=${1:?binary} dir=${2:?rootfs dir}
-mkdir -p "$dir"/{usr/bin,etc,host/proc,host/sys,proc,sys,tmp,var/lib/hakari}
+mkdir -p "$dir"/{usr/bin,etc,host/proc,host/sys,host/root,proc,sys,tmp,var/lib/hakari}
 install -m 0755 "$bin" "$dir/usr/bin/hakari"
 ldd "$bin" | awk '/=>/ && $3 ~ /^\// {print $3} /^\t\/lib/ {print $1}' | sort -u | while read -r lib; do
     mkdir -p "$dir$(dirname "$lib")"

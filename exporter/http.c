@@ -35,8 +35,43 @@ struct gz {
     size_t len;
 };
 
-enum { H_METRICS, H_HEALTHY, H_READY, H_ROOT, H_OTHER, H_N };
-static const char *const handler_names[H_N] = {"/metrics", "/-/healthy", "/-/ready", "/", "other"};
+enum {
+    H_METRICS,
+    H_METRICS_NODE,
+    H_METRICS_CADVISOR,
+    H_METRICS_SELF,
+    H_HEALTHY,
+    H_READY,
+    H_ROOT,
+    H_OTHER,
+    H_N
+};
+static const char *const handler_names[H_N] = {
+    [H_METRICS] = "/metrics",
+    [H_METRICS_NODE] = "/metrics/node",
+    [H_METRICS_CADVISOR] = "/metrics/cadvisor",
+    [H_METRICS_SELF] = "/metrics/self",
+    [H_HEALTHY] = "/-/healthy",
+    [H_READY] = "/-/ready",
+    [H_ROOT] = "/",
+    [H_OTHER] = "other",
+};
+
+/* The exposition endpoints: which targets' families each serves, and the snapshot slots of its
+ * text and OpenMetrics bodies. */
+struct scope {
+    unsigned targets; /* HK_TEXTFMT_TARGET bits */
+    enum hk_snapshot_slot_id slot_text, slot_openmetrics;
+};
+static const struct scope scopes[] = {
+    [H_METRICS] = {HK_TEXTFMT_ALL_TARGETS, HK_SLOT_TEXT, HK_SLOT_OPENMETRICS},
+    [H_METRICS_NODE] = {HK_TEXTFMT_TARGET(HK_TARGET_NODE), HK_SLOT_NODE_TEXT,
+                        HK_SLOT_NODE_OPENMETRICS},
+    [H_METRICS_CADVISOR] = {HK_TEXTFMT_TARGET(HK_TARGET_CADVISOR), HK_SLOT_CADVISOR_TEXT,
+                            HK_SLOT_CADVISOR_OPENMETRICS},
+    [H_METRICS_SELF] = {HK_TEXTFMT_TARGET(HK_TARGET_SELF), HK_SLOT_SELF_TEXT,
+                        HK_SLOT_SELF_OPENMETRICS},
+};
 
 struct hk_http {
     struct MHD_Daemon *daemon;
@@ -78,9 +113,9 @@ static uint64_t mono_ns(void)
 }
 
 static struct rendered *get_rendered(struct hk_http *h, struct hk_snapshot *snap,
-                                     enum hk_textfmt fmt)
+                                     const struct scope *sc, enum hk_textfmt fmt)
 {
-    enum hk_snapshot_slot_id slot = fmt == HK_TEXTFMT_TEXT ? HK_SLOT_TEXT : HK_SLOT_OPENMETRICS;
+    enum hk_snapshot_slot_id slot = fmt == HK_TEXTFMT_TEXT ? sc->slot_text : sc->slot_openmetrics;
     struct rendered *r = hk_snapshot_slot_get(snap, slot);
     if (r)
         return r;
@@ -91,7 +126,7 @@ static struct rendered *get_rendered(struct hk_http *h, struct hk_snapshot *snap
     uint64_t t0 = mono_ns();
     struct hk_buf b;
     hk_buf_init(&b, h->max_body);
-    r->err = hk_textfmt_render(snap, fmt, &b);
+    r->err = hk_textfmt_render_targets(snap, fmt, sc->targets, &b);
     if (r->err == 0)
         r->body = hk_buf_steal(&b, &r->len);
     hk_buf_free(&b);
@@ -190,21 +225,22 @@ static void unref_cb(void *cls)
     hk_snapshot_unref(cls);
 }
 
-static enum MHD_Result serve_metrics(struct hk_http *h, struct MHD_Connection *c)
+static enum MHD_Result serve_metrics(struct hk_http *h, struct MHD_Connection *c, int handler)
 {
     struct hk_snapshot *snap = hk_registry_acquire(h->reg);
     if (!snap)
         return send_text(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8",
                          "no snapshot collected yet\n");
     bool om = header_has(c, MHD_HTTP_HEADER_ACCEPT, "application/openmetrics-text");
-    struct rendered *r = get_rendered(h, snap, om ? HK_TEXTFMT_OPENMETRICS : HK_TEXTFMT_TEXT);
+    struct rendered *r =
+        get_rendered(h, snap, &scopes[handler], om ? HK_TEXTFMT_OPENMETRICS : HK_TEXTFMT_TEXT);
     if (!r || r->err) {
         char msg[160];
         snprintf(msg, sizeof(msg), "rendering failed: %s\n",
                  r ? strerror(-r->err) : "out of memory");
         hk_snapshot_unref(snap);
         atomic_fetch_add(&h->errors_500, 1);
-        hk_log_error("cannot render /metrics", "err", msg);
+        hk_log_error("cannot render the exposition", "path", handler_names[handler], "err", msg);
         return send_text(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8", msg);
     }
     const char *body = r->body;
@@ -273,9 +309,13 @@ static enum MHD_Result send_unauthorized(struct hk_http *h, struct MHD_Connectio
 static const char landing[] =
     "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>hakari</title></head>\n"
     "<body><h1>hakari</h1><p>Container, pod and node metrics, the Prometheus way.</p>\n"
-    "<ul><li><a href=\"metrics\">/metrics</a></li><li><a href=\"-/healthy\">/-/healthy</a></li>"
-    "<li><a href=\"-/ready\">/-/ready</a></li></ul>\n<p>version " HK_VERSION
-    "</p></body></html>\n";
+    "<ul><li><a href=\"metrics\">/metrics</a>: everything</li>\n"
+    "<li><a href=\"metrics/node\">/metrics/node</a>: node_exporter's part (node_*, textfile)</li>\n"
+    "<li><a href=\"metrics/cadvisor\">/metrics/cadvisor</a>: cAdvisor's part (container_*, "
+    "machine_*)</li>\n"
+    "<li><a href=\"metrics/self\">/metrics/self</a>: hakari's own (hakari_*, process_*)</li>\n"
+    "<li><a href=\"-/healthy\">/-/healthy</a></li>"
+    "<li><a href=\"-/ready\">/-/ready</a></li></ul>\n<p>version " HK_VERSION "</p></body></html>\n";
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload,
@@ -293,11 +333,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
     bool head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
-    int handler = !strcmp(url, "/metrics")    ? H_METRICS
-                  : !strcmp(url, "/-/healthy") ? H_HEALTHY
-                  : !strcmp(url, "/-/ready")   ? H_READY
-                  : !strcmp(url, "/")          ? H_ROOT
-                                               : H_OTHER;
+    int handler = H_OTHER;
+    for (int i = 0; i < H_OTHER; i++)
+        if (strcmp(url, handler_names[i]) == 0)
+            handler = i;
     atomic_fetch_add(&h->requests[handler], 1);
     if (!authorized(h, c))
         return send_unauthorized(h, c);
@@ -312,7 +351,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     switch (handler) {
     case H_METRICS:
-        return serve_metrics(h, c);
+    case H_METRICS_NODE:
+    case H_METRICS_CADVISOR:
+    case H_METRICS_SELF:
+        return serve_metrics(h, c, handler);
     case H_HEALTHY:
         return send_text(h, c, MHD_HTTP_OK, "text/plain; charset=utf-8", "hakari is healthy.\n");
     case H_READY: {
@@ -550,8 +592,9 @@ static const struct hk_metric_desc desc_render = {
     "hakari_http_render_seconds_total", "Time spent rendering exposition bodies.",
     HK_METRIC_COUNTER, "seconds", NULL};
 static const struct hk_metric_desc desc_renders = {
-    "hakari_http_renders_total", "Exposition bodies rendered (one per snapshot and format).",
-    HK_METRIC_COUNTER, "", NULL};
+    "hakari_http_renders_total",
+    "Exposition bodies rendered (one per snapshot, endpoint and format).", HK_METRIC_COUNTER, "",
+    NULL};
 
 static const struct hk_metric_desc desc_unauth = {
     "hakari_http_unauthorized_total",

@@ -1,5 +1,7 @@
-/* The HTTP server (libmicrohttpd): GET/HEAD /metrics in text 0.0.4 or OpenMetrics (by Accept),
- * gzip (by Accept-Encoding), /-/healthy, /-/ready, and a landing page at /. Bodies are rendered
+/* The HTTP server (libmicrohttpd): GET/HEAD /metrics (everything) and the per-target
+ * /metrics/node (node_exporter's families: node_*, textfile), /metrics/cadvisor (container_*,
+ * machine_*) and /metrics/self (hakari_*, process_*), in text 0.0.4 or OpenMetrics (by Accept),
+ * gzip (by Accept-Encoding); /-/healthy, /-/ready, and a landing page at /. Each body is rendered
  * once per snapshot and shared by concurrent scrapes; a render failure answers 500. */
 #ifndef HK_HTTP_H
 #define HK_HTTP_H

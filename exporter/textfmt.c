@@ -1,4 +1,5 @@
-/* Prometheus text 0.0.4 and OpenMetrics 1.0.0 rendering. */
+/* Prometheus text 0.0.4 and OpenMetrics 1.0.0 rendering, of a whole snapshot or of the families
+ * of some scrape targets (node_exporter's, cAdvisor's, hakari's own). */
 #include "exporter/textfmt.h"
 
 #include <float.h>
@@ -283,21 +284,37 @@ static void write_series(struct hk_buf *out, const struct hk_series *s, bool om)
     out->data[out->len] = '\0';
 }
 
-/* Expected body size, from an even sample of up to 256 series (labels dominate and vary a lot
- * between snapshots, so a fixed per-series guess reallocates and copies large bodies). */
-static size_t estimate_size(const struct hk_snapshot *snap)
+/* Expected body size, from an even sample of up to 256 of the selected series (labels dominate
+ * and vary a lot between snapshots and between targets, so a fixed per-series guess reallocates
+ * and copies large bodies). */
+static size_t estimate_size(const struct hk_snapshot *snap, unsigned targets)
 {
-    if (snap->nseries == 0)
-        return 4096;
-    size_t step = snap->nseries / 256 + 1, sampled = 0, bytes = 0;
-    for (size_t i = 0; i < snap->nseries; i += step) {
-        const struct hk_series *s = &snap->series[i];
-        bytes += strlen(s->name) + 32;
-        for (uint32_t j = 0; j < s->nlabels; j++)
-            bytes += strlen(s->labels[j].name) + strlen(s->labels[j].value) + 4;
-        sampled++;
+    size_t selected = 0, selected_families = 0;
+    for (size_t fi = 0; fi < snap->nfamilies; fi++)
+        if (targets & HK_TEXTFMT_TARGET(snap->families[fi].target)) {
+            selected += snap->families[fi].count;
+            selected_families++;
+        }
+    if (selected == 0)
+        return 4096 + selected_families * 160;
+    size_t step = selected / 256 + 1, sampled = 0, bytes = 0, seen = 0;
+    for (size_t fi = 0; fi < snap->nfamilies; fi++) {
+        const struct hk_family *f = &snap->families[fi];
+        if (!(targets & HK_TEXTFMT_TARGET(f->target)))
+            continue;
+        /* The k-th selected series overall is sampled when k is a multiple of step. */
+        for (size_t k = (step - seen % step) % step; k < f->count; k += step) {
+            const struct hk_series *s = &snap->series[f->first + k];
+            bytes += strlen(s->name) + 32;
+            for (uint32_t j = 0; j < s->nlabels; j++)
+                bytes += strlen(s->labels[j].name) + strlen(s->labels[j].value) + 4;
+            sampled++;
+        }
+        seen += f->count;
     }
-    return bytes / sampled * snap->nseries * 9 / 8 + snap->nfamilies * 160 + 4096;
+    if (sampled == 0) /* not reached: the first selected series is always sampled */
+        return 4096 + selected_families * 160;
+    return bytes / sampled * selected * 9 / 8 + selected_families * 160 + 4096;
 }
 
 /* Series are sorted, but their label arrays and strings sit in the arena in emission order, so
@@ -316,15 +333,23 @@ static inline void prefetch_ahead(const struct hk_snapshot *snap, size_t idx)
 
 int hk_textfmt_render(const struct hk_snapshot *snap, enum hk_textfmt fmt, struct hk_buf *out)
 {
+    return hk_textfmt_render_targets(snap, fmt, HK_TEXTFMT_ALL_TARGETS, out);
+}
+
+int hk_textfmt_render_targets(const struct hk_snapshot *snap, enum hk_textfmt fmt, unsigned targets,
+                              struct hk_buf *out)
+{
     bool om = fmt == HK_TEXTFMT_OPENMETRICS;
     /* Rough size hint: avoids most reallocations for big snapshots. Never more than the
      * buffer's cap: a failed hint would poison the buffer for output that fits. */
-    size_t hint = estimate_size(snap);
+    size_t hint = estimate_size(snap, targets);
     if (out->max && hint > out->max - out->len)
         hint = out->max > out->len ? out->max - out->len : 0;
     hk_buf_reserve(out, hint);
     for (size_t fi = 0; fi < snap->nfamilies && !out->err; fi++) {
         const struct hk_family *f = &snap->families[fi];
+        if (!(targets & HK_TEXTFMT_TARGET(f->target)))
+            continue;
         char om_name[512];
         const char *name = f->name;
         if (om) {

@@ -18,6 +18,14 @@ enum hk_textfmt { HK_TEXTFMT_TEXT, HK_TEXTFMT_OPENMETRICS };
 /* Appends the exposition to out; returns 0 or out->err. Series whose name is <stem>_created are
  * written in OpenMetrics only (text 0.0.4 has no such concept). */
 int hk_textfmt_render(const struct hk_snapshot *snap, enum hk_textfmt fmt, struct hk_buf *out);
+
+/* Bit of a target (enum hk_target) in the mask below. */
+#define HK_TEXTFMT_TARGET(t) (1u << (t))
+#define HK_TEXTFMT_ALL_TARGETS ((1u << HK_TARGET_COUNT) - 1)
+/* Same, with only the families whose target (hk_family.target) is in the mask: the bodies of
+ * /metrics/node (HK_TEXTFMT_TARGET(HK_TARGET_NODE)), /metrics/cadvisor, /metrics/self. */
+int hk_textfmt_render_targets(const struct hk_snapshot *snap, enum hk_textfmt fmt, unsigned targets,
+                              struct hk_buf *out);
 /* Shortest text that parses back to v (Go's 'g' -1 style); +Inf, -Inf, NaN. Returns length. */
 size_t hk_format_double(char *buf, size_t cap, double v);
 /* Escapes a label value for both formats (\\, \", \n). */

@@ -66,14 +66,15 @@ prom_query() {
     curl -fsS --get "$1/api/v1/query" --data-urlencode "query=$2"
 }
 
-# Starts Prometheus on a free port with config file $1; sets PROM_URL.
+# Starts Prometheus on a free port with config file $1; sets PROM_URL. Data under $PROM_DATA
+# (default $TMP/prom-data; a second instance needs its own).
 start_prometheus() {
     local cfg=$1
     shift
-    local port
+    local port data=${PROM_DATA:-$TMP/prom-data}
     port=$(free_port)
-    mkdir -p "$TMP/prom-data"
-    bg prometheus prometheus --config.file="$cfg" --storage.tsdb.path="$TMP/prom-data" \
+    mkdir -p "$data"
+    bg prometheus prometheus --config.file="$cfg" --storage.tsdb.path="$data" \
         --web.listen-address="127.0.0.1:$port" "$@"
     PROM_URL="http://127.0.0.1:$port"
     PROM_PID=$BG_PID

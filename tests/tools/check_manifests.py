@@ -22,8 +22,17 @@ HAKARI = os.environ.get("HAKARI") or os.path.join(TOP, os.environ.get("O", "buil
 KDIR = os.path.join(TOP, "deploy", "kubernetes")
 NAMESPACE = "hakari"
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
+# exporter/http.c's exposition endpoints.
+SERVED_PATHS = {"/metrics", "/metrics/node", "/metrics/cadvisor", "/metrics/self"}
 FAKE_FIELDS = {"spec.nodeName": "node-1", "status.hostIP": "10.0.0.1",
                "metadata.name": "hakari-abcde", "metadata.namespace": NAMESPACE}
+
+
+def field_value(path, pod_labels):
+    """The downward API's value of fieldRef.fieldPath: a pod label (metadata.labels['k']) from the
+    template, the rest faked. KeyError for a label the template lacks (the kubelet refuses it)."""
+    m = re.fullmatch(r"metadata\.labels\['([^']+)'\]", path)
+    return pod_labels[m.group(1)] if m else FAKE_FIELDS[path]
 # Paths collectors only fall back to; the DaemonSet does not need to mount them.
 OPTIONAL_ROOTFS = {"var/lib/dbus/machine-id": "machine collector: fallback for etc/machine-id"}
 errors = []
@@ -95,6 +104,13 @@ def render(kdir):
             objs.extend(render(p))
         else:
             objs.extend(load_docs(p))
+    # `labels:` (kustomize's label transformer), default form only: metadata.labels of every
+    # object, neither selectors nor templates.
+    for spec in k.get("labels") or []:
+        if spec.get("includeSelectors") or spec.get("includeTemplates") or spec.get("fields"):
+            raise SystemExit(f"{kdir}: labels: only plain pairs are understood here")
+        for o in objs:
+            o.setdefault("metadata", {}).setdefault("labels", {}).update(spec["pairs"])
     for p in k.get("patches") or []:
         for patch in load_docs(os.path.join(kdir, p["path"])):
             pid = obj_id(patch)
@@ -195,8 +211,12 @@ def check_set(name, objs, caps):
     ok(spec["selector"].get("matchLabels") and subset(spec["selector"]["matchLabels"], tlabels),
        w, "selector.matchLabels do not match the template labels")
     ps = tmpl["spec"]
+    # The node's view, as node_exporter's DaemonSet in kube-prometheus has it: its processes and
+    # its network interfaces (node_network_* of a pod's own namespace describe the pod).
     ok(ps.get("hostPID") is True, w, "hostPID must be true")
-    ok(not ps.get("hostNetwork"), w, "hostNetwork is not needed")
+    ok(ps.get("hostNetwork") is True, w, "hostNetwork must be true (node_network_* of the node)")
+    ok(ps.get("dnsPolicy") == "ClusterFirstWithHostNet", w,
+       "dnsPolicy must be ClusterFirstWithHostNet (cluster DNS on the host's network)")
     sa = ps.get("serviceAccountName")
     ok(sa and get("ServiceAccount", sa), w, f"ServiceAccount {sa} missing")
     vols = {v["name"]: v for v in ps.get("volumes") or []}
@@ -207,7 +227,8 @@ def check_set(name, objs, caps):
     ok(isinstance(c.get("image"), str) and ":" in c["image"], cw, "image with a tag required")
     args = c.get("args") or []
     ok(any(a.startswith("--config.file=") for a in args), cw, "--config.file missing")
-    ok("--path.rootfs=/host" in args, cw, "--path.rootfs=/host missing")
+    ok("--path.rootfs=/host/root" in args, cw, "--path.rootfs=/host/root missing")
+    ok("--path.sysfs=/host/sys" in args, cw, "--path.sysfs=/host/sys missing")
     ports = {p["name"]: p for p in c.get("ports") or []}
     ok(ports.get("http-metrics", {}).get("containerPort") == 9810, cw, "port http-metrics 9810")
     for probe, path in (("livenessProbe", "/-/healthy"), ("readinessProbe", "/-/ready")):
@@ -230,12 +251,15 @@ def check_set(name, objs, caps):
     mounts = {m["mountPath"]: m for m in c.get("volumeMounts") or []}
     for m in mounts.values():
         ok(m["name"] in vols, cw, f"volumeMount {m['name']} has no volume")
-    for host in ("/sys", "/proc", "/run/containerd", "/var/lib/docker"):
-        m = mounts.get("/host" + host)
-        if ok(m, cw, f"/host{host} not mounted"):
+    # The host's / and /sys, read-only, with the node's later mounts propagated in.
+    for mp, host in (("/host/root", "/"), ("/host/sys", "/sys")):
+        m = mounts.get(mp)
+        if ok(m, cw, f"{mp} not mounted"):
             v = vols.get(m["name"], {})
-            ok((v.get("hostPath") or {}).get("path") == host, cw, f"/host{host} is not {host}")
-            ok(m.get("readOnly") is True, cw, f"/host{host} must be readOnly")
+            ok((v.get("hostPath") or {}).get("path") == host, cw, f"{mp} is not {host}")
+            ok(m.get("readOnly") is True, cw, f"{mp} must be readOnly")
+            ok(m.get("mountPropagation") == "HostToContainer", cw,
+               f"{mp} must have mountPropagation HostToContainer")
     for m in mounts.values():
         v = vols.get(m["name"], {})
         if "hostPath" in v and not m.get("readOnly"):
@@ -245,10 +269,12 @@ def check_set(name, objs, caps):
            vols[m["name"]]["hostPath"]["path"] == "/var/lib/hakari" for m in mounts.values()),
        cw, "no hostPath for the durable queue (/var/lib/hakari)")
     # Every host path a collector reads relative to the rootfs ("etc/…", "run/…", "var/…" literals
-    # in collector/*.c) lies under a /host mount.
+    # in collector/*.c) lies under a host mount.
+    rootfs = next((a.split("=", 1)[1] for a in args if a.startswith("--path.rootfs=")), "/host")
     for rel in rootfs_paths():
-        ok(any(("/host/" + rel + "/").startswith(mp.rstrip("/") + "/") for mp in mounts
-               if mp.startswith("/host/")), cw, f"collectors read <rootfs>/{rel}: not mounted")
+        ok(any((rootfs + "/" + rel + "/").startswith(mp.rstrip("/") + "/") for mp in mounts
+               if "hostPath" in vols.get(mounts[mp]["name"], {})), cw,
+           f"collectors read <rootfs>/{rel}: not mounted")
     env = {e["name"]: e for e in c.get("env") or []}
     ok(((env.get("NODE_NAME") or {}).get("valueFrom") or {}).get("fieldRef", {}).get(
         "fieldPath") == "spec.nodeName", cw, "NODE_NAME must come from spec.nodeName")
@@ -256,6 +282,11 @@ def check_set(name, objs, caps):
     for name, field in (("POD_NAMESPACE", "metadata.namespace"), ("POD_NAME", "metadata.name")):
         ok(((env.get(name) or {}).get("valueFrom") or {}).get("fieldRef", {}).get(
             "fieldPath") == field, cw, f"{name} must come from {field}")
+    # One source for the cluster's name: the pod label, which the env and the monitors' target
+    # label both read.
+    ok(((env.get("CLUSTER_NAME") or {}).get("valueFrom") or {}).get("fieldRef", {}).get(
+        "fieldPath") == "metadata.labels['cluster']" and tlabels.get("cluster"), cw,
+       "CLUSTER_NAME must come from the pod label cluster")
     # References: ConfigMaps, Secrets, keys.
     for v in vols.values():
         if "configMap" in v:
@@ -272,6 +303,7 @@ def check_set(name, objs, caps):
             ok(ref.get("optional") or ref["key"] in data, cw, f"secret key {ref['key']} missing")
     # Service / ServiceMonitor / PodMonitor selectors.
     svc = None
+    scraped = []
     for o in objs:
         if o["kind"] == "Service":
             svc = o
@@ -287,11 +319,24 @@ def check_set(name, objs, caps):
             sp = {p["name"] for p in s["spec"]["ports"]}
             for ep in o["spec"]["endpoints"]:
                 ok(ep["port"] in sp, where, f"ServiceMonitor port {ep['port']} not in Service")
+                scraped.append((o["metadata"]["name"], ep.get("path", "/metrics")))
         if o["kind"] == "PodMonitor":
             ok(subset(o["spec"]["selector"]["matchLabels"], tlabels), where,
                "PodMonitor selector misses the pods")
             for ep in o["spec"]["podMetricsEndpoints"]:
                 ok(ep["port"] in ports, where, f"PodMonitor port {ep['port']} not in container")
+                scraped.append((o["metadata"]["name"], ep.get("path", "/metrics")))
+        if o["kind"] in ("ServiceMonitor", "PodMonitor"):
+            for lbl in o["spec"].get("podTargetLabels") or []:
+                ok(lbl in tlabels, where, f"{o['kind']}/{o['metadata']['name']}: podTargetLabels "
+                   f"{lbl} is not a pod label")
+    # Every scraped path is one hakari serves, and no series is scraped twice: /metrics (all of
+    # them) alone, or each per-target path at most once.
+    paths = [p for _, p in scraped]
+    for name, p in scraped:
+        ok(p in SERVED_PATHS, where, f"monitor {name} scrapes {p}, which hakari does not serve")
+    ok(len(paths) == len(set(paths)) and ("/metrics" not in paths or len(paths) == 1), where,
+       f"monitors scrape overlapping paths {paths}: series would be ingested twice")
     kinds = {o["kind"] for o in objs}
     ok(not ({"ServiceMonitor", "PodMonitor"} <= kinds), where,
        "ServiceMonitor and PodMonitor together scrape every node twice")
@@ -325,8 +370,14 @@ def check_set(name, objs, caps):
                 d = json.loads(body)
                 ok(d.get("title") and d.get("uid") and d.get("panels"), where,
                    f"dashboard {fname}: title, uid, panels required")
-            ok(len(json.dumps(o)) < 256 * 1024, where,
-               f"{o['metadata']['name']} too large for client-side kubectl apply")
+    # Client-side `kubectl apply` stores the whole object in the last-applied-configuration
+    # annotation, and an object's annotations together may not exceed 256 KiB: every object
+    # (each dashboard has its own ConfigMap) must fit, with its own annotations.
+    # (4 KiB left for the other annotations kubectl and controllers add.)
+    for o in objs:
+        ok(len(json.dumps(o, separators=(",", ":")).encode()) < 256 * 1024 - 4096, where,
+           f"{o['kind']}/{o['metadata']['name']} too large for client-side kubectl apply "
+           "(last-applied-configuration annotation over 256 KiB)")
     config_check(where, ds, c, by)
 
 
@@ -398,7 +449,8 @@ def config_check(where, ds, c, by):
             else:
                 vf = e["valueFrom"]
                 if "fieldRef" in vf:
-                    envp[e["name"]] = FAKE_FIELDS[vf["fieldRef"]["fieldPath"]]
+                    envp[e["name"]] = field_value(vf["fieldRef"]["fieldPath"],
+                                                  ds["spec"]["template"]["metadata"].get("labels") or {})
                 elif "secretKeyRef" in vf:
                     s = by.get(("Secret", NAMESPACE, vf["secretKeyRef"]["name"])) or {}
                     val = (s.get("stringData") or {}).get(vf["secretKeyRef"]["key"])

@@ -5,10 +5,16 @@ from the node, ConfigMap/Secret data as files, missing DirectoryOrCreate paths a
 queue as stand-ins under a scratch dir), read-only mounts and root file system remounted
 read-only, the pod's environment (downward API values faked), the bounding set reduced to the
 capabilities the spec adds, no_new_privs, the pod's args (the listen address moved to a loopback
-port). Usage: podspec_plan.py KUSTOMIZATION_DIR ROOTFS SCRATCH PORT [RW_URL] > script; it also
-writes SCRATCH/probes (liveness and readiness paths), SCRATCH/caps (the added capabilities) and
-SCRATCH/queue (the stand-in directory of the writable /var/lib/hakari mount). With RW_URL every
-remote_write url of hakari.yml is replaced by it (a local receiver)."""
+port). Host paths are bound recursively (rbind, as container runtimes do, so the host's / brings
+its submounts), made slaves of the host's for mountPropagation HostToContainer; only the top of a
+readOnly mount is read-only, as with Kubernetes' readOnly before recursiveReadOnly.
+Usage: podspec_plan.py KUSTOMIZATION_DIR ROOTFS SCRATCH PORT [RW_URL] [--arg=ARG ...] > script;
+each --arg=ARG is appended to the agent's args (e.g. --arg=--once). It also writes SCRATCH/probes
+(liveness and readiness paths), SCRATCH/caps (the added capabilities), SCRATCH/queue (the stand-in
+directory of the writable /var/lib/hakari mount), SCRATCH/hostnetwork ("true" or "false": the
+caller runs the script in a network namespace of its own for a pod without hostNetwork) and
+SCRATCH/args (the agent's args, one a line). With RW_URL every remote_write url of hakari.yml is
+replaced by it (a local receiver)."""
 import os
 import shlex
 import shutil
@@ -19,8 +25,10 @@ import check_manifests as cm  # noqa: E402
 
 
 def main():
-    kdir, rootfs, scratch, port = sys.argv[1:5]
-    rw_url = sys.argv[5] if len(sys.argv) > 5 else None
+    extra = [a[len("--arg="):] for a in sys.argv[1:] if a.startswith("--arg=")]
+    pos = [a for a in sys.argv[1:] if not a.startswith("--arg=")]
+    kdir, rootfs, scratch, port = pos[:4]
+    rw_url = pos[4] if len(pos) > 4 else None
     objs = cm.render(kdir)
     by = {cm.obj_id(o): o for o in objs}
     ds = next(o for o in objs if o["kind"] == "DaemonSet")
@@ -77,7 +85,10 @@ def main():
                 if "secret" in v:
                     os.chmod(os.path.join(src, k), v["secret"].get("defaultMode", 0o644))
         make = f'touch {q(mp)}' if is_file else f'mkdir -p {q(mp)}'
-        out.append(f'mkdir -p {q(os.path.dirname(mp))} && {make} && mount --bind {q(src)} {q(mp)}')
+        bind = "--rbind" if "hostPath" in v and src == v["hostPath"]["path"] else "--bind"
+        out.append(f'mkdir -p {q(os.path.dirname(mp))} && {make} && mount {bind} {q(src)} {q(mp)}')
+        if m.get("mountPropagation") == "HostToContainer" and bind == "--rbind":
+            out.append(f"mount --make-rslave {q(mp)}")
         if m.get("readOnly"):
             out.append(f"mount -o remount,bind,ro {q(mp)}")
     sc = c.get("securityContext") or {}
@@ -88,12 +99,15 @@ def main():
         if "value" in e:
             env.append(f"{e['name']}={e['value']}")
         elif "fieldRef" in e.get("valueFrom", {}):
-            env.append(f"{e['name']}={cm.FAKE_FIELDS[e['valueFrom']['fieldRef']['fieldPath']]}")
+            value = cm.field_value(e["valueFrom"]["fieldRef"]["fieldPath"],
+                                   ds["spec"]["template"]["metadata"].get("labels") or {})
+            env.append(f"{e['name']}={value}")
     args = []
     for a in c.get("args") or []:
         if a.startswith("--web.listen-address="):
             a = f"--web.listen-address=127.0.0.1:{port}"
         args.append(a)
+    args += extra
     caps = [x.lower() for x in (sc.get("capabilities") or {}).get("add") or []]
     capspec = ",".join(["-all"] + ["+" + x for x in caps])
     setpriv = ["/usr/bin/setpriv", "--inh-caps=-all", f"--bounding-set={capspec}"]
@@ -107,6 +121,10 @@ def main():
     with open(os.path.join(scratch, "probes"), "w") as fh:
         for p in ("livenessProbe", "readinessProbe"):
             fh.write(c[p]["httpGet"]["path"] + "\n")
+    with open(os.path.join(scratch, "hostnetwork"), "w") as fh:
+        fh.write("true\n" if ps.get("hostNetwork") else "false\n")
+    with open(os.path.join(scratch, "args"), "w") as fh:
+        fh.write("".join(a + "\n" for a in args))
     with open(os.path.join(scratch, "caps"), "w") as fh:
         fh.write(" ".join(caps) + "\n")
     print("\n".join(out))

@@ -280,12 +280,189 @@ static void test_cap_and_empty(void **state)
     hk_snapshot_unref(e);
 }
 
+/* One family per target, as the collectors that own them emit them. A textfile family is
+ * node_exporter's whatever its name (node_exporter serves it), even a container_* one. */
+static struct hk_snapshot *make_targets_snapshot(void)
+{
+    static const char *const cpu_l[] = {"cpu", "mode", NULL};
+    static const char *const ctr_l[] = {"container", "id",  "image", "name",
+                                        "namespace", "pod", NULL};
+    static const struct hk_metric_desc d_load = {"node_load1", "1m load average.", HK_METRIC_GAUGE,
+                                                 "", NULL};
+    static const struct hk_metric_desc d_cpu = {"node_cpu_seconds_total", "CPU seconds.",
+                                                HK_METRIC_COUNTER, "seconds", cpu_l};
+    static const struct hk_metric_desc d_ccpu = {"container_cpu_usage_seconds_total", "CPU.",
+                                                 HK_METRIC_COUNTER, "seconds", ctr_l};
+    static const struct hk_metric_desc d_cores = {"machine_cpu_cores", "Cores.", HK_METRIC_GAUGE,
+                                                  "", NULL};
+    static const struct hk_metric_desc d_fds = {"process_open_fds", "FDs.", HK_METRIC_GAUGE, "",
+                                                NULL};
+    struct hk_builder *b = hk_builder_new(NULL);
+    hk_builder_begin(b, "loadavg");
+    hk_emit(b, &d_load, NULL, 0.5);
+    hk_builder_commit(b);
+    hk_builder_begin(b, "cpu");
+    const char *c0[] = {"0", "user"};
+    hk_emit(b, &d_cpu, c0, 7.25);
+    hk_builder_commit(b);
+    hk_builder_begin(b, "cgroup");
+    const char *root[] = {"", "/", "", "", "", ""};
+    hk_emit(b, &d_ccpu, root, 1000);
+    hk_builder_commit(b);
+    hk_builder_begin(b, "machine");
+    hk_emit(b, &d_cores, NULL, 4);
+    hk_builder_commit(b);
+    hk_builder_begin(b, "textfile");
+    struct hk_family_spec tf = {"backup_last_success_timestamp_seconds", "From a file.",
+                                HK_METRIC_GAUGE, ""};
+    struct hk_label tl[] = {{"job_name", "nightly"}};
+    hk_emit_labels(b, &tf, NULL, tl, 1, 1700000000, 0);
+    struct hk_family_spec tc = {"container_textfile_thing", "Odd but a file's.", HK_METRIC_GAUGE,
+                                ""};
+    hk_emit_labels(b, &tc, NULL, NULL, 0, 1, 0);
+    hk_builder_commit(b);
+    hk_builder_begin(b, "self");
+    const char *iv[] = {"p"};
+    hk_emit(b, &d_info, iv, 1);
+    hk_emit(b, &d_fds, NULL, 9);
+    hk_builder_commit(b);
+    return hk_builder_seal(b, 0, NULL);
+}
+
+static char *render_targets(struct hk_snapshot *s, enum hk_textfmt fmt, unsigned targets)
+{
+    struct hk_buf b;
+    hk_buf_init(&b, 0);
+    assert_int_equal(hk_textfmt_render_targets(s, fmt, targets, &b), 0);
+    char *t = hk_buf_steal(&b, NULL);
+    hk_buf_free(&b);
+    return t ? t : strdup("");
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The lines of body (without "# EOF"), sorted, joined by \n. */
+static char *sorted_lines(const char *body)
+{
+    char *copy = strdup(body);
+    char *lines[256];
+    size_t n = 0;
+    for (char *p = copy, *nl; *p; p = nl + 1) {
+        nl = strchr(p, '\n');
+        assert_non_null(nl);
+        *nl = '\0';
+        if (strcmp(p, "# EOF") != 0) {
+            assert_true(n < 256);
+            lines[n++] = p;
+        }
+    }
+    qsort(lines, n, sizeof(lines[0]), cmp_str);
+    struct hk_buf b;
+    hk_buf_init(&b, 0);
+    for (size_t i = 0; i < n; i++) {
+        hk_buf_puts(&b, lines[i]);
+        hk_buf_putc(&b, '\n');
+    }
+    free(copy);
+    char *t = hk_buf_steal(&b, NULL);
+    hk_buf_free(&b);
+    return t ? t : strdup("");
+}
+
+static void test_targets(void **state)
+{
+    (void)state;
+    struct hk_snapshot *s = make_targets_snapshot();
+    char *node = render_targets(s, HK_TEXTFMT_TEXT, HK_TEXTFMT_TARGET(HK_TARGET_NODE));
+    assert_string_equal(node,
+                        "# HELP backup_last_success_timestamp_seconds From a file.\n"
+                        "# TYPE backup_last_success_timestamp_seconds gauge\n"
+                        "backup_last_success_timestamp_seconds{job_name=\"nightly\"} 1700000000\n"
+                        "# HELP container_textfile_thing Odd but a file's.\n"
+                        "# TYPE container_textfile_thing gauge\n"
+                        "container_textfile_thing 1\n"
+                        "# HELP node_cpu_seconds_total CPU seconds.\n"
+                        "# TYPE node_cpu_seconds_total counter\n"
+                        "node_cpu_seconds_total{cpu=\"0\",mode=\"user\"} 7.25\n"
+                        "# HELP node_load1 1m load average.\n"
+                        "# TYPE node_load1 gauge\n"
+                        "node_load1 0.5\n");
+    char *cadv = render_targets(s, HK_TEXTFMT_TEXT, HK_TEXTFMT_TARGET(HK_TARGET_CADVISOR));
+    assert_string_equal(
+        cadv, "# HELP container_cpu_usage_seconds_total CPU.\n"
+              "# TYPE container_cpu_usage_seconds_total counter\n"
+              "container_cpu_usage_seconds_total{container=\"\",id=\"/\",image=\"\",name=\"\","
+              "namespace=\"\",pod=\"\"} 1000\n"
+              "# HELP machine_cpu_cores Cores.\n"
+              "# TYPE machine_cpu_cores gauge\n"
+              "machine_cpu_cores 4\n");
+    char *self = render_targets(s, HK_TEXTFMT_TEXT, HK_TEXTFMT_TARGET(HK_TARGET_SELF));
+    assert_string_equal(self, "# HELP hakari_build_info Build.\n"
+                              "# TYPE hakari_build_info gauge\n"
+                              "hakari_build_info{pod=\"p\"} 1\n"
+                              "# HELP process_open_fds FDs.\n"
+                              "# TYPE process_open_fds gauge\n"
+                              "process_open_fds 9\n");
+    /* The three parts are the whole, in both formats: no family lost or served twice. */
+    for (int f = 0; f < 2; f++) {
+        enum hk_textfmt fmt = f ? HK_TEXTFMT_OPENMETRICS : HK_TEXTFMT_TEXT;
+        char *whole = render(s, fmt);
+        char *all = render_targets(s, fmt, HK_TEXTFMT_ALL_TARGETS);
+        assert_string_equal(whole, all);
+        struct hk_buf cat;
+        hk_buf_init(&cat, 0);
+        for (int t = 0; t < HK_TARGET_COUNT; t++) {
+            char *part = render_targets(s, fmt, HK_TEXTFMT_TARGET(t));
+            if (fmt == HK_TEXTFMT_OPENMETRICS) {
+                size_t l = strlen(part);
+                assert_true(l >= 6 && strcmp(part + l - 6, "# EOF\n") == 0);
+            }
+            hk_buf_puts(&cat, part);
+            free(part);
+        }
+        char *a = sorted_lines(whole), *b = sorted_lines(cat.data ? cat.data : "");
+        assert_string_equal(a, b);
+        free(a);
+        free(b);
+        hk_buf_free(&cat);
+        free(whole);
+        free(all);
+    }
+    /* Nothing selected: an empty text body, a bare # EOF in OpenMetrics. */
+    char *none = render_targets(s, HK_TEXTFMT_TEXT, 0);
+    assert_string_equal(none, "");
+    free(none);
+    none = render_targets(s, HK_TEXTFMT_OPENMETRICS, 0);
+    assert_string_equal(none, "# EOF\n");
+    free(none);
+    /* The cap holds for a filtered body too: exactly its size renders, one byte less is E2BIG. */
+    struct hk_buf b;
+    hk_buf_init(&b, strlen(cadv));
+    assert_int_equal(
+        hk_textfmt_render_targets(s, HK_TEXTFMT_TEXT, HK_TEXTFMT_TARGET(HK_TARGET_CADVISOR), &b),
+        0);
+    assert_string_equal(b.data, cadv);
+    hk_buf_free(&b);
+    hk_buf_init(&b, strlen(cadv) - 1);
+    assert_int_equal(
+        hk_textfmt_render_targets(s, HK_TEXTFMT_TEXT, HK_TEXTFMT_TARGET(HK_TARGET_CADVISOR), &b),
+        -E2BIG);
+    hk_buf_free(&b);
+    free(node);
+    free(cadv);
+    free(self);
+    hk_snapshot_unref(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_format_double), cmocka_unit_test(test_escape_value),
         cmocka_unit_test(test_text),          cmocka_unit_test(test_openmetrics),
-        cmocka_unit_test(test_cap_and_empty),
+        cmocka_unit_test(test_cap_and_empty), cmocka_unit_test(test_targets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
