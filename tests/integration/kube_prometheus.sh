@@ -21,13 +21,13 @@ cd "$TOP"
 # (the test fails when a switch says "not there" but the piece is there, so none is forgotten).
 # 1 = hakari serves /metrics/node and /metrics/cadvisor. 0: both jobs scrape /metrics and keep
 #     their families by name (metric_relabel keep), metrics_path set to what the real path gives.
-SPLIT_ENDPOINTS=${KUBEPROM_SPLIT_ENDPOINTS:-0}
+SPLIT_ENDPOINTS=${KUBEPROM_SPLIT_ENDPOINTS:-1}
 # 1 = `global.target_labels: kube-prometheus` exists. 0: the same labels from the equivalent
 #     write_relabel_configs (the form docs/remote-write.md is to document beside the setting).
 TARGET_LABELS=${KUBEPROM_TARGET_LABELS:-1}
 # 1 = deploy/kubernetes/overlays/kube-prometheus exists (its ServiceMonitor is scraped). 0: the
 #     stand-in promql-tests/kube-prometheus/hakari-servicemonitor.stand-in.yaml.
-OVERLAY=${KUBEPROM_OVERLAY:-0}
+OVERLAY=${KUBEPROM_OVERLAY:-1}
 # 1 = misses caused only by families the pending collectors add (vmstat, netstat, …) are printed
 #     but do not fail. 0 (after the merge): every miss fails.
 PENDING_OK=${KUBEPROM_PENDING_OK:-1}
