@@ -168,7 +168,7 @@ struct hk_cgfs {
     size_t ndevs;
     uint32_t cycle;
     int64_t now_ms;
-    struct timespec deadline;
+    int64_t walked_ns; /* walking time spent this cycle */
     char *mountinfo; /* host mountinfo, read at most once per cycle */
     ssize_t mountinfo_len;
     uint32_t mountinfo_cycle;
@@ -231,18 +231,14 @@ void hk_cgfs_begin(struct hk_cgfs *s, int64_t now_ms)
 {
     s->cycle++;
     s->now_ms = now_ms;
-    clock_gettime(CLOCK_MONOTONIC, &s->deadline);
-    int64_t ns = s->deadline.tv_nsec + (s->opts.budget_us % 1000000) * 1000;
-    s->deadline.tv_sec += s->opts.budget_us / 1000000 + ns / 1000000000;
-    s->deadline.tv_nsec = ns % 1000000000;
+    s->walked_ns = 0;
 }
 
-static bool over_budget(const struct hk_cgfs *s)
+static int64_t mono_ns(void)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return now.tv_sec > s->deadline.tv_sec ||
-           (now.tv_sec == s->deadline.tv_sec && now.tv_nsec >= s->deadline.tv_nsec);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static void walk_reset(struct hk_cgfs_ctr *c)
@@ -499,8 +495,8 @@ static void todo_push(struct hk_cgfs *s, struct hk_cgfs_ctr *c, const char *dir,
 }
 
 /* Continues c's walk within the budget: 0 when it completed, -EAGAIN when the budget ran out,
- * -errno when the layer cannot be opened. */
-static int walk(struct hk_cgfs *s, struct hk_cgfs_ctr *c)
+ * -errno when the layer cannot be opened. Only time spent here counts against the budget. */
+static int walk_timed(struct hk_cgfs *s, struct hk_cgfs_ctr *c, int64_t t0)
 {
     if (!c->walking) {
         const char *rel = c->upperdir;
@@ -542,7 +538,7 @@ static int walk(struct hk_cgfs *s, struct hk_cgfs_ctr *c)
             c->cur_fd = open_dir_beneath(c->upper_fd, next);
             continue; /* gone or replaced since it was listed: skipped */
         }
-        if (over_budget(s))
+        if (s->walked_ns + (mono_ns() - t0) >= s->opts.budget_us * 1000)
             return -EAGAIN;
         ssize_t got = getdents64(c->cur_fd, s->dents, sizeof(s->dents));
         if (got <= 0) {
@@ -574,6 +570,14 @@ static int walk(struct hk_cgfs *s, struct hk_cgfs_ctr *c)
     c->measured_ms = s->now_ms;
     walk_reset(c);
     return 0;
+}
+
+static int walk(struct hk_cgfs *s, struct hk_cgfs_ctr *c)
+{
+    int64_t t0 = mono_ns();
+    int r = walk_timed(s, c, t0);
+    s->walked_ns += mono_ns() - t0;
+    return r;
 }
 
 /* ---- the layer ---- */
