@@ -173,7 +173,7 @@ struct hk_cgfs {
     ssize_t mountinfo_len;
     uint32_t mountinfo_cycle;
     bool todo_warned;
-    char dents[16384];
+    _Alignas(8) char dents[16384]; /* getdents64 records are 8-byte aligned */
 };
 
 struct hk_cgfs_ctr {
@@ -498,6 +498,7 @@ static void todo_push(struct hk_cgfs *s, struct hk_cgfs_ctr *c, const char *dir,
  * -errno when the layer cannot be opened. Only time spent here counts against the budget. */
 static int walk_timed(struct hk_cgfs *s, struct hk_cgfs_ctr *c, int64_t t0)
 {
+    bool progressed = false;
     if (!c->walking) {
         const char *rel = c->upperdir;
         while (*rel == '/')
@@ -538,8 +539,9 @@ static int walk_timed(struct hk_cgfs *s, struct hk_cgfs_ctr *c, int64_t t0)
             c->cur_fd = open_dir_beneath(c->upper_fd, next);
             continue; /* gone or replaced since it was listed: skipped */
         }
-        if (s->walked_ns + (mono_ns() - t0) >= s->opts.budget_us * 1000)
+        if (progressed && s->walked_ns + (mono_ns() - t0) >= s->opts.budget_us * 1000)
             return -EAGAIN;
+        progressed = true;
         ssize_t got = getdents64(c->cur_fd, s->dents, sizeof(s->dents));
         if (got <= 0) {
             close(c->cur_fd);
@@ -574,9 +576,14 @@ static int walk_timed(struct hk_cgfs *s, struct hk_cgfs_ctr *c, int64_t t0)
 
 static int walk(struct hk_cgfs *s, struct hk_cgfs_ctr *c)
 {
+    /* The cycle's first walk lists at least one batch even with a zero budget, so measurements
+     * always advance; once the budget is spent no walk starts or resumes until next cycle. */
+    if (s->walked_ns > 0 && s->walked_ns >= s->opts.budget_us * 1000)
+        return -EAGAIN;
     int64_t t0 = mono_ns();
     int r = walk_timed(s, c, t0);
-    s->walked_ns += mono_ns() - t0;
+    int64_t spent = mono_ns() - t0;
+    s->walked_ns += spent > 0 ? spent : 1;
     return r;
 }
 
