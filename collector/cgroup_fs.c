@@ -11,7 +11,7 @@
  *   inodes_free} (emitted by collector/cgroup.c).
  *
  * Cost model: a layer is walked at most once per interval (default 1 min, cAdvisor's own du
- * period) and the walks of all layers together spend at most budget (default 2 ms) of each
+ * period) and the walks of all layers together spend at most budget (default 5 ms) of each
  * cycle; a walk that runs out of budget keeps its place (open directory descriptor and a list of
  * directories still to visit) and resumes next cycle, while the previous complete figure is
  * reported. So the cycle never pays for a full `du` of every layer: under load the refresh
@@ -131,7 +131,7 @@ int hk_cg_parse_root_upperdir(const char *buf, size_t len, char *out, size_t cap
             r = -ENOENT; /* a later mount over "/" hides an earlier overlay */
             continue;
         }
-        r = -ENOENT;
+        r = -EROFS; /* an overlay without an upper layer: a read-only view */
         const char *o = opts, *oe = opts + ol;
         while (o < oe) {
             const char *comma = memchr(o, ',', (size_t)(oe - o));
@@ -189,6 +189,8 @@ struct hk_cgfs_ctr {
     bool measured;
     uint64_t usage_bytes, inodes;
     int64_t measured_ms;
+    int64_t failed_ms; /* the layer could not be opened: tried again after the interval */
+    bool failed;
     /* walk in progress */
     bool walking;
     int upper_fd, cur_fd;
@@ -604,8 +606,9 @@ static void find_layer(struct hk_cgfs *s, struct hk_cgfs_ctr *c, uint32_t pid)
     free(mi);
     if (r < 0) {
         /* A starting container's first process joins its cgroup before it pivots into its
-         * root: look again for a few cycles before deciding there is no writable layer. */
-        if (++c->layer_tries >= 10)
+         * root: unless the root already is a read-only overlay view (containerd's pause
+         * containers), look again for a few cycles before deciding there is no writable layer. */
+        if (r != -ENOENT || ++c->layer_tries >= 10)
             c->layer_pid = pid;
         free(c->upperdir);
         c->upperdir = NULL;
@@ -617,7 +620,7 @@ static void find_layer(struct hk_cgfs *s, struct hk_cgfs_ctr *c, uint32_t pid)
     walk_reset(c);
     free(c->upperdir);
     c->upperdir = strdup(upper);
-    c->measured = false;
+    c->measured = c->failed = false;
     c->dev = c->upperdir ? device_of(s, c->upperdir) : -1;
 }
 
@@ -634,14 +637,20 @@ int hk_cgfs_layer(struct hk_cgfs *s, struct hk_cgfs_ctr **cp, uint32_t pid,
     struct fsdev *d = c->dev >= 0 ? &s->devs[c->dev] : NULL;
     int fs_err = d ? device_statfs(s, d) : -ENODEV;
     bool due = !c->measured || s->now_ms - c->measured_ms >= s->opts.interval_ms;
+    if (c->failed && s->now_ms - c->failed_ms < s->opts.interval_ms)
+        return -ENOENT;
     if (fs_err != -ETIMEDOUT && (c->walking || due)) {
         int r = walk(s, c);
         if (r < 0 && r != -EAGAIN) {
             walk_reset(c);
-            /* The layer went away (container stopping) or is unreadable: nothing to report. */
+            /* The layer went away (container stopping) or is not visible under the root (a
+             * DaemonSet without the runtime's directory mounted): nothing to report. */
             c->measured = false;
+            c->failed = r != -ENOMEM;
+            c->failed_ms = s->now_ms;
             return r == -ENOMEM ? r : -ENOENT;
         }
+        c->failed = false;
     }
     if (!c->measured)
         return -EAGAIN;

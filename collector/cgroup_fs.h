@@ -53,9 +53,10 @@ int hk_cgfs_layer(struct hk_cgfs *s, struct hk_cgfs_ctr **c, uint32_t pid,
 /* <procfs>/<pid>/limits: the soft value of "Max open files", -1 for "unlimited".
  * 0 or -EINVAL. */
 int hk_cg_parse_limits_nofile(const char *buf, size_t len, int64_t *ret_soft);
-/* A process' mountinfo: the upperdir= option of the overlay mounted at "/" (the last such mount),
- * unescaped into buf (cap bytes). Returns its length, -ENOENT (root is not an overlay with an
- * upper layer), -EINVAL (malformed), -ENOSPC. */
+/* A process' mountinfo: the upperdir= option of the overlay mounted at "/" (the last mount at
+ * "/"), unescaped into out (cap bytes). Returns its length, -ENOENT (the root is no overlay),
+ * -EROFS (an overlay without an upper layer: a read-only view), -EINVAL (malformed),
+ * -ENOSPC. */
 int hk_cg_parse_root_upperdir(const char *buf, size_t len, char *out, size_t cap);
 
 #endif
