@@ -104,7 +104,7 @@ static void test_upperdir(void **state)
     /* A readonly view (sandbox): lowerdirs only. */
     assert_int_equal(hk_cg_parse_root_upperdir(
                          S("1 0 0:1 / / ro - overlay overlay ro,lowerdir=/a:/b\n"), out, sizeof(out)),
-                     -ENOENT);
+                     -EROFS);
     /* Root on a plain filesystem (the host, a VM sandbox). */
     assert_int_equal(
         hk_cg_parse_root_upperdir(S("21 1 259:2 / / rw,relatime shared:1 - ext4 /dev/vda rw\n"),
