@@ -137,6 +137,11 @@ static void test_upperdir(void **state)
     assert_int_equal(hk_cg_parse_root_upperdir(
                          S("1 0 0:1 / / rw - overlay overlay rw,upperdir=/0123456789\n"), out, 8),
                      -ENOSPC);
+    /* A NUL inside the value (fuzzer find): not a path. */
+    assert_int_equal(hk_cg_parse_root_upperdir(
+                         S("1 0 0:1 / / rw - overlay overlay rw,upperdir=/var/a\0b,workdir=/w\n"),
+                         out, sizeof(out)),
+                     -EINVAL);
 }
 
 /* ---- the walk on a real tree ---- */
