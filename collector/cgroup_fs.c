@@ -183,6 +183,8 @@ static struct hk_cgfs_ctr *ctr_get(struct hk_cgfs_ctr **cp)
 int hk_cgfs_nofile(struct hk_cgfs *s, struct hk_cgfs_ctr **cp, uint32_t pid, bool refresh,
                    int64_t *ret)
 {
+    if (!s)
+        return -EINVAL;
     struct hk_cgfs_ctr *c = ctr_get(cp);
     if (!c)
         return -ENOMEM;
@@ -378,13 +380,7 @@ static void todo_push(struct hk_cgfs *s, struct hk_cgfs_ctr *c, const char *dir,
     char *p = malloc(need);
     if (!p)
         return;
-    if (dl) {
-        memcpy(p, dir, dl);
-        p[dl] = '/';
-        memcpy(p + dl + 1, name, nl + 1);
-    } else {
-        memcpy(p, name, nl + 1);
-    }
+    snprintf(p, need, "%s%s%s", dir, dl ? "/" : "", name);
     c->todo[c->ntodo++] = p;
     c->todo_bytes += need;
 }
@@ -520,6 +516,8 @@ static void find_layer(struct hk_cgfs *s, struct hk_cgfs_ctr *c, uint32_t pid)
 int hk_cgfs_layer(struct hk_cgfs *s, struct hk_cgfs_ctr **cp, uint32_t pid,
                   struct hk_cgfs_layer *ret)
 {
+    if (!s)
+        return -EINVAL;
     struct hk_cgfs_ctr *c = ctr_get(cp);
     if (!c)
         return -ENOMEM;
