@@ -38,8 +38,11 @@
 #include "core/log.h"
 
 #define MAX_DEVS 64
-#define MAX_TODO_BYTES (4u << 20) /* directories waiting to be listed, per walk */
-#define MAX_LINKS 65536           /* hard-linked inodes remembered per walk (dedup) */
+#define MAX_TODO_BYTES (1u << 20) /* directories waiting to be listed, per walk */
+#define MAX_LINKS 16384           /* hard-linked inodes remembered per walk (dedup) */
+/* Walks in progress at once (each holds two descriptors, its pending list and link set: at most
+ * ~1.2 MiB); a new walk waits for a free slot. */
+#define MAX_WALKS 4
 #define MAX_MOUNTINFO (4u << 20)
 #define LIMITS_BUF 4096
 
@@ -66,10 +69,12 @@ struct hk_cgfs {
     ssize_t mountinfo_len;
     uint32_t mountinfo_cycle;
     bool todo_warned;
+    int nwalking; /* walks in progress */
     _Alignas(8) char dents[16384]; /* getdents64 records are 8-byte aligned */
 };
 
 struct hk_cgfs_ctr {
+    struct hk_cgfs *owner;
     /* ulimits */
     uint32_t nofile_pid;
     bool has_nofile;
@@ -138,6 +143,8 @@ static int64_t mono_ns(void)
 
 static void walk_reset(struct hk_cgfs_ctr *c)
 {
+    if (c->walking)
+        c->owner->nwalking--;
     if (c->cur_fd >= 0)
         close(c->cur_fd);
     if (c->upper_fd >= 0)
@@ -165,12 +172,13 @@ void hk_cgfs_ctr_free(struct hk_cgfs_ctr *c)
     free(c);
 }
 
-static struct hk_cgfs_ctr *ctr_get(struct hk_cgfs_ctr **cp)
+static struct hk_cgfs_ctr *ctr_get(struct hk_cgfs *s, struct hk_cgfs_ctr **cp)
 {
     if (!*cp) {
         struct hk_cgfs_ctr *c = calloc(1, sizeof(*c));
         if (!c)
             return NULL;
+        c->owner = s;
         c->upper_fd = c->cur_fd = -1;
         c->dev = -1;
         *cp = c;
@@ -185,7 +193,7 @@ int hk_cgfs_nofile(struct hk_cgfs *s, struct hk_cgfs_ctr **cp, uint32_t pid, boo
 {
     if (!s)
         return -EINVAL;
-    struct hk_cgfs_ctr *c = ctr_get(cp);
+    struct hk_cgfs_ctr *c = ctr_get(s, cp);
     if (!c)
         return -ENOMEM;
     if (c->has_nofile && c->nofile_pid == pid && !refresh) {
@@ -391,6 +399,8 @@ static int walk_timed(struct hk_cgfs *s, struct hk_cgfs_ctr *c, int64_t t0)
 {
     bool progressed = false;
     if (!c->walking) {
+        if (s->nwalking >= MAX_WALKS)
+            return -EAGAIN;
         const char *rel = c->upperdir;
         while (*rel == '/')
             rel++;
@@ -418,6 +428,7 @@ static int walk_timed(struct hk_cgfs *s, struct hk_cgfs_ctr *c, int64_t t0)
         c->acc_bytes = (uint64_t)st.st_blocks * 512;
         c->acc_inodes = 1;
         c->walking = true;
+        s->nwalking++;
     }
     for (;;) {
         if (c->cur_fd < 0) {
@@ -518,7 +529,7 @@ int hk_cgfs_layer(struct hk_cgfs *s, struct hk_cgfs_ctr **cp, uint32_t pid,
 {
     if (!s)
         return -EINVAL;
-    struct hk_cgfs_ctr *c = ctr_get(cp);
+    struct hk_cgfs_ctr *c = ctr_get(s, cp);
     if (!c)
         return -ENOMEM;
     if (pid && pid != c->layer_pid)
