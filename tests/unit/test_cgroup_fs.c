@@ -5,6 +5,7 @@
  * interval, and the open-files limit cache. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@
 #include <cmocka.h>
 
 #include "collector/cgroup_fs.h"
+#include "collector/filesystem_internal.h"
 #include "core/fsread.h"
 
 #define S(lit) (lit), (sizeof(lit) - 1)
@@ -346,6 +348,63 @@ static void test_layer_budget(void **state)
     tree_teardown(&t);
 }
 
+/* A statfs that blocks (a dead network filesystem under the layers) until released. */
+static pthread_mutex_t hang_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hang_cond = PTHREAD_COND_INITIALIZER;
+static bool hang_release;
+
+static int hanging_statfs(int root_fd, const char *path, struct statfs *st)
+{
+    pthread_mutex_lock(&hang_lock);
+    while (!hang_release)
+        pthread_cond_wait(&hang_cond, &hang_lock);
+    pthread_mutex_unlock(&hang_lock);
+    return hk_filesystem_statfs_in_root(root_fd, path, st);
+}
+
+/* While the statfs of the layer's filesystem does not return, the layer is not walked (the walk
+ * would block the same way) and the collector does not wait again: one blocked call, no
+ * figure; once it returns, the layer is measured. */
+static void test_layer_stuck_statfs(void **state)
+{
+    (void)state;
+    struct tree t;
+    tree_setup(&t);
+    populate(&t, 2, 2);
+    hk_filesystem_statfs = hanging_statfs;
+    struct hk_cgfs_options o = {.interval_ms = 60000, .budget_us = 1000000,
+                                .statfs_timeout_ms = 20};
+    struct hk_cgfs *s = NULL;
+    assert_int_equal(hk_cgfs_new(&t.paths, &o, &s), 0);
+    struct hk_cgfs_ctr *c = NULL;
+    struct hk_cgfs_layer l;
+    for (int cycle = 1; cycle <= 3; cycle++) {
+        hk_cgfs_begin(s, 1000 * cycle);
+        assert_int_equal(hk_cgfs_layer(s, &c, 4242, &l), -EAGAIN);
+    }
+    pthread_mutex_lock(&hang_lock);
+    hang_release = true;
+    pthread_cond_broadcast(&hang_cond);
+    pthread_mutex_unlock(&hang_lock);
+    /* The blocked call returns on its own thread; the next cycles notice and measure. */
+    int r = -EAGAIN;
+    for (int cycle = 4; cycle < 2000 && r != 0; cycle++) {
+        hk_cgfs_begin(s, 1000 * cycle);
+        r = hk_cgfs_layer(s, &c, 4242, &l);
+        if (r != 0)
+            usleep(1000);
+    }
+    assert_int_equal(r, 0);
+    assert_true(l.has_fs);
+    uint64_t bytes, entries;
+    expected(t.upper, &bytes, &entries);
+    assert_int_equal(l.usage_bytes, bytes);
+    hk_filesystem_statfs = hk_filesystem_statfs_in_root;
+    hk_cgfs_ctr_free(c);
+    hk_cgfs_free(s);
+    tree_teardown(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -353,6 +412,7 @@ int main(void)
         cmocka_unit_test(test_upperdir),
         cmocka_unit_test(test_layer),
         cmocka_unit_test(test_layer_budget),
+        cmocka_unit_test(test_layer_stuck_statfs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
