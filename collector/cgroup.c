@@ -246,8 +246,8 @@ static const struct hk_metric_desc fams[M_COUNT] = {
     [M_FS_LIMIT] = {"container_fs_limit_bytes",
                     "Number of bytes that can be consumed by the container on this filesystem.",
                     HK_METRIC_GAUGE, "bytes", l_dev},
-    [M_FS_INODES_FREE] = {"container_fs_inodes_free", "Number of available Inodes",
-                          HK_METRIC_GAUGE, "", l_dev},
+    [M_FS_INODES_FREE] = {"container_fs_inodes_free", "Number of available Inodes", HK_METRIC_GAUGE,
+                          "", l_dev},
     [M_FS_INODES_TOTAL] = {"container_fs_inodes_total", "Number of Inodes", HK_METRIC_GAUGE, "",
                            l_dev},
     [M_ULIMITS] = {"container_ulimits_soft",
@@ -452,10 +452,16 @@ struct cgroup_state {
 
 /* ---- options ---- */
 
-static const char *const option_keys[] = {
-    HK_COLLECTOR_COMMON_KEYS, "roots",           "extra_roots",       "metrics",
-    "file_descriptors",       "keep_files_open", "max_cgroups",       "fs_usage_interval",
-    "fs_usage_budget",        NULL};
+static const char *const option_keys[] = {HK_COLLECTOR_COMMON_KEYS,
+                                          "roots",
+                                          "extra_roots",
+                                          "metrics",
+                                          "file_descriptors",
+                                          "keep_files_open",
+                                          "max_cgroups",
+                                          "fs_usage_interval",
+                                          "fs_usage_budget",
+                                          NULL};
 
 /* Items of a list option, or of a comma-separated scalar (flags set scalars). */
 static int for_each_item(const struct hk_yaml_node *n, struct hk_error *err,

@@ -65,11 +65,11 @@ struct hk_cgfs {
     uint32_t cycle;
     int64_t now_ms;
     int64_t walked_ns; /* walking time spent this cycle */
-    char *mountinfo; /* host mountinfo, read at most once per cycle */
+    char *mountinfo;   /* host mountinfo, read at most once per cycle */
     ssize_t mountinfo_len;
     uint32_t mountinfo_cycle;
     bool todo_warned;
-    int nwalking; /* walks in progress */
+    int nwalking;                  /* walks in progress */
     _Alignas(8) char dents[16384]; /* getdents64 records are 8-byte aligned */
 };
 
@@ -82,8 +82,8 @@ struct hk_cgfs_ctr {
     /* layer */
     uint32_t layer_pid; /* whose mountinfo was read */
     uint8_t layer_tries;
-    char *upperdir;     /* NULL: none found */
-    int dev;            /* index into devs, -1 unknown */
+    char *upperdir; /* NULL: none found */
+    int dev;        /* index into devs, -1 unknown */
     bool measured;
     uint64_t usage_bytes, inodes;
     int64_t measured_ms;
@@ -248,11 +248,11 @@ static int device_of(struct hk_cgfs *s, const char *path)
     if (s->mountinfo_cycle != s->cycle) {
         free(s->mountinfo);
         s->mountinfo = NULL;
-        s->mountinfo_len = hk_read_file_alloc(s->proc_fd, "1/mountinfo", MAX_MOUNTINFO,
-                                              &s->mountinfo);
+        s->mountinfo_len =
+            hk_read_file_alloc(s->proc_fd, "1/mountinfo", MAX_MOUNTINFO, &s->mountinfo);
         if (s->mountinfo_len < 0)
-            s->mountinfo_len = hk_read_file_alloc(s->proc_fd, "self/mountinfo", MAX_MOUNTINFO,
-                                                  &s->mountinfo);
+            s->mountinfo_len =
+                hk_read_file_alloc(s->proc_fd, "self/mountinfo", MAX_MOUNTINFO, &s->mountinfo);
         s->mountinfo_cycle = s->cycle;
     }
     if (s->mountinfo_len < 0)
@@ -457,8 +457,7 @@ static int walk_timed(struct hk_cgfs *s, struct hk_cgfs_ctr *c, int64_t t0)
             if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2])))
                 continue;
             struct stat st;
-            if (fstatat(c->cur_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-                st.st_dev != c->root_dev)
+            if (fstatat(c->cur_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != c->root_dev)
                 continue;
             if (!S_ISDIR(st.st_mode) && st.st_nlink > 1 && link_seen(c, (uint64_t)st.st_ino))
                 continue;

@@ -142,7 +142,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (void)hk_cg_parse_mountinfo(buf, len, &m);
         char upper[64];
         int ul = hk_cg_parse_root_upperdir(buf, len, upper, sizeof(upper));
-        if (ul > 0 && ((size_t)ul >= sizeof(upper) || strlen(upper) != (size_t)ul || upper[0] != '/'))
+        if (ul > 0 &&
+            ((size_t)ul >= sizeof(upper) || strlen(upper) != (size_t)ul || upper[0] != '/'))
             abort();
         for (int i = 0; i < HK_CG_NCTRL; i++)
             if (!memchr(m.v1[i], '\0', sizeof(m.v1[i])))

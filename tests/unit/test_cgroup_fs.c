@@ -89,8 +89,8 @@ static void test_upperdir(void **state)
     char out[4096];
     int r = hk_cg_parse_root_upperdir(S(ctr_mountinfo), out, sizeof(out));
     assert_int_equal(r, (int)strlen(out));
-    assert_string_equal(out,
-                        "/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/342/fs");
+    assert_string_equal(
+        out, "/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/342/fs");
     /* No trailing newline. */
     r = hk_cg_parse_root_upperdir(
         S("1 0 0:1 / / rw - overlay overlay rw,lowerdir=/l,upperdir=/u,workdir=/w"), out,
@@ -104,38 +104,39 @@ static void test_upperdir(void **state)
     assert_true(r > 0);
     assert_string_equal(out, "/var/a,b");
     /* A readonly view (sandbox): lowerdirs only. */
-    assert_int_equal(hk_cg_parse_root_upperdir(
-                         S("1 0 0:1 / / ro - overlay overlay ro,lowerdir=/a:/b\n"), out, sizeof(out)),
-                     -EROFS);
+    assert_int_equal(
+        hk_cg_parse_root_upperdir(S("1 0 0:1 / / ro - overlay overlay ro,lowerdir=/a:/b\n"), out,
+                                  sizeof(out)),
+        -EROFS);
     /* Root on a plain filesystem (the host, a VM sandbox). */
     assert_int_equal(
         hk_cg_parse_root_upperdir(S("21 1 259:2 / / rw,relatime shared:1 - ext4 /dev/vda rw\n"),
                                   out, sizeof(out)),
         -ENOENT);
     /* Something mounted over the overlay at "/" hides it. */
-    assert_int_equal(hk_cg_parse_root_upperdir(
-                         S("1 0 0:1 / / rw - overlay overlay rw,upperdir=/u,workdir=/w\n"
-                           "2 1 0:2 / / rw - tmpfs tmpfs rw\n"),
-                         out, sizeof(out)),
-                     -ENOENT);
+    assert_int_equal(
+        hk_cg_parse_root_upperdir(S("1 0 0:1 / / rw - overlay overlay rw,upperdir=/u,workdir=/w\n"
+                                    "2 1 0:2 / / rw - tmpfs tmpfs rw\n"),
+                                  out, sizeof(out)),
+        -ENOENT);
     /* Garbage, truncation, relative and oversized paths. */
     assert_int_equal(hk_cg_parse_root_upperdir(S(""), out, sizeof(out)), -ENOENT);
     assert_int_equal(hk_cg_parse_root_upperdir(S("1 0 0:1 / / rw overlay\n"), out, sizeof(out)),
                      -EINVAL);
     assert_int_equal(hk_cg_parse_root_upperdir(S("1 0 0:1 / / rw - overlay\n"), out, sizeof(out)),
                      -EINVAL);
-    assert_int_equal(hk_cg_parse_root_upperdir(
-                         S("1 0 0:1 / / rw - overlay overlay rw,upperdir=rel/dir\n"), out,
-                         sizeof(out)),
-                     -EINVAL);
-    assert_int_equal(hk_cg_parse_root_upperdir(
-                         S("1 0 0:1 / / rw - overlay overlay rw,upperdir=,workdir=/w\n"), out,
-                         sizeof(out)),
-                     -EINVAL);
-    assert_int_equal(hk_cg_parse_root_upperdir(
-                         S("1 0 0:1 / / rw - overlay overlay rw,upperdir=/bad\\9z\n"), out,
-                         sizeof(out)),
-                     -EINVAL);
+    assert_int_equal(
+        hk_cg_parse_root_upperdir(S("1 0 0:1 / / rw - overlay overlay rw,upperdir=rel/dir\n"), out,
+                                  sizeof(out)),
+        -EINVAL);
+    assert_int_equal(
+        hk_cg_parse_root_upperdir(S("1 0 0:1 / / rw - overlay overlay rw,upperdir=,workdir=/w\n"),
+                                  out, sizeof(out)),
+        -EINVAL);
+    assert_int_equal(
+        hk_cg_parse_root_upperdir(S("1 0 0:1 / / rw - overlay overlay rw,upperdir=/bad\\9z\n"), out,
+                                  sizeof(out)),
+        -EINVAL);
     assert_int_equal(hk_cg_parse_root_upperdir(
                          S("1 0 0:1 / / rw - overlay overlay rw,upperdir=/0123456789\n"), out, 8),
                      -ENOSPC);
@@ -258,8 +259,8 @@ static void test_layer(void **state)
     snprintf(p, sizeof(p), "mkdir -p '%s'", q);
     assert_int_equal(system(p), 0);
 
-    struct hk_cgfs_options o = {.interval_ms = 60000, .budget_us = 1000000,
-                                .statfs_timeout_ms = 5000};
+    struct hk_cgfs_options o = {
+        .interval_ms = 60000, .budget_us = 1000000, .statfs_timeout_ms = 5000};
     struct hk_cgfs *s = NULL;
     assert_int_equal(hk_cgfs_new(&t.paths, &o, &s), 0);
     struct hk_cgfs_ctr *c = NULL;
@@ -372,8 +373,8 @@ static void test_layer_stuck_statfs(void **state)
     tree_setup(&t);
     populate(&t, 2, 2);
     hk_filesystem_statfs = hanging_statfs;
-    struct hk_cgfs_options o = {.interval_ms = 60000, .budget_us = 1000000,
-                                .statfs_timeout_ms = 20};
+    struct hk_cgfs_options o = {
+        .interval_ms = 60000, .budget_us = 1000000, .statfs_timeout_ms = 20};
     struct hk_cgfs *s = NULL;
     assert_int_equal(hk_cgfs_new(&t.paths, &o, &s), 0);
     struct hk_cgfs_ctr *c = NULL;
