@@ -12,7 +12,8 @@
  *       pids.{current,max} cgroup.procs; hybrid hosts: PSI from the same path under cgroup2
  *   <procfs>/<pid>/net/dev of the sandbox's first pid (and pid 1 for "/"), <procfs>/meminfo,
  *   <procfs>/stat (btime), <sysfs>/dev/block/MAJ:MIN/uevent, <procfs>/<pid>/fd (optional)
- *   runtime records for names: see collector/kube.c
+ *   runtime records for names: see collector/kube.c; the main process' limits and writable
+ *   layer: see collector/cgroup_fs.c
  * Emits: container_cpu_{usage,user,system}_seconds_total, container_cpu_cfs_{periods,
  *   throttled_periods,throttled_seconds}_total, container_memory_{usage_bytes,working_set_bytes,
  *   rss,cache,mapped_file,swap,kernel_usage,max_usage_bytes,failcnt,failures_total,
@@ -22,7 +23,8 @@
  *   container_network_{receive,transmit}_{bytes,packets,errors,packets_dropped}_total,
  *   container_fs_{reads,writes}{,_bytes}_total, container_blkio_device_usage_total,
  *   container_processes, container_threads, container_threads_max, container_file_descriptors,
- *   container_sockets, container_pressure_{cpu,memory,io}_{waiting,stalled}_seconds_total. */
+ *   container_sockets, container_pressure_{cpu,memory,io}_{waiting,stalled}_seconds_total,
+ *   container_ulimits_soft, container_fs_{usage_bytes,limit_bytes,inodes_total,inodes_free}. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +36,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "collector/cgroup_fs.h"
 #include "collector/cgroup_internal.h"
 #include "collector/containers.h"
 #include "core/collector.h"
@@ -49,6 +52,7 @@ static const char *const l_fail[] = {BASE_LABELS, "failure_type", "scope", NULL}
 static const char *const l_dev[] = {BASE_LABELS, "device", NULL};
 static const char *const l_blkio[] = {BASE_LABELS, "device", "major", "minor", "operation", NULL};
 static const char *const l_if[] = {BASE_LABELS, "interface", NULL};
+static const char *const l_ulimit[] = {BASE_LABELS, "ulimit", NULL};
 
 enum fam {
     M_CPU_USAGE,
@@ -102,6 +106,11 @@ enum fam {
     M_PSI_MEM_STALL,
     M_PSI_IO_WAIT,
     M_PSI_IO_STALL,
+    M_FS_USAGE, /* writable layer (cgroup_fs.c) */
+    M_FS_LIMIT,
+    M_FS_INODES_FREE,
+    M_FS_INODES_TOTAL,
+    M_ULIMITS,
     M_COUNT,
 };
 
@@ -229,6 +238,22 @@ static const struct hk_metric_desc fams[M_COUNT] = {
         {"container_pressure_io_stalled_seconds_total",
          "Total time duration no tasks in the container could make progress due to IO congestion.",
          C, "seconds", l_base},
+    /* Spelt out (not G): the metric catalogue finds these in the code, as fixtures have no
+     * layers to measure. */
+    [M_FS_USAGE] = {"container_fs_usage_bytes",
+                    "Number of bytes that are consumed by the container on this filesystem.",
+                    HK_METRIC_GAUGE, "bytes", l_dev},
+    [M_FS_LIMIT] = {"container_fs_limit_bytes",
+                    "Number of bytes that can be consumed by the container on this filesystem.",
+                    HK_METRIC_GAUGE, "bytes", l_dev},
+    [M_FS_INODES_FREE] = {"container_fs_inodes_free", "Number of available Inodes", HK_METRIC_GAUGE,
+                          "", l_dev},
+    [M_FS_INODES_TOTAL] = {"container_fs_inodes_total", "Number of Inodes", HK_METRIC_GAUGE, "",
+                           l_dev},
+    [M_ULIMITS] = {"container_ulimits_soft",
+                   "Soft ulimit values for the container root process. Unlimited if -1, except "
+                   "priority and nice",
+                   G, "", l_ulimit},
 };
 #undef C
 #undef G
@@ -366,6 +391,7 @@ struct node {
     struct hk_kube_meta kmeta;
     bool has_kmeta;
     uint32_t kubelet_gen;
+    struct hk_cgfs_ctr *fsc; /* main process: limits, writable layer */
 };
 
 struct kpod {
@@ -394,6 +420,8 @@ struct cgroup_state {
     char **roots; /* tracked subtrees besides "/" */
     size_t nroots;
     char sandbox_image[256];
+    struct hk_cgfs_options fs_opts;
+    struct hk_cgfs *fs;
     /* state */
     uint32_t gen;
     struct node **buckets;
@@ -424,9 +452,16 @@ struct cgroup_state {
 
 /* ---- options ---- */
 
-static const char *const option_keys[] = {
-    HK_COLLECTOR_COMMON_KEYS, "roots",           "extra_roots", "metrics",
-    "file_descriptors",       "keep_files_open", "max_cgroups", NULL};
+static const char *const option_keys[] = {HK_COLLECTOR_COMMON_KEYS,
+                                          "roots",
+                                          "extra_roots",
+                                          "metrics",
+                                          "file_descriptors",
+                                          "keep_files_open",
+                                          "max_cgroups",
+                                          "fs_usage_interval",
+                                          "fs_usage_budget",
+                                          NULL};
 
 /* Items of a list option, or of a comma-separated scalar (flags set scalars). */
 static int for_each_item(const struct hk_yaml_node *n, struct hk_error *err,
@@ -529,6 +564,23 @@ static int parse_options(const struct hk_yaml_node *opts, struct hk_error *err,
             return r;
         if (st)
             st->max_cgroups = (uint32_t)v;
+    }
+    int64_t ms;
+    if ((n = hk_yaml_get(opts, "fs_usage_interval"))) {
+        if ((r = hk_yaml_duration_ms(n, &ms, err)) < 0)
+            return r;
+        if (ms < 1000 || ms > 86400000)
+            return hk_error_at(err, n, "fs_usage_interval must be between 1s and 24h");
+        if (st)
+            st->fs_opts.interval_ms = ms;
+    }
+    if ((n = hk_yaml_get(opts, "fs_usage_budget"))) {
+        if ((r = hk_yaml_duration_ms(n, &ms, err)) < 0)
+            return r;
+        if (ms < 0 || ms > 10000)
+            return hk_error_at(err, n, "fs_usage_budget must be between 0s and 10s");
+        if (st)
+            st->fs_opts.budget_us = ms * 1000;
     }
     if ((n = hk_yaml_get(opts, "extra_roots")) && (r = for_each_item(n, err, check_root, err)) < 0)
         return r;
@@ -723,6 +775,7 @@ static void node_free(struct cgroup_state *st, struct node *n)
         close(n->net_fd);
         st->nfds--;
     }
+    hk_cgfs_ctr_free(n->fsc);
     hk_kube_meta_clear(&n->meta);
     hk_kube_meta_clear(&n->kmeta);
     free(n->pod_name);
@@ -1375,6 +1428,37 @@ static void node_labels(struct node *n, const char *lab[6])
     }
 }
 
+/* What cAdvisor reads through the container's root process (the runtime's task pid; 1 for "/"):
+ * the soft open-files limit, and for containers the writable layer. Limits are re-read with the
+ * spec (every SPEC_REFRESH_CYCLES cycles). */
+static void emit_main_process(struct cgroup_state *st, struct hk_builder *b, struct node *n,
+                              const struct stats *s, const char *const *base)
+{
+    bool is_root = n->layout.kind == HK_KUBE_ROOT;
+    if (!is_root && n->layout.kind != HK_KUBE_CONTAINER)
+        return;
+    uint32_t pid = is_root ? 1 : n->has_meta && n->meta.pid ? n->meta.pid : s->first_pid;
+    if (!pid || st->paths->proc_fd < 0)
+        return;
+    int64_t soft;
+    if (st->enabled[M_ULIMITS] &&
+        hk_cgfs_nofile(st->fs, &n->fsc, pid, n->spec_gen == st->gen, &soft) == 0) {
+        const char *v[7] = {base[0], base[1], base[2], base[3], base[4], base[5], "max_open_files"};
+        hk_emit(b, &fams[M_ULIMITS], v, (double)soft);
+    }
+    struct hk_cgfs_layer l;
+    if (is_root || !want_any(st, M_FS_USAGE, M_FS_INODES_TOTAL) ||
+        hk_cgfs_layer(st->fs, &n->fsc, pid, &l) < 0)
+        return;
+    const char *v[7] = {base[0], base[1], base[2], base[3], base[4], base[5], l.device};
+    EMIT(M_FS_USAGE, v, l.usage_bytes);
+    EMIT(M_FS_INODES_TOTAL, v, l.inodes);
+    if (l.has_fs) {
+        EMIT(M_FS_LIMIT, v, l.limit_bytes);
+        EMIT(M_FS_INODES_FREE, v, l.inodes_free);
+    }
+}
+
 static void emit_node(struct cgroup_state *st, struct hk_collect_ctx *ctx, struct node *n,
                       const struct stats *s, const char *const *base)
 {
@@ -1483,6 +1567,7 @@ static void emit_node(struct cgroup_state *st, struct hk_collect_ctx *ctx, struc
         emit_net(st, b, n, base, 1);
     else if (n->has_meta ? n->meta.sandbox : (n->has_kmeta && n->kmeta.sandbox))
         emit_net(st, b, n, base, n->meta.pid ? n->meta.pid : s->first_pid);
+    emit_main_process(st, b, n, s, base);
 }
 
 /* Pod rows take pod/namespace from any of their containers (the kubelet resolves the pod UID
@@ -1654,6 +1739,7 @@ static int cgroup_collect(void *state, struct hk_collect_ctx *ctx)
     st->gen++;
     st->nlist = 0;
     st->cap_skipped_cycle = 0;
+    hk_cgfs_begin(st->fs, ctx->now_ms);
     read_meminfo(st);
     struct node *root = visit(st, "/");
     if (!root) {
@@ -1860,6 +1946,7 @@ static void cgroup_fini(void *state)
     free(st->list);
     free(st->entries);
     free(st->buf);
+    hk_cgfs_free(st->fs);
     kubelet_clear(st);
     hk_kubelet_config_free(&st->kubelet);
     free(st);
@@ -1878,6 +1965,9 @@ static int cgroup_init(void **ret_state, const struct hk_collector_env *env)
         st->enabled[i] = i != M_FDS && i != M_SOCKETS;
     st->cache_files = true;
     st->max_cgroups = 20000;
+    /* cAdvisor measures a container's layer once a minute (its du period). */
+    st->fs_opts = (struct hk_cgfs_options){
+        .interval_ms = 60000, .budget_us = 5000, .statfs_timeout_ms = 5000};
     if (!(st->buf = malloc(READ_BUF)))
         goto out;
     if ((r = parse_options(env->options, env->err, st)) < 0)
@@ -1900,6 +1990,8 @@ static int cgroup_init(void **ret_state, const struct hk_collector_env *env)
     /* The metrics allow/deny options may have re-enabled fd counting families. */
     if (!st->count_fds)
         st->enabled[M_FDS] = st->enabled[M_SOCKETS] = false;
+    if ((r = hk_cgfs_new(st->paths, &st->fs_opts, &st->fs)) < 0)
+        goto out;
     discover(st);
     read_boot_time(st);
     read_sandbox_image(st);

@@ -1,10 +1,13 @@
-/* Parsers for cgroup v1/v2 interface files, /proc/<pid>/net/dev, /proc/meminfo, sysfs uevent and
- * mountinfo. Pure functions over byte buffers (no allocation, C locale); the collector reads the
- * files, these turn them into numbers. */
+/* Parsers for cgroup v1/v2 interface files, /proc/<pid>/net/dev, /proc/meminfo, sysfs uevent,
+ * mountinfo and /proc/<pid>/limits. Pure functions over byte buffers (no allocation, C locale);
+ * the collector reads the files, these turn them into numbers. */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
+#include "collector/cgroup_fs.h"
 #include "collector/cgroup_internal.h"
+#include "collector/node_parsers.h"
 #include "core/parse.h"
 
 int hk_cg_parse_keyed(const char *buf, size_t len, const char *const *keys, size_t nkeys,
@@ -409,4 +412,112 @@ int hk_cg_parse_mountinfo(const char *buf, size_t len, struct hk_cg_mounts *ret)
         }
     }
     return found;
+}
+
+/* ---- the container main process (collector/cgroup_fs.h) ---- */
+
+static bool starts_with(const char *p, const char *end, const char *lit)
+{
+    size_t l = strlen(lit);
+    return (size_t)(end - p) >= l && memcmp(p, lit, l) == 0;
+}
+
+int hk_cg_parse_limits_nofile(const char *buf, size_t len, int64_t *ret_soft)
+{
+    const char *p = buf, *end = buf + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *e = nl ? nl : end;
+        if (starts_with(p, e, "Max open files ")) {
+            const char *v = p + strlen("Max open files ");
+            while (v < e && *v == ' ')
+                v++;
+            const char *ve = v;
+            while (ve < e && *ve != ' ')
+                ve++;
+            if ((size_t)(ve - v) == 9 && memcmp(v, "unlimited", 9) == 0) {
+                *ret_soft = -1;
+                return 0;
+            }
+            uint64_t x;
+            if (ve == v || hk_parse_u64(v, (size_t)(ve - v), &x) < 0 || x > INT64_MAX)
+                return -EINVAL;
+            *ret_soft = (int64_t)x;
+            return 0;
+        }
+        p = nl ? nl + 1 : end;
+    }
+    return -EINVAL;
+}
+
+/* The n-th space-separated field of [p, e), or NULL. */
+static const char *field(const char *p, const char *e, int n, size_t *ret_len)
+{
+    for (int i = 0;; i++) {
+        while (p < e && *p == ' ')
+            p++;
+        if (p >= e)
+            return NULL;
+        const char *s = p;
+        while (p < e && *p != ' ')
+            p++;
+        if (i == n) {
+            *ret_len = (size_t)(p - s);
+            return s;
+        }
+    }
+}
+
+int hk_cg_parse_root_upperdir(const char *buf, size_t len, char *out, size_t cap)
+{
+    const char *p = buf, *end = buf + len;
+    int r = -ENOENT;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *e = nl ? nl : end;
+        const char *line = p;
+        p = nl ? nl + 1 : end;
+        size_t l;
+        const char *mp = field(line, e, 4, &l);
+        if (!mp)
+            continue;
+        if (l != 1 || mp[0] != '/')
+            continue;
+        /* Optional fields end at " - ": fstype, source, super options follow. */
+        const char *sep = NULL;
+        for (const char *q = mp + l; q + 2 < e; q++)
+            if (q[0] == ' ' && q[1] == '-' && q[2] == ' ') {
+                sep = q + 3;
+                break;
+            }
+        if (!sep)
+            return -EINVAL;
+        size_t fl, ol;
+        const char *fs = field(sep, e, 0, &fl);
+        const char *opts = field(sep, e, 2, &ol);
+        if (!fs || !opts)
+            return -EINVAL;
+        if (fl != 7 || memcmp(fs, "overlay", 7) != 0) {
+            r = -ENOENT; /* a later mount over "/" hides an earlier overlay */
+            continue;
+        }
+        r = -EROFS; /* an overlay without an upper layer: a read-only view */
+        const char *o = opts, *oe = opts + ol;
+        while (o < oe) {
+            const char *comma = memchr(o, ',', (size_t)(oe - o));
+            const char *ce = comma ? comma : oe;
+            if (starts_with(o, ce, "upperdir=")) {
+                const char *v = o + 9;
+                if (memchr(v, '\0', (size_t)(ce - v)))
+                    return -EINVAL; /* never from the kernel; a path cannot hold it */
+                /* seq_show_option escapes ',', '=', spaces and '\' as \ooo. */
+                r = hk_mountinfo_unescape(v, (size_t)(ce - v), out, cap);
+                if (r == 0 || (r > 0 && out[0] != '/'))
+                    r = -EINVAL;
+                break;
+            }
+            o = comma ? comma + 1 : oe;
+        }
+    }
+    return r;
 }

@@ -301,6 +301,49 @@ static size_t batch_wait(struct statfs_batch *q, int64_t timeout_ms)
     return done;
 }
 
+/* ---- one statfs with a deadline (other collectors) ---- */
+
+struct hk_statfs_probe {
+    struct statfs_batch *batch; /* one item; our reference */
+};
+
+int hk_statfs_deadline(int root_fd, const char *path, int64_t timeout_ms, struct statfs *ret,
+                       struct hk_statfs_probe **ret_pending)
+{
+    *ret_pending = NULL;
+    struct statfs_batch *q = batch_start(root_fd, &path, 1);
+    if (!q)
+        return -ENOMEM;
+    if (batch_wait(q, timeout_ms) == 1) {
+        int r = q->items[0].err; /* written before done advanced */
+        if (r == 0)
+            *ret = q->items[0].st;
+        batch_unref(q);
+        return r;
+    }
+    struct hk_statfs_probe *p = malloc(sizeof(*p));
+    if (!p) {
+        batch_unref(q); /* the blocked thread keeps its own reference */
+        return -ETIMEDOUT;
+    }
+    p->batch = q;
+    *ret_pending = p;
+    return -ETIMEDOUT;
+}
+
+bool hk_statfs_probe_done(struct hk_statfs_probe *p)
+{
+    return !p || batch_item_done(p->batch, 0);
+}
+
+void hk_statfs_probe_free(struct hk_statfs_probe *p)
+{
+    if (!p)
+        return;
+    batch_unref(p->batch);
+    free(p);
+}
+
 /* ---- collector ---- */
 
 static const char *const fs_labels[] = {"device", "fstype", "mountpoint", NULL};

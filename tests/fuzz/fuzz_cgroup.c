@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collector/cgroup_fs.h"
 #include "collector/cgroup_internal.h"
 #include "core/log.h"
 
@@ -130,12 +131,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (void)hk_cg_parse_meminfo(buf, len, &mi);
         uint32_t first;
         (void)hk_cg_count_procs(buf, len, &first);
+        int64_t soft;
+        if (hk_cg_parse_limits_nofile(buf, len, &soft) == 0 && soft < -1)
+            abort();
         break;
     }
     case 9: {
         struct hk_cg_mounts m;
         memset(&m, 0, sizeof(m));
         (void)hk_cg_parse_mountinfo(buf, len, &m);
+        char upper[64];
+        int ul = hk_cg_parse_root_upperdir(buf, len, upper, sizeof(upper));
+        if (ul > 0 &&
+            ((size_t)ul >= sizeof(upper) || strlen(upper) != (size_t)ul || upper[0] != '/'))
+            abort();
         for (int i = 0; i < HK_CG_NCTRL; i++)
             if (!memchr(m.v1[i], '\0', sizeof(m.v1[i])))
                 abort();
