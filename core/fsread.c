@@ -98,9 +98,11 @@ ssize_t hk_read_fd(int fd, char *buf, size_t cap)
     return (ssize_t)len;
 }
 
-int hk_open_regular(const char *path)
+/* Opens dirfd/path without blocking (a FIFO would), refuses anything but a regular file with
+ * -EINVAL, then makes the descriptor blocking again. */
+static int open_regular_at(int dirfd, const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0)
         return -errno;
     struct stat st;
@@ -116,6 +118,11 @@ int hk_open_regular(const char *path)
         return r;
     }
     return fd;
+}
+
+int hk_open_regular(const char *path)
+{
+    return open_regular_at(AT_FDCWD, path);
 }
 
 ssize_t hk_read_file_at(int dirfd, const char *path, char *buf, size_t cap)
@@ -144,21 +151,9 @@ ssize_t hk_read_file_alloc(int dirfd, const char *path, size_t max, char **ret_b
 
 ssize_t hk_read_regular_alloc(int dirfd, const char *path, size_t max, char **ret_buf)
 {
-    int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    int fd = open_regular_at(dirfd, path);
     if (fd < 0)
-        return -errno;
-    struct stat st;
-    int r = 0;
-    if (fstat(fd, &st) < 0)
-        r = -errno;
-    else if (!S_ISREG(st.st_mode))
-        r = -EINVAL;
-    else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
-        r = -errno;
-    if (r < 0) {
-        close(fd);
-        return r;
-    }
+        return fd;
     return read_alloc_fd(fd, max, ret_buf);
 }
 
