@@ -464,10 +464,46 @@ static const char *kind_name(enum hk_yaml_kind k)
     return k == HK_YAML_MAP ? "a mapping" : k == HK_YAML_SEQ ? "a list" : "a scalar";
 }
 
+/* A flag's "a,b,c" becomes the list [a, b, c] in place; "" becomes the empty list. */
+static int flag_to_list(struct hk_yaml_node *n)
+{
+    char *value = n->scalar;
+    n->scalar = NULL;
+    n->kind = HK_YAML_SEQ;
+    n->from_flag = false;
+    int r = 0;
+    for (char *p = value; value && *value;) {
+        char *comma = strchr(p, ',');
+        if (comma)
+            *comma = '\0';
+        struct hk_yaml_node *item = calloc(1, sizeof(*item));
+        if (!item || !(item->scalar = strdup(p)) || append(n, NULL, item) < 0) {
+            node_free(item);
+            r = -ENOMEM;
+            break;
+        }
+        item->kind = HK_YAML_SCALAR;
+        item->file = n->file;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    free(value);
+    return r;
+}
+
 int hk_yaml_expect(const struct hk_yaml_node *node, enum hk_yaml_kind kind, struct hk_error *err)
 {
     if (node->kind == kind)
         return 0;
+    if (kind == HK_YAML_SEQ && node->kind == HK_YAML_SCALAR && node->from_flag) {
+        /* The tree is the caller's own (config), so turning the flag's value into a list in
+         * place is safe; every later reader sees the list. */
+        int r = flag_to_list((struct hk_yaml_node *)node); /* NOLINT: see above */
+        if (r < 0)
+            return hk_error_at(err, node, "out of memory");
+        return 0;
+    }
     if (kind == HK_YAML_MAP && node->kind == HK_YAML_SCALAR && node->plain_null)
         return 0; /* "key:" with nothing under it is an empty mapping */
     return hk_error_at(err, node, "expected %s, found %s", kind_name(kind), kind_name(node->kind));
@@ -698,6 +734,8 @@ int hk_yaml_set_path(struct hk_yaml_node *root, const char *dotted, const char *
             struct hk_yaml_node *k = synthetic(root, HK_YAML_SCALAR, key);
             struct hk_yaml_node *v = synthetic(root, dot ? HK_YAML_MAP : HK_YAML_SCALAR,
                                                dot ? NULL : value);
+            if (v && !dot)
+                v->from_flag = true;
             if (!k || !v || append(map, k, v) < 0) {
                 node_free(k);
                 node_free(v);
@@ -713,6 +751,7 @@ int hk_yaml_set_path(struct hk_yaml_node *root, const char *dotted, const char *
             free(v->scalar);
             v->scalar = s;
             v->plain_null = false;
+            v->from_flag = true;
         }
         if (!dot)
             return 0;

@@ -18,6 +18,8 @@ struct hk_yaml_node {
     char *raw;            /* SCALAR: text as written when it holds a '$' (else NULL): for
                            * fields with their own $-syntax, e.g. relabel replacement "${1}" */
     bool plain_null;      /* SCALAR: unquoted "", "~" or "null" */
+    bool from_flag;       /* SCALAR set by a command-line flag (hk_yaml_set_path): where a list
+                           * is expected, its value is split at commas ("a,b" → [a, b]) */
     size_t n;             /* MAP: pairs, SEQ: items */
     struct hk_yaml_node **keys;  /* MAP: scalar keys */
     struct hk_yaml_node **items; /* MAP: values, SEQ: items */
@@ -41,6 +43,9 @@ const struct hk_yaml_node *hk_yaml_get(const struct hk_yaml_node *map, const cha
 /* Fails on a key not in allowed (NULL-terminated), naming it and its position. node NULL is ok. */
 int hk_yaml_check_keys(const struct hk_yaml_node *map, const char *const *allowed,
                        struct hk_error *err);
+/* Checks node's kind (an empty "key:" counts as an empty mapping). Where a list is expected, a
+ * scalar that came from a command-line flag is turned into the list of its comma-separated
+ * parts, so --collector.NAME.OPTION=a,b sets a list option. */
 int hk_yaml_expect(const struct hk_yaml_node *node, enum hk_yaml_kind kind, struct hk_error *err);
 
 /* Typed scalar conversions (node must be non-NULL). */

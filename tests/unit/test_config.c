@@ -189,6 +189,18 @@ static void test_overrides(void **state)
     assert_int_equal(load(NULL, ov, 1, &cfg, &err), 0);
     assert_true(cfg.collection_interval_ms == 2000);
     hk_config_free(&cfg);
+    /* A list option from a flag: its value is split at commas where a list is expected. */
+    struct hk_config_override list[] = {
+        {"collectors.ebpf.programs", "sched,tcp", "--collector.ebpf.programs"}};
+    assert_int_equal(load(NULL, list, 1, &cfg, &err), 0);
+    const struct hk_yaml_node *progs =
+        hk_yaml_get(hk_config_collector_options(&cfg, "ebpf"), "programs");
+    assert_non_null(progs);
+    assert_int_equal(progs->kind, HK_YAML_SEQ);
+    assert_int_equal(progs->n, 2);
+    assert_string_equal(progs->items[0]->scalar, "sched");
+    assert_string_equal(progs->items[1]->scalar, "tcp");
+    hk_config_free(&cfg);
     /* A bad flag value is reported as a flag, not as a file position. */
     struct hk_config_override bad[] = {{"global.collection_interval", "soon", "--collection.interval"}};
     assert_int_equal(load("global: {}\n", bad, 1, &cfg, &err), -EINVAL);
