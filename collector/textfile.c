@@ -1168,6 +1168,52 @@ static int list_dir(struct textfile *t, int root_fd, const char *dir, struct str
     return dfd;
 }
 
+/* Cleans each directory path (the file labels are cleaned joins anyway), drops repeats (two
+ * patterns matching one directory: read once) and keeps the first max_dirs, counting the rest. */
+static int dedupe_dirs(struct strvec *dirs, uint64_t max_dirs, uint64_t *over)
+{
+    size_t cap = 16;
+    while (cap < dirs->n * 2)
+        cap *= 2;
+    uint32_t *seen = calloc(cap, sizeof(*seen)); /* kept index + 1 */
+    if (!seen)
+        return -ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < dirs->n; i++) {
+        char c[MAX_PATH_BYTES + 8];
+        clean_path(c, dirs->v[i]);
+        bool dup = false;
+        size_t h = (size_t)str_hash(c, strlen(c)) & (cap - 1);
+        for (; seen[h]; h = (h + 1) & (cap - 1))
+            if (strcmp(dirs->v[seen[h] - 1], c) == 0) {
+                dup = true;
+                break;
+            }
+        if (dup || k == max_dirs) {
+            *over += !dup;
+            free(dirs->v[i]);
+            continue;
+        }
+        if (strcmp(c, dirs->v[i]) != 0) {
+            char *copy = strdup(c);
+            if (!copy) {
+                free(seen);
+                for (size_t j = i; j < dirs->n; j++)
+                    free(dirs->v[j]);
+                dirs->n = k;
+                return -ENOMEM;
+            }
+            free(dirs->v[i]);
+            dirs->v[i] = copy;
+        }
+        dirs->v[k] = dirs->v[i];
+        seen[h] = (uint32_t)++k;
+    }
+    dirs->n = k;
+    free(seen);
+    return 0;
+}
+
 static int textfile_collect(void *state, struct hk_collect_ctx *ctx)
 {
     struct textfile *t = state;
@@ -1187,27 +1233,8 @@ static int textfile_collect(void *state, struct hk_collect_ctx *ctx)
     for (size_t i = 0; i < t->opt.npatterns; i++)
         if ((r = expand_pattern(root_fd, t->opt.patterns[i], &dirs, &dir_over)) < 0)
             goto out;
-    /* The same directory twice (two patterns matching it) is read once. */
-    {
-        size_t k = 0;
-        for (size_t i = 0; i < dirs.n; i++) {
-            char a[MAX_PATH_BYTES + 8];
-            clean_path(a, dirs.v[i]);
-            bool dup = false;
-            for (size_t j = 0; j < k && !dup; j++) {
-                char c[MAX_PATH_BYTES + 8];
-                clean_path(c, dirs.v[j]);
-                dup = strcmp(a, c) == 0;
-            }
-            if (dup || k == t->opt.max_directories) {
-                dir_over += !dup;
-                free(dirs.v[i]);
-                continue;
-            }
-            dirs.v[k++] = dirs.v[i];
-        }
-        dirs.n = k;
-    }
+    if ((r = dedupe_dirs(&dirs, t->opt.max_directories, &dir_over)) < 0)
+        goto out;
     if (dir_over) {
         t->skips_dirs += dir_over;
         errored = true;
