@@ -389,10 +389,8 @@ static void clean_path(char *out, const char *in)
         r = dotdot = 1;
     }
     while (r < n) {
-        if (in[r] == '/') {
-            r++;
-        } else if (in[r] == '.' && (r + 1 == n || in[r + 1] == '/')) {
-            r++;
+        if (in[r] == '/' || (in[r] == '.' && (r + 1 == n || in[r + 1] == '/'))) {
+            r++; /* empty or "." element */
         } else if (in[r] == '.' && in[r + 1] == '.' && (r + 2 == n || in[r + 2] == '/')) {
             r += 2;
             if (w > dotdot) {
@@ -833,8 +831,7 @@ static int merge_finish(struct textfile *t, struct hk_builder *b)
                 if (len == 0) {
                     len = (size_t)snprintf(help, cap, "Metric read from ");
                 } else if (len + fl > MAX_MERGED_HELP) {
-                    len += (size_t)snprintf(help + len, cap - len, " and %u more files",
-                                            m->nfiles - named);
+                    snprintf(help + len, cap - len, " and %u more files", m->nfiles - named);
                     break;
                 } else {
                     help[len++] = ',';

@@ -705,7 +705,14 @@ int hk_builder_set_help(struct hk_builder *b, const char *family, const char *he
             continue;
         if (!b->section || i < b->section_fam_start)
             return -ENOENT;
-        const char *copy = copy_value(b, help);
+        /* Whole (a help is no label value: max_label_value_length does not apply), valid UTF-8. */
+        size_t len = strlen(help);
+        char *copy;
+        if (hk_utf8_valid(help, len)) {
+            copy = hk_arena_strndup(b->arena, help, len);
+        } else if ((copy = hk_arena_alloc(b->arena, 3 * len + 1))) {
+            hk_utf8_repair(copy, help, len);
+        }
         if (!copy)
             return -ENOMEM;
         b->fam[i].help = copy;

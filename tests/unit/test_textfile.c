@@ -448,6 +448,36 @@ static void test_many_directories_and_files(void **state)
     hk_snapshot_unref(s);
 }
 
+/* "Metric read from" naming thousands of files stops at 32KiB and says how many it left out. */
+static void test_merged_help_cap(void **state)
+{
+    struct fx *f = *state;
+    char rel[64], body[64];
+    for (int i = 0; i < 2500; i++) {
+        snprintf(rel, sizeof(rel), "tf/f%05d.prom", i);
+        snprintf(body, sizeof(body), "shared{i=\"%d\"} %d\n", i, i);
+        write_at(f, rel, body);
+    }
+    assert_int_equal(start(f, "directory: /tf\nmax_files: 3000\n"), 0);
+    struct hk_snapshot *s = collect(f);
+    const struct hk_family *fam = hk_snapshot_find_family(s, "shared");
+    assert_int_equal(fam->count, 2500);
+    const char *help = fam->help;
+    assert_true(strncmp(help, "Metric read from /tf/f00000.prom, /tf/f00001.prom, ", 50) == 0);
+    size_t len = strlen(help);
+    assert_true(len > 32 * 1024 - 100 && len < 32 * 1024 + 100);
+    /* 17 bytes per name ("/tf/fNNNNN.prom, "): about 1927 named, the rest counted. */
+    const char *more = strstr(help, " and ");
+    assert_non_null(more);
+    unsigned named = 0, rest = 0;
+    for (const char *p = help; (p = strstr(p, ".prom")); p++)
+        named++;
+    assert_int_equal(sscanf(more, " and %u more files", &rest), 1);
+    assert_int_equal(named + rest, 2500);
+    assert_string_equal(help + len - 11, " more files");
+    hk_snapshot_unref(s);
+}
+
 /* NUL bytes cannot be carried by hakari's strings: such a file is refused whole, with the line;
  * a file larger than max_file_size is refused without being read. */
 static void test_hostile_bytes(void **state)
@@ -673,6 +703,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_summary_histogram_completion, setup, teardown),
         cmocka_unit_test_setup_teardown(test_globs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_directories_and_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_merged_help_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replaced_during_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rewritten_during_read, setup, teardown),
