@@ -379,8 +379,9 @@ static void file_states_prune(struct textfile *t)
 /* ------------------------------------------------------------------ paths */
 
 /* Go's filepath.Clean, lexically: one slash between elements, no "." elements, ".." removes the
- * element before it ("/.." is "/"), "" is ".". out holds at least strlen(in) + 2 bytes. */
-static void clean_path(char *out, const char *in)
+ * element before it ("/.." is "/"), "" is ".". out holds at least strlen(in) + 2 bytes. Returns
+ * the length. */
+static size_t clean_path(char *out, const char *in)
 {
     size_t n = strlen(in), r = 0, w = 0, dotdot = 0;
     bool rooted = n > 0 && in[0] == '/';
@@ -414,6 +415,7 @@ static void clean_path(char *out, const char *in)
     if (w == 0)
         out[w++] = '.';
     out[w] = '\0';
+    return w;
 }
 
 /* dir joined with name and cleaned (Go's filepath.Join) into out (cap bytes); false if too long. */
@@ -1178,9 +1180,9 @@ static int dedupe_dirs(struct strvec *dirs, uint64_t max_dirs, uint64_t *over)
     size_t k = 0;
     for (size_t i = 0; i < dirs->n; i++) {
         char c[MAX_PATH_BYTES + 8];
-        clean_path(c, dirs->v[i]);
+        size_t cl = clean_path(c, dirs->v[i]);
         bool dup = false;
-        size_t h = (size_t)str_hash(c, strlen(c)) & (cap - 1);
+        size_t h = (size_t)str_hash(c, cl) & (cap - 1);
         for (; seen[h]; h = (h + 1) & (cap - 1))
             if (strcmp(dirs->v[seen[h] - 1], c) == 0) {
                 dup = true;
