@@ -9,7 +9,8 @@
 # as textfile_test.go fixes its value to 1). Prints N of M and fails below M.
 # Then the installed node_exporter 1.5 on the same cases: where its output equals the upstream
 # expected output (the versions agree), hakari's must equal node_exporter's too; cases where 1.5
-# differs from upstream are listed, not counted.
+# differs from upstream are listed, not counted. Last, inputs of ours (tests/fixtures/textfile-extra)
+# on which hakari must answer as node_exporter 1.5 does.
 . "$(dirname "$0")/../lib.sh"
 
 [ -x "$HAKARI" ] || fail "no binary at $HAKARI"
@@ -66,6 +67,19 @@ echo "textfile upstream cases: $pass of $total pass ($differ deliberate differen
 
 log "node_exporter 1.5 on the same cases"
 command -v prometheus-node-exporter >/dev/null || fail "prometheus-node-exporter missing (mk/packages-test.txt)"
+# run_ne ROOT DIRECTORY OUT: node_exporter's textfile collector alone, run from ROOT, one scrape.
+run_ne() {
+    local port pid
+    port=$(free_port)
+    (cd "$1" && exec prometheus-node-exporter --web.listen-address="127.0.0.1:$port" \
+        --collector.disable-defaults --collector.textfile --collector.textfile.directory="$2") \
+        >"$3.log" 2>&1 &
+    pid=$!
+    _PIDS+=("$pid")
+    wait_http "http://127.0.0.1:$port/metrics" 30
+    curl -fsS -o "$3" "http://127.0.0.1:$port/metrics"
+    kill -TERM "$pid"
+}
 NE_IGNORE='^(go|process|promhttp|node_scrape_collector|node_exporter)_'
 n=0 agree=0 same=0
 while IFS= read -r line || [ -n "$line" ]; do
@@ -78,15 +92,7 @@ while IFS= read -r line || [ -n "$line" ]; do
         echo "skip $n:$out: node_exporter 1.5's --collector.textfile.directory is not repeatable"
         continue
     fi
-    port=$(free_port)
-    (cd "$ROOT" && exec prometheus-node-exporter --web.listen-address="127.0.0.1:$port" \
-        --collector.disable-defaults --collector.textfile \
-        --collector.textfile.directory="${dirs[0]}") >"$TMP/ne$n.log" 2>&1 &
-    pid=$!
-    _PIDS+=("$pid")
-    wait_http "http://127.0.0.1:$port/metrics" 30
-    curl -fsS -o "$TMP/$n.ne" "http://127.0.0.1:$port/metrics"
-    kill -TERM "$pid"
+    run_ne "$ROOT" "${dirs[0]}" "$TMP/$n.ne"
     if ! "${CMP[@]}" --ignore "$NE_IGNORE" "$FIX/$out" "$TMP/$n.ne" >"$TMP/$n.nediff"; then
         echo "skip $n:$out: node_exporter 1.5 differs from upstream's expected output here:"
         cat "$TMP/$n.nediff"
@@ -104,3 +110,29 @@ done <"$FIX/cases.txt"
 echo "node_exporter 1.5: agrees with upstream on $agree of $n cases; hakari equals it on $same of $agree"
 [ "$agree" -ge 10 ] || fail "node_exporter 1.5 agrees with upstream on only $agree cases: setup problem?"
 [ "$same" -eq "$agree" ] || fail "hakari differs from node_exporter 1.5 on $((agree - same)) case(s)"
+
+log "inputs of ours: hakari equals node_exporter 1.5 (tests/fixtures/textfile-extra)"
+# Gaps in histograms and summaries, path forms, a glob in the middle of the path, escapes and
+# special values, an empty HELP after TYPE; here the mtimes compare by value too.
+ROOT2="$TMP/root2"
+mkdir -p "$ROOT2"
+ln -s "$TOP/tests/fixtures/textfile-extra" "$ROOT2/extra"
+n=0 same=0
+while IFS= read -r dir || [ -n "$dir" ]; do
+    [[ -z "$dir" || "$dir" == \#* ]] && continue
+    n=$((n + 1))
+    "$HAKARI" --once --path.rootfs="$ROOT2" "${NOCOLL[@]}" --collector.textfile.directory="$dir" \
+        >"$TMP/x$n.hk" 2>"$TMP/x$n.err" || { cat "$TMP/x$n.err" >&2; fail "extra $dir: hakari failed"; }
+    run_ne "$ROOT2" "$dir" "$TMP/x$n.ne"
+    grep -q '^node_textfile_scrape_error 0' "$TMP/x$n.ne" || fail "extra $dir: node_exporter reports an error"
+    if "$PY" "$TOP/tests/tools/promtext_compare.py" --ignore "$NE_IGNORE|^hakari_" \
+        "$TMP/x$n.ne" "$TMP/x$n.hk" >"$TMP/x$n.diff"; then
+        same=$((same + 1))
+        echo "ok   extra $dir"
+    else
+        echo "FAIL extra $dir: hakari differs from node_exporter 1.5:"
+        cat "$TMP/x$n.diff"
+    fi
+done <"$TOP/tests/fixtures/textfile-extra/cases.txt"
+echo "inputs of ours: hakari equals node_exporter 1.5 on $same of $n"
+[ "$n" -ge 6 ] && [ "$same" -eq "$n" ] || fail "hakari differs from node_exporter 1.5 on $((n - same)) of our inputs"
