@@ -698,6 +698,16 @@ int hk_yaml_set_path(struct hk_yaml_node *root, const char *dotted, const char *
             }
         } else if (!dot) {
             struct hk_yaml_node *v = map->items[i];
+            if (v->kind == HK_YAML_SEQ) {
+                /* A list (say textfile directories) set by one flag: the flag's value replaces it
+                 * (a repeated repeatable flag then appends: hk_yaml_append_path). */
+                for (size_t k = 0; k < v->n; k++)
+                    node_free(v->items[k]);
+                free(v->items);
+                v->items = NULL;
+                v->n = 0;
+                v->kind = HK_YAML_SCALAR;
+            }
             if (v->kind != HK_YAML_SCALAR)
                 return -EINVAL;
             char *s = strdup(value);

@@ -60,8 +60,8 @@ int hk_parse_bytes(const char *s, uint64_t *ret);
 
 
 
-/* Sets a dotted path ("collectors.textfile.directory") in a MAP tree to a scalar, creating
- * intermediate maps; origin names where the value came from ("flag --x") in later errors.
+/* Sets a dotted path ("collectors.textfile.directory") in a MAP tree to a scalar (replacing a
+ * scalar or a sequence there), creating intermediate maps; origin names where the value came from ("flag --x") in later errors.
  * Returns 0, -ENOMEM, or -EINVAL if a path element exists but is not a map. */
 int hk_yaml_set_path(struct hk_yaml_node *root, const char *dotted, const char *value,
                      const char *origin);

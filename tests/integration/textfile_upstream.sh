@@ -65,6 +65,17 @@ echo "textfile upstream cases: $pass of $total pass ($differ deliberate differen
 [ "$total" -ge 16 ] || fail "expected node_exporter's 16 cases, found $total"
 [ $((pass + differ)) -eq "$total" ] || fail "$((total - pass - differ)) case(s) differ from node_exporter's expected output"
 
+# Flags override the file: a directory list in the configuration file is replaced by the first
+# --collector.textfile.directory, and the next one adds to it.
+printf 'collectors:\n  textfile:\n    directory: [fixtures/textfile/histogram, fixtures/textfile/summary]\n' \
+    >"$TMP/cfg.yml"
+"$HAKARI" --once --config.file="$TMP/cfg.yml" --path.rootfs="$ROOT" "${NOCOLL[@]}" \
+    --collector.textfile.directory=fixtures/textfile/histogram_extra_dimension \
+    --collector.textfile.directory='fixtures/textfile/summary_extra_*sion' >"$TMP/cfg.hk" 2>"$TMP/cfg.err" ||
+    { cat "$TMP/cfg.err" >&2; fail "config file + repeated flags: hakari failed"; }
+"${CMP[@]}" --ignore '^(hakari|process)_' "$FIX/glob_extra_dimension.out" "$TMP/cfg.hk" ||
+    fail "repeated --collector.textfile.directory did not replace the configuration file's list"
+
 log "node_exporter 1.5 on the same cases"
 command -v prometheus-node-exporter >/dev/null || fail "prometheus-node-exporter missing (mk/packages-test.txt)"
 # run_ne ROOT DIRECTORY OUT: node_exporter's textfile collector alone, run from ROOT, one scrape.

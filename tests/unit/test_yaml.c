@@ -249,7 +249,7 @@ static void test_set_path(void **state)
 static void test_append_path(void **state)
 {
     (void)state;
-    struct hk_yaml_node *root = parse_ok("collectors:\n  textfile:\n    directory: /from/file\n"
+    struct hk_yaml_node *root = parse_ok("collectors:\n  textfile:\n    directory: [/f1, /f2]\n"
                                          "  cpu: {x: {y: 1}}\n");
     assert_int_equal(hk_yaml_set_path(root, "collectors.textfile.directory", "/a", "--f"), 0);
     assert_int_equal(hk_yaml_append_path(root, "collectors.textfile.directory", "/b", "--f"), 0);
