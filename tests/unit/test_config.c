@@ -167,8 +167,8 @@ static void test_overrides(void **state)
     struct hk_error err;
     /* Flags beat the file. */
     struct hk_config_override ov[] = {
-        {"global.collection_interval", "2s", "--collection.interval"},
-        {"collectors.loadavg.enabled", "true", "--collector.loadavg"},
+        {"global.collection_interval", "2s", "--collection.interval", false},
+        {"collectors.loadavg.enabled", "true", "--collector.loadavg", false},
     };
     int r = load("global:\n  collection_interval: 1m\ncollectors:\n  loadavg:\n"
                  "    enabled: false\n",
@@ -183,15 +183,33 @@ static void test_overrides(void **state)
     assert_true(cfg.collection_interval_ms == 2000);
     hk_config_free(&cfg);
     /* A bad flag value is reported as a flag, not as a file position. */
-    struct hk_config_override bad[] = {{"global.collection_interval", "soon", "--collection.interval"}};
+    struct hk_config_override bad[] = {
+        {"global.collection_interval", "soon", "--collection.interval", false}};
     assert_int_equal(load("global: {}\n", bad, 1, &cfg, &err), -EINVAL);
     assert_string_equal(err.msg, "command-line flag: expected a duration like 10s, 1m30s or "
                                  "500ms, found \"soon\"");
     hk_config_free(&cfg);
     /* A flag that collides with the file's structure. */
-    struct hk_config_override clash[] = {{"global.collection_interval", "1s", "--collection.interval"}};
+    struct hk_config_override clash[] = {
+        {"global.collection_interval", "1s", "--collection.interval", false}};
     assert_int_equal(load("global: 5\n", clash, 1, &cfg, &err), -EINVAL);
     assert_non_null(strstr(err.msg, "flag --collection.interval: conflicts with the structure"));
+    hk_config_free(&cfg);
+    /* A repeatable flag: its first use replaces the file's list, the next ones append. */
+    struct hk_config_override dirs[] = {
+        {"collectors.textfile.directory", "/a", "--collector.textfile.directory=/a", false},
+        {"collectors.textfile.directory", "/b*", "--collector.textfile.directory=/b*", true},
+    };
+    r = load("collectors:\n  textfile:\n    directory: [/x, /y]\n", dirs, 2, &cfg, &err);
+    if (r < 0)
+        fail_msg("%s", err.msg);
+    const struct hk_yaml_node *d = hk_yaml_get(hk_config_collector_options(&cfg, "textfile"),
+                                               "directory");
+    assert_non_null(d);
+    assert_int_equal(d->kind, HK_YAML_SEQ);
+    assert_int_equal(d->n, 2);
+    assert_string_equal(d->items[0]->scalar, "/a");
+    assert_string_equal(d->items[1]->scalar, "/b*");
     hk_config_free(&cfg);
 }
 
