@@ -93,10 +93,10 @@ struct file_state {
 
 /* A family across the files of one cycle. */
 struct mfam {
-    const char *name;   /* cycle arena */
-    const char *help;   /* first explicit HELP (cycle arena), NULL: none so far */
+    const char *name; /* cycle arena */
+    const char *help; /* first explicit HELP (cycle arena), NULL: none so far */
     enum hk_metric_type type;
-    bool conflict;      /* a file gave another HELP: later files' series are dropped */
+    bool conflict;         /* a file gave another HELP: later files' series are dropped */
     bool created_explicit; /* the builder family was created with `help` */
     uint32_t nfiles;
     uint32_t head, tail; /* list of files in t->links (index + 1; 0 = none) */
@@ -731,11 +731,6 @@ static int merge_add_file(struct textfile *t, struct mfam *m, uint32_t path_idx)
     return 0;
 }
 
-static const char *type_name(enum hk_metric_type type)
-{
-    return hk_metric_type_name(type);
-}
-
 /* Decides for each family of the parsed file whether its series are emitted (t->keep) and with
  * which help (t->specs), and records the file in the cycle's merge table. Returns the number of
  * families dropped for a conflict, or -ENOMEM. */
@@ -797,8 +792,8 @@ static int merge_file(struct textfile *t, struct file_state *fs, uint32_t path_i
                             first, "first_help", m->help);
             else
                 hk_log_warn("textfile family dropped: inconsistent TYPE", "file", path,
-                            "metric", f->name, "type", type_name(f->type), "first_file", first,
-                            "first_type", type_name(m->type));
+                            "metric", f->name, "type", hk_metric_type_name(f->type), "first_file", first,
+                            "first_type", hk_metric_type_name(m->type));
         }
     fs->conflict_hash = conflicts;
     return dropped;
