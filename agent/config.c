@@ -231,7 +231,10 @@ int hk_config_load(struct hk_config *cfg, const char *path,
             return -ENOMEM;
     }
     for (size_t i = 0; i < noverrides; i++) {
-        r = hk_yaml_set_path(cfg->root, overrides[i].path, overrides[i].value, overrides[i].flag);
+        r = overrides[i].append ? hk_yaml_append_path(cfg->root, overrides[i].path,
+                                                      overrides[i].value, overrides[i].flag)
+                                : hk_yaml_set_path(cfg->root, overrides[i].path,
+                                                   overrides[i].value, overrides[i].flag);
         if (r == -EINVAL)
             return hk_error_at(err, NULL, "flag %s: conflicts with the structure of %s",
                                overrides[i].flag, path ? path : "the configuration");

@@ -53,6 +53,8 @@ static void usage(FILE *out)
             "  --collector.NAME            enable a collector\n"
             "  --no-collector.NAME         disable a collector\n"
             "  --collector.NAME.OPTION=V   set a collector option (collectors.NAME.OPTION)\n"
+            "  --collector.textfile.directory=GLOB\n"
+            "                              directory of *.prom files, a glob; repeatable\n"
             "  --runas.user=USER           after start-up, run as USER (name or uid); capabilities\n"
             "                              other than CAP_SYS_PTRACE/CAP_DAC_READ_SEARCH are\n"
             "                              always dropped and no_new_privs is set\n"
@@ -70,12 +72,21 @@ static void usage(FILE *out)
                  "SIGTERM/SIGINT stop cleanly.\n");
 }
 
+/* Options whose flag may be given several times, each adding one list item (node_exporter's
+ * repeatable --collector.textfile.directory); any other repeated flag: the last one wins. */
+static const char *const repeatable[] = {"collectors.textfile.directory", NULL};
+
 static int add_override(struct options *o, const char *path, const char *value, const char *flag)
 {
     if (o->nov == MAX_OVERRIDES)
         return -E2BIG;
+    bool append = false;
+    for (size_t i = 0; repeatable[i] && !append; i++)
+        if (strcmp(path, repeatable[i]) == 0)
+            for (size_t k = 0; k < o->nov && !append; k++)
+                append = strcmp(o->ov_paths[k], path) == 0;
     snprintf(o->ov_paths[o->nov], sizeof(o->ov_paths[0]), "%s", path);
-    o->ov[o->nov] = (struct hk_config_override){o->ov_paths[o->nov], value, flag};
+    o->ov[o->nov] = (struct hk_config_override){o->ov_paths[o->nov], value, flag, append};
     o->nov++;
     return 0;
 }

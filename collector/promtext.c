@@ -428,6 +428,11 @@ static const char *unescape_help(struct hk_promtext *p, unsigned line, const cha
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
+        if (c == '\0') {
+            /* Strings are NUL-terminated from here on: refuse rather than cut the text. */
+            *ret_err = fail(p, line, -EINVAL, "NUL byte in HELP text");
+            return NULL;
+        }
         if (c == '\\') {
             if (i + 1 == len) {
                 *ret_err = fail(p, line, -EINVAL, "invalid escape sequence at end of HELP");
@@ -479,8 +484,8 @@ static int parse_comment(struct hk_promtext *p, unsigned line, const char *s, co
     uint32_t h = name_hash(name, nl);
     long f = fam_find(p, name, nl, h);
     if (help) {
-        if (s == end && f < 0)
-            return 0; /* no docstring: nothing to record */
+        if (s == end)
+            return 0; /* no docstring: expfmt ignores the line, as if there were no HELP */
         if (f < 0 && (f = fam_add(p, name, nl, h)) < 0)
             return (int)f;
         struct hk_promtext_fam *fam = &p->fam[f];
@@ -655,6 +660,8 @@ static int parse_sample(struct hk_promtext *p, unsigned line, const char *start,
                     s += 2;
                     continue;
                 }
+                if (c == '\0')
+                    return fail(p, line, -EINVAL, "NUL byte in label value (not representable)");
                 high |= c >= 0x80;
                 s++;
             }

@@ -47,6 +47,7 @@ struct hk_config_override {
     const char *path;
     const char *value;
     const char *flag; /* for error messages */
+    bool append;      /* a repeated repeatable flag: add to the list set by its first use */
 };
 
 /* Loads path (NULL: no file) plus overrides into cfg (initialised with hk_config_init) and

@@ -698,6 +698,33 @@ int hk_emit_labels(struct hk_builder *b, const struct hk_family_spec *family,
     return add_series(b, (uint32_t)fam, sname, l, nlabels, value, ts_ms);
 }
 
+int hk_builder_set_help(struct hk_builder *b, const char *family, const char *help)
+{
+    if (!b->fam_index_cap)
+        return -ENOENT;
+    size_t mask = b->fam_index_cap - 1;
+    for (size_t h = (size_t)name_hash(family) & mask; b->fam_index[h]; h = (h + 1) & mask) {
+        uint32_t i = b->fam_index[h] - 1;
+        if (strcmp(b->fam[i].name, family) != 0)
+            continue;
+        if (!b->section || i < b->section_fam_start)
+            return -ENOENT;
+        /* Whole (a help is no label value: max_label_value_length does not apply), valid UTF-8. */
+        size_t len = strlen(help);
+        char *copy;
+        if (hk_utf8_valid(help, len)) {
+            copy = hk_arena_strndup(b->arena, help, len);
+        } else if ((copy = hk_arena_alloc(b->arena, 3 * len + 1))) {
+            hk_utf8_repair(copy, help, len);
+        }
+        if (!copy)
+            return -ENOMEM;
+        b->fam[i].help = copy;
+        return 0;
+    }
+    return -ENOENT;
+}
+
 /* ---------------------------------------------------------------- seal */
 
 struct sort_ctx_item {

@@ -176,6 +176,11 @@ struct hk_family_spec {
 int hk_emit_labels(struct hk_builder *b, const struct hk_family_spec *family,
                    const char *series_name, const struct hk_label *labels, size_t nlabels,
                    double value, int64_t ts_ms);
+/* Replaces the help of a family created in the current section (textfile: a family's help is
+ * only known once every file was read). help is copied whole (invalid UTF-8 repaired, no length
+ * cap). Returns 0, -ENOENT (no such family, or
+ * one another section created: its help stays), -ENOMEM. */
+int hk_builder_set_help(struct hk_builder *b, const char *family, const char *help);
 
 struct hk_seal_stats {
     uint64_t series;

@@ -743,6 +743,16 @@ int hk_yaml_set_path(struct hk_yaml_node *root, const char *dotted, const char *
             }
         } else if (!dot) {
             struct hk_yaml_node *v = map->items[i];
+            if (v->kind == HK_YAML_SEQ) {
+                /* A list (say textfile directories) set by one flag: the flag's value replaces it
+                 * (a repeated repeatable flag then appends: hk_yaml_append_path). */
+                for (size_t k = 0; k < v->n; k++)
+                    node_free(v->items[k]);
+                free(v->items);
+                v->items = NULL;
+                v->n = 0;
+                v->kind = HK_YAML_SCALAR;
+            }
             if (v->kind != HK_YAML_SCALAR)
                 return -EINVAL;
             char *s = strdup(value);
@@ -758,6 +768,72 @@ int hk_yaml_set_path(struct hk_yaml_node *root, const char *dotted, const char *
         map = map->items[i];
         p = dot + 1;
     }
+}
+
+int hk_yaml_append_path(struct hk_yaml_node *root, const char *dotted, const char *value,
+                        const char *origin)
+{
+    const char *last = strrchr(dotted, '.');
+    if (!last || !last[1])
+        return -EINVAL;
+    char parent[256];
+    size_t pl = (size_t)(last - dotted);
+    if (pl >= sizeof(parent))
+        return -EINVAL;
+    memcpy(parent, dotted, pl);
+    parent[pl] = '\0';
+    struct hk_yaml_node *map = root;
+    for (const char *p = parent;;) {
+        const char *dot = strchr(p, '.');
+        size_t len = dot ? (size_t)(dot - p) : strlen(p);
+        size_t i;
+        for (i = 0; map->kind == HK_YAML_MAP && i < map->n; i++)
+            if (strlen(map->keys[i]->scalar) == len && strncmp(map->keys[i]->scalar, p, len) == 0)
+                break;
+        if (map->kind != HK_YAML_MAP || i == map->n || map->items[i]->kind != HK_YAML_MAP)
+            return hk_yaml_set_path(root, dotted, value, origin); /* nothing to append to yet */
+        map = map->items[i];
+        if (!dot)
+            break;
+        p = dot + 1;
+    }
+    const char *key = last + 1;
+    size_t i;
+    for (i = 0; i < map->n; i++)
+        if (strcmp(map->keys[i]->scalar, key) == 0)
+            break;
+    if (i == map->n || (map->items[i]->kind == HK_YAML_SCALAR && map->items[i]->plain_null))
+        return hk_yaml_set_path(root, dotted, value, origin);
+    struct hk_yaml_node *v = map->items[i];
+    if (v->kind == HK_YAML_MAP)
+        return -EINVAL;
+    if (v->kind == HK_YAML_SCALAR) {
+        /* The value so far becomes the first item of a sequence. */
+        struct hk_yaml_node *first = synthetic(root, HK_YAML_SCALAR, v->scalar);
+        if (!first)
+            return -ENOMEM;
+        first->line = v->line;
+        first->col = v->col;
+        struct hk_yaml_node **items = malloc(sizeof(*items));
+        if (!items) {
+            node_free(first);
+            return -ENOMEM;
+        }
+        items[0] = first;
+        free(v->scalar);
+        free(v->raw);
+        v->scalar = NULL;
+        v->raw = NULL;
+        v->kind = HK_YAML_SEQ;
+        v->items = items;
+        v->n = 1;
+    }
+    struct hk_yaml_node *item = synthetic(root, HK_YAML_SCALAR, value);
+    if (!item || append(v, NULL, item) < 0) {
+        node_free(item);
+        return -ENOMEM;
+    }
+    return 0;
 }
 
 bool hk_yaml_equal(const struct hk_yaml_node *a, const struct hk_yaml_node *b)

@@ -65,11 +65,15 @@ int hk_parse_bytes(const char *s, uint64_t *ret);
 
 
 
-/* Sets a dotted path ("collectors.textfile.directory") in a MAP tree to a scalar, creating
- * intermediate maps; origin names where the value came from ("flag --x") in later errors.
+/* Sets a dotted path ("collectors.textfile.directory") in a MAP tree to a scalar (replacing a
+ * scalar or a sequence there), creating intermediate maps; origin names where the value came from ("flag --x") in later errors.
  * Returns 0, -ENOMEM, or -EINVAL if a path element exists but is not a map. */
 int hk_yaml_set_path(struct hk_yaml_node *root, const char *dotted, const char *value,
                      const char *origin);
+/* Same, but a key set before (by an earlier flag or the file) becomes a sequence with value
+ * appended: for repeatable flags. -EINVAL when the key holds a map. */
+int hk_yaml_append_path(struct hk_yaml_node *root, const char *dotted, const char *value,
+                        const char *origin);
 /* Same structure and scalars (positions ignored). NULL equals only NULL. */
 bool hk_yaml_equal(const struct hk_yaml_node *a, const struct hk_yaml_node *b);
 /* An empty MAP root for running without a config file. */

@@ -72,8 +72,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         hk_config_init(&cfg);
         /* Bit 1: also apply command-line overrides onto the fuzzed tree. */
         static const struct hk_config_override ov[] = {
-            {"collectors.cpu.enabled", "false", "--no-collector.cpu"},
-            {"global.collection_interval", "2s", "--collection.interval"},
+            {"collectors.cpu.enabled", "false", "--no-collector.cpu", false},
+            {"global.collection_interval", "2s", "--collection.interval", false},
         };
         size_t nov = (data[0] & 2) ? 2 : 0;
         if (hk_config_load(&cfg, path, ov, nov, &err) == 0 &&

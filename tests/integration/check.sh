@@ -116,6 +116,8 @@ for f in $flags; do
     --collector.NAME) args=(--config.check "--collector.$collector") ;;
     --no-collector.NAME) args=(--config.check "--no-collector.$collector") ;;
     --collector.NAME.OPTION) args=() ;; # checked below: reaches the collector's validation
+    --collector.textfile.directory) # repeatable: every use is one more directory
+        args=(--config.check "$f=/a" "$f=/b*") ;;
     --runas.user) args=(--config.check "$f=nobody") ;;
     --log.level) args=(--config.check "$f=debug") ;;
     --log.format) args=(--config.check "$f=json") ;;

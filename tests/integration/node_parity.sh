@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Semantics, not just names: on each node fixture, every node_* series hakari emits must be in
 # node_exporter's output for the same files (node_exporter pointed at the fixture's proc/sys),
-# with the same labels and the same value; node_* families only node_exporter has must be in
+# with the same labels and the same value (textfile on both with no directory: only
+# node_textfile_scrape_error 0); node_* families only node_exporter has must be in
 # the known list of what hakari deliberately leaves out (docs/node-collectors.md).
 source "$(dirname "$0")/../lib.sh"
 command -v prometheus-node-exporter >/dev/null || fail "prometheus-node-exporter missing (mk/packages-test.txt)"
@@ -31,7 +32,7 @@ for fixture in "$TOP"/tests/fixtures/node-*; do
         --no-collector.netdev.netlink --collector.netdev.device-exclude='^$' \
         --collector.vmstat --collector.netstat --collector.netstat.fields="$netstat_fields" \
         --collector.sockstat --collector.softnet --collector.filefd --collector.conntrack \
-        --collector.entropy
+        --collector.entropy --collector.textfile --collector.textfile.directory=''
     pid=$BG_PID
     wait_http "http://127.0.0.1:$port/metrics" 30
     curl -fsS -o "$TMP/$name.ne" "http://127.0.0.1:$port/metrics"

@@ -174,8 +174,8 @@ static void test_overrides(void **state)
     struct hk_error err;
     /* Flags beat the file. */
     struct hk_config_override ov[] = {
-        {"global.collection_interval", "2s", "--collection.interval"},
-        {"collectors.loadavg.enabled", "true", "--collector.loadavg"},
+        {"global.collection_interval", "2s", "--collection.interval", false},
+        {"collectors.loadavg.enabled", "true", "--collector.loadavg", false},
     };
     int r = load("global:\n  collection_interval: 1m\ncollectors:\n  loadavg:\n"
                  "    enabled: false\n",
@@ -191,7 +191,7 @@ static void test_overrides(void **state)
     hk_config_free(&cfg);
     /* A list option from a flag: its value is split at commas where a list is expected. */
     struct hk_config_override list[] = {
-        {"collectors.ebpf.programs", "sched,tcp", "--collector.ebpf.programs"}};
+        {"collectors.ebpf.programs", "sched,tcp", "--collector.ebpf.programs", false}};
     assert_int_equal(load(NULL, list, 1, &cfg, &err), 0);
     const struct hk_yaml_node *progs =
         hk_yaml_get(hk_config_collector_options(&cfg, "ebpf"), "programs");
@@ -202,14 +202,16 @@ static void test_overrides(void **state)
     assert_string_equal(progs->items[1]->scalar, "tcp");
     hk_config_free(&cfg);
     /* A bad flag value is reported as a flag, not as a file position. */
-    struct hk_config_override bad[] = {{"global.collection_interval", "soon", "--collection.interval"}};
+    struct hk_config_override bad[] = {
+        {"global.collection_interval", "soon", "--collection.interval", false}};
     assert_int_equal(load("global: {}\n", bad, 1, &cfg, &err), -EINVAL);
     assert_string_equal(err.msg, "command-line flag: expected a duration like 10s, 1m30s or "
                                  "500ms, found \"soon\"");
     hk_config_free(&cfg);
     /* A file whose structure a flag would collide with is invalid on its own: the file is
      * blamed, at its position, not the flag. */
-    struct hk_config_override clash[] = {{"global.collection_interval", "1s", "--collection.interval"}};
+    struct hk_config_override clash[] = {
+        {"global.collection_interval", "1s", "--collection.interval", false}};
     assert_int_equal(load("global: 5\n", clash, 1, &cfg, &err), -EINVAL);
     assert_non_null(strstr(err.msg, ":1:9: expected a mapping"));
     assert_null(strstr(err.msg, "flag"));
@@ -217,6 +219,22 @@ static void test_overrides(void **state)
     /* An invalid value stays invalid when a flag overrides it (--config.check must say so). */
     assert_int_equal(load("global:\n  collection_interval: 5x\n", clash, 1, &cfg, &err), -EINVAL);
     assert_non_null(strstr(err.msg, ":2:24: expected a duration"));
+    hk_config_free(&cfg);
+    /* A repeatable flag: its first use replaces the file's list, the next ones append. */
+    struct hk_config_override dirs[] = {
+        {"collectors.textfile.directory", "/a", "--collector.textfile.directory=/a", false},
+        {"collectors.textfile.directory", "/b*", "--collector.textfile.directory=/b*", true},
+    };
+    r = load("collectors:\n  textfile:\n    directory: [/x, /y]\n", dirs, 2, &cfg, &err);
+    if (r < 0)
+        fail_msg("%s", err.msg);
+    const struct hk_yaml_node *d = hk_yaml_get(hk_config_collector_options(&cfg, "textfile"),
+                                               "directory");
+    assert_non_null(d);
+    assert_int_equal(d->kind, HK_YAML_SEQ);
+    assert_int_equal(d->n, 2);
+    assert_string_equal(d->items[0]->scalar, "/a");
+    assert_string_equal(d->items[1]->scalar, "/b*");
     hk_config_free(&cfg);
 }
 

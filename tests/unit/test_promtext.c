@@ -250,6 +250,37 @@ static void test_type_help_rules(void **state)
     expect_error("# TYPE 1t gauge\n", -EINVAL, 1, "invalid metric name in comment");
     /* A comment that is not HELP/TYPE may say anything. */
     assert_int_equal(parse("# TYPEFOO bar baz\n# help t lower case is a comment\n"), 0);
+    /* An empty HELP is ignored as expfmt ignores it, also for a family already known (so it is
+     * no "second HELP", and the textfile merge sees no HELP: node_exporter's
+     * metrics_merge_empty_help case). */
+    assert_int_equal(parse("# TYPE t counter\n# HELP t \n# HELP t \t\nt 1\n"), 0);
+    assert_null(fam("t")->help);
+    assert_int_equal(parse("# HELP t \n# HELP t Real.\nt 1\n"), 0);
+    assert_string_equal(fam("t")->help, "Real.");
+    /* HELP/TYPE without a sample still names a family, with no samples (the caller skips it). */
+    assert_int_equal(parse("# HELP lonely Nothing follows.\n"), 0);
+    assert_int_equal(fam("lonely")->nsamples, 0);
+}
+
+/* NUL bytes: C strings cannot carry them, so a label value or HELP holding one is an error
+ * rather than a value cut short; elsewhere they fail as the characters they are. */
+static void test_nul_bytes(void **state)
+{
+    static const char value[] = "ok 1\nx{a=\"b\0c\"} 1\n";
+    assert_int_equal(hk_promtext_parse(&P, value, sizeof(value) - 1), -EINVAL);
+    assert_int_equal(P.err_line, 2);
+    assert_non_null(strstr(P.err_msg, "NUL byte in label value"));
+    static const char help[] = "# HELP x a\0b\nx 1\n";
+    assert_int_equal(hk_promtext_parse(&P, help, sizeof(help) - 1), -EINVAL);
+    assert_int_equal(P.err_line, 1);
+    assert_non_null(strstr(P.err_msg, "NUL byte in HELP"));
+    static const char name[] = "x\0y 1\n";
+    assert_int_equal(hk_promtext_parse(&P, name, sizeof(name) - 1), -EINVAL);
+    static const char val[] = "x 1\0\n";
+    assert_int_equal(hk_promtext_parse(&P, val, sizeof(val) - 1), -EINVAL);
+    static const char comment[] = "# a \0 comment\nx 1\n";
+    assert_int_equal(hk_promtext_parse(&P, comment, sizeof(comment) - 1), 0);
+    assert_int_equal(P.nsamples, 1);
 }
 
 static void test_names_and_labels(void **state)
@@ -359,6 +390,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_histogram_summary, setup, teardown),
         cmocka_unit_test_setup_teardown(test_type_help_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_names_and_labels, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nul_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_utf8, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits_and_truncation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_series, setup, teardown),

@@ -183,6 +183,32 @@ static void test_abort_drops_only_section(void **state)
     hk_snapshot_unref(s);
 }
 
+/* hk_builder_set_help changes families of the current section only. */
+static void test_set_help(void **state)
+{
+    (void)state;
+    struct hk_builder *b = hk_builder_new(NULL);
+    const char *p1[] = {"p1"};
+    struct hk_label l[] = {{"x", "y"}};
+    assert_int_equal(hk_builder_set_help(b, "b_metric", "x"), -ENOENT); /* nothing yet */
+    hk_builder_begin(b, "first");
+    hk_emit(b, &d_b, p1, 1);
+    hk_builder_commit(b);
+    hk_builder_begin(b, "textfile");
+    struct hk_family_spec fs = {"tf_fam", "placeholder", HK_METRIC_GAUGE, ""};
+    assert_int_equal(hk_emit_labels(b, &fs, NULL, l, 1, 5, 0), 0);
+    assert_int_equal(hk_builder_set_help(b, "tf_fam", "Final help."), 0);
+    assert_int_equal(hk_builder_set_help(b, "b_metric", "Stolen."), -ENOENT);
+    assert_int_equal(hk_builder_set_help(b, "absent", "x"), -ENOENT);
+    hk_builder_commit(b);
+    assert_int_equal(hk_builder_set_help(b, "tf_fam", "After commit."), -ENOENT);
+    struct hk_snapshot *s = hk_builder_seal(b, 0, NULL);
+    assert_non_null(s);
+    assert_string_equal(hk_snapshot_find_family(s, "tf_fam")->help, "Final help.");
+    assert_string_equal(hk_snapshot_find_family(s, "b_metric")->help, d_b.help);
+    hk_snapshot_unref(s);
+}
+
 static void test_max_series_cap(void **state)
 {
     (void)state;
@@ -473,6 +499,7 @@ int main(void)
         cmocka_unit_test(test_abort_drops_only_section),
         cmocka_unit_test(test_reserve_hint),
         cmocka_unit_test(test_max_series_cap),
+        cmocka_unit_test(test_set_help),
         cmocka_unit_test(test_label_caps),
         cmocka_unit_test(test_invalid_utf8_repaired),
         cmocka_unit_test(test_histogram),

@@ -245,6 +245,29 @@ static void test_set_path(void **state)
     hk_yaml_free(root);
 }
 
+/* Repeatable flags: the first use replaces the file's value, each later one appends. */
+static void test_append_path(void **state)
+{
+    (void)state;
+    struct hk_yaml_node *root = parse_ok("collectors:\n  textfile:\n    directory: [/f1, /f2]\n"
+                                         "  cpu: {x: {y: 1}}\n");
+    assert_int_equal(hk_yaml_set_path(root, "collectors.textfile.directory", "/a", "--f"), 0);
+    assert_int_equal(hk_yaml_append_path(root, "collectors.textfile.directory", "/b", "--f"), 0);
+    assert_int_equal(hk_yaml_append_path(root, "collectors.textfile.directory", "/c*", "--f"), 0);
+    const struct hk_yaml_node *d =
+        hk_yaml_get(hk_yaml_get(hk_yaml_get(root, "collectors"), "textfile"), "directory");
+    assert_int_equal(d->kind, HK_YAML_SEQ);
+    assert_int_equal(d->n, 3);
+    assert_string_equal(d->items[0]->scalar, "/a");
+    assert_string_equal(d->items[1]->scalar, "/b");
+    assert_string_equal(d->items[2]->scalar, "/c*");
+    /* Nothing there yet: a plain set, creating the maps. */
+    assert_int_equal(hk_yaml_append_path(root, "new.key", "v", "--g"), 0);
+    assert_string_equal(hk_yaml_get(hk_yaml_get(root, "new"), "key")->scalar, "v");
+    assert_int_equal(hk_yaml_append_path(root, "collectors.cpu.x", "v", "--h"), -EINVAL);
+    hk_yaml_free(root);
+}
+
 static void test_parse_file(void **state)
 {
     (void)state;
@@ -275,6 +298,7 @@ int main(void)
         cmocka_unit_test(test_env_expansion),      cmocka_unit_test(test_durations),
         cmocka_unit_test(test_sizes),              cmocka_unit_test(test_typed_getters),
         cmocka_unit_test(test_set_path),           cmocka_unit_test(test_parse_file),
+        cmocka_unit_test(test_append_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
