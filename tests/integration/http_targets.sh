@@ -93,12 +93,12 @@ bad=$(names "$cadv" | grep -Ev '^(container|machine)_' || true)
 bad=$(names "$self" | grep -E '^(node|container|machine)_|^backup_' || true)
 [ -z "$bad" ] || fail "/metrics/self serves node or cAdvisor families: $bad"
 for want in node_load1 node_textfile_scrape_error backup_last_success_timestamp_seconds; do
-    names "$node" | grep -qx "$want" || fail "/metrics/node lacks $want"
+    names "$node" | grep -x "$want" >/dev/null || fail "/metrics/node lacks $want"
 done
 for want in machine_cpu_cores container_cpu_usage_seconds_total; do
-    names "$cadv" | grep -qx "$want" || fail "/metrics/cadvisor lacks $want"
+    names "$cadv" | grep -x "$want" >/dev/null || fail "/metrics/cadvisor lacks $want"
 done
-names "$self" | grep -qx hakari_build_info || fail "/metrics/self lacks hakari_build_info"
+names "$self" | grep -x hakari_build_info >/dev/null || fail "/metrics/self lacks hakari_build_info"
 sort "$TMP/_metrics" >"$TMP/whole.sorted"
 sort "$node" "$cadv" "$self" >"$TMP/parts.sorted"
 diff "$TMP/whole.sorted" "$TMP/parts.sorted" >"$TMP/partition.diff" ||

@@ -56,8 +56,8 @@ m=$(curl -fsS "http://127.0.0.1:$PORT/metrics")
 echo "$m" | grep '^hakari_ebpf_program_up' | sort >"$TMP/ebpf-pod" || true
 diff "$TMP/ebpf-root" "$TMP/ebpf-pod" >&2 || fail "eBPF programs up differ between root and the pod"
 echo "eBPF programs up in the pod: $(grep -c ' 1$' "$TMP/ebpf-pod" || true)"
-echo "$m" | grep -q '^node_load1 ' || fail "no node_load1 through /host/proc"
-echo "$m" | grep -q '^hakari_build_info{' || fail "no hakari_build_info"
+grep -q '^node_load1 ' <<<"$m" || fail "no node_load1 through /host/proc"
+grep -q '^hakari_build_info{' <<<"$m" || fail "no hakari_build_info"
 st=/proc/$APID/status
 [ "$(awk '/^CapEff:/{print $2}' "$st")" = "$want" ] || fail "CapEff $(grep CapEff "$st")"
 [ "$(awk '/^CapPrm:/{print $2}' "$st")" = "$want" ] || fail "CapPrm $(grep CapPrm "$st")"

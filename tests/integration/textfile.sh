@@ -15,9 +15,10 @@ command -v promtool >/dev/null || fail "promtool missing (apt-get install promet
 CASE=textfile-basic
 FIX="$TOP/tests/fixtures/$CASE"
 DIR=/var/lib/node_exporter/textfile_collector
-strip() { # drop the agent's own families and the checkout-dependent mtimes
+strip() { # drop the agent's own families (its node_exporter_build_info too) and the checkout-dependent mtimes
     awk '{ name = ($1 == "#") ? $3 : $1; sub(/[{ ].*/, "", name)
-           if (name ~ /^(hakari|process)_/ || name == "node_textfile_mtime_seconds") next; print }' "$@"
+           if (name ~ /^(hakari|process)_/ || name == "node_exporter_build_info" ||
+               name == "node_textfile_mtime_seconds") next; print }' "$@"
 }
 args=()
 while IFS= read -r line || [ -n "$line" ]; do

@@ -50,7 +50,7 @@ while IFS= read -r line || [ -n "$line" ]; do
     for d in "${dirs[@]}"; do flags+=("--collector.textfile.directory=$d"); done
     "$HAKARI" --once --path.rootfs="$ROOT" "${NOCOLL[@]}" "${flags[@]}" >"$TMP/$total.hk" \
         2>"$TMP/$total.err" || { cat "$TMP/$total.err" >&2; fail "$id: hakari --once failed"; }
-    if "${CMP[@]}" --ignore '^(hakari|process)_' "$FIX/$out" "$TMP/$total.hk" >"$TMP/$total.diff"; then
+    if "${CMP[@]}" --ignore '^(hakari|process)_|^node_exporter_build_info$' "$FIX/$out" "$TMP/$total.hk" >"$TMP/$total.diff"; then
         pass=$((pass + 1))
         echo "ok   $id (${dirs[*]})"
     elif [ -n "${DIFFER[$out]:-}" ]; then
@@ -73,7 +73,7 @@ printf 'collectors:\n  textfile:\n    directory: [fixtures/textfile/histogram, f
     --collector.textfile.directory=fixtures/textfile/histogram_extra_dimension \
     --collector.textfile.directory='fixtures/textfile/summary_extra_*sion' >"$TMP/cfg.hk" 2>"$TMP/cfg.err" ||
     { cat "$TMP/cfg.err" >&2; fail "config file + repeated flags: hakari failed"; }
-"${CMP[@]}" --ignore '^(hakari|process)_' "$FIX/glob_extra_dimension.out" "$TMP/cfg.hk" ||
+"${CMP[@]}" --ignore '^(hakari|process)_|^node_exporter_build_info$' "$FIX/glob_extra_dimension.out" "$TMP/cfg.hk" ||
     fail "repeated --collector.textfile.directory did not replace the configuration file's list"
 
 log "node_exporter 1.5 on the same cases"
@@ -111,7 +111,7 @@ while IFS= read -r line || [ -n "$line" ]; do
     fi
     agree=$((agree + 1))
     # Both sides' own families differ; compare what both serve for the case.
-    if "${CMP[@]}" --ignore "$NE_IGNORE|^hakari_" "$TMP/$n.ne" "$TMP/$n.hk" >"$TMP/$n.hkne"; then
+    if "${CMP[@]}" --ignore "$NE_IGNORE|^hakari_|^node_exporter_build_info$" "$TMP/$n.ne" "$TMP/$n.hk" >"$TMP/$n.hkne"; then
         same=$((same + 1))
     else
         echo "FAIL $n:$out: hakari differs from node_exporter 1.5:"
@@ -136,7 +136,7 @@ while IFS= read -r dir || [ -n "$dir" ]; do
         >"$TMP/x$n.hk" 2>"$TMP/x$n.err" || { cat "$TMP/x$n.err" >&2; fail "extra $dir: hakari failed"; }
     run_ne "$ROOT2" "$dir" "$TMP/x$n.ne"
     grep -q '^node_textfile_scrape_error 0' "$TMP/x$n.ne" || fail "extra $dir: node_exporter reports an error"
-    if "$PY" "$TOP/tests/tools/promtext_compare.py" --ignore "$NE_IGNORE|^hakari_" \
+    if "$PY" "$TOP/tests/tools/promtext_compare.py" --ignore "$NE_IGNORE|^hakari_|^node_exporter_build_info$" \
         "$TMP/x$n.ne" "$TMP/x$n.hk" >"$TMP/x$n.diff"; then
         same=$((same + 1))
         echo "ok   extra $dir"
