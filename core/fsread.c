@@ -107,12 +107,11 @@ static int open_regular_at(int dirfd, const char *path)
         return -errno;
     struct stat st;
     int r = 0;
-    if (fstat(fd, &st) < 0)
+    if (fstat(fd, &st) < 0 ||
+        (S_ISREG(st.st_mode) && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0))
         r = -errno;
     else if (!S_ISREG(st.st_mode))
         r = -EINVAL;
-    else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
-        r = -errno;
     if (r < 0) {
         close(fd);
         return r;

@@ -19,7 +19,7 @@ $(O)/tests/test_relabel: $(O)/gen/relabel_go_cases.h
 FUZZ_CC ?= clang
 FUZZ_FLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined
-RELABEL_FUZZ_SRCS := tests/fuzz/fuzz_relabel.c exporter/relabel.c core/md5.c core/yaml.c \
+RELABEL_FUZZ_SRCS := tests/fuzz/fuzz_relabel.c exporter/relabel.c core/md5.c core/yaml.c core/fsread.c \
                      core/labels.c core/buf.c core/log.c
 
 $(O)/fuzz/fuzz_relabel: $(RELABEL_FUZZ_SRCS) exporter/relabel.h exporter/relabel_internal.h
