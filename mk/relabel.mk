@@ -1,6 +1,6 @@
-# Relabelling (exporter/relabel.c): test vectors computed by Python's hashlib at build time,
-# regex results recorded from Go's regexp (tools/relabel-oracle), and the libFuzzer target for
-# regexes, templates and label input (`make fuzz`).
+# Relabelling (exporter/relabel.c, exporter/relabel_regex.c): test vectors computed by Python's
+# hashlib at build time, regex results recorded from Go's regexp (tools/relabel-oracle), and the
+# libFuzzer target for regexes, templates and label input (`make fuzz`).
 
 $(O)/gen/relabel_vectors.h: tests/unit/gen_relabel_vectors.py
 	@mkdir -p $(@D)
@@ -19,10 +19,12 @@ $(O)/tests/test_relabel: $(O)/gen/relabel_go_cases.h
 FUZZ_CC ?= clang
 FUZZ_FLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined
-RELABEL_FUZZ_SRCS := tests/fuzz/fuzz_relabel.c exporter/relabel.c core/md5.c core/yaml.c \
-                     core/labels.c core/buf.c core/log.c
+RELABEL_FUZZ_SRCS := tests/fuzz/fuzz_relabel.c exporter/relabel.c exporter/relabel_regex.c \
+                     core/md5.c core/yaml.c core/labels.c core/buf.c core/log.c \
+                     core/fsread.c
 
-$(O)/fuzz/fuzz_relabel: $(RELABEL_FUZZ_SRCS) exporter/relabel.h exporter/relabel_internal.h
+$(O)/fuzz/fuzz_relabel: $(RELABEL_FUZZ_SRCS) exporter/relabel.h exporter/relabel_internal.h \
+                          exporter/relabel_regex.h
 	@mkdir -p $(@D)
 	@echo "  FUZZ/LD $@"
 	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(shell pkg-config --cflags libpcre2-8 yaml-0.1) -std=gnu11 \

@@ -17,6 +17,7 @@
 #include "core/yaml.h"
 #include "exporter/relabel.h"
 #include "exporter/relabel_internal.h"
+#include "exporter/relabel_regex.h"
 #include "relabel_go_cases.h"
 #include "relabel_vectors.h"
 
