@@ -9,6 +9,8 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
 #include <inttypes.h>
 #include <locale.h>
 #include <pcre2.h>
@@ -21,7 +23,6 @@
 
 #include "core/buf.h"
 #include "core/log.h"
-#include "core/md5.h"
 #include "exporter/relabel_internal.h"
 #include "exporter/relabel_regex.h"
 
@@ -481,6 +482,9 @@ static int parse_rule(const struct hk_yaml_node *item, struct rule *ru, const st
     if (a == ACT_HASHMOD && ru->modulus == 0)
         return hk_error_at(err, n_mod ? n_mod : item,
                            "relabel configuration for hashmod requires non-zero modulus");
+    uint8_t probe[16];
+    if (a == ACT_HASHMOD && gnutls_hash_fast(GNUTLS_DIG_MD5, "", 0, probe) < 0)
+        return hk_error_at(err, item, "hashmod needs MD5, which GnuTLS refuses here (FIPS mode?)");
     if ((a == ACT_REPLACE || a == ACT_HASHMOD || a == ACT_LOWERCASE || a == ACT_UPPERCASE ||
          a == ACT_KEEPEQUAL || a == ACT_DROPEQUAL) &&
         ru->target_len == 0)
@@ -1194,8 +1198,10 @@ static int apply_rule(const struct hk_relabel_rules *rs, const struct rule *ru,
         return r < 0 ? r : 1;
     }
     case ACT_HASHMOD: {
+        /* Prometheus defines hashmod by MD5 (not a security use). */
         uint8_t digest[16];
-        hk_md5(st->val, vlen, digest);
+        if (gnutls_hash_fast(GNUTLS_DIG_MD5, st->val, vlen, digest) < 0)
+            return -ENOTSUP;
         uint64_t h = 0;
         for (int k = 8; k < 16; k++)
             h = h << 8 | digest[k];

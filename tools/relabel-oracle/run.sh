@@ -15,9 +15,9 @@ export HOME=${HOME:-$work} GOCACHE=$work/gocache GO111MODULE=off
 go build -o "$work/oracle" tools/relabel-oracle/oracle.go
 # shellcheck disable=SC2046
 cc -O1 -g -I. -D_GNU_SOURCE -std=gnu11 -o "$work/cdriver" tools/relabel-oracle/cdriver.c \
-    exporter/relabel.c exporter/relabel_regex.c core/md5.c core/yaml.c core/labels.c core/buf.c \
+    exporter/relabel.c exporter/relabel_regex.c core/yaml.c core/labels.c core/buf.c \
     core/log.c core/fsread.c \
-    $(pkg-config --cflags --libs libpcre2-8 yaml-0.1)
+    $(pkg-config --cflags --libs libpcre2-8 yaml-0.1 gnutls)
 total=0
 for s in $seeds; do
     python3 tools/relabel-oracle/gen_cases.py "$s" "$count" >"$work/cases"
