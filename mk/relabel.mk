@@ -15,10 +15,7 @@ $(O)/gen/relabel_go_cases.h: tests/unit/gen_relabel_go_cases.py tests/unit/relab
 
 $(O)/tests/test_relabel: $(O)/gen/relabel_vectors.h $(O)/gen/relabel_go_cases.h
 
-# libFuzzer build: clang with coverage on the code under test, ASan+UBSan.
-FUZZ_CC ?= clang
-FUZZ_FLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
-              -fno-sanitize-recover=undefined
+# libFuzzer build (FUZZ_CC, FUZZ_FLAGS: Makefile).
 RELABEL_FUZZ_SRCS := tests/fuzz/fuzz_relabel.c exporter/relabel.c exporter/relabel_regex.c \
                      core/yaml.c core/labels.c core/buf.c core/log.c core/fsread.c
 
