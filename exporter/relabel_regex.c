@@ -141,7 +141,6 @@ static int hexval(unsigned char c)
     return -1;
 }
 
-
 /* Go's parseEscape: octal, hex, \a \f \t \n \r \v and escaped punctuation. x->i at the '\'. */
 static int esc_char(struct xlat *x, uint32_t *ret_cp)
 {
@@ -425,7 +424,7 @@ static int xlat_escape(struct xlat *x)
         return 0;
     }
     default: {
-        uint32_t cp;
+        uint32_t cp = 0; /* set by esc_char on success (xfail is not followed by the analyzer) */
         int r = esc_char(x, &cp);
         if (r < 0)
             return r;
@@ -741,8 +740,8 @@ int hk_relabel_translate_regex(const char *re, size_t len, struct hk_buf *out, c
 /* ---------------------------------------------------------------------------------------------
  * Regex compilation (anchored as Prometheus anchors: ^(?s:re)$) */
 
-int hk_relabel_regex_compile(const char *src, pcre2_code **ret_code, uint32_t *ret_groups, char *err,
-                         size_t errlen)
+int hk_relabel_regex_compile(const char *src, pcre2_code **ret_code, uint32_t *ret_groups,
+                             char *err, size_t errlen)
 {
     struct hk_buf wrapped, pattern;
     pcre2_compile_context *cctx = NULL;
@@ -799,4 +798,3 @@ out:
     hk_buf_free(&pattern);
     return r;
 }
-

@@ -1,7 +1,8 @@
 /* Relabelling: a table of cases written from Prometheus' documented relabel_config semantics
  * (every action, missing labels, separators, anchoring, Go template expansion, labelmap order),
- * hashmod against Python-computed vectors and its MD5 (GnuTLS) against RFC 1321's suite, RE2-vs-pcre2 syntax differences, validation errors
- * with file:line:col, pcre2 limits, and the allocation-free steady state. */
+ * hashmod against Python-computed vectors and its MD5 (GnuTLS) against RFC 1321's suite,
+ * RE2-vs-pcre2 syntax differences, validation errors with file:line:col, pcre2 limits, and the
+ * allocation-free steady state. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -636,8 +637,7 @@ static void test_hashmod_md5_digests(void **state)
     struct hk_relabel_result out = {0};
     for (size_t i = 0; i < sizeof(suite) / sizeof(suite[0]); i++)
         if (hashmod_low_half(rules, suite[i].in, &out) != want_low_half(suite[i].hex))
-            fail_msg("RFC 1321 \"%s\": digest low half differs from %s", suite[i].in,
-                     suite[i].hex);
+            fail_msg("RFC 1321 \"%s\": digest low half differs from %s", suite[i].in, suite[i].hex);
     /* Lengths around the 56/64-byte padding edges, digests from Python's hashlib. */
     static char buf[65538];
     for (size_t v = 0; v < sizeof(md5_vectors) / sizeof(md5_vectors[0]); v++) {
