@@ -39,6 +39,10 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -fno-strict-aliasing -fPIE $(WARN) -MMD -MP
 LDFLAGS += -pie -Wl,-z,relro,-z,now
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+# libFuzzer targets (mk/*.mk, `make fuzz`): clang with coverage on the code under test, ASan+UBSan.
+FUZZ_CC ?= clang
+FUZZ_FLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+              -fno-sanitize-recover=undefined
 
 # Sources: every .c of the library directories; agent/main.c is the program. mk/*.mk may add
 # generated sources (GEN_SRCS), extra objects, packages, test steps.

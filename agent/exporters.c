@@ -68,7 +68,9 @@ int hk_exporters_start(const struct hk_exporter_flags *flags, const struct hk_co
             r = hk_scheduler_add_self_metrics(sched, hk_http_self_metrics, e->http);
     }
     if (r == 0)
-        r = hk_rw_start(cfg, reg, sched, &e->rw, err);
+        r = hk_rw_start(cfg, reg, &e->rw, err);
+    if (r == 0 && (r = hk_scheduler_add_self_metrics(sched, hk_rw_self_metrics, e->rw)) < 0)
+        hk_error_at(err, NULL, "cannot register the remote-write self-metrics");
     if (r < 0) {
         hk_exporters_stop(e);
         return r;

@@ -53,7 +53,7 @@ int main(int argc, char **argv)
     }
     struct hk_registry *reg = hk_registry_new();
     struct hk_rw *rw = NULL;
-    if (!reg || hk_rw_start(&cfg, reg, NULL, &rw, &err) < 0) {
+    if (!reg || hk_rw_start(&cfg, reg, &rw, &err) < 0) {
         fprintf(stderr, "start: %s\n", err.msg);
         return 1;
     }

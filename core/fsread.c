@@ -98,20 +98,28 @@ ssize_t hk_read_fd(int fd, char *buf, size_t cap)
     return (ssize_t)len;
 }
 
-/* Opens dirfd/path without blocking (a FIFO would), refuses anything but a regular file with
- * -EINVAL, then makes the descriptor blocking again. */
+/* fd (opened O_NONBLOCK, so that opening a FIFO did not block) must be a regular file; it is
+ * made blocking again. 0, -EINVAL (not a regular file) or -errno. */
+static int regular_blocking(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    if (!S_ISREG(st.st_mode))
+        return -EINVAL;
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
+        return -errno;
+    return 0;
+}
+
+/* Opens dirfd/path without blocking (a FIFO would), refusing anything but a regular file. */
 static int open_regular_at(int dirfd, const char *path)
 {
     int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0)
         return -errno;
-    struct stat st;
-    int r = 0;
-    if (fstat(fd, &st) < 0 ||
-        (S_ISREG(st.st_mode) && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0))
-        r = -errno;
-    else if (!S_ISREG(st.st_mode))
-        r = -EINVAL;
+    int r = regular_blocking(fd);
     if (r < 0) {
         close(fd);
         return r;

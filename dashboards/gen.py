@@ -12,7 +12,7 @@ SCHEMA_VERSION = 39  # Grafana 10.4, the oldest release we support
 RI = "$__rate_interval"
 TAG = "hakari"
 
-# ---- selectors (cAdvisor row semantics, research/cadvisor.md §4.3) ----
+# ---- selectors (cAdvisor row semantics, docs/metrics.md "Rows") ----
 CL = 'cluster=~"$cluster"'
 # App containers only: drops root/QoS/pod rows and the containerd sandbox (container="") and the
 # docker/CRI-O infra container ("POD"). No image!="" so lost runtime metadata does not blank panels.

@@ -31,7 +31,8 @@ size_t hk_relabel_count(const struct hk_relabel_rules *rules);
 
 /* Applies rules to a sorted label set that includes __name__ (unsorted input is sorted; labels
  * with empty values count as absent). Returns 1 (keep; result in out), 0 (dropped by a rule, or
- * no label left), or -EINVAL (a name repeats), -E2BIG (label/byte caps), -ENOMEM.
+ * no label left), or -EINVAL (a name repeats), -E2BIG (label/byte caps), -ENOMEM, -ENOTSUP
+ * (GnuTLS refused MD5 for hashmod, which parsing already checked).
  * out's names and values point into `in`, into the rules, or into out's own storage: valid
  * until the next apply/free on out, and while `in` and the rules live. Rules are immutable and
  * may be shared by threads; each thread uses its own result. After warm-up an application does

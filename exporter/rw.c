@@ -598,8 +598,8 @@ static void global_init(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-int hk_rw_start(const struct hk_config *cfg, struct hk_registry *reg, struct hk_scheduler *sched,
-                struct hk_rw **ret, struct hk_error *err)
+int hk_rw_start(const struct hk_config *cfg, struct hk_registry *reg, struct hk_rw **ret,
+                struct hk_error *err)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     struct hk_rw *rw = calloc(1, sizeof(*rw));
@@ -616,8 +616,7 @@ int hk_rw_start(const struct hk_config *cfg, struct hk_registry *reg, struct hk_
         return r;
     }
     /* Subscriptions cannot be undone, so the hub subscribes once and lives until exit. */
-    if ((r = hk_registry_subscribe(reg, on_publish, rw)) < 0 ||
-        (sched && (r = hk_scheduler_add_self_metrics(sched, hk_rw_self_metrics, rw)) < 0)) {
+    if ((r = hk_registry_subscribe(reg, on_publish, rw)) < 0) {
         hk_error_at(err, NULL, "cannot subscribe the remote-write exporter");
         stop_all(rw->eps, rw->n);
         rw->eps = NULL;

@@ -5,17 +5,16 @@
 #ifndef HK_RW_H
 #define HK_RW_H
 
-#include "agent/scheduler.h"
 #include "core/config.h"
 #include "core/snapshot.h"
 #include "core/yaml.h"
 
 struct hk_rw;
 
-/* Subscribes to reg and registers self-metrics with sched (once), then starts the endpoints of
- * cfg. sched may be NULL (tests). */
-int hk_rw_start(const struct hk_config *cfg, struct hk_registry *reg, struct hk_scheduler *sched,
-                struct hk_rw **ret, struct hk_error *err);
+/* Subscribes to reg (once), then starts the endpoints of cfg. The caller registers
+ * hk_rw_self_metrics with its scheduler (agent/exporters.c). */
+int hk_rw_start(const struct hk_config *cfg, struct hk_registry *reg, struct hk_rw **ret,
+                struct hk_error *err);
 /* Replaces the endpoints: the old ones flush and stop (their queues stay on disk), then the new
  * ones start and resume from their savepoints. On failure the old set keeps running. */
 int hk_rw_reconfigure(struct hk_rw *rw, const struct hk_config *cfg, struct hk_error *err);

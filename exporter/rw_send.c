@@ -1098,11 +1098,6 @@ void hk_rw_sender_notify_append(struct hk_rw_sender *s)
         s->first_pending_ms = hk_rw_now_ms();
 }
 
-bool hk_rw_sender_idle(const struct hk_rw_sender *s)
-{
-    return !s->round_active && !s->has_carry;
-}
-
 void hk_rw_sender_flush(struct hk_rw_sender *s, int64_t deadline_ms)
 {
     /* Deliver what is queued until the deadline, or until the receiver fails (the data is on

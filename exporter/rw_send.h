@@ -71,7 +71,6 @@ int hk_rw_sender_poll(struct hk_rw_sender *s, int max_wait_ms);
 void hk_rw_sender_wakeup(struct hk_rw_sender *s);
 /* Sends a 1.0 metadata-only request body (already encoded, uncompressed), best effort. */
 int hk_rw_sender_send_metadata(struct hk_rw_sender *s, const void *body, size_t len);
-bool hk_rw_sender_idle(const struct hk_rw_sender *s);
 /* On stop: finishes the round in progress until deadline_ms (monotonic) and commits. */
 void hk_rw_sender_flush(struct hk_rw_sender *s, int64_t deadline_ms);
 

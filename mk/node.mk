@@ -1,8 +1,5 @@
 # Node collectors: libFuzzer target for their procfs parsers (`make fuzz`), seeded from the
 # node-basic and node-upstream fixtures (tests/fuzz/corpus/node_parsers/).
-FUZZ_CC ?= clang
-NODE_FUZZ_FLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
-                   -fno-sanitize-recover=undefined
 NODE_FUZZ_SRCS := tests/fuzz/fuzz_node_parsers.c \
                   $(addprefix collector/,cpu.c meminfo.c pressure.c netdev.c diskstats.c \
                       filesystem.c machine.c node_common.c \
@@ -13,7 +10,7 @@ NODE_FUZZ_SRCS := tests/fuzz/fuzz_node_parsers.c \
 $(O)/fuzz/fuzz_node_parsers: $(NODE_FUZZ_SRCS) collector/node_parsers.h
 	@mkdir -p $(@D)
 	@echo "  FUZZ/LD $@"
-	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(PKG_CFLAGS) -std=gnu11 $(NODE_FUZZ_FLAGS) -o $@ \
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(PKG_CFLAGS) -std=gnu11 $(FUZZ_FLAGS) -o $@ \
 		$(NODE_FUZZ_SRCS) $(PKG_LIBS) $(EXTRA_LIBS)
 
 FUZZ_STEPS += $(O)/fuzz/fuzz_node_parsers
@@ -35,7 +32,7 @@ NODE_SYS_FUZZ_SRCS := tests/fuzz/fuzz_node_sys.c \
 $(O)/fuzz/fuzz_node_sys: $(NODE_SYS_FUZZ_SRCS) collector/node_parsers.h
 	@mkdir -p $(@D)
 	@echo "  FUZZ/LD $@"
-	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(PKG_CFLAGS) -std=gnu11 $(NODE_FUZZ_FLAGS) -o $@ \
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(PKG_CFLAGS) -std=gnu11 $(FUZZ_FLAGS) -o $@ \
 		$(NODE_SYS_FUZZ_SRCS) $(PKG_LIBS) $(EXTRA_LIBS)
 
 FUZZ_STEPS += $(O)/fuzz/fuzz_node_sys

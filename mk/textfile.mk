@@ -8,12 +8,10 @@ $(O)/bench/textfile_parse: $(TEXTFILE_BENCH_SRCS)
 	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -o $@ $(TEXTFILE_BENCH_SRCS) $(PKG_LIBS) $(EXTRA_LIBS)
 BENCH_STEPS += $(O)/bench/textfile_parse
 
-FUZZ_CC ?= clang
 $(O)/fuzz/fuzz_promtext: tests/fuzz/fuzz_promtext.c collector/promtext.c core/labels.c
 	@mkdir -p $(@D)
 	@echo "  FUZZ    $@"
-	$(Q)$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-		-I. -D_GNU_SOURCE -o $@ $^ -lm
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -I. -D_GNU_SOURCE -o $@ $^ -lm
 FUZZ_STEPS += $(O)/fuzz/fuzz_promtext
 
 .PHONY: bench-rw

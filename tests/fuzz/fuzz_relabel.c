@@ -14,6 +14,7 @@
 #include "core/yaml.h"
 #include "exporter/relabel.h"
 #include "exporter/relabel_internal.h"
+#include "exporter/relabel_regex.h"
 
 #define MAX_FIELDS 24
 #define MAX_LABELS 8

@@ -1,7 +1,8 @@
 /* Relabelling: a table of cases written from Prometheus' documented relabel_config semantics
  * (every action, missing labels, separators, anchoring, Go template expansion, labelmap order),
- * hashmod against Python-computed vectors, RE2-vs-pcre2 syntax differences, validation errors
- * with file:line:col, pcre2 limits, and the allocation-free steady state. */
+ * hashmod against Python-computed vectors and its MD5 (GnuTLS) against RFC 1321's suite,
+ * RE2-vs-pcre2 syntax differences, validation errors with file:line:col, pcre2 limits, and the
+ * allocation-free steady state. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #include "core/yaml.h"
 #include "exporter/relabel.h"
 #include "exporter/relabel_internal.h"
+#include "exporter/relabel_regex.h"
 #include "relabel_go_cases.h"
 #include "relabel_vectors.h"
 
@@ -585,6 +587,72 @@ static void test_hashmod_vectors(void **state)
     hk_relabel_result_free(&out);
 }
 
+/* hashmod with modulus 2^64-1 shows bytes 8..15 of the MD5 digest (big-endian, as Prometheus
+ * reads them), which GnuTLS computes: returns that label for value v ("" = no source label). */
+static uint64_t hashmod_low_half(struct hk_relabel_rules *rules, const char *v,
+                                 struct hk_relabel_result *out)
+{
+    struct hk_label in[1] = {{.name = "s0", .value = v}};
+    assert_int_equal(hk_relabel_apply(rules, in, v[0] ? 1 : 0, out), 1);
+    const char *got = hk_labels_get(out->labels, out->n, "shard");
+    assert_non_null(got);
+    char *end;
+    errno = 0;
+    uint64_t h = strtoull(got, &end, 10);
+    assert_true(errno == 0 && *end == '\0');
+    return h;
+}
+
+/* The digest's low half from its hex form, reduced as hashmod reduces it. */
+static uint64_t want_low_half(const char *hex)
+{
+    assert_int_equal(strlen(hex), 32);
+    uint64_t h = 0;
+    for (size_t i = 16; i < 32; i++)
+        h = h << 4 | (uint64_t)(hex[i] <= '9' ? hex[i] - '0' : hex[i] - 'a' + 10);
+    return h % UINT64_MAX;
+}
+
+static void test_hashmod_md5_digests(void **state)
+{
+    /* RFC 1321 appendix A.5. */
+    static const struct {
+        const char *in, *hex;
+    } suite[] = {
+        {"", "d41d8cd98f00b204e9800998ecf8427e"},
+        {"a", "0cc175b9c0f1b6a831c399e269772661"},
+        {"abc", "900150983cd24fb0d6963f7d28e17f72"},
+        {"message digest", "f96b697d7cb7938d525a2f31aaf161d0"},
+        {"abcdefghijklmnopqrstuvwxyz", "c3fcd3d76192e4007dfb496cca67e13b"},
+        {"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+         "d174ab98d277d9f5a5611c2c9f419d9f"},
+        {"1234567890123456789012345678901234567890123456789012345678901234567890123456789"
+         "0",
+         "57edf4a22be3c955ac49da2e2107b67a"},
+    };
+    struct hk_relabel_rules *rules = parse_ok("- source_labels: [s0]\n"
+                                              "  modulus: 18446744073709551615\n"
+                                              "  target_label: shard\n"
+                                              "  action: hashmod\n");
+    struct hk_relabel_result out = {0};
+    for (size_t i = 0; i < sizeof(suite) / sizeof(suite[0]); i++)
+        if (hashmod_low_half(rules, suite[i].in, &out) != want_low_half(suite[i].hex))
+            fail_msg("RFC 1321 \"%s\": digest low half differs from %s", suite[i].in, suite[i].hex);
+    /* Lengths around the 56/64-byte padding edges, digests from Python's hashlib. */
+    static char buf[65538];
+    for (size_t v = 0; v < sizeof(md5_vectors) / sizeof(md5_vectors[0]); v++) {
+        size_t n = md5_vectors[v].len;
+        assert_true(n < sizeof(buf));
+        for (size_t i = 0; i < n; i++)
+            buf[i] = (char)(0x21 + (i * 31 + 7) % 94);
+        buf[n] = '\0';
+        if (hashmod_low_half(rules, buf, &out) != want_low_half(md5_vectors[v].hex))
+            fail_msg("length %zu: digest low half differs from %s", n, md5_vectors[v].hex);
+    }
+    hk_relabel_free(rules);
+    hk_relabel_result_free(&out);
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Validation: Prometheus' messages, at the position of the offending node. */
 
@@ -1004,6 +1072,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_hashmod_vectors),
+        cmocka_unit_test(test_hashmod_md5_digests),
         cmocka_unit_test(test_validation_errors),
         cmocka_unit_test(test_valid_configs),
         cmocka_unit_test(test_env_expansion_does_not_touch_templates),

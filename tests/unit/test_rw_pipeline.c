@@ -68,7 +68,7 @@ static void test_pipeline(void **state)
     assert_int_equal(hk_config_load(&cfg, path, NULL, 0, &err), 0);
     struct hk_registry *reg = hk_registry_new();
     struct hk_rw *rw = NULL;
-    assert_int_equal(hk_rw_start(&cfg, reg, NULL, &rw, &err), 0);
+    assert_int_equal(hk_rw_start(&cfg, reg, &rw, &err), 0);
     hk_registry_publish(reg, snap_with(3, 1000000)); /* cpu 0,1,2 (2 relabel-dropped) */
     hk_registry_publish(reg, snap_with(1, 2000000)); /* cpu 1 vanished: stale marker */
     hk_registry_publish(reg, snap_with(1, 3000000)); /* no second stale marker */
@@ -164,7 +164,7 @@ static void test_kube_prometheus_targets(void **state)
     assert_int_equal(hk_config_load(&cfg, path, NULL, 0, &err), 0);
     struct hk_registry *reg = hk_registry_new();
     struct hk_rw *rw = NULL;
-    assert_int_equal(hk_rw_start(&cfg, reg, NULL, &rw, &err), 0);
+    assert_int_equal(hk_rw_start(&cfg, reg, &rw, &err), 0);
 
     static const char *const no_labels[] = {NULL};
     static const char *const pod_labels[] = {"namespace", "pod", NULL};

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Differential check of hakari's relabel regexes and templates against Go's regexp (what
 # Prometheus runs): random cases from gen_cases.py through oracle.go and through cdriver.c
-# (exporter/relabel.c), then every disagreement is printed decoded.
+# (exporter/relabel.c, exporter/relabel_regex.c), then every disagreement is printed decoded.
 #   tools/relabel-oracle/run.sh [SEEDS] [COUNT]      e.g. run.sh "1 2 3" 5000
 #   RECORD=1 ... also rewrites tests/unit/relabel_go_cases.txt from seeds 1 and 3.
 # Needs Go (Debian golang-go); not part of `make test`, whose unit test replays the recording.
@@ -15,8 +15,9 @@ export HOME=${HOME:-$work} GOCACHE=$work/gocache GO111MODULE=off
 go build -o "$work/oracle" tools/relabel-oracle/oracle.go
 # shellcheck disable=SC2046
 cc -O1 -g -I. -D_GNU_SOURCE -std=gnu11 -o "$work/cdriver" tools/relabel-oracle/cdriver.c \
-    exporter/relabel.c core/md5.c core/yaml.c core/labels.c core/buf.c core/log.c \
-    $(pkg-config --cflags --libs libpcre2-8 yaml-0.1)
+    exporter/relabel.c exporter/relabel_regex.c core/yaml.c core/labels.c core/buf.c \
+    core/log.c core/fsread.c \
+    $(pkg-config --cflags --libs libpcre2-8 yaml-0.1 gnutls)
 total=0
 for s in $seeds; do
     python3 tools/relabel-oracle/gen_cases.py "$s" "$count" >"$work/cases"
