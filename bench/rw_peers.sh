@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Remote-write cost on the peers' workload (research/peers.md §2): 100,000 series (100 gauge names
+# Remote-write cost on the peers' workload (docs/remote-write.md, "Cost"): 100,000 series (100 gauge names
 # x 1,000 label sets) every INTERVAL seconds into a fresh VictoriaMetrics, per agent:
 #   hakari     reads the file with its textfile collector (--collector.textfile.directory) and
 #              remote-writes it (config remote_write: [{url: ...}]); other collectors off;
@@ -279,7 +279,7 @@ for iv in ivs:
         ", ".join(str(x) for x in hd), ", ".join("%.0f" % m for m in hm)))
 print()
 print("remote-write 2.0: not measured. victoria-metrics 1.79 and prometheus 2.42 (the receivers on this")
-print("machine) answer a 2.0 request with 204 and store nothing (research/peers.md section 3), so no")
+print("machine) answer a 2.0 request with 204 and store nothing (measured when the peers were first compared), so no")
 print("delivered-sample figure can exist for 2.0 here; vmagent 1.79 and prometheus 2.42 agents cannot send it.")
 print("results:", sys.argv[1])
 PY

@@ -17,7 +17,7 @@ struct {
 } start SEC(".maps");
 
 /* raw_tp fallback: arguments are not BTF pointers there, so task storage cannot be used;
- * start times go to a pid-keyed hash instead (slower, see research §3). */
+ * start times go to a pid-keyed hash instead (slower: a hash lookup per event instead of task storage). */
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
     __uint(max_entries, 65536);

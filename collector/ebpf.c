@@ -2,7 +2,7 @@
  * tp_btf → raw_tp → tracepoint ladder, and each cycle reads their per-cgroup maps, resolves
  * cgroup ids to paths (own id → path index per hierarchy, re-walked on a miss) and paths to
  * containers (collector/containers.h). A probe that cannot load logs one line and reports
- * hakari_ebpf_program_up 0; where research §6 has a cheap fallback it is emitted instead.
+ * hakari_ebpf_program_up 0; where docs/ebpf.md lists a cheap fallback it is emitted instead.
  * Reads: <procfs>/self/mountinfo, cgroup hierarchies under <sysfs>/fs/cgroup, BPF maps.
  * Emits: hakari_ebpf_program_up, hakari_ebpf_events_lost_total,
  * hakari_ebpf_program_run_seconds_total, and the container_* families of the probes. */

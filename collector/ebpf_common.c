@@ -456,11 +456,6 @@ void hk_ebpf_ledger_free(struct hk_ebpf_ledger *l)
     free(l);
 }
 
-size_t hk_ebpf_ledger_entries(const struct hk_ebpf_ledger *l)
-{
-    return l ? l->nprev + l->nnow : 0;
-}
-
 size_t hk_ebpf_ledger_carried(const struct hk_ebpf_ledger *l)
 {
     return l ? l->ncarried : 0;

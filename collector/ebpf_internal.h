@@ -109,8 +109,7 @@ void hk_ebpf_rows_free(struct hk_ebpf_rows *rows);
  * carried: they describe the present. */
 struct hk_ebpf_ledger *hk_ebpf_ledger_new(unsigned gauges);
 void hk_ebpf_ledger_free(struct hk_ebpf_ledger *l); /* accepts NULL */
-/* Entries and carried rows the ledger holds (tests). */
-size_t hk_ebpf_ledger_entries(const struct hk_ebpf_ledger *l);
+/* Carried rows the ledger holds (tests). */
 size_t hk_ebpf_ledger_carried(const struct hk_ebpf_ledger *l);
 /* Ends a cycle of hk_ebpf_add calls into rows (rows->ledger set): merges rows like
  * hk_ebpf_rows_finish, adds the carried values, drops rows nobody reports any more and keeps
@@ -205,7 +204,7 @@ struct hk_ebpf_probe {
     /* The program: skeleton, hooks, map and rows (run by collector/ebpf.c); NULL when built
      * with BPF=0. */
     const struct hk_ebpf_prog_def *def;
-    /* Cheap fallback when the program is down (research §6); may be NULL. */
+    /* Cheap fallback when the program is down (docs/ebpf.md, "Cheap fallbacks"); may be NULL. */
     int (*fallback)(struct hk_ebpf_collect *c);
 };
 

@@ -63,7 +63,7 @@ static int fallback_one(uint64_t id, const char *path, void *arg)
     return hk_ebpf_rows_add(&f->rows, &row);
 }
 
-/* Fallback (research §6): the kernel's own per-cgroup oom_kill counters, no eBPF needed.
+/* Fallback (docs/ebpf.md, "Cheap fallbacks"): the kernel's own per-cgroup oom_kill counters, no eBPF needed.
  * v1 memory.oom_control counts kills of that memcg only; on cgroup2 memory.events.local is the
  * non-hierarchical one. Either way nested cgroups add up into their container's row. */
 static int oom_fallback(struct hk_ebpf_collect *c)

@@ -1,7 +1,7 @@
 /* Run-queue probe (bpf/sched.bpf.c): sched_wakeup, sched_wakeup_new, sched_switch.
  * Emits container_cpu_runqueue_wait_seconds_total, container_cpu_runqueue_latency_seconds
  * (histogram, 1 µs … 1 s) and container_context_switches_total{kind}, keyed by the v1 cpu
- * hierarchy (or cgroup2). Fallback without eBPF (research §6): the wait total alone, summed
+ * hierarchy (or cgroup2). Fallback without eBPF (docs/ebpf.md, "Cheap fallbacks"): the wait total alone, summed
  * from <procfs>/<tid>/schedstat (run_delay) over each cgroup's `tasks` / `cgroup.threads` —
  * live tasks only, so it drops when tasks exit (no histogram, no context switches). */
 #include <errno.h>
