@@ -21,7 +21,8 @@
  * (absolute or relative, resolved under --path.rootfs like every other host path; with the
  * default rootfs / a relative path is relative to /).
  * Emits: the files' families, node_textfile_mtime_seconds{file}, node_textfile_scrape_error,
- * hakari_textfile_errors_total{file}, hakari_textfile_limit_skips_total{limit}. The file label is
+ * hakari_textfile_errors_total{file}, hakari_textfile_limit_skips_total{limit},
+ * hakari_textfile_families_refused_total. The file label is
  * the configured directory (or glob match) joined with the file name and cleaned lexically, as
  * node_exporter's filepath.Join does. Skipped files are user data errors, reported by the
  * metrics above; like node_exporter (node_scrape_collector_success stays 1) they do not count as
@@ -67,6 +68,11 @@ static const struct hk_metric_desc desc_errors = {
     "hakari_textfile_errors_total",
     "Times a textfile was skipped whole because it could not be read or parsed, per file.",
     HK_METRIC_COUNTER, "", file_label};
+static const struct hk_metric_desc desc_refused = {
+    "hakari_textfile_families_refused_total",
+    "Textfile families refused because the name belongs to hakari (hakari_*, process_*) or to a "
+    "family another collector emits, summed over files and cycles.",
+    HK_METRIC_COUNTER, "", NULL};
 static const struct hk_metric_desc desc_limit_skips = {
     "hakari_textfile_limit_skips_total",
     "Textfiles (limit max_files) or glob-matched directories (limit max_directories) left "
@@ -119,7 +125,7 @@ struct grp {
 struct drop {
     uint32_t fam; /* parser family */
     uint32_t mf;  /* merge entry */
-    char why;     /* 'h'elp or 't'ype */
+    char why;     /* 'h'elp, 't'ype, or 'o'wned by hakari or another collector */
 };
 
 #define ROLE_SUM 1u
@@ -140,6 +146,7 @@ struct textfile {
     struct hk_label *labels;
     size_t caplabels;
     uint64_t skips_files, skips_dirs;
+    uint64_t refused_families; /* families refused for their name (hakari_*, another collector) */
     uint64_t *dir_failing; /* hashes of directories that failed last cycle, sorted */
     size_t ndir_failing;
     bool too_many_files_logged, too_many_dirs_logged;
@@ -734,7 +741,8 @@ static int merge_add_file(struct textfile *t, struct mfam *m, uint32_t path_idx)
 /* Decides for each family of the parsed file whether its series are emitted (t->keep) and with
  * which help (t->specs), and records the file in the cycle's merge table. Returns the number of
  * families dropped for a conflict, or -ENOMEM. */
-static int merge_file(struct textfile *t, struct file_state *fs, uint32_t path_idx)
+static int merge_file(struct textfile *t, const struct hk_builder *b, struct file_state *fs,
+                      uint32_t path_idx)
 {
     struct hk_promtext *p = &t->parser;
     const char *path = t->cpaths[path_idx];
@@ -754,7 +762,15 @@ static int merge_file(struct textfile *t, struct file_state *fs, uint32_t path_i
         if (!m)
             return -ENOMEM;
         const char *why = NULL;
-        if (!is_new && m->type != f->type)
+        /* A textfile may not override hakari's own families (hakari_*, process_*) nor one that
+         * another collector emits this cycle: node_exporter refuses such collisions too. */
+        const char *owner = hk_builder_family_collector(b, f->name);
+        if (strncmp(f->name, "hakari_", 7) == 0 || strncmp(f->name, "process_", 8) == 0 ||
+            strcmp(f->name, "node_exporter_build_info") == 0 ||
+            (owner && strcmp(owner, "textfile") != 0)) {
+            why = "owned";
+            t->refused_families++;
+        } else if (!is_new && m->type != f->type)
             why = "type";
         else if (!is_new && m->help && ((f->help && strcmp(m->help, f->help) != 0) || m->conflict))
             why = "help";
@@ -786,7 +802,11 @@ static int merge_file(struct textfile *t, struct file_state *fs, uint32_t path_i
             const struct hk_promtext_family *f = &p->families[t->drops[k].fam];
             const struct mfam *m = &t->mf[t->drops[k].mf];
             const char *first = m->head ? t->cpaths[t->links[m->head - 1].path] : "";
-            if (t->drops[k].why == 'h')
+            if (t->drops[k].why == 'o')
+                hk_log_warn("textfile family refused: the name belongs to hakari or another "
+                            "collector",
+                            "file", path, "metric", f->name);
+            else if (t->drops[k].why == 'h')
                 hk_log_warn("textfile family dropped: inconsistent HELP", "file", path,
                             "metric", f->name, "help", f->help ? f->help : "", "first_file",
                             first, "first_help", m->help);
@@ -1083,7 +1103,7 @@ static int process_file(struct textfile *t, struct hk_builder *b, int dfd, const
                      "contains unsupported client-side timestamps, skipping entire file");
         return 0;
     }
-    int dropped = merge_file(t, fs, path_idx);
+    int dropped = merge_file(t, b, fs, path_idx);
     if (dropped < 0)
         return dropped;
     char help[MAX_PATH_BYTES + 64];
@@ -1329,6 +1349,7 @@ static int textfile_collect(void *state, struct hk_collect_ctx *ctx)
         const char *lf[] = {"max_files"}, *ld[] = {"max_directories"};
         hk_emit(ctx->b, &desc_limit_skips, lf, (double)t->skips_files);
         hk_emit(ctx->b, &desc_limit_skips, ld, (double)t->skips_dirs);
+        hk_emit(ctx->b, &desc_refused, NULL, (double)t->refused_families);
     }
 
 emit_status:

@@ -54,7 +54,8 @@ struct bfamily {
     const char *unit;
     enum hk_metric_type type;
     uint32_t nseries;
-    uint8_t target; /* enum hk_target */
+    uint8_t target;      /* enum hk_target */
+    const char *section; /* the collector that created it (static name) */
 };
 
 struct bseries {
@@ -275,8 +276,8 @@ static long family_get(struct hk_builder *b, const char *name, const char *help,
         b->fam_index_cap = cap;
         fam_index_rebuild(b);
     }
-    b->fam[b->nfam] = (struct bfamily){name, help ? help : "", unit ? unit : "", type, 0,
-                                       (uint8_t)hk_target_of(name, b->section)};
+    b->fam[b->nfam] = (struct bfamily){name,     help ? help : "", unit ? unit : "", type, 0,
+                                       (uint8_t)hk_target_of(name, b->section), b->section};
     fam_index_insert(b, (uint32_t)b->nfam);
     return (long)b->nfam++;
 }
@@ -626,6 +627,19 @@ int hk_emit_histogram(struct hk_builder *b, const struct hk_metric_desc *desc,
     if (r < 0)
         return r;
     return add_series(b, (uint32_t)fam, count_name, l, n, (double)count, 0);
+}
+
+const char *hk_builder_family_collector(const struct hk_builder *b, const char *name)
+{
+    if (!b->fam_index_cap)
+        return NULL;
+    size_t mask = b->fam_index_cap - 1;
+    for (size_t h = (size_t)name_hash(name) & mask; b->fam_index[h]; h = (h + 1) & mask) {
+        uint32_t i = b->fam_index[h] - 1;
+        if (strcmp(b->fam[i].name, name) == 0)
+            return b->fam[i].section ? b->fam[i].section : "";
+    }
+    return NULL;
 }
 
 int hk_emit_labels(struct hk_builder *b, const struct hk_family_spec *family,

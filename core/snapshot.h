@@ -182,6 +182,10 @@ int hk_emit_labels(struct hk_builder *b, const struct hk_family_spec *family,
  * one another section created: its help stays), -ENOMEM. */
 int hk_builder_set_help(struct hk_builder *b, const char *family, const char *help);
 
+/* The collector (builder section) that created family `name` in this cycle, "" when created
+ * outside a section, NULL when no such family exists yet. */
+const char *hk_builder_family_collector(const struct hk_builder *b, const char *name);
+
 struct hk_seal_stats {
     uint64_t series;
     uint64_t duplicates; /* same name + labels emitted twice: later ones dropped */

@@ -94,4 +94,17 @@ has 'node_textfile_scrape_error 0' || fail "scrape error still set"
 [ "$(grep -c 'textfile skipped' "$TMP/hakari.log")" -eq 1 ] ||
     { cat "$TMP/hakari.log" >&2; fail "log not once per state change"; }
 grep -q 'textfile readable again' "$TMP/hakari.log" || fail "no recovery log line"
-echo "textfile: golden, mtimes and live reload OK"
+
+log "4. a textfile may not override hakari's or another collector's families"
+printf 'node_load1 12345\nhakari_build_info{version="evil",revision="x"} 1\nprocess_cpu_seconds_total 3\nmine_ok 7\n' \
+    >"$LIVE/.evil.prom.tmp"
+mv "$LIVE/.evil.prom.tmp" "$LIVE/evil.prom"
+until_true 20 has 'mine_ok 7' || fail "the file's own family not exposed"
+has 'node_textfile_scrape_error 1' || fail "refused families not reported in node_textfile_scrape_error"
+lacks 'node_load1 12345' || fail "textfile overrode node_load1"
+lacks 'hakari_build_info{revision="x",version="evil"}' || fail "textfile overrode hakari_build_info"
+lacks 'process_cpu_seconds_total 3$' || fail "textfile overrode process_cpu_seconds_total"
+grep -qE '^hakari_textfile_families_refused_total [1-9]' "$TMP/scrape.prom" || fail "refusals not counted"
+[ "$(grep -c 'textfile family refused' "$TMP/hakari.log")" -eq 3 ] ||
+    fail "refusals not logged once each: $(grep -c 'textfile family refused' "$TMP/hakari.log")"
+echo "textfile: golden, mtimes, live reload and refused overrides OK"
