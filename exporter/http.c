@@ -20,6 +20,7 @@
 
 #include "core/buf.h"
 #include "core/log.h"
+#include "exporter/negotiate.h"
 #include "exporter/textfmt.h"
 #include "exporter/webconfig.h"
 
@@ -175,27 +176,6 @@ static struct gz *get_gzip(struct rendered *r)
     return expected;
 }
 
-static bool header_has(struct MHD_Connection *c, const char *header, const char *token)
-{
-    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, header);
-    if (!v)
-        return false;
-    const char *p = strstr(v, token);
-    if (!p)
-        return false;
-    /* Honour an explicit q=0 for this token. */
-    const char *end = strchr(p, ',');
-    const char *q = strstr(p, "q=0");
-    if (q && (!end || q < end)) {
-        const char *after = q + 3;
-        if (*after == '\0' || *after == ',' || *after == ' ' ||
-            (*after == '.' && strspn(after + 1, "0") > 0 &&
-             (after[1 + strspn(after + 1, "0")] == '\0' || after[1 + strspn(after + 1, "0")] == ',')))
-            return false;
-    }
-    return true;
-}
-
 /* Queues resp with the configured extra headers (http_server_config.headers) and drops our
  * reference to it. */
 static enum MHD_Result queue(struct hk_http *h, struct MHD_Connection *c, unsigned status,
@@ -231,7 +211,9 @@ static enum MHD_Result serve_metrics(struct hk_http *h, struct MHD_Connection *c
     if (!snap)
         return send_text(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8",
                          "no snapshot collected yet\n");
-    bool om = header_has(c, MHD_HTTP_HEADER_ACCEPT, "application/openmetrics-text");
+    bool om = hk_negotiate_format(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                              MHD_HTTP_HEADER_ACCEPT)) ==
+              HK_TEXTFMT_OPENMETRICS;
     struct rendered *r =
         get_rendered(h, snap, &scopes[handler], om ? HK_TEXTFMT_OPENMETRICS : HK_TEXTFMT_TEXT);
     if (!r || r->err) {
@@ -245,7 +227,8 @@ static enum MHD_Result serve_metrics(struct hk_http *h, struct MHD_Connection *c
     }
     const char *body = r->body;
     size_t len = r->len;
-    bool gzip = header_has(c, MHD_HTTP_HEADER_ACCEPT_ENCODING, "gzip");
+    bool gzip = hk_negotiate_gzip(
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING));
     if (gzip) {
         struct gz *g = get_gzip(r);
         if (g) {
@@ -338,7 +321,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (strcmp(url, handler_names[i]) == 0)
             handler = i;
     atomic_fetch_add(&h->requests[handler], 1);
-    if (!authorized(h, c))
+    /* The probes disclose nothing (a fixed sentence, a status): the kubelet and load balancers
+     * reach them without credentials, as Prometheus' own /-/healthy and /-/ready. */
+    bool probe = handler == H_HEALTHY || handler == H_READY;
+    if (!probe && !authorized(h, c))
         return send_unauthorized(h, c);
     if (!get && !head) {
         struct MHD_Response *resp =
