@@ -97,6 +97,11 @@ void hk_webconfig_free(struct hk_webconfig *wc)
         free(wc->key_pem);
     }
     free(wc->ca_pem);
+    free(wc->cert_file);
+    free(wc->key_file);
+    free(wc->ca_file);
+    if (wc->dirfd >= 0)
+        close(wc->dirfd);
     free(wc->priorities);
     for (size_t i = 0; i < wc->nheaders; i++) {
         free(wc->headers[i].name);
@@ -199,6 +204,73 @@ static int read_named_file(int dirfd, const struct hk_yaml_node *node, char **re
                            : n == -EINVAL ? "not a regular file"
                                           : strerror((int)-n));
     *ret = buf;
+    return 0;
+}
+
+int hk_webconfig_credentials(const struct hk_webconfig_tls_files *f,
+                             gnutls_certificate_credentials_t *ret, struct hk_error *err)
+{
+    gnutls_certificate_credentials_t cred = NULL;
+    if (gnutls_certificate_allocate_credentials(&cred) < 0)
+        return -ENOMEM;
+    gnutls_datum_t c = {(unsigned char *)f->cert_pem, (unsigned)strlen(f->cert_pem)};
+    gnutls_datum_t k = {(unsigned char *)f->key_pem, (unsigned)strlen(f->key_pem)};
+    int g = gnutls_certificate_set_x509_key_mem(cred, &c, &k, GNUTLS_X509_FMT_PEM);
+    if (g < 0) {
+        gnutls_certificate_free_credentials(cred);
+        snprintf(err->msg, sizeof(err->msg), "%s", gnutls_strerror(g));
+        return -EINVAL;
+    }
+    if (f->ca_pem) {
+        gnutls_datum_t d = {(unsigned char *)f->ca_pem, (unsigned)strlen(f->ca_pem)};
+        g = gnutls_certificate_set_x509_trust_mem(cred, &d, GNUTLS_X509_FMT_PEM);
+        if (g <= 0) {
+            gnutls_certificate_free_credentials(cred);
+            snprintf(err->msg, sizeof(err->msg), "%s",
+                     g < 0 ? gnutls_strerror(g) : "no certificate in the file");
+            return -ENOKEY;
+        }
+    }
+    *ret = cred;
+    return 0;
+}
+
+void hk_webconfig_tls_files_free(struct hk_webconfig_tls_files *f)
+{
+    free(f->cert_pem);
+    if (f->key_pem) {
+        explicit_bzero(f->key_pem, strlen(f->key_pem));
+        free(f->key_pem);
+    }
+    free(f->ca_pem);
+    memset(f, 0, sizeof(*f));
+}
+
+static int reread(int dirfd, const char *name, char **ret, struct hk_error *err)
+{
+    ssize_t n = hk_read_regular_alloc(dirfd, name, MAX_PEM_BYTES, ret);
+    if (n >= 0)
+        return 0;
+    snprintf(err->msg, sizeof(err->msg), "cannot read \"%.300s\": %s", name,
+             n == -EFBIG    ? "larger than 1 MiB"
+             : n == -EINVAL ? "not a regular file"
+                            : strerror((int)-n));
+    return (int)n;
+}
+
+int hk_webconfig_read_tls_files(const struct hk_webconfig *wc, struct hk_webconfig_tls_files *f,
+                                struct hk_error *err)
+{
+    memset(f, 0, sizeof(*f));
+    if (!wc->tls || wc->dirfd < 0)
+        return -EINVAL;
+    int r;
+    if ((r = reread(wc->dirfd, wc->cert_file, &f->cert_pem, err)) < 0 ||
+        (r = reread(wc->dirfd, wc->key_file, &f->key_pem, err)) < 0 ||
+        (wc->ca_file && (r = reread(wc->dirfd, wc->ca_file, &f->ca_pem, err)) < 0)) {
+        hk_webconfig_tls_files_free(f);
+        return r;
+    }
     return 0;
 }
 
@@ -348,27 +420,20 @@ static int parse_tls(struct hk_webconfig *wc, const struct hk_yaml_node *t, int 
     }
 
     /* Key, certificate and CA must load, and the key must match the certificate. */
+    struct hk_webconfig_tls_files f = {wc->cert_pem, wc->key_pem, wc->ca_pem};
     gnutls_certificate_credentials_t cred = NULL;
-    if (gnutls_certificate_allocate_credentials(&cred) < 0)
-        return -ENOMEM;
-    gnutls_datum_t c = {(unsigned char *)wc->cert_pem, (unsigned)strlen(wc->cert_pem)};
-    gnutls_datum_t k = {(unsigned char *)wc->key_pem, (unsigned)strlen(wc->key_pem)};
-    int g = gnutls_certificate_set_x509_key_mem(cred, &c, &k, GNUTLS_X509_FMT_PEM);
-    if (g < 0) {
-        gnutls_certificate_free_credentials(cred);
+    struct hk_error cerr = {""};
+    if ((r = hk_webconfig_credentials(&f, &cred, &cerr)) == -ENOKEY)
+        return hk_error_at(err, ca, "client_ca_file \"%s\": %s", ca->scalar, cerr.msg);
+    if (r < 0)
         return hk_error_at(err, cert, "certificate \"%s\" with key \"%s\": %s", cert->scalar,
-                           key->scalar, gnutls_strerror(g));
-    }
-    if (ca && wc->ca_pem) {
-        gnutls_datum_t d = {(unsigned char *)wc->ca_pem, (unsigned)strlen(wc->ca_pem)};
-        g = gnutls_certificate_set_x509_trust_mem(cred, &d, GNUTLS_X509_FMT_PEM);
-        if (g <= 0) {
-            gnutls_certificate_free_credentials(cred);
-            return hk_error_at(err, ca, "client_ca_file \"%s\": %s", ca->scalar,
-                               g < 0 ? gnutls_strerror(g) : "no certificate in the file");
-        }
-    }
+                           key->scalar, cerr.msg);
     gnutls_certificate_free_credentials(cred);
+    if (!(wc->cert_file = strdup(cert->scalar)) || !(wc->key_file = strdup(key->scalar)) ||
+        (ca && !(wc->ca_file = strdup(ca->scalar))))
+        return -ENOMEM;
+    if ((wc->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0)) < 0)
+        return -errno;
 
     /* Priority string: versions, then suites and curves when restricted. */
     char prio[2048] = "NORMAL:-VERS-ALL";
@@ -438,7 +503,7 @@ static int parse_tls(struct hk_webconfig *wc, const struct hk_yaml_node *t, int 
         prio_add(prio, sizeof(prio), "", "%SERVER_PRECEDENCE");
     gnutls_priority_t pc;
     const char *errpos = NULL;
-    g = gnutls_priority_init(&pc, prio, &errpos);
+    int g = gnutls_priority_init(&pc, prio, &errpos);
     if (g < 0)
         return hk_error_at(err, t, "TLS settings give an invalid GnuTLS priority \"%s\" (at \"%s\")",
                            prio, errpos ? errpos : "?");
@@ -546,6 +611,7 @@ int hk_webconfig_load(const char *path, struct hk_webconfig **ret, struct hk_err
         r = -ENOMEM;
         goto out;
     }
+    wc->dirfd = -1;
     /* Files named in the config are relative to its directory. */
     char dir[4096];
     const char *slash = strrchr(path, '/');
