@@ -18,6 +18,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -28,8 +30,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
-#include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
 #include <zlib.h>
 
 #include "core/buf.h"
@@ -41,8 +41,8 @@
 struct rendered {
     char *body;
     size_t len;
-    int err;                      /* render error: answer 500 */
-    _Atomic(struct gz *) gz;      /* gzip of body, made on first demand */
+    int err;                 /* render error: answer 500 */
+    _Atomic(struct gz *) gz; /* gzip of body, made on first demand */
 };
 
 struct gz {
@@ -409,8 +409,8 @@ static enum MHD_Result queue(const struct hk_webconfig *wc, struct MHD_Connectio
 static enum MHD_Result send_text(const struct hk_webconfig *wc, struct MHD_Connection *c,
                                  unsigned status, const char *type, const char *text)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), (void *)text,
-                                                                MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
     if (!resp)
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
@@ -429,9 +429,8 @@ static enum MHD_Result serve_metrics(struct hk_http *h, const struct hk_webconfi
     if (!snap)
         return send_text(wc, c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8",
                          "no snapshot collected yet\n");
-    bool om = hk_negotiate_format(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                              MHD_HTTP_HEADER_ACCEPT)) ==
-              HK_TEXTFMT_OPENMETRICS;
+    bool om = hk_negotiate_format(MHD_lookup_connection_value(
+                  c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT)) == HK_TEXTFMT_OPENMETRICS;
     struct rendered *r =
         get_rendered(h, snap, &scopes[handler], om ? HK_TEXTFMT_OPENMETRICS : HK_TEXTFMT_TEXT);
     if (!r || r->err) {
@@ -465,7 +464,8 @@ static enum MHD_Result serve_metrics(struct hk_http *h, const struct hk_webconfi
         return MHD_NO;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            om ? HK_TEXTFMT_CONTENT_TYPE_OPENMETRICS : HK_TEXTFMT_CONTENT_TYPE_TEXT);
+                            om ? HK_TEXTFMT_CONTENT_TYPE_OPENMETRICS
+                               : HK_TEXTFMT_CONTENT_TYPE_TEXT);
     if (gzip)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept, Accept-Encoding");
@@ -542,9 +542,8 @@ static enum MHD_Result handle(struct hk_http *h, struct hk_webconfig *wc, struct
     if (!probe && !authorized(wc, c))
         return send_unauthorized(h, wc, c);
     if (!get && !head) {
-        struct MHD_Response *resp =
-            MHD_create_response_from_buffer(19, (void *)"method not allowed\n",
-                                            MHD_RESPMEM_PERSISTENT);
+        struct MHD_Response *resp = MHD_create_response_from_buffer(
+            19, (void *)"method not allowed\n", MHD_RESPMEM_PERSISTENT);
         if (!resp)
             return MHD_NO;
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
@@ -676,7 +675,6 @@ int hk_http_check(const struct hk_http_options *opt, struct hk_error *err)
     return 0;
 }
 
-
 /* ------------------------------------------------------------ connections */
 
 /* Client certificate policy, applied to each TLS session before its handshake (libmicrohttpd
@@ -703,8 +701,8 @@ static int verify_client_cert(gnutls_session_t session)
         atomic_fetch_add(&h->tls_rejected, 1);
         if (hk_log_enabled(HK_LOG_DEBUG)) {
             gnutls_datum_t why = {NULL, 0};
-            if (r >= 0 && gnutls_certificate_verification_status_print(
-                              status, GNUTLS_CRT_X509, &why, 0) >= 0) {
+            if (r >= 0 && gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509,
+                                                                       &why, 0) >= 0) {
                 hk_log_debug("client certificate refused", "reason", (const char *)why.data);
                 gnutls_free(why.data);
             }
@@ -739,9 +737,9 @@ static void tls_session_setup(struct hk_http *h, struct conn *cn, gnutls_session
     case HK_CLIENT_AUTH_VERIFY_IF_GIVEN:
     case HK_CLIENT_AUTH_REQUIRE_VERIFY:
         gnutls_certificate_server_set_request(session, cn->st->wc->client_auth ==
-                                                                   HK_CLIENT_AUTH_REQUIRE_VERIFY
-                                                               ? GNUTLS_CERT_REQUIRE
-                                                               : GNUTLS_CERT_REQUEST);
+                                                               HK_CLIENT_AUTH_REQUIRE_VERIFY
+                                                           ? GNUTLS_CERT_REQUIRE
+                                                           : GNUTLS_CERT_REQUEST);
         gnutls_session_set_verify_function(session, verify_client_cert);
         break;
     }
@@ -863,8 +861,7 @@ static void *reaper_main(void *arg)
             break;
         uint64_t now = mono_ns();
         for (struct conn *o = h->conns.next; o != &h->conns; o = o->next)
-            if (!o->busy && !o->shut && o->fd >= 0 &&
-                now - o->waiting_since > h->header_timeout_ns)
+            if (!o->busy && !o->shut && o->fd >= 0 && now - o->waiting_since > h->header_timeout_ns)
                 conn_shut(h, o, CLOSE_HEADER_TIMEOUT);
         close_log(h, now); /* also what the accept path could not log yet */
     }
@@ -902,8 +899,8 @@ static void http_free(struct hk_http *h)
     free(h);
 }
 
-int hk_http_start(const struct hk_http_options *opt, struct hk_registry *reg,
-                  struct hk_http **ret, struct hk_error *err)
+int hk_http_start(const struct hk_http_options *opt, struct hk_registry *reg, struct hk_http **ret,
+                  struct hk_error *err)
 {
     struct sockaddr_storage ss;
     socklen_t len;
@@ -939,7 +936,9 @@ int hk_http_start(const struct hk_http_options *opt, struct hk_registry *reg,
             goto fail;
     }
     h->tls = wc && wc->tls;
-    if ((r = state_new(wc, &h->state, err)) < 0)
+    r = state_new(wc, &h->state, err); /* owns wc from here, on failure too */
+    wc = h->state ? h->state->wc : NULL;
+    if (r < 0)
         goto fail;
     if (h->tls && (r = cred_from_wc(h->state->wc, &h->cred, err)) < 0)
         goto fail;
@@ -968,8 +967,8 @@ int hk_http_start(const struct hk_http_options *opt, struct hk_registry *reg,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, hard_limit,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(opt->timeout_s ? opt->timeout_s : 30),
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_NOTIFY_CONNECTION,
-        on_connection, h, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+        on_connection, h, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_log, NULL, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     if (!h->daemon) {
         snprintf(err->msg, sizeof(err->msg), "cannot listen on %s: %s",
                  opt->listen_address ? opt->listen_address : ":9810",
@@ -988,9 +987,7 @@ int hk_http_start(const struct hk_http_options *opt, struct hk_registry *reg,
     *ret = h;
     return 0;
 fail:
-    if (!h->state)
-        hk_webconfig_free(wc);
-    http_free(h);
+    http_free(h); /* wc: NULL, freed by state_new, or the state's */
     return r;
 }
 
@@ -1051,23 +1048,23 @@ void hk_http_stop(struct hk_http *h)
 }
 
 static const char *const handler_label[] = {"handler", NULL};
-static const struct hk_metric_desc desc_requests = {
-    "hakari_http_requests_total", "HTTP requests received, by handler.", HK_METRIC_COUNTER, "",
-    handler_label};
-static const struct hk_metric_desc desc_500 = {
-    "hakari_http_render_errors_total", "Scrapes answered 500 because rendering failed.",
-    HK_METRIC_COUNTER, "", NULL};
-static const struct hk_metric_desc desc_render = {
-    "hakari_http_render_seconds_total", "Time spent rendering exposition bodies.",
-    HK_METRIC_COUNTER, "seconds", NULL};
+static const struct hk_metric_desc desc_requests = {"hakari_http_requests_total",
+                                                    "HTTP requests received, by handler.",
+                                                    HK_METRIC_COUNTER, "", handler_label};
+static const struct hk_metric_desc desc_500 = {"hakari_http_render_errors_total",
+                                               "Scrapes answered 500 because rendering failed.",
+                                               HK_METRIC_COUNTER, "", NULL};
+static const struct hk_metric_desc desc_render = {"hakari_http_render_seconds_total",
+                                                  "Time spent rendering exposition bodies.",
+                                                  HK_METRIC_COUNTER, "seconds", NULL};
 static const struct hk_metric_desc desc_renders = {
     "hakari_http_renders_total",
     "Exposition bodies rendered (one per snapshot, endpoint and format).", HK_METRIC_COUNTER, "",
     NULL};
 
 static const struct hk_metric_desc desc_unauth = {
-    "hakari_http_unauthorized_total",
-    "Requests refused with 401 (basic auth missing or wrong).", HK_METRIC_COUNTER, "", NULL};
+    "hakari_http_unauthorized_total", "Requests refused with 401 (basic auth missing or wrong).",
+    HK_METRIC_COUNTER, "", NULL};
 static const struct hk_metric_desc desc_tls_rejected = {
     "hakari_http_tls_client_cert_rejected_total",
     "TLS client certificates that did not verify against client_ca_file (a missing one is "

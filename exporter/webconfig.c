@@ -370,11 +370,10 @@ static int prio_add(char *buf, size_t cap, const char *sign, const char *item)
 static int parse_tls(struct hk_webconfig *wc, const struct hk_yaml_node *t, int dirfd,
                      struct hk_error *err)
 {
-    static const char *const keys[] = {"cert_file",     "key_file",
-                                       "client_ca_file", "client_auth_type",
-                                       "min_version",   "max_version",
-                                       "cipher_suites", "prefer_server_cipher_suites",
-                                       "curve_preferences", NULL};
+    static const char *const keys[] = {
+        "cert_file",         "key_file",    "client_ca_file", "client_auth_type",
+        "min_version",       "max_version", "cipher_suites",  "prefer_server_cipher_suites",
+        "curve_preferences", NULL};
     int r = hk_yaml_check_keys(t, keys, err);
     if (r < 0)
         return r;
@@ -443,8 +442,7 @@ static int parse_tls(struct hk_webconfig *wc, const struct hk_yaml_node *t, int 
     if ((n = hk_yaml_get(t, "max_version")) && (vmax = version_index(n, err)) < 0)
         return vmax;
     if (vmin > vmax)
-        return hk_error_at(err, hk_yaml_get(t, "min_version"),
-                           "min_version is above max_version");
+        return hk_error_at(err, hk_yaml_get(t, "min_version"), "min_version is above max_version");
     for (int v = vmax; v >= vmin; v--)
         prio_add(prio, sizeof(prio), "+", versions[v].gnutls);
     if ((n = hk_yaml_get(t, "cipher_suites"))) {
@@ -505,16 +503,16 @@ static int parse_tls(struct hk_webconfig *wc, const struct hk_yaml_node *t, int 
     const char *errpos = NULL;
     int g = gnutls_priority_init(&pc, prio, &errpos);
     if (g < 0)
-        return hk_error_at(err, t, "TLS settings give an invalid GnuTLS priority \"%s\" (at \"%s\")",
-                           prio, errpos ? errpos : "?");
+        return hk_error_at(err, t,
+                           "TLS settings give an invalid GnuTLS priority \"%s\" (at \"%s\")", prio,
+                           errpos ? errpos : "?");
     gnutls_priority_deinit(pc);
     if (!(wc->priorities = strdup(prio)))
         return -ENOMEM;
     return 0;
 }
 
-static int parse_users(struct hk_webconfig *wc, const struct hk_yaml_node *u,
-                       struct hk_error *err)
+static int parse_users(struct hk_webconfig *wc, const struct hk_yaml_node *u, struct hk_error *err)
 {
     int r = hk_yaml_expect(u, HK_YAML_MAP, err);
     if (r < 0 || u->kind != HK_YAML_MAP || u->n == 0)
@@ -540,11 +538,13 @@ static int parse_users(struct hk_webconfig *wc, const struct hk_yaml_node *u,
         /* bcrypt: $2a$, $2b$ or $2y$, two-digit cost, 53 characters of salt and hash. */
         const char *h = v->kind == HK_YAML_SCALAR ? v->scalar : "";
         bool shape = strlen(h) == 60 && h[0] == '$' && h[1] == '2' &&
-                     (h[2] == 'a' || h[2] == 'b' || h[2] == 'y') && h[3] == '$' &&
-                     h[4] >= '0' && h[4] <= '3' && h[5] >= '0' && h[5] <= '9' && h[6] == '$';
+                     (h[2] == 'a' || h[2] == 'b' || h[2] == 'y') && h[3] == '$' && h[4] >= '0' &&
+                     h[4] <= '3' && h[5] >= '0' && h[5] <= '9' && h[6] == '$';
         if (!shape)
-            return hk_error_at(err, v, "basic_auth_users.%s: expected a bcrypt hash ($2y$…, 60 "
-                                       "characters)", k->scalar);
+            return hk_error_at(err, v,
+                               "basic_auth_users.%s: expected a bcrypt hash ($2y$…, 60 "
+                               "characters)",
+                               k->scalar);
         a->users[i].name = strdup(k->scalar);
         a->users[i].hash = strdup(h);
         a->nusers++;
@@ -555,8 +555,7 @@ static int parse_users(struct hk_webconfig *wc, const struct hk_yaml_node *u,
     return 0;
 }
 
-static int parse_http(struct hk_webconfig *wc, const struct hk_yaml_node *h,
-                      struct hk_error *err)
+static int parse_http(struct hk_webconfig *wc, const struct hk_yaml_node *h, struct hk_error *err)
 {
     static const char *const keys[] = {"http2", "headers", NULL};
     int r = hk_yaml_check_keys(h, keys, err);
@@ -573,10 +572,9 @@ static int parse_http(struct hk_webconfig *wc, const struct hk_yaml_node *h,
     if (n->n > MAX_HEADERS)
         return hk_error_at(err, n, "more than %d headers", MAX_HEADERS);
     /* Headers the server itself owns cannot be overridden (as upstream). */
-    static const char *const reserved[] = {"Authorization", "Content-Length", "Content-Type",
-                                           "Content-Encoding", "Date", "Server",
-                                           "WWW-Authenticate", "Transfer-Encoding", "Connection",
-                                           NULL};
+    static const char *const reserved[] = {
+        "Authorization", "Content-Length",   "Content-Type",      "Content-Encoding", "Date",
+        "Server",        "WWW-Authenticate", "Transfer-Encoding", "Connection",       NULL};
     wc->headers = calloc(n->n, sizeof(*wc->headers));
     if (!wc->headers)
         return -ENOMEM;
@@ -628,8 +626,8 @@ int hk_webconfig_load(const char *path, struct hk_webconfig **ret, struct hk_err
         snprintf(err->msg, sizeof(err->msg), "%.400s: %s", dir, strerror(-r));
         goto out;
     }
-    static const char *const top[] = {"tls_server_config", "http_server_config",
-                                      "basic_auth_users", NULL};
+    static const char *const top[] = {"tls_server_config", "http_server_config", "basic_auth_users",
+                                      NULL};
     if ((r = hk_yaml_expect(root, HK_YAML_MAP, err)) < 0 ||
         (r = hk_yaml_check_keys(root, top, err)) < 0)
         goto out;

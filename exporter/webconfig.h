@@ -28,7 +28,7 @@ struct hk_webconfig {
     bool tls;
     char *cert_pem; /* file contents, NUL-terminated */
     char *key_pem;
-    char *ca_pem;  /* NULL without client_ca_file */
+    char *ca_pem; /* NULL without client_ca_file */
     /* Where they came from, to re-read them when rotated: the config file's directory (an open
      * O_PATH descriptor, -1 without TLS) and the names as written in the config. */
     int dirfd;

@@ -60,7 +60,8 @@ static void test_format(void **state)
         enum hk_textfmt got = hk_negotiate_format(cases[i].accept);
         if (got != cases[i].want)
             fail_msg("Accept \"%s\": got %s, want %s", cases[i].accept ? cases[i].accept : "(none)",
-                     got == OM ? "OpenMetrics" : "text", cases[i].want == OM ? "OpenMetrics" : "text");
+                     got == OM ? "OpenMetrics" : "text",
+                     cases[i].want == OM ? "OpenMetrics" : "text");
     }
 }
 
@@ -102,8 +103,9 @@ static void test_gzip(void **state)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         if (hk_negotiate_gzip(cases[i].ae) != cases[i].want)
-            fail_msg("Accept-Encoding \"%s\": got %s, want %s", cases[i].ae ? cases[i].ae : "(none)",
-                     cases[i].want ? "identity" : "gzip", cases[i].want ? "gzip" : "identity");
+            fail_msg("Accept-Encoding \"%s\": got %s, want %s",
+                     cases[i].ae ? cases[i].ae : "(none)", cases[i].want ? "identity" : "gzip",
+                     cases[i].want ? "gzip" : "identity");
 }
 
 int main(void)
