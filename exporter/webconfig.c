@@ -422,7 +422,7 @@ static int parse_tls(struct hk_webconfig *wc, const struct hk_yaml_node *t, int 
     struct hk_webconfig_tls_files f = {wc->cert_pem, wc->key_pem, wc->ca_pem};
     gnutls_certificate_credentials_t cred = NULL;
     struct hk_error cerr = {""};
-    if ((r = hk_webconfig_credentials(&f, &cred, &cerr)) == -ENOKEY)
+    if ((r = hk_webconfig_credentials(&f, &cred, &cerr)) == -ENOKEY && ca)
         return hk_error_at(err, ca, "client_ca_file \"%s\": %s", ca->scalar, cerr.msg);
     if (r < 0)
         return hk_error_at(err, cert, "certificate \"%s\" with key \"%s\": %s", cert->scalar,
