@@ -343,7 +343,6 @@ static void tls_maybe_rotate(struct hk_http *h, struct state *st)
     bool due = now - h->tls_checked >= 1000000000ULL;
     if (due)
         h->tls_checked = now;
-    bool unchanged_files = true;
     pthread_mutex_unlock(&h->lock);
     if (!due)
         return;
@@ -353,10 +352,10 @@ static void tls_maybe_rotate(struct hk_http *h, struct state *st)
     if (r == 0) {
         pthread_mutex_lock(&h->lock);
         const struct hk_webconfig_tls_files *cur = &h->cred->files;
-        unchanged_files = same_text(cur->cert_pem, f.cert_pem) &&
-                          same_text(cur->key_pem, f.key_pem) && same_text(cur->ca_pem, f.ca_pem);
+        bool unchanged = same_text(cur->cert_pem, f.cert_pem) &&
+                         same_text(cur->key_pem, f.key_pem) && same_text(cur->ca_pem, f.ca_pem);
         pthread_mutex_unlock(&h->lock);
-        if (unchanged_files) {
+        if (unchanged) {
             hk_webconfig_tls_files_free(&f);
             return;
         }
