@@ -3,7 +3,8 @@
 # one 200, same pid); an invalid new web config keeps the old one and the log says why; the
 # certificate and key files rotated on disk (openssl, a new serial) are served at the next
 # handshake without a signal, a half-done rotation (new certificate, old key) keeps the old pair.
-# A client scrapes over new TLS connections the whole time: not one scrape may fail.
+# A client scrapes over new TLS connections the whole time: not one scrape may fail. Then mutual
+# TLS on by SIGHUP, and the client CA file rotated on disk is used without a signal.
 source "$(dirname "$0")/../lib.sh"
 
 cd "$TMP"
@@ -135,5 +136,31 @@ read -r ok bad <scrapes
 echo "scrapes during reloads and rotations: $ok ok, $bad failed"
 [ "$bad" = 0 ] || fail "$bad scrapes failed: $(cat scraper.log)"
 [ "$ok" -ge 20 ] || fail "only $ok scrapes"
+
+log "client CA: on by SIGHUP, then its file rotated on disk (no signal)"
+for n in 1 2; do
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj "/CN=client ca $n" -keyout "clientca$n.key" -out "clientca$n.crt" 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=scraper $n" \
+        -keyout "client$n.key" -out "client$n.csr" 2>/dev/null
+    printf 'extendedKeyUsage=clientAuth\n' >client.ext
+    openssl x509 -req -in "client$n.csr" -CA "clientca$n.crt" -CAkey "clientca$n.key" \
+        -set_serial 7 -days 2 -extfile client.ext -out "client$n.crt" 2>/dev/null
+done
+cp clientca1.crt clientca.crt
+cat >web.yml <<YML
+tls_server_config:
+  cert_file: hakari.crt
+  key_file: hakari.key
+  client_auth_type: RequireAndVerifyClientCert
+  client_ca_file: clientca.crt
+YML
+kill -HUP "$pid"
+mtls() { code --cert "client$1.crt" --key "client$1.key" "$url/metrics/self" 2>/dev/null; }
+until_true 10 eval '[ "$(mtls 1)" = 200 ]' || fail "client certificate of CA 1 refused: $(tail -2 hakari.log)"
+[ "$(mtls 2)" = 200 ] && fail "client certificate of CA 2 accepted while CA 1 is configured"
+cp clientca2.crt clientca.crt
+until_true 10 eval '[ "$(mtls 2)" = 200 ]' || fail "rotated client CA not used"
+[ "$(mtls 1)" = 200 ] && fail "client certificate of the old CA still accepted"
 kill -0 "$pid" || fail "hakari died"
 [ "$(pgrep -f "web.config.file=$TMP/web.yml" | head -1)" = "$pid" ] || fail "not the same process"
