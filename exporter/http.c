@@ -112,6 +112,7 @@ struct conn {
     struct state *st; /* TLS: the settings its handshake uses */
     struct tls_cred *cred;
     int fd;
+    unsigned char peer[16]; /* client IP address (v4 in the first 4 bytes), for eviction */
     uint64_t waiting_since; /* mono ns: accepted, or its last response completed */
     bool busy;              /* a request is being answered */
     bool shut;              /* shut down by us; libmicrohttpd closes it */
@@ -787,6 +788,14 @@ static void conn_start(struct hk_http *h, struct MHD_Connection *c, void **socke
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     cn->fd = ci ? ci->connect_fd : -1;
+    ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            memcpy(cn->peer, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+        else if (sa->sa_family == AF_INET6)
+            memcpy(cn->peer, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
+    }
     if (h->tls) {
         ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
         if (ci && ci->tls_session)
@@ -801,13 +810,24 @@ static void conn_start(struct hk_http *h, struct MHD_Connection *c, void **socke
     h->conns.prev = cn;
     h->nlive++;
     if (h->nlive > h->max_conns) {
-        /* Full: make room by closing the connection that has waited longest for a request
-         * (idle, or trickling its header), or refuse this one if all are being answered. */
+        /* Full: make room by closing, among the client addresses holding the most connections,
+         * the connection that has waited longest for a request (idle, or trickling its
+         * header), or refuse this one if all are being answered. One address flooding us
+         * thus evicts its own connections before a scraper's. */
         struct conn *victim = cn;
-        for (struct conn *o = h->conns.next; o != &h->conns; o = o->next)
-            if (o != cn && !o->busy && !o->shut && o->fd >= 0 &&
-                (victim == cn || o->waiting_since < victim->waiting_since))
+        size_t victim_n = 0;
+        for (struct conn *o = h->conns.next; o != &h->conns; o = o->next) {
+            if (o == cn || o->busy || o->shut || o->fd < 0)
+                continue;
+            size_t n = 0;
+            for (struct conn *p = h->conns.next; p != &h->conns; p = p->next)
+                n += !p->shut && memcmp(p->peer, o->peer, sizeof(o->peer)) == 0;
+            if (victim == cn || n > victim_n ||
+                (n == victim_n && o->waiting_since < victim->waiting_since)) {
                 victim = o;
+                victim_n = n;
+            }
+        }
         if (cn->fd >= 0 || victim != cn)
             conn_shut(h, victim, victim == cn ? CLOSE_REFUSED : CLOSE_EVICTED);
         close_log(h, now);

@@ -3,7 +3,8 @@
 # second (reopened as soon as they are closed) used to keep /metrics unreachable for as long as
 # they went on, and 64 idle ones for 30 s: now a connection past --web.max-connections evicts
 # the one that has waited longest for a request, and one without a complete header within
-# --web.read-header-timeout is closed; both are counted and logged. Bounded: ~20 s.
+# --web.read-header-timeout is closed; both are counted and logged. Eviction picks the address
+# holding the most connections. Bounded: ~20 s.
 source "$(dirname "$0")/../lib.sh"
 
 cd "$TMP"
@@ -85,6 +86,35 @@ scrape /-/ready
 scrape /metrics
 wait "$loris" || true
 until_true 10 eval '[ "$(counter evicted)" -gt "$before" ]' || fail "idle evictions not counted"
+
+log "a flood from one address evicts its own connections before another address's"
+"$PY" - "$port" <<'PY' || fail "eviction picked the wrong address"
+import socket, sys, time
+port = int(sys.argv[1])
+def conn(src):
+    s = socket.socket()
+    s.bind((src, 0))
+    s.connect(("127.0.0.1", port))
+    return s
+def closed(s):
+    s.setblocking(False)
+    try:
+        return s.recv(1) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+mine = conn("127.0.0.1")  # the oldest: a scraper's idle keep-alive connection
+time.sleep(0.3)
+flood = [conn("127.0.0.2") for _ in range(63)]
+time.sleep(0.3)
+flood += [conn("127.0.0.2") for _ in range(10)]
+time.sleep(1)
+n = sum(closed(s) for s in flood)
+print("127.0.0.2: %d of %d closed; 127.0.0.1: %s" % (n, len(flood), "closed" if closed(mine) else "open"))
+assert not closed(mine)
+assert n >= 10
+PY
 
 log "the header deadline closes a trickling connection"
 port2=$(free_port)
