@@ -1099,8 +1099,9 @@ static const char *const reason_label[] = {"reason", NULL};
 static const struct hk_metric_desc desc_closed = {
     "hakari_http_connections_closed_total",
     "Connections closed by hakari: header_timeout (no complete request header within "
-    "--web.read-header-timeout), evicted (the oldest waiting connection, to make room past "
-    "--web.max-connections), refused (past the limit with every connection busy).",
+    "--web.read-header-timeout), evicted (the longest-waiting connection of the client address "
+    "holding the most, to make room past --web.max-connections), refused (past the limit with "
+    "every connection busy).",
     HK_METRIC_COUNTER, "", reason_label};
 static const struct hk_metric_desc desc_conns = {
     "hakari_http_connections", "Open HTTP connections (not counting those being closed).",
