@@ -38,6 +38,15 @@ static int http_options(const struct hk_exporter_flags *f, struct hk_http_option
         }
         o->timeout_s = (unsigned)(ms / 1000);
     }
+    if (f->header_timeout) {
+        int64_t ms;
+        if (hk_parse_duration_ms(f->header_timeout, &ms) < 0 || ms < 100 || ms > 3600000) {
+            snprintf(err->msg, sizeof(err->msg),
+                     "--web.read-header-timeout: expected a duration 100ms..1h");
+            return -EINVAL;
+        }
+        o->header_timeout_ms = (unsigned)ms;
+    }
     return 0;
 }
 
@@ -83,6 +92,11 @@ int hk_exporters_reconfigure(struct hk_exporters *e, const struct hk_config *cfg
                              struct hk_error *err)
 {
     return hk_rw_reconfigure(e->rw, cfg, err);
+}
+
+int hk_exporters_reload_web(struct hk_exporters *e, struct hk_error *err)
+{
+    return e && e->http ? hk_http_reload(e->http, err) : 0;
 }
 
 void hk_exporters_stop(struct hk_exporters *e)

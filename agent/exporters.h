@@ -12,6 +12,7 @@ struct hk_exporter_flags {
     const char *config_file;     /* --web.config.file */
     const char *max_connections; /* --web.max-connections */
     const char *timeout;         /* --web.timeout */
+    const char *header_timeout;  /* --web.read-header-timeout */
 };
 
 struct hk_exporters;
@@ -25,6 +26,8 @@ int hk_exporters_start(const struct hk_exporter_flags *flags, const struct hk_co
 /* Applies a new config (remote-write endpoints …); on failure the old one stays. */
 int hk_exporters_reconfigure(struct hk_exporters *e, const struct hk_config *cfg,
                              struct hk_error *err);
+/* SIGHUP for the HTTP server: re-reads --web.config.file (see hk_http_reload). */
+int hk_exporters_reload_web(struct hk_exporters *e, struct hk_error *err);
 /* Stops serving and flushes (remote-write savepoints). Accepts NULL. */
 void hk_exporters_stop(struct hk_exporters *e);
 

@@ -44,8 +44,12 @@ static void usage(FILE *out)
             "                              exit 0 (valid) or 1\n"
             "  --web.listen-address=ADDR   where /metrics is served (default :9810; \"\" disables)\n"
             "  --web.config.file=FILE      TLS and basic auth, Prometheus web-config format\n"
-            "  --web.max-connections=N     concurrent HTTP connections (default 64)\n"
+            "  --web.max-connections=N     concurrent HTTP connections (default 64); past it the\n"
+            "                              one waiting longest for a request is closed\n"
             "  --web.timeout=DURATION      per-connection idle timeout (default 30s)\n"
+            "  --web.read-header-timeout=DURATION  time allowed to send a complete request\n"
+            "                              header, also the most a connection may wait between\n"
+            "                              requests (default 10s)\n"
             "  --path.rootfs=DIR           host root (default /; /host/root in a DaemonSet)\n"
             "  --path.procfs=DIR           default <rootfs>/proc\n"
             "  --path.sysfs=DIR            default <rootfs>/sys\n"
@@ -68,8 +72,9 @@ static void usage(FILE *out)
     for (size_t i = 0; hk_collectors[i]; i++)
         fprintf(out, "  %-22s %-4s %s\n", hk_collectors[i]->name,
                 hk_collectors[i]->default_enabled ? "on" : "off", hk_collectors[i]->help);
-    fprintf(out, "\nSignals: SIGHUP reloads the config file (a bad one keeps the old config);\n"
-                 "SIGTERM/SIGINT stop cleanly.\n");
+    fprintf(out, "\nSignals: SIGHUP reloads the config file and --web.config.file (a bad one keeps\n"
+                 "the old one); TLS certificate, key and client CA files are re-read when they\n"
+                 "change on disk, without a signal. SIGTERM/SIGINT stop cleanly.\n");
 }
 
 /* Options whose flag may be given several times, each adding one list item (node_exporter's
@@ -129,6 +134,8 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->web.max_connections = v;
         } else if ((v = flag_value(argc, argv, &i, a, "--web.timeout"))) {
             o->web.timeout = v;
+        } else if ((v = flag_value(argc, argv, &i, a, "--web.read-header-timeout"))) {
+            o->web.header_timeout = v;
         } else if ((v = flag_value(argc, argv, &i, a, "--path.rootfs"))) {
             o->rootfs = v;
         } else if ((v = flag_value(argc, argv, &i, a, "--path.procfs"))) {
@@ -358,13 +365,20 @@ int main(int argc, char **argv)
             sigsuspend(&oldmask);
         if (got_hup) {
             got_hup = 0;
+            /* The web config on its own: a bad one keeps the previous one, and does not stand
+             * in the way of the main config (nor the other way round). */
+            struct hk_error werr = {""};
+            int wr = hk_exporters_reload_web(exp, &werr);
+            if (wr < 0)
+                hk_log_error("web config reload failed, keeping the previous one", "file",
+                             o.web.config_file, "err", werr.msg[0] ? werr.msg : strerror(-wr));
+            else if (wr > 0)
+                hk_log_info("web config reloaded", "file", o.web.config_file);
             struct hk_config *ncfg = calloc(1, sizeof(*ncfg));
             struct hk_error nerr = {""};
             if (!ncfg)
                 continue;
             r = load_config(&o, ncfg, &nerr);
-            if (r == 0)
-                r = hk_exporters_check(&o.web, ncfg, &nerr);
             if (r == 0)
                 r = hk_scheduler_reconfigure(sched, ncfg, &nerr);
             if (r == 0 && (r = hk_exporters_reconfigure(exp, ncfg, &nerr)) < 0) {

@@ -97,6 +97,11 @@ void hk_webconfig_free(struct hk_webconfig *wc)
         free(wc->key_pem);
     }
     free(wc->ca_pem);
+    free(wc->cert_file);
+    free(wc->key_file);
+    free(wc->ca_file);
+    if (wc->dirfd >= 0)
+        close(wc->dirfd);
     free(wc->priorities);
     for (size_t i = 0; i < wc->nheaders; i++) {
         free(wc->headers[i].name);
@@ -202,6 +207,73 @@ static int read_named_file(int dirfd, const struct hk_yaml_node *node, char **re
     return 0;
 }
 
+int hk_webconfig_credentials(const struct hk_webconfig_tls_files *f,
+                             gnutls_certificate_credentials_t *ret, struct hk_error *err)
+{
+    gnutls_certificate_credentials_t cred = NULL;
+    if (gnutls_certificate_allocate_credentials(&cred) < 0)
+        return -ENOMEM;
+    gnutls_datum_t c = {(unsigned char *)f->cert_pem, (unsigned)strlen(f->cert_pem)};
+    gnutls_datum_t k = {(unsigned char *)f->key_pem, (unsigned)strlen(f->key_pem)};
+    int g = gnutls_certificate_set_x509_key_mem(cred, &c, &k, GNUTLS_X509_FMT_PEM);
+    if (g < 0) {
+        gnutls_certificate_free_credentials(cred);
+        snprintf(err->msg, sizeof(err->msg), "%s", gnutls_strerror(g));
+        return -EINVAL;
+    }
+    if (f->ca_pem) {
+        gnutls_datum_t d = {(unsigned char *)f->ca_pem, (unsigned)strlen(f->ca_pem)};
+        g = gnutls_certificate_set_x509_trust_mem(cred, &d, GNUTLS_X509_FMT_PEM);
+        if (g <= 0) {
+            gnutls_certificate_free_credentials(cred);
+            snprintf(err->msg, sizeof(err->msg), "%s",
+                     g < 0 ? gnutls_strerror(g) : "no certificate in the file");
+            return -ENOKEY;
+        }
+    }
+    *ret = cred;
+    return 0;
+}
+
+void hk_webconfig_tls_files_free(struct hk_webconfig_tls_files *f)
+{
+    free(f->cert_pem);
+    if (f->key_pem) {
+        explicit_bzero(f->key_pem, strlen(f->key_pem));
+        free(f->key_pem);
+    }
+    free(f->ca_pem);
+    memset(f, 0, sizeof(*f));
+}
+
+static int reread(int dirfd, const char *name, char **ret, struct hk_error *err)
+{
+    ssize_t n = hk_read_regular_alloc(dirfd, name, MAX_PEM_BYTES, ret);
+    if (n >= 0)
+        return 0;
+    snprintf(err->msg, sizeof(err->msg), "cannot read \"%.300s\": %s", name,
+             n == -EFBIG    ? "larger than 1 MiB"
+             : n == -EINVAL ? "not a regular file"
+                            : strerror((int)-n));
+    return (int)n;
+}
+
+int hk_webconfig_read_tls_files(const struct hk_webconfig *wc, struct hk_webconfig_tls_files *f,
+                                struct hk_error *err)
+{
+    memset(f, 0, sizeof(*f));
+    if (!wc->tls || wc->dirfd < 0)
+        return -EINVAL;
+    int r;
+    if ((r = reread(wc->dirfd, wc->cert_file, &f->cert_pem, err)) < 0 ||
+        (r = reread(wc->dirfd, wc->key_file, &f->key_pem, err)) < 0 ||
+        (wc->ca_file && (r = reread(wc->dirfd, wc->ca_file, &f->ca_pem, err)) < 0)) {
+        hk_webconfig_tls_files_free(f);
+        return r;
+    }
+    return 0;
+}
+
 static const struct {
     const char *go;
     enum hk_client_auth type;
@@ -298,11 +370,10 @@ static int prio_add(char *buf, size_t cap, const char *sign, const char *item)
 static int parse_tls(struct hk_webconfig *wc, const struct hk_yaml_node *t, int dirfd,
                      struct hk_error *err)
 {
-    static const char *const keys[] = {"cert_file",     "key_file",
-                                       "client_ca_file", "client_auth_type",
-                                       "min_version",   "max_version",
-                                       "cipher_suites", "prefer_server_cipher_suites",
-                                       "curve_preferences", NULL};
+    static const char *const keys[] = {
+        "cert_file",         "key_file",    "client_ca_file", "client_auth_type",
+        "min_version",       "max_version", "cipher_suites",  "prefer_server_cipher_suites",
+        "curve_preferences", NULL};
     int r = hk_yaml_check_keys(t, keys, err);
     if (r < 0)
         return r;
@@ -348,27 +419,20 @@ static int parse_tls(struct hk_webconfig *wc, const struct hk_yaml_node *t, int 
     }
 
     /* Key, certificate and CA must load, and the key must match the certificate. */
+    struct hk_webconfig_tls_files f = {wc->cert_pem, wc->key_pem, wc->ca_pem};
     gnutls_certificate_credentials_t cred = NULL;
-    if (gnutls_certificate_allocate_credentials(&cred) < 0)
-        return -ENOMEM;
-    gnutls_datum_t c = {(unsigned char *)wc->cert_pem, (unsigned)strlen(wc->cert_pem)};
-    gnutls_datum_t k = {(unsigned char *)wc->key_pem, (unsigned)strlen(wc->key_pem)};
-    int g = gnutls_certificate_set_x509_key_mem(cred, &c, &k, GNUTLS_X509_FMT_PEM);
-    if (g < 0) {
-        gnutls_certificate_free_credentials(cred);
+    struct hk_error cerr = {""};
+    if ((r = hk_webconfig_credentials(&f, &cred, &cerr)) == -ENOKEY && ca)
+        return hk_error_at(err, ca, "client_ca_file \"%s\": %s", ca->scalar, cerr.msg);
+    if (r < 0)
         return hk_error_at(err, cert, "certificate \"%s\" with key \"%s\": %s", cert->scalar,
-                           key->scalar, gnutls_strerror(g));
-    }
-    if (ca && wc->ca_pem) {
-        gnutls_datum_t d = {(unsigned char *)wc->ca_pem, (unsigned)strlen(wc->ca_pem)};
-        g = gnutls_certificate_set_x509_trust_mem(cred, &d, GNUTLS_X509_FMT_PEM);
-        if (g <= 0) {
-            gnutls_certificate_free_credentials(cred);
-            return hk_error_at(err, ca, "client_ca_file \"%s\": %s", ca->scalar,
-                               g < 0 ? gnutls_strerror(g) : "no certificate in the file");
-        }
-    }
+                           key->scalar, cerr.msg);
     gnutls_certificate_free_credentials(cred);
+    if (!(wc->cert_file = strdup(cert->scalar)) || !(wc->key_file = strdup(key->scalar)) ||
+        (ca && !(wc->ca_file = strdup(ca->scalar))))
+        return -ENOMEM;
+    if ((wc->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0)) < 0)
+        return -errno;
 
     /* Priority string: versions, then suites and curves when restricted. */
     char prio[2048] = "NORMAL:-VERS-ALL";
@@ -378,8 +442,7 @@ static int parse_tls(struct hk_webconfig *wc, const struct hk_yaml_node *t, int 
     if ((n = hk_yaml_get(t, "max_version")) && (vmax = version_index(n, err)) < 0)
         return vmax;
     if (vmin > vmax)
-        return hk_error_at(err, hk_yaml_get(t, "min_version"),
-                           "min_version is above max_version");
+        return hk_error_at(err, hk_yaml_get(t, "min_version"), "min_version is above max_version");
     for (int v = vmax; v >= vmin; v--)
         prio_add(prio, sizeof(prio), "+", versions[v].gnutls);
     if ((n = hk_yaml_get(t, "cipher_suites"))) {
@@ -438,18 +501,18 @@ static int parse_tls(struct hk_webconfig *wc, const struct hk_yaml_node *t, int 
         prio_add(prio, sizeof(prio), "", "%SERVER_PRECEDENCE");
     gnutls_priority_t pc;
     const char *errpos = NULL;
-    g = gnutls_priority_init(&pc, prio, &errpos);
+    int g = gnutls_priority_init(&pc, prio, &errpos);
     if (g < 0)
-        return hk_error_at(err, t, "TLS settings give an invalid GnuTLS priority \"%s\" (at \"%s\")",
-                           prio, errpos ? errpos : "?");
+        return hk_error_at(err, t,
+                           "TLS settings give an invalid GnuTLS priority \"%s\" (at \"%s\")", prio,
+                           errpos ? errpos : "?");
     gnutls_priority_deinit(pc);
     if (!(wc->priorities = strdup(prio)))
         return -ENOMEM;
     return 0;
 }
 
-static int parse_users(struct hk_webconfig *wc, const struct hk_yaml_node *u,
-                       struct hk_error *err)
+static int parse_users(struct hk_webconfig *wc, const struct hk_yaml_node *u, struct hk_error *err)
 {
     int r = hk_yaml_expect(u, HK_YAML_MAP, err);
     if (r < 0 || u->kind != HK_YAML_MAP || u->n == 0)
@@ -475,11 +538,13 @@ static int parse_users(struct hk_webconfig *wc, const struct hk_yaml_node *u,
         /* bcrypt: $2a$, $2b$ or $2y$, two-digit cost, 53 characters of salt and hash. */
         const char *h = v->kind == HK_YAML_SCALAR ? v->scalar : "";
         bool shape = strlen(h) == 60 && h[0] == '$' && h[1] == '2' &&
-                     (h[2] == 'a' || h[2] == 'b' || h[2] == 'y') && h[3] == '$' &&
-                     h[4] >= '0' && h[4] <= '3' && h[5] >= '0' && h[5] <= '9' && h[6] == '$';
+                     (h[2] == 'a' || h[2] == 'b' || h[2] == 'y') && h[3] == '$' && h[4] >= '0' &&
+                     h[4] <= '3' && h[5] >= '0' && h[5] <= '9' && h[6] == '$';
         if (!shape)
-            return hk_error_at(err, v, "basic_auth_users.%s: expected a bcrypt hash ($2y$…, 60 "
-                                       "characters)", k->scalar);
+            return hk_error_at(err, v,
+                               "basic_auth_users.%s: expected a bcrypt hash ($2y$…, 60 "
+                               "characters)",
+                               k->scalar);
         a->users[i].name = strdup(k->scalar);
         a->users[i].hash = strdup(h);
         a->nusers++;
@@ -490,8 +555,7 @@ static int parse_users(struct hk_webconfig *wc, const struct hk_yaml_node *u,
     return 0;
 }
 
-static int parse_http(struct hk_webconfig *wc, const struct hk_yaml_node *h,
-                      struct hk_error *err)
+static int parse_http(struct hk_webconfig *wc, const struct hk_yaml_node *h, struct hk_error *err)
 {
     static const char *const keys[] = {"http2", "headers", NULL};
     int r = hk_yaml_check_keys(h, keys, err);
@@ -508,10 +572,9 @@ static int parse_http(struct hk_webconfig *wc, const struct hk_yaml_node *h,
     if (n->n > MAX_HEADERS)
         return hk_error_at(err, n, "more than %d headers", MAX_HEADERS);
     /* Headers the server itself owns cannot be overridden (as upstream). */
-    static const char *const reserved[] = {"Authorization", "Content-Length", "Content-Type",
-                                           "Content-Encoding", "Date", "Server",
-                                           "WWW-Authenticate", "Transfer-Encoding", "Connection",
-                                           NULL};
+    static const char *const reserved[] = {
+        "Authorization", "Content-Length",   "Content-Type",      "Content-Encoding", "Date",
+        "Server",        "WWW-Authenticate", "Transfer-Encoding", "Connection",       NULL};
     wc->headers = calloc(n->n, sizeof(*wc->headers));
     if (!wc->headers)
         return -ENOMEM;
@@ -546,6 +609,7 @@ int hk_webconfig_load(const char *path, struct hk_webconfig **ret, struct hk_err
         r = -ENOMEM;
         goto out;
     }
+    wc->dirfd = -1;
     /* Files named in the config are relative to its directory. */
     char dir[4096];
     const char *slash = strrchr(path, '/');
@@ -562,8 +626,8 @@ int hk_webconfig_load(const char *path, struct hk_webconfig **ret, struct hk_err
         snprintf(err->msg, sizeof(err->msg), "%.400s: %s", dir, strerror(-r));
         goto out;
     }
-    static const char *const top[] = {"tls_server_config", "http_server_config",
-                                      "basic_auth_users", NULL};
+    static const char *const top[] = {"tls_server_config", "http_server_config", "basic_auth_users",
+                                      NULL};
     if ((r = hk_yaml_expect(root, HK_YAML_MAP, err)) < 0 ||
         (r = hk_yaml_check_keys(root, top, err)) < 0)
         goto out;

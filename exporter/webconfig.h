@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <gnutls/gnutls.h>
+
 #include "core/yaml.h"
 
 enum hk_client_auth {
@@ -26,7 +28,11 @@ struct hk_webconfig {
     bool tls;
     char *cert_pem; /* file contents, NUL-terminated */
     char *key_pem;
-    char *ca_pem;  /* NULL without client_ca_file */
+    char *ca_pem; /* NULL without client_ca_file */
+    /* Where they came from, to re-read them when rotated: the config file's directory (an open
+     * O_PATH descriptor, -1 without TLS) and the names as written in the config. */
+    int dirfd;
+    char *cert_file, *key_file, *ca_file;
     enum hk_client_auth client_auth;
     char *priorities; /* GnuTLS priority string from min/max_version and cipher_suites */
     size_t nusers;
@@ -39,6 +45,19 @@ struct hk_webconfig {
  * config file's directory, key and certificate must match). 0 or -errno with err set. */
 int hk_webconfig_load(const char *path, struct hk_webconfig **ret, struct hk_error *err);
 void hk_webconfig_free(struct hk_webconfig *wc);
+
+/* The TLS files as they are on disk now, NUL-terminated (ca NULL without client_ca_file). */
+struct hk_webconfig_tls_files {
+    char *cert_pem, *key_pem, *ca_pem;
+};
+/* Re-reads wc's cert_file, key_file and client_ca_file (same limits and errors as at load). */
+int hk_webconfig_read_tls_files(const struct hk_webconfig *wc, struct hk_webconfig_tls_files *f,
+                                struct hk_error *err);
+void hk_webconfig_tls_files_free(struct hk_webconfig_tls_files *f);
+/* GnuTLS credentials holding the certificate and key (which must match) and, when ca_pem is
+ * set, the client CA as trust. 0, or -errno with err naming the failing part. */
+int hk_webconfig_credentials(const struct hk_webconfig_tls_files *f,
+                             gnutls_certificate_credentials_t *ret, struct hk_error *err);
 
 /* Basic auth: true when user/password match a configured user (bcrypt via crypt_r, compared in
  * constant time; successes are cached for a short while under a keyed hash of user+password).

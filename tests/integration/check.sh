@@ -109,6 +109,7 @@ for f in $flags; do
     --web.config.file) args=(--config.check "$f=$TMP/web.yml") ;;
     --web.max-connections) args=(--config.check "$f=10") ;;
     --web.timeout) args=(--config.check "$f=10s") ;;
+    --web.read-header-timeout) args=(--config.check "$f=5s") ;;
     --path.rootfs) args=(--config.check "$f=/") ;;
     --path.procfs) args=(--config.check "$f=/proc") ;;
     --path.sysfs) args=(--config.check "$f=/sys") ;;

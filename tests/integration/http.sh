@@ -33,6 +33,13 @@ plain_size=$(stat -c %s "$TMP/plain")
 curl -fsS -H 'Accept-Encoding: gzip;q=0, identity' -D "$TMP/gz0.h" -o "$TMP/gz0" "$url/metrics"
 grep -qi '^content-encoding: gzip' "$TMP/gz0.h" && fail "gzip sent despite q=0"
 cmp "$TMP/plain" "$TMP/gz0" || fail "identity body differs"
+# Exact tokens and q-values, not substrings (the parser's cases: tests/unit/test_http_negotiate.c).
+for ae in 'notgzip' 'gzip;q=0' '*, gzip;q=0' 'identity;q=1, gzip;q=0.5'; do
+    curl -fsS -H "Accept-Encoding: $ae" -D "$TMP/ae.h" -o /dev/null "$url/metrics"
+    grep -qi '^content-encoding: gzip' "$TMP/ae.h" && fail "gzip sent for Accept-Encoding: $ae"
+done
+curl -fsS -H 'Accept-Encoding: identity;q=0.1, gzip;q=0.5' -D "$TMP/ae.h" -o /dev/null "$url/metrics"
+grep -qi '^content-encoding: gzip' "$TMP/ae.h" || fail "no gzip for gzip;q=0.5 over identity;q=0.1"
 
 log "OpenMetrics by Accept"
 curl -fsS -H 'Accept: application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5' \
@@ -55,6 +62,12 @@ assert names["hakari_collection_cycles"].type == "counter", names["hakari_collec
 assert names["node_load1"].type == "gauge"
 print("openmetrics families:", len(fams))
 PY
+for accept in 'application/openmetrics-text;q=0' 'application/openmetrics-text;q=0.2, text/plain' \
+    'application/openmetrics-textual' 'text/plain, application/openmetrics-text'; do
+    curl -fsS -H "Accept: $accept" -D "$TMP/acc.h" -o /dev/null "$url/metrics"
+    grep -qi '^content-type: text/plain; version=0.0.4' "$TMP/acc.h" ||
+        fail "Accept: $accept: not text 0.0.4: $(grep -i content-type "$TMP/acc.h")"
+done
 # OpenMetrics + gzip together.
 curl -fsS -H 'Accept: application/openmetrics-text' -H 'Accept-Encoding: gzip' -o "$TMP/omgz" "$url/metrics"
 gunzip -c "$TMP/omgz" | cmp - "$TMP/om" || fail "gzip OpenMetrics body differs"

@@ -94,6 +94,13 @@ bg hakari1 "$HAKARI" --web.listen-address="127.0.0.1:$port" --web.config.file="$
 c() { curl -sS --cacert ca.crt -o body -D headers -w '%{http_code}' "$@"; }
 until_true 30 eval '[ "$(c -u "alice:s3cret pass" "$url/-/ready" 2>/dev/null)" = 200 ]' || fail "TLS server did not come up: $(cat "$TMP/hakari1.log")"
 [ "$(c "$url/metrics")" = 401 ] || fail "no credentials: not 401"
+# The probes answer without credentials (they disclose nothing); every other path needs them.
+[ "$(c "$url/-/healthy")" = 200 ] || fail "/-/healthy without credentials: not 200"
+[ "$(c "$url/-/ready")" = 200 ] || fail "/-/ready without credentials: not 200"
+[ "$(c -u 'alice:wrong' "$url/-/healthy")" = 200 ] || fail "/-/healthy with wrong credentials: not 200"
+for path in / /metrics/node /metrics/cadvisor /metrics/self /nope; do
+    [ "$(c "$url$path")" = 401 ] || fail "$path without credentials: not 401"
+done
 grep -qi '^www-authenticate: Basic realm="hakari"' headers || fail "401 without WWW-Authenticate: $(cat headers)"
 grep -qi '^x-frame-options: deny' headers || fail "configured header missing on 401"
 [ "$(c -u 'alice:wrong' "$url/metrics")" = 401 ] || fail "wrong password: not 401"
@@ -102,14 +109,14 @@ grep -qi '^x-frame-options: deny' headers || fail "configured header missing on 
 [ "$(c -u 'alice:s3cret pass' "$url/metrics")" = 200 ] || fail "right credentials: not 200"
 grep -q '^hakari_build_info' body || fail "no metrics over TLS"
 grep -qi '^x-frame-options: deny' headers || fail "configured header missing"
-[ "$(c -u 'bob:s3cret pass' "$url/-/healthy")" = 200 ] || fail "second user refused"
+[ "$(c -u 'bob:s3cret pass' "$url/metrics/self")" = 200 ] || fail "second user refused"
 [ "$(c -u 'alice:s3cret pass' -X POST "$url/metrics")" = 405 ] || fail "POST with auth: not 405"
 # The verification cache: many scrapes, few bcrypt runs (each costs tens of ms by design).
-for _ in $(seq 20); do c -u 'alice:s3cret pass' "$url/-/healthy" >/dev/null; done
+for _ in $(seq 20); do c -u 'alice:s3cret pass' "$url/metrics/self" >/dev/null; done
 sleep 1.5
 c -u 'alice:s3cret pass' "$url/metrics" >/dev/null
 unauth=$(sed -n 's/^hakari_http_unauthorized_total //p' body)
-[ "${unauth:-0}" -ge 4 ] || fail "hakari_http_unauthorized_total=$unauth, want >= 4"
+[ "${unauth:-0}" -ge 9 ] || fail "hakari_http_unauthorized_total=$unauth, want >= 9"
 # 3 wrong attempts that reached bcrypt (unknown user included, against a dummy hash) + 1 per
 # user that succeeded; the 20+ other successful requests were answered from the cache.
 bcrypts=$(sed -n 's/^hakari_http_auth_bcrypt_total //p' body)

@@ -3,13 +3,20 @@
 (own strategic-merge resolver; compared with `kubectl kustomize` when kubectl exists), required
 fields and cross-references hold, the container's capabilities equal the set docs/operations.md
 documents, and every rendered hakari.yml plus the container args pass `hakari --config.check`."""
+import base64
+import http.client
 import json
 import os
 import re
 import shutil
+import socket
+import ssl
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.error
+import urllib.request
 
 import yaml
 
@@ -293,7 +300,8 @@ def check_set(name, objs, caps):
             ok(get("ConfigMap", v["configMap"]["name"]) or v["configMap"].get("optional"), cw,
                f"ConfigMap {v['configMap']['name']} missing")
         if "secret" in v:
-            ok(get("Secret", v["secret"]["secretName"]) or v["secret"].get("optional"), cw,
+            ok(get("Secret", v["secret"]["secretName"]) or v["secret"].get("optional") or
+               v["secret"]["secretName"] in certificate_secrets(objs), cw,
                f"Secret {v['secret']['secretName']} missing and not optional")
     for e in env.values():
         ref = (e.get("valueFrom") or {}).get("secretKeyRef")
@@ -402,6 +410,114 @@ def check_rules(where, o):
         os.unlink(fh.name)
 
 
+def certificate_secrets(objs):
+    """Secrets that cert-manager Certificates of the set fill (tls.crt, tls.key, ca.crt)."""
+    return {o["spec"]["secretName"] for o in objs
+            if o.get("kind") == "Certificate" and o.get("apiVersion", "").startswith("cert-manager.io/")}
+
+
+def make_certificate(dst, cert):
+    """What cert-manager puts in a Certificate's Secret, made with openssl: a self-signed
+    certificate for the Certificate's DNS names (ca.crt is the certificate itself)."""
+    names = (cert["spec"].get("dnsNames") or []) + ["localhost"]
+    san = ",".join(f"DNS:{n}" for n in names) + ",IP:127.0.0.1"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+                    "-subj", "/CN=" + cert["spec"].get("commonName", names[0]),
+                    "-addext", "subjectAltName=" + san,
+                    "-keyout", os.path.join(dst, "tls.key"), "-out", os.path.join(dst, "tls.crt")],
+                   check=True, capture_output=True, timeout=30)
+    shutil.copy(os.path.join(dst, "tls.crt"), os.path.join(dst, "ca.crt"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def probe_check(where, ds, c, args, envp, by):
+    """With --web.config.file: the probes' scheme matches the web config (HTTPS with
+    tls_server_config), the scrape configs (ServiceMonitor/PodMonitor) use its scheme and send
+    basic auth when users are set, and a hakari started with the container's args answers the
+    probes as the kubelet sends them (no credentials, certificate not verified) while /metrics
+    refuses a client without credentials."""
+    wcf = next((a.split("=", 1)[1] for a in args if a.startswith("--web.config.file=")), None)
+    tls, users = False, False
+    if wcf:
+        with open(wcf, encoding="utf-8") as fh:
+            wc = yaml.load(fh, Loader=Loader) or {}
+        tls = bool((wc.get("tls_server_config") or {}).get("cert_file"))
+        users = bool(wc.get("basic_auth_users"))
+    scheme = "HTTPS" if tls else "HTTP"
+    probes = {}
+    for probe in ("livenessProbe", "readinessProbe"):
+        hg = (c.get(probe) or {}).get("httpGet") or {}
+        ok(hg.get("scheme", "HTTP") == scheme, where,
+           f"{probe} scheme {hg.get('scheme', 'HTTP')}, the web config serves {scheme}")
+        ok(not hg.get("httpHeaders"), where, f"{probe}: the probe paths need no headers")
+        probes[probe] = (hg.get("path"), hg.get("scheme", "HTTP"))
+    for o in by.values():
+        if o.get("kind") not in ("ServiceMonitor", "PodMonitor"):
+            continue
+        for ep in (o["spec"].get("endpoints") or o["spec"].get("podMetricsEndpoints") or []):
+            ew = f"{where}: {o['kind']}/{o['metadata']['name']} endpoint {ep.get('path')}"
+            ok(ep.get("scheme", "http").lower() == scheme.lower(), ew,
+               f"scheme {ep.get('scheme', 'http')}, the agent serves {scheme}")
+            ok(bool(ep.get("basicAuth")) == users, ew,
+               "basicAuth must be set exactly when basic_auth_users is")
+            for ref in [((ep.get("basicAuth") or {}).get(k) or {}) for k in ("username", "password")]:
+                if ref:
+                    s = by.get(("Secret", NAMESPACE, ref.get("name"))) or {}
+                    ok(ref.get("key") in (s.get("stringData") or {}) or
+                       ref.get("key") in (s.get("data") or {}), ew,
+                       f"basicAuth secret {ref.get('name')}/{ref.get('key')} missing")
+    if not wcf:
+        return
+    port = free_port()
+    run = [a for a in args if not a.startswith("--web.listen-address=")]
+    run += [f"--web.listen-address=127.0.0.1:{port}", "--collection.interval=1s"]
+    with open(os.devnull, "wb") as devnull:
+        proc = subprocess.Popen([HAKARI] + run, env=envp, stdout=devnull, stderr=subprocess.PIPE)
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # as the kubelet does for HTTPS probes
+
+    def get(path, sch=scheme, auth=None):
+        req = urllib.request.Request(f"{sch.lower()}://127.0.0.1:{port}{path}")
+        if auth:
+            req.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
+        try:
+            with urllib.request.urlopen(req, timeout=5, context=ctx if sch == "HTTPS" else None) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+        except (OSError, http.client.HTTPException):
+            return None
+    try:
+        got = {}
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            got = {p: get(path, sch) for p, (path, sch) in probes.items()}
+            if all(v == 200 for v in got.values()) or proc.poll() is not None:
+                break
+            time.sleep(0.3)
+        ok(all(v == 200 for v in got.values()), where,
+           f"the rendered probes as the kubelet sends them: {got}; hakari: "
+           f"{proc.stderr.read().decode()[-300:] if proc.poll() is not None else 'running'}")
+        if users:
+            ok(get("/metrics") == 401, where, "/metrics answers without credentials")
+        print(f"{where}: probes over {scheme} without credentials: {got}")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+
+
 def config_check(where, ds, c, by):
     """Materialise the container's view (ConfigMap and Secret volumes as files, the queue
     hostPath as a directory, env from the downward API with fake values) in a temp dir and run
@@ -421,6 +537,10 @@ def config_check(where, ds, c, by):
                         fh.write(val)
             elif "secret" in v:
                 s = by.get(("Secret", NAMESPACE, v["secret"]["secretName"])) or {}
+                cert = next((o for o in by.values() if o.get("kind") == "Certificate" and
+                             o["spec"].get("secretName") == v["secret"]["secretName"]), None)
+                if cert and not s:
+                    make_certificate(dst, cert)
                 for k, val in (s.get("stringData") or {}).items():
                     with open(os.path.join(dst, k), "w", encoding="utf-8") as fh:
                         fh.write(str(val))
@@ -478,6 +598,7 @@ def config_check(where, ds, c, by):
            "--config.check accepted an unknown top-level key")
         with open(cf, "w", encoding="utf-8") as fh:
             fh.write(good)
+        probe_check(where, ds, c, args, envp, by)
         # ${NODE_NAME} really reaches external_labels.node.
         cfg = yaml.load(good, Loader=Loader)
         ok(((cfg.get("global") or {}).get("external_labels") or {}).get("node") == "${NODE_NAME}",
