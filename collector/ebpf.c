@@ -442,7 +442,8 @@ static void rotate_missing(struct ebpf_state *s)
     for (int h = 0; h < HK_HIER_COUNT; h++) {
         struct idset tmp = s->missing_prev[h];
         s->missing_prev[h] = s->missing_now[h];
-        qsort(s->missing_prev[h].ids, s->missing_prev[h].n, sizeof(uint64_t), u64_cmp);
+        if (s->missing_prev[h].n > 1) /* ids may be NULL when empty: qsort(NULL) is UB */
+            qsort(s->missing_prev[h].ids, s->missing_prev[h].n, sizeof(uint64_t), u64_cmp);
         s->missing_now[h] = tmp;
         s->missing_now[h].n = 0;
     }

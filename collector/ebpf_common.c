@@ -620,7 +620,8 @@ int hk_ebpf_rows_settle(struct hk_ebpf_rows *rows, const struct hk_containers *t
         }
         e->row = NULL;
     }
-    qsort(l->now, l->nnow, sizeof(*l->now), entry_cmp);
+    if (l->nnow > 1) /* qsort(NULL, 0, …) is undefined (UBSan) */
+        qsort(l->now, l->nnow, sizeof(*l->now), entry_cmp);
     struct ledger_entry *tmp = l->prev;
     size_t tcap = l->capprev;
     l->prev = l->now;

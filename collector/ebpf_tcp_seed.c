@@ -220,7 +220,8 @@ void hk_ebpf_tcp_attribute_v1(struct hk_tcp_sock *socks, size_t nsocks, int proc
             close(dfd);
         return;
     }
-    qsort(socks, nsocks, sizeof(*socks), cmp_inode);
+    if (nsocks > 1)
+        qsort(socks, nsocks, sizeof(*socks), cmp_inode);
     size_t pids = 0, fds = 0;
     struct dirent *de;
     while ((de = readdir(d)) && pids < SEED_MAX_PIDS && fds < SEED_MAX_FDS) {
