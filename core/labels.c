@@ -1,6 +1,7 @@
 /* Label validation, UTF-8 repair, ordering and series hashing. */
 #include "core/labels.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static bool is_alpha_(unsigned char c)
@@ -114,10 +115,18 @@ size_t hk_utf8_repair(char *dst, const char *s, size_t len)
     return o;
 }
 
+static int label_name_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct hk_label *)a)->name, ((const struct hk_label *)b)->name);
+}
+
 bool hk_labels_sort(struct hk_label *labels, size_t n)
 {
-    /* Label sets are small (typically < 12): insertion sort beats qsort and needs no callback. */
-    for (size_t i = 1; i < n; i++) {
+    /* Label sets are small (typically < 12): insertion sort beats qsort and needs no callback.
+     * Large sets (external_labels from a config) must not go quadratic: qsort. */
+    if (n > 32)
+        qsort(labels, n, sizeof(*labels), label_name_cmp);
+    for (size_t i = 1; i < n && n <= 32; i++) {
         struct hk_label t = labels[i];
         size_t j = i;
         while (j > 0 && strcmp(labels[j - 1].name, t.name) > 0) {
