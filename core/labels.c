@@ -72,6 +72,11 @@ static size_t utf8_seq(const unsigned char *s, size_t left)
     return n;
 }
 
+size_t hk_utf8_char_len(const char *s, size_t left)
+{
+    return left ? utf8_seq((const unsigned char *)s, left) : 0;
+}
+
 size_t hk_utf8_valid_prefix(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;

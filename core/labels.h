@@ -20,6 +20,9 @@ bool hk_metric_name_valid(const char *name, size_t len);
  * or len if all of it is valid. */
 size_t hk_utf8_valid_prefix(const char *s, size_t len);
 bool hk_utf8_valid(const char *s, size_t len);
+/* Length (1-4) of the valid UTF-8 character at s (left bytes available), or 0 if none starts
+ * there. */
+size_t hk_utf8_char_len(const char *s, size_t left);
 /* Copies s into dst replacing each invalid byte with U+FFFD (3 bytes); dst must hold 3*len+1.
  * Returns the output length (dst is NUL-terminated). */
 size_t hk_utf8_repair(char *dst, const char *s, size_t len);
