@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "collector/cgroup_internal.h"
+#include "core/labels.h"
+#include "core/log.h"
 
 bool hk_kube_is_container_id(const char *s, size_t len)
 {
@@ -218,8 +220,16 @@ static int meta_fill(struct hk_kube_meta *m, const char *container, const char *
     return 0;
 }
 
+/* A record with a string that decodes to a NUL byte is refused whole (as an unreadable one):
+ * cJSON would end the string there, and two containers named "a\0b" and "a\0c" would both be
+ * "a". Kubernetes names never hold one; a record that does is broken or hostile. */
 static cJSON *parse_json(const char *json, size_t len)
 {
+    if (hk_json_has_nul(json, len)) {
+        hk_log_warn("container runtime record refused: a string holds a NUL byte",
+                    "collector", "cgroup");
+        return NULL;
+    }
     return cJSON_ParseWithLength(json, len);
 }
 
@@ -263,7 +273,7 @@ int hk_kube_parse_crio_oci(const char *json, size_t len, struct hk_kube_meta *re
         goto out;
     const char *lj = jstr(ann, "io.kubernetes.cri-o.Labels");
     if (lj)
-        labels = cJSON_Parse(lj);
+        labels = parse_json(lj, strlen(lj));
     struct hk_kube_meta m = {0};
     m.sandbox = strcmp(type, "sandbox") == 0;
     const char *container = crio_label(ann, labels, "io.kubernetes.container.name");

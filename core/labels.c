@@ -120,6 +120,27 @@ size_t hk_utf8_repair(char *dst, const char *s, size_t len)
     return o;
 }
 
+bool hk_label_value_valid(const char *s, size_t len)
+{
+    return !memchr(s, '\0', len) && hk_utf8_valid(s, len);
+}
+
+bool hk_json_has_nul(const char *json, size_t len)
+{
+    if (memchr(json, '\0', len))
+        return true;
+    /* Escapes only occur in strings; skipping each escape's second byte keeps "\\u0000" (an
+     * escaped backslash, then text) apart from "\u0000". */
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (json[i] != '\\')
+            continue;
+        if (json[i + 1] == 'u' && i + 6 <= len && memcmp(json + i + 2, "0000", 4) == 0)
+            return true;
+        i++;
+    }
+    return false;
+}
+
 static int label_name_cmp(const void *a, const void *b)
 {
     return strcmp(((const struct hk_label *)a)->name, ((const struct hk_label *)b)->name);

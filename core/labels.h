@@ -27,6 +27,15 @@ size_t hk_utf8_char_len(const char *s, size_t left);
  * Returns the output length (dst is NUL-terminated). */
 size_t hk_utf8_repair(char *dst, const char *s, size_t len);
 
+/* Label values are C strings: a NUL byte inside one would end it early, so "a\0b" and "a\0c"
+ * would both become "a" (two series collapsed, one value kept). Producers that hold values with
+ * a length refuse those with a NUL (and count them) instead of passing them on:
+ * hk_label_value_valid is false for a NUL byte or invalid UTF-8 in s (len bytes). */
+bool hk_label_value_valid(const char *s, size_t len);
+/* Whether JSON text (len bytes) has a string that would decode to a NUL byte: a raw NUL or a
+ * \u0000 escape. cJSON ends such strings at the NUL, so documents holding one are refused. */
+bool hk_json_has_nul(const char *json, size_t len);
+
 /* Sorts by name (byte order). Returns false if a name repeats. */
 bool hk_labels_sort(struct hk_label *labels, size_t n);
 int hk_labels_cmp(const struct hk_label *a, size_t na, const struct hk_label *b, size_t nb);
