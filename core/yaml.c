@@ -212,24 +212,25 @@ static size_t key_hash(const char *s)
     return (size_t)hk_hash_bytes(0x6b657973ULL, s, strlen(s));
 }
 
-/* Index of a key equal to s, or -1. */
-static long keyset_find(const struct keyset *ks, const struct hk_yaml_node *map, const char *s)
+/* The key of map equal to s, or NULL. */
+static const struct hk_yaml_node *keyset_find(const struct keyset *ks,
+                                              const struct hk_yaml_node *map, const char *s)
 {
     if (!ks->slot) {
         for (size_t i = 0; i < map->n; i++) {
             key_compares++;
             if (strcmp(map->keys[i]->scalar, s) == 0)
-                return (long)i;
+                return map->keys[i];
         }
-        return -1;
+        return NULL;
     }
     for (size_t h = key_hash(s) & (ks->cap - 1);; h = (h + 1) & (ks->cap - 1)) {
         if (!ks->slot[h])
-            return -1;
-        size_t i = ks->slot[h] - 1;
+            return NULL;
+        const struct hk_yaml_node *k = map->keys[ks->slot[h] - 1];
         key_compares++;
-        if (strcmp(map->keys[i]->scalar, s) == 0)
-            return (long)i;
+        if (strcmp(k->scalar, s) == 0)
+            return k;
     }
 }
 
@@ -316,10 +317,10 @@ static int parse_collection(struct builder *b, struct hk_yaml_node *n, int depth
                 node_free(key);
                 goto out;
             }
-            long dup = keyset_find(&ks, n, key->scalar);
-            if (dup >= 0) {
+            const struct hk_yaml_node *dup = keyset_find(&ks, n, key->scalar);
+            if (dup) {
                 r = hk_error_at(b->err, key, "duplicate key \"%s\" (first at line %u)",
-                                key->scalar, n->keys[dup]->line);
+                                key->scalar, dup->line);
                 node_free(key);
                 goto out;
             }
