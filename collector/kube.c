@@ -327,7 +327,8 @@ out:
 int hk_kube_parse_sandbox_image(const char *toml, size_t len, char *buf, size_t cap)
 {
     /* containerd 1.x: sandbox_image = "…" under the CRI plugin; 2.x: sandbox = "…" under
-     * [plugins.'io.containerd.cri.v1.images'.pinned_images]. */
+     * [plugins.'io.containerd.cri.v1.images'.pinned_images]. -EINVAL (besides the -ENOENT of
+     * cgroup_internal.h) for a value with a NUL byte or invalid UTF-8. */
     const char *p = toml, *end = toml + len;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -352,6 +353,10 @@ int hk_kube_parse_sandbox_image(const char *toml, size_t len, char *buf, size_t 
                     char quote = *q++;
                     const char *close = memchr(q, quote, (size_t)(e - q));
                     if (close && (size_t)(close - q) < cap && close > q) {
+                        /* The image label value: no NUL byte (it would cut the name short)
+                         * and valid UTF-8. */
+                        if (!hk_label_value_valid(q, (size_t)(close - q)))
+                            return -EINVAL;
                         memcpy(buf, q, (size_t)(close - q));
                         buf[close - q] = '\0';
                         return 0;

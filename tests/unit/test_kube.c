@@ -68,6 +68,19 @@ static void test_docker_and_crio_nul(void **state)
     hk_kube_meta_clear(&m);
 }
 
+static void test_sandbox_image_nul(void **state)
+{
+    (void)state;
+    char img[64];
+    static const char ok[] = "  sandbox_image = \"registry.k8s.io/pause:3.9\"\n";
+    assert_int_equal(hk_kube_parse_sandbox_image(S(ok), img, sizeof(img)), 0);
+    assert_string_equal(img, "registry.k8s.io/pause:3.9");
+    static const char nul[] = "  sandbox_image = \"pause\0evil:3.9\"\n";
+    assert_int_equal(hk_kube_parse_sandbox_image(nul, sizeof(nul) - 1, img, sizeof(img)), -EINVAL);
+    static const char bad_utf8[] = "  sandbox_image = \"pause\xff:3.9\"\n";
+    assert_int_equal(hk_kube_parse_sandbox_image(S(bad_utf8), img, sizeof(img)), -EINVAL);
+}
+
 static int pods_seen;
 
 static void on_pod(const char *uid, const char *name, const char *ns,
@@ -113,6 +126,7 @@ int main(void)
         cmocka_unit_test(test_containerd_nul),
         cmocka_unit_test(test_docker_and_crio_nul),
         cmocka_unit_test(test_kubelet_nul),
+        cmocka_unit_test(test_sandbox_image_nul),
         cmocka_unit_test(test_helpers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
