@@ -68,6 +68,8 @@ struct rl_slot {
     int64_t last_ms; /* when tokens were last refilled */
     uint32_t tokens;
     uint64_t suppressed;
+    enum hk_log_level level;
+    char msg[96]; /* for the summary of held-back lines (hk_log_flush_suppressed) */
 };
 
 static pthread_mutex_t rl_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -104,14 +106,18 @@ static uint64_t line_key(enum hk_log_level level, const char *msg, va_list ap)
 }
 
 /* True if the line may be written; *ret_suppressed = lines of this key held back before it. */
-static bool rl_admit(uint64_t key, uint64_t *ret_suppressed)
+static bool rl_admit(uint64_t key, enum hk_log_level level, const char *msg,
+                     uint64_t *ret_suppressed)
 {
     bool ok;
     pthread_mutex_lock(&rl_lock);
     int64_t now = rl_clock ? rl_clock() : monotonic_ms();
     struct rl_slot *s = &rl_table[key % RL_SLOTS];
     if (s->key != key) {
-        *s = (struct rl_slot){.key = key, .last_ms = now, .tokens = RL_BURST};
+        /* New key, or a colliding one taking the slot (the old key's held-back count is
+         * forgotten: 128 slots make that rare, and it never hides a line). */
+        *s = (struct rl_slot){.key = key, .last_ms = now, .tokens = RL_BURST, .level = level};
+        snprintf(s->msg, sizeof(s->msg), "%s", msg);
     } else if (now - s->last_ms >= RL_REFILL_MS) {
         int64_t add = (now - s->last_ms) / RL_REFILL_MS;
         s->tokens = add >= RL_BURST - (int64_t)s->tokens ? RL_BURST : s->tokens + (uint32_t)add;
@@ -302,22 +308,10 @@ static void put_field(struct line *l, bool json, const char *k, const char *v)
     }
 }
 
-void hk_log(enum hk_log_level level, const char *msg, ...)
+/* Formats and writes one line; suppressed > 0 adds suppressed=N first. */
+static void write_linev(enum hk_log_level level, uint64_t suppressed, const char *msg,
+                        va_list ap)
 {
-    if (!hk_log_enabled(level))
-        return;
-    int saved_errno = errno;
-    uint64_t suppressed = 0;
-    if (level >= HK_LOG_WARN) {
-        va_list kp;
-        va_start(kp, msg);
-        uint64_t key = line_key(level, msg, kp);
-        va_end(kp);
-        if (!rl_admit(key, &suppressed)) {
-            errno = saved_errno;
-            return;
-        }
-    }
     struct line l = {.len = 0};
     char ts[40];
     struct timespec now;
@@ -330,8 +324,6 @@ void hk_log(enum hk_log_level level, const char *msg, ...)
     char supp[24];
     snprintf(supp, sizeof(supp), "%llu", (unsigned long long)suppressed);
 
-    va_list ap;
-    va_start(ap, msg);
     if (json) {
         puts_(&l, "{\"ts\":");
         put_json_string(&l, ts);
@@ -357,11 +349,71 @@ void hk_log(enum hk_log_level level, const char *msg, ...)
         const char *v = va_arg(ap, const char *);
         put_field(&l, json, k, v);
     }
-    va_end(ap);
     if (json)
         put_closer(&l, "}");
     l.buf[l.len++] = '\n';
     ssize_t w = write(STDERR_FILENO, l.buf, l.len);
     (void)w;
+}
+
+static void write_line(enum hk_log_level level, const char *msg, ...)
+{
+    va_list ap;
+    va_start(ap, msg);
+    write_linev(level, 0, msg, ap);
+    va_end(ap);
+}
+
+void hk_log(enum hk_log_level level, const char *msg, ...)
+{
+    if (!hk_log_enabled(level))
+        return;
+    int saved_errno = errno;
+    uint64_t suppressed = 0;
+    va_list ap;
+    if (level >= HK_LOG_WARN) {
+        va_start(ap, msg);
+        uint64_t key = line_key(level, msg, ap);
+        va_end(ap);
+        if (!rl_admit(key, level, msg, &suppressed)) {
+            errno = saved_errno;
+            return;
+        }
+    }
+    va_start(ap, msg);
+    write_linev(level, suppressed, msg, ap);
+    va_end(ap);
+    errno = saved_errno;
+}
+
+void hk_log_flush_suppressed(bool all)
+{
+    struct {
+        enum hk_log_level level;
+        char msg[96];
+        uint64_t n;
+    } due[RL_SLOTS];
+    size_t ndue = 0;
+    pthread_mutex_lock(&rl_lock);
+    int64_t now = rl_clock ? rl_clock() : monotonic_ms();
+    for (size_t i = 0; i < RL_SLOTS; i++) {
+        struct rl_slot *s = &rl_table[i];
+        if (!s->key || !s->suppressed || (!all && now - s->last_ms < RL_REFILL_MS))
+            continue;
+        due[ndue].level = s->level;
+        memcpy(due[ndue].msg, s->msg, sizeof(s->msg));
+        due[ndue].n = s->suppressed;
+        ndue++;
+        s->suppressed = 0;
+    }
+    pthread_mutex_unlock(&rl_lock);
+    /* Written without the limiter (the summary is itself the rate-limited form). */
+    int saved_errno = errno;
+    for (size_t i = 0; i < ndue; i++) {
+        char n[24];
+        snprintf(n, sizeof(n), "%llu", (unsigned long long)due[i].n);
+        write_line(due[i].level, "repeated log lines held back", "suppressed", n, "last_msg",
+                   due[i].msg, (const char *)NULL);
+    }
     errno = saved_errno;
 }

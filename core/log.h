@@ -20,6 +20,11 @@ bool hk_log_enabled(enum hk_log_level level);
 /* hk_log(HK_LOG_WARN, "cannot read file", "path", path, "err", strerror(e), NULL); */
 void hk_log(enum hk_log_level level, const char *msg, ...) __attribute__((sentinel));
 
+/* Writes, for each message whose repeats were held back, one line
+ * msg="repeated log lines held back" suppressed=N last_msg=<message>, so the last state is never
+ * hidden: with all false only for messages quiet for a refill interval (the scheduler calls it
+ * every cycle), with all true for every one (at shutdown). */
+void hk_log_flush_suppressed(bool all);
 /* Tests: the monotonic clock (ms) of the rate limiter (NULL = the real one); resets its state. */
 void hk_log_test_clock(int64_t (*now_ms)(void));
 

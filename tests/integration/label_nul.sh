@@ -4,7 +4,8 @@
 # JSON \u0000 escape ("env\u0000oy", "env\u0000api"): cJSON would cut both to "env", so two
 # containers would carry the same wrong name. The records must be refused (no container="env"),
 # the refusal logged, and — as the agent re-reads the records every cycle — logged at most 5
-# times over 20+ cycles (the rate limit of core/log.c; the first occurrence shows).
+# times over 20+ cycles (the rate limit of core/log.c; the first occurrence shows), with the
+# number held back reported at shutdown.
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/tools/rw_lib.sh"
 
@@ -47,4 +48,8 @@ if [ "$c" -lt 1 ] || [ "$c" -gt 5 ]; then
     fail "refusal logged $c times over 20 cycles (want 1..5)"
 fi
 echo "refusal logged $c times over 20+ cycles"
+# Stopping reports how many were held back.
+stop_pid "$BG_PID"
+grep -q 'msg="repeated log lines held back" suppressed=[1-9][0-9]* last_msg="container runtime record refused' \
+    "$TMP/hakari.log" || { tail -5 "$TMP/hakari.log" >&2; fail "no count of the held-back lines at stop"; }
 echo PASS

@@ -230,6 +230,52 @@ static void test_rate_limit(void **state)
     hk_log_test_clock(NULL);
 }
 
+/* A flapping state (failed, recovered, failed, …) runs out of its burst: the last "failed" is
+ * held back, and the flush says so once the message went quiet, so the log's last word on the
+ * state is not a stale "recovered". */
+static void test_flush_suppressed(void **state)
+{
+    (void)state;
+    hk_log_setup(HK_LOG_INFO, HK_LOG_JSON);
+    fake_now_ms = 5000000;
+    hk_log_test_clock(fake_clock);
+    size_t len;
+    capture_begin();
+    for (int i = 0; i < 6; i++) {
+        hk_log_warn("collector failed", "collector", "cgroup");
+        if (i < 5)
+            hk_log_warn("collector recovered", "collector", "cgroup");
+    }
+    hk_log_flush_suppressed(false); /* not quiet long enough yet: nothing */
+    char *text = capture_end(&len);
+    assert_int_equal(count_lines(text), 10);
+    free(text);
+    fake_now_ms += 12000;
+    capture_begin();
+    hk_log_flush_suppressed(false);
+    hk_log_flush_suppressed(false); /* once only */
+    text = capture_end(&len);
+    cJSON *root = json_line(text, len);
+    assert_string_equal(field(root, "level"), "warn");
+    assert_string_equal(field(root, "msg"), "repeated log lines held back");
+    assert_string_equal(field(root, "suppressed"), "1");
+    assert_string_equal(field(root, "last_msg"), "collector failed");
+    cJSON_Delete(root);
+    free(text);
+    /* all = true (shutdown) reports at once. */
+    for (int i = 0; i < 8; i++)
+        hk_log_error("cannot write queue", "err", "EIO");
+    capture_begin();
+    hk_log_flush_suppressed(true);
+    text = capture_end(&len);
+    root = json_line(text, len);
+    assert_string_equal(field(root, "level"), "error");
+    assert_string_equal(field(root, "suppressed"), "3");
+    cJSON_Delete(root);
+    free(text);
+    hk_log_test_clock(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -237,6 +283,7 @@ int main(void)
         cmocka_unit_test(test_json_long_lines),
         cmocka_unit_test(test_logfmt),
         cmocka_unit_test(test_rate_limit),
+        cmocka_unit_test(test_flush_suppressed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
