@@ -66,8 +66,8 @@ bool hk_log_enabled(enum hk_log_level level)
 struct rl_slot {
     uint64_t key;    /* 0 = empty */
     int64_t last_ms; /* when tokens were last refilled */
-    uint32_t tokens;
     uint64_t suppressed;
+    uint32_t tokens;
     enum hk_log_level level;
     char msg[96]; /* for the summary of held-back lines (hk_log_flush_suppressed) */
 };
