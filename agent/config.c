@@ -58,8 +58,18 @@ static int parse_external_labels(struct hk_config *cfg, const struct hk_yaml_nod
         if (v->kind != HK_YAML_SCALAR)
             return hk_error_at(err, v, "external label \"%s\" must have a string value",
                                k->scalar);
-        if (!hk_utf8_valid(v->scalar, strlen(v->scalar)))
+        size_t vlen = strlen(v->scalar);
+        if (!hk_utf8_valid(v->scalar, vlen))
             return hk_error_at(err, v, "external label \"%s\" is not valid UTF-8", k->scalar);
+        /* Refused, not cut: like Prometheus' label_value_length_limit (a scrape with a longer
+         * value fails whole), and a cut value would label every sent series with something
+         * other than what the file says. */
+        size_t cap = cfg->limits.max_label_value_length;
+        if (cap && vlen > cap)
+            return hk_error_at(err, v,
+                               "external label \"%s\": value is %zu bytes, over "
+                               "limits.max_label_value_length (%zu)",
+                               k->scalar, vlen, cap);
         struct hk_label *l = &cfg->external_labels[cfg->n_external_labels];
         l->name = strdup(k->scalar);
         l->value = strdup(v->scalar);
@@ -247,9 +257,10 @@ int hk_config_load(struct hk_config *cfg, const char *path,
     if ((r = hk_yaml_check_keys(root, top, err)) < 0)
         return r;
     const struct hk_yaml_node *n;
-    if ((n = hk_yaml_get(root, "global")) && (r = parse_global(cfg, n, err)) < 0)
-        return r;
+    /* limits first: global.external_labels are checked against max_label_value_length. */
     if ((n = hk_yaml_get(root, "limits")) && (r = parse_limits(cfg, n, err)) < 0)
+        return r;
+    if ((n = hk_yaml_get(root, "global")) && (r = parse_global(cfg, n, err)) < 0)
         return r;
     if ((n = hk_yaml_get(root, "collectors"))) {
         cfg->collectors = n;

@@ -401,6 +401,7 @@ int main(int argc, char **argv)
     hk_log_info("shutting down");
     hk_scheduler_stop(sched);
     hk_exporters_stop(exp);
+    hk_log_flush_suppressed(true);
 
 out:
     hk_scheduler_free(sched);

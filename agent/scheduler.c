@@ -375,6 +375,8 @@ static void *loop(void *arg)
     while (!s->stop) {
         pthread_mutex_unlock(&s->stop_lock);
         hk_scheduler_run_once(s);
+        /* Counts of repeated log lines that went quiet (core/log.c's rate limit). */
+        hk_log_flush_suppressed(false);
         pthread_mutex_lock(&s->lock);
         int64_t iv = s->interval_ms;
         pthread_mutex_unlock(&s->lock);

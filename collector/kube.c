@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "collector/cgroup_internal.h"
+#include "core/labels.h"
+#include "core/log.h"
 
 bool hk_kube_is_container_id(const char *s, size_t len)
 {
@@ -218,8 +220,16 @@ static int meta_fill(struct hk_kube_meta *m, const char *container, const char *
     return 0;
 }
 
+/* A record with a string that decodes to a NUL byte is refused whole (as an unreadable one):
+ * cJSON would end the string there, and two containers named "a\0b" and "a\0c" would both be
+ * "a". Kubernetes names never hold one; a record that does is broken or hostile. */
 static cJSON *parse_json(const char *json, size_t len)
 {
+    if (hk_json_has_nul(json, len)) {
+        hk_log_warn("container runtime record refused: a string holds a NUL byte",
+                    "collector", "cgroup");
+        return NULL;
+    }
     return cJSON_ParseWithLength(json, len);
 }
 
@@ -263,7 +273,7 @@ int hk_kube_parse_crio_oci(const char *json, size_t len, struct hk_kube_meta *re
         goto out;
     const char *lj = jstr(ann, "io.kubernetes.cri-o.Labels");
     if (lj)
-        labels = cJSON_Parse(lj);
+        labels = parse_json(lj, strlen(lj));
     struct hk_kube_meta m = {0};
     m.sandbox = strcmp(type, "sandbox") == 0;
     const char *container = crio_label(ann, labels, "io.kubernetes.container.name");
@@ -317,7 +327,8 @@ out:
 int hk_kube_parse_sandbox_image(const char *toml, size_t len, char *buf, size_t cap)
 {
     /* containerd 1.x: sandbox_image = "…" under the CRI plugin; 2.x: sandbox = "…" under
-     * [plugins.'io.containerd.cri.v1.images'.pinned_images]. */
+     * [plugins.'io.containerd.cri.v1.images'.pinned_images]. -EINVAL (besides the -ENOENT of
+     * cgroup_internal.h) for a value with a NUL byte or invalid UTF-8. */
     const char *p = toml, *end = toml + len;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -342,6 +353,10 @@ int hk_kube_parse_sandbox_image(const char *toml, size_t len, char *buf, size_t 
                     char quote = *q++;
                     const char *close = memchr(q, quote, (size_t)(e - q));
                     if (close && (size_t)(close - q) < cap && close > q) {
+                        /* The image label value: no NUL byte (it would cut the name short)
+                         * and valid UTF-8. */
+                        if (!hk_label_value_valid(q, (size_t)(close - q)))
+                            return -EINVAL;
                         memcpy(buf, q, (size_t)(close - q));
                         buf[close - q] = '\0';
                         return 0;

@@ -13,6 +13,7 @@
 #include "collector/cgroup_internal.h"
 #include "core/buf.h"
 #include "core/config.h"
+#include "core/labels.h"
 #include "core/fsread.h"
 #include "core/log.h"
 #include "core/yaml.h"
@@ -126,6 +127,12 @@ static void add_statuses(const cJSON *arr, struct hk_kubelet_container *out, siz
 
 int hk_kubelet_parse_pods(const char *json, size_t len, hk_kubelet_pod_fn fn, void *ud)
 {
+    /* A string decoding to a NUL byte would be cut there by cJSON ("a\0b" and "a\0c" both
+     * "a"): the list is refused whole, as one that is not a PodList. */
+    if (hk_json_has_nul(json, len)) {
+        hk_log_warn("kubelet: /pods refused: a string holds a NUL byte");
+        return -EINVAL;
+    }
     cJSON *root = cJSON_ParseWithLength(json, len);
     const cJSON *items = root ? cJSON_GetObjectItemCaseSensitive(root, "items") : NULL;
     if (!cJSON_IsArray(items)) {

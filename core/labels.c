@@ -1,6 +1,7 @@
 /* Label validation, UTF-8 repair, ordering and series hashing. */
 #include "core/labels.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static bool is_alpha_(unsigned char c)
@@ -71,6 +72,11 @@ static size_t utf8_seq(const unsigned char *s, size_t left)
     return n;
 }
 
+size_t hk_utf8_char_len(const char *s, size_t left)
+{
+    return left ? utf8_seq((const unsigned char *)s, left) : 0;
+}
+
 size_t hk_utf8_valid_prefix(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;
@@ -114,10 +120,39 @@ size_t hk_utf8_repair(char *dst, const char *s, size_t len)
     return o;
 }
 
+bool hk_label_value_valid(const char *s, size_t len)
+{
+    return !memchr(s, '\0', len) && hk_utf8_valid(s, len);
+}
+
+bool hk_json_has_nul(const char *json, size_t len)
+{
+    if (memchr(json, '\0', len))
+        return true;
+    /* Escapes only occur in strings; skipping each escape's second byte keeps "\\u0000" (an
+     * escaped backslash, then text) apart from "\u0000". */
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (json[i] != '\\')
+            continue;
+        if (json[i + 1] == 'u' && i + 6 <= len && memcmp(json + i + 2, "0000", 4) == 0)
+            return true;
+        i++;
+    }
+    return false;
+}
+
+static int label_name_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct hk_label *)a)->name, ((const struct hk_label *)b)->name);
+}
+
 bool hk_labels_sort(struct hk_label *labels, size_t n)
 {
-    /* Label sets are small (typically < 12): insertion sort beats qsort and needs no callback. */
-    for (size_t i = 1; i < n; i++) {
+    /* Label sets are small (typically < 12): insertion sort beats qsort and needs no callback.
+     * Large sets (external_labels from a config) must not go quadratic: qsort. */
+    if (n > 32)
+        qsort(labels, n, sizeof(*labels), label_name_cmp);
+    for (size_t i = 1; i < n && n <= 32; i++) {
         struct hk_label t = labels[i];
         size_t j = i;
         while (j > 0 && strcmp(labels[j - 1].name, t.name) > 0) {

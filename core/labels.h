@@ -20,9 +20,21 @@ bool hk_metric_name_valid(const char *name, size_t len);
  * or len if all of it is valid. */
 size_t hk_utf8_valid_prefix(const char *s, size_t len);
 bool hk_utf8_valid(const char *s, size_t len);
+/* Length (1-4) of the valid UTF-8 character at s (left bytes available), or 0 if none starts
+ * there. */
+size_t hk_utf8_char_len(const char *s, size_t left);
 /* Copies s into dst replacing each invalid byte with U+FFFD (3 bytes); dst must hold 3*len+1.
  * Returns the output length (dst is NUL-terminated). */
 size_t hk_utf8_repair(char *dst, const char *s, size_t len);
+
+/* Label values are C strings: a NUL byte inside one would end it early, so "a\0b" and "a\0c"
+ * would both become "a" (two series collapsed, one value kept). Producers that hold values with
+ * a length refuse those with a NUL (and count them) instead of passing them on:
+ * hk_label_value_valid is false for a NUL byte or invalid UTF-8 in s (len bytes). */
+bool hk_label_value_valid(const char *s, size_t len);
+/* Whether JSON text (len bytes) has a string that would decode to a NUL byte: a raw NUL or a
+ * \u0000 escape. cJSON ends such strings at the NUL, so documents holding one are refused. */
+bool hk_json_has_nul(const char *json, size_t len);
 
 /* Sorts by name (byte order). Returns false if a name repeats. */
 bool hk_labels_sort(struct hk_label *labels, size_t n);

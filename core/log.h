@@ -4,6 +4,7 @@
 #define HK_LOG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 enum hk_log_level { HK_LOG_DEBUG, HK_LOG_INFO, HK_LOG_WARN, HK_LOG_ERROR };
 enum hk_log_format { HK_LOG_LOGFMT, HK_LOG_JSON };
@@ -14,8 +15,18 @@ int hk_log_parse_format(const char *name, enum hk_log_format *ret_format);
 void hk_log_setup(enum hk_log_level level, enum hk_log_format format);
 bool hk_log_enabled(enum hk_log_level level);
 
+/* Warnings and errors repeated with the same message and field values are rate-limited per
+ * message: 5 in a row, then 5 a minute; the next line let through carries suppressed=N. */
 /* hk_log(HK_LOG_WARN, "cannot read file", "path", path, "err", strerror(e), NULL); */
 void hk_log(enum hk_log_level level, const char *msg, ...) __attribute__((sentinel));
+
+/* Writes, for each message whose repeats were held back, one line
+ * msg="repeated log lines held back" suppressed=N last_msg=<message>, so the last state is never
+ * hidden: with all false only for messages quiet for a refill interval (the scheduler calls it
+ * every cycle), with all true for every one (at shutdown). */
+void hk_log_flush_suppressed(bool all);
+/* Tests: the monotonic clock (ms) of the rate limiter (NULL = the real one); resets its state. */
+void hk_log_test_clock(int64_t (*now_ms)(void));
 
 #define hk_log_debug(...) hk_log(HK_LOG_DEBUG, __VA_ARGS__, (const char *)NULL)
 #define hk_log_info(...) hk_log(HK_LOG_INFO, __VA_ARGS__, (const char *)NULL)

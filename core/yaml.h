@@ -59,6 +59,10 @@ int hk_yaml_bytes(const struct hk_yaml_node *node, uint64_t *ret, struct hk_erro
 /* strdup of the scalar (ret freed by the caller). */
 int hk_yaml_string(const struct hk_yaml_node *node, char **ret, struct hk_error *err);
 
+/* Key comparisons made so far on this thread by the parser's duplicate-key checks: a counted
+ * measure of parse cost for tests (it must grow linearly with the number of keys). */
+uint64_t hk_yaml_key_compares(void);
+
 /* Plain parsers shared with flags. */
 int hk_parse_duration_ms(const char *s, int64_t *ret_ms);
 int hk_parse_bytes(const char *s, uint64_t *ret);

@@ -2,6 +2,7 @@
 """A remote-write receiver that misbehaves on purpose (fault injection for hakari's sender).
 
 usage: rw_fault_receiver.py --port P --log FILE [--script a,b,c] [--max-samples N]
+                            [--error-body-hex HEX]
                             [--hang-s S] [--retry-after V] [--delay-s S]
 
 Each request takes the next action of --script (then "ok" forever):
@@ -320,7 +321,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         rec["status"] = status
         srv.write(rec)
-        msg = b"" if status == 204 else (b"injected %d\n" % status)
+        msg = b"" if status == 204 else (srv.error_body or (b"injected %d\n" % status))
         self.send_response(status)
         for k, v in hdrs.items():
             self.send_header(k, v)
@@ -349,6 +350,8 @@ def main():
     ap.add_argument("--delay-s", type=float, default=0)
     ap.add_argument("--retry-after", default="2")
     ap.add_argument("--default", default="ok", help="action once the script is used up")
+    ap.add_argument("--error-body-hex", default="",
+                    help="body of every non-2xx answer as hex bytes (e.g. invalid UTF-8: ff)")
     ap.add_argument("--basic", default="", help="require basic auth USER:PASS")
     ap.add_argument("--bearer", default="", help="require Authorization: Bearer TOKEN")
     ap.add_argument("--oauth2", default="", help="serve POST /token for client ID:SECRET and "
@@ -364,6 +367,7 @@ def main():
     srv.hang_s = a.hang_s
     srv.delay_s = a.delay_s
     srv.retry_after = a.retry_after
+    srv.error_body = bytes.fromhex(a.error_body_hex)
     srv.default = a.default
     srv.logf = open(a.log, "a")
     srv.basic, srv.bearer, srv.oauth2, srv.sigv4 = a.basic, a.bearer, a.oauth2, a.sigv4

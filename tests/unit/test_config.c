@@ -250,12 +250,74 @@ static void test_missing_file(void **state)
     hk_config_free(NULL);
 }
 
+/* External label values are held to limits.max_label_value_length like every other label value:
+ * refused at load (Prometheus' label_value_length_limit fails a scrape; nothing is cut), whatever
+ * the order of the sections in the file. */
+static void test_external_label_limits(void **state)
+{
+    (void)state;
+    expect_error("global:\n  external_labels:\n    cluster: abcdefghi\n"
+                 "limits:\n  max_label_value_length: 8\n",
+                 ":3:14: external label \"cluster\": value is 9 bytes, over "
+                 "limits.max_label_value_length (8)");
+    /* Exactly at the limit, and 0 = unlimited. */
+    struct hk_config cfg;
+    struct hk_error err;
+    assert_int_equal(load("limits:\n  max_label_value_length: 8\nglobal:\n  external_labels:\n"
+                          "    cluster: abcdefgh\n",
+                          NULL, 0, &cfg, &err),
+                     0);
+    assert_string_equal(cfg.external_labels[0].value, "abcdefgh");
+    hk_config_free(&cfg);
+    assert_int_equal(load("limits:\n  max_label_value_length: 0\nglobal:\n  external_labels:\n"
+                          "    cluster: abcdefghijklmnopqrstuvwxyz\n",
+                          NULL, 0, &cfg, &err),
+                     0);
+    hk_config_free(&cfg);
+    /* The default limit (4096 bytes) applies without a limits section. */
+    char text[8192];
+    int o = snprintf(text, sizeof(text), "global:\n  external_labels:\n    big: ");
+    memset(text + o, 'x', 4097);
+    snprintf(text + o + 4097, sizeof(text) - (size_t)o - 4097, "\n");
+    expect_error(text, ":3:10: external label \"big\": value is 4097 bytes, over "
+                       "limits.max_label_value_length (4096)");
+    /* A NUL byte would make "a\0b" and "a\0c" the same value "a": refused by the parser. */
+    expect_error("global:\n  external_labels:\n    a: \"x\\0y\"\n",
+                 ":3:8: a NUL byte (\\0) is not allowed in a string");
+}
+
+/* 50k external labels in reverse order: loads (sorted) without quadratic work. */
+static void test_many_external_labels(void **state)
+{
+    (void)state;
+    size_t n = 50000, cap = n * 40 + 64, o = 0;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    o += (size_t)snprintf(text, cap, "global:\n  external_labels:\n");
+    for (size_t i = n; i-- > 0;)
+        o += (size_t)snprintf(text + o, cap - o, "    l%06zu: v%zu\n", i, i);
+    struct hk_config cfg;
+    struct hk_error err;
+    int r = load(text, NULL, 0, &cfg, &err);
+    free(text);
+    if (r < 0)
+        fail_msg("load failed: %s", err.msg);
+    assert_int_equal(cfg.n_external_labels, n);
+    assert_string_equal(cfg.external_labels[0].name, "l000000");
+    assert_string_equal(cfg.external_labels[n - 1].name, "l049999");
+    for (size_t i = 1; i < n; i++)
+        assert_true(strcmp(cfg.external_labels[i - 1].name, cfg.external_labels[i].name) < 0);
+    hk_config_free(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults), cmocka_unit_test(test_full_file),
         cmocka_unit_test(test_errors),   cmocka_unit_test(test_overrides),
         cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_external_label_limits),
+        cmocka_unit_test(test_many_external_labels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
