@@ -915,19 +915,18 @@ int hk_yaml_append_path(struct hk_yaml_node *root, const char *dotted, const cha
             return -ENOMEM;
         first->line = v->line;
         first->col = v->col;
-        struct hk_yaml_node **items = malloc(sizeof(*items));
-        if (!items) {
-            node_free(first);
-            return -ENOMEM;
-        }
-        items[0] = first;
         free(v->scalar);
         free(v->raw);
         v->scalar = NULL;
         v->raw = NULL;
         v->kind = HK_YAML_SEQ;
-        v->items = items;
-        v->n = 1;
+        v->items = NULL;
+        v->n = 0;
+        /* Through append: item arrays grow by doubling, and append knows their capacity. */
+        if (append(v, NULL, first) < 0) {
+            node_free(first);
+            return -ENOMEM;
+        }
     }
     struct hk_yaml_node *item = synthetic(root, HK_YAML_SCALAR, value);
     if (!item || append(v, NULL, item) < 0) {

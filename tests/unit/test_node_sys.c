@@ -408,7 +408,7 @@ static void test_netclass_inherits_netdev_filter(void **state)
     hk_config_init(&cfg);
     struct hk_error err = {{0}};
     const struct hk_config_override ov[] = {
-        {"collectors.netdev.device_exclude", "^veth", "--collector.netdev.device_exclude"}};
+        {"collectors.netdev.device_exclude", "^veth", "--collector.netdev.device_exclude", false}};
     assert_int_equal(hk_config_load(&cfg, NULL, ov, 1, &err), 0);
     struct inst in;
     inst_open_env(&in, "netclass", NULL, &cfg);
