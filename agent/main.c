@@ -68,13 +68,15 @@ static void usage(FILE *out)
             "  --version                   print version and exit\n"
             "  --help                      this text\n"
             "\n"
+            "Signals: SIGHUP reloads the config file and --web.config.file (a bad one keeps\n"
+            "the old one); TLS certificate, key and client CA files are re-read when they\n"
+            "change on disk, without a signal. SIGTERM/SIGINT stop cleanly.\n"
+            "\n"
+            /* Last: scripts read the collector table from here to the end. */
             "Collectors (default state):\n");
     for (size_t i = 0; hk_collectors[i]; i++)
         fprintf(out, "  %-22s %-4s %s\n", hk_collectors[i]->name,
                 hk_collectors[i]->default_enabled ? "on" : "off", hk_collectors[i]->help);
-    fprintf(out, "\nSignals: SIGHUP reloads the config file and --web.config.file (a bad one keeps\n"
-                 "the old one); TLS certificate, key and client CA files are re-read when they\n"
-                 "change on disk, without a signal. SIGTERM/SIGINT stop cleanly.\n");
 }
 
 /* Options whose flag may be given several times, each adding one list item (node_exporter's
