@@ -312,7 +312,7 @@ int main(int argc, char **argv)
         r = hk_scheduler_run_once(sched);
         struct hk_snapshot *snap = hk_registry_acquire(reg);
         struct hk_buf out;
-        hk_buf_init(&out, 0);
+        hk_buf_init(&out, 512u << 20); /* the HTTP server's body cap */
         if (r < 0 || !snap || hk_textfmt_render(snap, HK_TEXTFMT_TEXT, &out) < 0) {
             fprintf(stderr, "hakari: collection failed\n");
             status = 1;

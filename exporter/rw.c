@@ -335,7 +335,7 @@ static void send_metadata(struct endpoint *ep)
     ep->last_meta_ms = now;
     struct hk_rw_family *f = family_view(ep->prev);
     struct hk_buf b;
-    hk_buf_init(&b, 0);
+    hk_buf_init(&b, HK_RW_BODY_MAX);
     if (f && hk_rw_encode_metadata_v1(f, ep->prev->nfamilies, &b) == 0)
         hk_rw_sender_send_metadata(ep->snd, b.data, b.len);
     hk_buf_free(&b);
@@ -452,8 +452,8 @@ static int endpoint_new(const struct hk_yaml_node *item, const struct hk_config 
     if (!ep)
         return -ENOMEM;
     pthread_mutex_init(&ep->mu, NULL);
-    hk_buf_init(&ep->rec, 0);
-    hk_buf_init(&ep->rec_raw, 0);
+    hk_buf_init(&ep->rec, HK_RW_RECORD_MAX);
+    hk_buf_init(&ep->rec_raw, HK_RW_RECORD_MAX);
     if ((r = hk_rw_config_parse(item, &ep->cfg, err)) < 0)
         goto fail;
     if ((r = hk_relabel_parse(ep->cfg.write_relabel_configs, &ep->rules, err)) < 0)

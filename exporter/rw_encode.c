@@ -403,7 +403,6 @@ int hk_rw_snappy_uncompress(const void *in, size_t len, size_t max, struct hk_bu
  *   str = u32 length, bytes, NUL
  */
 
-#define HK_RW_RECORD_MAX (256u << 20)
 #define HK_RW_NO_FAMILY 0xffffffffu
 
 static void put_u32(struct hk_buf *b, uint32_t v)
@@ -565,7 +564,7 @@ int hk_rw_record_decode(const void *in, size_t len, struct hk_rw_record *ret)
     struct hk_buf raw;
     struct hk_rw_record rec = {0};
     int r;
-    hk_buf_init(&raw, 0);
+    hk_buf_init(&raw, HK_RW_RECORD_MAX);
     if ((r = hk_rw_snappy_uncompress(in, len, HK_RW_RECORD_MAX, &raw)) < 0)
         goto out;
     size_t total = 0;

@@ -29,6 +29,14 @@ struct hk_rw_sample {
     const uint32_t *lens;
 };
 
+/* Caps of the remote-write buffers (curl's rule: every buffer has one). A queue record holds at
+ * most one snapshot chunk; a request at most max_samples_per_send samples of such records; both
+ * stay far below these in practice, which only turn a runaway into -E2BIG instead of unbounded
+ * memory. Small header/parameter strings built from config values: HK_RW_SMALL_MAX. */
+#define HK_RW_RECORD_MAX (256u << 20)
+#define HK_RW_BODY_MAX (512u << 20)
+#define HK_RW_SMALL_MAX (64u << 10)
+
 /* Plain protobuf bytes (not compressed) appended to out. */
 int hk_rw_encode_v1(const struct hk_rw_sample *const *samples, size_t n, struct hk_buf *out);
 int hk_rw_encode_v2(const struct hk_rw_sample *const *samples, size_t n, struct hk_buf *out);

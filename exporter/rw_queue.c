@@ -179,7 +179,7 @@ static int check_record(int fd, uint64_t size, uint64_t off, struct hk_buf *payl
     struct hk_buf local = {0};
     struct hk_buf *b = payload ? payload : &local;
     if (!payload)
-        hk_buf_init(&local, 0);
+        hk_buf_init(&local, MAX_RECORD + 1);
     hk_buf_reset(b);
     if ((r = hk_buf_reserve(b, len)) < 0)
         goto out;

@@ -1158,8 +1158,8 @@ int hk_rw_sender_new(const struct hk_rw_config *cfg, struct hk_rw_queue *q,
     s->rng = (uint64_t)hk_rw_wall_ms() * 0x9E3779B97F4A7C15ULL ^ (uintptr_t)s;
     if (!s->rng)
         s->rng = 1;
-    hk_buf_init(&s->qbuf, 0);
-    hk_buf_init(&s->meta_body, 0);
+    hk_buf_init(&s->qbuf, HK_RW_RECORD_MAX);
+    hk_buf_init(&s->meta_body, HK_RW_BODY_MAX);
     atomic_store(&stats->shards, s->nshards);
     if (!(s->multi = curl_multi_init()))
         goto fail;
@@ -1173,7 +1173,7 @@ int hk_rw_sender_new(const struct hk_rw_config *cfg, struct hk_rw_queue *q,
         goto fail;
     if (cfg->auth_credentials) {
         struct hk_buf b;
-        hk_buf_init(&b, 0);
+        hk_buf_init(&b, HK_RW_SMALL_MAX);
         hk_buf_printf(&b, "Authorization: %s %s", cfg->auth_type, cfg->auth_credentials);
         if (!(s->auth_header = hk_buf_steal(&b, NULL)))
             goto fail;
@@ -1182,8 +1182,8 @@ int hk_rw_sender_new(const struct hk_rw_config *cfg, struct hk_rw_queue *q,
         struct shard *sh = &s->shards[k];
         sh->s = s;
         sh->idx = k;
-        hk_buf_init(&sh->pb, 0);
-        hk_buf_init(&sh->body, 0);
+        hk_buf_init(&sh->pb, HK_RW_BODY_MAX);
+        hk_buf_init(&sh->body, HK_RW_BODY_MAX);
         hk_buf_init(&sh->resp, HK_RW_RESP_MAX + 1);
         if (!(sh->easy = curl_easy_init())) {
             r = -ENOMEM;
