@@ -17,8 +17,9 @@
 source "$(dirname "$0")/../lib.sh"
 cd "$TOP"
 
-# ---- TEMPORARY switches: issue-13 pieces built on other branches. The lead flips them at merge
-# (the test fails when a switch says "not there" but the piece is there, so none is forgotten).
+# ---- Switches from when the issue-13 pieces were still on other branches; all merged now, so
+# every default is the real thing (the test fails when a switch says "not there" but the piece
+# is there). The 0 forms remain for bisecting an older tree.
 # 1 = hakari serves /metrics/node and /metrics/cadvisor. 0: both jobs scrape /metrics and keep
 #     their families by name (metric_relabel keep), metrics_path set to what the real path gives.
 SPLIT_ENDPOINTS=${KUBEPROM_SPLIT_ENDPOINTS:-1}
@@ -28,9 +29,9 @@ TARGET_LABELS=${KUBEPROM_TARGET_LABELS:-1}
 # 1 = deploy/kubernetes/overlays/kube-prometheus exists (its ServiceMonitor is scraped). 0: the
 #     stand-in promql-tests/kube-prometheus/hakari-servicemonitor.stand-in.yaml.
 OVERLAY=${KUBEPROM_OVERLAY:-1}
-# 1 = misses caused only by families the pending collectors add (vmstat, netstat, …) are printed
-#     but do not fail. 0 (after the merge): every miss fails.
-PENDING_OK=${KUBEPROM_PENDING_OK:-1}
+# 1 = misses caused only by families the issue-13 collectors add (vmstat, netstat, …) are printed
+#     but do not fail. 0 (default): every miss fails.
+PENDING_OK=${KUBEPROM_PENDING_OK:-0}
 
 [ "$(id -u)" -eq 0 ] || skip "needs root to create the fake pods' cgroups"
 for c in prometheus promtool prometheus-node-exporter; do
