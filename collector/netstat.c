@@ -26,15 +26,7 @@
 
 static bool name_ok(const char *s, size_t len)
 {
-    if (len == 0 || len > NETSTAT_MAX_NAME)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char ch = s[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '_'))
-            return false;
-    }
-    return true;
+    return len > 0 && len <= NETSTAT_MAX_NAME && hk_node_word_ok(s, len);
 }
 
 /* "Proto:" token → Proto. */

@@ -27,6 +27,14 @@ int hk_parse_kernel_int(const char *s, size_t len, double *ret)
     if (i == len)
         return -EINVAL;
     uint64_t v = 0;
+    /* Up to 19 digits cannot overflow (10^19 - 1 < 2^64): no range check per digit there. */
+    size_t fast_end = len - i <= 19 ? len : i + 19;
+    for (; i < fast_end; i++) {
+        unsigned d = (unsigned)(unsigned char)s[i] - '0';
+        if (d > 9)
+            return -EINVAL;
+        v = v * 10 + d;
+    }
     for (; i < len; i++) {
         unsigned d = (unsigned)(unsigned char)s[i] - '0';
         if (d > 9)
@@ -43,13 +51,7 @@ int hk_parse_kernel_int(const char *s, size_t len, double *ret)
 
 static bool name_chars_ok(const char *s, size_t len)
 {
-    for (size_t i = 0; i < len; i++) {
-        char ch = s[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '_'))
-            return false;
-    }
-    return len > 0;
+    return len > 0 && hk_node_word_ok(s, len);
 }
 
 int hk_vmstat_parse(const char *buf, size_t len, hk_vmstat_fn fn, void *userdata)

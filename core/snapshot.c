@@ -30,18 +30,29 @@ const char *hk_metric_type_name(enum hk_metric_type type)
     return "untyped";
 }
 
+/* Whether s starts with the literal p (n = sizeof(p) - 1): inlined byte compares instead of a
+ * strncmp call, for hk_target_of on every new family of every cycle. */
+static inline bool has_prefix(const char *s, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != p[i])
+            return false; /* also stops at s's NUL, which never equals p[i] */
+    return true;
+}
+#define HAS_PREFIX(s, lit) has_prefix((s), (lit), sizeof(lit) - 1)
+
 enum hk_target hk_target_of(const char *family_name, const char *collector)
 {
     /* hakari's own figures stay hakari's, whichever collector reports them (the textfile
      * collector's hakari_textfile_errors_total). */
-    if (strncmp(family_name, "hakari_", 7) == 0 || strncmp(family_name, "process_", 8) == 0)
+    if (HAS_PREFIX(family_name, "hakari_") || HAS_PREFIX(family_name, "process_"))
         return HK_TARGET_SELF;
     /* node_exporter serves its textfile collector's families whatever their names. */
     if (collector && strcmp(collector, "textfile") == 0)
         return HK_TARGET_NODE;
-    if (strncmp(family_name, "node_", 5) == 0)
+    if (HAS_PREFIX(family_name, "node_"))
         return HK_TARGET_NODE;
-    if (strncmp(family_name, "container_", 10) == 0 || strncmp(family_name, "machine_", 8) == 0)
+    if (HAS_PREFIX(family_name, "container_") || HAS_PREFIX(family_name, "machine_"))
         return HK_TARGET_CADVISOR;
     return HK_TARGET_SELF;
 }
@@ -225,13 +236,18 @@ static uint64_t name_hash(const char *name)
     return hk_hash_bytes(0, name, strlen(name));
 }
 
-static void fam_index_insert(struct hk_builder *b, uint32_t idx)
+static void fam_index_insert_hash(struct hk_builder *b, uint32_t idx, uint64_t hash)
 {
     size_t mask = b->fam_index_cap - 1;
-    size_t h = (size_t)name_hash(b->fam[idx].name) & mask;
+    size_t h = (size_t)hash & mask;
     while (b->fam_index[h])
         h = (h + 1) & mask;
     b->fam_index[h] = idx + 1;
+}
+
+static void fam_index_insert(struct hk_builder *b, uint32_t idx)
+{
+    fam_index_insert_hash(b, idx, name_hash(b->fam[idx].name));
 }
 
 static void fam_index_rebuild(struct hk_builder *b)
@@ -241,23 +257,25 @@ static void fam_index_rebuild(struct hk_builder *b)
         fam_index_insert(b, (uint32_t)i);
 }
 
-/* Finds or adds a family; the name/help/unit strings must outlive the builder (static, or copied
- * into the arena by the caller). Returns the index, or -errno. */
-static long family_get(struct hk_builder *b, const char *name, const char *help,
+/* The index of the family called name (whose name_hash is hash), or -1. */
+static long family_find(const struct hk_builder *b, const char *name, uint64_t hash)
+{
+    if (!b->fam_index_cap)
+        return -1;
+    size_t mask = b->fam_index_cap - 1;
+    for (size_t h = (size_t)hash & mask; b->fam_index[h]; h = (h + 1) & mask) {
+        uint32_t i = b->fam_index[h] - 1;
+        if (strcmp(b->fam[i].name, name) == 0)
+            return i;
+    }
+    return -1;
+}
+
+/* Adds a family whose name the caller validated (hash = name_hash(name)); the strings must
+ * outlive the builder. Returns the index, or -ENOMEM. */
+static long family_add(struct hk_builder *b, const char *name, uint64_t hash, const char *help,
                        enum hk_metric_type type, const char *unit)
 {
-    if (b->fam_index_cap) {
-        size_t mask = b->fam_index_cap - 1;
-        size_t h = (size_t)name_hash(name) & mask;
-        while (b->fam_index[h]) {
-            uint32_t i = b->fam_index[h] - 1;
-            if (strcmp(b->fam[i].name, name) == 0)
-                return i;
-            h = (h + 1) & mask;
-        }
-    }
-    if (!hk_metric_name_valid(name, strlen(name)))
-        return -EINVAL;
     if (b->nfam == b->capfam) {
         size_t cap = b->capfam ? b->capfam * 2 : 64;
         struct bfamily *f = realloc(b->fam, cap * sizeof(*f));
@@ -278,8 +296,22 @@ static long family_get(struct hk_builder *b, const char *name, const char *help,
     }
     b->fam[b->nfam] = (struct bfamily){name,     help ? help : "", unit ? unit : "", type, 0,
                                        (uint8_t)hk_target_of(name, b->section), b->section};
-    fam_index_insert(b, (uint32_t)b->nfam);
+    fam_index_insert_hash(b, (uint32_t)b->nfam, hash);
     return (long)b->nfam++;
+}
+
+/* Finds or adds a family; the name/help/unit strings must outlive the builder (static, or copied
+ * into the arena by the caller). Returns the index, or -errno. */
+static long family_get(struct hk_builder *b, const char *name, const char *help,
+                       enum hk_metric_type type, const char *unit)
+{
+    uint64_t hash = name_hash(name);
+    long fam = family_find(b, name, hash);
+    if (fam >= 0)
+        return fam;
+    if (!hk_metric_name_valid(name, strlen(name)))
+        return -EINVAL;
+    return family_add(b, name, hash, help, type, unit);
 }
 
 /* A table of cap slots (a power of two) holding the entries of the old one. */
@@ -646,35 +678,22 @@ int hk_emit_labels(struct hk_builder *b, const struct hk_family_spec *family,
                    const char *series_name_in, const struct hk_label *labels, size_t nlabels,
                    double value, int64_t ts_ms)
 {
-    long fam;
     /* Dynamic names must be copied: the caller's buffers do not outlive the cycle. A family that
-     * already exists keeps its first help/type. */
-    {
-        size_t mask = b->fam_index_cap ? b->fam_index_cap - 1 : 0;
-        fam = -1;
-        if (b->fam_index_cap) {
-            size_t h = (size_t)name_hash(family->name) & mask;
-            while (b->fam_index[h]) {
-                uint32_t i = b->fam_index[h] - 1;
-                if (strcmp(b->fam[i].name, family->name) == 0) {
-                    fam = i;
-                    break;
-                }
-                h = (h + 1) & mask;
-            }
-        }
-        if (fam < 0) {
-            if (!hk_metric_name_valid(family->name, strlen(family->name)))
-                return -EINVAL;
-            const char *name = hk_arena_strndup(b->arena, family->name, strlen(family->name));
-            const char *help = family->help ? copy_value(b, family->help) : "";
-            const char *unit = family->unit ? copy_value(b, family->unit) : "";
-            if (!name || !help || !unit)
-                return -ENOMEM;
-            fam = family_get(b, name, help, family->type, unit);
-            if (fam < 0)
-                return (int)fam;
-        }
+     * already exists keeps its first help/type. The name is hashed and validated once. */
+    size_t name_len = strlen(family->name);
+    uint64_t hash = hk_hash_bytes(0, family->name, name_len);
+    long fam = family_find(b, family->name, hash);
+    if (fam < 0) {
+        if (!hk_metric_name_valid(family->name, name_len))
+            return -EINVAL;
+        const char *name = hk_arena_strndup(b->arena, family->name, name_len);
+        const char *help = family->help ? copy_value(b, family->help) : "";
+        const char *unit = family->unit ? copy_value(b, family->unit) : "";
+        if (!name || !help || !unit)
+            return -ENOMEM;
+        fam = family_add(b, name, hash, help, family->type, unit);
+        if (fam < 0)
+            return (int)fam;
     }
     const char *sname = b->fam[fam].name;
     if (series_name_in && strcmp(series_name_in, sname) != 0) {
