@@ -382,6 +382,19 @@ static const char *copy_value(struct hk_builder *b, const char *v)
     return out;
 }
 
+/* Same as copy_value for a family's help or unit: copied, not interned (each family has its own,
+ * so the table probe never found a match; it cost a hash per dynamic family per cycle). */
+static const char *copy_text(struct hk_builder *b, const char *v)
+{
+    if (!v || !*v)
+        return "";
+    size_t len = strlen(v);
+    size_t cap = b->limits.max_label_value_length;
+    if ((cap == 0 || len <= cap) && hk_utf8_valid(v, len))
+        return hk_arena_strndup(b->arena, v, len);
+    return copy_value(b, v);
+}
+
 static uint8_t suffix_rank(const char *family, enum hk_metric_type type, const char *series)
 {
     size_t fl = strlen(family);
@@ -687,8 +700,8 @@ int hk_emit_labels(struct hk_builder *b, const struct hk_family_spec *family,
         if (!hk_metric_name_valid(family->name, name_len))
             return -EINVAL;
         const char *name = hk_arena_strndup(b->arena, family->name, name_len);
-        const char *help = family->help ? copy_value(b, family->help) : "";
-        const char *unit = family->unit ? copy_value(b, family->unit) : "";
+        const char *help = family->help ? copy_text(b, family->help) : "";
+        const char *unit = family->unit ? copy_text(b, family->unit) : "";
         if (!name || !help || !unit)
             return -ENOMEM;
         fam = family_add(b, name, hash, help, family->type, unit);
@@ -766,14 +779,6 @@ struct sort_ctx_item {
     uint32_t idx;
 };
 
-static int fam_name_cmp(const void *a, const void *b, void *ctx)
-{
-    const struct hk_builder *sort_builder = ctx;
-    const struct bfamily *fa = &sort_builder->fam[*(const uint32_t *)a];
-    const struct bfamily *fb = &sort_builder->fam[*(const uint32_t *)b];
-    return strcmp(fa->name, fb->name);
-}
-
 static int series_cmp(const void *pa, const void *pb, void *ctx)
 {
     const struct hk_builder *sort_builder = ctx;
@@ -808,6 +813,93 @@ static int series_cmp(const void *pa, const void *pb, void *ctx)
     return a->idx < b->idx ? -1 : a->idx > b->idx;
 }
 
+/* Sorts the family indices v[0..n) by name (tmp: n more), the same merge sort as sort_items
+ * below; names are unique within a builder, so the order is total. */
+static void sort_families(uint32_t *v, uint32_t *tmp, size_t n, const struct bfamily *fam)
+{
+    enum { RUN = 16 };
+    for (size_t lo = 0; lo < n; lo += RUN) {
+        size_t hi = lo + RUN < n ? lo + RUN : n;
+        for (size_t i = lo + 1; i < hi; i++) {
+            uint32_t x = v[i];
+            size_t j = i;
+            for (; j > lo && strcmp(fam[x].name, fam[v[j - 1]].name) < 0; j--)
+                v[j] = v[j - 1];
+            v[j] = x;
+        }
+    }
+    uint32_t *src = v, *dst = tmp;
+    for (size_t width = RUN; width < n; width *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * width) {
+            size_t mid = lo + width < n ? lo + width : n;
+            size_t hi = lo + 2 * width < n ? lo + 2 * width : n;
+            size_t i = lo, j = mid, o = lo;
+            while (i < mid && j < hi)
+                dst[o++] = strcmp(fam[src[j]].name, fam[src[i]].name) < 0 ? src[j++] : src[i++];
+            while (i < mid)
+                dst[o++] = src[i++];
+            while (j < hi)
+                dst[o++] = src[j++];
+        }
+        uint32_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != v)
+        memcpy(v, src, n * sizeof(*v));
+}
+
+/* series_cmp < 0 with its two leading keys compared inline: nearly every comparison ends there. */
+static inline bool item_less(const struct sort_ctx_item *a, const struct sort_ctx_item *b,
+                             const struct hk_builder *sb)
+{
+    if (a->rank != b->rank)
+        return a->rank < b->rank;
+    if (a->group != b->group)
+        return a->group < b->group;
+    return series_cmp(a, b, (void *)sb) < 0;
+}
+
+/* Sorts v[0..n) by item_less, tmp holding n items: a merge sort over insertion-sorted runs of
+ * 16. Called per seal on every series; glibc's qsort_r (an indirect merge sort copying each
+ * 16-byte item with memcpy and calling the comparator through a pointer) took several times
+ * longer. series_cmp is a total order (ties end on idx), so the result is the same as qsort_r's
+ * whatever the algorithm. */
+static void sort_items(struct sort_ctx_item *v, struct sort_ctx_item *tmp, size_t n,
+                       const struct hk_builder *sb)
+{
+    enum { RUN = 16 };
+    for (size_t lo = 0; lo < n; lo += RUN) {
+        size_t hi = lo + RUN < n ? lo + RUN : n;
+        for (size_t i = lo + 1; i < hi; i++) {
+            struct sort_ctx_item x = v[i];
+            size_t j = i;
+            for (; j > lo && item_less(&x, &v[j - 1], sb); j--)
+                v[j] = v[j - 1];
+            v[j] = x;
+        }
+    }
+    struct sort_ctx_item *src = v, *dst = tmp;
+    for (size_t width = RUN; width < n; width *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * width) {
+            size_t mid = lo + width < n ? lo + width : n;
+            size_t hi = lo + 2 * width < n ? lo + 2 * width : n;
+            size_t i = lo, j = mid, o = lo;
+            while (i < mid && j < hi)
+                dst[o++] = item_less(&src[j], &src[i], sb) ? src[j++] : src[i++];
+            while (i < mid)
+                dst[o++] = src[i++];
+            while (j < hi)
+                dst[o++] = src[j++];
+        }
+        struct sort_ctx_item *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != v)
+        memcpy(v, src, n * sizeof(*v));
+}
+
 struct hk_snapshot *hk_builder_seal(struct hk_builder *b, int64_t ts_ms,
                                     struct hk_seal_stats *ret_stats)
 {
@@ -816,20 +908,21 @@ struct hk_snapshot *hk_builder_seal(struct hk_builder *b, int64_t ts_ms,
     struct sort_ctx_item *items = NULL;
 
     snap = calloc(1, sizeof(*snap));
-    order = malloc((b->nfam ? b->nfam : 1) * sizeof(*order));
+    order = malloc((b->nfam ? b->nfam : 1) * 2 * sizeof(*order)); /* + the sort's scratch */
     rank = malloc((b->nfam ? b->nfam : 1) * sizeof(*rank));
-    items = hk_big_alloc((b->nser ? b->nser : 1) * sizeof(*items));
+    /* items, then as many again: the merge sort's scratch */
+    items = hk_big_alloc((b->nser ? b->nser : 1) * 2 * sizeof(*items));
     if (!snap || !order || !rank || !items)
         goto fail;
 
     for (uint32_t i = 0; i < b->nfam; i++)
         order[i] = i;
-    qsort_r(order, b->nfam, sizeof(*order), fam_name_cmp, b);
+    sort_families(order, order + b->nfam, b->nfam, b->fam);
     for (uint32_t i = 0; i < b->nfam; i++)
         rank[order[i]] = i;
     for (uint32_t i = 0; i < b->nser; i++)
         items[i] = (struct sort_ctx_item){b->ser[i].group, rank[b->ser[i].s.family], i};
-    qsort_r(items, b->nser, sizeof(*items), series_cmp, b);
+    sort_items(items, items + b->nser, b->nser, b);
 
     /* Families first: they fit in the current chunk's tail, while the series array usually
      * gets a chunk of its own (allocated after it, they took a fresh 2 MiB chunk). */
