@@ -129,7 +129,7 @@ int hk_node_kv_layout_parse(const struct hk_node_kv_layout *l, const char *buf, 
     struct hk_cursor c;
     size_t i = 0, next = 0;
     hk_cursor_init(&c, buf, len);
-    while (!hk_cursor_eof(&c)) {
+    while (c.p < c.end) {
         const char *key, *tok;
         size_t kl, tl;
         if (!hk_node_token(&c, &key, &kl)) {
@@ -141,7 +141,10 @@ int hk_node_kv_layout_parse(const struct hk_node_kv_layout *l, const char *buf, 
             !hk_node_token(&c, &tok, &tl) || hk_parse_kernel_int(tok, tl, &v) < 0 ||
             hk_node_token(&c, &tok, &tl))
             return -EAGAIN;
-        hk_cursor_next_line(&c);
+        /* no token left: the cursor is at the line's '\n' (or the end); hk_cursor_next_line */
+        if (c.p < c.end)
+            c.p++;
+        c.line++;
         if (next < l->nsel && l->sel[next] == i) {
             next++;
             int r = fn(key, kl, v, userdata);

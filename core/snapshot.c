@@ -466,7 +466,10 @@ static int add_series(struct hk_builder *b, uint32_t fam, const char *series_nam
     if (skip)
         s->group = hk_series_hash_skip(f->name, labels, n, skip);
     else if (f->type == HK_METRIC_COUNTER)
-        s->group = hk_series_hash(f->name, labels, n);
+        /* a counter's own sample (series named as the family): the same hash as above */
+        s->group = series_name == f->name || strcmp(series_name, f->name) == 0
+                       ? s->s.hash
+                       : hk_series_hash(f->name, labels, n);
     else
         s->group = s->s.hash;
     s->suffix = suffix_rank(f->name, f->type, series_name);
