@@ -6,6 +6,7 @@
  * TcpExt_TCPTimeouts, TCPOFOQueue and TCPRcvQDrop to 1.5's; it includes Tcp_RetransSegs,
  * Tcp_OutSegs and TcpExt_TCPSynRetrans). */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,15 +27,7 @@
 
 static bool name_ok(const char *s, size_t len)
 {
-    if (len == 0 || len > NETSTAT_MAX_NAME)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char ch = s[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '_'))
-            return false;
-    }
-    return true;
+    return len > 0 && len <= NETSTAT_MAX_NAME && hk_node_word_ok(s, len);
 }
 
 /* "Proto:" token → Proto. */
@@ -134,7 +127,33 @@ struct netstat_hit {
     double value;
 };
 
+/* The names lines of a netstat/snmp file as last parsed whole: while a read has the very same
+ * names lines in the same places (always, on one kernel), the values lines are walked alone
+ * (every value still checked) and the selected fields picked by position, without splitting
+ * and matching the ~300 names each cycle. Anything else (a line added, moved or changed, a
+ * count mismatch, a bad value) goes to hk_netstat_parse, which decides. */
+struct netstat_sel {
+    uint32_t index;   /* field position over the file's values */
+    uint16_t proto;   /* offset of the protocol name in names */
+    uint16_t field;   /* offset of the field name in names */
+    uint8_t proto_len, field_len;
+};
+
+struct netstat_layout {
+    char *names;          /* the names lines, each followed by '\n' */
+    size_t names_len;
+    uint32_t *line_len;   /* per pair: names line length */
+    uint32_t *proto_tok;  /* per pair: offset in names of its "Proto:" token … */
+    uint8_t *proto_tok_len; /* … and that token's length */
+    uint32_t *nfields;    /* per pair: field count (without the "Proto:" token) */
+    size_t npairs;
+    struct netstat_sel *sel; /* selected fields, by index */
+    size_t nsel;
+};
+
 struct netstat_state {
+    struct netstat_layout layout[F_N]; /* netstat, snmp */
+    struct hk_node_kv_layout layout6;  /* snmp6 */
     struct hk_node_file file[F_N];
     struct hk_node_buf buf[F_N];
     struct hk_node_health health[F_N];
@@ -152,6 +171,17 @@ static int netstat_check(const struct hk_collector_env *env)
     return r < 0 ? r : hk_node_field_filter_new(env, "fields", NETSTAT_FIELDS_DEFAULT, NULL);
 }
 
+static void layout_clear(struct netstat_layout *l)
+{
+    free(l->names);
+    free(l->line_len);
+    free(l->proto_tok);
+    free(l->proto_tok_len);
+    free(l->nfields);
+    free(l->sel);
+    *l = (struct netstat_layout){0};
+}
+
 static void netstat_fini(void *state)
 {
     struct netstat_state *s = state;
@@ -160,7 +190,9 @@ static void netstat_fini(void *state)
     for (int i = 0; i < F_N; i++) {
         hk_node_file_close(&s->file[i]);
         hk_node_buf_free(&s->buf[i]);
+        layout_clear(&s->layout[i]);
     }
+    hk_node_kv_layout_clear(&s->layout6);
     hk_node_field_filter_free(s->fields);
     free(s);
 }
@@ -205,6 +237,162 @@ static int keep_field(const char *proto, size_t proto_len, const char *field, si
     return 0;
 }
 
+/* Records the layout of buf, a netstat/snmp file hk_netstat_parse just accepted (so every line
+ * is well-formed) and whose selected fields keep_field marked from position pos0 on. A layout
+ * that does not fit (too large for the offsets) is simply not recorded: the full parse runs. */
+static void layout_record(struct netstat_state *s, struct netstat_layout *l, const char *buf,
+                          size_t len, size_t pos0, size_t nkept)
+{
+    layout_clear(l);
+    size_t npairs = 0, names_len = 0, nsel = 0;
+    struct hk_cursor c;
+    const char *line;
+    size_t ll;
+    hk_cursor_init(&c, buf, len);
+    while (hk_cursor_line(&c, &line, &ll)) {
+        if (ll == 0)
+            continue;
+        npairs++;
+        names_len += ll + 1;
+        hk_cursor_line(&c, &line, &ll); /* the values line */
+    }
+    if (names_len > UINT16_MAX)
+        return;
+    l->names = malloc(names_len ? names_len : 1);
+    l->line_len = calloc(npairs ? npairs : 1, sizeof(*l->line_len));
+    l->proto_tok = calloc(npairs ? npairs : 1, sizeof(*l->proto_tok));
+    l->proto_tok_len = calloc(npairs ? npairs : 1, sizeof(*l->proto_tok_len));
+    l->nfields = calloc(npairs ? npairs : 1, sizeof(*l->nfields));
+    l->sel = calloc(nkept ? nkept : 1, sizeof(*l->sel));
+    if (!l->names || !l->line_len || !l->proto_tok || !l->proto_tok_len || !l->nfields ||
+        !l->sel) {
+        layout_clear(l);
+        return;
+    }
+    size_t o = 0, pair = 0, index = 0, pos = pos0;
+    hk_cursor_init(&c, buf, len);
+    while (hk_cursor_line(&c, &line, &ll)) {
+        if (ll == 0)
+            continue;
+        memcpy(l->names + o, line, ll);
+        l->names[o + ll] = '\n';
+        l->line_len[pair] = (uint32_t)ll;
+        struct hk_cursor nc;
+        const char *proto = NULL, *field = NULL;
+        size_t pl = 0, fl = 0;
+        hk_cursor_init(&nc, l->names + o, ll);
+        if (!hk_node_token(&nc, &proto, &pl) || pl < 2) { /* cannot happen: parsed whole */
+            layout_clear(l);
+            return;
+        }
+        l->proto_tok[pair] = (uint32_t)(proto - l->names);
+        l->proto_tok_len[pair] = (uint8_t)pl;
+        pl--; /* the ':' */
+        uint32_t n = 0;
+        while (hk_node_token(&nc, &field, &fl)) {
+            char key[2 * NETSTAT_MAX_NAME + 2];
+            memcpy(key, proto, pl);
+            key[pl] = '_';
+            memcpy(key + pl + 1, field, fl);
+            /* the memo answers: keep_field just matched this position */
+            if (hk_node_field_filter_match(s->fields, pos++, key, pl + 1 + fl)) {
+                if (nsel == nkept) { /* cannot happen: keep_field kept as many */
+                    layout_clear(l);
+                    return;
+                }
+                l->sel[nsel++] = (struct netstat_sel){
+                    (uint32_t)index, (uint16_t)(proto - l->names), (uint16_t)(field - l->names),
+                    (uint8_t)pl, (uint8_t)fl};
+            }
+            index++;
+            n++;
+        }
+        l->nfields[pair++] = n;
+        o += ll + 1;
+        hk_cursor_line(&c, &line, &ll);
+    }
+    l->names_len = names_len;
+    l->npairs = npairs;
+    l->nsel = nsel;
+}
+
+/* The fast path: buf has the recorded layout and every value is a kernel integer. Appends the
+ * selected fields to s->hits and returns 0, or returns -EAGAIN (nothing appended) when the full
+ * parse must decide. */
+static int layout_parse(struct netstat_state *s, const struct netstat_layout *l, const char *buf,
+                        size_t len)
+{
+    if (!l->names || s->nhits + l->nsel > NETSTAT_MAX_HITS)
+        return -EAGAIN;
+    struct hk_cursor c;
+    const char *line, *values;
+    size_t ll, vl, pair = 0, o = 0, index = 0, next = 0, kept = s->nhits;
+    hk_cursor_init(&c, buf, len);
+    while (hk_cursor_line(&c, &line, &ll)) {
+        if (ll == 0)
+            continue;
+        if (pair == l->npairs || ll != l->line_len[pair] || memcmp(line, l->names + o, ll) != 0 ||
+            !hk_cursor_line(&c, &values, &vl))
+            goto slow;
+        /* "Proto:" as on the names line, then exactly nfields values */
+        struct hk_cursor vc;
+        const char *tok;
+        size_t tl;
+        hk_cursor_init(&vc, values, vl);
+        if (!hk_node_token(&vc, &tok, &tl) || tl != l->proto_tok_len[pair] ||
+            memcmp(tok, l->names + l->proto_tok[pair], tl) != 0)
+            goto slow;
+        for (uint32_t f = 0; f < l->nfields[pair]; f++, index++) {
+            double v;
+            if (!hk_node_token(&vc, &tok, &tl) || hk_parse_kernel_int(tok, tl, &v) < 0)
+                goto slow;
+            if (next < l->nsel && l->sel[next].index == index) {
+                const struct netstat_sel *e = &l->sel[next++];
+                s->hits[s->nhits++] = (struct netstat_hit){l->names + e->proto, l->names + e->field,
+                                                           e->proto_len, e->field_len, v};
+            }
+        }
+        if (hk_node_token(&vc, &tok, &tl))
+            goto slow;
+        o += ll + 1;
+        pair++;
+    }
+    if (pair != l->npairs)
+        goto slow;
+    s->pos += index;
+    return 0;
+slow:
+    s->nhits = kept;
+    return -EAGAIN;
+}
+
+/* snmp6's layout selection: positions move only on the keys hk_snmp6_parse hands to
+ * keep_field (those with a protocol prefix), the memo answers as it just did. */
+static bool select6(const char *key, size_t kl, void *userdata)
+{
+    struct netstat_state *s = userdata;
+    const char *six = memchr(key, '6', kl);
+    if (!six || six == key + kl - 1)
+        return false;
+    size_t pl = (size_t)(six + 1 - key);
+    char k[2 * NETSTAT_MAX_NAME + 2];
+    memcpy(k, key, pl);
+    k[pl] = '_';
+    memcpy(k + pl + 1, key + pl, kl - pl);
+    return hk_node_field_filter_match(s->fields, s->pos++, k, kl + 1);
+}
+
+static int keep6(const char *key, size_t kl, double value, void *userdata)
+{
+    struct netstat_state *s = userdata;
+    const char *six = memchr(key, '6', kl); /* selected: there is one, not last */
+    size_t pl = six ? (size_t)(six + 1 - key) : 0;
+    if (!six || s->nhits == NETSTAT_MAX_HITS)
+        return -EAGAIN; /* the full parse decides */
+    s->hits[s->nhits++] = (struct netstat_hit){key, key + pl, pl, kl - pl, value};
+    return 0;
+}
+
 static int emit_field(struct hk_builder *b, const struct netstat_hit *h)
 {
     static const char prefix[] = "node_netstat_", hprefix[] = "Statistic ";
@@ -238,11 +426,32 @@ static int netstat_collect(void *state, struct hk_collect_ctx *ctx)
             return -ENOMEM;
         if (n == -ENOENT)
             continue; /* snmp6 without IPv6 */
-        size_t kept = s->nhits;
+        size_t kept = s->nhits, pos0 = s->pos;
         int r = (int)n;
-        if (n >= 0)
-            r = i == F_SNMP6 ? hk_snmp6_parse(s->buf[i].data, (size_t)n, keep_field, s)
-                             : hk_netstat_parse(s->buf[i].data, (size_t)n, keep_field, s);
+        if (n >= 0 && i == F_SNMP6) {
+            r = hk_node_kv_layout_parse(&s->layout6, s->buf[i].data, (size_t)n, keep6, s);
+            if (r == 0) {
+                s->pos += s->layout6.advance;
+            } else if (r == -EAGAIN) {
+                s->nhits = kept;
+                r = hk_snmp6_parse(s->buf[i].data, (size_t)n, keep_field, s);
+                if (r == 0) {
+                    size_t advance = s->pos - pos0;
+                    s->pos = pos0;
+                    hk_node_kv_layout_record(&s->layout6, s->buf[i].data, (size_t)n, advance,
+                                             select6, s);
+                    s->pos = pos0 + advance;
+                }
+            }
+        } else if (n >= 0) {
+            r = layout_parse(s, &s->layout[i], s->buf[i].data, (size_t)n);
+            if (r == -EAGAIN) {
+                r = hk_netstat_parse(s->buf[i].data, (size_t)n, keep_field, s);
+                if (r == 0)
+                    layout_record(s, &s->layout[i], s->buf[i].data, (size_t)n, pos0,
+                                  s->nhits - kept);
+            }
+        }
         if (r < 0) {
             s->nhits = kept;
             hk_node_soft_error(&s->health[i], ctx, "netstat", files[i], r);

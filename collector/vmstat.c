@@ -27,6 +27,14 @@ int hk_parse_kernel_int(const char *s, size_t len, double *ret)
     if (i == len)
         return -EINVAL;
     uint64_t v = 0;
+    /* Up to 19 digits cannot overflow (10^19 - 1 < 2^64): no range check per digit there. */
+    size_t fast_end = len - i <= 19 ? len : i + 19;
+    for (; i < fast_end; i++) {
+        unsigned d = (unsigned)(unsigned char)s[i] - '0';
+        if (d > 9)
+            return -EINVAL;
+        v = v * 10 + d;
+    }
     for (; i < len; i++) {
         unsigned d = (unsigned)(unsigned char)s[i] - '0';
         if (d > 9)
@@ -43,13 +51,7 @@ int hk_parse_kernel_int(const char *s, size_t len, double *ret)
 
 static bool name_chars_ok(const char *s, size_t len)
 {
-    for (size_t i = 0; i < len; i++) {
-        char ch = s[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '_'))
-            return false;
-    }
-    return len > 0;
+    return len > 0 && hk_node_word_ok(s, len);
 }
 
 int hk_vmstat_parse(const char *buf, size_t len, hk_vmstat_fn fn, void *userdata)
@@ -90,6 +92,7 @@ struct vmstat_hit {
 };
 
 struct vmstat_state {
+    struct hk_node_kv_layout layout; /* the fast path: same keys as last cycle */
     struct hk_node_file file;
     struct hk_node_buf buf;
     struct hk_node_health health;
@@ -114,6 +117,7 @@ static void vmstat_fini(void *state)
         return;
     hk_node_file_close(&s->file);
     hk_node_buf_free(&s->buf);
+    hk_node_kv_layout_clear(&s->layout);
     hk_node_field_filter_free(s->fields);
     free(s);
 }
@@ -150,6 +154,22 @@ static int keep_field(const char *key, size_t key_len, double value, void *userd
     return 0;
 }
 
+/* The layout's selection: the memo answers what keep_field just asked at the same positions. */
+static bool select_field(const char *key, size_t key_len, void *userdata)
+{
+    struct vmstat_state *s = userdata;
+    return hk_node_field_filter_match(s->fields, s->pos++, key, key_len);
+}
+
+static int keep_selected(const char *key, size_t key_len, double value, void *userdata)
+{
+    struct vmstat_state *s = userdata;
+    if (s->nhits == VMSTAT_MAX_HITS)
+        return -EAGAIN; /* the full parse reports it */
+    s->hits[s->nhits++] = (struct vmstat_hit){key, key_len, value};
+    return 0;
+}
+
 static int emit_field(struct hk_builder *b, const struct vmstat_hit *h)
 {
     static const char prefix[] = "node_vmstat_", hprefix[] = "/proc/vmstat information field ";
@@ -175,7 +195,17 @@ static int vmstat_collect(void *state, struct hk_collect_ctx *ctx)
         return -ENOMEM;
     s->pos = 0;
     s->nhits = 0;
-    int r = n < 0 ? (int)n : hk_vmstat_parse(s->buf.data, (size_t)n, keep_field, s);
+    int r = (int)n;
+    if (n >= 0 && (r = hk_node_kv_layout_parse(&s->layout, s->buf.data, (size_t)n, keep_selected,
+                                               s)) == -EAGAIN) {
+        s->nhits = 0;
+        r = hk_vmstat_parse(s->buf.data, (size_t)n, keep_field, s);
+        if (r == 0) {
+            size_t advance = s->pos;
+            s->pos = 0;
+            hk_node_kv_layout_record(&s->layout, s->buf.data, (size_t)n, advance, select_field, s);
+        }
+    }
     if (r < 0) {
         hk_node_soft_error(&s->health, ctx, "vmstat", "vmstat", r);
         return 0;

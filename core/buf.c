@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,7 +79,10 @@ int hk_buf_reserve(struct hk_buf *b, size_t more)
 
 int hk_buf_put(struct hk_buf *b, const void *data, size_t len)
 {
-    int r = hk_buf_reserve(b, len);
+    /* hk_buf_reserve only when the room is not there already (its checks, inlined) */
+    bool room = !b->err && b->data && len < b->cap - b->len &&
+                (!b->max || b->len + len + 1 <= b->max + 1);
+    int r = room ? 0 : hk_buf_reserve(b, len);
     if (r < 0)
         return r;
     memcpy(b->data + b->len, data, len);
@@ -94,6 +98,14 @@ int hk_buf_puts(struct hk_buf *b, const char *s)
 
 int hk_buf_putc(struct hk_buf *b, char c)
 {
+    /* The renderers' separators: room already there (the case hk_buf_reserve answers 0 to
+     * without touching anything) takes two stores, no calls. */
+    size_t need = b->len + 2;
+    if (!b->err && b->data && need <= b->cap && (!b->max || need <= b->max + 1)) {
+        b->data[b->len++] = c;
+        b->data[b->len] = '\0';
+        return 0;
+    }
     return hk_buf_put(b, &c, 1);
 }
 

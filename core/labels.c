@@ -1,38 +1,39 @@
 /* Label validation, UTF-8 repair, ordering and series hashing. */
 #include "core/labels.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-static bool is_alpha_(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-}
-
-static bool is_digit(unsigned char c)
-{
-    return c >= '0' && c <= '9';
-}
+/* Name character classes, one table load per byte (names are checked on every dynamic family
+ * and label of every cycle): C_FIRST may start a label name, C_REST continue one; metric names
+ * also allow ':' (C_COLON) anywhere. */
+enum { C_FIRST = 1, C_REST = 2, C_COLON = 4 };
+static const unsigned char name_class[256] = {
+    ['a' ... 'z'] = C_FIRST | C_REST,
+    ['A' ... 'Z'] = C_FIRST | C_REST,
+    ['_'] = C_FIRST | C_REST,
+    ['0' ... '9'] = C_REST,
+    [':'] = C_COLON,
+};
 
 bool hk_label_name_valid(const char *name, size_t len)
 {
-    if (len == 0 || !is_alpha_((unsigned char)name[0]))
+    if (len == 0 || !(name_class[(unsigned char)name[0]] & C_FIRST))
         return false;
     for (size_t i = 1; i < len; i++)
-        if (!is_alpha_((unsigned char)name[i]) && !is_digit((unsigned char)name[i]))
+        if (!(name_class[(unsigned char)name[i]] & C_REST))
             return false;
     return true;
 }
 
 bool hk_metric_name_valid(const char *name, size_t len)
 {
-    if (len == 0 || !(is_alpha_((unsigned char)name[0]) || name[0] == ':'))
+    if (len == 0 || !(name_class[(unsigned char)name[0]] & (C_FIRST | C_COLON)))
         return false;
-    for (size_t i = 1; i < len; i++) {
-        unsigned char c = (unsigned char)name[i];
-        if (!is_alpha_(c) && !is_digit(c) && c != ':')
+    for (size_t i = 1; i < len; i++)
+        if (!(name_class[(unsigned char)name[i]] & (C_REST | C_COLON)))
             return false;
-    }
     return true;
 }
 
@@ -82,6 +83,12 @@ size_t hk_utf8_valid_prefix(const char *s, size_t len)
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
     while (i < len) {
+        /* ASCII eight bytes at a time: label values and helps are nearly always plain ASCII. */
+        uint64_t w;
+        if (len - i >= 8 && (memcpy(&w, p + i, 8), (w & 0x8080808080808080ULL) == 0)) {
+            i += 8;
+            continue;
+        }
         if (p[i] < 0x80) {
             i++;
             continue;

@@ -30,18 +30,29 @@ const char *hk_metric_type_name(enum hk_metric_type type)
     return "untyped";
 }
 
+/* Whether s starts with the literal p (n = sizeof(p) - 1): inlined byte compares instead of a
+ * strncmp call, for hk_target_of on every new family of every cycle. */
+static inline bool has_prefix(const char *s, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != p[i])
+            return false; /* also stops at s's NUL, which never equals p[i] */
+    return true;
+}
+#define HAS_PREFIX(s, lit) has_prefix((s), (lit), sizeof(lit) - 1)
+
 enum hk_target hk_target_of(const char *family_name, const char *collector)
 {
     /* hakari's own figures stay hakari's, whichever collector reports them (the textfile
      * collector's hakari_textfile_errors_total). */
-    if (strncmp(family_name, "hakari_", 7) == 0 || strncmp(family_name, "process_", 8) == 0)
+    if (HAS_PREFIX(family_name, "hakari_") || HAS_PREFIX(family_name, "process_"))
         return HK_TARGET_SELF;
     /* node_exporter serves its textfile collector's families whatever their names. */
     if (collector && strcmp(collector, "textfile") == 0)
         return HK_TARGET_NODE;
-    if (strncmp(family_name, "node_", 5) == 0)
+    if (HAS_PREFIX(family_name, "node_"))
         return HK_TARGET_NODE;
-    if (strncmp(family_name, "container_", 10) == 0 || strncmp(family_name, "machine_", 8) == 0)
+    if (HAS_PREFIX(family_name, "container_") || HAS_PREFIX(family_name, "machine_"))
         return HK_TARGET_CADVISOR;
     return HK_TARGET_SELF;
 }
@@ -225,13 +236,18 @@ static uint64_t name_hash(const char *name)
     return hk_hash_bytes(0, name, strlen(name));
 }
 
-static void fam_index_insert(struct hk_builder *b, uint32_t idx)
+static void fam_index_insert_hash(struct hk_builder *b, uint32_t idx, uint64_t hash)
 {
     size_t mask = b->fam_index_cap - 1;
-    size_t h = (size_t)name_hash(b->fam[idx].name) & mask;
+    size_t h = (size_t)hash & mask;
     while (b->fam_index[h])
         h = (h + 1) & mask;
     b->fam_index[h] = idx + 1;
+}
+
+static void fam_index_insert(struct hk_builder *b, uint32_t idx)
+{
+    fam_index_insert_hash(b, idx, name_hash(b->fam[idx].name));
 }
 
 static void fam_index_rebuild(struct hk_builder *b)
@@ -241,23 +257,25 @@ static void fam_index_rebuild(struct hk_builder *b)
         fam_index_insert(b, (uint32_t)i);
 }
 
-/* Finds or adds a family; the name/help/unit strings must outlive the builder (static, or copied
- * into the arena by the caller). Returns the index, or -errno. */
-static long family_get(struct hk_builder *b, const char *name, const char *help,
+/* The index of the family called name (whose name_hash is hash), or -1. */
+static long family_find(const struct hk_builder *b, const char *name, uint64_t hash)
+{
+    if (!b->fam_index_cap)
+        return -1;
+    size_t mask = b->fam_index_cap - 1;
+    for (size_t h = (size_t)hash & mask; b->fam_index[h]; h = (h + 1) & mask) {
+        uint32_t i = b->fam_index[h] - 1;
+        if (strcmp(b->fam[i].name, name) == 0)
+            return i;
+    }
+    return -1;
+}
+
+/* Adds a family whose name the caller validated (hash = name_hash(name)); the strings must
+ * outlive the builder. Returns the index, or -ENOMEM. */
+static long family_add(struct hk_builder *b, const char *name, uint64_t hash, const char *help,
                        enum hk_metric_type type, const char *unit)
 {
-    if (b->fam_index_cap) {
-        size_t mask = b->fam_index_cap - 1;
-        size_t h = (size_t)name_hash(name) & mask;
-        while (b->fam_index[h]) {
-            uint32_t i = b->fam_index[h] - 1;
-            if (strcmp(b->fam[i].name, name) == 0)
-                return i;
-            h = (h + 1) & mask;
-        }
-    }
-    if (!hk_metric_name_valid(name, strlen(name)))
-        return -EINVAL;
     if (b->nfam == b->capfam) {
         size_t cap = b->capfam ? b->capfam * 2 : 64;
         struct bfamily *f = realloc(b->fam, cap * sizeof(*f));
@@ -278,8 +296,22 @@ static long family_get(struct hk_builder *b, const char *name, const char *help,
     }
     b->fam[b->nfam] = (struct bfamily){name,     help ? help : "", unit ? unit : "", type, 0,
                                        (uint8_t)hk_target_of(name, b->section), b->section};
-    fam_index_insert(b, (uint32_t)b->nfam);
+    fam_index_insert_hash(b, (uint32_t)b->nfam, hash);
     return (long)b->nfam++;
+}
+
+/* Finds or adds a family; the name/help/unit strings must outlive the builder (static, or copied
+ * into the arena by the caller). Returns the index, or -errno. */
+static long family_get(struct hk_builder *b, const char *name, const char *help,
+                       enum hk_metric_type type, const char *unit)
+{
+    uint64_t hash = name_hash(name);
+    long fam = family_find(b, name, hash);
+    if (fam >= 0)
+        return fam;
+    if (!hk_metric_name_valid(name, strlen(name)))
+        return -EINVAL;
+    return family_add(b, name, hash, help, type, unit);
 }
 
 /* A table of cap slots (a power of two) holding the entries of the old one. */
@@ -348,6 +380,19 @@ static const char *copy_value(struct hk_builder *b, const char *v)
         out[n] = '\0';
     }
     return out;
+}
+
+/* Same as copy_value for a family's help or unit: copied, not interned (each family has its own,
+ * so the table probe never found a match; it cost a hash per dynamic family per cycle). */
+static const char *copy_text(struct hk_builder *b, const char *v)
+{
+    if (!v || !*v)
+        return "";
+    size_t len = strlen(v);
+    size_t cap = b->limits.max_label_value_length;
+    if ((cap == 0 || len <= cap) && hk_utf8_valid(v, len))
+        return hk_arena_strndup(b->arena, v, len);
+    return copy_value(b, v);
 }
 
 static uint8_t suffix_rank(const char *family, enum hk_metric_type type, const char *series)
@@ -421,7 +466,10 @@ static int add_series(struct hk_builder *b, uint32_t fam, const char *series_nam
     if (skip)
         s->group = hk_series_hash_skip(f->name, labels, n, skip);
     else if (f->type == HK_METRIC_COUNTER)
-        s->group = hk_series_hash(f->name, labels, n);
+        /* a counter's own sample (series named as the family): the same hash as above */
+        s->group = series_name == f->name || strcmp(series_name, f->name) == 0
+                       ? s->s.hash
+                       : hk_series_hash(f->name, labels, n);
     else
         s->group = s->s.hash;
     s->suffix = suffix_rank(f->name, f->type, series_name);
@@ -646,35 +694,22 @@ int hk_emit_labels(struct hk_builder *b, const struct hk_family_spec *family,
                    const char *series_name_in, const struct hk_label *labels, size_t nlabels,
                    double value, int64_t ts_ms)
 {
-    long fam;
     /* Dynamic names must be copied: the caller's buffers do not outlive the cycle. A family that
-     * already exists keeps its first help/type. */
-    {
-        size_t mask = b->fam_index_cap ? b->fam_index_cap - 1 : 0;
-        fam = -1;
-        if (b->fam_index_cap) {
-            size_t h = (size_t)name_hash(family->name) & mask;
-            while (b->fam_index[h]) {
-                uint32_t i = b->fam_index[h] - 1;
-                if (strcmp(b->fam[i].name, family->name) == 0) {
-                    fam = i;
-                    break;
-                }
-                h = (h + 1) & mask;
-            }
-        }
-        if (fam < 0) {
-            if (!hk_metric_name_valid(family->name, strlen(family->name)))
-                return -EINVAL;
-            const char *name = hk_arena_strndup(b->arena, family->name, strlen(family->name));
-            const char *help = family->help ? copy_value(b, family->help) : "";
-            const char *unit = family->unit ? copy_value(b, family->unit) : "";
-            if (!name || !help || !unit)
-                return -ENOMEM;
-            fam = family_get(b, name, help, family->type, unit);
-            if (fam < 0)
-                return (int)fam;
-        }
+     * already exists keeps its first help/type. The name is hashed and validated once. */
+    size_t name_len = strlen(family->name);
+    uint64_t hash = hk_hash_bytes(0, family->name, name_len);
+    long fam = family_find(b, family->name, hash);
+    if (fam < 0) {
+        if (!hk_metric_name_valid(family->name, name_len))
+            return -EINVAL;
+        const char *name = hk_arena_strndup(b->arena, family->name, name_len);
+        const char *help = family->help ? copy_text(b, family->help) : "";
+        const char *unit = family->unit ? copy_text(b, family->unit) : "";
+        if (!name || !help || !unit)
+            return -ENOMEM;
+        fam = family_add(b, name, hash, help, family->type, unit);
+        if (fam < 0)
+            return (int)fam;
     }
     const char *sname = b->fam[fam].name;
     if (series_name_in && strcmp(series_name_in, sname) != 0) {
@@ -747,14 +782,6 @@ struct sort_ctx_item {
     uint32_t idx;
 };
 
-static int fam_name_cmp(const void *a, const void *b, void *ctx)
-{
-    const struct hk_builder *sort_builder = ctx;
-    const struct bfamily *fa = &sort_builder->fam[*(const uint32_t *)a];
-    const struct bfamily *fb = &sort_builder->fam[*(const uint32_t *)b];
-    return strcmp(fa->name, fb->name);
-}
-
 static int series_cmp(const void *pa, const void *pb, void *ctx)
 {
     const struct hk_builder *sort_builder = ctx;
@@ -789,6 +816,93 @@ static int series_cmp(const void *pa, const void *pb, void *ctx)
     return a->idx < b->idx ? -1 : a->idx > b->idx;
 }
 
+/* Sorts the family indices v[0..n) by name (tmp: n more), the same merge sort as sort_items
+ * below; names are unique within a builder, so the order is total. */
+static void sort_families(uint32_t *v, uint32_t *tmp, size_t n, const struct bfamily *fam)
+{
+    enum { RUN = 16 };
+    for (size_t lo = 0; lo < n; lo += RUN) {
+        size_t hi = lo + RUN < n ? lo + RUN : n;
+        for (size_t i = lo + 1; i < hi; i++) {
+            uint32_t x = v[i];
+            size_t j = i;
+            for (; j > lo && strcmp(fam[x].name, fam[v[j - 1]].name) < 0; j--)
+                v[j] = v[j - 1];
+            v[j] = x;
+        }
+    }
+    uint32_t *src = v, *dst = tmp;
+    for (size_t width = RUN; width < n; width *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * width) {
+            size_t mid = lo + width < n ? lo + width : n;
+            size_t hi = lo + 2 * width < n ? lo + 2 * width : n;
+            size_t i = lo, j = mid, o = lo;
+            while (i < mid && j < hi)
+                dst[o++] = strcmp(fam[src[j]].name, fam[src[i]].name) < 0 ? src[j++] : src[i++];
+            while (i < mid)
+                dst[o++] = src[i++];
+            while (j < hi)
+                dst[o++] = src[j++];
+        }
+        uint32_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != v)
+        memcpy(v, src, n * sizeof(*v));
+}
+
+/* series_cmp < 0 with its two leading keys compared inline: nearly every comparison ends there. */
+static inline bool item_less(const struct sort_ctx_item *a, const struct sort_ctx_item *b,
+                             const struct hk_builder *sb)
+{
+    if (a->rank != b->rank)
+        return a->rank < b->rank;
+    if (a->group != b->group)
+        return a->group < b->group;
+    return series_cmp(a, b, (void *)sb) < 0;
+}
+
+/* Sorts v[0..n) by item_less, tmp holding n items: a merge sort over insertion-sorted runs of
+ * 16. Called per seal on every series; glibc's qsort_r (an indirect merge sort copying each
+ * 16-byte item with memcpy and calling the comparator through a pointer) took several times
+ * longer. series_cmp is a total order (ties end on idx), so the result is the same as qsort_r's
+ * whatever the algorithm. */
+static void sort_items(struct sort_ctx_item *v, struct sort_ctx_item *tmp, size_t n,
+                       const struct hk_builder *sb)
+{
+    enum { RUN = 16 };
+    for (size_t lo = 0; lo < n; lo += RUN) {
+        size_t hi = lo + RUN < n ? lo + RUN : n;
+        for (size_t i = lo + 1; i < hi; i++) {
+            struct sort_ctx_item x = v[i];
+            size_t j = i;
+            for (; j > lo && item_less(&x, &v[j - 1], sb); j--)
+                v[j] = v[j - 1];
+            v[j] = x;
+        }
+    }
+    struct sort_ctx_item *src = v, *dst = tmp;
+    for (size_t width = RUN; width < n; width *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * width) {
+            size_t mid = lo + width < n ? lo + width : n;
+            size_t hi = lo + 2 * width < n ? lo + 2 * width : n;
+            size_t i = lo, j = mid, o = lo;
+            while (i < mid && j < hi)
+                dst[o++] = item_less(&src[j], &src[i], sb) ? src[j++] : src[i++];
+            while (i < mid)
+                dst[o++] = src[i++];
+            while (j < hi)
+                dst[o++] = src[j++];
+        }
+        struct sort_ctx_item *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != v)
+        memcpy(v, src, n * sizeof(*v));
+}
+
 struct hk_snapshot *hk_builder_seal(struct hk_builder *b, int64_t ts_ms,
                                     struct hk_seal_stats *ret_stats)
 {
@@ -797,20 +911,21 @@ struct hk_snapshot *hk_builder_seal(struct hk_builder *b, int64_t ts_ms,
     struct sort_ctx_item *items = NULL;
 
     snap = calloc(1, sizeof(*snap));
-    order = malloc((b->nfam ? b->nfam : 1) * sizeof(*order));
+    order = malloc((b->nfam ? b->nfam : 1) * 2 * sizeof(*order)); /* + the sort's scratch */
     rank = malloc((b->nfam ? b->nfam : 1) * sizeof(*rank));
-    items = hk_big_alloc((b->nser ? b->nser : 1) * sizeof(*items));
+    /* items, then as many again: the merge sort's scratch */
+    items = hk_big_alloc((b->nser ? b->nser : 1) * 2 * sizeof(*items));
     if (!snap || !order || !rank || !items)
         goto fail;
 
     for (uint32_t i = 0; i < b->nfam; i++)
         order[i] = i;
-    qsort_r(order, b->nfam, sizeof(*order), fam_name_cmp, b);
+    sort_families(order, order + b->nfam, b->nfam, b->fam);
     for (uint32_t i = 0; i < b->nfam; i++)
         rank[order[i]] = i;
     for (uint32_t i = 0; i < b->nser; i++)
         items[i] = (struct sort_ctx_item){b->ser[i].group, rank[b->ser[i].s.family], i};
-    qsort_r(items, b->nser, sizeof(*items), series_cmp, b);
+    sort_items(items, items + b->nser, b->nser, b);
 
     /* Families first: they fit in the current chunk's tail, while the series array usually
      * gets a chunk of its own (allocated after it, they took a fresh 2 MiB chunk). */

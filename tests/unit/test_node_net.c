@@ -714,6 +714,121 @@ static void test_kept_open_files(void **state)
     assert_int_equal(rmdir(root), 0);
 }
 
+/* The layouts (netstat/snmp names lines, snmp6 and vmstat keys) remembered from the last whole
+ * parse: a long-lived instance, which takes the fast path whenever the layout holds, must give
+ * exactly what a fresh instance (always the whole parse) gives, for every rewrite of the files
+ * — same values, a value gone bad, fields added, removed, moved, renamed, a short line. */
+struct layout_case {
+    const char *rel, *content;
+};
+
+static void assert_same_snapshots(const struct hk_snapshot *a, const struct hk_snapshot *b)
+{
+    assert_int_equal(a->nseries, b->nseries);
+    assert_int_equal(a->nfamilies, b->nfamilies);
+    for (size_t i = 0; i < a->nfamilies; i++) {
+        assert_string_equal(a->families[i].name, b->families[i].name);
+        assert_string_equal(a->families[i].help, b->families[i].help);
+    }
+    for (size_t i = 0; i < a->nseries; i++) {
+        assert_string_equal(a->series[i].name, b->series[i].name);
+        assert_true(a->series[i].value == b->series[i].value);
+    }
+}
+
+static void run_layout_cases(const char *root, const char *name, const char *yaml,
+                             const struct layout_case *cases, size_t n, size_t *ret_fast_seen)
+{
+    struct inst in;
+    assert_int_equal(inst_open(&in, root, name, yaml), 0);
+    for (size_t i = 0; i < n; i++) {
+        put_file(root, cases[i].rel, cases[i].content);
+        struct inst fresh;
+        assert_int_equal(inst_open(&fresh, root, name, yaml), 0);
+        uint64_t soft_a, soft_b;
+        struct hk_snapshot *a = cycle(&in, &soft_a), *b = cycle(&fresh, &soft_b);
+        if (soft_a != soft_b)
+            fail_msg("%s case %zu: soft errors %lu, fresh instance %lu", name, i,
+                     (unsigned long)soft_a, (unsigned long)soft_b);
+        assert_same_snapshots(a, b);
+        *ret_fast_seen += a->nseries;
+        hk_snapshot_unref(a);
+        hk_snapshot_unref(b);
+        inst_close(&fresh);
+    }
+    inst_close(&in);
+}
+
+static void test_layout_fast_path(void **state)
+{
+    char root[256], dir[300];
+    snprintf(root, sizeof(root), "%s/hk-lay-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    assert_non_null(mkdtemp(root));
+    snprintf(dir, sizeof(dir), "%s/proc", root);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    snprintf(dir, sizeof(dir), "%s/proc/net", root);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    size_t seen = 0;
+    static const struct layout_case vm[] = {
+        {"proc/vmstat", "nr_free_pages 5\npgfault 1\npgmajfault 2\n"},
+        {"proc/vmstat", "nr_free_pages 6\npgfault 3\npgmajfault 4\n"},   /* same layout */
+        {"proc/vmstat", "nr_free_pages 6\npgfault 3\npgmajfault x\n"},   /* bad value */
+        {"proc/vmstat", "nr_free_pages 6\npgfault 5\npgmajfault 6\n"},   /* good again */
+        {"proc/vmstat", "nr_free_pages 6\npgfault 5\n"},                 /* line gone */
+        {"proc/vmstat", "nr_free_pages 6\npgfault 5\npgmajfault 6\npswpin 1\n"}, /* added */
+        {"proc/vmstat", "pgfault 5\nnr_free_pages 6\npgmajfault 6\npswpin 2\n"}, /* moved */
+        {"proc/vmstat", "pgfault 5\nnr_free_pages 6\npgmajfault 6 7\npswpin 2\n"}, /* 3 tokens */
+        {"proc/vmstat", "pgfault 5\n\nnr_free_pages 6\npgmajfault 8\npswpin 2\n"}, /* blank */
+        {"proc/vmstat", "pgfault 5\n\nnr_free_pages 6\npgmajfault 9\npswpin 2\n"},
+        {"proc/vmstat", "pgfault 5\nnr_free_pages 6\npgmajfault 9\npswpout 2\n"}, /* renamed */
+        {"proc/vmstat", "pgfault 5\nnr_free_pages 6\npgmajfault 99999999999999999999999\n"},
+    };
+    run_layout_cases(root, "vmstat", NULL, vm, sizeof(vm) / sizeof(vm[0]), &seen);
+    static const char *const fields = "fields: '^(Tcp_(MaxConn|RetransSegs)|Ip_Forwarding|"
+                                      "Udp_InErrors|Ip6_InReceives|Udp6_InErrors)$'\n";
+    static const struct layout_case ns[] = {
+        {"proc/net/snmp", "Ip: Forwarding DefaultTTL\nIp: 1 64\nTcp: MaxConn RetransSegs\n"
+                          "Tcp: -1 5\n"},
+        {"proc/net/snmp6", "Ip6InReceives 10\nIp6OutRequests 3\nUdp6InErrors 2\nFoo 1\n"},
+        {"proc/net/snmp", "Ip: Forwarding DefaultTTL\nIp: 1 64\nTcp: MaxConn RetransSegs\n"
+                          "Tcp: -1 7\n"}, /* same layout */
+        {"proc/net/snmp6", "Ip6InReceives 11\nIp6OutRequests 3\nUdp6InErrors 2\nFoo 1\n"},
+        {"proc/net/snmp", "Ip: Forwarding DefaultTTL\nIp: 1 64\nTcp: MaxConn RetransSegs\n"
+                          "Tcp: -1 x\n"}, /* bad value */
+        {"proc/net/snmp6", "Ip6InReceives 11\nIp6OutRequests 3\nUdp6InErrors -\nFoo 1\n"},
+        {"proc/net/snmp", "Ip: Forwarding DefaultTTL\nIp: 1 64\nTcp: MaxConn RetransSegs\n"
+                          "Tcp: -1\n"}, /* a value short */
+        {"proc/net/snmp", "Ip: Forwarding DefaultTTL\nIp: 1 64\nTcp: MaxConn RetransSegs\n"
+                          "Tcp: -1 8 9\n"}, /* one too many */
+        {"proc/net/snmp", "Ip: Forwarding DefaultTTL\nIp: 1 64\nTcp: MaxConn RetransSegs\n"
+                          "Udp: -1 8\n"}, /* values of another protocol */
+        {"proc/net/snmp", "Ip: Forwarding DefaultTTL\nIp: 1 64\nTcp: RetransSegs MaxConn\n"
+                          "Tcp: 9 -1\n"}, /* moved */
+        {"proc/net/snmp", "Ip: Forwarding DefaultTTL\nIp: 1 64\nTcp: RetransSegs MaxConn\n"
+                          "Tcp: 9 -1\nUdp: InErrors\nUdp: 3\n"}, /* a pair added */
+        {"proc/net/snmp", "Ip: Forwarding DefaultTTL\nIp: 1 64\nTcp: RetransSegs MaxConn\n"
+                          "Tcp: 10 -1\nUdp: InErrors\nUdp: 4\n"},
+        {"proc/net/snmp", "Ip: Forwarding DefaultTTL\nIp: 1 64\nTcp: RetransSegs MaxConn\n"
+                          "Tcp: 10 -1\nUdp: InErrors\n"}, /* truncated */
+        {"proc/net/snmp", "Ip: Forwarding DefaultTTL\nIp: 1 64\n"}, /* a pair removed */
+        {"proc/net/snmp", "Ip: Forwarding DefaultTTL\nIp: 2 64\n\n"},
+        {"proc/net/snmp6", "Ip6InReceives 12\nUdp6InErrors 2\nIp6OutRequests 3\nFoo 1\n"},
+        {"proc/net/snmp6", "Ip6InReceives 12\nUdp6InErrors 2\nIp6OutRequests 3\nFoo 1\nBar6 2\n"},
+    };
+    run_layout_cases(root, "netstat", fields, ns, sizeof(ns) / sizeof(ns[0]), &seen);
+    assert_true(seen > 0);
+    static const char *const files[] = {"proc/vmstat", "proc/net/snmp", "proc/net/snmp6"};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        char path[600];
+        snprintf(path, sizeof(path), "%s/%s", root, files[i]);
+        assert_int_equal(unlink(path), 0);
+    }
+    assert_int_equal(rmdir(dir), 0);
+    snprintf(dir, sizeof(dir), "%s/proc", root);
+    assert_int_equal(rmdir(dir), 0);
+    assert_int_equal(rmdir(root), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -724,6 +839,7 @@ int main(void)
         cmocka_unit_test(test_callback_error),    cmocka_unit_test(test_field_filter),
         cmocka_unit_test(test_mutations),         cmocka_unit_test(test_collectors_on_fixture),
         cmocka_unit_test(test_collector_options), cmocka_unit_test(test_kept_open_files),
+        cmocka_unit_test(test_layout_fast_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
