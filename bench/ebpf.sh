@@ -98,6 +98,9 @@ bench() { # PROGRAM WORKLOAD N EVENTS_PER_OP UNIT TARGET_NS BPF_PROG_NAMES...
 }
 
 bench sched pingpong "${EBPF_BENCH_PINGPONG:-20000}" 2 "switch+wakeup" 600 btf_switch btf_wakeup
+if [ -n "${EBPF_BENCH_RAW_TP:-}" ]; then # the raw_tp fallback (timestamps, pid-keyed hash)
+    EXTRA="attach: raw_tp" bench sched pingpong "${EBPF_BENCH_PINGPONG:-20000}" 2 "switch+wakeup" - raw_switch raw_wakeup
+fi
 bench tcp connect "${EBPF_BENCH_CONNECT:-5000}" 10 "state change" 250 btf_state
 bench syscalls getppid "${EBPF_BENCH_GETPPID:-300000}" 1 "syscall" 150 btf_exit
 echo "with syscall_latency: true (sys_enter hook + task storage + histogram; no target):"

@@ -157,16 +157,16 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
                                      struct task_struct *next, bool btf)
 {
     __u64 now = bpf_ktime_get_ns();
-    __u64 id;
-    struct hk_sched_val *v;
+    __u64 id, prev_id = 0;
+    struct hk_sched_val *v, *prev_v = NULL;
 
     __u32 prev_pid = btf ? prev->pid : BPF_CORE_READ(prev, pid);
     __u32 next_pid = btf ? next->pid : BPF_CORE_READ(next, pid);
 
     if (prev_pid) {
         bool runnable = preempt || task_state(prev, btf) == TASK_RUNNING;
-        id = cgid(prev, btf);
-        v = HK_LOOKUP_OR_INIT(&sched_stats, &id, &zero_val);
+        prev_id = cgid(prev, btf);
+        v = prev_v = HK_LOOKUP_OR_INIT(&sched_stats, &prev_id, &zero_val);
         if (v) {
             if (runnable)
                 v->involuntary++;
@@ -185,7 +185,8 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
     if ((__s64)delta < 0)
         return 0;
     id = cgid(next, btf);
-    v = HK_LOOKUP_OR_INIT(&sched_stats, &id, &zero_val);
+    /* prev and next often share a cgroup (tasks of one container handing over): one lookup. */
+    v = prev_v && id == prev_id ? prev_v : HK_LOOKUP_OR_INIT(&sched_stats, &id, &zero_val);
     if (v)
         add_waits(v, 1, delta);
     return 0;
