@@ -4,7 +4,7 @@
 # ≤ 150 ns per syscall). For each probe, ROUNDS times: workload detached → attach only that
 # probe (the collector driver, programs: [X]) → workload attached → detach. Prints medians in
 # ns per event and the attached/detached ratio, plus the in-kernel program cost per run from
-# BPF run statistics (kernel.bpf_stats_enabled on only for that extra run; it adds ~45 ns/run).
+# BPF run statistics (kernel.bpf_stats_enabled on only for that extra run; it adds ~35-45 ns/run).
 # Workloads (bench/ebpf_workload.c): getppid loop (1 syscall = 1 enter + 1 exit), pipe ping-pong
 # pinned to one CPU (1 round trip = 2 switch+wakeup pairs), loopback connect+accept+close
 # (10 TCP state changes per connection).
