@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # eBPF per-event overhead, paired attached/detached runs on this machine (issue targets: run
-# queue ≤ 0.7 µs per switch+wakeup pair, TCP ≤ 0.25 µs per state change, opt-in syscall probe
+# queue ≤ 0.6 µs per switch+wakeup pair, TCP ≤ 0.25 µs per state change, opt-in syscall probe
 # ≤ 150 ns per syscall). For each probe, ROUNDS times: workload detached → attach only that
 # probe (the collector driver, programs: [X]) → workload attached → detach. Prints medians in
 # ns per event and the attached/detached ratio, plus the in-kernel program cost per run from
-# BPF run statistics (kernel.bpf_stats_enabled on only for that extra run; it adds ~45 ns/run).
+# BPF run statistics (kernel.bpf_stats_enabled on only for that extra run; it adds ~35-45 ns/run).
 # Workloads (bench/ebpf_workload.c): getppid loop (1 syscall = 1 enter + 1 exit), pipe ping-pong
 # pinned to one CPU (1 round trip = 2 switch+wakeup pairs), loopback connect+accept+close
 # (10 TCP state changes per connection).
@@ -47,20 +47,23 @@ detach() {
 }
 
 # In-kernel ns per event from BPF run statistics (stats must be on): the sum over the named
-# programs of run_time_ns / run_cnt (every loaded copy of that program counts: other hakari
-# instances on this host run the same code).
+# programs that ran of run_time_ns / run_cnt, counting only the programs the driver holds (its
+# fds' prog_id: other hakari instances on a shared host run the same programs on their own
+# events).
 prog_ns_per_event() { # NAME...
     bpftool prog show -j | python3 -c '
 import json, sys
-names = sys.argv[1:]; t = dict.fromkeys(names, 0); n = dict.fromkeys(names, 0)
+mine = {int(i) for i in sys.argv[1].split()}
+names = sys.argv[2:]; t = dict.fromkeys(names, 0); n = dict.fromkeys(names, 0)
 for p in json.load(sys.stdin):
-    if p.get("name") in t:
+    if p.get("name") in t and p["id"] in mine:
         t[p["name"]] += p.get("run_time_ns", 0); n[p["name"]] += p.get("run_cnt", 0)
-if all(n.values()):
-    print("%.0f (%s)" % (sum(t[k] / n[k] for k in names),
-                        " + ".join("%s %.0f" % (k, t[k] / n[k]) for k in names)))
+run = [k for k in names if n[k]]  # a program not loaded in this mode costs nothing
+if run:
+    print("%.0f (%s)" % (sum(t[k] / n[k] for k in run),
+                        " + ".join("%s %.0f" % (k, t[k] / n[k]) for k in run)))
 else:
-    print("n/a")' "$@"
+    print("n/a")' "$(cat /proc/"$DRV_PID"/fdinfo/* 2>/dev/null | sed -n 's/^prog_id:[[:space:]]*//p')" "$@"
 }
 # Run the workload at real-time priority on CPU 1 so the other load of a shared host disturbs it
 # less (both runs of a pair alike).
@@ -94,7 +97,10 @@ bench() { # PROGRAM WORKLOAD N EVENTS_PER_OP UNIT TARGET_NS BPF_PROG_NAMES...
             p, w, b, a, a / b, d, u, verdict, u, rn }'
 }
 
-bench sched pingpong "${EBPF_BENCH_PINGPONG:-20000}" 2 "switch+wakeup" 700 btf_switch btf_wakeup
+bench sched pingpong "${EBPF_BENCH_PINGPONG:-20000}" 2 "switch+wakeup" 600 btf_switch btf_wakeup
+if [ -n "${EBPF_BENCH_RAW_TP:-}" ]; then # the raw_tp fallback (timestamps, pid-keyed hash)
+    EXTRA="attach: raw_tp" bench sched pingpong "${EBPF_BENCH_PINGPONG:-20000}" 2 "switch+wakeup" - raw_switch raw_wakeup
+fi
 bench tcp connect "${EBPF_BENCH_CONNECT:-5000}" 10 "state change" 250 btf_state
 bench syscalls getppid "${EBPF_BENCH_GETPPID:-300000}" 1 "syscall" 150 btf_exit
 echo "with syscall_latency: true (sys_enter hook + task storage + histogram; no target):"

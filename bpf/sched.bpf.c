@@ -1,19 +1,37 @@
-/* Run-queue latency and context switches per cgroup. A task becomes runnable at sched_wakeup /
- * sched_wakeup_new, or stays runnable when preempted at sched_switch; the time until
- * sched_switch picks it (as `next`) is its run-queue wait, charged to that task's cgroup (not
- * to `current`). Context switches are charged to `prev`. Start times live in task storage. */
+/* Run-queue latency and context switches per cgroup. Context switches are charged to `prev` at
+ * sched_switch. A run-queue wait (runnable → running, after a wakeup or a preemption) is charged
+ * to the task that waited, never to `current`, in one of two ways:
+ *  - sched_info (tp_btf, when the kernel keeps per-task sched_info: CONFIG_SCHED_INFO, the
+ *    source of /proc/<tid>/schedstat): sched_switch alone. The kernel adds every wait to
+ *    prev->sched_info.run_delay and counts it in .pcount when the task is switched in; when the
+ *    task is switched out again the growth of both since its last switch-out (kept in task
+ *    storage) is that wait. One hook, one task-storage access and one map lookup per switch, no
+ *    clock read; the wait shows when the task leaves the CPU rather than when it arrives.
+ *  - timestamps (raw_tp, or no sched_info): sched_wakeup / sched_wakeup_new, or a preemption at
+ *    sched_switch, store "runnable since"; sched_switch takes it when the task is `next`. */
 #include "sched.h"
 #include "hk_bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
 const volatile bool cg_v1 = true;
+/* Waits from the kernel's sched_info (set by user space for tp_btf when sched_info is kept; the
+ * wakeup programs are then not loaded). */
+const volatile bool sched_info = false;
+
+/* Per task: "runnable since" (timestamps), or run_delay / pcount at the last switch-out
+ * (sched_info; seen = 1 once they are valid). */
+struct task_mark {
+    __u64 t;
+    __u64 pcount;
+    __u64 seen;
+};
 
 struct {
     __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
     __uint(map_flags, BPF_F_NO_PREALLOC);
     __type(key, int);
-    __type(value, __u64);
+    __type(value, struct task_mark);
 } start SEC(".maps");
 
 /* raw_tp fallback: arguments are not BTF pointers there, so task storage cannot be used;
@@ -46,9 +64,9 @@ static __always_inline __u64 cgid(struct task_struct *t, bool btf)
 static __always_inline void mark_runnable(struct task_struct *p, __u32 pid, __u64 now, bool btf)
 {
     if (btf) {
-        __u64 *ts = bpf_task_storage_get(&start, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-        if (ts)
-            *ts = now;
+        struct task_mark *m = bpf_task_storage_get(&start, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+        if (m)
+            m->t = now;
     } else if (bpf_map_update_elem(&start_pid, &pid, &now, BPF_ANY) < 0) {
         hk_lost();
     }
@@ -59,10 +77,10 @@ static __always_inline __u64 take_runnable(struct task_struct *p, __u32 pid, boo
 {
     __u64 t = 0;
     if (btf) {
-        __u64 *ts = bpf_task_storage_get(&start, p, 0, 0);
-        if (ts) {
-            t = *ts;
-            *ts = 0;
+        struct task_mark *m = bpf_task_storage_get(&start, p, 0, 0);
+        if (m) {
+            t = m->t;
+            m->t = 0;
         }
     } else {
         __u64 *ts = bpf_map_lookup_elem(&start_pid, &pid);
@@ -82,30 +100,73 @@ static __always_inline int on_wakeup(struct task_struct *p, bool btf)
     return 0;
 }
 
-static __always_inline long task_state(struct task_struct *t)
+static __always_inline long task_state(struct task_struct *t, bool btf)
 {
     struct task_struct___old {
         long state;
     } *old = (void *)t;
     if (bpf_core_field_exists(t->__state))
-        return BPF_CORE_READ(t, __state);
+        return btf ? t->__state : BPF_CORE_READ(t, __state);
     return BPF_CORE_READ(old, state);
+}
+
+/* Adds n waits totalling delta ns to v (n > 1 only if switch-outs were missed: the mean goes to
+ * the histogram, so its sum stays the wait total). */
+static __always_inline void add_waits(struct hk_sched_val *v, __u64 n, __u64 delta)
+{
+    v->wait_ns += delta;
+    v->waits += n;
+    __u32 slot = hk_log2_slot(n == 1 ? delta : delta / n);
+    if (slot < HK_LOG2_SLOTS)
+        v->slots[slot] += n;
+}
+
+/* sched_info mode (tp_btf only): everything is charged to prev, with one map lookup. */
+static __always_inline int on_switch_sched_info(bool preempt, struct task_struct *prev)
+{
+    if (!prev->pid)
+        return 0; /* the idle task */
+    bool runnable = preempt || task_state(prev, true) == TASK_RUNNING;
+    __u64 delay = prev->sched_info.run_delay;
+    __u64 pcount = prev->sched_info.pcount;
+    __u64 n = 0, delta = 0;
+    struct task_mark *m = bpf_task_storage_get(&start, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+    if (m) {
+        if (m->seen && pcount > m->pcount && delay >= m->t) {
+            n = pcount - m->pcount;
+            delta = delay - m->t;
+        }
+        m->t = delay;
+        m->pcount = pcount;
+        m->seen = 1;
+    }
+    __u64 id = cgid(prev, true);
+    struct hk_sched_val *v = HK_LOOKUP_OR_INIT(&sched_stats, &id, &zero_val);
+    if (!v)
+        return 0;
+    if (runnable)
+        v->involuntary++;
+    else
+        v->voluntary++;
+    if (n)
+        add_waits(v, n, delta);
+    return 0;
 }
 
 static __always_inline int on_switch(bool preempt, struct task_struct *prev,
                                      struct task_struct *next, bool btf)
 {
     __u64 now = bpf_ktime_get_ns();
-    __u64 id;
-    struct hk_sched_val *v;
+    __u64 id, prev_id = 0;
+    struct hk_sched_val *v, *prev_v = NULL;
 
     __u32 prev_pid = btf ? prev->pid : BPF_CORE_READ(prev, pid);
     __u32 next_pid = btf ? next->pid : BPF_CORE_READ(next, pid);
 
     if (prev_pid) {
-        bool runnable = preempt || task_state(prev) == TASK_RUNNING;
-        id = cgid(prev, btf);
-        v = HK_LOOKUP_OR_INIT(&sched_stats, &id, &zero_val);
+        bool runnable = preempt || task_state(prev, btf) == TASK_RUNNING;
+        prev_id = cgid(prev, btf);
+        v = prev_v = HK_LOOKUP_OR_INIT(&sched_stats, &prev_id, &zero_val);
         if (v) {
             if (runnable)
                 v->involuntary++;
@@ -124,14 +185,10 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
     if ((__s64)delta < 0)
         return 0;
     id = cgid(next, btf);
-    v = HK_LOOKUP_OR_INIT(&sched_stats, &id, &zero_val);
-    if (!v)
-        return 0;
-    v->wait_ns += delta;
-    v->waits++;
-    __u32 slot = hk_log2_slot(delta);
-    if (slot < HK_LOG2_SLOTS)
-        v->slots[slot]++;
+    /* prev and next often share a cgroup (tasks of one container handing over): one lookup. */
+    v = prev_v && id == prev_id ? prev_v : HK_LOOKUP_OR_INIT(&sched_stats, &id, &zero_val);
+    if (v)
+        add_waits(v, 1, delta);
     return 0;
 }
 
@@ -150,6 +207,10 @@ int BPF_PROG(btf_wakeup_new, struct task_struct *p)
 SEC("tp_btf/sched_switch")
 int BPF_PROG(btf_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
+    /* The field guard keeps the object loadable on a kernel without CONFIG_SCHED_INFO (user
+     * space then leaves sched_info off). */
+    if (sched_info && bpf_core_field_exists(prev->sched_info))
+        return on_switch_sched_info(preempt, prev);
     return on_switch(preempt, prev, next, true);
 }
 

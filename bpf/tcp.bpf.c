@@ -65,30 +65,46 @@ HK_LOST_MAP
 
 static const struct hk_tcp_val zero_val;
 
-static __always_inline __u64 current_cgid(void)
+/* btf: sk is a BTF pointer (tp_btf) and is read with plain loads the verifier makes fault-safe,
+ * instead of one probe-read helper call per field (raw_tp, classic tracepoint). */
+static __always_inline __u64 current_cgid(bool btf)
 {
-    struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-    return hk_task_cgid(t, true, bpf_core_enum_value(enum cgroup_subsys_id, cpu_cgrp_id));
+    int ssid = bpf_core_enum_value(enum cgroup_subsys_id, cpu_cgrp_id);
+    if (btf)
+        return hk_task_cgid_btf(bpf_get_current_task_btf(), true, ssid);
+    return hk_task_cgid((struct task_struct *)bpf_get_current_task(), true, ssid);
 }
 
-static __always_inline struct listen_key listen_key_of(const struct sock *sk)
+static __always_inline struct listen_key listen_key_of(const struct sock *sk, bool btf)
 {
     struct listen_key k = {};
-    k.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-    k.port = BPF_CORE_READ(sk, __sk_common.skc_num);
+    if (btf) {
+        k.netns = sk->__sk_common.skc_net.net->ns.inum;
+        k.port = sk->__sk_common.skc_num;
+    } else {
+        k.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+        k.port = BPF_CORE_READ(sk, __sk_common.skc_num);
+    }
     return k;
 }
 
+static __always_inline __u64 cookie_of(const struct sock *sk, bool btf)
+{
+    return btf ? sk->__sk_common.skc_cookie.counter
+               : BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+}
+
 /* Owner of sk for an event after its creation; 0 when unknown. */
-static __always_inline __u64 owner_of(const struct sock *sk)
+static __always_inline __u64 owner_of(const struct sock *sk, bool btf)
 {
     if (!cg_v1)
-        return BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
+        return btf ? sk->sk_cgrp_data.cgroup->kn->id
+                   : BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
     __u64 key = (__u64)sk;
     __u64 *id = bpf_map_lookup_elem(&sock_owner, &key);
     if (id)
         return *id;
-    __u64 cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+    __u64 cookie = cookie_of(sk, btf);
     if (cookie && (id = bpf_map_lookup_elem(&seed_owner, &cookie)))
         return *id;
     return 0;
@@ -101,17 +117,17 @@ static __always_inline void tag(const struct sock *sk, __u64 id)
         hk_lost();
 }
 
-static __always_inline int on_state(const struct sock *sk, int old, int new)
+static __always_inline int on_state(const struct sock *sk, int old, int new, bool btf)
 {
     __u64 id = 0;
 
     if (cg_v1) {
         if (old == S_CLOSE && (new == S_SYN_SENT || new == S_LISTEN)) {
             /* connect() / listen(): process context, current owns the socket. */
-            id = current_cgid();
+            id = current_cgid(btf);
             tag(sk, id);
             if (new == S_LISTEN) {
-                struct listen_key k = listen_key_of(sk);
+                struct listen_key k = listen_key_of(sk, btf);
                 if (bpf_map_update_elem(&listen_owner, &k, &id, BPF_ANY) < 0)
                     hk_lost();
             }
@@ -119,7 +135,7 @@ static __always_inline int on_state(const struct sock *sk, int old, int new)
         }
         if (old == S_LISTEN && new == S_SYN_RECV) {
             /* Child of a listener (softirq): inherit the listener's owner. */
-            struct listen_key k = listen_key_of(sk);
+            struct listen_key k = listen_key_of(sk, btf);
             __u64 *lid = bpf_map_lookup_elem(&listen_owner, &k);
             if (lid)
                 tag(sk, *lid);
@@ -129,7 +145,7 @@ static __always_inline int on_state(const struct sock *sk, int old, int new)
     if (old == S_LISTEN || new == S_LISTEN) {
         if (cg_v1 && old == S_LISTEN && new == S_CLOSE) {
             /* Listener closed: forget it (unless another socket took the port meanwhile). */
-            struct listen_key k = listen_key_of(sk);
+            struct listen_key k = listen_key_of(sk, btf);
             __u64 key = (__u64)sk;
             __u64 *lid = bpf_map_lookup_elem(&listen_owner, &k);
             __u64 *own = bpf_map_lookup_elem(&sock_owner, &key);
@@ -142,7 +158,7 @@ static __always_inline int on_state(const struct sock *sk, int old, int new)
     if (old == S_CLOSE)
         return 0; /* CLOSE → SYN_SENT/LISTEN on cgroup2: nothing to count yet */
 
-    id = owner_of(sk);
+    id = owner_of(sk, btf);
     if (id) {
         struct hk_tcp_val *v = HK_LOOKUP_OR_INIT(&tcp_stats, &id, &zero_val);
         if (v) {
@@ -166,16 +182,16 @@ static __always_inline int on_state(const struct sock *sk, int old, int new)
     if (new == S_CLOSE && cg_v1) {
         __u64 key = (__u64)sk;
         bpf_map_delete_elem(&sock_owner, &key);
-        __u64 cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+        __u64 cookie = cookie_of(sk, btf);
         if (cookie)
             bpf_map_delete_elem(&seed_owner, &cookie);
     }
     return 0;
 }
 
-static __always_inline int on_retransmit(const struct sock *sk)
+static __always_inline int on_retransmit(const struct sock *sk, bool btf)
 {
-    __u64 id = owner_of(sk);
+    __u64 id = owner_of(sk, btf);
     if (!id)
         return 0;
     struct hk_tcp_val *v = HK_LOOKUP_OR_INIT(&tcp_stats, &id, &zero_val);
@@ -184,33 +200,33 @@ static __always_inline int on_retransmit(const struct sock *sk)
     return 0;
 }
 
-static __always_inline bool is_tcp(const struct sock *sk)
+static __always_inline bool is_tcp(const struct sock *sk, bool btf)
 {
-    return BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP;
+    return (btf ? sk->sk_protocol : BPF_CORE_READ(sk, sk_protocol)) == IPPROTO_TCP;
 }
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(btf_state, const struct sock *sk, const int old, const int new)
 {
-    return is_tcp(sk) ? on_state(sk, old, new) : 0;
+    return is_tcp(sk, true) ? on_state(sk, old, new, true) : 0;
 }
 
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(btf_retransmit, const struct sock *sk)
 {
-    return on_retransmit(sk);
+    return on_retransmit(sk, true);
 }
 
 SEC("raw_tp/inet_sock_set_state")
 int BPF_PROG(raw_state, const struct sock *sk, const int old, const int new)
 {
-    return is_tcp(sk) ? on_state(sk, old, new) : 0;
+    return is_tcp(sk, false) ? on_state(sk, old, new, false) : 0;
 }
 
 SEC("raw_tp/tcp_retransmit_skb")
 int BPF_PROG(raw_retransmit, const struct sock *sk)
 {
-    return on_retransmit(sk);
+    return on_retransmit(sk, false);
 }
 
 SEC("tracepoint/sock/inet_sock_set_state")
@@ -218,11 +234,11 @@ int tp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
     if (ctx->protocol != IPPROTO_TCP)
         return 0;
-    return on_state(ctx->skaddr, ctx->oldstate, ctx->newstate);
+    return on_state(ctx->skaddr, ctx->oldstate, ctx->newstate, false);
 }
 
 SEC("tracepoint/tcp/tcp_retransmit_skb")
 int tp_retransmit(struct trace_event_raw_tcp_retransmit_skb *ctx)
 {
-    return on_retransmit(ctx->skaddr);
+    return on_retransmit(ctx->skaddr, false);
 }

@@ -43,9 +43,11 @@ int hk_ebpf_emit_runqueue(struct hk_builder *b, const struct hk_ebpf_rows *rows)
         (r = hk_ebpf_emit_counter(b, &desc_cs, rows, V_VOL, 1, "voluntary")) < 0 ||
         (r = hk_ebpf_emit_counter(b, &desc_cs, rows, V_INVOL, 1, "involuntary")) < 0)
         return r;
+    /* The sum is computed exactly as the counter above (ns * 1e-9, not ns / 1e9, which can
+     * differ in the last bit), so _sum and the wait total print the same. */
     for (size_t i = 0; i < rows->n; i++)
         if ((r = hk_ebpf_emit_log2(b, &desc_lat, rows->rows[i].labels, rows->rows[i].slots, LAT_LO,
-                                   LAT_HI, (double)rows->rows[i].v[V_WAIT_NS] / 1e9)) < 0)
+                                   LAT_HI, (double)rows->rows[i].v[V_WAIT_NS] * 1e-9)) < 0)
             return r;
     return 0;
 }
@@ -66,17 +68,32 @@ void hk_ebpf_sched_decode(const void *vals, int ncpu, int64_t ret[4],
 }
 
 int hk_ebpf_schedstat_delay(const char *buf, size_t len, uint64_t *ret_ns);
+int hk_ebpf_schedstat_pcount(const char *buf, size_t len, uint64_t *ret_n);
+
+/* Field `field` (1-based) of /proc/<tid>/schedstat ("<on-cpu ns> <run-queue ns> <timeslices>"
+ * of struct sched_info). 0 or -EINVAL. */
+static int schedstat_field(const char *buf, size_t len, int field, uint64_t *ret)
+{
+    struct hk_cursor c;
+    const char *tok = NULL;
+    size_t tl = 0;
+    hk_cursor_init(&c, buf, len);
+    for (int i = 0; i < field; i++)
+        if (!hk_cursor_token(&c, &tok, &tl))
+            return -EINVAL;
+    return hk_parse_u64(tok, tl, ret);
+}
 
 /* Field 2 of /proc/<tid>/schedstat: time spent waiting on a run queue (ns). 0 or -EINVAL. */
 int hk_ebpf_schedstat_delay(const char *buf, size_t len, uint64_t *ret_ns)
 {
-    struct hk_cursor c;
-    const char *tok;
-    size_t tl;
-    hk_cursor_init(&c, buf, len);
-    if (!hk_cursor_token(&c, &tok, &tl) || !hk_cursor_token(&c, &tok, &tl))
-        return -EINVAL;
-    return hk_parse_u64(tok, tl, ret_ns);
+    return schedstat_field(buf, len, 2, ret_ns);
+}
+
+/* Field 3: times the task was switched in after waiting (sched_info.pcount). 0 or -EINVAL. */
+int hk_ebpf_schedstat_pcount(const char *buf, size_t len, uint64_t *ret_n)
+{
+    return schedstat_field(buf, len, 3, ret_n);
 }
 
 #define FALLBACK_MAX_TASKS 65536
@@ -158,9 +175,27 @@ static int sched_fallback(struct hk_ebpf_collect *c)
 #if HK_WITH_BPF
 #include "bpf/sched.skel.h"
 
+/* The kernel keeps sched_info (CONFIG_SCHED_INFO; older kernels only with schedstats or delay
+ * accounting on): this thread's schedstat exists and counts at least its own arrival on a CPU. */
+static bool sched_info_kept(const struct hk_ebpf_env *env)
+{
+    char buf[128];
+    uint64_t n;
+    ssize_t len = hk_read_file_at(env->paths->proc_fd, "thread-self/schedstat", buf, sizeof(buf));
+    return len > 0 && hk_ebpf_schedstat_pcount(buf, (size_t)len, &n) == 0 && n > 0;
+}
+
+/* tp_btf with sched_info: sched_switch alone measures the waits (bpf/sched.bpf.c), so the
+ * wakeup hooks are not loaded at all. */
 static void configure(void *skel, const struct hk_ebpf_env *env)
 {
-    ((struct hk_sched *)skel)->rodata->cg_v1 = env->hier[HK_HIER_CPU].v1;
+    struct hk_sched *s = skel;
+    s->rodata->cg_v1 = env->hier[HK_HIER_CPU].v1;
+    if (bpf_program__autoload(s->progs.btf_switch) && sched_info_kept(env)) {
+        s->rodata->sched_info = true;
+        bpf_program__set_autoload(s->progs.btf_wakeup, false);
+        bpf_program__set_autoload(s->progs.btf_wakeup_new, false);
+    }
 }
 HK_EBPF_SKEL_OPS(skel_ops, hk_sched, configure, sched_stats);
 

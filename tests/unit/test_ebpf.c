@@ -28,6 +28,7 @@
 int hk_ebpf_oom_kill_parse(const char *buf, size_t len, uint64_t *ret);
 int hk_ebpf_blk_devname(const char *uevent, size_t len, char *ret, size_t cap);
 int hk_ebpf_schedstat_delay(const char *buf, size_t len, uint64_t *ret_ns);
+int hk_ebpf_schedstat_pcount(const char *buf, size_t len, uint64_t *ret_n);
 
 #define S(lit) (lit), (sizeof(lit) - 1)
 
@@ -522,6 +523,21 @@ static void test_schedstat(void **st)
     assert_int_equal(hk_ebpf_schedstat_delay(S("2034998611\n"), &ns), -EINVAL);
     assert_int_equal(hk_ebpf_schedstat_delay(S("1 -5 3\n"), &ns), -EINVAL);
     assert_int_equal(hk_ebpf_schedstat_delay(S(""), &ns), -EINVAL);
+    /* Field 3 (pcount): what the sched probe checks before it measures waits from sched_info. */
+    assert_int_equal(hk_ebpf_schedstat_pcount(S("2034998611 12345678 4321\n"), &ns), 0);
+    assert_int_equal(ns, 4321);
+    assert_int_equal(hk_ebpf_schedstat_pcount(S("2034998611 12345678\n"), &ns), -EINVAL);
+    assert_int_equal(hk_ebpf_schedstat_pcount(S("1 2 x\n"), &ns), -EINVAL);
+    /* The running kernel's own file, where it has one: this thread has been on a CPU. */
+    char buf[128];
+    int fd = open("/proc/thread-self/schedstat", O_RDONLY);
+    if (fd >= 0) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        close(fd);
+        assert_true(n > 0);
+        assert_int_equal(hk_ebpf_schedstat_pcount(buf, (size_t)n, &ns), 0);
+        assert_true(ns > 0);
+    }
 }
 
 static void test_proc_cgroup_path(void **st)
