@@ -24,7 +24,8 @@
  *   container_fs_{reads,writes}{,_bytes}_total, container_blkio_device_usage_total,
  *   container_processes, container_threads, container_threads_max, container_file_descriptors,
  *   container_sockets, container_pressure_{cpu,memory,io}_{waiting,stalled}_seconds_total,
- *   container_ulimits_soft, container_fs_{usage_bytes,limit_bytes,inodes_total,inodes_free}. */
+ *   container_ulimits_soft, container_fs_{usage_bytes,limit_bytes,inodes_total,inodes_free},
+ *   container_pod_workload_info (pod rows; collector/workload.c). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +40,7 @@
 #include "collector/cgroup_fs.h"
 #include "collector/cgroup_internal.h"
 #include "collector/containers.h"
+#include "collector/workload.h"
 #include "core/collector.h"
 #include "core/log.h"
 #include "core/parse.h"
@@ -53,6 +55,7 @@ static const char *const l_dev[] = {BASE_LABELS, "device", NULL};
 static const char *const l_blkio[] = {BASE_LABELS, "device", "major", "minor", "operation", NULL};
 static const char *const l_if[] = {BASE_LABELS, "interface", NULL};
 static const char *const l_ulimit[] = {BASE_LABELS, "ulimit", NULL};
+static const char *const l_workload[] = {"namespace", "pod", "workload", "workload_kind", NULL};
 
 enum fam {
     M_CPU_USAGE,
@@ -111,6 +114,7 @@ enum fam {
     M_FS_INODES_FREE,
     M_FS_INODES_TOTAL,
     M_ULIMITS,
+    M_POD_WORKLOAD, /* pod rows (collector/workload.c) */
     M_COUNT,
 };
 
@@ -254,6 +258,10 @@ static const struct hk_metric_desc fams[M_COUNT] = {
                    "Soft ulimit values for the container root process. Unlimited if -1, except "
                    "priority and nice",
                    G, "", l_ulimit},
+    [M_POD_WORKLOAD] = {"container_pod_workload_info",
+                        "Workload (controller) running the pod: from its owner reference in the "
+                        "kubelet's pod list, else guessed from the pod's name; value 1.",
+                        G, "", l_workload},
 };
 #undef C
 #undef G
@@ -392,10 +400,14 @@ struct node {
     bool has_kmeta;
     uint32_t kubelet_gen;
     struct hk_cgfs_ctr *fsc; /* main process: limits, writable layer */
+    /* Pod rows: the workload, derived again when the kubelet's pod list changes. */
+    struct hk_workload *workload;
+    uint32_t workload_kgen;
 };
 
 struct kpod {
     char *uid, *name, *ns;
+    char *owner_kind, *owner_name; /* NULL when the pod has no controller */
 };
 struct kctr {
     char *id, *name, *image, *uid;
@@ -780,6 +792,7 @@ static void node_free(struct cgroup_state *st, struct node *n)
     hk_kube_meta_clear(&n->kmeta);
     free(n->pod_name);
     free(n->pod_ns);
+    free(n->workload);
     free(n->path);
     free(n);
 }
@@ -1459,6 +1472,33 @@ static void emit_main_process(struct cgroup_state *st, struct hk_builder *b, str
     }
 }
 
+static const struct kpod *kpod_find(const struct cgroup_state *st, const char *uid);
+
+/* Pod rows: container_pod_workload_info, from the kubelet's owner reference when it lists the
+ * pod, else from the pod's name (collector/workload.c). */
+static void emit_workload(struct cgroup_state *st, struct hk_builder *b, struct node *n)
+{
+    if (!st->enabled[M_POD_WORKLOAD] || n->layout.kind != HK_KUBE_POD || !n->pod_name ||
+        !n->pod_name[0])
+        return;
+    uint32_t kgen = st->kubelet_gen + 1; /* 0: never derived */
+    if (!n->workload || n->workload_kgen != kgen) {
+        struct hk_workload w;
+        const struct kpod *p = st->nkpods ? kpod_find(st, n->layout.pod_uid) : NULL;
+        int r = p ? hk_workload_from_owner(n->pod_name, p->owner_kind, p->owner_name, &w)
+                  : hk_workload_from_pod_name(n->pod_name, &w);
+        if (r < 0)
+            return;
+        if (!n->workload && !(n->workload = malloc(sizeof(*n->workload))))
+            return;
+        *n->workload = w;
+        n->workload_kgen = kgen;
+    }
+    const char *v[4] = {n->pod_ns ? n->pod_ns : "", n->pod_name, n->workload->name,
+                        n->workload->kind};
+    hk_emit(b, &fams[M_POD_WORKLOAD], v, 1);
+}
+
 static void emit_node(struct cgroup_state *st, struct hk_collect_ctx *ctx, struct node *n,
                       const struct stats *s, const char *const *base)
 {
@@ -1568,6 +1608,7 @@ static void emit_node(struct cgroup_state *st, struct hk_collect_ctx *ctx, struc
     else if (n->has_meta ? n->meta.sandbox : (n->has_kmeta && n->kmeta.sandbox))
         emit_net(st, b, n, base, n->meta.pid ? n->meta.pid : s->first_pid);
     emit_main_process(st, b, n, s, base);
+    emit_workload(st, b, n);
 }
 
 /* Pod rows take pod/namespace from any of their containers (the kubelet resolves the pod UID
@@ -1628,6 +1669,8 @@ static void kubelet_clear(struct cgroup_state *st)
         free(st->kpods[i].uid);
         free(st->kpods[i].name);
         free(st->kpods[i].ns);
+        free(st->kpods[i].owner_kind);
+        free(st->kpods[i].owner_name);
     }
     for (size_t i = 0; i < st->nkctrs; i++) {
         free(st->kctrs[i].id);
@@ -1648,6 +1691,7 @@ static char *dup0(const char *s)
 }
 
 static void kubelet_add_pod(const char *uid, const char *name, const char *ns,
+                            const struct hk_kubelet_owner *owner,
                             const struct hk_kubelet_container *cs, size_t n, void *ud)
 {
     struct cgroup_state *st = ud;
@@ -1655,7 +1699,9 @@ static void kubelet_add_pod(const char *uid, const char *name, const char *ns,
     if (!p)
         return;
     st->kpods = p;
-    st->kpods[st->nkpods++] = (struct kpod){dup0(uid), dup0(name), dup0(ns)};
+    st->kpods[st->nkpods++] =
+        (struct kpod){dup0(uid), dup0(name), dup0(ns), owner->kind ? strdup(owner->kind) : NULL,
+                      owner->name ? strdup(owner->name) : NULL};
     struct kctr *c = realloc(st->kctrs, (st->nkctrs + n) * sizeof(*c));
     if (!c)
         return;
@@ -1706,7 +1752,8 @@ static void kubelet_apply(struct cgroup_state *st, struct node *n)
     n->has_kmeta = true;
 }
 
-/* Asks the kubelet (at most every refresh_interval) when some cgroup lacks names. */
+/* Asks the kubelet (at most every refresh_interval) when some cgroup lacks names, or a pod is
+ * not in the last list (its owner, for container_pod_workload_info). */
 static void kubelet_refresh(struct cgroup_state *st, int64_t now_ms)
 {
     if (!st->kubelet.url || now_ms - st->kubelet_last_ms < st->kubelet.refresh_ms)
@@ -1715,7 +1762,8 @@ static void kubelet_refresh(struct cgroup_state *st, int64_t now_ms)
     for (size_t i = 0; i < st->nlist && !need; i++) {
         const struct node *n = st->list[i];
         need = (n->layout.kind == HK_KUBE_CONTAINER && !n->has_meta && !n->has_kmeta) ||
-               (n->layout.kind == HK_KUBE_POD && !n->pod_name && !kpod_find(st, n->layout.pod_uid));
+               (n->layout.kind == HK_KUBE_POD && !kpod_find(st, n->layout.pod_uid) &&
+                (!n->pod_name || st->enabled[M_POD_WORKLOAD]));
     }
     if (!need)
         return;

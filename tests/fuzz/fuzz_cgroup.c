@@ -27,6 +27,7 @@ static void check_str(const char *s)
 }
 
 static void on_pod(const char *uid, const char *name, const char *namespace_,
+                   const struct hk_kubelet_owner *owner,
                    const struct hk_kubelet_container *containers, size_t n, void *ud)
 {
     if (n > 64)
@@ -34,6 +35,8 @@ static void on_pod(const char *uid, const char *name, const char *namespace_,
     check_str(uid);
     check_str(name);
     check_str(namespace_);
+    check_str(owner->kind);
+    check_str(owner->name);
     for (size_t i = 0; i < n; i++) {
         check_str(containers[i].name);
         check_str(containers[i].image);
