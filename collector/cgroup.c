@@ -25,7 +25,8 @@
  *   container_processes, container_threads, container_threads_max, container_file_descriptors,
  *   container_sockets, container_pressure_{cpu,memory,io}_{waiting,stalled}_seconds_total,
  *   container_ulimits_soft, container_fs_{usage_bytes,limit_bytes,inodes_total,inodes_free},
- *   container_pod_workload_info (pod rows; collector/workload.c). */
+ *   container_pod_workload_info (pod rows; collector/workload.c),
+ *   container_network_address_info (sandbox rows; collector/netaddr.c). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +41,7 @@
 #include "collector/cgroup_fs.h"
 #include "collector/cgroup_internal.h"
 #include "collector/containers.h"
+#include "collector/netaddr.h"
 #include "collector/workload.h"
 #include "core/collector.h"
 #include "core/log.h"
@@ -55,6 +57,7 @@ static const char *const l_dev[] = {BASE_LABELS, "device", NULL};
 static const char *const l_blkio[] = {BASE_LABELS, "device", "major", "minor", "operation", NULL};
 static const char *const l_if[] = {BASE_LABELS, "interface", NULL};
 static const char *const l_ulimit[] = {BASE_LABELS, "ulimit", NULL};
+static const char *const l_addr[] = {BASE_LABELS, "interface", "ip", "host_network", NULL};
 static const char *const l_workload[] = {"namespace", "pod", "workload", "workload_kind", NULL};
 
 enum fam {
@@ -115,6 +118,7 @@ enum fam {
     M_FS_INODES_TOTAL,
     M_ULIMITS,
     M_POD_WORKLOAD, /* pod rows (collector/workload.c) */
+    M_NET_ADDR,     /* sandbox rows (collector/netaddr.c) */
     M_COUNT,
 };
 
@@ -262,6 +266,10 @@ static const struct hk_metric_desc fams[M_COUNT] = {
                         "Workload (controller) running the pod: from its owner reference in the "
                         "kubelet's pod list, else guessed from the pod's name; value 1.",
                         G, "", l_workload},
+    [M_NET_ADDR] = {"container_network_address_info",
+                    "Addresses of the pod's network namespace (not loopback, not link-local), on "
+                    "the sandbox row; host_network=\"true\" when it is the node's; value 1.",
+                    G, "", l_addr},
 };
 #undef C
 #undef G
@@ -403,6 +411,7 @@ struct node {
     /* Pod rows: the workload, derived again when the kubelet's pod list changes. */
     struct hk_workload *workload;
     uint32_t workload_kgen;
+    struct hk_netaddrs *addrs; /* sandbox rows: addresses of the pod's network namespace */
 };
 
 struct kpod {
@@ -446,7 +455,7 @@ struct cgroup_state {
     size_t nblk;
     double boot_time;
     struct hk_cg_meminfo meminfo;
-    bool emfile_logged, cap_logged;
+    bool emfile_logged, cap_logged, addrs_logged;
     uint64_t cap_skipped_cycle, cap_skipped_total; /* cgroups not reported: max_cgroups */
     /* kubelet /pods (optional) */
     struct hk_kubelet_config kubelet;
@@ -793,6 +802,7 @@ static void node_free(struct cgroup_state *st, struct node *n)
     free(n->pod_name);
     free(n->pod_ns);
     free(n->workload);
+    free(n->addrs);
     free(n->path);
     free(n);
 }
@@ -1422,6 +1432,30 @@ static void emit_net(struct cgroup_state *st, struct hk_builder *b, struct node 
     }
 }
 
+/* Sandbox rows: container_network_address_info, re-read every HK_NETADDR_REFRESH_CYCLES cycles
+ * or when the sandbox's pid changes (collector/netaddr.c). */
+static void emit_addrs(struct cgroup_state *st, struct hk_builder *b, struct node *n,
+                       const char *const *base, uint32_t pid)
+{
+    if (!st->enabled[M_NET_ADDR] || pid == 0 || st->paths->proc_fd < 0 ||
+        hk_netaddrs_refresh(&n->addrs, st->paths->proc_fd, pid, st->gen) < 0)
+        return;
+    const struct hk_netaddrs *a = n->addrs;
+    if (a->dropped && !st->addrs_logged) {
+        char kept[16];
+        snprintf(kept, sizeof(kept), "%d", HK_NETADDR_MAX);
+        hk_log_warn("network namespace has more addresses than reported", "id", n->path, "kept",
+                    kept);
+        st->addrs_logged = true;
+    }
+    for (size_t i = 0; i < a->n; i++) {
+        const char *v[9] = {base[0],        base[1],    base[2],
+                            base[3],        base[4],    base[5],
+                            a->a[i].ifname, a->a[i].ip, a->host_network ? "true" : "false"};
+        hk_emit(b, &fams[M_NET_ADDR], v, 1);
+    }
+}
+
 static void node_labels(struct node *n, const char *lab[6])
 {
     static const char empty[] = "";
@@ -1605,8 +1639,11 @@ static void emit_node(struct cgroup_state *st, struct hk_collect_ctx *ctx, struc
     /* Network: only rows that own a network namespace — the pod sandbox and "/". */
     if (is_root)
         emit_net(st, b, n, base, 1);
-    else if (n->has_meta ? n->meta.sandbox : (n->has_kmeta && n->kmeta.sandbox))
-        emit_net(st, b, n, base, n->meta.pid ? n->meta.pid : s->first_pid);
+    else if (n->has_meta ? n->meta.sandbox : (n->has_kmeta && n->kmeta.sandbox)) {
+        uint32_t pid = n->meta.pid ? n->meta.pid : s->first_pid;
+        emit_net(st, b, n, base, pid);
+        emit_addrs(st, b, n, base, pid);
+    }
     emit_main_process(st, b, n, s, base);
     emit_workload(st, b, n);
 }
