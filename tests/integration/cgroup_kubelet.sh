@@ -3,7 +3,9 @@
 # root without containerd's OCI bundles, and a stand-in kubelet on 127.0.0.1 (HTTPS with a
 # self-signed CA, bearer token required) serving the node's PodList. Container rows get
 # container/image/pod/namespace from it, the unlisted container of each pod is its sandbox
-# (network series), pod rows get their names; a wrong token leaves names empty without failing.
+# (network series), pod rows get their names, and each pod's owner reference becomes its workload
+# (container_pod_workload_info: ReplicaSet → Deployment, Job → CronJob by name); a wrong token
+# leaves names empty without failing.
 . "$(dirname "$0")/../lib.sh"
 
 [ -x "$HAKARI" ] || fail "no binary at $HAKARI"
