@@ -568,6 +568,8 @@ static void test_container_index(void **state)
     struct hk_snapshot *snap = hk_builder_seal(b, 0, NULL);
     assert_non_null(snap);
     assert_non_null(hk_snapshot_find_family(snap, "container_cpu_usage_seconds_total"));
+    assert_non_null(hk_snapshot_find_family(snap, "container_network_address_info"));
+    assert_non_null(hk_snapshot_find_family(snap, "container_pod_workload_info"));
     hk_snapshot_unref(snap);
 
     struct hk_containers *t = hk_containers_acquire();
