@@ -24,7 +24,9 @@
  *   container_fs_{reads,writes}{,_bytes}_total, container_blkio_device_usage_total,
  *   container_processes, container_threads, container_threads_max, container_file_descriptors,
  *   container_sockets, container_pressure_{cpu,memory,io}_{waiting,stalled}_seconds_total,
- *   container_ulimits_soft, container_fs_{usage_bytes,limit_bytes,inodes_total,inodes_free}. */
+ *   container_ulimits_soft, container_fs_{usage_bytes,limit_bytes,inodes_total,inodes_free},
+ *   container_pod_workload_info (pod rows; collector/workload.c),
+ *   container_network_address_info (sandbox rows; collector/netaddr.c). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +41,8 @@
 #include "collector/cgroup_fs.h"
 #include "collector/cgroup_internal.h"
 #include "collector/containers.h"
+#include "collector/netaddr.h"
+#include "collector/workload.h"
 #include "core/collector.h"
 #include "core/log.h"
 #include "core/parse.h"
@@ -53,6 +57,8 @@ static const char *const l_dev[] = {BASE_LABELS, "device", NULL};
 static const char *const l_blkio[] = {BASE_LABELS, "device", "major", "minor", "operation", NULL};
 static const char *const l_if[] = {BASE_LABELS, "interface", NULL};
 static const char *const l_ulimit[] = {BASE_LABELS, "ulimit", NULL};
+static const char *const l_addr[] = {BASE_LABELS, "interface", "ip", "host_network", NULL};
+static const char *const l_workload[] = {"namespace", "pod", "workload", "workload_kind", NULL};
 
 enum fam {
     M_CPU_USAGE,
@@ -111,6 +117,8 @@ enum fam {
     M_FS_INODES_FREE,
     M_FS_INODES_TOTAL,
     M_ULIMITS,
+    M_POD_WORKLOAD, /* pod rows (collector/workload.c) */
+    M_NET_ADDR,     /* sandbox rows (collector/netaddr.c) */
     M_COUNT,
 };
 
@@ -254,6 +262,14 @@ static const struct hk_metric_desc fams[M_COUNT] = {
                    "Soft ulimit values for the container root process. Unlimited if -1, except "
                    "priority and nice",
                    G, "", l_ulimit},
+    [M_POD_WORKLOAD] = {"container_pod_workload_info",
+                        "Workload (controller) running the pod: from its owner reference in the "
+                        "kubelet's pod list, else guessed from the pod's name; value 1.",
+                        G, "", l_workload},
+    [M_NET_ADDR] = {"container_network_address_info",
+                    "Addresses of the pod's network namespace (not loopback, not link-local), on "
+                    "the sandbox row; host_network=\"true\" when it is the node's; value 1.",
+                    G, "", l_addr},
 };
 #undef C
 #undef G
@@ -392,10 +408,15 @@ struct node {
     bool has_kmeta;
     uint32_t kubelet_gen;
     struct hk_cgfs_ctr *fsc; /* main process: limits, writable layer */
+    /* Pod rows: the workload, derived again when the kubelet's pod list changes. */
+    struct hk_workload *workload;
+    uint32_t workload_kgen;
+    struct hk_netaddrs *addrs; /* sandbox rows: addresses of the pod's network namespace */
 };
 
 struct kpod {
     char *uid, *name, *ns;
+    char *owner_kind, *owner_name; /* NULL when the pod has no controller */
 };
 struct kctr {
     char *id, *name, *image, *uid;
@@ -434,7 +455,7 @@ struct cgroup_state {
     size_t nblk;
     double boot_time;
     struct hk_cg_meminfo meminfo;
-    bool emfile_logged, cap_logged;
+    bool emfile_logged, cap_logged, addrs_logged;
     uint64_t cap_skipped_cycle, cap_skipped_total; /* cgroups not reported: max_cgroups */
     /* kubelet /pods (optional) */
     struct hk_kubelet_config kubelet;
@@ -780,6 +801,8 @@ static void node_free(struct cgroup_state *st, struct node *n)
     hk_kube_meta_clear(&n->kmeta);
     free(n->pod_name);
     free(n->pod_ns);
+    free(n->workload);
+    free(n->addrs);
     free(n->path);
     free(n);
 }
@@ -1409,6 +1432,30 @@ static void emit_net(struct cgroup_state *st, struct hk_builder *b, struct node 
     }
 }
 
+/* Sandbox rows: container_network_address_info, re-read every HK_NETADDR_REFRESH_CYCLES cycles
+ * or when the sandbox's pid changes (collector/netaddr.c). */
+static void emit_addrs(struct cgroup_state *st, struct hk_builder *b, struct node *n,
+                       const char *const *base, uint32_t pid)
+{
+    if (!st->enabled[M_NET_ADDR] || pid == 0 || st->paths->proc_fd < 0 ||
+        hk_netaddrs_refresh(&n->addrs, st->paths->proc_fd, pid, st->gen) < 0)
+        return;
+    const struct hk_netaddrs *a = n->addrs;
+    if (a->dropped && !st->addrs_logged) {
+        char kept[16];
+        snprintf(kept, sizeof(kept), "%d", HK_NETADDR_MAX);
+        hk_log_warn("network namespace has more addresses than reported", "id", n->path, "kept",
+                    kept);
+        st->addrs_logged = true;
+    }
+    for (size_t i = 0; i < a->n; i++) {
+        const char *v[9] = {base[0],        base[1],    base[2],
+                            base[3],        base[4],    base[5],
+                            a->a[i].ifname, a->a[i].ip, a->host_network ? "true" : "false"};
+        hk_emit(b, &fams[M_NET_ADDR], v, 1);
+    }
+}
+
 static void node_labels(struct node *n, const char *lab[6])
 {
     static const char empty[] = "";
@@ -1457,6 +1504,33 @@ static void emit_main_process(struct cgroup_state *st, struct hk_builder *b, str
         EMIT(M_FS_LIMIT, v, l.limit_bytes);
         EMIT(M_FS_INODES_FREE, v, l.inodes_free);
     }
+}
+
+static const struct kpod *kpod_find(const struct cgroup_state *st, const char *uid);
+
+/* Pod rows: container_pod_workload_info, from the kubelet's owner reference when it lists the
+ * pod, else from the pod's name (collector/workload.c). */
+static void emit_workload(struct cgroup_state *st, struct hk_builder *b, struct node *n)
+{
+    if (!st->enabled[M_POD_WORKLOAD] || n->layout.kind != HK_KUBE_POD || !n->pod_name ||
+        !n->pod_name[0])
+        return;
+    uint32_t kgen = st->kubelet_gen + 1; /* 0: never derived */
+    if (!n->workload || n->workload_kgen != kgen) {
+        struct hk_workload w;
+        const struct kpod *p = st->nkpods ? kpod_find(st, n->layout.pod_uid) : NULL;
+        int r = p ? hk_workload_from_owner(n->pod_name, p->owner_kind, p->owner_name, &w)
+                  : hk_workload_from_pod_name(n->pod_name, &w);
+        if (r < 0)
+            return;
+        if (!n->workload && !(n->workload = malloc(sizeof(*n->workload))))
+            return;
+        *n->workload = w;
+        n->workload_kgen = kgen;
+    }
+    const char *v[4] = {n->pod_ns ? n->pod_ns : "", n->pod_name, n->workload->name,
+                        n->workload->kind};
+    hk_emit(b, &fams[M_POD_WORKLOAD], v, 1);
 }
 
 static void emit_node(struct cgroup_state *st, struct hk_collect_ctx *ctx, struct node *n,
@@ -1565,9 +1639,13 @@ static void emit_node(struct cgroup_state *st, struct hk_collect_ctx *ctx, struc
     /* Network: only rows that own a network namespace — the pod sandbox and "/". */
     if (is_root)
         emit_net(st, b, n, base, 1);
-    else if (n->has_meta ? n->meta.sandbox : (n->has_kmeta && n->kmeta.sandbox))
-        emit_net(st, b, n, base, n->meta.pid ? n->meta.pid : s->first_pid);
+    else if (n->has_meta ? n->meta.sandbox : (n->has_kmeta && n->kmeta.sandbox)) {
+        uint32_t pid = n->meta.pid ? n->meta.pid : s->first_pid;
+        emit_net(st, b, n, base, pid);
+        emit_addrs(st, b, n, base, pid);
+    }
     emit_main_process(st, b, n, s, base);
+    emit_workload(st, b, n);
 }
 
 /* Pod rows take pod/namespace from any of their containers (the kubelet resolves the pod UID
@@ -1628,6 +1706,8 @@ static void kubelet_clear(struct cgroup_state *st)
         free(st->kpods[i].uid);
         free(st->kpods[i].name);
         free(st->kpods[i].ns);
+        free(st->kpods[i].owner_kind);
+        free(st->kpods[i].owner_name);
     }
     for (size_t i = 0; i < st->nkctrs; i++) {
         free(st->kctrs[i].id);
@@ -1648,6 +1728,7 @@ static char *dup0(const char *s)
 }
 
 static void kubelet_add_pod(const char *uid, const char *name, const char *ns,
+                            const struct hk_kubelet_owner *owner,
                             const struct hk_kubelet_container *cs, size_t n, void *ud)
 {
     struct cgroup_state *st = ud;
@@ -1655,7 +1736,9 @@ static void kubelet_add_pod(const char *uid, const char *name, const char *ns,
     if (!p)
         return;
     st->kpods = p;
-    st->kpods[st->nkpods++] = (struct kpod){dup0(uid), dup0(name), dup0(ns)};
+    st->kpods[st->nkpods++] =
+        (struct kpod){dup0(uid), dup0(name), dup0(ns), owner->kind ? strdup(owner->kind) : NULL,
+                      owner->name ? strdup(owner->name) : NULL};
     struct kctr *c = realloc(st->kctrs, (st->nkctrs + n) * sizeof(*c));
     if (!c)
         return;
@@ -1706,7 +1789,8 @@ static void kubelet_apply(struct cgroup_state *st, struct node *n)
     n->has_kmeta = true;
 }
 
-/* Asks the kubelet (at most every refresh_interval) when some cgroup lacks names. */
+/* Asks the kubelet (at most every refresh_interval) when some cgroup lacks names, or a pod is
+ * not in the last list (its owner, for container_pod_workload_info). */
 static void kubelet_refresh(struct cgroup_state *st, int64_t now_ms)
 {
     if (!st->kubelet.url || now_ms - st->kubelet_last_ms < st->kubelet.refresh_ms)
@@ -1715,7 +1799,8 @@ static void kubelet_refresh(struct cgroup_state *st, int64_t now_ms)
     for (size_t i = 0; i < st->nlist && !need; i++) {
         const struct node *n = st->list[i];
         need = (n->layout.kind == HK_KUBE_CONTAINER && !n->has_meta && !n->has_kmeta) ||
-               (n->layout.kind == HK_KUBE_POD && !n->pod_name && !kpod_find(st, n->layout.pod_uid));
+               (n->layout.kind == HK_KUBE_POD && !kpod_find(st, n->layout.pod_uid) &&
+                (!n->pod_name || st->enabled[M_POD_WORKLOAD]));
     }
     if (!need)
         return;

@@ -183,7 +183,13 @@ struct hk_kubelet_container {
     const char *id; /* 64 hex, runtime prefix ("containerd://") stripped */
     const char *image;
 };
+/* The pod's controller (metadata.ownerReferences[controller=true]); NULLs when none. */
+struct hk_kubelet_owner {
+    const char *kind;
+    const char *name;
+};
 typedef void (*hk_kubelet_pod_fn)(const char *uid, const char *name, const char *namespace_,
+                                  const struct hk_kubelet_owner *owner,
                                   const struct hk_kubelet_container *containers, size_t n,
                                   void *ud);
 /* Parses a PodList (kubelet /pods): calls fn per pod (up to 64 containers each, init and

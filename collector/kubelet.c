@@ -125,6 +125,29 @@ static void add_statuses(const cJSON *arr, struct hk_kubelet_container *out, siz
     }
 }
 
+/* The owner reference with controller: true (at most one, by the API's validation); else the
+ * first one, as older objects may lack the flag. */
+static void controller_owner(const cJSON *meta, struct hk_kubelet_owner *ret)
+{
+    const cJSON *refs = cJSON_GetObjectItemCaseSensitive(meta, "ownerReferences"), *ref;
+    const cJSON *first = NULL;
+    cJSON_ArrayForEach(ref, refs)
+    {
+        if (!jstr(ref, "kind") || !jstr(ref, "name"))
+            continue;
+        if (!first)
+            first = ref;
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ref, "controller"))) {
+            first = ref;
+            break;
+        }
+    }
+    if (first) {
+        ret->kind = jstr(first, "kind");
+        ret->name = jstr(first, "name");
+    }
+}
+
 int hk_kubelet_parse_pods(const char *json, size_t len, hk_kubelet_pod_fn fn, void *ud)
 {
     /* A string decoding to a NUL byte would be cut there by cJSON ("a\0b" and "a\0c" both
@@ -155,7 +178,9 @@ int hk_kubelet_parse_pods(const char *json, size_t len, hk_kubelet_pod_fn fn, vo
                                             "ephemeralContainerStatuses"};
         for (size_t i = 0; i < 3 && status; i++)
             add_statuses(cJSON_GetObjectItemCaseSensitive(status, lists[i]), cs, &n, 64);
-        fn(uid, name, ns, cs, n, ud);
+        struct hk_kubelet_owner owner = {NULL, NULL};
+        controller_owner(meta, &owner);
+        fn(uid, name, ns, &owner, cs, n, ud);
         npods++;
     }
     cJSON_Delete(root);

@@ -9,6 +9,8 @@
 
 #include "collector/cgroup_fs.h"
 #include "collector/cgroup_internal.h"
+#include "collector/netaddr.h"
+#include "collector/workload.h"
 #include "core/log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -27,6 +29,7 @@ static void check_str(const char *s)
 }
 
 static void on_pod(const char *uid, const char *name, const char *namespace_,
+                   const struct hk_kubelet_owner *owner,
                    const struct hk_kubelet_container *containers, size_t n, void *ud)
 {
     if (n > 64)
@@ -34,6 +37,8 @@ static void on_pod(const char *uid, const char *name, const char *namespace_,
     check_str(uid);
     check_str(name);
     check_str(namespace_);
+    check_str(owner->kind);
+    check_str(owner->name);
     for (size_t i = 0; i < n; i++) {
         check_str(containers[i].name);
         check_str(containers[i].image);
@@ -65,7 +70,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!buf)
         return 0;
     memcpy(buf, data + 1, len);
-    switch (data[0] % 16) {
+    /* 16–20: added later; seeds 0–15 keep their meaning. */
+    unsigned sel = data[0] >= 16 && data[0] <= 20 ? data[0] : data[0] % 16u;
+    switch (sel) {
     case 0: {
         static const char *const keys[] = {"usage_usec", "user_usec", "system_usec",
                                            "nr_throttled", "throttled_usec", "anon", "file",
@@ -190,6 +197,57 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (hk_kube_parse_sandbox_image(buf, len, img, sizeof(img)) == 0 &&
             !memchr(img, '\0', sizeof(img)))
             abort();
+        break;
+    }
+    case 16: {
+        uint32_t addrs[8];
+        int n = hk_netaddr_parse_fib_trie(buf, len, addrs, 8);
+        for (int i = 0; i < n && i < 8; i++) {
+            const unsigned char *b = (const unsigned char *)&addrs[i];
+            if (b[0] == 127)
+                abort();
+        }
+        break;
+    }
+    case 17: {
+        struct hk_netaddr_route routes[16];
+        int n = hk_netaddr_parse_route(buf, len, routes, 16);
+        if (n > 16)
+            abort();
+        for (int i = 0; i < n; i++)
+            if (!memchr(routes[i].ifname, '\0', sizeof(routes[i].ifname)))
+                abort();
+        if (n > 0)
+            (void)hk_netaddr_route_dev(routes, (size_t)n, routes[0].dst);
+        break;
+    }
+    case 18: {
+        struct hk_netaddr a[4];
+        size_t n = 0;
+        (void)hk_netaddr_parse_if_inet6(buf, len, a, &n, 4);
+        if (n > 4)
+            abort();
+        for (size_t i = 0; i < n; i++)
+            if (!memchr(a[i].ip, '\0', sizeof(a[i].ip)) || strcmp(a[i].ifname, "lo") == 0)
+                abort();
+        break;
+    }
+    case 19:
+    case 20: {
+        /* NUL-separated pod name, owner kind, owner name. */
+        char *z = malloc(len + 3);
+        if (!z)
+            break;
+        memcpy(z, buf, len);
+        z[len] = z[len + 1] = z[len + 2] = '\0';
+        const char *kind = z + strlen(z) + 1;
+        const char *name = kind < z + len + 1 ? kind + strlen(kind) + 1 : z + len + 2;
+        struct hk_workload w;
+        int r = sel == 19 ? hk_workload_from_pod_name(z, &w)
+                          : hk_workload_from_owner(z, kind, name, &w);
+        if (r == 0 && (!memchr(w.name, '\0', sizeof(w.name)) || !w.kind[0]))
+            abort();
+        free(z);
         break;
     }
     default:

@@ -76,6 +76,24 @@ for case in v2-systemd-containerd v1-cgroupfs-docker v2-crio; do
     fi
     grep -qE 'interface="(lo|veth|docker)' "$TMP/net" && fail "$case: lo/veth/docker not skipped"
 
+    # Pod addresses: on the sandbox rows, exactly the global addresses gen.py gave each pod's
+    # namespace (its fib_trie, route and if_inet6), with their interfaces; none on "/".
+    grep '^container_network_address_info{' "$TMP/$case.prom" >"$TMP/addr" || true
+    grep -vqE 'container="(POD)?",' "$TMP/addr" && fail "$case: address series on a non-sandbox row"
+    sed -E 's/.*[{,]interface="([^"]*)".*[{,]ip="([^"]*)".*[{,]pod="([^"]*)".*/\3 \1 \2/' "$TMP/addr" |
+        sort >"$TMP/addr.got"
+    python3 -c '
+import argparse, sys
+sys.path.insert(0, sys.argv[1])
+import gen
+for i, p in enumerate(gen.pods_spec(argparse.Namespace(pods=None))):
+    v4, v6 = gen.pod_net(i)
+    for dev, ip, _ in v4: print(p["name"], dev, ip)
+    for dev, ip, _, scope, _ in v6:
+        if scope == 0: print(p["name"], dev, ip)' "$FIX" | sort >"$TMP/addr.want"
+    diff -u "$TMP/addr.want" "$TMP/addr.got" >&2 || fail "$case: pod addresses differ from the fixture's"
+    grep -q 'host_network="true"' "$TMP/addr" && fail "$case: a pod namespace taken for the node's"
+
     # Every container row carries pod, namespace, image and name; pause/POD rows included.
     ctr_rows=$(grep '^container_cpu_usage_seconds_total{' "$TMP/$case.prom" | grep -c 'image="[^"]')
     [ "$ctr_rows" -eq 7 ] || fail "$case: expected 7 rows with an image (3 sandboxes + 4 containers), got $ctr_rows"

@@ -3,7 +3,9 @@
 # root without containerd's OCI bundles, and a stand-in kubelet on 127.0.0.1 (HTTPS with a
 # self-signed CA, bearer token required) serving the node's PodList. Container rows get
 # container/image/pod/namespace from it, the unlisted container of each pod is its sandbox
-# (network series), pod rows get their names; a wrong token leaves names empty without failing.
+# (network series), pod rows get their names, and each pod's owner reference becomes its workload
+# (container_pod_workload_info: ReplicaSet → Deployment, Job → CronJob by name); a wrong token
+# leaves names empty without failing.
 . "$(dirname "$0")/../lib.sh"
 
 [ -x "$HAKARI" ] || fail "no binary at $HAKARI"
@@ -27,8 +29,13 @@ for p in pods:
     statuses = [{"name": c, "image": img, "ready": True, "restartCount": 0,
                  "containerID": "containerd://" + gen.hexid("$LAYOUT", p["name"], c)}
                 for c, img in p["ctrs"]]
+    owner = {"web-0": ("StatefulSet", "web"), "api-7d9f8-x2k4q": ("ReplicaSet", "api-7d9f8"),
+             "batch-28301": ("Job", "batch-28301")}[p["name"]]
     items.append({"metadata": {"name": p["name"], "namespace": p["ns"],
-                               "uid": gen.uid("$LAYOUT", p["name"])},
+                               "uid": gen.uid("$LAYOUT", p["name"]),
+                               "ownerReferences": [{"apiVersion": "apps/v1", "kind": owner[0],
+                                                    "name": owner[1], "uid": "x",
+                                                    "controller": True}]},
                   "status": {"phase": "Running", "qosClass": p["qos"].capitalize(),
                              "containerStatuses": statuses}})
 body = json.dumps({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items}).encode()
@@ -74,6 +81,14 @@ sb=$(grep '^container_network_receive_bytes_total{' "$TMP/out.prom" | grep -v 'i
 grep '^container_memory_usage_bytes{' "$TMP/out.prom" | grep -E 'pod[0-9a-f_]+\.slice"' |
     grep 'pod=""' && fail "pod row without names"
 [ -s "$TMP/requests" ] || fail "kubelet not asked"
+# Workloads from the owner references above, ReplicaSet → Deployment and Job → CronJob by name.
+for w in 'namespace="shop",pod="web-0",workload="web",workload_kind="StatefulSet"' \
+    'namespace="shop",pod="api-7d9f8-x2k4q",workload="api",workload_kind="Deployment"' \
+    'namespace="jobs",pod="batch-28301",workload="batch",workload_kind="CronJob"'; do
+    grep -qF "container_pod_workload_info{$w} 1" "$TMP/out.prom" || fail "no workload $w"
+done
+[ "$(grep -c '^container_pod_workload_info{' "$TMP/out.prom")" -eq 3 ] ||
+    fail "expected one workload series per pod"
 
 log "wrong token: names stay empty, no failure"
 echo "wrong" >"$TMP/token"

@@ -455,16 +455,19 @@ struct seen_pods {
     size_t ncontainers[4];
     char first_id[4][65];
     char first_name[4][64];
+    char owner[4][64];
 };
 
 static void on_pod(const char *uid, const char *name, const char *ns,
-                   const struct hk_kubelet_container *cs, size_t n, void *ud)
+                   const struct hk_kubelet_owner *owner, const struct hk_kubelet_container *cs, size_t n, void *ud)
 {
     struct seen_pods *sp = ud;
     if (sp->n >= 4)
         return;
     snprintf(sp->names[sp->n], sizeof(sp->names[0]), "%s/%s/%s", ns, name, uid);
     sp->ncontainers[sp->n] = n;
+    snprintf(sp->owner[sp->n], sizeof(sp->owner[0]), "%s/%s", owner->kind ? owner->kind : "-",
+             owner->name ? owner->name : "-");
     if (n) {
         snprintf(sp->first_id[sp->n], sizeof(sp->first_id[0]), "%s", cs[0].id);
         snprintf(sp->first_name[sp->n], sizeof(sp->first_name[0]), "%s|%s", cs[0].name,
@@ -477,7 +480,10 @@ static void test_kubelet_pods(void **state)
 {
     static const char pods[] =
         "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{},\"items\":["
-        "{\"metadata\":{\"name\":\"web-0\",\"namespace\":\"shop\",\"uid\":\"u-1\"},"
+        "{\"metadata\":{\"name\":\"web-0\",\"namespace\":\"shop\",\"uid\":\"u-1\","
+        "\"ownerReferences\":[{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"name\":\"cm\"},"
+        "{\"apiVersion\":\"apps/v1\",\"kind\":\"StatefulSet\",\"name\":\"web\","
+        "\"uid\":\"s-1\",\"controller\":true,\"blockOwnerDeletion\":true}]},"
         "\"status\":{\"qosClass\":\"Guaranteed\",\"containerStatuses\":[{\"name\":\"nginx\","
         "\"image\":\"docker.io/library/nginx:1.25\",\"containerID\":\"containerd://" ID64 "\"},"
         "{\"name\":\"waiting\",\"image\":\"x\"}],"
@@ -491,6 +497,8 @@ static void test_kubelet_pods(void **state)
     assert_int_equal(hk_kubelet_parse_pods(S(pods), on_pod, &sp), 2);
     assert_int_equal(sp.n, 2);
     assert_string_equal(sp.names[0], "shop/web-0/u-1");
+    assert_string_equal(sp.owner[0], "StatefulSet/web"); /* the controller, not the first */
+    assert_string_equal(sp.owner[1], "-/-");
     assert_int_equal(sp.ncontainers[0], 2); /* the one without an id is skipped */
     assert_string_equal(sp.first_id[0], ID64);
     assert_string_equal(sp.first_name[0], "nginx|docker.io/library/nginx:1.25");
@@ -560,6 +568,8 @@ static void test_container_index(void **state)
     struct hk_snapshot *snap = hk_builder_seal(b, 0, NULL);
     assert_non_null(snap);
     assert_non_null(hk_snapshot_find_family(snap, "container_cpu_usage_seconds_total"));
+    assert_non_null(hk_snapshot_find_family(snap, "container_network_address_info"));
+    assert_non_null(hk_snapshot_find_family(snap, "container_pod_workload_info"));
     hk_snapshot_unref(snap);
 
     struct hk_containers *t = hk_containers_acquire();
