@@ -84,9 +84,10 @@ static void test_sandbox_image_nul(void **state)
 static int pods_seen;
 
 static void on_pod(const char *uid, const char *name, const char *ns,
-                   const struct hk_kubelet_container *cs, size_t n, void *ud)
+                   const struct hk_kubelet_owner *owner, const struct hk_kubelet_container *cs,
+                   size_t n, void *ud)
 {
-    (void)uid, (void)name, (void)ns, (void)cs, (void)n, (void)ud;
+    (void)uid, (void)name, (void)ns, (void)owner, (void)cs, (void)n, (void)ud;
     pods_seen++;
 }
 
