@@ -556,12 +556,13 @@ int hk_rw_aws_refresh(struct hk_rw_aws *a, bool force)
                     a->filewatch.size = st.st_size;
                     a->filewatch.mtime_ns = st_mtime_ns(&st);
                     if (!keys_same(&k, &a->base)) {
+                        if (a->base.ak)
+                            hk_log_info("remote-write sigv4: shared credentials file changed, "
+                                        "using the new keys",
+                                        "remote_name", a->cfg->name, "file", a->file);
                         keys_free(&a->base);
                         a->base = k;
                         base_changed = true;
-                        hk_log_info("remote-write sigv4: shared credentials file changed, using "
-                                    "the new keys",
-                                    "remote_name", a->cfg->name, "file", a->file);
                     } else {
                         keys_free(&k);
                     }
@@ -569,7 +570,9 @@ int hk_rw_aws_refresh(struct hk_rw_aws *a, bool force)
                     hk_log_warn("remote-write sigv4: shared credentials file unreadable or "
                                 "without the profile's keys, keeping the previous ones",
                                 "remote_name", a->cfg->name, "file", a->file, "profile",
-                                a->profile, "err", strerror(-r));
+                                a->profile, "err",
+                                r == -ENOENT ? "no aws_access_key_id/aws_secret_access_key"
+                                             : strerror(-r));
                 }
                 a->filewatch.last_err = r;
             }

@@ -4,7 +4,7 @@
 usage: rw_fault_check.py PHASE LOG --total N --failed N [--min-backoff S] [--max-backoff S]
 PHASE: retry | 429 | 413 | 415 | v2nohdr | v2ok | 400 | hang | relabel |
        basic | bearer | oauth2 | sigv4 | sigv4file | mtls | tooold | slow | fast |
-       webid | assume | chain | basicrot | bearerrot
+       webid | assume | chain | basicrot | bearerrot | sigv4rot
 --total/--failed: hakari's samples_total / samples_failed from its stop log line.
 """
 import argparse
@@ -183,7 +183,7 @@ def main():
               f"requests refused: {bad[:3]}")
         check(a.failed == 0, f"{a.failed} samples failed")
         check(all(r["amz_token"] for r in ok), "session token missing")
-    elif a.phase in ("basicrot", "bearerrot"):
+    elif a.phase in ("basicrot", "bearerrot", "sigv4rot"):
         # The secret file was rewritten mid-run: requests switch to the new secret, the requests
         # refused with the old one are resent (nothing failed), the new one is in use at once.
         check(len(rotated) == 1, f"{len(rotated)} rotations seen by the receiver")
@@ -193,7 +193,8 @@ def main():
             after = [r for r in ok if r["t"] > t]
             check(before and after, "no accepted request on both sides of the rotation")
             if before and after:
-                check(before[-1]["authorization"] != after[0]["authorization"],
+                cred = "akid" if a.phase == "sigv4rot" else "authorization"
+                check(before[-1][cred] != after[0][cred],
                       "the same secret before and after the rotation")
                 check(after[0]["t"] - t < 3, f"new secret used {after[0]['t'] - t:.1f}s after the rotation")
             late = [r for r in reqs if r["t"] > t + 3 and r.get("auth_error")]

@@ -332,6 +332,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return "basic auth (file)"
         if srv.bearer_file and h.get("Authorization") != "Bearer " + self.file_secret(srv.bearer_file):
             return "bearer (file)"
+        if srv.sigv4_file:
+            path, profile, region = srv.sigv4_file.split(":")
+            sect, keys = None, {}
+            for line in self.file_secret(path).splitlines():
+                line = line.strip()
+                if line.startswith("["):
+                    sect = line.strip("[]")
+                elif "=" in line and sect == profile:
+                    k, v = line.split("=", 1)
+                    keys[k.strip()] = v.strip()
+            return sigv4_ok(h, "POST", self.path, body, keys.get("aws_access_key_id"),
+                            keys.get("aws_secret_access_key", ""), region,
+                            keys.get("aws_session_token", ""))
         if srv.sigv4_sts:
             akid = sigv4_akid(h)
             with srv.lock:
@@ -475,6 +488,8 @@ def main():
     ap.add_argument("--basic-file", default="", help="require basic auth USER:<content of PATH>, "
                     "given as USER:PATH (the file is read at each request)")
     ap.add_argument("--bearer-file", default="", help="require Bearer <content of PATH>")
+    ap.add_argument("--sigv4-file", default="", help="PATH:PROFILE:REGION: verify SigV4 with the "
+                    "keys of an AWS shared credentials file, read at each request")
     ap.add_argument("--sts-webid-role", default="", help="serve STS AssumeRoleWithWebIdentity at "
                     "/sts for this role ARN")
     ap.add_argument("--sts-token-file", default="", help="the web identity token STS expects")
@@ -503,6 +518,7 @@ def main():
     srv.sts_webid_role, srv.sts_token_file, srv.sts_role = a.sts_webid_role, a.sts_token_file, a.sts_role
     srv.sts_base, srv.sts_region, srv.sts_life = a.sts_base, a.sts_region, a.sts_life
     srv.sigv4_sts, srv.issued, srv.sts_gen = a.sigv4_sts, {}, 0
+    srv.sigv4_file = a.sigv4_file
     if a.tls:
         f = a.tls.split(":")
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
