@@ -74,22 +74,15 @@ static int64_t st_mtime_ns(const struct stat *st)
 
 int hk_rw_secret_init(struct hk_rw_secret *s, const char *path, const char *initial)
 {
-    struct stat st;
     memset(s, 0, sizeof(*s));
     if (!(s->path = strdup(path)) || !(s->value = strdup(initial ? initial : ""))) {
         free(s->path);
         s->path = NULL;
         return -ENOMEM;
     }
-    /* The identity of the file as it is now: the value was read from it at config load. A change
-     * between the two is caught by the first forced poll after a 401. */
-    if (stat(path, &st) == 0) {
-        s->dev = st.st_dev;
-        s->ino = st.st_ino;
-        s->size = st.st_size;
-        s->mtime_ns = st_mtime_ns(&st);
-    }
-    s->next_check_ms = mono_ms() + HK_RW_SECRET_CHECK_MS;
+    /* No identity yet: the first poll reads the file again (a change since the config was loaded
+     * counts; the same content does not). */
+    s->ino = (ino_t)-1;
     return 0;
 }
 
@@ -245,7 +238,23 @@ static int shared_file_keys(const char *path, const char *profile, struct aws_ke
     return r;
 }
 
-/* The text of <tag>...</tag> inside xml (entities &amp; &lt; &gt; &quot; &apos; decoded). */
+/* An XML entity at p (&amp; &lt; &gt; &quot; &apos;): its character in *c, returns its length
+ * (0 = none). */
+static size_t xml_entity(const char *p, char *c)
+{
+    static const char *const names[] = {"&amp;", "&lt;", "&gt;", "&quot;", "&apos;"};
+    static const char chars[] = "&<>\"'";
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        size_t n = strlen(names[i]);
+        if (!strncmp(p, names[i], n)) {
+            *c = chars[i];
+            return n;
+        }
+    }
+    return 0;
+}
+
+/* The text of <tag>...</tag> inside xml, white space dropped, entities decoded. */
 static char *xml_text(const char *xml, const char *tag)
 {
     char open[64], close[64];
@@ -261,18 +270,12 @@ static char *xml_text(const char *xml, const char *tag)
     char *out = malloc((size_t)(e - b) + 1), *o = out;
     if (!out)
         return NULL;
-    static const struct {
-        const char *ent;
-        char c;
-    } ents[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
     while (b < e) {
-        size_t i, n = sizeof(ents) / sizeof(ents[0]);
-        for (i = 0; i < n; i++)
-            if (!strncmp(b, ents[i].ent, strlen(ents[i].ent)))
-                break;
-        if (i < n) {
-            *o++ = ents[i].c;
-            b += strlen(ents[i].ent);
+        char c;
+        size_t n = xml_entity(b, &c);
+        if (n) {
+            *o++ = c;
+            b += n;
         } else if (!isspace((unsigned char)*b)) {
             *o++ = *b++;
         } else {
@@ -283,17 +286,34 @@ static char *xml_text(const char *xml, const char *tag)
     return out;
 }
 
+/* digits decimal digits at *p into *out, then the separator sep (0 = none). */
+static int iso_field(const char **p, int digits, char sep, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < digits; i++, (*p)++) {
+        if (!isdigit((unsigned char)**p))
+            return -EINVAL;
+        v = v * 10 + (**p - '0');
+    }
+    if (sep) {
+        if (**p != sep)
+            return -EINVAL;
+        (*p)++;
+    }
+    *out = v;
+    return 0;
+}
+
 /* ISO 8601 UTC (2026-12-07T21:45:00Z, fractions allowed) → Unix seconds. */
 static int parse_iso8601(const char *s, int64_t *ret)
 {
     struct tm tm;
+    const char *p = s;
     memset(&tm, 0, sizeof(tm));
-    int n = 0;
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-               &tm.tm_min, &tm.tm_sec, &n) != 6 ||
-        n < 19)
+    if (iso_field(&p, 4, '-', &tm.tm_year) < 0 || iso_field(&p, 2, '-', &tm.tm_mon) < 0 ||
+        iso_field(&p, 2, 'T', &tm.tm_mday) < 0 || iso_field(&p, 2, ':', &tm.tm_hour) < 0 ||
+        iso_field(&p, 2, ':', &tm.tm_min) < 0 || iso_field(&p, 2, 0, &tm.tm_sec) < 0)
         return -EINVAL;
-    const char *p = s + n;
     if (*p == '.')
         for (p++; isdigit((unsigned char)*p); p++)
             ;

@@ -4,7 +4,7 @@
 usage: rw_fault_check.py PHASE LOG --total N --failed N [--min-backoff S] [--max-backoff S]
 PHASE: retry | 429 | 413 | 415 | v2nohdr | v2ok | 400 | hang | relabel |
        basic | bearer | oauth2 | sigv4 | sigv4file | mtls | tooold | slow | fast |
-       webid | assume | chain | basicrot | bearerrot | sigv4rot
+       webid | assume | chain | stsfail | basicrot | bearerrot | sigv4rot
 --total/--failed: hakari's samples_total / samples_failed from its stop log line.
 """
 import argparse
@@ -156,6 +156,23 @@ def main():
         check(reqs[2]["status"] == 204 and sset(reqs[2]) == sset(r1),
               "after 401 the same data was not resent with a new token")
         check(not any(r.get("auth_error") for r in reqs[2:]), "stale token used after refresh")
+    elif a.phase == "stsfail":
+        # STS down for two calls at the first renewal: the old keys are kept until they expire,
+        # STS is retried with backoff, requests refused meanwhile are retried (not dropped) and
+        # sent with the new keys once STS answers.
+        fails = [t for t in sts if t["status"] == 503]
+        check(len(fails) == 2, f"{len(fails)} injected STS failures seen, expected 2")
+        if fails:
+            later = [t for t in sts if t["t"] > fails[-1]["t"] and t["status"] == 200]
+            check(later, "STS not retried after the outage")
+            if len(fails) == 2:
+                d = fails[1]["t"] - fails[0]["t"]
+                check(d >= 0.9, f"STS retried after {d:.2f}s, expected a backoff of at least 1s")
+        keys = list(dict.fromkeys(r["akid"] for r in ok))
+        check(len(keys) >= 2, f"no new key after the outage: {keys}")
+        check(a.failed == 0, f"{a.failed} samples failed during the STS outage")
+        other = [r["auth_error"] for r in reqs if r.get("auth_error") and not r["auth_error"].endswith(" expired")]
+        check(not other, f"requests refused for another reason than an expired key: {other[:3]}")
     elif a.phase in ("webid", "assume", "chain"):
         # STS stub: every call validated (role ARN, web identity token, AssumeRole's signature)
         # and answered with keys that expire within the test; remote-write goes on across the
@@ -166,6 +183,9 @@ def main():
         want = {"webid": {"AssumeRoleWithWebIdentity"}, "assume": {"AssumeRole"},
                 "chain": {"AssumeRoleWithWebIdentity", "AssumeRole"}}[a.phase]
         check(kinds == want, f"STS actions {kinds}, expected {want}")
+        if a.phase == "webid":  # the token file was rotated mid-run: STS got the new one
+            check(rotated and any(t["t"] >= rotated[0]["t"] and t["status"] == 200 for t in sts),
+                  "no STS call with the rotated web identity token")
         keys = [r["akid"] for r in ok]
         distinct = list(dict.fromkeys(keys))
         check(len(distinct) >= 2, f"credentials never renewed: keys used {distinct}")

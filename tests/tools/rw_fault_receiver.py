@@ -258,6 +258,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
         form = {k: urllib.parse.unquote_plus(v) for k, v in form.items()}
         act = form.get("Action")
         err = None
+        with srv.lock:
+            srv.sts_calls += 1
+            failing = srv.sts_fail and srv.sts_fail[0] < srv.sts_calls <= srv.sts_fail[0] + srv.sts_fail[1]
+        if failing:  # injected outage: 503 with an STS-style error body
+            msg = (b"<ErrorResponse><Error><Type>Receiver</Type><Code>ServiceUnavailable</Code>"
+                   b"<Message>stub outage</Message></Error></ErrorResponse>")
+            srv.write({"t": time.time(), "action": "sts", "status": 503, "n": 0, "samples": [],
+                       "v2": False, "decode_error": None, "sts_action": act, "issued": None,
+                       "sts_error": "injected outage"})
+            self.send_response(503)
+            self.send_header("Content-Type", "text/xml")
+            self.send_header("Content-Length", str(len(msg)))
+            self.end_headers()
+            self.wfile.write(msg)
+            return
         if form.get("Version") != "2011-06-15":
             err = "Version"
         elif not form.get("RoleSessionName"):
@@ -497,6 +512,7 @@ def main():
     ap.add_argument("--sts-base", default="", help="AKID:SECRET[:TOKEN] allowed to sign AssumeRole "
                     "(keys issued by AssumeRoleWithWebIdentity are allowed too)")
     ap.add_argument("--sts-region", default="us-east-1")
+    ap.add_argument("--sts-fail", default="", help="K:N: STS calls K+1..K+N answer 503")
     ap.add_argument("--sts-life", type=int, default=10, help="lifetime of issued credentials (s)")
     ap.add_argument("--sigv4-sts", default="", help="REGION: verify SigV4 (service aps) with a "
                     "valid, unexpired key issued by the STS stub (AssumeRole's when --sts-role)")
@@ -519,6 +535,8 @@ def main():
     srv.sts_base, srv.sts_region, srv.sts_life = a.sts_base, a.sts_region, a.sts_life
     srv.sigv4_sts, srv.issued, srv.sts_gen = a.sigv4_sts, {}, 0
     srv.sigv4_file = a.sigv4_file
+    srv.sts_calls = 0
+    srv.sts_fail = [int(x) for x in a.sts_fail.split(":")] if a.sts_fail else None
     if a.tls:
         f = a.tls.split(":")
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
