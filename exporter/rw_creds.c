@@ -167,6 +167,7 @@ struct hk_rw_aws {
     struct aws_keys base, role;
     struct sts_state base_sts, role_sts;
     char *userpwd, *token_header;
+    bool sts_allowed; /* false while hk_rw_aws_new runs */
 };
 
 static void keys_free(struct aws_keys *k)
@@ -597,11 +598,11 @@ int hk_rw_aws_refresh(struct hk_rw_aws *a, bool force)
                 a->filewatch.last_err = r;
             }
         }
-    } else if (a->src == AWS_WEBID && sts_due(&a->base, &a->base_sts, force)) {
+    } else if (a->src == AWS_WEBID && a->sts_allowed && sts_due(&a->base, &a->base_sts, force)) {
         base_changed = sts_call(a, &a->base_sts, NULL, &a->base) == 0;
     }
     changed = base_changed;
-    if (a->cfg->sigv4_role_arn && a->base.ak &&
+    if (a->cfg->sigv4_role_arn && a->base.ak && a->sts_allowed &&
         (base_changed || sts_due(&a->role, &a->role_sts, force)))
         changed = sts_call(a, &a->role_sts, &a->base, &a->role) == 0 || changed;
     if (changed || !a->userpwd) {
@@ -679,21 +680,20 @@ int hk_rw_aws_new(const struct hk_rw_config *c, struct hk_rw_aws **ret)
             goto fail;
         }
     }
+    /* STS is first called from the sender's thread (its first poll), never here: this runs at
+     * start and reload, which must not wait on a remote service. Static keys and the shared
+     * credentials file are checked now: without them the endpoint cannot work. */
     r = hk_rw_aws_refresh(a, false);
+    a->sts_allowed = true;
+    if (r == -ENOKEY && a->src != AWS_WEBID && !a->base.ak) {
+        hk_log_error("remote-write sigv4: no AWS credentials (config, environment, web identity "
+                     "or shared credentials file)",
+                     "remote_name", c->name, "file", a->file ? a->file : "", "profile",
+                     a->profile ? a->profile : "");
+        goto fail;
+    }
     if (r < 0 && r != -ENOKEY)
         goto fail;
-    if (r == -ENOKEY) {
-        /* STS may come up later: the sender retries with backoff. A missing file is fatal. */
-        if (a->src == AWS_FILE || (a->src == AWS_STATIC && c->sigv4_role_arn == NULL)) {
-            hk_log_error("remote-write sigv4: no AWS credentials (config, environment, web "
-                         "identity or shared credentials file)",
-                         "remote_name", c->name, "file", a->file ? a->file : "", "profile",
-                         a->profile ? a->profile : "");
-            goto fail;
-        }
-        hk_log_warn("remote-write sigv4: no credentials yet, STS is retried with backoff",
-                    "remote_name", c->name);
-    }
     *ret = a;
     return 0;
 fail:

@@ -46,8 +46,9 @@ struct hk_rw_aws;
  * AWS_SECRET_ACCESS_KEY (unless sigv4.profile); else web identity (AWS_ROLE_ARN and
  * AWS_WEB_IDENTITY_TOKEN_FILE); else the shared credentials file (profile, AWS_PROFILE or
  * "default"). sigv4.role_arn assumes that role with those as base credentials. STS endpoint:
- * AWS_ENDPOINT_URL_STS, else AWS_ENDPOINT_URL, else https://sts.REGION.amazonaws.com. The first
- * credentials are fetched here (an error names what is missing). */
+ * AWS_ENDPOINT_URL_STS, else AWS_ENDPOINT_URL, else https://sts.REGION.amazonaws.com. Static
+ * keys and the shared credentials file are read here (-ENOKEY, logged, when missing); STS is
+ * first called by the first hk_rw_aws_refresh, from the sender's thread. */
 int hk_rw_aws_new(const struct hk_rw_config *c, struct hk_rw_aws **ret);
 /* Brings the credentials up to date: files re-checked at most every HK_RW_SECRET_CHECK_MS, STS
  * credentials renewed 10% of their lifetime (at most 5 min) before they expire; on STS failure
