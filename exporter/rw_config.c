@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 #include "exporter/relabel.h"
+#include "exporter/rw_creds.h"
 
-#define HK_RW_SECRET_MAX 65536
 #define HK_RW_MAX_ENDPOINTS 64
 
 static int get_str(const struct hk_yaml_node *map, const char *key, char **dst,
@@ -58,64 +58,48 @@ static int get_u32(const struct hk_yaml_node *map, const char *key, uint32_t min
     return 0;
 }
 
-/* Reads a secret file (first 64 KiB, trailing newlines/spaces cut). The content is never put in
- * an error message. */
+/* Reads a secret file (first 64 KiB, trailing newlines/spaces cut; see hk_rw_read_secret). The
+ * content is never put in an error message. */
 static int read_secret_file(const struct hk_yaml_node *n, char **dst, struct hk_error *err)
 {
     char *buf = NULL;
-    int r, fd = -1;
+    int r;
     if (n->kind != HK_YAML_SCALAR || !n->scalar[0])
         return hk_error_at(err, n, "expected a file name");
-    fd = hk_open_regular(n->scalar);
-    if (fd < 0) {
-        r = hk_error_at(err, n, "cannot read %s: %s", n->scalar,
-                        fd == -EINVAL ? "not a regular file" : strerror(-fd));
-        goto out;
+    if ((r = hk_rw_read_secret(n->scalar, &buf)) < 0) {
+        if (r == -ENOMEM)
+            return r;
+        return hk_error_at(err, n, "cannot read %s: %s", n->scalar,
+                           r == -EINVAL  ? "not a regular file"
+                           : r == -EFBIG ? "secret file larger than 64 KiB"
+                                         : strerror(-r));
     }
-    if (!(buf = malloc(HK_RW_SECRET_MAX + 1))) {
-        r = -ENOMEM;
-        goto out;
+    if (*dst) {
+        explicit_bzero(*dst, strlen(*dst));
+        free(*dst);
     }
-    size_t len = 0;
-    for (;;) {
-        ssize_t got = read(fd, buf + len, HK_RW_SECRET_MAX - len);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0) {
-            r = hk_error_at(err, n, "cannot read %s: %s", n->scalar, strerror(errno));
-            goto out;
-        }
-        if (got == 0)
-            break;
-        len += (size_t)got;
-        if (len == HK_RW_SECRET_MAX) {
-            r = hk_error_at(err, n, "%s: secret file larger than 64 KiB", n->scalar);
-            goto out;
-        }
-    }
-    while (len && isspace((unsigned char)buf[len - 1]))
-        len--;
-    buf[len] = '\0';
-    free(*dst);
     *dst = buf;
-    buf = NULL;
-    r = 0;
-out:
-    if (fd >= 0)
-        close(fd);
-    free(buf);
-    return r;
+    return 0;
 }
 
 /* key + key_file pair: at most one of them. */
 static int get_secret(const struct hk_yaml_node *map, const char *key, const char *file_key,
-                      char **dst, struct hk_error *err)
+                      char **dst, char **path_dst, struct hk_error *err)
 {
     const struct hk_yaml_node *v = hk_yaml_get(map, key), *f = hk_yaml_get(map, file_key);
+    int r;
     if (v && f)
         return hk_error_at(err, f, "at most one of %s and %s may be set", key, file_key);
-    if (f)
-        return read_secret_file(f, dst, err);
+    if (f) {
+        if ((r = read_secret_file(f, dst, err)) < 0)
+            return r;
+        if (path_dst) {
+            free(*path_dst);
+            if (!(*path_dst = strdup(f->scalar)))
+                return -ENOMEM;
+        }
+        return 0;
+    }
     return get_str(map, key, dst, err);
 }
 
@@ -196,8 +180,9 @@ static int parse_basic_auth(const struct hk_yaml_node *m, struct hk_rw_config *c
                                        NULL};
     int r;
     if ((r = hk_yaml_check_keys(m, keys, err)) < 0 ||
-        (r = get_secret(m, "username", "username_file", &c->basic_username, err)) < 0 ||
-        (r = get_secret(m, "password", "password_file", &c->basic_password, err)) < 0)
+        (r = get_secret(m, "username", "username_file", &c->basic_username, NULL, err)) < 0 ||
+        (r = get_secret(m, "password", "password_file", &c->basic_password,
+                        &c->basic_password_file, err)) < 0)
         return r;
     if (!c->basic_username || !c->basic_username[0])
         return hk_error_at(err, m, "basic_auth: username is required");
@@ -213,7 +198,8 @@ static int parse_authorization(const struct hk_yaml_node *m, struct hk_rw_config
     int r;
     if ((r = hk_yaml_check_keys(m, keys, err)) < 0 ||
         (r = get_str(m, "type", &c->auth_type, err)) < 0 ||
-        (r = get_secret(m, "credentials", "credentials_file", &c->auth_credentials, err)) < 0)
+        (r = get_secret(m, "credentials", "credentials_file", &c->auth_credentials,
+                        &c->auth_credentials_file, err)) < 0)
         return r;
     if (c->auth_type && strcasecmp(c->auth_type, "basic") == 0)
         return hk_error_at(err, hk_yaml_get(m, "type"),
@@ -237,7 +223,8 @@ static int parse_oauth2(const struct hk_yaml_node *m, struct hk_rw_config *c, st
     int r;
     if ((r = hk_yaml_check_keys(m, keys, err)) < 0 ||
         (r = get_str(m, "client_id", &c->oauth2_client_id, err)) < 0 ||
-        (r = get_secret(m, "client_secret", "client_secret_file", &c->oauth2_client_secret, err)) <
+        (r = get_secret(m, "client_secret", "client_secret_file", &c->oauth2_client_secret,
+                        &c->oauth2_client_secret_file, err)) <
             0 ||
         (r = get_str(m, "token_url", &c->oauth2_token_url, err)) < 0)
         return r;
@@ -298,9 +285,9 @@ static int parse_sigv4(const struct hk_yaml_node *m, struct hk_rw_config *c, str
         return r;
     if (!c->sigv4_access_key != !c->sigv4_secret_key)
         return hk_error_at(err, m, "sigv4: access_key and secret_key go together");
-    if (c->sigv4_role_arn)
+    if (c->sigv4_role_arn && strncmp(c->sigv4_role_arn, "arn:", 4) != 0)
         return hk_error_at(err, hk_yaml_get(m, "role_arn"),
-                           "sigv4: role_arn (STS AssumeRole) is not supported yet");
+                           "sigv4: role_arn must be an ARN (arn:aws:iam::ACCOUNT:role/NAME)");
     if (!c->sigv4_region) {
         const char *env = getenv("AWS_REGION");
         if (!env || !*env)
@@ -540,7 +527,8 @@ int hk_rw_config_parse(const struct hk_yaml_node *item, struct hk_rw_config *c,
     if ((n = hk_yaml_get(item, "authorization")) && (r = parse_authorization(n, c, err)) < 0)
         return r;
     if (hk_yaml_get(item, "bearer_token") || hk_yaml_get(item, "bearer_token_file")) {
-        if ((r = get_secret(item, "bearer_token", "bearer_token_file", &c->auth_credentials, err)) <
+        if ((r = get_secret(item, "bearer_token", "bearer_token_file", &c->auth_credentials,
+                             &c->auth_credentials_file, err)) <
             0)
             return r;
         if (!(c->auth_type = strdup("Bearer")))
@@ -612,6 +600,9 @@ void hk_rw_config_free(struct hk_rw_config *c)
     free_labels(c->headers, c->nheaders);
     free(c->basic_username);
     free_secret(c->basic_password);
+    free(c->basic_password_file);
+    free(c->auth_credentials_file);
+    free(c->oauth2_client_secret_file);
     free(c->auth_type);
     free_secret(c->auth_credentials);
     free(c->oauth2_client_id);

@@ -37,6 +37,8 @@ struct hk_rw_config {
     size_t nheaders;
     /* basic_auth */
     char *basic_username, *basic_password;
+    /* the *_file paths, kept to re-read the secret when the file changes (NULL = inline) */
+    char *basic_password_file, *auth_credentials_file, *oauth2_client_secret_file;
     /* authorization / bearer_token(_file) */
     char *auth_type, *auth_credentials;
     /* oauth2 client credentials */

@@ -18,11 +18,13 @@
 #include <curl/curl.h>
 
 #include "core/log.h"
+#include "exporter/rw_creds.h"
 #include "exporter/rw_encode.h"
 #include "exporter/rw_http.h"
 
 #define SHARD_EVAL_MS 5000 /* how often the shard count is reconsidered */
 #define BACKLOG_DRAIN_S 10 /* a backlog should be gone within this many seconds */
+#define HK_RW_AUTH_GRACE_MS 120000 /* 401/403 retried this long when credentials rotate */
 
 const double hk_rw_duration_bounds[HK_RW_DURATION_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                                               0.5,   1,    2.5,   5,    10,  30};
@@ -46,6 +48,8 @@ struct shard {
     int64_t next_try_ms;
     unsigned attempt;
     bool auth_refreshed;
+    uint64_t sent_gen;      /* cred_gen when the request in flight was prepared */
+    int64_t auth_fail_ms;   /* first 401/403 of the current range; 0 = none */
     struct hk_buf pb, body, resp;
     struct hk_rw_resp_hdrs hdrs_seen;
     enum hk_rw_proto sent_proto;
@@ -87,7 +91,10 @@ struct hk_rw_sender {
     /* auth */
     char *auth_header;
     int64_t token_expiry_ms;
-    char *sigv4_param, *sigv4_userpwd, *sigv4_token_header;
+    char *sigv4_param;
+    struct hk_rw_aws *aws; /* current SigV4 keys */
+    struct hk_rw_secret basic_pw, bearer, oauth_secret; /* path NULL = not from a file */
+    uint64_t cred_gen; /* bumped whenever a credential changes */
     struct curl_slist *connect_to;
     char *url;
     /* metadata */
@@ -189,7 +196,8 @@ static int oauth2_fetch(struct hk_rw_sender *s)
         curl_free(esc);
     }
     hk_buf_puts(&form, "&client_secret=");
-    if ((esc = curl_easy_escape(e, c->oauth2_client_secret ? c->oauth2_client_secret : "", 0))) {
+    const char *secret = s->oauth_secret.path ? s->oauth_secret.value : c->oauth2_client_secret;
+    if ((esc = curl_easy_escape(e, secret ? secret : "", 0))) {
         hk_buf_puts(&form, esc);
         curl_free(esc);
     }
@@ -271,110 +279,48 @@ out:
     return r;
 }
 
-/* Shared credentials file ([profile] aws_access_key_id / aws_secret_access_key /
- * aws_session_token). */
-static int aws_shared_credentials(const char *profile, char **ak, char **sk, char **tok)
-{
-    char path[4096];
-    const char *f = getenv("AWS_SHARED_CREDENTIALS_FILE");
-    const char *home = getenv("HOME");
-    if (f && *f)
-        snprintf(path, sizeof(path), "%s", f);
-    else if (home && *home)
-        snprintf(path, sizeof(path), "%s/.aws/credentials", home);
-    else
-        return -ENOENT;
-    FILE *fp = fopen(path, "re");
-    if (!fp)
-        return -errno;
-    char line[2048];
-    bool in = false;
-    while (fgets(line, sizeof(line), fp)) {
-        char *p = line, *e = line + strlen(line);
-        while (e > p && isspace((unsigned char)e[-1]))
-            *--e = '\0';
-        while (isspace((unsigned char)*p))
-            p++;
-        if (*p == '#' || *p == ';' || !*p)
-            continue;
-        if (*p == '[') {
-            char *close = strchr(p, ']');
-            if (close) {
-                *close = '\0';
-                in = strcmp(p + 1, profile) == 0;
-            }
-            continue;
-        }
-        if (!in)
-            continue;
-        char *eq = strchr(p, '=');
-        if (!eq)
-            continue;
-        char *k = p, *v = eq + 1, *ke = eq;
-        while (ke > k && isspace((unsigned char)ke[-1]))
-            ke--;
-        *ke = '\0';
-        while (isspace((unsigned char)*v))
-            v++;
-        char **dst = !strcmp(k, "aws_access_key_id")       ? ak
-                     : !strcmp(k, "aws_secret_access_key") ? sk
-                     : !strcmp(k, "aws_session_token")     ? tok
-                                                           : NULL;
-        if (dst) {
-            free(*dst);
-            *dst = strdup(v);
-        }
-    }
-    fclose(fp);
-    return *ak && *sk ? 0 : -ENOENT;
-}
-
-static int sigv4_setup(struct hk_rw_sender *s)
+/* Credentials from files or STS: checked before each request (rate-limited inside), forced after
+ * a 401/403. Rebuilds what the requests carry when something changed; bumps cred_gen. */
+static void creds_refresh(struct hk_rw_sender *s, bool force)
 {
     const struct hk_rw_config *c = s->cfg;
-    char *ak = NULL, *sk = NULL, *tok = NULL;
-    const char *env_ak = getenv("AWS_ACCESS_KEY_ID"), *env_sk = getenv("AWS_SECRET_ACCESS_KEY");
-    const char *env_tok = getenv("AWS_SESSION_TOKEN");
-    int r = 0;
-    if (c->sigv4_access_key) {
-        ak = strdup(c->sigv4_access_key);
-        sk = strdup(c->sigv4_secret_key);
-    } else if (env_ak && env_sk && !c->sigv4_profile) {
-        ak = strdup(env_ak);
-        sk = strdup(env_sk);
-        if (env_tok && *env_tok)
-            tok = strdup(env_tok);
-    } else {
-        const char *profile = c->sigv4_profile ? c->sigv4_profile : getenv("AWS_PROFILE");
-        r = aws_shared_credentials(profile && *profile ? profile : "default", &ak, &sk, &tok);
-        if (r < 0) {
-            hk_log_error("remote-write sigv4: no AWS credentials (config, environment or shared "
-                         "credentials file)",
-                         "remote_name", c->name);
-            goto out;
+    int64_t now = hk_rw_now_ms();
+    bool changed = false;
+    if (hk_rw_secret_poll(&s->basic_pw, now, force, c->name) > 0)
+        changed = true;
+    if (hk_rw_secret_poll(&s->bearer, now, force, c->name) > 0) {
+        struct hk_buf b;
+        hk_buf_init(&b, HK_RW_SMALL_MAX);
+        hk_buf_printf(&b, "Authorization: %s %s", c->auth_type, s->bearer.value);
+        char *h = hk_buf_steal(&b, NULL);
+        if (h) {
+            if (s->auth_header)
+                explicit_bzero(s->auth_header, strlen(s->auth_header));
+            free(s->auth_header);
+            s->auth_header = h;
+            changed = true;
         }
     }
-    struct hk_buf b;
-    hk_buf_init(&b, 0);
-    hk_buf_printf(&b, "aws:amz:%s:aps", c->sigv4_region);
-    s->sigv4_param = hk_buf_steal(&b, NULL);
-    hk_buf_init(&b, 0);
-    hk_buf_printf(&b, "%s:%s", ak ? ak : "", sk ? sk : "");
-    s->sigv4_userpwd = hk_buf_steal(&b, NULL);
-    if (tok) {
-        hk_buf_init(&b, 0);
-        hk_buf_printf(&b, "X-Amz-Security-Token: %s", tok);
-        s->sigv4_token_header = hk_buf_steal(&b, NULL);
+    if (hk_rw_secret_poll(&s->oauth_secret, now, force, c->name) > 0) {
+        s->token_expiry_ms = 0; /* a new token with the new secret before the next request */
+        changed = true;
     }
-    if (!ak || !sk || !s->sigv4_param || !s->sigv4_userpwd)
-        r = -ENOMEM;
-out:
-    if (sk)
-        explicit_bzero(sk, strlen(sk));
-    free(ak);
-    free(sk);
-    free(tok);
-    return r;
+    if (s->aws && hk_rw_aws_refresh(s->aws, force) > 0)
+        changed = true;
+    if (changed)
+        s->cred_gen++;
+}
+
+/* Whether a 401/403 may be cured by credentials that change at run time. */
+static bool creds_rotate(const struct hk_rw_sender *s)
+{
+    return s->basic_pw.path || s->bearer.path || s->oauth_secret.path ||
+           (s->aws && hk_rw_aws_rotates(s->aws));
+}
+
+static const char *basic_password(const struct hk_rw_sender *s)
+{
+    return s->basic_pw.path ? s->basic_pw.value : s->cfg->basic_password;
 }
 
 /* tls_config.server_name: request the URL with that host name (SNI and certificate check) and
@@ -464,8 +410,8 @@ static struct curl_slist *base_headers(struct hk_rw_sender *s, enum hk_rw_proto 
     }
     if (s->auth_header)
         ADD(s->auth_header);
-    if (s->sigv4_token_header)
-        ADD(s->sigv4_token_header);
+    if (s->aws && hk_rw_aws_token_header(s->aws))
+        ADD(hk_rw_aws_token_header(s->aws));
 #undef ADD
     return h;
 fail:
@@ -489,11 +435,11 @@ static void setup_easy(struct hk_rw_sender *s, CURL *e)
     if (c->basic_username) {
         curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
         curl_easy_setopt(e, CURLOPT_USERNAME, c->basic_username);
-        curl_easy_setopt(e, CURLOPT_PASSWORD, c->basic_password);
+        curl_easy_setopt(e, CURLOPT_PASSWORD, basic_password(s));
     }
     if (s->sigv4_param) {
         curl_easy_setopt(e, CURLOPT_AWS_SIGV4, s->sigv4_param);
-        curl_easy_setopt(e, CURLOPT_USERPWD, s->sigv4_userpwd);
+        curl_easy_setopt(e, CURLOPT_USERPWD, s->aws ? hk_rw_aws_userpwd(s->aws) : NULL);
     }
     if (s->connect_to)
         curl_easy_setopt(e, CURLOPT_CONNECT_TO, s->connect_to);
@@ -567,6 +513,13 @@ static int launch(struct shard *sh)
     }
     if (sh->cur >= sh->nranges)
         return 0;
+    creds_refresh(s, false);
+    if (s->aws && !hk_rw_aws_userpwd(s->aws)) { /* STS has not answered yet */
+        sh->next_try_ms =
+            hk_rw_now_ms() + hk_rw_backoff_ms(c->queue.min_backoff_ms, c->queue.max_backoff_ms,
+                                              sh->attempt++, &s->rng);
+        return 0;
+    }
     if (s->auth_header && s->cfg->oauth2_client_id && hk_rw_now_ms() >= s->token_expiry_ms)
         oauth2_fetch(s); /* on failure the old token is tried; a 401 leads to a retry */
     else if (!s->auth_header && s->cfg->oauth2_client_id && oauth2_fetch(s) < 0) {
@@ -589,6 +542,11 @@ static int launch(struct shard *sh)
     hk_buf_reset(&sh->resp);
     hk_rw_resp_hdrs_reset(&sh->hdrs_seen);
     CURL *e = sh->easy;
+    sh->sent_gen = s->cred_gen;
+    if (c->basic_username)
+        curl_easy_setopt(e, CURLOPT_PASSWORD, basic_password(s));
+    if (s->aws)
+        curl_easy_setopt(e, CURLOPT_USERPWD, hk_rw_aws_userpwd(s->aws));
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, sh->hdrs);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, sh->body.data);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)sh->body.len);
@@ -634,6 +592,7 @@ static void range_done(struct shard *sh)
     sh->cur++;
     sh->attempt = 0;
     sh->auth_refreshed = false;
+    sh->auth_fail_ms = 0;
     sh->next_try_ms = 0;
 }
 
@@ -709,10 +668,33 @@ static void complete(struct shard *sh, CURLcode cc)
         schedule_retry(sh, status, cc);
         return;
     case HK_RW_AUTH:
-        if (s->cfg->oauth2_client_id && !sh->auth_refreshed) {
+        if (s->cfg->oauth2_client_id && !sh->auth_refreshed && !s->oauth_secret.path) {
             sh->auth_refreshed = true;
             if (oauth2_fetch(s) == 0)
                 return; /* resend now with the new token */
+        }
+        if (creds_rotate(s)) {
+            /* The secret may have been rotated under us: re-read it now. Sent with an older
+             * secret than the current one: resend at once. Else retry with backoff for
+             * HK_RW_AUTH_GRACE_MS (a mounted Secret reaches the file a minute or so after the
+             * receiver switched), then drop as Prometheus does. */
+            creds_refresh(s, true);
+            if (s->cfg->oauth2_client_id && !sh->auth_refreshed) {
+                sh->auth_refreshed = true;
+                if (oauth2_fetch(s) == 0)
+                    return;
+            }
+            if (s->cred_gen != sh->sent_gen) {
+                log_status_change(s, status, cc, &sh->resp, "resend with new credentials");
+                return;
+            }
+            int64_t now = hk_rw_now_ms();
+            if (!sh->auth_fail_ms)
+                sh->auth_fail_ms = now;
+            if (now - sh->auth_fail_ms < HK_RW_AUTH_GRACE_MS) {
+                schedule_retry(sh, status, cc);
+                return;
+            }
         }
         break;
     case HK_RW_DROP:
@@ -1007,6 +989,9 @@ static int step(struct hk_rw_sender *s, int max_wait_ms, bool flushing)
 {
     int64_t now = hk_rw_now_ms();
     int r;
+    /* Secret files and STS keys are kept current even while nothing is sent, so STS keys are
+     * renewed ahead of their expiry rather than at the first request after it. */
+    creds_refresh(s, false);
     if (!s->round_active && should_start(s, now, flushing)) {
         if ((r = start_round(s)) < 0) {
             round_free(s);
@@ -1053,6 +1038,11 @@ static int step(struct hk_rw_sender *s, int max_wait_ms, bool flushing)
         now - s->last_sync_ms >= s->cfg->queue.fsync_interval_ms) {
         hk_rw_queue_sync(s->q);
         s->last_sync_ms = now;
+    }
+    if (s->aws) {
+        int64_t due = hk_rw_aws_due_ms(s->aws);
+        if (due < wake)
+            wake = due > now ? due : now + 100; /* at most 10 STS attempts a second */
     }
     int running = 0;
     curl_multi_perform(s->multi, &running);
@@ -1128,6 +1118,10 @@ int hk_rw_sender_send_metadata(struct hk_rw_sender *s, const void *body, size_t 
     curl_slist_free_all(s->meta_hdrs);
     if (!(s->meta_hdrs = base_headers(s, HK_RW_V1, 0)))
         return -ENOMEM;
+    if (s->cfg->basic_username)
+        curl_easy_setopt(s->meta_easy, CURLOPT_PASSWORD, basic_password(s));
+    if (s->aws)
+        curl_easy_setopt(s->meta_easy, CURLOPT_USERPWD, hk_rw_aws_userpwd(s->aws));
     curl_easy_setopt(s->meta_easy, CURLOPT_HTTPHEADER, s->meta_hdrs);
     curl_easy_setopt(s->meta_easy, CURLOPT_POSTFIELDS, s->meta_body.data);
     curl_easy_setopt(s->meta_easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)s->meta_body.len);
@@ -1146,6 +1140,7 @@ int hk_rw_sender_new(const struct hk_rw_config *cfg, struct hk_rw_queue *q,
                      struct hk_rw_stats *stats, struct hk_rw_sender **ret)
 {
     struct hk_rw_sender *s = calloc(1, sizeof(*s));
+    struct hk_buf b;
     int r = -ENOMEM;
     if (!s)
         return -ENOMEM;
@@ -1169,10 +1164,24 @@ int hk_rw_sender_new(const struct hk_rw_config *cfg, struct hk_rw_queue *q,
         goto fail;
     if (cfg->tls_server_name && (r = server_name_setup(s)) < 0)
         goto fail;
-    if (cfg->sigv4 && (r = sigv4_setup(s)) < 0)
+    if (cfg->sigv4) {
+        hk_buf_init(&b, HK_RW_SMALL_MAX);
+        hk_buf_printf(&b, "aws:amz:%s:aps", cfg->sigv4_region);
+        if (!(s->sigv4_param = hk_buf_steal(&b, NULL)))
+            goto fail;
+        if ((r = hk_rw_aws_new(cfg, &s->aws)) < 0)
+            goto fail;
+        r = -ENOMEM;
+    }
+    if ((cfg->basic_password_file &&
+         hk_rw_secret_init(&s->basic_pw, cfg->basic_password_file, cfg->basic_password) < 0) ||
+        (cfg->auth_credentials_file &&
+         hk_rw_secret_init(&s->bearer, cfg->auth_credentials_file, cfg->auth_credentials) < 0) ||
+        (cfg->oauth2_client_secret_file &&
+         hk_rw_secret_init(&s->oauth_secret, cfg->oauth2_client_secret_file,
+                           cfg->oauth2_client_secret) < 0))
         goto fail;
     if (cfg->auth_credentials) {
-        struct hk_buf b;
         hk_buf_init(&b, HK_RW_SMALL_MAX);
         hk_buf_printf(&b, "Authorization: %s %s", cfg->auth_type, cfg->auth_credentials);
         if (!(s->auth_header = hk_buf_steal(&b, NULL)))
@@ -1246,10 +1255,10 @@ void hk_rw_sender_free(struct hk_rw_sender *s)
         explicit_bzero(s->auth_header, strlen(s->auth_header));
     free(s->auth_header);
     free(s->sigv4_param);
-    if (s->sigv4_userpwd)
-        explicit_bzero(s->sigv4_userpwd, strlen(s->sigv4_userpwd));
-    free(s->sigv4_userpwd);
-    free(s->sigv4_token_header);
+    hk_rw_aws_free(s->aws);
+    hk_rw_secret_free(&s->basic_pw);
+    hk_rw_secret_free(&s->bearer);
+    hk_rw_secret_free(&s->oauth_secret);
     curl_slist_free_all(s->connect_to);
     curl_free(s->url);
     if (s->multi)

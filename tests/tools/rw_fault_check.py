@@ -3,7 +3,8 @@
 
 usage: rw_fault_check.py PHASE LOG --total N --failed N [--min-backoff S] [--max-backoff S]
 PHASE: retry | 429 | 413 | 415 | v2nohdr | v2ok | 400 | hang | relabel |
-       basic | bearer | oauth2 | sigv4 | sigv4file | mtls | tooold | slow | fast
+       basic | bearer | oauth2 | sigv4 | sigv4file | mtls | tooold | slow | fast |
+       webid | assume | chain | stsfail | basicrot | bearerrot | sigv4rot
 --total/--failed: hakari's samples_total / samples_failed from its stop log line.
 """
 import argparse
@@ -39,7 +40,9 @@ def main():
     a = ap.parse_args()
     reqs = sorted((json.loads(line) for line in open(a.log) if line.strip()), key=lambda r: r["t"])
     tokens = [r for r in reqs if r["action"] == "token"]
-    reqs = [r for r in reqs if r["action"] != "token"]
+    sts = [r for r in reqs if r["action"] == "sts"]
+    rotated = [r for r in reqs if r["action"] == "rotated"]
+    reqs = [r for r in reqs if r["action"] not in ("token", "sts", "rotated")]
     check(len(reqs) >= 2, f"only {len(reqs)} requests")
     if errors:
         return report(a, reqs)
@@ -153,6 +156,72 @@ def main():
         check(reqs[2]["status"] == 204 and sset(reqs[2]) == sset(r1),
               "after 401 the same data was not resent with a new token")
         check(not any(r.get("auth_error") for r in reqs[2:]), "stale token used after refresh")
+    elif a.phase == "stsfail":
+        # STS down for two calls at the first renewal: the old keys are kept until they expire,
+        # STS is retried with backoff, requests refused meanwhile are retried (not dropped) and
+        # sent with the new keys once STS answers.
+        fails = [t for t in sts if t["status"] == 503]
+        check(len(fails) == 2, f"{len(fails)} injected STS failures seen, expected 2")
+        if fails:
+            later = [t for t in sts if t["t"] > fails[-1]["t"] and t["status"] == 200]
+            check(later, "STS not retried after the outage")
+            if len(fails) == 2:
+                d = fails[1]["t"] - fails[0]["t"]
+                check(d >= 0.9, f"STS retried after {d:.2f}s, expected a backoff of at least 1s")
+        keys = list(dict.fromkeys(r["akid"] for r in ok))
+        check(len(keys) >= 2, f"no new key after the outage: {keys}")
+        check(a.failed == 0, f"{a.failed} samples failed during the STS outage")
+        other = [r["auth_error"] for r in reqs if r.get("auth_error") and not r["auth_error"].endswith(" expired")]
+        check(not other, f"requests refused for another reason than an expired key: {other[:3]}")
+    elif a.phase in ("webid", "assume", "chain"):
+        # STS stub: every call validated (role ARN, web identity token, AssumeRole's signature)
+        # and answered with keys that expire within the test; remote-write goes on across the
+        # renewals, each request signed with a key valid at that moment.
+        check(all(t["status"] == 200 for t in sts),
+              f"STS refused: {[t['sts_error'] for t in sts if t['status'] != 200][:3]}")
+        kinds = {t["sts_action"] for t in sts}
+        want = {"webid": {"AssumeRoleWithWebIdentity"}, "assume": {"AssumeRole"},
+                "chain": {"AssumeRoleWithWebIdentity", "AssumeRole"}}[a.phase]
+        check(kinds == want, f"STS actions {kinds}, expected {want}")
+        if a.phase == "webid":  # the token file was rotated mid-run: STS got the new one
+            check(rotated and any(t["t"] >= rotated[0]["t"] and t["status"] == 200 for t in sts),
+                  "no STS call with the rotated web identity token")
+        keys = [r["akid"] for r in ok]
+        distinct = list(dict.fromkeys(keys))
+        check(len(distinct) >= 2, f"credentials never renewed: keys used {distinct}")
+        check(keys == sorted(keys), "an older key was used after a newer one")
+        # Renewed before expiry: a new key is in use before the one it replaces expires. A
+        # request refused for an expired key can only come from a stall longer than the margin
+        # (a loaded machine): tolerated twice, and it must have been resent (no loss, checked
+        # above); any other refusal (unknown key, bad signature) fails.
+        exp = {t["issued"]: t["exp"] for t in sts if t.get("issued")}
+        got = {t["issued"]: t["t"] for t in sts if t.get("issued")}
+        early = [k for i, k in enumerate(distinct[1:]) if got.get(k, 1e18) < exp.get(distinct[i], 0)]
+        check(early, "no key was renewed before the previous one expired")
+        bad = [r["auth_error"] for r in reqs if r.get("auth_error")]
+        check(len(bad) <= 2 and all(b.endswith(" expired") for b in bad),
+              f"requests refused: {bad[:3]}")
+        check(a.failed == 0, f"{a.failed} samples failed")
+        check(all(r["amz_token"] for r in ok), "session token missing")
+    elif a.phase in ("basicrot", "bearerrot", "sigv4rot"):
+        # The secret file was rewritten mid-run: requests switch to the new secret, the requests
+        # refused with the old one are resent (nothing failed), the new one is in use at once.
+        check(len(rotated) == 1, f"{len(rotated)} rotations seen by the receiver")
+        if rotated:
+            t = rotated[0]["t"]
+            before = [r for r in ok if r["t"] < t]
+            after = [r for r in ok if r["t"] > t]
+            check(before and after, "no accepted request on both sides of the rotation")
+            if before and after:
+                cred = "akid" if a.phase == "sigv4rot" else "authorization"
+                check(before[-1][cred] != after[0][cred],
+                      "the same secret before and after the rotation")
+                check(after[0]["t"] - t < 3, f"new secret used {after[0]['t'] - t:.1f}s after the rotation")
+            late = [r for r in reqs if r["t"] > t + 3 and r.get("auth_error")]
+            check(not late, f"old secret still used 3 s after the rotation: {len(late)} requests")
+        refused = [r for r in reqs if r.get("auth_error")]
+        check(len(refused) <= 2, f"{len(refused)} requests refused (expected at most one per shard)")
+        check(a.failed == 0, f"{a.failed} samples failed (a 401 with the old secret was dropped)")
     elif a.phase in ("slow", "fast"):  # rw_shards.sh: only the common delivery checks above
         pass
     else:

@@ -16,7 +16,10 @@ Each request takes the next action of --script (then "ok" forever):
   trunc     200 whose body is cut off: Content-Length 100, 9 bytes sent, connection closed
   expire    rotate the OAuth2 token (--oauth2) and answer 401
 Auth (--basic, --bearer, --oauth2, --sigv4 with a full signature check) answers 401 when the
-request does not carry it; --tls serves HTTPS, with client certificates required if a CA is given.
+request does not carry it; --basic-file/--bearer-file take the secret from a file read at each
+request (a "rotated" record is logged when it changed); --sts-* serve an STS stub at /sts
+(AssumeRoleWithWebIdentity, AssumeRole with its SigV4 checked, service sts) that issues
+short-lived keys, and --sigv4-sts accepts only requests signed with a currently valid one; --tls serves HTTPS, with client certificates required if a CA is given.
 --max-samples N: any request with more than N samples gets 413 (does not consume an action).
 --delay-s S: every answer waits S seconds (a slow receiver; requests are served concurrently).
 Every request is logged as one JSON line: time, action, status, headers of interest, protocol,
@@ -171,14 +174,23 @@ def decode_v2(b):
     return out
 
 
-def sigv4_ok(h, method, path, body, akid, secret, region, token):
-    """Recomputes the AWS SigV4 signature (service aps) of a request; returns an error or None."""
+def sigv4_akid(h):
+    """The access key ID a SigV4 request claims (None if not SigV4)."""
+    auth = h.get("Authorization", "")
+    if not auth.startswith("AWS4-HMAC-SHA256 "):
+        return None
+    parts = dict(p.strip().split("=", 1) for p in auth[len("AWS4-HMAC-SHA256 "):].split(","))
+    return parts.get("Credential", "").split("/")[0]
+
+
+def sigv4_ok(h, method, path, body, akid, secret, region, token, service="aps"):
+    """Recomputes the AWS SigV4 signature of a request; returns an error or None."""
     auth = h.get("Authorization", "")
     if not auth.startswith("AWS4-HMAC-SHA256 "):
         return "no AWS4-HMAC-SHA256 Authorization"
     parts = dict(p.strip().split("=", 1) for p in auth[len("AWS4-HMAC-SHA256 "):].split(","))
     cred = parts["Credential"].split("/")
-    if cred[0] != akid or cred[2] != region or cred[3] != "aps" or cred[4] != "aws4_request":
+    if cred[0] != akid or cred[2] != region or cred[3] != service or cred[4] != "aws4_request":
         return "credential scope " + parts["Credential"]
     amzdate = h.get("X-Amz-Date", "")
     if token and h.get("X-Amz-Security-Token") != token:
@@ -193,7 +205,7 @@ def sigv4_ok(h, method, path, body, akid, secret, region, token):
     sts = "\n".join(["AWS4-HMAC-SHA256", amzdate, scope,
                      hashlib.sha256(creq.encode()).hexdigest()])
     k = ("AWS4" + secret).encode()
-    for m in (cred[1], region, "aps", "aws4_request"):
+    for m in (cred[1], region, service, "aws4_request"):
         k = hmac.new(k, m.encode(), hashlib.sha256).digest()
     want = hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
     return None if hmac.compare_digest(want, parts["Signature"]) else "signature mismatch"
@@ -225,9 +237,140 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(msg)
 
+    def file_secret(self, path):
+        """The secret in path now (the test rewrites it); logs a "rotated" record on change."""
+        srv = self.server
+        with open(path) as f:
+            v = f.read().strip()
+        with srv.lock:
+            old = srv.file_seen.get(path)
+            srv.file_seen[path] = v
+        if old is not None and old != v:
+            srv.write({"t": time.time(), "action": "rotated", "status": 0, "n": 0, "samples": [],
+                       "v2": False, "decode_error": None})
+        return v
+
+    def sts(self, body):
+        """STS stub: AssumeRoleWithWebIdentity (token = content of --sts-token-file) and
+        AssumeRole (signed, service sts, with --sts-base keys or keys issued here); answers
+        credentials that expire after --sts-life seconds."""
+        srv = self.server
+        form = dict(x.split("=", 1) for x in body.decode().split("&") if "=" in x)
+        form = {k: urllib.parse.unquote_plus(v) for k, v in form.items()}
+        act = form.get("Action")
+        err = None
+        with srv.lock:
+            srv.sts_calls += 1
+            failing = srv.sts_fail and srv.sts_fail[0] < srv.sts_calls <= srv.sts_fail[0] + srv.sts_fail[1]
+        if failing:  # injected outage: 503 with an STS-style error body
+            msg = (b"<ErrorResponse><Error><Type>Receiver</Type><Code>ServiceUnavailable</Code>"
+                   b"<Message>stub outage</Message></Error></ErrorResponse>")
+            srv.write({"t": time.time(), "action": "sts", "status": 503, "n": 0, "samples": [],
+                       "v2": False, "decode_error": None, "sts_action": act, "issued": None,
+                       "sts_error": "injected outage"})
+            self.send_response(503)
+            self.send_header("Content-Type", "text/xml")
+            self.send_header("Content-Length", str(len(msg)))
+            self.end_headers()
+            self.wfile.write(msg)
+            return
+        if form.get("Version") != "2011-06-15":
+            err = "Version"
+        elif not form.get("RoleSessionName"):
+            err = "RoleSessionName missing"
+        elif act == "AssumeRoleWithWebIdentity":
+            if form.get("RoleArn") != srv.sts_webid_role:
+                err = "RoleArn " + str(form.get("RoleArn"))
+            elif form.get("WebIdentityToken") != self.file_secret(srv.sts_token_file):
+                err = "WebIdentityToken"
+            elif self.headers.get("Authorization"):
+                err = "AssumeRoleWithWebIdentity must not be signed"
+        elif act == "AssumeRole":
+            akid = sigv4_akid(self.headers)
+            with srv.lock:
+                keys = dict(srv.issued)
+            if srv.sts_base and akid == srv.sts_base.split(":")[0]:
+                f = srv.sts_base.split(":")
+                sk, tok, exp = f[1], (f[2] if len(f) > 2 else ""), None
+            elif akid in keys and keys[akid]["action"] == "AssumeRoleWithWebIdentity":
+                sk, tok, exp = keys[akid]["sk"], keys[akid]["tok"], keys[akid]["exp"]
+            else:
+                sk = None
+            if form.get("RoleArn") != srv.sts_role:
+                err = "RoleArn " + str(form.get("RoleArn"))
+            elif sk is None:
+                err = f"AssumeRole signed by unknown key {akid}"
+            elif exp is not None and time.time() >= exp:
+                err = f"AssumeRole signed by expired key {akid}"
+            else:
+                err = sigv4_ok(self.headers, "POST", self.path, body, akid, sk, srv.sts_region,
+                               tok, "sts")
+        else:
+            err = f"Action {act}"
+        with srv.lock:
+            srv.sts_gen += 1
+            n = srv.sts_gen
+        exp = int(time.time()) + srv.sts_life
+        akid, sk, tok = f"ASIASTUB{n:04d}", f"sts-SECRET-{n}", f"FQoG/tok+{n}&={n}"
+        rec = {"t": time.time(), "action": "sts", "status": 403 if err else 200, "n": 0,
+               "samples": [], "v2": False, "decode_error": None, "sts_action": act,
+               "role": form.get("RoleArn"), "session": form.get("RoleSessionName"),
+               "signer": sigv4_akid(self.headers), "issued": None if err else akid, "exp": exp,
+               "sts_error": err}
+        if err:
+            msg = ("<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>"
+                   f"stub refused: {err}</Message></Error></ErrorResponse>").encode()
+        else:
+            with srv.lock:
+                srv.issued[akid] = {"sk": sk, "tok": tok, "exp": exp, "action": act}
+            iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(exp))
+            tx = tok.replace("&", "&amp;")
+            msg = (f'<{act}Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+                   f"<{act}Result>\n  <Credentials>\n    <AccessKeyId>{akid}</AccessKeyId>\n"
+                   f"    <SecretAccessKey>{sk}</SecretAccessKey>\n"
+                   f"    <SessionToken>{tx}</SessionToken>\n"
+                   f"    <Expiration>{iso}</Expiration>\n  </Credentials>\n"
+                   f"</{act}Result></{act}Response>\n").encode()
+        srv.write(rec)
+        self.send_response(403 if err else 200)
+        self.send_header("Content-Type", "text/xml")
+        self.send_header("Content-Length", str(len(msg)))
+        self.end_headers()
+        self.wfile.write(msg)
+
     def auth_error(self, body):
         srv = self.server
         h = self.headers
+        if srv.basic_file:
+            user, path = srv.basic_file.split(":", 1)
+            want = "Basic " + base64.b64encode(f"{user}:{self.file_secret(path)}".encode()).decode()
+            if h.get("Authorization") != want:
+                return "basic auth (file)"
+        if srv.bearer_file and h.get("Authorization") != "Bearer " + self.file_secret(srv.bearer_file):
+            return "bearer (file)"
+        if srv.sigv4_file:
+            path, profile, region = srv.sigv4_file.split(":")
+            sect, keys = None, {}
+            for line in self.file_secret(path).splitlines():
+                line = line.strip()
+                if line.startswith("["):
+                    sect = line.strip("[]")
+                elif "=" in line and sect == profile:
+                    k, v = line.split("=", 1)
+                    keys[k.strip()] = v.strip()
+            return sigv4_ok(h, "POST", self.path, body, keys.get("aws_access_key_id"),
+                            keys.get("aws_secret_access_key", ""), region,
+                            keys.get("aws_session_token", ""))
+        if srv.sigv4_sts:
+            akid = sigv4_akid(h)
+            with srv.lock:
+                k = srv.issued.get(akid)
+            want = srv.sts_role and "AssumeRole" or "AssumeRoleWithWebIdentity"
+            if not k or k["action"] != want:
+                return f"sigv4 key {akid} not issued by {want}"
+            if time.time() >= k["exp"]:
+                return f"sigv4 key {akid} expired"
+            return sigv4_ok(h, "POST", self.path, body, akid, k["sk"], srv.sigv4_sts, k["tok"])
         if srv.basic and h.get("Authorization") != "Basic " + base64.b64encode(srv.basic.encode()).decode():
             return "basic auth"
         if srv.bearer and h.get("Authorization") != "Bearer " + srv.bearer:
@@ -248,6 +391,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(ln)
         if self.path == "/token":
             return self.token(body)
+        if self.path.startswith("/sts"):
+            return self.sts(body)
         ctype = self.headers.get("Content-Type", "")
         v2 = ctype == "application/x-protobuf;proto=io.prometheus.write.v2.Request"
         try:
@@ -272,7 +417,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                "authorization": self.headers.get("Authorization"),
                "tenant": self.headers.get("X-Scope-OrgID"),
                "n": len(samples), "decode_error": err, "samples": samples, "auth_error": autherr,
-               "amz_token": self.headers.get("X-Amz-Security-Token")}
+               "amz_token": self.headers.get("X-Amz-Security-Token"),
+               "akid": sigv4_akid(self.headers)}
         if srv.delay_s > 0:
             time.sleep(srv.delay_s)
         status, hdrs = 204, {}
@@ -357,6 +503,22 @@ def main():
     ap.add_argument("--oauth2", default="", help="serve POST /token for client ID:SECRET and "
                     "require its current token")
     ap.add_argument("--sigv4", default="", help="verify SigV4 (service aps): AKID:SECRET:REGION[:TOKEN]")
+    ap.add_argument("--basic-file", default="", help="require basic auth USER:<content of PATH>, "
+                    "given as USER:PATH (the file is read at each request)")
+    ap.add_argument("--bearer-file", default="", help="require Bearer <content of PATH>")
+    ap.add_argument("--sigv4-file", default="", help="PATH:PROFILE:REGION: verify SigV4 with the "
+                    "keys of an AWS shared credentials file, read at each request")
+    ap.add_argument("--sts-webid-role", default="", help="serve STS AssumeRoleWithWebIdentity at "
+                    "/sts for this role ARN")
+    ap.add_argument("--sts-token-file", default="", help="the web identity token STS expects")
+    ap.add_argument("--sts-role", default="", help="serve STS AssumeRole at /sts for this role ARN")
+    ap.add_argument("--sts-base", default="", help="AKID:SECRET[:TOKEN] allowed to sign AssumeRole "
+                    "(keys issued by AssumeRoleWithWebIdentity are allowed too)")
+    ap.add_argument("--sts-region", default="us-east-1")
+    ap.add_argument("--sts-fail", default="", help="K:N: STS calls K+1..K+N answer 503")
+    ap.add_argument("--sts-life", type=int, default=10, help="lifetime of issued credentials (s)")
+    ap.add_argument("--sigv4-sts", default="", help="REGION: verify SigV4 (service aps) with a "
+                    "valid, unexpired key issued by the STS stub (AssumeRole's when --sts-role)")
     ap.add_argument("--tls", default="", help="CERT:KEY[:CLIENT_CA] (client certificate required "
                     "when CLIENT_CA is given)")
     a = ap.parse_args()
@@ -372,6 +534,13 @@ def main():
     srv.logf = open(a.log, "a")
     srv.basic, srv.bearer, srv.oauth2, srv.sigv4 = a.basic, a.bearer, a.oauth2, a.sigv4
     srv.token_gen = 1
+    srv.basic_file, srv.bearer_file, srv.file_seen = a.basic_file, a.bearer_file, {}
+    srv.sts_webid_role, srv.sts_token_file, srv.sts_role = a.sts_webid_role, a.sts_token_file, a.sts_role
+    srv.sts_base, srv.sts_region, srv.sts_life = a.sts_base, a.sts_region, a.sts_life
+    srv.sigv4_sts, srv.issued, srv.sts_gen = a.sigv4_sts, {}, 0
+    srv.sigv4_file = a.sigv4_file
+    srv.sts_calls = 0
+    srv.sts_fail = [int(x) for x in a.sts_fail.split(":")] if a.sts_fail else None
     if a.tls:
         f = a.tls.split(":")
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

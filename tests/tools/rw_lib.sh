@@ -72,7 +72,7 @@ hk_stopped_field() {
 
 # phase NAME "RECEIVER ARGS" "EXTRA YAML" CYCLES: one hakari against rw_fault_receiver.py, then
 # rw_fault_check.py NAME on the request log. PHASE_SCHEME=https for a TLS receiver; PHASE_ENV
-# (array) is put in hakari's environment.
+# (array, @PORT@ = the receiver's port) is put in hakari's environment; PHASE_MID (shell code) runs once half the cycles are done.
 PHASE_SCHEME=http
 PHASE_ENV=()
 phase() {
@@ -100,10 +100,16 @@ YML
     RECV_PORT=$port
     "$HAKARI" --config.file="$TMP/$name.yml" --config.check >"$TMP/check-$name.out" 2>&1 ||
         { cat "$TMP/check-$name.out" >&2; fail "$name: config check"; }
-    bg "hakari-$name" env "${PHASE_ENV[@]}" "$HAKARI" --config.file="$TMP/$name.yml" \
+    local envs=() e
+    for e in "${PHASE_ENV[@]}"; do envs+=("${e//@PORT@/$port}"); done
+    bg "hakari-$name" env "${envs[@]}" "$HAKARI" --config.file="$TMP/$name.yml" \
         --web.listen-address="127.0.0.1:$hkport" --path.rootfs="$(hk_rootfs)"
     local hk=$BG_PID
     wait_http "http://127.0.0.1:$hkport/-/ready" 30
+    if [ -n "${PHASE_MID:-}" ]; then
+        wait_cycles "http://127.0.0.1:$hkport" "$((cycles / 2))" 60
+        eval "$PHASE_MID"
+    fi
     wait_cycles "http://127.0.0.1:$hkport" "$cycles" 60
     # Let the last retries settle, then a graceful stop (drains the queue).
     sleep 1
