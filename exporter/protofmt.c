@@ -95,12 +95,37 @@ static inline uint8_t *put_double(uint8_t *p, uint8_t tag, double v)
     return p + 8;
 }
 
+/* Label names and values are mostly a few bytes long: copied with fixed-size moves (two
+ * overlapping ones cover any length in a range) instead of a libc call per string (the same
+ * trick as exporter/rw_encode.c). Reads and writes stay within [s, s+len) and [p, p+len). */
+static inline uint8_t *copy_small(uint8_t *p, const char *s, size_t len)
+{
+    if (len >= 8 && len <= 16) {
+        uint64_t a, b;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + len - 8, 8);
+        memcpy(p, &a, 8);
+        memcpy(p + len - 8, &b, 8);
+    } else if (len >= 4 && len < 8) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + len - 4, 4);
+        memcpy(p, &a, 4);
+        memcpy(p + len - 4, &b, 4);
+    } else if (len < 4) {
+        for (size_t i = 0; i < len; i++)
+            p[i] = (uint8_t)s[i];
+    } else {
+        memcpy(p, s, len);
+    }
+    return p + len;
+}
+
 static inline uint8_t *put_bytes(uint8_t *p, uint8_t tag, const char *s, size_t len)
 {
     *p++ = tag;
     p = put_varint(p, len);
-    memcpy(p, s, len);
-    return p + len;
+    return copy_small(p, s, len);
 }
 
 /* Size of a length-delimited field (one-byte tag) whose payload is n bytes. */
@@ -503,6 +528,15 @@ static long long plan_family(struct render *r)
         total += field_len(strlen(f->help));
     for (size_t k = 0; k < r->nm; k++) {
         struct metric *m = &r->m[k];
+        /* Label arrays and strings sit in the arena in emission order, not in this one: fetch
+         * them ahead (as the text renderer does) for plan_labels. */
+        if (k + 8 < r->nm)
+            __builtin_prefetch(ser(r, r->m[k + 8].rep)->labels);
+        if (k + 4 < r->nm) {
+            const struct hk_series *n = ser(r, r->m[k + 4].rep);
+            for (uint32_t j = 0; j < n->nlabels && j < 16; j++)
+                __builtin_prefetch(n->labels[j].value);
+        }
         if (t == HK_METRIC_HISTOGRAM && m->count != NONE) {
             /* le="+Inf" equal to _count is left out, as client_golang does; the scraper adds it
              * back from sample_count. Kept when it is not the last bucket (a NaN bound sorts
