@@ -52,6 +52,20 @@ struct metric {
     int32_t created_ns;
     size_t inner; /* size of the Counter / Gauge / Untyped / Summary / Histogram message */
     size_t body;  /* size of the Metric message */
+    size_t cached_off; /* its label fields are a copy of out->data[cached_off..+cached_len], */
+    uint32_t cached_len; /* written for an earlier family; SIZE_MAX = written afresh */
+};
+
+/* Label fields already written, by label array: collectors share one interned array between
+ * the families of a container (or device, CPU …), so the second family on copies the encoded
+ * block (one contiguous copy) instead of measuring and copying every string again. Direct
+ * mapped; a collision only costs a miss. */
+#define LCACHE_SIZE 4096
+struct lcache_entry {
+    const struct hk_label *labels;
+    uint32_t nlabels;
+    uint32_t len;
+    size_t off; /* in out->data */
 };
 
 struct render {
@@ -65,7 +79,14 @@ struct render {
     uint8_t *role; /* per series of the family */
     double *sub;
     size_t caps;
+    struct lcache_entry *lcache; /* LCACHE_SIZE entries, NULL = no cache (out of memory) */
 };
+
+static inline struct lcache_entry *lcache_slot(const struct render *r, const struct hk_label *l)
+{
+    uintptr_t h = ((uintptr_t)l >> 4) * 0x9E3779B97F4A7C15ULL;
+    return &r->lcache[(h >> 40) & (LCACHE_SIZE - 1)];
+}
 
 /* ---- wire primitives ---- */
 
@@ -437,7 +458,8 @@ static int add_metric(struct render *r, uint32_t first, uint32_t skip)
     if (grow((void **)&r->m, &r->capm, r->nm + 1, sizeof(*r->m)))
         return -ENOMEM;
     r->m[r->nm++] = (struct metric){.first = first, .rep = first, .skip = skip, .value = NONE,
-                                    .count = NONE, .sum = NONE, .created = NONE};
+                                    .count = NONE, .sum = NONE, .created = NONE,
+                                    .cached_off = SIZE_MAX};
     return 0;
 }
 
@@ -551,11 +573,22 @@ static long long plan_family(struct render *r)
                     r->role[last] = R_SKIP;
             }
         }
-        size_t lab = plan_labels(r, m);
-        if (lab == SIZE_MAX - 1)
-            return -ENOMEM;
-        if (lab == SIZE_MAX)
-            return -E2BIG;
+        size_t lab;
+        const struct hk_series *rep = ser(r, m->rep);
+        const struct lcache_entry *e = r->lcache && m->skip == NONE && rep->nlabels
+                                           ? lcache_slot(r, rep->labels)
+                                           : NULL;
+        if (e && e->labels == rep->labels && e->nlabels == rep->nlabels) {
+            m->cached_off = e->off;
+            m->cached_len = e->len;
+            lab = e->len;
+        } else {
+            lab = plan_labels(r, m);
+            if (lab == SIZE_MAX - 1)
+                return -ENOMEM;
+            if (lab == SIZE_MAX)
+                return -E2BIG;
+        }
         m->inner = inner_len(r, m);
         m->body = lab + field_len(m->inner) + (m->ts_ms ? 1 + varint_len((uint64_t)m->ts_ms) : 0);
         total += field_len(m->body);
@@ -698,7 +731,18 @@ static int write_family(struct render *r, struct hk_buf *out, size_t total)
         const struct metric *m = &r->m[k];
         *p++ = TAG(4, WT_LEN);
         p = put_varint(p, m->body);
-        p = put_labels(r, p, m);
+        if (m->cached_off != SIZE_MAX) {
+            /* an earlier family's bytes, before this family's start: no overlap */
+            memcpy(p, out->data + m->cached_off, m->cached_len);
+            p += m->cached_len;
+        } else {
+            uint8_t *lp = p;
+            p = put_labels(r, p, m);
+            const struct hk_series *rep = ser(r, m->rep);
+            if (r->lcache && m->skip == NONE && rep->nlabels && (size_t)(p - lp) < UINT32_MAX)
+                *lcache_slot(r, rep->labels) = (struct lcache_entry){
+                    rep->labels, rep->nlabels, (uint32_t)(p - lp), (size_t)(lp - (uint8_t *)out->data)};
+        }
         /* Fields in number order: the histogram (7) comes after timestamp_ms (6). */
         if (f->type != HK_METRIC_HISTOGRAM)
             p = put_inner(r, p, m);
@@ -766,6 +810,8 @@ int hk_protofmt_render(const struct hk_snapshot *snap, unsigned target_mask, str
 {
     struct render r = {.snap = snap};
     int err = out->err;
+    /* Without the cache (no memory for it) the output is the same, only slower. */
+    r.lcache = calloc(LCACHE_SIZE, sizeof(*r.lcache));
     for (size_t fi = 0; fi < snap->nfamilies && !err; fi++) {
         const struct hk_family *f = &snap->families[fi];
         if (!(target_mask & (1u << f->target)) || f->count == 0)
@@ -783,6 +829,7 @@ int hk_protofmt_render(const struct hk_snapshot *snap, unsigned target_mask, str
             if (r.role[i] == R_STRAY)
                 err = write_stray(&r, i, out);
     }
+    free(r.lcache);
     free(r.m);
     free(r.lens);
     free(r.role);
