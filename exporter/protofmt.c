@@ -545,6 +545,36 @@ static long long plan_family(struct render *r)
             cur->ts_ms = s->ts_ms;
     }
 
+    if (grouped) {
+        /* A label set with nothing but _created: text 0.0.4 drops the _created, and the scraper
+         * would make up _count, _sum (and a +Inf bucket) of 0 for an empty Metric: leave it
+         * out. A summary whose _count is no whole number in [0, 2^64) cannot be a Summary
+         * (sample_count is an integer and has no float form): its series go out as untyped
+         * families of their own names, exact, like any stray. */
+        size_t w = 0;
+        for (size_t k = 0; k < r->nm; k++) {
+            struct metric *m = &r->m[k];
+            bool has = m->count != NONE || m->sum != NONE;
+            for (uint32_t i = m->first; i < m->first + m->n && !has; i++)
+                has = r->role[i] == R_BUCKET || r->role[i] == R_QUANTILE;
+            uint64_t c;
+            bool bad_count = t == HK_METRIC_SUMMARY && m->count != NONE &&
+                             !as_count(ser(r, m->count)->value, &c);
+            if (has && !bad_count) {
+                r->m[w++] = *m;
+                continue;
+            }
+            for (uint32_t i = m->first; i < m->first + m->n; i++) {
+                uint8_t role = r->role[i];
+                if (role == R_CREATED || (!has && role != R_STRAY))
+                    r->role[i] = R_SKIP;
+                else if (role != R_SKIP && role != R_STRAY)
+                    r->role[i] = R_STRAY;
+            }
+        }
+        r->nm = w;
+    }
+
     size_t total = field_len(r->fname_len) + 2 /* type */;
     if (f->help && *f->help)
         total += field_len(strlen(f->help));
@@ -634,7 +664,7 @@ static uint8_t *put_inner(const struct render *r, uint8_t *p, const struct metri
         *p++ = TAG(4, WT_LEN);
         p = put_varint(p, m->inner);
         if (m->count != NONE) {
-            /* Summary has no float count: a count that is no whole number in [0, 2^64) is 0. */
+            /* always a whole number here: plan_family turned other summaries into strays */
             *p++ = TAG(1, WT_VARINT);
             p = put_varint(p, as_count(ser(r, m->count)->value, &c) ? c : 0);
         }

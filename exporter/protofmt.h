@@ -22,7 +22,12 @@
  * bucket left out when it equals _count, as client_golang does: the scraper derives it) and
  * created_timestamp (_created); summary: sample_count, sample_sum, quantiles, created_timestamp.
  * A series whose name does not fit its family's type (possible from textfiles) is written as an
- * untyped family of its own name. Explicit timestamps become Metric.timestamp_ms. */
+ * untyped family of its own name, and so are the series of a summary whose _count is no whole
+ * number (the format has no float summary count). Dropped, as text 0.0.4 drops them: _created
+ * series without their counter/histogram/summary. A histogram or summary label set without
+ * _count or _sum (the builder's and the textfile collector's always have both) gets them as 0
+ * from the scraper. Explicit timestamps become Metric.timestamp_ms (one per Metric: the first
+ * series' that has one). Within a family, Metrics come in the snapshot's series order. */
 int hk_protofmt_render(const struct hk_snapshot *snap, unsigned target_mask, struct hk_buf *out);
 
 #endif
