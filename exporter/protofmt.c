@@ -633,6 +633,8 @@ static long long plan_family(struct render *r)
 static uint8_t *put_labels(const struct render *r, uint8_t *p, const struct metric *m)
 {
     const struct hk_series *s = ser(r, m->rep);
+    if (!m->nlab)
+        return p; /* (r->lens may still be NULL) */
     const uint32_t *lens = r->lens + m->lens;
     for (uint32_t i = 0, k = 0; i < s->nlabels; i++) {
         if (i == m->skip)

@@ -525,6 +525,22 @@ static uint64_t xorshift(uint64_t *x)
     return *x;
 }
 
+/* Only label-less series (found by fuzz_protofmt: no label was measured before the first one). */
+static void test_no_labels(void **state)
+{
+    (void)state;
+    struct hk_builder *b = hk_builder_new(NULL);
+    assert_non_null(b);
+    hk_builder_begin(b, "textfile");
+    const struct hk_family_spec g = {"v6", NULL, HK_METRIC_UNTYPED, NULL};
+    assert_int_equal(hk_emit_labels(b, &g, NULL, NULL, 0, 1, 0), 0);
+    hk_builder_commit(b);
+    struct hk_snapshot *s = hk_builder_seal(b, 1, NULL);
+    assert_non_null(s);
+    assert_int_equal(check(s, HK_TEXTFMT_ALL_TARGETS, NULL), 1);
+    hk_snapshot_unref(s);
+}
+
 /* Many series with random labels and values: families over 16 KiB (3-byte lengths), random
  * histograms (bounds, counts incl. huge and fractional) and timestamps. */
 static void test_random(void **state)
@@ -647,6 +663,7 @@ int main(void)
         cmocka_unit_test(test_every_type), cmocka_unit_test(test_target_mask),
         cmocka_unit_test(test_empty),      cmocka_unit_test(test_random),
         cmocka_unit_test(test_cap),        cmocka_unit_test(test_degenerate),
+        cmocka_unit_test(test_no_labels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
