@@ -67,8 +67,12 @@ def decode_pb(desc, body):
             raise ValueError("family %s without metrics" % mf.name)
         t = TYPES[mf.type]
         if mf.name in fams:
-            raise ValueError("family %s twice" % mf.name)
-        fams[mf.name] = (t, mf.help)
+            # Only a stray (untyped, of a series that fits no Metric of its family) may share
+            # its family's name; the family keeps its type.
+            if t != "untyped":
+                raise ValueError("family %s twice" % mf.name)
+        else:
+            fams[mf.name] = (t, mf.help)
         for m in mf.metric:
             labels = [(lp.name, lp.value) for lp in m.label]
             ts = m.timestamp_ms if m.HasField("timestamp_ms") else None
