@@ -599,7 +599,10 @@ static long long plan_family(struct render *r)
                     last = i;
             if (last != NONE && isinf(r->sub[last]) && r->sub[last] > 0) {
                 double a = ser(r, last)->value, b = ser(r, m->count)->value;
-                if (memcmp(&a, &b, sizeof(a)) == 0)
+                uint64_t ab, bb; /* the same bits: -0 and 0, or two NaNs, are not the same */
+                memcpy(&ab, &a, 8);
+                memcpy(&bb, &b, 8);
+                if (ab == bb)
                     r->role[last] = R_SKIP;
             }
         }
