@@ -14,6 +14,7 @@
 #include "core/collector.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "exporter/protofmt.h"
 #include "exporter/textfmt.h"
 
 #define MAX_OVERRIDES 256
@@ -25,6 +26,7 @@ struct options {
     const char *log_level, *log_format;
     const char *runas_user;
     bool once, check, version, help;
+    const char *once_protobuf; /* hidden, for tests: --once also writes the protobuf body here */
     struct hk_config_override ov[MAX_OVERRIDES];
     size_t nov;
     /* Storage for synthesised override paths. */
@@ -124,6 +126,10 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->version = true;
         } else if (!strcmp(a, "--once")) {
             o->once = true;
+        } else if ((v = flag_value(argc, argv, &i, a, "--once.protobuf"))) {
+            /* Not in --help: a test hook (tests/integration/protofmt.sh) that writes the
+             * protobuf exposition of the same --once snapshot to a file. */
+            o->once_protobuf = v;
         } else if (!strcmp(a, "--config.check")) {
             o->check = true;
         } else if ((v = flag_value(argc, argv, &i, a, "--config.file"))) {
@@ -318,6 +324,18 @@ int main(int argc, char **argv)
             status = 1;
         } else if (fwrite(out.data, 1, out.len, stdout) != out.len || fflush(stdout) != 0) {
             status = 1;
+        } else if (o.once_protobuf) {
+            hk_buf_reset(&out);
+            FILE *pf = NULL;
+            if ((r = hk_protofmt_render(snap, (1u << HK_TARGET_COUNT) - 1, &out)) < 0 ||
+                !(pf = fopen(o.once_protobuf, "we")) ||
+                fwrite(out.data, 1, out.len, pf) != out.len) {
+                fprintf(stderr, "hakari: --once.protobuf %s: %s\n", o.once_protobuf,
+                        strerror(r < 0 ? -r : errno));
+                status = 1;
+            }
+            if (pf && fclose(pf) != 0)
+                status = 1;
         }
         hk_buf_free(&out);
         hk_snapshot_unref(snap);

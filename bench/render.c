@@ -1,7 +1,8 @@
 /* Exposition render benchmark: a synthetic snapshot of N series with cAdvisor-like label sets
  * (container, id, image, name, namespace, pod, plus cpu/interface/device on some families) built
  * through the real builder, then rendered as text 0.0.4, OpenMetrics, and text + gzip (level 1,
- * as the HTTP server does); with "node" as third argument, node_exporter-shaped series with short
+ * as the HTTP server does) and the protobuf exposition (exporter/protofmt.c); with "node" as third
+ * argument, node_exporter-shaped series with short
  * label sets instead. Prints samples per CPU-second for each (thread CPU time, so a busy
  * shared machine does not skew it). usage: render [series] [min_cpu_seconds] [node] */
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <zlib.h>
 
 #include "core/snapshot.h"
+#include "exporter/protofmt.h"
 #include "exporter/textfmt.h"
 
 /* CPU time of this thread: the machine the benchmark runs on is shared, and wall time there
@@ -182,6 +184,16 @@ static struct hk_snapshot *build_node(size_t want, double *ret_build_s)
 /* Renders repeatedly for at least min_s (and 3 times); returns seconds per render. fresh: a new
  * buffer each time (what a scrape of a new snapshot pays, page faults included); else one warm
  * buffer is reused (the renderer alone). */
+/* fmt HK_RENDER_PROTOBUF: the protobuf exposition instead of a text format. */
+#define HK_RENDER_PROTOBUF ((enum hk_textfmt)99)
+
+static int render(const struct hk_snapshot *s, enum hk_textfmt fmt, struct hk_buf *b)
+{
+    if (fmt == HK_RENDER_PROTOBUF)
+        return hk_protofmt_render(s, HK_TEXTFMT_ALL_TARGETS, b);
+    return hk_textfmt_render(s, fmt, b);
+}
+
 static double time_render(const struct hk_snapshot *s, enum hk_textfmt fmt, double min_s,
                           bool fresh, size_t *ret_bytes)
 {
@@ -189,7 +201,7 @@ static double time_render(const struct hk_snapshot *s, enum hk_textfmt fmt, doub
     struct hk_buf b;
     hk_buf_init(&b, 0);
     if (!fresh)
-        hk_textfmt_render(s, fmt, &b);
+        render(s, fmt, &b);
     double t0 = now_s(), el;
     do {
         if (fresh) {
@@ -198,7 +210,7 @@ static double time_render(const struct hk_snapshot *s, enum hk_textfmt fmt, doub
         } else {
             hk_buf_reset(&b);
         }
-        if (hk_textfmt_render(s, fmt, &b) < 0) {
+        if (render(s, fmt, &b) < 0) {
             fprintf(stderr, "render failed\n");
             exit(1);
         }
@@ -261,13 +273,15 @@ int main(int argc, char **argv)
         {"text 0.0.4, warm buffer   ", HK_TEXTFMT_TEXT, false},
         {"OpenMetrics, fresh buffer ", HK_TEXTFMT_OPENMETRICS, true},
         {"OpenMetrics, warm buffer  ", HK_TEXTFMT_OPENMETRICS, false},
+        {"protobuf, fresh buffer    ", HK_RENDER_PROTOBUF, true},
+        {"protobuf, warm buffer     ", HK_RENDER_PROTOBUF, false},
     };
     double t;
     for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
         t = time_render(s, runs[i].fmt, min_s, runs[i].fresh, &bytes);
-        printf("render %s %7.1f ms  %5.1f MB  %6.2f M samples/s  %7.1f MB/s\n", runs[i].name,
-               t * 1e3, (double)bytes / 1e6, (double)s->nseries / t / 1e6,
-               (double)bytes / t / 1e6);
+        printf("render %s %7.1f ms  %5.1f MB  %6.2f M samples/s  %7.1f MB/s  %5.3f us/sample\n",
+               runs[i].name, t * 1e3, (double)bytes / 1e6, (double)s->nseries / t / 1e6,
+               (double)bytes / t / 1e6, t * 1e6 / (double)s->nseries);
     }
     size_t gz;
     t = time_gzip(s, min_s, &gz);
