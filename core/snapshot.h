@@ -79,7 +79,7 @@ struct hk_family {
     uint8_t target; /* enum hk_target, set by the builder from the emitting collector */
 };
 
-#define HK_SNAPSHOT_SLOTS 10
+#define HK_SNAPSHOT_SLOTS 14
 
 /* Per-snapshot cached artefacts owned by readers (rendered bodies …), freed with the snapshot. */
 struct hk_snapshot_slot {
@@ -112,6 +112,11 @@ enum hk_snapshot_slot_id {
     HK_SLOT_CADVISOR_OPENMETRICS = 7,
     HK_SLOT_SELF_TEXT = 8,
     HK_SLOT_SELF_OPENMETRICS = 9,
+    /* exporter: the delimited protobuf bodies of /metrics and its three parts */
+    HK_SLOT_PROTOBUF = 10,
+    HK_SLOT_NODE_PROTOBUF = 11,
+    HK_SLOT_CADVISOR_PROTOBUF = 12,
+    HK_SLOT_SELF_PROTOBUF = 13,
 };
 
 struct hk_snapshot *hk_snapshot_ref(struct hk_snapshot *snap);

@@ -35,6 +35,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "exporter/negotiate.h"
+#include "exporter/protofmt.h"
 #include "exporter/textfmt.h"
 #include "exporter/webconfig.h"
 
@@ -73,19 +74,20 @@ static const char *const handler_names[H_N] = {
 };
 
 /* The exposition endpoints: which targets' families each serves, and the snapshot slots of its
- * text and OpenMetrics bodies. */
+ * bodies by format (enum hk_textfmt: text, OpenMetrics, protobuf). */
 struct scope {
     unsigned targets; /* HK_TEXTFMT_TARGET bits */
-    enum hk_snapshot_slot_id slot_text, slot_openmetrics;
+    enum hk_snapshot_slot_id slot[3];
 };
 static const struct scope scopes[] = {
-    [H_METRICS] = {HK_TEXTFMT_ALL_TARGETS, HK_SLOT_TEXT, HK_SLOT_OPENMETRICS},
-    [H_METRICS_NODE] = {HK_TEXTFMT_TARGET(HK_TARGET_NODE), HK_SLOT_NODE_TEXT,
-                        HK_SLOT_NODE_OPENMETRICS},
-    [H_METRICS_CADVISOR] = {HK_TEXTFMT_TARGET(HK_TARGET_CADVISOR), HK_SLOT_CADVISOR_TEXT,
-                            HK_SLOT_CADVISOR_OPENMETRICS},
-    [H_METRICS_SELF] = {HK_TEXTFMT_TARGET(HK_TARGET_SELF), HK_SLOT_SELF_TEXT,
-                        HK_SLOT_SELF_OPENMETRICS},
+    [H_METRICS] = {HK_TEXTFMT_ALL_TARGETS, {HK_SLOT_TEXT, HK_SLOT_OPENMETRICS, HK_SLOT_PROTOBUF}},
+    [H_METRICS_NODE] = {HK_TEXTFMT_TARGET(HK_TARGET_NODE),
+                        {HK_SLOT_NODE_TEXT, HK_SLOT_NODE_OPENMETRICS, HK_SLOT_NODE_PROTOBUF}},
+    [H_METRICS_CADVISOR] = {HK_TEXTFMT_TARGET(HK_TARGET_CADVISOR),
+                            {HK_SLOT_CADVISOR_TEXT, HK_SLOT_CADVISOR_OPENMETRICS,
+                             HK_SLOT_CADVISOR_PROTOBUF}},
+    [H_METRICS_SELF] = {HK_TEXTFMT_TARGET(HK_TARGET_SELF),
+                        {HK_SLOT_SELF_TEXT, HK_SLOT_SELF_OPENMETRICS, HK_SLOT_SELF_PROTOBUF}},
 };
 
 /* Web config in force; requests and TLS sessions hold a reference while they use it. */
@@ -181,7 +183,7 @@ static uint64_t mono_ns(void)
 static struct rendered *get_rendered(struct hk_http *h, struct hk_snapshot *snap,
                                      const struct scope *sc, enum hk_textfmt fmt)
 {
-    enum hk_snapshot_slot_id slot = fmt == HK_TEXTFMT_TEXT ? sc->slot_text : sc->slot_openmetrics;
+    enum hk_snapshot_slot_id slot = sc->slot[fmt];
     struct rendered *r = hk_snapshot_slot_get(snap, slot);
     if (r)
         return r;
@@ -192,7 +194,8 @@ static struct rendered *get_rendered(struct hk_http *h, struct hk_snapshot *snap
     uint64_t t0 = mono_ns();
     struct hk_buf b;
     hk_buf_init(&b, h->max_body);
-    r->err = hk_textfmt_render_targets(snap, fmt, sc->targets, &b);
+    r->err = fmt == HK_TEXTFMT_PROTOBUF ? hk_protofmt_render(snap, sc->targets, &b)
+                                        : hk_textfmt_render_targets(snap, fmt, sc->targets, &b);
     if (r->err == 0)
         r->body = hk_buf_steal(&b, &r->len);
     hk_buf_free(&b);
@@ -429,10 +432,9 @@ static enum MHD_Result serve_metrics(struct hk_http *h, const struct hk_webconfi
     if (!snap)
         return send_text(wc, c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8",
                          "no snapshot collected yet\n");
-    bool om = hk_negotiate_format(MHD_lookup_connection_value(
-                  c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT)) == HK_TEXTFMT_OPENMETRICS;
-    struct rendered *r =
-        get_rendered(h, snap, &scopes[handler], om ? HK_TEXTFMT_OPENMETRICS : HK_TEXTFMT_TEXT);
+    enum hk_textfmt fmt = hk_negotiate_format(
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT));
+    struct rendered *r = get_rendered(h, snap, &scopes[handler], fmt);
     if (!r || r->err) {
         char msg[160];
         snprintf(msg, sizeof(msg), "rendering failed: %s\n",
@@ -464,8 +466,9 @@ static enum MHD_Result serve_metrics(struct hk_http *h, const struct hk_webconfi
         return MHD_NO;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            om ? HK_TEXTFMT_CONTENT_TYPE_OPENMETRICS
-                               : HK_TEXTFMT_CONTENT_TYPE_TEXT);
+                            fmt == HK_TEXTFMT_PROTOBUF      ? HK_PROTOFMT_CONTENT_TYPE
+                            : fmt == HK_TEXTFMT_OPENMETRICS ? HK_TEXTFMT_CONTENT_TYPE_OPENMETRICS
+                                                            : HK_TEXTFMT_CONTENT_TYPE_TEXT);
     if (gzip)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept, Accept-Encoding");

@@ -59,6 +59,7 @@ static int parse_q(struct span v)
 struct element {
     struct span value;
     struct span version; /* p == NULL: absent */
+    struct span proto, encoding; /* protobuf parameters; p == NULL: absent */
     int q;               /* thousandths; malformed counts as 0 */
 };
 
@@ -71,6 +72,7 @@ static void parse_element(const char *p, const char *end, struct element *e)
         semi++;
     e->value = trim(p, (size_t)(semi - p));
     e->version = (struct span){NULL, 0};
+    e->proto = e->encoding = (struct span){NULL, 0};
     e->q = Q_ONE;
     p = semi;
     while (p < end) {
@@ -97,6 +99,10 @@ static void parse_element(const char *p, const char *end, struct element *e)
             e->q = q < 0 ? 0 : q;
         } else if (span_is(name, "version")) {
             e->version = val;
+        } else if (span_is(name, "proto")) {
+            e->proto = val;
+        } else if (span_is(name, "encoding")) {
+            e->encoding = val;
         }
         p = stop;
     }
@@ -131,6 +137,11 @@ enum hk_textfmt hk_negotiate_format(const char *accept)
         bool noversion = e.version.p == NULL;
         if (span_is(e.value, "text/plain") && (noversion || span_is(e.version, "0.0.4"))) {
             best = HK_TEXTFMT_TEXT;
+            best_q = e.q;
+        } else if (span_is(e.value, "application/vnd.google.protobuf") && e.proto.p &&
+                   span_is(e.proto, "io.prometheus.client.MetricFamily") && e.encoding.p &&
+                   span_is(e.encoding, "delimited")) {
+            best = HK_TEXTFMT_PROTOBUF;
             best_q = e.q;
         } else if (span_is(e.value, "application/openmetrics-text") &&
                    (noversion || span_is(e.version, "1.0.0") || span_is(e.version, "0.0.1"))) {

@@ -10,8 +10,10 @@
 
 /* The format for an Accept header (NULL: absent), as Prometheus' client_golang picks it
  * (expfmt.NegotiateIncludingOpenMetrics): among the entries with q > 0, highest q first, ties
- * in header order, the first that is text/plain (version absent or 0.0.4) or
- * application/openmetrics-text (version absent, 0.0.1 or 1.0.0) decides; none: text. Media types
+ * in header order, the first that is text/plain (version absent or 0.0.4),
+ * application/openmetrics-text (version absent, 0.0.1 or 1.0.0) or
+ * application/vnd.google.protobuf with proto=io.prometheus.client.MetricFamily and
+ * encoding=delimited decides; none: text. Media types
  * and parameter names compare case-insensitively; a malformed q counts as 0. */
 enum hk_textfmt hk_negotiate_format(const char *accept);
 

@@ -9,7 +9,9 @@
 #include "core/labels.h"
 #include "core/snapshot.h"
 
-enum hk_textfmt { HK_TEXTFMT_TEXT, HK_TEXTFMT_OPENMETRICS };
+/* HK_TEXTFMT_PROTOBUF is rendered by exporter/protofmt.c (the delimited protobuf exposition);
+ * hk_textfmt_render* render only the two text formats. */
+enum hk_textfmt { HK_TEXTFMT_TEXT, HK_TEXTFMT_OPENMETRICS, HK_TEXTFMT_PROTOBUF };
 
 #define HK_TEXTFMT_CONTENT_TYPE_TEXT "text/plain; version=0.0.4; charset=utf-8"
 #define HK_TEXTFMT_CONTENT_TYPE_OPENMETRICS                                                       \

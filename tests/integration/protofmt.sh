@@ -12,8 +12,9 @@
 source "$(dirname "$0")/../lib.sh"
 command -v protoc-c >/dev/null || fail "protoc-c missing (apt-get install protobuf-c-compiler)"
 "$PY" -c 'import google.protobuf' 2>/dev/null || fail "python3-protobuf missing (apt-get install python3-protobuf)"
-UP=${UPSTREAM:-/work/shared/research/upstream/node_exporter/collector/fixtures/textfile}
-[ -d "$UP" ] || skip "node_exporter textfile fixtures not found at $UP"
+# node_exporter's textfile fixtures, as copied into the repo (tests/fixtures/textfile-upstream).
+UP="$TOP/tests/fixtures/textfile-upstream"
+[ -d "$UP/histogram" ] || fail "node_exporter textfile fixtures missing at $UP"
 
 mkdir -p "$TMP/tf"
 for c in histogram summary different_metric_types histogram_extra_dimension summary_extra_dimension; do
@@ -133,4 +134,33 @@ if grep -q 'level=error' "$TMP/prometheus.log"; then
     grep 'level=error' "$TMP/prometheus.log" | head >&2
     fail "Prometheus logged errors"
 fi
-echo "protobuf exposition: decoded and scraped equal to text"
+
+log "3. hakari's own /metrics negotiates protobuf"
+hport=$(free_port)
+# One collection only (1h interval): every request below sees the same snapshot.
+bg hakari "$HAKARI" --web.listen-address="127.0.0.1:$hport" --collection.interval=1h \
+    --collector.textfile.directory="$TMP/tf" --no-collector.ebpf
+wait_http "http://127.0.0.1:$hport/-/ready" 30
+PROM_ACCEPT='application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,text/plain;version=0.0.4;q=0.5,*/*;q=0.1'
+for path in /metrics /metrics/node; do
+    curl -fsS -D "$TMP/live.h" -H "Accept: $PROM_ACCEPT" -o "$TMP/live.pb" "http://127.0.0.1:$hport$path"
+    grep -qi '^content-type: application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited' \
+        "$TMP/live.h" || { cat "$TMP/live.h" >&2; fail "$path: not answered in protobuf"; }
+    curl -fsS -o "$TMP/live.txt" "http://127.0.0.1:$hport$path"
+    "$PY" "$TOP/tests/tools/protofmt_check.py" "$TMP/metrics.desc" "$TMP/live.pb" "$TMP/live.txt" ||
+        fail "$path: protobuf and text bodies of the same snapshot differ"
+done
+curl -fsS -D "$TMP/gz.h" -H "Accept: $PROM_ACCEPT" -H 'Accept-Encoding: gzip' -o "$TMP/live.pb.gz" \
+    "http://127.0.0.1:$hport/metrics/node"
+grep -qi '^content-encoding: gzip' "$TMP/gz.h" || fail "protobuf body not gzipped on request"
+gunzip -c "$TMP/live.pb.gz" | cmp -s - "$TMP/live.pb" || fail "gzipped protobuf body differs"
+# Prometheus with native histograms asks for protobuf first and stores hakari's samples.
+printf 'global: {scrape_interval: 1s}\nscrape_configs:\n  - job_name: live\n    static_configs: [{targets: [\x27127.0.0.1:%s\x27]}]\n' \
+    "$hport" >"$TMP/prom-live.yml"
+PROM_DATA="$TMP/prom-live-data" start_prometheus "$TMP/prom-live.yml" --enable-feature=native-histograms
+live_up() { prom_query "$PROM_URL" 'up{job="live"}' | grep '"1"\]' >/dev/null; }
+until_true 40 live_up || fail "Prometheus could not scrape hakari in protobuf"
+n=$(prom_query "$PROM_URL" 'scrape_samples_scraped{job="live"}' | grep -o '"[0-9]*"\]' | tr -dc 0-9)
+[ -n "$n" ] && [ "$n" -gt 100 ] || fail "Prometheus scraped only '$n' samples from hakari"
+log "Prometheus (native histograms on, protobuf first) scraped $n samples from hakari's /metrics"
+echo "protobuf exposition: decoded and scraped equal to text; hakari serves it to Prometheus"

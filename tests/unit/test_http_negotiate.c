@@ -11,6 +11,7 @@
 #include "exporter/negotiate.h"
 
 #define OM HK_TEXTFMT_OPENMETRICS
+#define PB HK_TEXTFMT_PROTOBUF
 #define TEXT HK_TEXTFMT_TEXT
 
 static void test_format(void **state)
@@ -23,6 +24,22 @@ static void test_format(void **state)
         {NULL, TEXT},
         {"", TEXT},
         {"*/*", TEXT},
+        /* Prometheus 2.42 with native histograms on, as sent (no spaces) */
+        {"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding="
+         "delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-"
+         "text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+         PB},
+        {"application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; "
+         "encoding=delimited",
+         PB},
+        /* other encodings or messages, or no proto parameter: not ours */
+        {"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=text",
+         TEXT},
+        {"application/vnd.google.protobuf;proto=other.Message;encoding=delimited", TEXT},
+        {"application/vnd.google.protobuf;encoding=delimited", TEXT},
+        {"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding="
+         "delimited;q=0.4,text/plain;q=0.5",
+         TEXT},
         {"application/openmetrics-text", OM},
         {"Application/OpenMetrics-Text; Version=1.0.0", OM},
         {"application/openmetrics-text;version=0.0.1", OM},
