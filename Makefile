@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # hakari — one non-recursive GNU Makefile. Outputs go under $(O) (default build/).
 #   make            build $(O)/hakari
 #   make run        install missing runtime packages, build, run on this host (:9810)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Loads the YAML configuration (global, limits, collectors, remote_write, kubernetes) and
  * validates every section, including the ones owned by collectors and exporters. */
 #include "core/config.h"

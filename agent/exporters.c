@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Starts and stops the exporters for main: the HTTP server now; remote-write endpoints are added
  * here by the remote-write module. */
 #include "agent/exporters.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Glue between main and the exporters (HTTP /metrics, remote-write): start, reload, stop. */
 #ifndef HK_EXPORTERS_H
 #define HK_EXPORTERS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* hakari: flags, signals, lifecycle. Collect on a schedule, serve /metrics, push remote-write. */
 #include <errno.h>
 #include <malloc.h>

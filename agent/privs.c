@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Capability dropping and user switch, with libcap. */
 #include "agent/privs.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Least privilege: after the collectors are initialised (BPF programs loaded, files opened), keep
  * only the capabilities the running agent still uses, optionally switch to an unprivileged user,
  * and set PR_SET_NO_NEW_PRIVS. */

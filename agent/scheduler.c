@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Collection cycles: run collectors in table order, isolate failures, add self-metrics, seal,
  * publish. Per-collector counters are kept by table index so they survive a reload. */
 #include "agent/scheduler.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Runs the enabled collectors every collection interval, seals and publishes one snapshot per
  * cycle, and adds the agent's own metrics (hakari_collector_*, hakari_build_info, process_*). */
 #ifndef HK_SCHEDULER_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The config sections owned by other modules; see sections.h. */
 #include "agent/sections.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Config sections validated by modules outside agent/ (remote_write, kubernetes, …): each adds
  * one line to hk_config_sections in agent/sections.c. */
 #ifndef HK_SECTIONS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Benchmark of the node collectors in-process on this host: CPU time (whole process, so the
  * filesystem collector's statfs helper thread counts) per collection cycle and per collector,
  * and the cost of sealing and rendering their series as text. Prints one line per collector

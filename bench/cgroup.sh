@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Cost of one cgroup collection cycle per container, in steady state (descriptors open), on
 # generated node roots (v2 systemd+containerd, N/2 pods × (sandbox + 1 app container) = N runtime
 # containers, plus pod/QoS rows) for N = 100 and 1,000 (v1 cgroupfs+docker: N = 100), and on 100 real v1 cgroups of this machine

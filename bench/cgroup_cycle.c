@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Steady-state cost of the cgroup collector's cycle on a node root: CPU time and bytes
  * allocated per cycle (malloc/calloc/realloc interposed), after one warm-up cycle that opens the
  * descriptors. Syscalls are counted from outside (strace -c on runs with 1 and N cycles).

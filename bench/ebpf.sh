@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # eBPF per-event overhead, paired attached/detached runs on this machine (issue targets: run
 # queue ≤ 0.6 µs per switch+wakeup pair, TCP ≤ 0.25 µs per state change, opt-in syscall probe
 # ≤ 150 ns per syscall). For each probe, ROUNDS times: workload detached → attach only that

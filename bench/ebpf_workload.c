@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Workloads for the eBPF overhead benchmark (bench/ebpf.sh): each runs N operations and prints
  * the mean wall time per operation in ns.
  *   getppid N    N getppid() syscalls                         (syscall hooks)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Foundation benchmarks (render speed, idle RSS, node_exporter anchor), run by bench/run.sh.
 # sections print ratios against a peer measured in the same run where there is one.
 #   O=<build dir>  ONLY=<section glob>  BENCH_SECONDS=<min CPU seconds per render figure>

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Cost of the node collectors vs node_exporter's same collectors (cpu+stat, meminfo, loadavg,
 # pressure, netdev, diskstats, filesystem, vmstat, netstat, sockstat, softnet, filefd, conntrack,
 # entropy) on this host, same run, CPU time per cycle:

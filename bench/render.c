@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Exposition render benchmark: a synthetic snapshot of N series with cAdvisor-like label sets
  * (container, id, image, name, namespace, pod, plus cpu/interface/device on some families) built
  * through the real builder, then rendered as text 0.0.4, OpenMetrics, and text + gzip (level 1,

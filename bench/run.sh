@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs every benchmark section bench/*.sh (each bounded in time, printing its own figures and
 # ratios against peers measured in the same run). BENCH=<glob> restricts the sections.
 set -uo pipefail

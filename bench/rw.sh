@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Remote-write cost: CPU seconds per million samples delivered and RSS, for hakari's pipeline
 # (bench/rw_bench: synthetic snapshots → diff → durable queue → shards → 1.0 + snappy → libcurl),
 # vmagent and the Prometheus agent (both scraping the same series from a static file), each in

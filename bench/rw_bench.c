@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Remote-write load generator for the benchmark: publishes a snapshot of N synthetic series
  * (100 families, two labels, values changing every cycle) every interval into a registry with
  * the real remote-write pipeline attached (diff, external labels, durable queue, shards, 1.0

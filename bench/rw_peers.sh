@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Remote-write cost on the peers' workload (docs/remote-write.md, "Cost"): 100,000 series (100 gauge names
 # x 1,000 label sets) every INTERVAL seconds into a fresh VictoriaMetrics, per agent:
 #   hakari     reads the file with its textfile collector (--collector.textfile.directory) and

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Helpers of bench/rw.sh (standard library only).
 
   rw_util.py gen OUT [--series N] [--names M]   the synthetic 100k-series file: M gauge names x

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Textfile parser and collector on the 100k-series file of bench/rw_peers.sh (100 gauge names x 1,000
 # label sets): parse alone, parse+decode+emit into a snapshot builder, and the real collector
 # reading the file from a directory; samples per CPU second.

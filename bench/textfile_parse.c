@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Parse+emit speed of the textfile collector's parser: the 100k-series file of the remote-write
  * benchmark (100 gauge names x 1,000 label sets, same shape as tools/peers/gen_metrics.py) is
  * generated in memory (or read from argv[1]), then validated, decoded and emitted into a snapshot

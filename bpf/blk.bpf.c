@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
 /* Block I/O latency per cgroup, device and operation: block_rq_issue stores the issue time and
  * the owner (rq->bio->bi_blkg->blkcg: the cgroup that submitted the bio, even when a kworker
  * issues the request) keyed by the request; block_rq_complete adds issue → completion time to
@@ -5,7 +6,7 @@
 #include "blk.h"
 #include "hk_bpf.h"
 
-char LICENSE[] SEC("license") = "GPL";
+char LICENSE[] SEC("license") = "Dual BSD/GPL"; /* SPDX: GPL-2.0-only OR BSD-2-Clause */
 
 struct start_val {
     __u64 ts;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
 /* Block I/O probe: per (cgroup, device, op) latency histograms shared between blk.bpf.c and
  * collector/ebpf_blk.c. The cgroup is the bio's blkcg (v1 blkio hierarchy, or cgroup2). */
 #ifndef HK_BPF_BLK_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
 /* Kernel-side helpers shared by the probes: the cgroup id of a task in a chosen hierarchy
  * (cgroup v1 controller via task->cgroups->subsys[], or the cgroup2 default hierarchy), the
  * log2 slot of a value, and the per-program lost-event counter. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
 /* Constants shared by every probe's kernel and user side: histogram slots and the cgroup
  * hierarchy modes. Plain C, included by both clang -target bpf and the collector. */
 #ifndef HK_BPF_COMMON_H

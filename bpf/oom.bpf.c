@@ -1,9 +1,10 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
 /* OOM kills per cgroup: oom:mark_victim carries the victim task, whose memory cgroup (v1 memory
  * hierarchy, or cgroup2) is charged — not `current`, which is whoever hit the limit. */
 #include "oom.h"
 #include "hk_bpf.h"
 
-char LICENSE[] SEC("license") = "GPL";
+char LICENSE[] SEC("license") = "Dual BSD/GPL"; /* SPDX: GPL-2.0-only OR BSD-2-Clause */
 
 const volatile bool cg_v1 = true;
 

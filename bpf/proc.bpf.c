@@ -1,10 +1,11 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
 /* Process execs and exits per cgroup: sched_process_exec (the task that exec'd) and
  * sched_process_exit counted once per process, when its last thread exits (signal->live == 0),
  * with the reason taken from exit_code (signal / non-zero status / ok). */
 #include "proc.h"
 #include "hk_bpf.h"
 
-char LICENSE[] SEC("license") = "GPL";
+char LICENSE[] SEC("license") = "Dual BSD/GPL"; /* SPDX: GPL-2.0-only OR BSD-2-Clause */
 
 const volatile bool cg_v1 = true;
 

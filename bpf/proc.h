@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
 /* Process lifecycle probe: per-cgroup exec/exit counts shared between proc.bpf.c and
  * collector/ebpf_proc.c. Key: u64 cgroup id (v1 cpu hierarchy, or cgroup2). */
 #ifndef HK_BPF_PROC_H

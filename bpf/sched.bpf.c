@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
 /* Run-queue latency and context switches per cgroup. Context switches are charged to `prev` at
  * sched_switch. A run-queue wait (runnable → running, after a wakeup or a preemption) is charged
  * to the task that waited, never to `current`, in one of two ways:
@@ -12,7 +13,7 @@
 #include "sched.h"
 #include "hk_bpf.h"
 
-char LICENSE[] SEC("license") = "GPL";
+char LICENSE[] SEC("license") = "Dual BSD/GPL"; /* SPDX: GPL-2.0-only OR BSD-2-Clause */
 
 const volatile bool cg_v1 = true;
 /* Waits from the kernel's sched_info (set by user space for tp_btf when sched_info is kept; the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
 /* Run-queue probe: per-cgroup values shared between sched.bpf.c and collector/ebpf_sched.c.
  * Key: u64 cgroup id (v1 cpu hierarchy, or cgroup2). */
 #ifndef HK_BPF_SCHED_H

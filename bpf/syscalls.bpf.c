@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
 /* Syscalls per cgroup (opt-in: hooking raw_syscalls puts every syscall of every task on the
  * slow path). sys_exit counts the call and its error, charged to the calling task (the owner:
  * syscalls run in its context); with `latency`, sys_enter also stores the start time in task
@@ -5,7 +6,7 @@
 #include "syscalls.h"
 #include "hk_bpf.h"
 
-char LICENSE[] SEC("license") = "GPL";
+char LICENSE[] SEC("license") = "Dual BSD/GPL"; /* SPDX: GPL-2.0-only OR BSD-2-Clause */
 
 const volatile bool cg_v1 = true;
 /* Latency needs the sys_enter hook too (about twice the cost): only with syscall_latency. */

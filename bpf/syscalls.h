@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
 /* Syscall probe (opt-in): per-cgroup counts, errors and latency shared between syscalls.bpf.c
  * and collector/ebpf_syscalls.c. Key: u64 cgroup id of the calling task (v1 cpu, or cgroup2). */
 #ifndef HK_BPF_SYSCALLS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
 /* TCP connects/accepts/closes/retransmits and established connections per cgroup, from
  * sock:inet_sock_set_state and tcp:tcp_retransmit_skb. The owner is the socket's cgroup, never
  * `current` (state changes run in softirq, often inside the peer). On cgroup2 that is
@@ -8,7 +9,7 @@
 #include "tcp.h"
 #include "hk_bpf.h"
 
-char LICENSE[] SEC("license") = "GPL";
+char LICENSE[] SEC("license") = "Dual BSD/GPL"; /* SPDX: GPL-2.0-only OR BSD-2-Clause */
 
 #define AF_INET 2
 #define AF_INET6 10

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
 /* TCP probe: per-cgroup values shared between tcp.bpf.c and collector/ebpf_tcp.c.
  * Key: u64 cgroup id of the socket's owner (cgroup2 id from sk_cgrp_data, or on cgroup v1 hosts
  * the v1 cpu hierarchy id of the task that created the connection/listener). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Per-container and per-pod metrics from cgroups v1 and v2, cAdvisor-compatible (names, types,
  * units, the six base labels and the root / QoS / pod / sandbox / container row model of the
  * kubelet's /metrics/cadvisor). Directory and file descriptors stay open between cycles; each

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Container figures read through the container's main process (see cgroup_fs.h): the soft
  * open-files limit and the writable layer's size.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What the cgroup collector learns about a container through its main process rather than its
  * cgroup: the soft open-files limit (container_ulimits_soft) and the size of its writable layer
  * (container_fs_usage_bytes, _limit_bytes, _inodes_total, _inodes_free). The layer is found in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internals of the cgroup collector shared by its files and its unit tests: pure parsers of
  * cgroup v1/v2 interface files and /proc/self/mountinfo, the Kubernetes cgroup path layout, and
  * the runtime metadata readers (OCI config.json, docker config.v2.json). Nothing here touches

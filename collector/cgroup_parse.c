@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Parsers for cgroup v1/v2 interface files, /proc/<pid>/net/dev, /proc/meminfo, sysfs uevent,
  * mountinfo and /proc/<pid>/limits. Pure functions over byte buffers (no allocation, C locale);
  * the collector reads the files, these turn them into numbers. */

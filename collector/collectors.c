@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The static collector table: one line per collector, in the order they run each cycle. */
 #include <stddef.h>
 #include <string.h>

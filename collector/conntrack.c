@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Connection tracking, node_exporter's conntrack collector.
  * Reads: <procfs>/sys/net/netfilter/nf_conntrack_count, .../nf_conntrack_max (absent while the
  * nf_conntrack module is not loaded: nothing is emitted), <procfs>/net/stat/nf_conntrack (per-CPU

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Container index: immutable sorted tables swapped under a short mutex; readers hold a reference. */
 #include "collector/containers.h"
 

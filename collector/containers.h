@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The node's container index: cgroup path → the cAdvisor base labels (container, id, image, name,
  * namespace, pod). The cgroup collector publishes a fresh table each cycle; other collectors
  * (eBPF, …) look cgroups up in it, rolling nested cgroups up to their nearest listed ancestor.

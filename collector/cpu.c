@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* CPU time and kernel activity counters, node_exporter's cpu and stat collectors.
  * Reads: <procfs>/stat.
  * Emits: node_cpu_seconds_total{cpu,mode}, node_cpu_guest_seconds_total{cpu,mode},

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Block device I/O counters, node_exporter's diskstats collector.
  * Reads: <procfs>/diskstats.
  * Emits: node_disk_{reads,writes}_completed_total, node_disk_{reads,writes}_merged_total,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The eBPF collector: loads each probe (collector/ebpf_<name>.c; bpf/<name>.bpf.c) down the
  * tp_btf → raw_tp → tracepoint ladder, and each cycle reads their per-cgroup maps, resolves
  * cgroup ids to paths (own id → path index per hierarchy, re-walked on a miss) and paths to

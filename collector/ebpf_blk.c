@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Block I/O probe (bpf/blk.bpf.c): block_rq_issue / block_rq_complete, owner from the bio's
  * blkcg. Emits container_blkio_latency_seconds{device,op} (histogram, 1 µs … 8.6 s) keyed by
  * the v1 blkio hierarchy (or cgroup2). Device names come from <sysfs>/dev/block/M:m/uevent. */

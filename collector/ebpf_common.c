@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared user-space logic of the eBPF collector: the cgroup id → path index (walk of a hierarchy
  * by inode), cgroup mount discovery from mountinfo, base labels through the container index,
  * row aggregation per container, log2 slots → Prometheus buckets, and the tp_btf → raw_tp →

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internals of the eBPF collector shared by collector/ebpf*.c and their unit tests: the cgroup
  * id → path index, hierarchy discovery, label resolution through the container index, the
  * per-container row aggregator and log2 slot → Prometheus bucket conversion, and the probe

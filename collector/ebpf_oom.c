@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* OOM probe (bpf/oom.bpf.c): oom:mark_victim, charged to the victim's memory cgroup.
  * Emits container_oom_kills_total keyed by the v1 memory hierarchy (or cgroup2). Fallback when
  * the program is down: oom_kill from memory.oom_control (v1) / memory.events (v2) of every

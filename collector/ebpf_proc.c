@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Process lifecycle probe (bpf/proc.bpf.c): sched_process_exec / sched_process_exit.
  * Emits container_process_execs_total and container_process_exits_total{reason=ok|error|signal}
  * keyed by the v1 cpu hierarchy (or cgroup2). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Run-queue probe (bpf/sched.bpf.c): sched_wakeup, sched_wakeup_new, sched_switch.
  * Emits container_cpu_runqueue_wait_seconds_total, container_cpu_runqueue_latency_seconds
  * (histogram, 1 µs … 1 s) and container_context_switches_total{kind}, keyed by the v1 cpu

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Syscall probe (bpf/syscalls.bpf.c), opt-in with collectors.ebpf.syscalls: true because it taxes
  * every syscall on the host (see bench/ebpf.sh for the figure). Emits container_syscalls_total
  * and container_syscall_errors_total (sys_exit only), and with syscall_latency: true also

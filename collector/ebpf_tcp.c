@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* TCP probe (bpf/tcp.bpf.c): sock:inet_sock_set_state and tcp:tcp_retransmit_skb, attributed to
  * the socket's cgroup. Emits container_tcp_connects_total{result}, container_tcp_accepts_total,
  * container_tcp_closes_total, container_tcp_active_connections, container_tcp_retransmits_total.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Seeds the TCP probe's container_tcp_active_connections with connections that were already
  * established when the probe attached: lists them with netlink sock_diag (IPv4 and IPv6,
  * state ESTABLISHED) and attributes each to a cgroup — on cgroup2 by INET_DIAG_CGROUP_ID, on v1

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Kernel entropy pool, node_exporter's entropy collector.
  * Reads: <procfs>/sys/kernel/random/entropy_avail, <procfs>/sys/kernel/random/poolsize.
  * Emits: node_entropy_available_bits, node_entropy_pool_size_bits (gauges; a missing file skips

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* File handle statistics, node_exporter's filefd collector.
  * Reads: <procfs>/sys/fs/file-nr ("allocated unused maximum"; unused is always 0 since 2.6).
  * Emits: node_filefd_allocated, node_filefd_maximum (gauges). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Filesystem space and inode figures, node_exporter's filesystem collector.
  * Reads: <procfs>/1/mountinfo (else <procfs>/self/mountinfo), then statfs of
  * <rootfs>/<mountpoint> for each mount that survives the filters.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Test seam of the filesystem collector: the function that opens a mount point under the root
  * and statfs's it, replaceable by unit tests to simulate a hanging network filesystem; and the
  * deadline-bounded statfs shared with the cgroup collector. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Kubernetes metadata for cgroups: pod UID, QoS class and container id from the cgroup path
  * (cgroupfs and systemd drivers), and names from the runtimes' on-disk records — containerd OCI
  * bundle annotations, CRI-O userdata config.json, docker config.v2.json — parsed with cJSON. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Optional Kubernetes names from the kubelet's /pods API (libcurl + cJSON): pod name and
  * namespace by pod UID, container name and image by container id. Used by the cgroup collector
  * for cgroups whose runtime records are not readable on the node. Also validates the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Load averages, node_exporter's loadavg collector.
  * Reads: <procfs>/loadavg. Emits: node_load1, node_load5, node_load15. */
 #include <errno.h>

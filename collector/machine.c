@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cAdvisor's machine_* gauges: the node's CPU and memory capacity, labelled with its identity.
  * Reads: <sysfs>/devices/system/cpu (cpuN entries), <procfs>/cpuinfo, <procfs>/meminfo,
  * <procfs>/sys/kernel/random/boot_id, <rootfs>/etc/machine-id (else

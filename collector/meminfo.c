@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Memory statistics, node_exporter's meminfo collector: one gauge family per /proc/meminfo line.
  * Reads: <procfs>/meminfo.
  * Emits: node_memory_<Field>_bytes for fields in kB (×1024; "Active(anon)" → Active_anon), and

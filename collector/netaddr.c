@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Addresses of a pod's network namespace through its sandbox's /proc/<pid>/net files: the
  * kernel shows the files of the reader-chosen process' namespace, so no setns (and no
  * CAP_SYS_ADMIN) is needed. Netlink would need a socket created inside the namespace.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The addresses of a pod's network namespace, read through the sandbox's /proc/<pid>/net files
  * without entering the namespace, for container_network_address_info. Parsers are pure (byte
  * buffers); hk_netaddrs_refresh reads a namespace and caches the result. */

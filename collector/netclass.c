@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Network interface properties from sysfs, node_exporter's netclass collector (sysfs variant).
  * Reads: the entries of <sysfs>/class/net (symlinks or directories; regular files such as
  * bonding_masters are not interfaces) and, per interface, <sysfs>/class/net/<iface>/

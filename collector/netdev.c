@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Network interface counters, node_exporter's netdev collector (procfs variant).
  * Reads: <procfs>/net/dev (the network namespace of the process whose procfs that is; with
  * --path.procfs=/host/proc that is the host's init process view).

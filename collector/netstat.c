@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Network protocol statistics, node_exporter's netstat collector.
  * Reads: <procfs>/net/netstat, <procfs>/net/snmp, <procfs>/net/snmp6 (absent without IPv6: then
  * skipped), all of the network namespace whose procfs that is.

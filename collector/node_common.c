@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Helpers shared by the node collectors (see node_common.h). */
 #include "collector/node_common.h"
 

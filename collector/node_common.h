@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Helpers shared by the node collectors: a growable read buffer for procfs files whose size
  * depends on the machine (CPUs, disks, mounts), "log once per state change" bookkeeping for
  * malformed inputs, and device/mount filters with node_exporter's regular expressions (pcre2). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Kept-open procfs files (see node_file.h). */
 #include "collector/node_file.h"
 

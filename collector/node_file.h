@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A procfs file kept open between cycles and re-read from offset 0 (pread), for collectors that
  * read the same small kernel files every cycle: it saves the path walk and open/close of each
  * read (a third of the cost of the smaller /proc/net files). Kernel files regenerate their

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Field filter with a per-position memo (see node_filter.h). */
 #include "collector/node_filter.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A field filter for collectors whose families are named after the fields of a kernel file
  * (vmstat, netstat): node_exporter's include regex plus a per-position memo, so the regex runs
  * once per field name and not every cycle (the files list the same fields in the same order

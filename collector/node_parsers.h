@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Pure parsers of the procfs/sysfs files the node collectors read, exposed for unit tests.
  * None allocates; each takes the file's bytes and returns 0 or -EINVAL (malformed) / -ERANGE.
  * Parsers that report records through a callback may be run first with a NULL callback to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* An inlinable copy of hk_cursor_token for the parsers that split thousands of tokens per cycle
  * (vmstat, netstat/snmp/snmp6): the out-of-line call was a tenth of their parse time. Same
  * contract as hk_cursor_token (core/parse.h). Also a table-driven check of field-name

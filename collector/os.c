@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Operating system identification, node_exporter's os collector.
  * Reads: <rootfs>/etc/os-release, else <rootfs>/usr/lib/os-release (symlinks resolved inside
  * the root, so /host/etc/os-release -> /usr/lib/os-release stays on the host's side). The file

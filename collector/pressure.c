@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Pressure stall information (PSI), node_exporter's pressure collector.
  * Reads: <procfs>/pressure/cpu, <procfs>/pressure/memory, <procfs>/pressure/io.
  * Emits: node_pressure_cpu_waiting_seconds_total, node_pressure_memory_waiting_seconds_total,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Prometheus text format 0.0.4 parser: validation pass that records samples, and on-demand
  * decoding of each recorded sample. Error messages follow the Go expfmt parser's wording so that
  * users see what node_exporter would have told them. */

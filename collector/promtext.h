@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Prometheus text exposition format 0.0.4 parser (the rules of the Go expfmt text parser that
  * node_exporter and Prometheus use), in two steps so that a caller can reject a whole input before
  * emitting any of it: hk_promtext_parse validates every line and records where each sample is;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Socket statistics, node_exporter's sockstat collector.
  * Reads: <procfs>/net/sockstat, <procfs>/net/sockstat6 (either may be absent: skipped).
  * Emits: node_sockstat_sockets_used (IPv4 file's "sockets: used"), node_sockstat_<PROTO>_<state>

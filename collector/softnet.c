@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Per-CPU packet processing statistics, node_exporter's softnet collector.
  * Reads: <procfs>/net/softnet_stat (one line of hex columns per CPU; 9 columns on 2.6.23, 11
  * since 4.17, 13 since 5.10 with the backlog length and the CPU number, more on 6.x).

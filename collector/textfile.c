@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* node_exporter's textfile collector: batch jobs and cron scripts drop *.prom files (Prometheus
  * text format 0.0.4) into directories; each cycle every file is read whole, checked for changes
  * during the read, parsed, and either emitted entirely or skipped entirely. Families that several

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internals of the textfile collector exposed to its unit tests. */
 #ifndef HK_TEXTFILE_INTERNAL_H
 #define HK_TEXTFILE_INTERNAL_H

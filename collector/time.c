@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* System time, time zone and clock sources, node_exporter's time collector (Linux).
  * Reads: the real-time clock and hakari's own time zone (TZ, else its /etc/localtime, as
  * node_exporter's Go runtime does); <sysfs>/devices/system/clocksource/clocksource<N>/

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Kernel clock discipline state, node_exporter's timex collector (Linux, 1.5's set).
  * Reads: adjtimex(2) with modes 0 (read-only; allowed without CAP_SYS_TIME).
  * Emits: node_timex_sync_status, node_timex_offset_seconds, node_timex_frequency_adjustment_ratio,

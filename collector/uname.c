@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Kernel and host identification, node_exporter's uname collector.
  * Reads: uname(2) — the UTS namespace hakari runs in: in a DaemonSet with hostNetwork (which
  * shares the host's UTS namespace) nodename is the node's host name, otherwise the pod's.

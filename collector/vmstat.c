@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Virtual memory statistics, node_exporter's vmstat collector.
  * Reads: <procfs>/vmstat.
  * Emits: node_vmstat_<field> (untyped, as node_exporter) for the fields matching

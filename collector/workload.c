@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Workload of a pod, from its owner reference or from its name. Kubernetes builds the names of
  * the objects its controllers create from the parent's name and a generated suffix:
  *   Deployment d → ReplicaSet d-<pod-template-hash> → pods d-<hash>-<5 random>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Which workload runs a pod: the controller that owns it, followed up the usual chains
  * (ReplicaSet → Deployment, Job → CronJob) by name, since the kubelet's /pods lists pods only.
  * Without the kubelet, from the pod's name alone (a guess; see collector/workload.c). Pure

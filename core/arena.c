@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Chunked bump allocator. Chunks are never moved, so pointers stay valid until the arena is freed. */
 #include "core/arena.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Chunked bump allocator: one per snapshot, freed whole. Marks let a failed collector's partial
  * output be rewound without touching what other collectors wrote before it. */
 #ifndef HK_ARENA_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Growable capped buffer. */
 #include "core/buf.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Growable byte buffer with a hard cap: every append fails (and the buffer stays failed) once the
  * cap would be exceeded, so callers check once at the end instead of after each write. */
 #ifndef HK_BUF_H

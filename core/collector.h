@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The collector interface. Each source (collector/<name>.c) exports one
  * `const struct hk_collector_ops hk_collector_<name>`; collector/collectors.c lists them. */
 #ifndef HK_COLLECTOR_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The agent configuration: defaults < YAML file < command-line flags. Sections owned by other
  * modules (remote_write, collector options, kubernetes) stay YAML nodes here and are validated by
  * their owners when the config is loaded, so --config.check catches every error. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Host path handling and bounded file reads. */
 #include "core/fsread.h"
 

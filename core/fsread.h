@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Host paths and small-file reading relative to the configured roots (--path.rootfs, .procfs,
  * .sysfs), so fixtures, a DaemonSet's /host and the real host are read the same way. */
 #ifndef HK_FSREAD_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Label validation, UTF-8 repair, ordering and series hashing. */
 #include "core/labels.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Label sets: validation of names, UTF-8 repair of values, ordering and 64-bit series hashing.
  * A label set is an array of name/value pairs sorted by name with unique names. */
 #ifndef HK_LABELS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Structured logging to stderr: logfmt (`ts= level= msg= k=v`) or JSON, one line per event.
  * Fields are passed as NULL-terminated key/value string pairs so both formats stay exact. */
 #ifndef HK_LOG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Cursor helpers for kernel text files. */
 #include "core/parse.h"
 

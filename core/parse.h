@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Cursor helpers for kernel text files (C locale, no allocation): tokens, lines, numbers with
  * errno-checked conversion. */
 #ifndef HK_PARSE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Snapshot builder, seal (sort + de-duplicate), reference counting and the lock-free registry. */
 #include "core/snapshot.h"
 

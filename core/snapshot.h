@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The data model: metric descriptors, a builder that collectors emit into during one collection
  * cycle, the sealed immutable snapshot, and the registry that publishes it to readers.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* YAML tree builder on libyaml's event parser; keeps line/column for every node. Anchors and
  * aliases are rejected (configs do not need them, and they allow billion-laughs expansion). */
 #include "core/yaml.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Configuration YAML as a small tree with source positions (libyaml underneath), plus typed
  * getters that produce `file:line:col: message` errors. ${VAR} in scalars expands from the
  * environment ($$ is a literal $); an unset variable expands to "" and is reported once. */

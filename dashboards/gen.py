@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Generates hakari's Grafana dashboards (dashboards/*.json) and the per-dashboard reference in
 dashboards/README.md from one compact description, so uids, variables, links and query
 conventions stay identical everywhere. Run `python3 dashboards/gen.py` and commit its output;

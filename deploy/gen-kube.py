@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Generates the two Kubernetes manifests that are copies of other files in the tree:
 deploy/kubernetes/prometheusrule.yaml (every group of promql-tests/rules/*.yml, test files
 excluded) and deploy/kubernetes/grafana-dashboards.yaml (one ConfigMap per dashboards/*.json,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds a minimal root filesystem for hakari: the binary, the shared libraries it links (as ldd
 # resolves them on this build host), the dynamic loader, /etc/passwd with the non-root user, and
 # empty mount points for the host's /proc, /sys, / (host/root) and the queue. Usage: mkrootfs.sh BINARY DIR

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* HTTP exposition on libmicrohttpd: a thread pool with a connection limit and idle timeouts.
  * Rendered bodies (plain and gzip, per format) hang off the snapshot they came from, so every
  * scrape of one snapshot shares one rendering, and each response holds a snapshot reference

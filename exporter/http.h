@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The HTTP server (libmicrohttpd): GET/HEAD /metrics (everything) and the per-target
  * /metrics/node (node_exporter's families: node_*, textfile), /metrics/cadvisor (container_*,
  * machine_*) and /metrics/self (hakari_*, process_*), in text 0.0.4 or OpenMetrics (by Accept),

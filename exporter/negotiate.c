@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Accept / Accept-Encoding negotiation (see negotiate.h). One pass over the header, element by
  * element: `type/subtype *( OWS ";" OWS name=value )`, comma-separated, OWS around. q-values are
  * kept in thousandths. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Content negotiation for the exposition endpoints: Accept (text 0.0.4 or OpenMetrics) and
  * Accept-Encoding (gzip or identity), parsed as RFC 9110 lists of tokens with parameters and
  * q-values. Pure functions of the header value, no allocation. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Prometheus protobuf exposition (io.prometheus.client.MetricFamily, varint-length-delimited),
  * written by hand: each family is planned first (which series make which Metric, every message
  * size, label lengths kept in scratch arrays), then written straight into the output buffer with

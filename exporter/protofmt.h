@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Renders a sealed snapshot in the Prometheus protobuf exposition format: a stream of
  * varint-length-delimited io.prometheus.client.MetricFamily messages (proto/metrics.proto), what
  * Prometheus asks for first in Accept when native histograms are enabled. Pure: snapshot in,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Prometheus relabel_config semantics (model/relabel in Prometheus) on hakari label sets: config
  * parsing and validation with file:line:col errors (regexes compiled by exporter/relabel_regex.c,
  * which translates Go/RE2 syntax to pcre2), Go regexp.Expand templates, and an apply step that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Prometheus relabelling (write_relabel_configs): replace, keep, drop, keepequal, dropequal,
  * hashmod, labelmap, labeldrop, labelkeep, lowercase, uppercase — same semantics as Prometheus,
  * regexes anchored (^(?:re)$) and compiled with pcre2 in an RE2-compatible subset. */

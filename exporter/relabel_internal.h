@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internals of exporter/relabel.c exposed for unit tests and the fuzzer: counters that prove the
  * steady state does not allocate. The RE2→pcre2 translation is in exporter/relabel_regex.h. */
 #ifndef HK_RELABEL_INTERNAL_H

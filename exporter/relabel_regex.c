@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Go regular expressions (regexp/syntax, RE2 syntax with Perl flags) for relabelling: the
  * translation of a Go pattern into an equivalent pcre2 pattern, and its compilation anchored as
  * Prometheus anchors relabel regexes. Reads no file, emits no family. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Go regular expressions (RE2 syntax, as Prometheus' relabel_config takes them) on pcre2:
  * translation, anchored compilation, and the UTF-8 decoding both sides share. */
 #ifndef HK_RELABEL_REGEX_H

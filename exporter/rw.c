@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Remote-write pipeline per endpoint (see rw.h): snapshot mailbox → diff + stale markers →
  * target labels + external labels (rw_targets.h) + write_relabel_configs → queue records of at
  * most max_samples_per_send samples → durable queue → sender. One thread per endpoint does all

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Remote-write exporter: one pipeline per `remote_write` endpoint. Each published snapshot is
  * handed (by reference) to the endpoint's thread, diffed against the previous one (vanished
  * series get one stale marker), relabelled, given the external labels, and appended to the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Parses and validates `remote_write:` entries (Prometheus' keys and defaults, plus the durable
  * queue keys). Secrets read from *_file keys stay in memory only; error messages name the key and
  * the file, never the content. */

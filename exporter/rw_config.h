@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Remote-write endpoint configuration: the `remote_write:` list with Prometheus' keys plus
  * hakari's durable-queue keys (queue_config.disk_path, max_disk_bytes, fsync). Secrets given as
  * files are read here; no function of this module prints or logs a secret. */

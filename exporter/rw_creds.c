@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Remote-write credentials that rotate (see rw_creds.h). Files read: the configured secret files,
  * the AWS shared credentials file, the web identity token file. STS is called over libcurl: a
  * form POST (Action, Version=2011-06-15, RoleArn, RoleSessionName, WebIdentityToken), unsigned for

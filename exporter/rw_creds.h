@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Remote-write credentials that change while hakari runs: secret files (basic_auth password_file,
  * authorization credentials_file, oauth2 client_secret_file) re-read when the file changes, and
  * the AWS SigV4 key chain (config keys, environment, shared credentials file, IRSA web identity

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Remote-write encoders on the protobuf-c code generated from the proto/ files, snappy block
  * compression, and the durable queue's record format. The only file that includes generated
  * protobuf headers. */

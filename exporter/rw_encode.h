@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Remote-write encoding: samples → prometheus.WriteRequest (1.0) or io.prometheus.write.v2.Request
  * (2.0, with the per-request symbol table and inline metadata), metadata-only 1.0 requests, snappy
  * block compression, and the queue's own record format (a compact, snappy-compressed list of

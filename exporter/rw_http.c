@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reading a remote-write receiver's answer (see rw_http.h). Only libcurl's date parser is used
  * from outside; everything else is plain byte handling. */
 #include "exporter/rw_http.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What the remote-write sender reads from a receiver's answer, as pure functions over bytes so
  * they can be tested and fuzzed without a network: response header lines (Retry-After in seconds
  * or HTTP-date, the 2.0 X-Prometheus-Remote-Write-Samples-Written header), the body kept for the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The durable remote-write queue (see rw_queue.h). Files under dir:
  *   <16 hex digits>.seg  records; the name is the global position of the segment's first byte
  *   savepoint            "HKSP", u64 committed position, u32 CRC32C of the previous 12 bytes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Durable on-disk queue of remote-write records for one endpoint: append-only segment files
  * (each record: magic, length, sample count, oldest timestamp, CRC32C), read by position, with a
  * savepoint (the committed read position) written to a temp file, fsynced, renamed and the

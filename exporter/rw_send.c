@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Remote-write sender (see rw_send.h). Rounds: read whole queue records until some shard's batch
  * would exceed max_samples_per_send, send every shard's batch (one request per shard in flight,
  * retried until it is accepted or refused for good), then commit the savepoint to the end of the

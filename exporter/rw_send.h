@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The sending side of one remote-write endpoint: reads the durable queue in rounds, spreads the
  * samples over shards by series hash (one request in flight per shard, so each series stays in
  * order), encodes, compresses and POSTs them with libcurl (multi interface, one thread), retries

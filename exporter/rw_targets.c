@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Target labels and external labels for remote write (see rw_targets.h): the label sets per
  * profile and target, built once per configuration load, and the per-series merge. The
  * kube-prometheus sets follow its ServiceMonitors (nodeExporter-serviceMonitor.yaml,

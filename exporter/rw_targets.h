@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The labels remote write adds to a series: the scrape-target labels of global.target_labels
  * (job, instance; with kube-prometheus also namespace, pod, metrics_path, node) merged with
  * global.external_labels, once per configuration load, into one sorted array per target (enum

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Prometheus text 0.0.4 and OpenMetrics 1.0.0 rendering, of a whole snapshot or of the families
  * of some scrape targets (node_exporter's, cAdvisor's, hakari's own). */
 #include "exporter/textfmt.h"

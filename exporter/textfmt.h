@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Renders a sealed snapshot as Prometheus text 0.0.4 or OpenMetrics 1.0.0. Pure: snapshot in,
  * bytes out; the HTTP server caches the result per snapshot. */
 #ifndef HK_TEXTFMT_H

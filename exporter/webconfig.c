@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The Prometheus exporter web configuration: parsing and validation (TLS material is loaded and
  * checked with GnuTLS, the library libmicrohttpd serves TLS with), and basic auth against bcrypt
  * hashes with a short-lived cache of successful verifications. */

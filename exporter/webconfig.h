@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* --web.config.file: the Prometheus exporter web configuration (TLS server settings, basic auth
  * users with bcrypt hashes, extra response headers), parsed and checked up front so
  * --config.check reports every problem as file:line:col. */

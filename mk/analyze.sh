@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Static analysis (`make analyze`, tests/integration/analyze.sh): cppcheck over every C source of
 # core/ agent/ collector/ exporter/ with mk/analysis-suppressions.txt, then clang-tidy (checks and
 # their commented exclusions in .clang-tidy) over ANALYZE_TIDY_DIRS (default: all four), two files

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # eBPF probes (bpf/*.bpf.c): compiled with clang -target bpf, skeletons generated with bpftool
 # into $(O)/gen/bpf (never committed). With BPF=0 nothing here runs and the collector builds
 # without libbpf (every program then reports hakari_ebpf_program_up 0).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # cgroup collector: the cycle-cost benchmark driver (bench/cgroup.sh).
 # (Included before LIB_OBJS is defined, so the rule lists its sources.)
 CGROUP_BENCH_SRCS = bench/cgroup_cycle.c $(wildcard core/*.c) $(wildcard collector/*.c)

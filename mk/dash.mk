@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Dashboards and PromQL rules (issue 6).
 #   make promql-test   generated files current, lint, syntax, rule unit tests, metric names,
 #                      and every dashboard query on two clusters' data in a real Prometheus

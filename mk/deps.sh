@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs the Debian packages a make goal needs, skipping those already installed.
 # Usage: mk/deps.sh run|test|bench|fuzz   (package lists: mk/packages-<goal>.txt; test, bench and
 # fuzz include run's). Needs root (or sudo) only when something is missing.

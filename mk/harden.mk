@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Hardening: libFuzzer targets for the configuration readers (YAML tree, agent config, web-config,
 # small scalar parsers), the remote-write answer readers and queue and the cgroup parsers, run by
 # `make fuzz` / tests/fuzz/run.sh, seeded from tests/fuzz/corpus/<name>/ (FUZZ_CC and FUZZ_FLAGS

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # make install (PREFIX, DESTDIR), make rootfs (runtime layout of the container image, used by the
 # tests), make image (docker/podman when present).
 PREFIX ?= /usr/local

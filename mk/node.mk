@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Node collectors: libFuzzer target for their procfs parsers (`make fuzz`), seeded from the
 # node-basic and node-upstream fixtures (tests/fuzz/corpus/node_parsers/).
 NODE_FUZZ_SRCS := tests/fuzz/fuzz_node_parsers.c \

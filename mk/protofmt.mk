@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Protobuf exposition (exporter/protofmt.c): hakari writes it by hand; the C protoc-c generates
 # from proto/metrics.proto (rule in mk/rw.mk) decodes it in tests/unit/test_protofmt.c.
 GEN_SRCS += proto/metrics.pb-c.c

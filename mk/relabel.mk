@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Relabelling (exporter/relabel.c, exporter/relabel_regex.c): test vectors computed by Python's
 # hashlib at build time (hashmod and the MD5 digests GnuTLS gives it), regex results recorded
 # from Go's regexp (tools/relabel-oracle), and the libFuzzer target for regexes, templates and

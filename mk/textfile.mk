@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # textfile collector: parse benchmark, fuzz target, remote-write benchmark against the peers.
 # (Included before LIB_OBJS is defined, so the rules list their sources directly.)
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Allocation-failure torture (tests/unit/torture.c): the sanitized library objects linked with
 # malloc/calloc/realloc/strdup/strndup wrapped, so the harness can fail the Nth allocation of
 # hakari's own code. Run by `make test` as a unit binary (bounded runs per scenario);

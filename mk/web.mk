@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Build hooks of the web/foundation tests and benchmarks: the snapshot server used by
 # tests/integration/hostile.sh and webconfig.sh, and the exposition render benchmark.
 # LIB_OBJS is defined after mk/*.mk are included: second expansion reads it when the rule runs.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Helpers for the eBPF integration tests (source after tests/lib.sh): fresh cgroups that are
 # removed on exit, running a command inside cgroups, the collector driver
 # ($O/tests/tools/ebpf_driver: attach → workload → collect) and reading values from its output.

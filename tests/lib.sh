@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Shared helpers for integration scripts (source it). Every process started with `bg` is stopped
 # on exit; every wait is bounded.
 set -euo pipefail

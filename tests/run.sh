@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs the test suites and prints one closing line "N passed, N failed, N skipped".
 #   tests/run.sh unit   cmocka binaries in $O/tests (built with ASan+UBSan)
 #   tests/run.sh all    unit, then every tests/integration/*.sh (golden, real servers, kernel)

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Builds a `promtool test rules` file for rules.yml from hakari's output on a fixture node root
 at successive minutes (tick-<T>.prom files written by tests/integration/cgroup_promql.sh).
 

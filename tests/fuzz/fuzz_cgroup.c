@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target for the cgroup collector's parsers (collector/cgroup_internal.h): cgroup v1/v2
  * interface files (cpu.stat/memory.stat keyed files, single values, cpu.max, pressure, io.stat,
  * blkio), net/dev, uevent, meminfo, cgroup.procs, mountinfo, Kubernetes cgroup paths, and the

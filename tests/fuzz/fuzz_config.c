@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target for the agent configuration loader (agent/config.c: hk_config_load and the
  * sections it validates through their owners: relabel rules, collector options, limits) and the
  * web-config loader (exporter/webconfig.c). The first byte picks the loader; the rest is the

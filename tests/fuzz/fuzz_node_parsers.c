@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target for the node collectors' procfs parsers (collector/node_parsers.h).
  * Input: [parser byte] then the file's bytes. Each parser runs on an exact-size copy (so a read
  * past the end is caught), first validating, then with a callback that checks every record

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target for the sysfs attribute and os-release parsers of the netclass, time and os
  * collectors (collector/node_parsers.h). Input: [parser byte] then the file's bytes, parsed from
  * an exact-size copy (a read past the end is caught); results are checked against the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target for the Prometheus text parser (collector/promtext.c): any input must either be
  * rejected with a line number and message, or be accepted with every recorded sample decodable
  * into valid names and UTF-8 label values. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target for the protobuf exposition renderer (exporter/protofmt.c), whose input is a
  * snapshot: any text the Prometheus text parser (collector/promtext.c) accepts is emitted into a
  * builder the way the textfile collector does (hk_emit_labels, with each family's type and

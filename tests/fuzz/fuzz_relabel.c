@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target for relabelling: arbitrary regexes (RE2→pcre2 translation and compilation),
  * replacement and target templates, separators and label sets, under every action; checks that
  * results are sorted, free of empty values, and the same when applied twice.

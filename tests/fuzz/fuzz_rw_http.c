@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target for what the remote-write sender reads from a receiver (exporter/rw_http.h).
  * Input: a raw HTTP/1.x answer as `curl -i` records it (status line, header lines, blank line,
  * body; several answers in a row when redirects were followed). The header lines go through

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target for the durable remote-write queue's reading side (exporter/rw_queue.c): the
  * input becomes a queue directory on tmpfs (segment files and a savepoint file), which is opened
  * (tail recovery, savepoint, pending count) and drained with hk_rw_queue_read, every record also

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target for the configuration YAML reader (core/yaml.c) and the small scalar parsers
  * under it: the input is parsed as a YAML document, then every node goes through the typed
  * getters; a selector byte 0xff instead feeds the raw bytes to the number/duration/size and

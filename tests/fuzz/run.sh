@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs every libFuzzer binary $O/fuzz/fuzz_<name> for FUZZ_SECONDS (default 60) with its seed
 # corpus tests/fuzz/corpus/<name>/; new inputs go to $O/fuzz/corpus/<name>/, crashers to
 # $O/fuzz/crashes/<name>/ (turn each into a unit test case).

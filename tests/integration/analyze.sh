@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Static analysis in CI: mk/analyze.sh (cppcheck and clang-tidy, with the checks and commented
 # exclusions of .clang-tidy, over core/ agent/ collector/ exporter/) must report nothing. About
 # 4 CPU-minutes of clang-tidy on a fresh build directory (2 at a time); files unchanged since a

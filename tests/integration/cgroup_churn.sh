@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Bounded resources under cgroup churn, on the real hybrid /sys/fs/cgroup: a private tree
 # (every mounted v1 hierarchy of cpu/cpuacct/memory/blkio/pids + cgroup2) in the kubepods layout gets pod and container
 # cgroups created and destroyed every ~0.3 s for CHURN_SECONDS (default 70) while hakari collects

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # cgroup collector on the fixture node roots (tests/fixtures/{v2-systemd-containerd,
 # v1-cgroupfs-docker,v2-crio}): the cAdvisor row model (root, QoS, pods, sandboxes, containers,
 # nothing else), network only on sandboxes and "/", cfs only with a quota, start time and

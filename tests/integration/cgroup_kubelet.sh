@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Names from the kubelet's /pods API when the runtime's records are not on the node: a fixture
 # root without containerd's OCI bundles, and a stand-in kubelet on 127.0.0.1 (HTTPS with a
 # self-signed CA, bearer token required) serving the node's PodList. Container rows get

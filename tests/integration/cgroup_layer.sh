@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # container_fs_* (the writable layer) and container_ulimits_soft on real things: a container made
 # the way runc makes one — a process in its own cgroup (kubelet cgroupfs layout on v1 hosts,
 # systemd layout on v2) and its own mount namespace whose "/" is a real overlay mount

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # collectors.cgroup.max_cgroups on real cgroups: over the cap, the extra cgroups are left out,
 # counted in hakari_cgroup_limit_skipped_total and logged once; back under the cap (cgroups
 # removed), the recovery is logged once and the counter stops growing.

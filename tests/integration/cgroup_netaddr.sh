@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # container_network_address_info on real network namespaces: a pod whose sandbox process runs in
 # its own namespace (ip netns + a veth, eth0 inside with an IPv4 and an IPv6 address) and a
 # host-network pod whose sandbox runs in the node's namespace, each in a real cgroup in the

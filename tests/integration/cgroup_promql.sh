@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # kubernetes-mixin recording rules (container CPU rate/irate, working set, rss, cache, swap) and
 # the CPUThrottlingHigh alert (promql-tests/cadvisor-compat/rules.yml) evaluated by
 # `promtool test rules` over hakari's output: the fixture generator advances a node root minute

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The cgroup collector on this machine's real cgroups: creates a Burstable pod with one container
 # in the kubelet's cgroupfs layout (v1 cpu/cpuacct/memory/pids/blkio, plus the same path under the
 # cgroup2 mount on hybrid hosts; on a v2-only host the systemd layout under /sys/fs/cgroup), runs

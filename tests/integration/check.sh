@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # --config.check accepts a good file and rejects bad ones with file:line:col; every flag that
 # --help lists is accepted by the parser; --version, --once work.
 source "$(dirname "$0")/../lib.sh"

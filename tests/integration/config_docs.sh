@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # docs/configuration.md documents exactly the keys the parsers accept: the allowed-key arrays are
 # extracted from the C source (every hk_yaml_check_keys call) and compared both ways with the
 # tables of the docs; every collector in the tree has a section.

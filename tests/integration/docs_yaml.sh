@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Docs that hold when followed: every YAML example in README.md and docs/*.md passes
 # `hakari --config.check` (configuration and web-config examples) or `promtool check config`
 # (Prometheus examples), with placeholder files for the secrets and certificates they name

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # eBPF collector inside the real agent: hakari serves /metrics at once (programs load in the
 # background), then every default program reports up, and N execs in a fresh v1 cpu cgroup show
 # up on /metrics under id="<cgroup path>" (a cgroup the container index does not list).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # eBPF block I/O probe: N O_DIRECT 4 KiB reads of a loop device from a fresh v1 blkio cgroup
 # show ≥ N read requests on that device in the container's latency histogram (cumulative
 # buckets, +Inf = count); an idle sibling cgroup shows no I/O on the loop device.

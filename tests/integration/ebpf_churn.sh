@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # eBPF counters under cgroup churn: a listed pod and container (real v1 cpu + blkio cgroups, or
 # cgroup2) get unlisted child cgroups created, used (execs, a failed connect, syscalls, run-queue
 # waits, direct writes) and removed, one after another (~1.5 s each), for CHURN_SECONDS

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # eBPF degradation: (1) without CAP_BPF/CAP_SYS_ADMIN/CAP_PERFMON (dropped with setpriv) every
 # program logs one clear line and reports hakari_ebpf_program_up 0 while the agent's other
 # collectors still work, the OOM fallback (memory.oom_control) still counts a real OOM kill and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # eBPF hook ladder: the same exec and TCP workloads counted with each rung forced
 # (collectors.ebpf.attach = raw_tp, then tracepoint with tracefs mounted in a private mount
 # namespace); run-queue and OOM have no classic-tracepoint variant and must report down there

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # eBPF OOM probe: a memory hog in a fresh v1 memory cgroup limited to 32 MiB is OOM-killed; its
 # container row shows container_oom_kills_total ≥ 1 and equal to the kernel's own oom_kill count
 # (memory.oom_control), while a sibling cgroup that stays under its limit shows none.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # eBPF exec/exit probe: a child in a fresh v1 cpu cgroup (nested one level below a published
 # container) runs N execs of /bin/true, exits with status 3, and has a child killed by SIGKILL;
 # the container's row shows at least those counts, and an idle sibling cgroup shows none. With

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # eBPF run-queue probe: more CPU-bound processes than CPUs in a fresh v1 cpu cgroup must show
 # run-queue wait > 0, a consistent latency histogram (cumulative buckets, +Inf = count,
 # sum = wait total) and involuntary switches, with a wait total close to the kernel's own

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # eBPF syscall probe (opt-in): off by default (no program_up series for it); with
 # collectors.ebpf.syscalls: true a child in a fresh v1 cpu cgroup making N getppid() and M
 # failing close(-1) calls shows ≥ N syscalls and ≥ M errors (and no latency histogram), with

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # eBPF TCP probe: a client in cgroup A makes N successful loopback connects to a server in
 # cgroup B and M connects to a closed port; it closes all but one. A must show ≥ N successes,
 # ≥ M failures, ≥ N-1 closes, ≥ 1 active and no accepts; B ≥ N accepts, ≥ 1 active and no

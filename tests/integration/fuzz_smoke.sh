@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Every libFuzzer target ($O/fuzz/fuzz_*, built by `make fuzz`) for a short bounded time
 # (FUZZ_SECONDS, default 5 each here) with its seed corpus: any crash, leak, sanitizer report or
 # timeout fails. Skips only when clang's libFuzzer runtime cannot be linked at all.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Golden exposition tests: for every tests/golden/<case>.prom, `hakari --once` on the fixture root
 # tests/fixtures/<case> (plus the flags in tests/golden/<case>.args, one per line, optional) must
 # print exactly that file once the agent's own hakari_*/process_* families are removed; and each

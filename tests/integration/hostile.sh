@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Hostile label values (quotes, backslashes, newlines, invalid UTF-8, very long) go through the
 # real builder and the real HTTP server (tests/tools/serve_snapshot). promtool and the strict
 # Python parsers must accept both exposition formats, and a real Prometheus must ingest the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The /metrics server over real HTTP: gzip and OpenMetrics negotiation, HEAD, the other
 # endpoints, 404 and 405. hakari runs on a free loopback port with a 1h interval so every request
 # sees the same snapshot (its first cycle runs at start).

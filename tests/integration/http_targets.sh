@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The per-target endpoints: /metrics/node (node_exporter's part: node_* and every textfile
 # family), /metrics/cadvisor (container_*, machine_*) and /metrics/self (hakari_*, process_*).
 #  1. one snapshot (1h interval, basic auth on): each path answers 401 without credentials and, with

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # hakari as a drop-in for node_exporter + the kubelet's cAdvisor under kube-prometheus (issue 13):
 # kube-prometheus' own rendered rules, alerts and dashboards (promql-tests/kube-prometheus/, see
 # its README) run on three real Prometheus servers:

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # A NUL byte in a label value never cuts it short, and a warning that repeats every cycle is
 # rate-limited. The containerd fixture is copied and two container records get a name with a
 # JSON \u0000 escape ("env\u0000oy", "env\u0000api"): cJSON would cut both to "env", so two

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Load and fault behaviour of the HTTP side: wrk with 64 connections for 30 s while collection
 # runs every second (zero errors, RSS bounded, p99 reported); slow-loris clients holding
 # half-sent requests do not block other scrapers; SIGTERM during scrapes exits cleanly and fast.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Log lines stay parseable whatever bytes reach them: a remote-write receiver answers 400 with a
 # body of invalid UTF-8, quotes, a backslash, a newline and a control byte, and a broken textfile
 # has such a name. With --log.format=json every line must load with Python's json.loads and be

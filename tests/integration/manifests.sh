@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # deploy/kubernetes is valid: manifests parse and render (base and every overlay), selectors,
 # probes, mounts, capabilities and references hold, generated files are in sync, and every
 # rendered hakari.yml with the container's args passes `hakari --config.check`.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The man page and --help describe the same flags: every flag printed by --help is in hakari.1,
 # and every flag in hakari.1 is accepted by the binary (it is in --help).
 source "$(dirname "$0")/../lib.sh"

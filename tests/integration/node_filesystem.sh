@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The filesystem collector against real mounts: in a private mount namespace, tmpfs mounts of
 # known size become a host root ($R), its proc/1/mountinfo is the kernel's own mountinfo lines
 # for them (rebased to $R), and `hakari --once --path.rootfs=$R` must report their exact sizes,

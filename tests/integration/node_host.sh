@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The node collectors on this real host: `hakari --once` on / must pass promtool, have one
 # node_cpu_seconds_total series per online CPU × mode, every node collector up without errors,
 # and agree with node_exporter (same run, same kernel) on family names, cpu/mode series and the

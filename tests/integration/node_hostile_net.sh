@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Hostile procfs files for the vmstat, netstat, sockstat, softnet, filefd, conntrack and entropy
 # collectors, through the real agent on node_exporter's fixture tree: a file too large, truncated,
 # non-numeric, with out-of-range numbers or the wrong shape is skipped whole (no series from it),

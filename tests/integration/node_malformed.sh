@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Malformed kernel files through the real agent: the family is skipped, the collector stays up,
 # each bad cycle counts in hakari_collector_errors_total, and the log says it once when the file
 # turns bad and once when it is good again — not every cycle.

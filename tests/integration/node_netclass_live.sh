@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # netclass on the real kernel while interfaces come and go: a running agent (200 ms cycles) sees
 # a new veth pair with the kernel's values, its link going up (operstate, carrier_changes), an
 # MTU change once the link changes again, the pair deleted (series gone) and a new pair under the

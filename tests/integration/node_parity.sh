@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Semantics, not just names: on each node fixture, every node_* series hakari emits must be in
 # node_exporter's output for the same files (node_exporter pointed at the fixture's proc/sys),
 # with the same labels and the same value (textfile on both with no directory: only

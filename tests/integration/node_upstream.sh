@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Compatibility with node_exporter's own expected output: hakari --once on a copy of
 # node_exporter's fixture tree (tests/fixtures/node-upstream, see its README.md) must give, for
 # every node_* family it emits, exactly what node_exporter's collector/fixtures/e2e-output.txt

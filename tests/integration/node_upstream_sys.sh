@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The netclass, time, os, timex and uname collectors (and the /proc/stat counters of the cpu
 # collector, node_exporter's "stat") against node_exporter itself:
 #  1. on tests/fixtures/node-upstream (node_exporter's own sysfs/os-release/proc/stat fixtures),

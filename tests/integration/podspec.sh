@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The DaemonSet's pod spec works as written: the agent from the image's rootfs, started the way a
 # container runtime would start it (tests/tools/podspec_plan.py: the spec's volumes, read-only
 # mounts and root, environment, args, capabilities bounded to the spec's list, no_new_privs)

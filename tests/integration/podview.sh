@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The DaemonSet sees the node, not its own pod. The rendered base DaemonSet is reproduced as a
 # runtime would run it (tests/tools/podspec_plan.py: the image's rootfs, the spec's host mounts
 # bound recursively under a private mount namespace, read-only root, capabilities bounded to the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Least privilege after start-up: the running agent holds only CAP_SYS_PTRACE and
 # CAP_DAC_READ_SEARCH (effective = permitted = bounding), has no_new_privs set, and with
 # --runas.user runs under that uid while still serving /metrics.

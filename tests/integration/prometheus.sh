@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # A real Prometheus (Debian) scrapes hakari every second; its HTTP API must show up == 1 and the
 # node series. Prometheus negotiates OpenMetrics first, so this also proves it ingests that form.
 source "$(dirname "$0")/../lib.sh"

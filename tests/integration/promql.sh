@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Dashboards and PromQL rules, static part: generated files are current, house lint, every
 # dashboard query parses (promtool check rules), every rule has a passing `promtool test rules`
 # test, exact values of key panel queries. The data part (names, catalogue, two clusters into a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Dashboards and PromQL rules on real data: every metric name they use is in docs/metrics.md and
 # the catalogue matches what hakari emits; hakari runs as two clusters (alpha, beta) over the
 # fixture roots and this host, remote-writes into one real Prometheus, and every variable and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The protobuf exposition (exporter/protofmt.c) of a real snapshot: `hakari --once` on this host
 # with node_exporter's own textfile fixtures (histogram, summary, mixed types, the extra-dimension
 # variants) plus a file of escapes and UTF-8, writing the text body to stdout and the protobuf

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # SIGHUP reload: a broken config keeps the old one (and the log says why, with file:line:col);
 # a valid one is applied (new interval, collector switched off).
 source "$(dirname "$0")/../lib.sh"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The container image's runtime layout is complete: build it with `make rootfs`, then run the
 # agent chrooted into it (private mount namespace, host /proc and /sys bound under /host) and check
 # it collects and renders.

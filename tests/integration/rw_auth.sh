@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Authentication for managed backends against rw_fault_receiver.py: basic auth (password_file),
 # bearer credentials_file plus a tenant header (X-Scope-OrgID), OAuth2 client credentials (token
 # fetched, cached, refreshed on 401 and the same data resent), SigV4 for AMP (service aps,

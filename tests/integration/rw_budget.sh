@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Disk budget smaller than the backlog: the receiver (VictoriaMetrics) is down from the start, the
 # queue is capped at 64 KiB, hakari collects every second. The oldest segments must be dropped
 # and counted (reason disk_full), the queue must stay within the budget, the agent must keep

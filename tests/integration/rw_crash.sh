@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Zero loss across an agent crash: hakari is killed with SIGKILL while it is sending (a slow
 # Prometheus is not needed: with 1 s cycles, 300 ms batch deadline and 50-sample requests a send
 # is nearly always in flight), then restarted on the same queue directory. Everything queued

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # A queue without max_disk_bytes on a small file system (a 512 KiB tmpfs) that fills up while the
 # receiver is down: once the receiver is back the backlog drains, the fully delivered segment is
 # removed, appends work again and keep working (no disk_full drops after recovery), and the

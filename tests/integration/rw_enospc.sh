@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The queue's file system fills up (a 256 KiB tmpfs; max_disk_bytes 512 KiB is never reached, it
 # only makes segments small: budget/4) while the receiver is
 # down: the agent keeps collecting and serving, every sample it cannot queue is counted in

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Response classification against a fault-injecting receiver (tests/tools/rw_fault_receiver.py):
 # 5xx retried with Retry-Attempt and backoff spacing, 429 honouring Retry-After, 413 split until
 # it fits, 415 and "2xx without Written headers" falling back to 1.0 with the same data, a 2.0

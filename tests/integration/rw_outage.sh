@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Zero loss across a receiver outage: Prometheus (remote-write receiver) is stopped for 25 s
 # while hakari keeps collecting every second, then started again on the same port and data
 # directory. Every cycle from before, during and after the outage must arrive, in order (no

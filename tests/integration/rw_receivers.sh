@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Remote-write delivery to real receivers: one hakari (1 s interval) writes to Prometheus (1.0),
 # a second Prometheus configured for remote-write 2.0, and VictoriaMetrics. After a graceful
 # stop, every receiver must hold exactly the samples of every cycle (cycle counter 0..N-1, no

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Secret files rotated while hakari runs: basic_auth.password_file,
 # authorization.credentials_file and the AWS shared credentials file (SigV4, a session token
 # added) are rewritten mid-run (atomically, as a Kubernetes Secret

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The shard controller against a real (fault-injecting) receiver: shards follow what delivery
 # needs, measured, not the mere presence of a backlog.
 #   slow: every answer takes 0.4 s and requests carry at most 25 samples, so one shard delivers

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # SigV4 credentials from STS, as on EKS with IRSA (AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE →
 # AssumeRoleWithWebIdentity) and with sigv4.role_arn on top (AssumeRole signed with the web
 # identity keys, session token included). The STS stub in rw_fault_receiver.py checks each call

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Remote write's target labels (global.target_labels), checked in a real Prometheus 2.42 receiving
 # hakari's remote-write from the v2-systemd-containerd node fixture (with node-basic's /proc/stat
 # and loadavg, so node_cpu_seconds_total exists). One Prometheus, sequential hakari runs told

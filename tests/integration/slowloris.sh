@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Slow and idle clients do not lock scrapes out. 70 connections trickling one header byte per
 # second (reopened as soon as they are closed) used to keep /metrics unreachable for as long as
 # they went on, and 64 idle ones for 30 s: now a connection past --web.max-connections evicts

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Textfile collector end to end:
 #  1. golden: `hakari --once` on tests/fixtures/textfile-basic (several *.prom files, one of them
 #     broken) prints tests/golden/textfile-basic.prom (without hakari_*/process_* and without

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Textfile collector parity with node_exporter's own test cases: every case of its
 # TestTextfileCollector (tests/fixtures/textfile-upstream/cases.txt, the files copied from
 # node_exporter's collector/fixtures/textfile) run through `hakari --once` with only the textfile

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The threaded parts (HTTP pool, scheduler, reload, remote-write senders when configured) under
 # ThreadSanitizer: scrapes in parallel with 1 s collection and a SIGHUP reload; any TSan report
 # fails the test.

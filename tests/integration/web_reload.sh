@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # --web.config.file without a restart: SIGHUP applies a changed bcrypt hash (old password 401, new
 # one 200, same pid); an invalid new web config keeps the old one and the log says why; the
 # certificate and key files rotated on disk (openssl, a new serial) are served at the next

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # --web.config.file: TLS (server cert, client certs verified against a CA, minimum version),
 # basic auth with bcrypt hashes, extra headers; promtool accepts our example file; plain HTTP to
 # the TLS port fails cleanly and does not disturb the server. Certificates are made with openssl.

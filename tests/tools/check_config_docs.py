@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """docs/configuration.md documents exactly the configuration keys the parsers accept.
 
 The allowed-key lists are read from the source: every call hk_yaml_check_keys(node, ARRAY, …) in

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Validates deploy/kubernetes: every file parses, each kustomization (base and overlays) renders
 (own strategic-merge resolver; compared with `kubectl kustomize` when kubectl exists), required
 fields and cross-references hold, the container's capabilities equal the set docs/operations.md

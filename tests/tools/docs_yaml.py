@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Every YAML example in README.md and docs/*.md must work when followed: hakari configuration
 examples pass `hakari --config.check`, web-config examples pass it as --web.config.file,
 Prometheus configuration examples pass `promtool check config`. Files the examples name

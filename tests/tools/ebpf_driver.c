@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Test driver for the eBPF collector: initialises it exactly as the agent does (attach at
  * init), optionally publishes cgroup paths into the container index, prints "ready", then for
  * every line read on stdin runs one collection and prints the exposition (text 0.0.4) followed

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """kube-prometheus drop-in test helper (tests/integration/kube_prometheus.sh); python3 + yaml.
 
   kubeprom.py fixture SPEC PORT DIR      the fake cluster of SPEC (promql-tests/kube-prometheus/

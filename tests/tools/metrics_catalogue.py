@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Builds the metric catalogue (docs/metrics.md) from what hakari actually emits: the HELP and
 TYPE lines of `hakari --once` over every fixture node root under tests/fixtures/ and over this
 host (all collectors enabled), plus a short server run with a remote-write endpoint configured so

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Compares hakari's node_* output on node_exporter's own fixture tree with node_exporter's
 expected output for it (collector/fixtures/e2e-output.txt), family by family and series by
 series: name, labels, value, TYPE and HELP.

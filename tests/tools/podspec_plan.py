@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Turns the rendered DaemonSet of a kustomization into a shell script that starts the agent the
 way a container runtime would: volumes bind-mounted into a copy of the image's rootfs (host paths
 from the node, ConfigMap/Secret data as files, missing DirectoryOrCreate paths and the writable

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Shared by promql.sh and promql_data.sh (source after tests/lib.sh, from $TOP): the rule and
 # dashboard files, and `step`, which runs a check, keeps going and remembers failures in $failed.
 CHECK=tests/tools/promqlcheck.py

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Checks hakari's Grafana dashboards and PromQL rules (python3 stdlib only).
 
   promqlcheck.py lint DASH.json...                 house rules for dashboards (see LINT RULES)

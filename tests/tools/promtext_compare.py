@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Semantic comparison of two Prometheus text expositions (format 0.0.4).
 
 Each side is parsed into family -> (TYPE, HELP, {series -> value}); the order of families, series

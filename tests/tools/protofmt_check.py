@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Compares a protobuf exposition (delimited io.prometheus.client.MetricFamily) with the text
 0.0.4 exposition of the same snapshot, semantically: the python protobuf package decodes the
 bytes with the message types of proto/metrics.proto (a descriptor set protoc-c wrote), expands

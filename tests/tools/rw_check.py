@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Compares what remote-write receivers stored with what hakari produced.
 
 usage: rw_check.py --cluster C [--prom URL]... [--vm URL]... [--min-cycles N] [--allow-gaps]

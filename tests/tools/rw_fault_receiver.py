@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """A remote-write receiver that misbehaves on purpose (fault injection for hakari's sender).
 
 usage: rw_fault_receiver.py --port P --log FILE [--script a,b,c] [--max-samples N]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Helpers for the remote-write integration scripts (source after tests/lib.sh).
 
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Test tool: builds one snapshot from a file of label values through the real builder
  * (hk_emit_labels), publishes it in a registry and serves it with the real hk_http until SIGTERM.
  * Used by tests/integration/hostile.sh (hostile label values) and webconfig.sh (TLS, basic auth).

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Turns tests/unit/relabel_go_cases.txt (results recorded from Go's regexp) into a C header for
 test_relabel.c."""
 import sys

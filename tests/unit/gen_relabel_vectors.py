@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Writes the C header of md5 and hashmod test vectors, computed here with Python's hashlib so
 the C code under test is checked against an independent implementation.
 hashmod (Prometheus): md5 of the joined source values, bytes 8..15 of the digest read as a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The capped growable buffer: appends, sticky errors, the cap, printf, steal. */
 #include <errno.h>
 #include <setjmp.h>

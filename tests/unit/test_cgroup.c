@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of the cgroup collector's parsers (collector/cgroup_internal.h): kernel file formats
  * as cgroup v1/v2 print them (cpu.stat, memory.stat, io.stat, blkio, pressure, cpu.max,
  * net/dev, mountinfo), the kubelet's cgroup path layouts, and the runtimes' JSON records; then

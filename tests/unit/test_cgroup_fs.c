@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of collector/cgroup_fs.c: the parsers of /proc/<pid>/limits and of a container
  * process' mountinfo (as the kernel prints them for a containerd container, then readonly
  * views, escapes, truncation and garbage), and the writable-layer walk on a real directory tree

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Config loading: defaults, the file, flag overrides on top, validation with file:line:col. */
 #include <errno.h>
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of the eBPF collector's user-space logic (collector/ebpf_internal.h): the log2 slot
  * function the kernel programs use and its conversion to Prometheus buckets (value ≤ le), per-CPU
  * value decoding, the cgroup id → path index (including a walk of a real directory tree),

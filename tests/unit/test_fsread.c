@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Bounded reads relative to root fds: exact fit, oversize, missing files, paths. */
 #include <errno.h>
 #include <fcntl.h>

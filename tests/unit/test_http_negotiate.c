@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Accept / Accept-Encoding negotiation (exporter/negotiate.c): exact tokens, q-values, ties in
  * header order, quoted parameters, malformed input. The Accept cases follow client_golang's
  * expfmt.NegotiateIncludingOpenMetrics; the Accept-Encoding ones RFC 9110 section 12.5.3. */

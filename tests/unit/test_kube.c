@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Runtime records and kubelet pod lists whose strings decode to a NUL byte are refused: cJSON
  * would end the string there, and "web\u0000a" / "web\u0000b" would both name pod "web". */
 #include <errno.h>

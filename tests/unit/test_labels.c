@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Label names, UTF-8 validation and repair, sorting with duplicate detection, series hashing. */
 #include <setjmp.h>
 #include <stdarg.h>

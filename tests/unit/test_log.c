@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Log lines: JSON lines parse (cJSON) and are valid UTF-8 whatever bytes a field holds, logfmt
  * lines stay one line, long lines are cut into valid lines, repeated warnings are rate-limited
  * without hiding the first occurrence or a change. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Parsers of collector/netaddr.c on the kernel's own text: /proc/net/fib_trie, route and
  * if_inet6 as a real host prints them (the fib_trie and if_inet6 below are this build host's,
  * a veth-attached container with 192.0.2.2/24 and fd00::2/64), plus hostile input. */

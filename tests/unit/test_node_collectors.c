@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of the node collectors as the scheduler runs them: against a temporary root with
  * real-shaped files, checking emitted values, missing files (quiet), malformed files (counted,
  * logged once per state change), growth past the initial read buffer, options and filters. */

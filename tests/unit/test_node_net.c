@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of the procfs parsers of the vmstat, netstat, sockstat, softnet, filefd, conntrack
  * and entropy collectors (collector/node_parsers.h, nodeproc block) and of the field filter's
  * memo (collector/node_filter.h). Real files: node_exporter's own fixtures

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of the node collectors' procfs parsers (collector/node_parsers.h): real files from
  * the node-basic fixture (copied from a Debian 12 VM), then empty, truncated, huge, incomplete
  * and garbage inputs. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of the netclass, time, timex, uname and os collectors and their parsers: values on
  * real-shaped files in a temporary root (node_exporter's fixture values), and hostile inputs —
  * truncated, empty, huge and non-numeric attribute files, missing files, interfaces that vanish

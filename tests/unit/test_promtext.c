@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of the Prometheus text format parser (collector/promtext.c): every line form,
  * escapes, special values, histogram/summary naming, and each class of rejected input with its
  * line number. Expectations follow what node_exporter 1.5's parser (Go expfmt) does, checked by

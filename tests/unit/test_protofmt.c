@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* protofmt: the protobuf exposition of representative snapshots (every type, histograms with
  * integer and float counts, summaries, _created, explicit timestamps, escapes and UTF-8 in
  * labels and help, stray series, target masks, the empty snapshot, multi-byte lengths) is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Relabelling: a table of cases written from Prometheus' documented relabel_config semantics
  * (every action, missing labels, separators, anchoring, Go template expansion, labelmap order),
  * hashmod against Python-computed vectors and its MD5 (GnuTLS) against RFC 1321's suite,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rw_config and rw_send helpers: every key parses, defaults match Prometheus, reserved headers
  * and conflicting auth are refused with file:line:col, secrets from files never show up in error
  * messages; backoff bounds and Retry-After parsing. */

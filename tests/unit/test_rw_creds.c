@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rw_creds: STS responses parsed as AWS documents them (Credentials/AccessKeyId, SecretAccessKey,
  * SessionToken, Expiration in ISO 8601 UTC, XML entities), refusals of incomplete answers; secret
  * files re-read when replaced, the old secret kept when the file goes missing or turns into

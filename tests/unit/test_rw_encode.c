@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rw_encode: 1.0 and 2.0 requests decode with protobuf-c to what went in (labels in order,
  * stale-marker bits intact, symbol table rules), snappy block round trip, queue records. */
 #include <errno.h>

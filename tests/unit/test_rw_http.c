@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for exporter/rw_http.c: real receivers' answers (recorded from Prometheus and
  * VictoriaMetrics into the fuzz seed corpus) and spec answers read line by line as libcurl hands
  * them over, Retry-After in both forms, the kept body, and the status → action table. */

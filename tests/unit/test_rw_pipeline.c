@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rw pipeline: snapshots published to a registry with a remote-write endpoint attached (its
  * receiver refuses connections, so everything stays queued) end up in the durable queue as
  * expected: label sets sorted with __name__ and the external labels (which never override a

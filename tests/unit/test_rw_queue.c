@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rw_queue: append/read/commit/reopen, corruption (bad CRC, broken length, truncated tail: only
  * that record is lost), savepoint crash points, the disk budget dropping the oldest segment. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rw_targets: the labels remote write adds per target and profile, their precedence against the
  * series' own labels and the external labels (hakari: defaults that give way; kube-prometheus:
  * what its ServiceMonitors attach, honorLabels false on node_exporter's part → exported_*),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Builder sections, seal ordering and de-duplication, the series cap, histograms, slots and the
  * registry under concurrent readers. */
 #include <errno.h>

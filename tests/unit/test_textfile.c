@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of the textfile collector (collector/textfile.c) on real files in a temporary
  * rootfs: whole-file skipping with the error metrics, mtimes, files replaced or rewritten while
  * being read, size caps, a missing or empty directory, no directory; node_exporter's merge of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Exposition rendering: value formatting, escaping, text 0.0.4 versus OpenMetrics 1.0.0. */
 #include <errno.h>
 #include <float.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Web configuration: parsing errors with positions, basic auth against bcrypt hashes, the
  * verification cache, TLS material checks. */
 #include <crypt.h>

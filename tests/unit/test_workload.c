@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Workload derivation (collector/workload.c): from a pod's controller owner reference, as the
  * kubelet's /pods lists it, and from pod names alone. Names are shaped like those the
  * controllers of Kubernetes generate (k8s.io/apimachinery rand.SafeEncodeString alphabet for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The YAML tree: positions, errors with file:line:col, env expansion, typed getters, limits. */
 #include <errno.h>
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Allocation-failure torture (curl's idea): every allocation hakari's own code makes through
  * malloc/calloc/realloc/strdup/strndup (linked with -Wl,--wrap=…, so libraries' internal
  * allocations are not touched) is counted; then each scenario runs again once per N with the Nth

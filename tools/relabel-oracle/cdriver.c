@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* hakari's side of the Go-regexp differential check: reads cases (hex regex, value, template),
  * runs a replace rule {source_labels: [v], regex, target_label: out, replacement: "<tmpl>"} and
  * prints E / N / M<hex expansion> like oracle.go. */

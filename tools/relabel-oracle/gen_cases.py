@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Generates random relabel regex/value/template cases (RE2 syntax, including the corners where
 pcre2 reads the same text differently). One case per line: hex(regex) hex(value) hex(template).
 Usage: gen_cases.py SEED COUNT"""

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Differential check of hakari's relabel regexes and templates against Go's regexp (what
 # Prometheus runs): random cases from gen_cases.py through oracle.go and through cdriver.c
 # (exporter/relabel.c, exporter/relabel_regex.c), then every disagreement is printed decoded.
