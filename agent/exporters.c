@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/yaml.h"
 #include "exporter/http.h"
 #include "exporter/rw.h"
 

@@ -5,7 +5,7 @@
 #ifndef HK_PRIVS_H
 #define HK_PRIVS_H
 
-#include "core/yaml.h"
+#include "core/error.h"
 
 /* Capabilities kept at run time, by default: CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (reading
  * other processes' /proc/<pid>/net/dev and root-only cgroup files). Everything else — including

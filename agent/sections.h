@@ -5,7 +5,7 @@
 #define HK_SECTIONS_H
 
 #include "core/config.h"
-#include "core/yaml.h"
+#include "core/error.h"
 
 struct hk_config_section {
     const char *name;

@@ -5,6 +5,7 @@
 #ifndef HK_YAML_H
 #define HK_YAML_H
 
+#include "core/error.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,9 +27,6 @@ struct hk_yaml_node {
     struct hk_yaml_node **items; /* MAP: values, SEQ: items */
 };
 
-struct hk_error {
-    char msg[512];
-};
 
 /* Formats "file:line:col: message" into err (node may be NULL: no position). Returns -EINVAL. */
 int hk_error_at(struct hk_error *err, const struct hk_yaml_node *node, const char *fmt, ...)

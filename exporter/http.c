@@ -35,6 +35,7 @@
 
 #include "core/buf.h"
 #include "core/log.h"
+#include "core/yaml.h"
 #include "exporter/negotiate.h"
 #include "exporter/protofmt.h"
 #include "exporter/textfmt.h"

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "core/snapshot.h"
-#include "core/yaml.h"
+#include "core/error.h"
 
 struct hk_http_options {
     const char *listen_address;  /* "host:port", ":port", "[::1]:port" */

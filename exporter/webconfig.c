@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/fsread.h"
+#include "core/yaml.h"
 
 #define MAX_PEM_BYTES (1u << 20)
 #define MAX_USERS 1024

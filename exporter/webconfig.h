@@ -10,7 +10,7 @@
 
 #include <gnutls/gnutls.h>
 
-#include "core/yaml.h"
+#include "core/error.h"
 
 enum hk_client_auth {
     HK_CLIENT_AUTH_NONE,            /* NoClientCert (default) */
