@@ -18,6 +18,9 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "unit_files.h"
+#define put hk_test_put
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
@@ -646,15 +649,6 @@ static void mkdirs(const char *root, const char *rel)
     assert_int_equal(mkdir(path, 0755), 0);
 }
 
-static void put(const char *root, const char *rel, const char *content)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", root, rel);
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs(content, fp);
-    fclose(fp);
-}
 
 static void link_at(const char *root, const char *rel, const char *target)
 {

@@ -18,6 +18,9 @@
 
 #include <cmocka.h>
 
+#include "unit_files.h"
+#define read_fixture hk_test_read_fixture
+
 #include "collector/node_filter.h"
 #include "collector/node_parsers.h"
 #include "core/collector.h"
@@ -27,17 +30,6 @@
 
 #define FIXTURE "tests/fixtures/node-upstream/proc/"
 
-static char *read_fixture(const char *path, size_t *ret_len)
-{
-    char *buf = NULL;
-    int dirfd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC); /* tests run from the repo root */
-    assert_true(dirfd >= 0);
-    ssize_t n = hk_read_file_alloc(dirfd, path, 1 << 20, &buf);
-    close(dirfd);
-    assert_true(n >= 0);
-    *ret_len = (size_t)n;
-    return buf;
-}
 
 #define S(lit) (lit), (sizeof(lit) - 1)
 
@@ -666,15 +658,6 @@ static void test_collector_options(void **state)
     assert_int_equal(inst_open(&in, UPSTREAM, "vmstat", "field: x\n"), -EINVAL);
 }
 
-static void put_file(const char *root, const char *rel, const char *content)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", root, rel);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
-    close(fd);
-}
 
 static void test_kept_open_files(void **state)
 {
@@ -689,20 +672,20 @@ static void test_kept_open_files(void **state)
     struct hk_snapshot *snap = cycle(&in, &soft); /* missing: quiet, nothing */
     assert_int_equal(snap->nseries + soft, 0);
     hk_snapshot_unref(snap);
-    put_file(root, "proc/vmstat", "nr_free_pages 5\npgfault 1\n");
+    hk_test_put(root, "proc/vmstat", "nr_free_pages 5\npgfault 1\n");
     snap = cycle(&in, &soft); /* appeared */
     assert_true(only_value(snap, "node_vmstat_pgfault") == 1 && soft == 0);
     hk_snapshot_unref(snap);
-    put_file(root, "proc/vmstat", "nr_free_pages 5\npgfault 2\n"); /* rewritten in place */
+    hk_test_put(root, "proc/vmstat", "nr_free_pages 5\npgfault 2\n"); /* rewritten in place */
     snap = cycle(&in, &soft);
     assert_true(only_value(snap, "node_vmstat_pgfault") == 2 && soft == 0);
     hk_snapshot_unref(snap);
-    put_file(root, "proc/vmstat", "nr_free_pages 5\npgfault 3\npgmajfault x\n");
+    hk_test_put(root, "proc/vmstat", "nr_free_pages 5\npgfault 3\npgmajfault x\n");
     snap = cycle(&in, &soft); /* malformed: nothing from it, one soft error */
     assert_int_equal(snap->nseries, 0);
     assert_int_equal(soft, 1);
     hk_snapshot_unref(snap);
-    put_file(root, "proc/vmstat", "pgmajfault 7\nnr_free_pages 5\npgfault 4\n"); /* reordered */
+    hk_test_put(root, "proc/vmstat", "pgmajfault 7\nnr_free_pages 5\npgfault 4\n"); /* reordered */
     snap = cycle(&in, &soft);
     assert_true(only_value(snap, "node_vmstat_pgfault") == 4 && soft == 0);
     assert_true(only_value(snap, "node_vmstat_pgmajfault") == 7);
@@ -743,7 +726,7 @@ static void run_layout_cases(const char *root, const char *name, const char *yam
     struct inst in;
     assert_int_equal(inst_open(&in, root, name, yaml), 0);
     for (size_t i = 0; i < n; i++) {
-        put_file(root, cases[i].rel, cases[i].content);
+        hk_test_put(root, cases[i].rel, cases[i].content);
         struct inst fresh;
         assert_int_equal(inst_open(&fresh, root, name, yaml), 0);
         uint64_t soft_a, soft_b;

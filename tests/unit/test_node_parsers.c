@@ -15,22 +15,14 @@
 
 #include <cmocka.h>
 
+#include "unit_files.h"
+#define read_fixture hk_test_read_fixture
+
 #include "collector/node_parsers.h"
 #include "core/fsread.h"
 
 #define FIXTURE "tests/fixtures/node-basic/"
 
-static char *read_fixture(const char *path, size_t *ret_len)
-{
-    char *buf = NULL;
-    int dirfd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC); /* tests run from the repo root */
-    assert_true(dirfd >= 0);
-    ssize_t n = hk_read_file_alloc(dirfd, path, 1 << 20, &buf);
-    close(dirfd);
-    assert_true(n >= 0);
-    *ret_len = (size_t)n;
-    return buf;
-}
 
 #define S(lit) (lit), (sizeof(lit) - 1)
 

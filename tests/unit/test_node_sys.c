@@ -21,6 +21,8 @@
 
 #include <cmocka.h>
 
+#include "unit_files.h"
+
 #include "collector/node_parsers.h"
 #include "core/collector.h"
 #include "core/config.h"
@@ -30,22 +32,8 @@
 
 static char root[256];
 
-static void put(const char *rel, const char *content)
-{
-    char path[512], dir[512];
-    snprintf(path, sizeof(path), "%s/%s", root, rel);
-    snprintf(dir, sizeof(dir), "%s", path);
-    for (char *p = dir + strlen(root) + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(dir, 0755);
-            *p = '/';
-        }
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(content, f);
-    fclose(f);
-}
+#define put(rel, content) hk_test_put(root, (rel), (content))
+
 
 static void sh(const char *fmt, ...)
 {
