@@ -157,8 +157,6 @@ int hk_kube_parse_docker(const char *json, size_t len, struct hk_kube_meta *ret)
  * Copies it into buf; 0, or -ENOENT when not set. */
 int hk_kube_parse_sandbox_image(const char *toml, size_t len, char *buf, size_t cap);
 
-#endif
-
 /* ---- kubelet /pods (collector/kubelet.c) ---- */
 
 struct hk_config;
@@ -199,3 +197,5 @@ int hk_kubelet_parse_pods(const char *json, size_t len, hk_kubelet_pod_fn fn, vo
 /* GET <url>/pods with the bearer token and CA of c. Returns the body length (malloc'd in
  * *ret_body), or -errno (-EIO: transport or HTTP error, logged). */
 ssize_t hk_kubelet_fetch_pods(const struct hk_kubelet_config *c, char **ret_body);
+
+#endif
