@@ -12,6 +12,7 @@
  * histogram must keep all of them unset: Prometheus 2.42 takes a Histogram for a native one when
  * zero_threshold, zero_count or any span/delta/count is non-zero. */
 #include "exporter/protofmt.h"
+#include "exporter/pb_wire.h"
 
 #include <errno.h>
 #include <math.h>
@@ -89,23 +90,7 @@ static inline struct lcache_entry *lcache_slot(const struct render *r, const str
     return &r->lcache[(h >> 40) & (LCACHE_SIZE - 1)];
 }
 
-/* ---- wire primitives ---- */
-
-static inline size_t varint_len(uint64_t v)
-{
-    /* 1 + floor(log2(v)) / 7, with v | 1 so that 0 takes one byte */
-    return (size_t)(63 - __builtin_clzll(v | 1)) / 7 + 1;
-}
-
-static inline uint8_t *put_varint(uint8_t *p, uint64_t v)
-{
-    while (v >= 0x80) {
-        *p++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *p++ = (uint8_t)v;
-    return p;
-}
+/* ---- wire primitives (varints and short copies: exporter/pb_wire.h) ---- */
 
 static inline uint8_t *put_double(uint8_t *p, uint8_t tag, double v)
 {
@@ -117,43 +102,17 @@ static inline uint8_t *put_double(uint8_t *p, uint8_t tag, double v)
     return p + 8;
 }
 
-/* Label names and values are mostly a few bytes long: copied with fixed-size moves (two
- * overlapping ones cover any length in a range) instead of a libc call per string (the same
- * trick as exporter/rw_encode.c). Reads and writes stay within [s, s+len) and [p, p+len). */
-static inline uint8_t *copy_small(uint8_t *p, const char *s, size_t len)
-{
-    if (len >= 8 && len <= 16) {
-        uint64_t a, b;
-        memcpy(&a, s, 8);
-        memcpy(&b, s + len - 8, 8);
-        memcpy(p, &a, 8);
-        memcpy(p + len - 8, &b, 8);
-    } else if (len >= 4 && len < 8) {
-        uint32_t a, b;
-        memcpy(&a, s, 4);
-        memcpy(&b, s + len - 4, 4);
-        memcpy(p, &a, 4);
-        memcpy(p + len - 4, &b, 4);
-    } else if (len < 4) {
-        for (size_t i = 0; i < len; i++)
-            p[i] = (uint8_t)s[i];
-    } else {
-        memcpy(p, s, len);
-    }
-    return p + len;
-}
-
 static inline uint8_t *put_bytes(uint8_t *p, uint8_t tag, const char *s, size_t len)
 {
     *p++ = tag;
-    p = put_varint(p, len);
-    return copy_small(p, s, len);
+    p = hk_pb_put_varint(p, len);
+    return hk_pb_copy_small(p, s, len);
 }
 
 /* Size of a length-delimited field (one-byte tag) whose payload is n bytes. */
 static inline size_t field_len(size_t n)
 {
-    return 1 + varint_len(n) + n;
+    return 1 + hk_pb_varint_len(n) + n;
 }
 
 /* ---- numbers ---- */
@@ -260,20 +219,20 @@ static bool created_ts(double v, int64_t *ret_s, int32_t *ret_ns)
 
 static size_t timestamp_len(int64_t s, int32_t ns)
 {
-    return (s ? 1 + varint_len((uint64_t)s) : 0) + (ns ? 1 + varint_len((uint64_t)(int64_t)ns) : 0);
+    return (s ? 1 + hk_pb_varint_len((uint64_t)s) : 0) + (ns ? 1 + hk_pb_varint_len((uint64_t)(int64_t)ns) : 0);
 }
 
 static uint8_t *put_timestamp(uint8_t *p, uint8_t tag, int64_t s, int32_t ns)
 {
     *p++ = tag;
-    p = put_varint(p, timestamp_len(s, ns));
+    p = hk_pb_put_varint(p, timestamp_len(s, ns));
     if (s) {
         *p++ = TAG(1, WT_VARINT);
-        p = put_varint(p, (uint64_t)s);
+        p = hk_pb_put_varint(p, (uint64_t)s);
     }
     if (ns) {
         *p++ = TAG(2, WT_VARINT);
-        p = put_varint(p, (uint64_t)(int64_t)ns); /* int32: negative values sign-extended */
+        p = hk_pb_put_varint(p, (uint64_t)(int64_t)ns); /* int32: negative values sign-extended */
     }
     return p;
 }
@@ -414,7 +373,7 @@ static size_t plan_labels(struct render *r, struct metric *m)
 static size_t bucket_len(double count)
 {
     uint64_t c;
-    return (as_count(count, &c) ? 1 + varint_len(c) : 9) + 9;
+    return (as_count(count, &c) ? 1 + hk_pb_varint_len(c) : 9) + 9;
 }
 
 /* Size of the value message of m. */
@@ -429,7 +388,7 @@ static size_t inner_len(const struct render *r, const struct metric *m)
     case HK_METRIC_SUMMARY:
         if (m->count != NONE) {
             uint64_t c;
-            n += 1 + varint_len(as_count(ser(r, m->count)->value, &c) ? c : 0);
+            n += 1 + hk_pb_varint_len(as_count(ser(r, m->count)->value, &c) ? c : 0);
         }
         if (m->sum != NONE)
             n += 9;
@@ -440,7 +399,7 @@ static size_t inner_len(const struct render *r, const struct metric *m)
     case HK_METRIC_HISTOGRAM:
         if (m->count != NONE) {
             uint64_t c;
-            n += as_count(ser(r, m->count)->value, &c) ? 1 + varint_len(c) : 9;
+            n += as_count(ser(r, m->count)->value, &c) ? 1 + hk_pb_varint_len(c) : 9;
         }
         if (m->sum != NONE)
             n += 9;
@@ -624,7 +583,7 @@ static long long plan_family(struct render *r)
                 return -E2BIG;
         }
         m->inner = inner_len(r, m);
-        m->body = lab + field_len(m->inner) + (m->ts_ms ? 1 + varint_len((uint64_t)m->ts_ms) : 0);
+        m->body = lab + field_len(m->inner) + (m->ts_ms ? 1 + hk_pb_varint_len((uint64_t)m->ts_ms) : 0);
         total += field_len(m->body);
     }
     if (total > INT32_MAX) /* protobuf messages stay under 2 GiB */
@@ -646,7 +605,7 @@ static uint8_t *put_labels(const struct render *r, uint8_t *p, const struct metr
         uint32_t ln = lens[2 * k], lv = lens[2 * k + 1];
         k++;
         *p++ = TAG(1, WT_LEN);
-        p = put_varint(p, field_len(ln) + field_len(lv));
+        p = hk_pb_put_varint(p, field_len(ln) + field_len(lv));
         p = put_bytes(p, TAG(1, WT_LEN), s->labels[i].name, ln);
         p = put_bytes(p, TAG(2, WT_LEN), s->labels[i].value, lv);
     }
@@ -660,7 +619,7 @@ static uint8_t *put_inner(const struct render *r, uint8_t *p, const struct metri
     switch (f->type) {
     case HK_METRIC_COUNTER:
         *p++ = TAG(3, WT_LEN);
-        p = put_varint(p, m->inner);
+        p = hk_pb_put_varint(p, m->inner);
         if (m->value != NONE)
             p = put_double(p, TAG(1, WT_I64), ser(r, m->value)->value);
         if (m->created != NONE)
@@ -668,11 +627,11 @@ static uint8_t *put_inner(const struct render *r, uint8_t *p, const struct metri
         return p;
     case HK_METRIC_SUMMARY:
         *p++ = TAG(4, WT_LEN);
-        p = put_varint(p, m->inner);
+        p = hk_pb_put_varint(p, m->inner);
         if (m->count != NONE) {
             /* always a whole number here: plan_family turned other summaries into strays */
             *p++ = TAG(1, WT_VARINT);
-            p = put_varint(p, as_count(ser(r, m->count)->value, &c) ? c : 0);
+            p = hk_pb_put_varint(p, as_count(ser(r, m->count)->value, &c) ? c : 0);
         }
         if (m->sum != NONE)
             p = put_double(p, TAG(2, WT_I64), ser(r, m->sum)->value);
@@ -690,12 +649,12 @@ static uint8_t *put_inner(const struct render *r, uint8_t *p, const struct metri
     case HK_METRIC_HISTOGRAM: {
         /* Fields in number order, as protobuf encoders write them. */
         *p++ = TAG(7, WT_LEN);
-        p = put_varint(p, m->inner);
+        p = hk_pb_put_varint(p, m->inner);
         double count = m->count != NONE ? ser(r, m->count)->value : 0;
         bool int_count = m->count != NONE && as_count(count, &c);
         if (int_count) {
             *p++ = TAG(1, WT_VARINT);
-            p = put_varint(p, c);
+            p = hk_pb_put_varint(p, c);
         }
         if (m->sum != NONE)
             p = put_double(p, TAG(2, WT_I64), ser(r, m->sum)->value);
@@ -709,7 +668,7 @@ static uint8_t *put_inner(const struct render *r, uint8_t *p, const struct metri
             *p++ = (uint8_t)bucket_len(v); /* < 128 */
             if (int_bucket) {
                 *p++ = TAG(1, WT_VARINT);
-                p = put_varint(p, bc);
+                p = hk_pb_put_varint(p, bc);
             }
             p = put_double(p, TAG(2, WT_I64), r->sub[i]);
             if (!int_bucket) /* cumulative_count_float: a count no uint64 holds */
@@ -752,11 +711,11 @@ static int metric_type(enum hk_metric_type t)
 static int write_family(struct render *r, struct hk_buf *out, size_t total)
 {
     const struct hk_family *f = r->f;
-    int err = hk_buf_reserve(out, varint_len(total) + total);
+    int err = hk_buf_reserve(out, hk_pb_varint_len(total) + total);
     if (err < 0)
         return err;
     uint8_t *start = (uint8_t *)out->data + out->len, *p = start;
-    p = put_varint(p, total);
+    p = hk_pb_put_varint(p, total);
     uint8_t *body = p;
     p = put_bytes(p, TAG(1, WT_LEN), f->name, r->fname_len);
     if (f->help && *f->help)
@@ -766,7 +725,7 @@ static int write_family(struct render *r, struct hk_buf *out, size_t total)
     for (size_t k = 0; k < r->nm; k++) {
         const struct metric *m = &r->m[k];
         *p++ = TAG(4, WT_LEN);
-        p = put_varint(p, m->body);
+        p = hk_pb_put_varint(p, m->body);
         if (m->cached_off != SIZE_MAX) {
             /* an earlier family's bytes, before this family's start: no overlap */
             memcpy(p, out->data + m->cached_off, m->cached_len);
@@ -784,7 +743,7 @@ static int write_family(struct render *r, struct hk_buf *out, size_t total)
             p = put_inner(r, p, m);
         if (m->ts_ms) {
             *p++ = TAG(6, WT_VARINT);
-            p = put_varint(p, (uint64_t)m->ts_ms);
+            p = hk_pb_put_varint(p, (uint64_t)m->ts_ms);
         }
         if (f->type == HK_METRIC_HISTOGRAM)
             p = put_inner(r, p, m);
@@ -811,28 +770,28 @@ static int write_stray(struct render *r, uint32_t i, struct hk_buf *out)
         return -E2BIG;
     size_t nl = strlen(s->name);
     m.inner = 9;
-    m.body = lab + field_len(9) + (m.ts_ms ? 1 + varint_len((uint64_t)m.ts_ms) : 0);
+    m.body = lab + field_len(9) + (m.ts_ms ? 1 + hk_pb_varint_len((uint64_t)m.ts_ms) : 0);
     size_t total = field_len(nl) + 2 + field_len(m.body);
     if (total > INT32_MAX)
         return -E2BIG;
-    int err = hk_buf_reserve(out, varint_len(total) + total);
+    int err = hk_buf_reserve(out, hk_pb_varint_len(total) + total);
     if (err < 0)
         return err;
     uint8_t *start = (uint8_t *)out->data + out->len, *p = start;
-    p = put_varint(p, total);
+    p = hk_pb_put_varint(p, total);
     uint8_t *body = p;
     p = put_bytes(p, TAG(1, WT_LEN), s->name, nl);
     *p++ = TAG(3, WT_VARINT);
     *p++ = PT_UNTYPED;
     *p++ = TAG(4, WT_LEN);
-    p = put_varint(p, m.body);
+    p = hk_pb_put_varint(p, m.body);
     p = put_labels(r, p, &m);
     *p++ = TAG(5, WT_LEN);
     *p++ = 9;
     p = put_double(p, TAG(1, WT_I64), s->value);
     if (m.ts_ms) {
         *p++ = TAG(6, WT_VARINT);
-        p = put_varint(p, (uint64_t)m.ts_ms);
+        p = hk_pb_put_varint(p, (uint64_t)m.ts_ms);
     }
     r->nlens = saved;
     if ((size_t)(p - body) != total)

@@ -3,6 +3,7 @@
  * compression, and the durable queue's record format. The only file that includes generated
  * protobuf headers. */
 #include "exporter/rw_encode.h"
+#include "exporter/pb_wire.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -42,58 +43,11 @@ static Prometheus__MetricMetadata__MetricType v1_type(enum hk_metric_type t)
     }
 }
 
-/* Protocol-buffer wire primitives for the hand-written 1.0 encoder below. */
-static size_t varint_len(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-static uint8_t *put_varint(uint8_t *p, uint64_t v)
-{
-    while (v >= 0x80) {
-        *p++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *p++ = (uint8_t)v;
-    return p;
-}
-
-/* Label names and values are mostly a few bytes long: copied with fixed-size moves (two
- * overlapping ones cover any length in a range) instead of a libc call per string, which was
- * most of the encoder's time. Reads and writes stay within [s, s+len) and [p, p+len). */
-static inline uint8_t *copy_small(uint8_t *p, const char *s, uint32_t len)
-{
-    if (len >= 8 && len <= 16) {
-        uint64_t a, b;
-        memcpy(&a, s, 8);
-        memcpy(&b, s + len - 8, 8);
-        memcpy(p, &a, 8);
-        memcpy(p + len - 8, &b, 8);
-    } else if (len >= 4 && len < 8) {
-        uint32_t a, b;
-        memcpy(&a, s, 4);
-        memcpy(&b, s + len - 4, 4);
-        memcpy(p, &a, 4);
-        memcpy(p + len - 4, &b, 4);
-    } else if (len < 4) {
-        for (uint32_t i = 0; i < len; i++)
-            p[i] = (uint8_t)s[i];
-    } else {
-        memcpy(p, s, len);
-    }
-    return p + len;
-}
-
 static uint8_t *put_bytes(uint8_t *p, uint8_t tag, const char *s, uint32_t len)
 {
     *p++ = tag;
-    p = put_varint(p, len);
-    return copy_small(p, s, len);
+    p = hk_pb_put_varint(p, len);
+    return hk_pb_copy_small(p, s, len);
 }
 
 /* The name and value lengths of x's labels (2 per label): x->lens when the sample carries them,
@@ -162,13 +116,13 @@ int hk_rw_encode_v1(const struct hk_rw_sample *const *samples, size_t n, struct 
         size_t t = 0;
         for (uint32_t k = 0; k < x->nlabels; k++) {
             uint32_t nl = lp[2 * k], vl = lp[2 * k + 1];
-            size_t l = (nl ? 1 + varint_len(nl) + nl : 0) + (vl ? 1 + varint_len(vl) + vl : 0);
-            t += 1 + varint_len(l) + l;
+            size_t l = (nl ? 1 + hk_pb_varint_len(nl) + nl : 0) + (vl ? 1 + hk_pb_varint_len(vl) + vl : 0);
+            t += 1 + hk_pb_varint_len(l) + l;
         }
         /* A value that compares equal to 0 (so -0.0 too) is omitted, as protobuf-c does. */
-        size_t sl = (x->value != 0.0 ? 9 : 0) + (x->ts_ms ? 1 + varint_len((uint64_t)x->ts_ms) : 0);
-        t += 1 + varint_len(sl) + sl;
-        r = t > UINT32_MAX / 4 ? -E2BIG : hk_buf_reserve(out, 1 + varint_len(t) + t);
+        size_t sl = (x->value != 0.0 ? 9 : 0) + (x->ts_ms ? 1 + hk_pb_varint_len((uint64_t)x->ts_ms) : 0);
+        t += 1 + hk_pb_varint_len(sl) + sl;
+        r = t > UINT32_MAX / 4 ? -E2BIG : hk_buf_reserve(out, 1 + hk_pb_varint_len(t) + t);
         if (r < 0) {
             label_lens_free(lp, stack, x);
             out->len = start;
@@ -176,12 +130,12 @@ int hk_rw_encode_v1(const struct hk_rw_sample *const *samples, size_t n, struct 
         }
         uint8_t *p = (uint8_t *)out->data + out->len;
         *p++ = 0x0a; /* WriteRequest.timeseries = 1, LEN */
-        p = put_varint(p, t);
+        p = hk_pb_put_varint(p, t);
         for (uint32_t k = 0; k < x->nlabels; k++) {
             uint32_t nl = lp[2 * k], vl = lp[2 * k + 1];
-            size_t l = (nl ? 1 + varint_len(nl) + nl : 0) + (vl ? 1 + varint_len(vl) + vl : 0);
+            size_t l = (nl ? 1 + hk_pb_varint_len(nl) + nl : 0) + (vl ? 1 + hk_pb_varint_len(vl) + vl : 0);
             *p++ = 0x0a; /* TimeSeries.labels = 1, LEN */
-            p = put_varint(p, l);
+            p = hk_pb_put_varint(p, l);
             if (nl)
                 p = put_bytes(p, 0x0a, x->labels[k].name, nl); /* Label.name = 1 */
             if (vl)
@@ -191,7 +145,7 @@ int hk_rw_encode_v1(const struct hk_rw_sample *const *samples, size_t n, struct 
         uint64_t vbits;
         memcpy(&vbits, &x->value, sizeof(vbits)); /* the stale-NaN bits travel unchanged */
         *p++ = 0x12; /* TimeSeries.samples = 2, LEN */
-        p = put_varint(p, sl);
+        p = hk_pb_put_varint(p, sl);
         if (x->value != 0.0) {
             *p++ = 0x09; /* Sample.value = 1, I64 (little-endian double) */
             for (int b = 0; b < 8; b++)
@@ -199,7 +153,7 @@ int hk_rw_encode_v1(const struct hk_rw_sample *const *samples, size_t n, struct 
         }
         if (x->ts_ms) {
             *p++ = 0x10; /* Sample.timestamp = 2, VARINT (int64: two's complement) */
-            p = put_varint(p, (uint64_t)x->ts_ms);
+            p = hk_pb_put_varint(p, (uint64_t)x->ts_ms);
         }
         out->len = (size_t)(p - (uint8_t *)out->data);
     }
@@ -490,7 +444,7 @@ int hk_rw_record_encode(const struct hk_rw_sample *samples, size_t n, struct hk_
         for (uint32_t k = 0; k < 2 * s->nlabels; k++) {
             const char *str = k & 1 ? s->labels[k / 2].value : s->labels[k / 2].name;
             memcpy(p, &len[k], 4);
-            p = copy_small(p + 4, str, len[k]);
+            p = hk_pb_copy_small(p + 4, str, len[k]);
             *p++ = '\0';
         }
         label_lens_free(len, stack, s);
