@@ -52,9 +52,9 @@ struct metric {
     int64_t ts_ms;
     int64_t created_s; /* created timestamp, when created != NONE */
     int32_t created_ns;
-    size_t inner; /* size of the Counter / Gauge / Untyped / Summary / Histogram message */
-    size_t body;  /* size of the Metric message */
-    size_t cached_off; /* its label fields are a copy of out->data[cached_off..+cached_len], */
+    size_t inner;        /* size of the Counter / Gauge / Untyped / Summary / Histogram message */
+    size_t body;         /* size of the Metric message */
+    size_t cached_off;   /* its label fields are a copy of out->data[cached_off..+cached_len], */
     uint32_t cached_len; /* written for an earlier family; SIZE_MAX = written afresh */
 };
 
@@ -219,7 +219,8 @@ static bool created_ts(double v, int64_t *ret_s, int32_t *ret_ns)
 
 static size_t timestamp_len(int64_t s, int32_t ns)
 {
-    return (s ? 1 + hk_pb_varint_len((uint64_t)s) : 0) + (ns ? 1 + hk_pb_varint_len((uint64_t)(int64_t)ns) : 0);
+    return (s ? 1 + hk_pb_varint_len((uint64_t)s) : 0) +
+           (ns ? 1 + hk_pb_varint_len((uint64_t)(int64_t)ns) : 0);
 }
 
 static uint8_t *put_timestamp(uint8_t *p, uint8_t tag, int64_t s, int32_t ns)
@@ -417,8 +418,13 @@ static int add_metric(struct render *r, uint32_t first, uint32_t skip)
 {
     if (grow((void **)&r->m, &r->capm, r->nm + 1, sizeof(*r->m)))
         return -ENOMEM;
-    r->m[r->nm++] = (struct metric){.first = first, .rep = first, .skip = skip, .value = NONE,
-                                    .count = NONE, .sum = NONE, .created = NONE,
+    r->m[r->nm++] = (struct metric){.first = first,
+                                    .rep = first,
+                                    .skip = skip,
+                                    .value = NONE,
+                                    .count = NONE,
+                                    .sum = NONE,
+                                    .created = NONE,
                                     .cached_off = SIZE_MAX};
     return 0;
 }
@@ -458,9 +464,9 @@ static long long plan_family(struct render *r)
             bool same = cur && labels_eq_skip(ser(r, cur->rep), cur->skip, s, skip);
             /* A second _count/_sum/_created of one label set cannot come from the builder
              * (duplicates are dropped); if it did, it starts a new Metric. */
-            if (same && ((role == R_COUNT && cur->count != NONE) ||
-                         (role == R_SUM && cur->sum != NONE) ||
-                         (role == R_CREATED && cur->created != NONE)))
+            if (same &&
+                ((role == R_COUNT && cur->count != NONE) || (role == R_SUM && cur->sum != NONE) ||
+                 (role == R_CREATED && cur->created != NONE)))
                 same = false;
             if (!same) {
                 if (add_metric(r, i, skip) < 0)
@@ -568,9 +574,8 @@ static long long plan_family(struct render *r)
         }
         size_t lab;
         const struct hk_series *rep = ser(r, m->rep);
-        const struct lcache_entry *e = r->lcache && m->skip == NONE && rep->nlabels
-                                           ? lcache_slot(r, rep->labels)
-                                           : NULL;
+        const struct lcache_entry *e =
+            r->lcache && m->skip == NONE && rep->nlabels ? lcache_slot(r, rep->labels) : NULL;
         if (e && e->labels == rep->labels && e->nlabels == rep->nlabels) {
             m->cached_off = e->off;
             m->cached_len = e->len;
@@ -583,7 +588,8 @@ static long long plan_family(struct render *r)
                 return -E2BIG;
         }
         m->inner = inner_len(r, m);
-        m->body = lab + field_len(m->inner) + (m->ts_ms ? 1 + hk_pb_varint_len((uint64_t)m->ts_ms) : 0);
+        m->body =
+            lab + field_len(m->inner) + (m->ts_ms ? 1 + hk_pb_varint_len((uint64_t)m->ts_ms) : 0);
         total += field_len(m->body);
     }
     if (total > INT32_MAX) /* protobuf messages stay under 2 GiB */
@@ -735,8 +741,9 @@ static int write_family(struct render *r, struct hk_buf *out, size_t total)
             p = put_labels(r, p, m);
             const struct hk_series *rep = ser(r, m->rep);
             if (r->lcache && m->skip == NONE && rep->nlabels && (size_t)(p - lp) < UINT32_MAX)
-                *lcache_slot(r, rep->labels) = (struct lcache_entry){
-                    rep->labels, rep->nlabels, (uint32_t)(p - lp), (size_t)(lp - (uint8_t *)out->data)};
+                *lcache_slot(r, rep->labels) =
+                    (struct lcache_entry){rep->labels, rep->nlabels, (uint32_t)(p - lp),
+                                          (size_t)(lp - (uint8_t *)out->data)};
         }
         /* Fields in number order: the histogram (7) comes after timestamp_ms (6). */
         if (f->type != HK_METRIC_HISTOGRAM)
@@ -760,8 +767,15 @@ static int write_family(struct render *r, struct hk_buf *out, size_t total)
 static int write_stray(struct render *r, uint32_t i, struct hk_buf *out)
 {
     const struct hk_series *s = ser(r, i);
-    struct metric m = {.first = i, .n = 1, .rep = i, .skip = NONE, .value = i, .count = NONE,
-                       .sum = NONE, .created = NONE, .ts_ms = s->ts_ms};
+    struct metric m = {.first = i,
+                       .n = 1,
+                       .rep = i,
+                       .skip = NONE,
+                       .value = i,
+                       .count = NONE,
+                       .sum = NONE,
+                       .created = NONE,
+                       .ts_ms = s->ts_ms};
     size_t saved = r->nlens;
     size_t lab = plan_labels(r, &m);
     if (lab == SIZE_MAX - 1)

@@ -116,11 +116,13 @@ int hk_rw_encode_v1(const struct hk_rw_sample *const *samples, size_t n, struct 
         size_t t = 0;
         for (uint32_t k = 0; k < x->nlabels; k++) {
             uint32_t nl = lp[2 * k], vl = lp[2 * k + 1];
-            size_t l = (nl ? 1 + hk_pb_varint_len(nl) + nl : 0) + (vl ? 1 + hk_pb_varint_len(vl) + vl : 0);
+            size_t l =
+                (nl ? 1 + hk_pb_varint_len(nl) + nl : 0) + (vl ? 1 + hk_pb_varint_len(vl) + vl : 0);
             t += 1 + hk_pb_varint_len(l) + l;
         }
         /* A value that compares equal to 0 (so -0.0 too) is omitted, as protobuf-c does. */
-        size_t sl = (x->value != 0.0 ? 9 : 0) + (x->ts_ms ? 1 + hk_pb_varint_len((uint64_t)x->ts_ms) : 0);
+        size_t sl =
+            (x->value != 0.0 ? 9 : 0) + (x->ts_ms ? 1 + hk_pb_varint_len((uint64_t)x->ts_ms) : 0);
         t += 1 + hk_pb_varint_len(sl) + sl;
         r = t > UINT32_MAX / 4 ? -E2BIG : hk_buf_reserve(out, 1 + hk_pb_varint_len(t) + t);
         if (r < 0) {
@@ -133,7 +135,8 @@ int hk_rw_encode_v1(const struct hk_rw_sample *const *samples, size_t n, struct 
         p = hk_pb_put_varint(p, t);
         for (uint32_t k = 0; k < x->nlabels; k++) {
             uint32_t nl = lp[2 * k], vl = lp[2 * k + 1];
-            size_t l = (nl ? 1 + hk_pb_varint_len(nl) + nl : 0) + (vl ? 1 + hk_pb_varint_len(vl) + vl : 0);
+            size_t l =
+                (nl ? 1 + hk_pb_varint_len(nl) + nl : 0) + (vl ? 1 + hk_pb_varint_len(vl) + vl : 0);
             *p++ = 0x0a; /* TimeSeries.labels = 1, LEN */
             p = hk_pb_put_varint(p, l);
             if (nl)
@@ -144,7 +147,7 @@ int hk_rw_encode_v1(const struct hk_rw_sample *const *samples, size_t n, struct 
         label_lens_free(lp, stack, x);
         uint64_t vbits;
         memcpy(&vbits, &x->value, sizeof(vbits)); /* the stale-NaN bits travel unchanged */
-        *p++ = 0x12; /* TimeSeries.samples = 2, LEN */
+        *p++ = 0x12;                              /* TimeSeries.samples = 2, LEN */
         p = hk_pb_put_varint(p, sl);
         if (x->value != 0.0) {
             *p++ = 0x09; /* Sample.value = 1, I64 (little-endian double) */
