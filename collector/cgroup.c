@@ -30,7 +30,9 @@
  *   container_network_address_info (sandbox rows; collector/netaddr.c).
  * This file holds the collector ops, options, the node index and the walk; the reads are in
  * cgroup_stats.c, the names in cgroup_meta.c, the families and rows in cgroup_emit.c and the
- * hierarchies in cgroup_discover.c (shared state: cgroup_collector.h). */
+ * hierarchies in cgroup_discover.c (shared state: cgroup_collector.h).
+ * Over 800 lines because the collector ops, options, the walk and the row model stay together;
+ * reading, metadata, emitting and discovery are in cgroup_{stats,meta,emit,discover}.c. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

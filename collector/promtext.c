@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Prometheus text format 0.0.4 parser: validation pass that records samples, and on-demand
  * decoding of each recorded sample. Error messages follow the Go expfmt parser's wording so that
- * users see what node_exporter would have told them. */
+ * users see what node_exporter would have told them.
+ * Over 800 lines because one line-oriented parser (HELP, TYPE, samples, escapes, validation) whose
+ * hot loop must stay in one translation unit to inline. */
 #include "collector/promtext.h"
 
 #include <errno.h>

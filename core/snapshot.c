@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Snapshot builder, seal (sort + de-duplicate), reference counting and the lock-free registry. */
+/* Snapshot builder, seal (sort + de-duplicate), reference counting and the lock-free registry.
+ * Over 800 lines because builder, interning, seal and registry share the builder's private tables;
+ * splitting them would publish those internals. */
 #include "core/snapshot.h"
 
 #include <errno.h>

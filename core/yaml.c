@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* YAML tree builder on libyaml's event parser; keeps line/column for every node. Anchors and
- * aliases are rejected (configs do not need them, and they allow billion-laughs expansion). */
+ * aliases are rejected (configs do not need them, and they allow billion-laughs expansion).
+ * Over 800 lines because the event-to-tree builder, duplicate-key index, environment expansion,
+ * typed getters and flag overrides all work on the one node representation. */
 #include "core/yaml.h"
 
 #include "core/fsread.h"

@@ -14,7 +14,9 @@
  * longer than the header timeout is shut down (a reaper thread), and past the connection limit a
  * new connection evicts the oldest one that is not being answered, or is refused when all are;
  * each is counted and logged (rate-limited). Files read: the web config and the TLS files it
- * names. Families: hakari_http_*. */
+ * names. Families: hakari_http_*.
+ * Over 800 lines because the libmicrohttpd glue, per-session TLS credentials and their reload,
+ * connection tracking (header deadline, eviction) and the render cache share the server state. */
 #include "exporter/http.h"
 
 #include <arpa/inet.h>

@@ -10,7 +10,9 @@
  * positive_span (12) and positive_delta (13) next to the classic buckets: see the two places
  * marked NATIVE-HISTOGRAM HOOK below (size and write must change together). A classic-only
  * histogram must keep all of them unset: Prometheus 2.42 takes a Histogram for a native one when
- * zero_threshold, zero_count or any span/delta/count is non-zero. */
+ * zero_threshold, zero_count or any span/delta/count is non-zero.
+ * Over 800 lines because the size pass and the write pass of every message type must stay in step,
+ * so the encoder is kept in one place. */
 #include "exporter/protofmt.h"
 #include "exporter/pb_wire.h"
 

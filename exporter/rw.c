@@ -3,7 +3,9 @@
  * target labels + external labels (rw_targets.h) + write_relabel_configs → queue records of at
  * most max_samples_per_send samples → durable queue → sender. One thread per endpoint does all
  * of it, so the queue and the sender need no locks; the scheduler thread only takes a snapshot
- * reference and wakes it. */
+ * reference and wakes it.
+ * Over 800 lines because one endpoint pipeline (mailbox, diff, stale markers, queue appends,
+ * self-metrics) over one endpoint structure. */
 #include "exporter/rw.h"
 
 #include <errno.h>
