@@ -203,6 +203,8 @@ static bool logfmt_needs_quotes(const char *v)
 
 /* A logfmt value: bare when it can be, else quoted with \" \\ \n \t \r \xNN escapes; invalid
  * UTF-8 becomes U+FFFD, so a line is always valid UTF-8 and one line. */
+static bool put_quoted(struct line *l, const char *v, bool json);
+
 static bool put_logfmt_value(struct line *l, const char *v)
 {
     if (!logfmt_needs_quotes(v)) {
@@ -219,44 +221,13 @@ static bool put_logfmt_value(struct line *l, const char *v)
         }
         return true;
     }
-    if (!put(l, "\"", 1))
-        return false; /* nothing written */
-    for (const unsigned char *p = (const unsigned char *)v; *p;) {
-        char esc[8];
-        size_t n = 1;
-        bool ok;
-        if (*p == '"' || *p == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)*p;
-            ok = put(l, esc, 2);
-        } else if (*p == '\n') {
-            ok = put(l, "\\n", 2);
-        } else if (*p == '\t') {
-            ok = put(l, "\\t", 2);
-        } else if (*p == '\r') {
-            ok = put(l, "\\r", 2);
-        } else if (*p < 0x20 || *p == 0x7f) {
-            int w = snprintf(esc, sizeof(esc), "\\x%02x", *p);
-            ok = put(l, esc, (size_t)w);
-        } else if ((n = utf8_char(p)) == 0) {
-            n = 1;
-            ok = put(l, "\xEF\xBF\xBD", 3);
-        } else {
-            ok = put(l, (const char *)p, n);
-        }
-        if (!ok) {
-            put_closer(l, "...");
-            break;
-        }
-        p += n;
-    }
-    put_closer(l, "\"");
-    return true;
+    return put_quoted(l, v, false);
 }
 
-/* A JSON string (RFC 8259): \" \\ \n \t \r, other controls and DEL as \u00XX, invalid UTF-8 as
- * \ufffd, so every line parses as JSON whatever bytes a file name or a receiver's body holds. */
-static bool put_json_string(struct line *l, const char *v)
+/* A quoted string: \" \\ \n \t \r; other controls and DEL as \u00XX (JSON, RFC 8259) or \xXX
+ * (logfmt); invalid UTF-8 as \ufffd (JSON) or U+FFFD itself (logfmt). So every line is valid
+ * UTF-8, and a JSON line parses whatever bytes a file name or a receiver's body holds. */
+static bool put_quoted(struct line *l, const char *v, bool json)
 {
     if (!put(l, "\"", 1))
         return false; /* nothing written */
@@ -275,11 +246,11 @@ static bool put_json_string(struct line *l, const char *v)
         } else if (*p == '\r') {
             ok = put(l, "\\r", 2);
         } else if (*p < 0x20 || *p == 0x7f) {
-            int w = snprintf(esc, sizeof(esc), "\\u%04x", *p);
+            int w = snprintf(esc, sizeof(esc), json ? "\\u%04x" : "\\x%02x", *p);
             ok = put(l, esc, (size_t)w);
         } else if ((n = utf8_char(p)) == 0) {
             n = 1;
-            ok = put(l, "\\ufffd", 6);
+            ok = json ? put(l, "\\ufffd", 6) : put(l, "\xEF\xBF\xBD", 3);
         } else {
             ok = put(l, (const char *)p, n);
         }
@@ -291,6 +262,11 @@ static bool put_json_string(struct line *l, const char *v)
     }
     put_closer(l, "\"");
     return true;
+}
+
+static bool put_json(struct line *l, const char *v)
+{
+    return put_quoted(l, v, true);
 }
 
 /* One key/value field; a field whose key or value does not start to fit is left out whole. */
@@ -299,10 +275,10 @@ static void put_field(struct line *l, bool json, const char *k, const char *v)
     if (l->cut)
         return;
     size_t mark = l->len;
-    bool ok = json ? put(l, ",", 1) && put_json_string(l, k) && !l->cut && put(l, ":", 1)
+    bool ok = json ? put(l, ",", 1) && put_json(l, k) && !l->cut && put(l, ":", 1)
                    : put(l, " ", 1) && puts_(l, k) && put(l, "=", 1);
     if (ok)
-        ok = json ? put_json_string(l, v ? v : "") : put_logfmt_value(l, v ? v : "");
+        ok = json ? put_json(l, v ? v : "") : put_logfmt_value(l, v ? v : "");
     if (!ok) {
         l->len = mark;
         l->cut = true;
@@ -327,11 +303,11 @@ static void write_linev(enum hk_log_level level, uint64_t suppressed, const char
 
     if (json) {
         puts_(&l, "{\"ts\":");
-        put_json_string(&l, ts);
+        put_json(&l, ts);
         puts_(&l, ",\"level\":");
-        put_json_string(&l, level_names[level]);
+        put_json(&l, level_names[level]);
         puts_(&l, ",\"msg\":");
-        put_json_string(&l, msg);
+        put_json(&l, msg);
     } else {
         puts_(&l, "ts=");
         puts_(&l, ts);
