@@ -25,6 +25,8 @@ $(O)/gen/bpf/%.bpf.o: bpf/%.bpf.c bpf/%.h bpf/hk_bpf.h bpf/hk_common.h bpf/arch/
 	@echo "  BPF     $<"
 	$(Q)$(BPF_CLANG) $(BPF_CFLAGS) -c -o $@ $<
 
+# The objects are kept (tests/integration/cross_arm64.sh reads their BTF).
+.SECONDARY: $(patsubst %,$(O)/gen/bpf/%.bpf.o,$(BPF_PROBES))
 $(O)/gen/bpf/%.skel.h: $(O)/gen/bpf/%.bpf.o
 	@echo "  SKEL    $@"
 	$(Q)$(BPFTOOL) gen skeleton $< name hk_$* > $@.tmp && mv $@.tmp $@

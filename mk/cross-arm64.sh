@@ -50,16 +50,20 @@ fetch() {
         echo "  APT     arm64 index (private state in $D)"
         apt-get "${APT[@]}" update >"$D/update.log" 2>&1 || { cat "$D/update.log" >&2; exit 1; }
     fi
+    # Resolved already against this index by this script: nothing to do.
+    if [ -s "$XO/debs.want" ] && [ -z "$(find "$D/lists" "$0" -newer "$XO/debs.want" -print -quit)" ]; then
+        return
+    fi
     # Resolve against an empty status: every dependency of the -dev packages, pinned versions.
     local plan
     plan=$(apt-get "${APT[@]}" -s install --no-install-recommends "${PKGS[@]}" 2>&1) ||
         { echo "$plan" >&2; exit 1; }
-    sed -n 's/^Inst \([^ ]*\) (\([^ ]*\) .*/\1=\2/p' <<<"$plan" | sort >"$XO/debs.want"
-    [ -s "$XO/debs.want" ] || { echo "cross-arm64: apt resolved nothing:" >&2; echo "$plan" >&2; exit 1; }
+    sed -n 's/^Inst \([^ ]*\) (\([^ ]*\) .*/\1=\2/p' <<<"$plan" | sort >"$XO/debs.want.tmp"
+    [ -s "$XO/debs.want.tmp" ] || { echo "cross-arm64: apt resolved nothing:" >&2; echo "$plan" >&2; exit 1; }
     local missing=() pv
     while read -r pv; do
         [ -e "$XO/debs/$(debname "$pv")" ] || missing+=("$pv")
-    done <"$XO/debs.want"
+    done <"$XO/debs.want.tmp"
     if [ ${#missing[@]} -gt 0 ]; then
         echo "  APT     download ${#missing[@]} arm64 packages into $XO/debs"
         (cd "$XO/debs" && apt-get "${APT[@]}" download "${missing[@]}" >"$D/download.log" 2>&1) ||
@@ -68,6 +72,7 @@ fetch() {
             [ -e "$XO/debs/$(debname "$pv")" ] || { echo "cross-arm64: $pv not downloaded ($(debname "$pv"))" >&2; exit 1; }
         done
     fi
+    mv "$XO/debs.want.tmp" "$XO/debs.want"
 }
 
 debname() { # pkg=version → the file name apt-get download writes (epoch colon as %3a)

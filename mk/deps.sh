@@ -9,7 +9,7 @@ goal=${1:?usage: deps.sh run|test|bench|fuzz|cross}
 lists=(packages-build.txt)
 case "$goal" in
 run) ;;
-test) lists+=(packages-test.txt) ;;
+test) lists+=(packages-test.txt packages-cross.txt) ;; # cross: tests/integration/cross_arm64.sh
 bench) lists+=(packages-test.txt packages-bench.txt) ;;
 fuzz) lists+=(packages-test.txt packages-fuzz.txt) ;;
 cross) lists+=(packages-cross.txt) ;;
