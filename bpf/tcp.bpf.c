@@ -252,7 +252,9 @@ struct trace_event_raw_tcp_event_sk_skb___hk {
 SEC("tracepoint/tcp/tcp_retransmit_skb")
 int tp_retransmit(void *ctx)
 {
+    const struct trace_event_raw_tcp_retransmit_skb___hk *rec = ctx;
+    const struct trace_event_raw_tcp_event_sk_skb___hk *old = ctx;
     if (bpf_core_type_exists(struct trace_event_raw_tcp_retransmit_skb___hk))
-        return on_retransmit(((struct trace_event_raw_tcp_retransmit_skb___hk *)ctx)->skaddr, false);
-    return on_retransmit(((struct trace_event_raw_tcp_event_sk_skb___hk *)ctx)->skaddr, false);
+        return on_retransmit(rec->skaddr, false);
+    return on_retransmit(old->skaddr, false);
 }

@@ -258,8 +258,8 @@ static int open_in_root_compat(int root_fd, const char *path)
             return -ENAMETOOLONG;
         ssize_t n = readlinkat(root_fd, cand, target, sizeof(target) - 1);
         if (n < 0) {
-            if (errno != EINVAL)
-                return -errno; /* ENOENT included */
+            if (errno != EINVAL) /* ENOENT included */
+                return -errno;
             memcpy(cur, cand, sizeof(cur)); /* not a symlink */
             memmove(rest, next, strlen(next) + 1);
             continue;
