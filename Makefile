@@ -4,6 +4,8 @@
 #   make run        install missing runtime packages, build, run on this host (:9810)
 #   make test       install test packages, run every test suite (unit under ASan+UBSan)
 #   make bench | fuzz | clean
+#   make cross-arm64   build-arm64/hakari for arm64 (mk/cross-arm64.sh); make check-arm64 also
+#                      runs the unit tests under qemu-aarch64
 # Variables: O=<dir> (build dir), V=1 (show commands), BPF=0 (build without clang/bpftool),
 # WERROR=1 (warnings are errors; CI sets it).
 
@@ -64,7 +66,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
 
 .PHONY: all run test unit check-asan golden integration bench fuzz clean deps-run deps-test \
-        deps-bench deps-fuzz format
+        deps-bench deps-fuzz deps-cross cross-arm64 check-arm64 format
 .DEFAULT_GOAL := all
 
 all: $(O)/hakari
@@ -110,6 +112,15 @@ deps-bench:
 	$(Q)./mk/deps.sh bench
 deps-fuzz:
 	$(Q)./mk/deps.sh fuzz
+deps-cross:
+	$(Q)./mk/deps.sh cross
+
+# ---- arm64 on an amd64 Debian host: cross compiler and qemu-user from apt, the arm64 libraries
+# unpacked into build-arm64/sysroot (nothing arm64 is installed); see mk/cross-arm64.sh ----
+cross-arm64: deps-run deps-cross
+	$(Q)WERROR=$(WERROR) ./mk/cross-arm64.sh build
+check-arm64: deps-run deps-cross
+	$(Q)WERROR=$(WERROR) ./mk/cross-arm64.sh check
 
 RUN_ARGS ?= --web.listen-address=:9810
 run: deps-run
@@ -139,4 +150,4 @@ format:
 clean:
 	rm -rf $(O)
 
--include $(shell find $(O) -name '*.d' 2>/dev/null)
+-include $(shell find $(O) -name '*.d' -type f 2>/dev/null)

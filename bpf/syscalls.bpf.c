@@ -100,6 +100,15 @@ static __always_inline int on_exit(long nr, long ret, bool btf)
     return 0;
 }
 
+/* The syscall number at sys_exit: pt_regs keeps it in orig_ax on x86, in syscallno on arm64. */
+#if defined(__TARGET_ARCH_x86)
+#define HK_REGS_SYSCALL_NR orig_ax
+#elif defined(__TARGET_ARCH_arm64)
+#define HK_REGS_SYSCALL_NR syscallno
+#else
+#error "syscalls.bpf.c: name the syscall-number field of struct pt_regs for this architecture"
+#endif
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(btf_enter, struct pt_regs *regs, long nr)
 {
@@ -109,7 +118,7 @@ int BPF_PROG(btf_enter, struct pt_regs *regs, long nr)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(btf_exit, struct pt_regs *regs, long ret)
 {
-    return on_exit(regs->orig_ax, ret, true);
+    return on_exit(regs->HK_REGS_SYSCALL_NR, ret, true);
 }
 
 SEC("raw_tp/sys_enter")
@@ -121,5 +130,5 @@ int BPF_PROG(raw_enter, struct pt_regs *regs, long nr)
 SEC("raw_tp/sys_exit")
 int BPF_PROG(raw_exit, struct pt_regs *regs, long ret)
 {
-    return on_exit(BPF_CORE_READ(regs, orig_ax), ret, false);
+    return on_exit(BPF_CORE_READ(regs, HK_REGS_SYSCALL_NR), ret, false);
 }

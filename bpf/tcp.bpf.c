@@ -238,8 +238,23 @@ int tp_state(struct trace_event_raw_inet_sock_set_state *ctx)
     return on_state(ctx->skaddr, ctx->oldstate, ctx->newstate, false);
 }
 
+/* The tracepoint's record is its own struct since Linux 6.10 (it gained `err`); before, the
+ * event shared tcp_event_sk_skb's. Both start alike, but CO-RE matches the record by name, so
+ * each is declared here by its own name and the one the running kernel has is read (a header
+ * from either era then builds: the arm64 vmlinux.h is 6.1's, the x86 one 6.18's). */
+struct trace_event_raw_tcp_retransmit_skb___hk {
+    const void *skaddr;
+} __attribute__((preserve_access_index));
+struct trace_event_raw_tcp_event_sk_skb___hk {
+    const void *skaddr;
+} __attribute__((preserve_access_index));
+
 SEC("tracepoint/tcp/tcp_retransmit_skb")
-int tp_retransmit(struct trace_event_raw_tcp_retransmit_skb *ctx)
+int tp_retransmit(void *ctx)
 {
-    return on_retransmit(ctx->skaddr, false);
+    const struct trace_event_raw_tcp_retransmit_skb___hk *rec = ctx;
+    const struct trace_event_raw_tcp_event_sk_skb___hk *old = ctx;
+    if (bpf_core_type_exists(struct trace_event_raw_tcp_retransmit_skb___hk))
+        return on_retransmit(rec->skaddr, false);
+    return on_retransmit(old->skaddr, false);
 }

@@ -10,7 +10,9 @@
  * (SUPPORT_END, when present). */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -224,12 +226,63 @@ struct os_state {
 
 static const char *const os_files[] = {"etc/os-release", "usr/lib/os-release"};
 
+/* Without openat2 (kernels before 5.6, qemu-user): path resolved one component at a time with
+ * readlinkat, so that symlinks — absolute ones too, and ".." — stay inside root_fd's tree as
+ * with RESOLVE_IN_ROOT (not race-free against a concurrent rename, as the kernel's is). */
+static int open_in_root_compat(int root_fd, const char *path)
+{
+    char cur[PATH_MAX] = "", rest[PATH_MAX], cand[PATH_MAX], target[PATH_MAX];
+    if (snprintf(rest, sizeof(rest), "%s", path) >= (int)sizeof(rest))
+        return -ENAMETOOLONG;
+    int links = 0;
+    for (;;) {
+        char *p = rest;
+        while (*p == '/')
+            p++;
+        if (!*p)
+            break;
+        size_t len = strcspn(p, "/");
+        char *next = p + len;
+        if (len == 1 && p[0] == '.') {
+            memmove(rest, next, strlen(next) + 1);
+            continue;
+        }
+        if (len == 2 && p[0] == '.' && p[1] == '.') { /* never above the root */
+            char *slash = strrchr(cur, '/');
+            *(slash ? slash : cur) = '\0';
+            memmove(rest, next, strlen(next) + 1);
+            continue;
+        }
+        if (snprintf(cand, sizeof(cand), "%s%s%.*s", cur, *cur ? "/" : "", (int)len, p) >=
+            (int)sizeof(cand))
+            return -ENAMETOOLONG;
+        ssize_t n = readlinkat(root_fd, cand, target, sizeof(target) - 1);
+        if (n < 0) {
+            if (errno != EINVAL) /* ENOENT included */
+                return -errno;
+            memcpy(cur, cand, sizeof(cur)); /* not a symlink */
+            memmove(rest, next, strlen(next) + 1);
+            continue;
+        }
+        if (++links > 40)
+            return -ELOOP;
+        target[n] = '\0';
+        if (target[0] == '/')
+            cur[0] = '\0'; /* absolute: from the root */
+        if (snprintf(cand, sizeof(cand), "%s%s", target, next) >= (int)sizeof(cand))
+            return -ENAMETOOLONG;
+        memcpy(rest, cand, sizeof(rest));
+    }
+    int fd = openat(root_fd, *cur ? cur : ".", O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+    return fd < 0 ? -errno : fd;
+}
+
 static int open_in_root(int root_fd, const char *path)
 {
     struct open_how how = {.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY, .resolve = RESOLVE_IN_ROOT};
     int fd = (int)syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
-    if (fd < 0 && errno == ENOSYS) /* kernels before 5.6 */
-        fd = openat(root_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0 && errno == ENOSYS)
+        return open_in_root_compat(root_fd, path);
     return fd < 0 ? -errno : fd;
 }
 

@@ -76,16 +76,50 @@ __attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const uin
         c32 = __builtin_ia32_crc32qi(c32, *p++);
     return ~c32;
 }
+#define HK_CRC_HW 1
+static bool hw_present(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("sse4.2");
+}
+#elif defined(__aarch64__)
+/* ARMv8's optional CRC32 extension (on every arm64 server core) has CRC32C instructions;
+ * the kernel reports it in AT_HWCAP. */
+#include <arm_acle.h>
+#include <sys/auxv.h>
+#ifndef HWCAP_CRC32
+#define HWCAP_CRC32 (1 << 7)
+#endif
+__attribute__((target("+crc"))) static uint32_t crc_hw(uint32_t crc, const uint8_t *p, size_t len)
+{
+    uint32_t c = ~crc;
+    while (len >= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        c = __crc32cd(c, v);
+        p += 8;
+        len -= 8;
+    }
+    while (len--)
+        c = __crc32cb(c, *p++);
+    return ~c;
+}
+#define HK_CRC_HW 1
+static bool hw_present(void)
+{
+    return (getauxval(AT_HWCAP) & HWCAP_CRC32) != 0;
+}
 #endif
 
+#ifdef HK_CRC_HW
 static bool use_hw;
+#endif
 
 static void crc_setup(void)
 {
     crc_init();
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    use_hw = __builtin_cpu_supports("sse4.2");
+#ifdef HK_CRC_HW
+    use_hw = hw_present();
 #endif
 }
 
@@ -94,7 +128,7 @@ uint32_t hk_crc32c(uint32_t crc, const void *data, size_t len)
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, crc_setup);
     const uint8_t *p = data;
-#if defined(__x86_64__)
+#ifdef HK_CRC_HW
     if (use_hw)
         return crc_hw(crc, p, len);
 #endif

@@ -7,18 +7,26 @@ BPF_PROBES := sched proc oom tcp blk syscalls
 ifeq ($(BPF),1)
 BPF_CLANG ?= clang
 BPFTOOL ?= bpftool
-BPF_ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
-BPF_CFLAGS := -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -g -O2 -Wall -Wno-unused-function -Ibpf
+# The target's architecture, from the C compiler (a cross compiler gives its own: `make
+# cross-arm64`), selects bpf/arch/<arch>/vmlinux.h and __TARGET_ARCH_<arch> (pt_regs layout).
+BPF_ARCH ?= $(shell $(CC) -dumpmachine | sed -e 's/-.*//' -e 's/^x86_64$$/x86/' -e 's/^aarch64$$/arm64/')
+ifeq ($(wildcard bpf/arch/$(BPF_ARCH)/vmlinux.h),)
+$(error no bpf/arch/$(BPF_ARCH)/vmlinux.h for this target ($(CC) -dumpmachine); build with BPF=0 or add the header (bpf/README.md))
+endif
+BPF_CFLAGS := -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -g -O2 -Wall -Wno-unused-function \
+              -Ibpf/arch/$(BPF_ARCH) -Ibpf
 
 PKGS += libbpf
 BIN_LIBS += $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
 GEN_HDRS += $(patsubst %,$(O)/gen/bpf/%.skel.h,$(BPF_PROBES))
 
-$(O)/gen/bpf/%.bpf.o: bpf/%.bpf.c bpf/%.h bpf/hk_bpf.h bpf/hk_common.h bpf/vmlinux.h
+$(O)/gen/bpf/%.bpf.o: bpf/%.bpf.c bpf/%.h bpf/hk_bpf.h bpf/hk_common.h bpf/arch/$(BPF_ARCH)/vmlinux.h
 	@mkdir -p $(@D)
 	@echo "  BPF     $<"
 	$(Q)$(BPF_CLANG) $(BPF_CFLAGS) -c -o $@ $<
 
+# The objects are kept (tests/integration/cross_arm64.sh reads their BTF).
+.SECONDARY: $(patsubst %,$(O)/gen/bpf/%.bpf.o,$(BPF_PROBES))
 $(O)/gen/bpf/%.skel.h: $(O)/gen/bpf/%.bpf.o
 	@echo "  SKEL    $@"
 	$(Q)$(BPFTOOL) gen skeleton $< name hk_$* > $@.tmp && mv $@.tmp $@

@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Installs the Debian packages a make goal needs, skipping those already installed.
-# Usage: mk/deps.sh run|test|bench|fuzz   (package lists: mk/packages-<goal>.txt; test, bench and
-# fuzz include run's). Needs root (or sudo) only when something is missing.
+# Usage: mk/deps.sh run|test|bench|fuzz|cross   (package lists: mk/packages-<goal>.txt; test, bench,
+# fuzz and cross include run's). Needs root (or sudo) only when something is missing.
 set -euo pipefail
 cd "$(dirname "$0")"
-goal=${1:?usage: deps.sh run|test|bench|fuzz}
+goal=${1:?usage: deps.sh run|test|bench|fuzz|cross}
 lists=(packages-build.txt)
 case "$goal" in
 run) ;;
-test) lists+=(packages-test.txt) ;;
+test) lists+=(packages-test.txt packages-cross.txt) ;; # cross: tests/integration/cross_arm64.sh
 bench) lists+=(packages-test.txt packages-bench.txt) ;;
 fuzz) lists+=(packages-test.txt packages-fuzz.txt) ;;
+cross) lists+=(packages-cross.txt) ;;
 *) echo "deps.sh: unknown goal $goal" >&2; exit 2 ;;
 esac
 want=$(cat "${lists[@]}" 2>/dev/null | sed 's/#.*//' | tr -s ' \t' '\n' | sed '/^$/d' | sort -u)

@@ -21,7 +21,9 @@ rootfs: $(O)/hakari
 	rm -rf $(O)/rootfs
 	./deploy/mkrootfs.sh $(O)/hakari $(O)/rootfs
 
+# PLATFORM=linux/arm64 (or a list, with docker buildx) builds for other platforms: deploy/Dockerfile.
+IMAGE_PLATFORM = $(if $(PLATFORM),--platform $(PLATFORM))
 image:
-	@if command -v docker >/dev/null 2>&1; then docker build -f deploy/Dockerfile -t hakari:$(VERSION) .; \
-	elif command -v podman >/dev/null 2>&1; then podman build -f deploy/Dockerfile -t hakari:$(VERSION) .; \
+	@if command -v docker >/dev/null 2>&1; then docker build $(IMAGE_PLATFORM) -f deploy/Dockerfile -t hakari:$(VERSION) .; \
+	elif command -v podman >/dev/null 2>&1; then podman build $(IMAGE_PLATFORM) -f deploy/Dockerfile -t hakari:$(VERSION) .; \
 	else echo "make image: neither docker nor podman is installed" >&2; exit 1; fi

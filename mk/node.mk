@@ -17,7 +17,7 @@ $(O)/fuzz/fuzz_node_parsers: $(NODE_FUZZ_SRCS) collector/node_parsers.h
 FUZZ_STEPS += $(O)/fuzz/fuzz_node_parsers
 
 # In-process benchmark of the node collectors (bench/node_collectors.sh runs it).
-$(O)/bench/bench_node: bench/bench_node.c $(LIB_OBJS)
+$(O)/bench/bench_node: bench/bench_node.c $$(LIB_OBJS)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(BIN_LIBS) $(PKG_LIBS) \

@@ -5,7 +5,8 @@
 # `make torture` tries every allocation of every scenario.
 TORTURE_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup
 
-$(O)/tests/test_torture: tests/unit/torture.c $(ASAN_OBJS)
+# ASAN_OBJS is defined after mk/*.mk are included: expanded at the second phase (mk/bpf.mk).
+$(O)/tests/test_torture: tests/unit/torture.c $$(ASAN_OBJS)
 	@mkdir -p $(@D)
 	@echo "  TEST/LD $@"
 	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -O1 $(SAN_FLAGS) -Wno-missing-prototypes \

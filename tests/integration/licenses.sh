@@ -5,7 +5,7 @@
 # the eBPF programs under bpf/, which are GPL-2.0-only OR BSD-2-Clause (the kernel wants a
 # GPL-compatible licence for the helpers they call) and declare "Dual BSD/GPL" to the kernel.
 # Copies of other projects' files (fixtures, kube-prometheus' manifests) and the generated
-# bpf/vmlinux.h keep their own terms and are not checked.
+# bpf/arch/*/vmlinux.h keep their own terms and are not checked.
 source "$(dirname "$0")/../lib.sh"
 cd "$TOP"
 head -3 LICENSE | grep -q 'Apache License' && grep -q 'Version 2.0, January 2004' LICENSE ||
@@ -13,7 +13,7 @@ head -3 LICENSE | grep -q 'Apache License' && grep -q 'Version 2.0, January 2004
 bad=0 n=0
 while IFS= read -r f; do
     case "$f" in
-    tests/fixtures/* | tests/golden/* | tests/fuzz/corpus/* | tests/fuzz/seeds/* | promql-tests/kube-prometheus/* | bpf/vmlinux*.h) continue ;;
+    tests/fixtures/* | tests/golden/* | tests/fuzz/corpus/* | tests/fuzz/seeds/* | promql-tests/kube-prometheus/* | bpf/arch/*/vmlinux.h) continue ;;
     *.c | *.h | *.proto | *.sh | *.py | *.mk | Makefile | .ci/run) ;;
     *) continue ;;
     esac
