@@ -38,6 +38,7 @@ struct endpoint {
     struct hk_relabel_rules *rules;
     struct hk_relabel_result rres;
     struct hk_rw_lcache *lcache; /* the rules' results per series; NULL without rules */
+    atomic_uint_fast64_t lc_hits, lc_misses, lc_series; /* its stats, for the self-metrics */
     struct hk_rw_queue *q;
     struct hk_rw_sender *snd;
     struct hk_rw_stats st;
@@ -286,8 +287,14 @@ static void ingest_end(struct endpoint *ep)
     int r = ep->ingest_err;
     if (r >= 0)
         r = flush_chunk(ep);
-    if (ep->lcache) /* after the last chunk: its labels may point into the cache */
+    if (ep->lcache) { /* after the last chunk: its labels may point into the cache */
+        struct hk_rw_lcache_stats ls;
         hk_rw_lcache_cycle_end(ep->lcache);
+        hk_rw_lcache_get_stats(ep->lcache, &ls);
+        atomic_store(&ep->lc_hits, ls.hits);
+        atomic_store(&ep->lc_misses, ls.misses);
+        atomic_store(&ep->lc_series, ls.entries);
+    }
     if (r >= 0 && ep->cfg.queue.fsync == HK_RW_FSYNC_BATCH && (r = hk_rw_queue_sync(ep->q)) < 0)
         hk_log_error("remote-write: cannot fsync the queue", "remote_name", ep->cfg.name, "err",
                      strerror(-r));
@@ -794,6 +801,17 @@ RW_DESC(d_fallback, "hakari_remote_storage_protocol_fallbacks_total",
         HK_METRIC_COUNTER, "");
 RW_DESC(d_meta, "hakari_remote_storage_metadata_requests_total",
         "Metadata-only (1.0) requests the receiver accepted.", HK_METRIC_COUNTER, "");
+RW_DESC(d_lc_hits, "hakari_remote_storage_relabel_cache_hits_total",
+        "Series whose write_relabel_configs outcome came from the relabel cache (only endpoints "
+        "with write_relabel_configs).",
+        HK_METRIC_COUNTER, "");
+RW_DESC(d_lc_misses, "hakari_remote_storage_relabel_cache_misses_total",
+        "Series the write_relabel_configs were applied to because the relabel cache had no "
+        "outcome for them (new series).",
+        HK_METRIC_COUNTER, "");
+RW_DESC(d_lc_series, "hakari_remote_storage_relabel_cache_series",
+        "Series in the relabel cache after the last snapshot (those of the snapshot).",
+        HK_METRIC_GAUGE, "");
 RW_DESC(d_dur, "hakari_remote_storage_sent_batch_duration_seconds",
         "Duration of remote-write requests, retries counted separately.", HK_METRIC_HISTOGRAM,
         "seconds");
@@ -835,6 +853,11 @@ void hk_rw_self_metrics(struct hk_builder *b, void *arg)
         hk_emit(b, &d_split, v, (double)atomic_load(&st->requests_split));
         hk_emit(b, &d_fallback, v, (double)atomic_load(&st->fallbacks_v1));
         hk_emit(b, &d_meta, v, (double)atomic_load(&st->metadata_sent));
+        if (ep->lcache) {
+            hk_emit(b, &d_lc_hits, v, (double)atomic_load(&ep->lc_hits));
+            hk_emit(b, &d_lc_misses, v, (double)atomic_load(&ep->lc_misses));
+            hk_emit(b, &d_lc_series, v, (double)atomic_load(&ep->lc_series));
+        }
         uint64_t cum[HK_RW_DURATION_BUCKETS], acc = 0;
         for (int k = 0; k < HK_RW_DURATION_BUCKETS; k++) {
             acc += atomic_load(&st->duration_buckets[k]);
