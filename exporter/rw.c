@@ -802,8 +802,8 @@ RW_DESC(d_fallback, "hakari_remote_storage_protocol_fallbacks_total",
 RW_DESC(d_meta, "hakari_remote_storage_metadata_requests_total",
         "Metadata-only (1.0) requests the receiver accepted.", HK_METRIC_COUNTER, "");
 RW_DESC(d_lc_hits, "hakari_remote_storage_relabel_cache_hits_total",
-        "Series whose write_relabel_configs outcome came from the relabel cache (only endpoints "
-        "with write_relabel_configs).",
+        "Series whose write_relabel_configs outcome came from the relabel cache (0 without "
+        "write_relabel_configs).",
         HK_METRIC_COUNTER, "");
 RW_DESC(d_lc_misses, "hakari_remote_storage_relabel_cache_misses_total",
         "Series the write_relabel_configs were applied to because the relabel cache had no "
@@ -853,11 +853,10 @@ void hk_rw_self_metrics(struct hk_builder *b, void *arg)
         hk_emit(b, &d_split, v, (double)atomic_load(&st->requests_split));
         hk_emit(b, &d_fallback, v, (double)atomic_load(&st->fallbacks_v1));
         hk_emit(b, &d_meta, v, (double)atomic_load(&st->metadata_sent));
-        if (ep->lcache) {
-            hk_emit(b, &d_lc_hits, v, (double)atomic_load(&ep->lc_hits));
-            hk_emit(b, &d_lc_misses, v, (double)atomic_load(&ep->lc_misses));
-            hk_emit(b, &d_lc_series, v, (double)atomic_load(&ep->lc_series));
-        }
+        /* Zero without write_relabel_configs (no cache), so the families do not depend on them. */
+        hk_emit(b, &d_lc_hits, v, (double)atomic_load(&ep->lc_hits));
+        hk_emit(b, &d_lc_misses, v, (double)atomic_load(&ep->lc_misses));
+        hk_emit(b, &d_lc_series, v, (double)atomic_load(&ep->lc_series));
         uint64_t cum[HK_RW_DURATION_BUCKETS], acc = 0;
         for (int k = 0; k < HK_RW_DURATION_BUCKETS; k++) {
             acc += atomic_load(&st->duration_buckets[k]);
