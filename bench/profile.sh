@@ -11,7 +11,10 @@
 # Each prints the user/kernel split, the split by thread, kernel time by entry (system call or
 # page fault), and the top PROF_TOP functions by self time and with children (bench/perf_summary.py).
 # PROF_ONLY=collection|rw runs one of them; PROF_KEEP=DIR keeps perf.data files there (for
-# `perf report -i`). Not a test; needs root or kernel.perf_event_paranoid <= 1.
+# `perf report -i`); PROF_RELABEL=1 gives the rw workload three write_relabel_configs (a
+# replace, a drop, a labeldrop; what the relabel cache saves shows there). HAKARI=binary profiles
+# another build (e.g. main's, for a before/after). Not a test; needs root or
+# kernel.perf_event_paranoid <= 1.
 # bench-timeout: 600
 source "$(dirname "$0")/../tests/lib.sh"
 command -v perf >/dev/null || skip "perf not installed (linux-perf; make deps-bench)"
@@ -69,6 +72,12 @@ remote_write:
     queue_config:
       disk_path: $TMP/queue
 YML
+    [ "${PROF_RELABEL:-0}" = 1 ] && cat >>"$TMP/hakari.yml" <<'YML'
+    write_relabel_configs:
+      - {source_labels: [__name__], regex: 'synth_(.*)', target_label: family, replacement: '${1}'}
+      - {source_labels: [__name__], regex: 'synth_metric_09.*', action: drop}
+      - {action: labeldrop, regex: 'unused_.*'}
+YML
     aport=$(free_port)
     bg hakari "$HAKARI" --config.file="$TMP/hakari.yml" --web.listen-address="127.0.0.1:$aport" \
         --collector.textfile.directory="$SYNTH_DIR" "${NOCOLL[@]}"
@@ -84,5 +93,5 @@ YML
     hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$hpid/status")
     awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v s="$PROF_SECONDS" -v r="$rss" -v h="$hwm" 'BEGIN {
         printf "rw: hakari CPU %.2f s in %d s (under perf), RSS %.1f MiB, VmHWM %.1f MiB\n", t / hz, s, r / 1024, h / 1024 }'
-    summary "$OUTD/rw.data" "remote-write, 100,000 series every ${PROF_INTERVAL}s, textfile -> VictoriaMetrics, ${PROF_SECONDS}s"
+    summary "$OUTD/rw.data" "remote-write, 100,000 series every ${PROF_INTERVAL}s, textfile -> VictoriaMetrics, ${PROF_SECONDS}s$([ "${PROF_RELABEL:-0}" = 1 ] && echo ', 3 relabel rules')"
 fi
