@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/arena.h"
 #include "core/collector.h"
 #include "core/log.h"
 
@@ -361,8 +362,12 @@ int hk_scheduler_run_once(struct hk_scheduler *s)
     s->last_series = stats.series;
     s->last_hint = stats.hint;
     s->duplicates_total += stats.duplicates;
+    bool reuse = s->interval_ms <= HK_BIG_POOL_MAX_INTERVAL_MS;
     pthread_mutex_unlock(&s->lock);
     hk_registry_publish(s->reg, snap);
+    /* What this cycle took bounds what the big-block pool keeps for the next (core/arena.h);
+     * at longer intervals nothing is kept between cycles. */
+    hk_big_cycle_end(reuse);
     return 0;
 }
 

@@ -3,14 +3,16 @@
  * allocated per cycle (malloc/calloc/realloc interposed), after one warm-up cycle that opens the
  * descriptors. Syscalls are counted from outside (strace -c on runs with 1 and N cycles).
  *   cgroup_cycle ROOTFS CYCLES [OPTIONS-YAML]   → prints "cycles=N series=S cpu_us_per_cycle=X
- * bytes_per_cycle=Y" */
+ * bytes_per_cycle=Y allocs_per_cycle=A minflt_per_cycle=F" */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
+#include "core/arena.h"
 #include "core/collector.h"
 #include "core/fsread.h"
 #include "core/snapshot.h"
@@ -54,23 +56,40 @@ static double cpu_us(void)
            (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
+/* As the scheduler does: the builder sized from the last cycle's figures, and after each cycle
+ * the big-block pool keeps what it took (core/arena.h; CGROUP_CYCLE_POOL=0: kept nothing, as at
+ * intervals over 2 s). */
+static struct hk_builder_hint last_hint;
+static bool pool_keep = true;
+
+static long minflt(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_minflt;
+}
+
 static size_t cycle(void *state, const struct hk_paths *paths, int collector_only)
 {
     struct hk_limits limits = {0, 0, 0};
     struct hk_builder *b = hk_builder_new(&limits);
     if (!b)
         exit(1);
+    hk_builder_reserve(b, &last_hint);
     struct hk_collect_ctx ctx = {b, paths, 1700000000000, 0};
     hk_builder_begin(b, "cgroup");
     if (hk_collector_cgroup.collect(state, &ctx) < 0)
         exit(1);
     hk_builder_commit(b);
     (void)collector_only;
-    struct hk_snapshot *snap = hk_builder_seal(b, 0, NULL);
+    struct hk_seal_stats stats;
+    struct hk_snapshot *snap = hk_builder_seal(b, 0, &stats);
     if (!snap)
         exit(1);
+    last_hint = stats.hint;
     size_t n = snap->nseries;
     hk_snapshot_unref(snap);
+    hk_big_cycle_end(pool_keep);
     return n;
 }
 
@@ -81,6 +100,8 @@ int main(int argc, char **argv)
         return 2;
     }
     int cycles = atoi(argv[2]) > 0 ? atoi(argv[2]) : 1;
+    const char *pk = getenv("CGROUP_CYCLE_POOL");
+    pool_keep = !pk || strcmp(pk, "0") != 0;
     struct hk_paths paths;
     if (hk_paths_open(&paths, argv[1], NULL, NULL) < 0)
         return 1;
@@ -99,14 +120,17 @@ int main(int argc, char **argv)
     size_t series = cycle(state, &paths, 1); /* warm-up: discovery, metadata, open fds */
     uint64_t b0 = alloc_bytes, c0 = alloc_calls;
     double t0 = cpu_us();
+    long f0 = minflt();
     for (int i = 1; i < cycles; i++)
         cycle(state, &paths, 1);
     double t1 = cpu_us();
+    long f1 = minflt();
     int n = cycles > 1 ? cycles - 1 : 1;
     printf(
-        "cycles=%d series=%zu cpu_us_per_cycle=%.1f bytes_per_cycle=%.0f allocs_per_cycle=%.1f\n",
+        "cycles=%d series=%zu cpu_us_per_cycle=%.1f bytes_per_cycle=%.0f allocs_per_cycle=%.1f "
+        "minflt_per_cycle=%.1f\n",
         cycles, series, (t1 - t0) / n, (double)(alloc_bytes - b0) / n,
-        (double)(alloc_calls - c0) / n);
+        (double)(alloc_calls - c0) / n, (double)(f1 - f0) / n);
     hk_collector_cgroup.fini(state);
     hk_yaml_free(opts);
     hk_paths_close(&paths);

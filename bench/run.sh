@@ -2,6 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Runs every benchmark section bench/*.sh (each bounded in time, printing its own figures and
 # ratios against peers measured in the same run). BENCH=<glob> restricts the sections.
+# The profile section (bench/profile.sh, perf) is a mode of its own: it runs only when BENCH
+# names it (`make bench BENCH=profile`) or PROFILE=1 adds it to the others.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 O=${O:-build}
@@ -10,6 +12,7 @@ rc=0
 for s in bench/*.sh; do
     n=$(basename "$s" .sh)
     [ "$n" = run ] && continue
+    [ "$n" = profile ] && [ "${PROFILE:-0}" != 1 ] && [ "${BENCH:-}" != profile ] && continue
     [[ -n "${BENCH:-}" && "$n" != ${BENCH} ]] && continue
     echo "== $n"
     # A section may raise its time bound with a line "# bench-timeout: SECONDS".

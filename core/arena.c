@@ -2,34 +2,159 @@
 /* Chunked bump allocator. Chunks are never moved, so pointers stay valid until the arena is freed. */
 #include "core/arena.h"
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
+/* ---- the pool of big blocks (see arena.h) ----
+ * Blocks freed with hk_big_free wait here, unchanged and resident, for an allocation of the same
+ * rounded size; the next cycle's builder asks for the same sizes (its hint is the last cycle's
+ * figures), so in steady state it fills pages that are already mapped instead of pages the
+ * kernel must fault in and zero. Bounded: at most POOL_SLOTS blocks and at most `limit` bytes,
+ * the bytes the last cycle took (hk_big_cycle_end), so between cycles the pool holds no more
+ * than one cycle's worth; a block that does not fit is given back to the kernel. Any thread may
+ * free (the last reference of a snapshot drops on HTTP or remote-write threads). */
+#define POOL_SLOTS 64
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+static struct {
+    pthread_mutex_t mu;
+    void *blocks[POOL_SLOTS];
+    size_t sizes[POOL_SLOTS];
+    size_t n;
+    size_t bytes;
+    size_t limit;         /* bytes the last cycle took; 0 before the first cycle end */
+    size_t taken;         /* bytes taken (pool or fresh) since the last cycle end */
+    struct hk_big_stats st;
+} pool = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static size_t big_round(size_t bytes)
+{
+    return (bytes + HK_BIG_BYTES - 1) & ~(HK_BIG_BYTES - 1);
+}
+
 void *hk_big_alloc(size_t bytes)
 {
     if (bytes < HK_BIG_BYTES)
         return malloc(bytes ? bytes : 1);
-    size_t rounded = (bytes + HK_BIG_BYTES - 1) & ~(HK_BIG_BYTES - 1);
+    size_t rounded = big_round(bytes);
     if (rounded < bytes)
         return NULL;
-    void *p = aligned_alloc(HK_BIG_BYTES, rounded);
+    void *p = NULL;
+    pthread_mutex_lock(&pool.mu);
+    pool.taken += rounded;
+    /* The most recently freed block of that size: the likeliest to be in the CPU's caches. */
+    for (size_t i = pool.n; i-- > 0;)
+        if (pool.sizes[i] == rounded) {
+            p = pool.blocks[i];
+            pool.n--;
+            pool.blocks[i] = pool.blocks[pool.n];
+            pool.sizes[i] = pool.sizes[pool.n];
+            pool.bytes -= rounded;
+            pool.st.reused_bytes += rounded;
+            break;
+        }
+    if (!p)
+        pool.st.fresh_bytes += rounded;
+    pthread_mutex_unlock(&pool.mu);
+    if (p) {
+        UNPOISON(p, rounded);
+        return p;
+    }
+    p = aligned_alloc(HK_BIG_BYTES, rounded);
     if (p)
         madvise(p, rounded, MADV_HUGEPAGE); /* advice only: ignore failure */
     return p;
 }
 
+void hk_big_free(void *p, size_t bytes)
+{
+    if (!p)
+        return;
+    if (bytes < HK_BIG_BYTES) {
+        free(p);
+        return;
+    }
+    size_t rounded = big_round(bytes);
+    pthread_mutex_lock(&pool.mu);
+    bool keep = pool.n < POOL_SLOTS && pool.bytes + rounded <= pool.limit;
+    if (keep) {
+        POISON(p, rounded); /* under the lock: taken only after it, unpoisoned by the taker */
+        pool.blocks[pool.n] = p;
+        pool.sizes[pool.n] = rounded;
+        pool.n++;
+        pool.bytes += rounded;
+    }
+    pthread_mutex_unlock(&pool.mu);
+    if (!keep)
+        free(p);
+}
+
+void hk_big_cycle_end(bool keep)
+{
+    void *drop[POOL_SLOTS];
+    size_t ndrop = 0;
+    pthread_mutex_lock(&pool.mu);
+    pool.limit = keep ? pool.taken : 0;
+    pool.taken = 0;
+    /* Oldest first: what the cycle just ended did not ask for again. */
+    while (pool.bytes > pool.limit && pool.n > 0) {
+        drop[ndrop++] = pool.blocks[0];
+        pool.bytes -= pool.sizes[0];
+        pool.n--;
+        memmove(pool.blocks, pool.blocks + 1, pool.n * sizeof(pool.blocks[0]));
+        memmove(pool.sizes, pool.sizes + 1, pool.n * sizeof(pool.sizes[0]));
+    }
+    pthread_mutex_unlock(&pool.mu);
+    for (size_t i = 0; i < ndrop; i++)
+        free(drop[i]); /* ASan's free does not mind poisoned bytes */
+}
+
+void hk_big_get_stats(struct hk_big_stats *st)
+{
+    pthread_mutex_lock(&pool.mu);
+    *st = pool.st;
+    st->pooled_bytes = pool.bytes;
+    st->limit_bytes = pool.limit;
+    pthread_mutex_unlock(&pool.mu);
+}
+
+void hk_big_pool_drain(void)
+{
+    pthread_mutex_lock(&pool.mu);
+    size_t n = pool.n;
+    void *drop[POOL_SLOTS];
+    memcpy(drop, pool.blocks, n * sizeof(drop[0]));
+    pool.n = 0;
+    pool.bytes = 0;
+    pool.limit = 0;
+    pool.taken = 0;
+    pthread_mutex_unlock(&pool.mu);
+    for (size_t i = 0; i < n; i++)
+        free(drop[i]);
+}
+
 void *hk_big_realloc(void *p, size_t old_bytes, size_t new_bytes)
 {
-    if (new_bytes < HK_BIG_BYTES)
+    if (new_bytes < HK_BIG_BYTES && old_bytes < HK_BIG_BYTES)
         return realloc(p, new_bytes ? new_bytes : 1);
     void *n = hk_big_alloc(new_bytes);
     if (!n)
         return NULL;
     if (p) {
         memcpy(n, p, old_bytes < new_bytes ? old_bytes : new_bytes);
-        free(p);
+        hk_big_free(p, old_bytes);
     }
     return n;
 }
@@ -63,7 +188,7 @@ void hk_arena_free(struct hk_arena *arena)
     struct chunk *c = arena->cur;
     while (c) {
         struct chunk *prev = c->prev;
-        free(c);
+        hk_big_free(c, sizeof(struct chunk) + c->size);
         c = prev;
     }
     free(arena);
@@ -129,7 +254,7 @@ void hk_arena_rewind(struct hk_arena *arena, struct hk_arena_mark mark)
     while (arena->cur && arena->cur != mark.chunk) {
         struct chunk *prev = arena->cur->prev;
         arena->reserved -= arena->cur->size;
-        free(arena->cur);
+        hk_big_free(arena->cur, sizeof(struct chunk) + arena->cur->size);
         arena->cur = prev;
     }
     if (arena->cur)

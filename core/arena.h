@@ -4,6 +4,7 @@
 #ifndef HK_ARENA_H
 #define HK_ARENA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct hk_arena;
@@ -34,10 +35,36 @@ void hk_arena_set_chunk_bytes(struct hk_arena *arena, size_t chunk_bytes);
 /* Blocks of at least HK_BIG_BYTES that are filled once per collection cycle (series arrays,
  * hash tables, arena chunks, file buffers): 2 MiB-aligned and advised for transparent huge
  * pages, so filling one costs one page fault per 2 MiB instead of 512 (faults dominate such
- * cycles on virtualised nodes). Smaller requests are plain malloc. Release with free(). */
+ * cycles on virtualised nodes). Smaller requests are plain malloc.
+ * Released with hk_big_free and the size asked for (or with free(), which never pools), a big
+ * block goes to a process-wide pool and is handed out again, not zeroed, for the same rounded
+ * size: per-cycle memory is reused across cycles instead of being faulted in and zeroed by the
+ * kernel every cycle. The pool keeps at most what the last cycle took (see hk_big_cycle_end) and
+ * gives the rest back to the kernel. Under AddressSanitizer pooled blocks are poisoned, so a
+ * use after release is still reported. Thread-safe. */
 #define HK_BIG_BYTES ((size_t)2 << 20)
 void *hk_big_alloc(size_t bytes);
-/* Grows a block from hk_big_alloc or malloc (old_bytes valid bytes are kept). */
+void hk_big_free(void *p, size_t bytes);
+/* Grows a block from hk_big_alloc or malloc (old_bytes valid bytes are kept; old_bytes also
+ * tells hk_big_free the old block's size, 0 = unknown: not pooled). */
 void *hk_big_realloc(void *p, size_t old_bytes, size_t new_bytes);
+/* End of a collection cycle (the scheduler, after publishing). keep: the pool's bound becomes
+ * the bytes taken since the previous call, and what it holds beyond that is given back; !keep:
+ * the bound becomes 0 and everything pooled is given back. The scheduler keeps when cycles
+ * follow each other within HK_BIG_POOL_MAX_INTERVAL_MS: the memory would be faulted in again that
+ * soon anyway, while at longer intervals holding one cycle's worth between cycles is not worth
+ * the few milliseconds of page faults it saves. */
+void hk_big_cycle_end(bool keep);
+#define HK_BIG_POOL_MAX_INTERVAL_MS 2000
+/* Gives every pooled block back (exit, tests). */
+void hk_big_pool_drain(void);
+
+struct hk_big_stats {
+    unsigned long long reused_bytes; /* taken from the pool, total */
+    unsigned long long fresh_bytes;  /* mapped afresh, total */
+    size_t pooled_bytes;             /* in the pool now */
+    size_t limit_bytes;              /* its bound now */
+};
+void hk_big_get_stats(struct hk_big_stats *st);
 
 #endif

@@ -181,10 +181,11 @@ void hk_builder_free(struct hk_builder *b)
     hk_arena_free(b->arena);
     free(b->fam);
     free(b->fam_index);
-    free(b->ser);
+    /* The big ones go to the pool for the next cycle's builder (arena.h). */
+    hk_big_free(b->ser, b->capser * sizeof(*b->ser));
     free(b->nh);
-    free(b->intern);
-    free(b->sets);
+    hk_big_free(b->intern, b->intern_cap * sizeof(*b->intern));
+    hk_big_free(b->sets, b->sets_cap * sizeof(*b->sets));
     free(b);
 }
 
@@ -340,7 +341,7 @@ static int intern_resize(struct intern **table, size_t *table_cap, size_t cap)
             h = (h + 1) & (cap - 1);
         t[h] = *e;
     }
-    free(*table);
+    hk_big_free(*table, *table_cap * sizeof(**table));
     *table = t;
     *table_cap = cap;
     return 0;
@@ -1043,12 +1044,13 @@ struct hk_snapshot *hk_builder_seal(struct hk_builder *b, int64_t ts_ms,
     struct hk_snapshot *snap = NULL;
     uint32_t *order = NULL, *rank = NULL;
     struct sort_ctx_item *items = NULL;
+    size_t items_bytes = (b->nser ? b->nser : 1) * 2 * sizeof(*items);
 
     snap = calloc(1, sizeof(*snap));
     order = malloc((b->nfam ? b->nfam : 1) * 2 * sizeof(*order)); /* + the sort's scratch */
     rank = malloc((b->nfam ? b->nfam : 1) * sizeof(*rank));
     /* items, then as many again: the merge sort's scratch */
-    items = hk_big_alloc((b->nser ? b->nser : 1) * 2 * sizeof(*items));
+    items = hk_big_alloc(items_bytes);
     if (!snap || !order || !rank || !items)
         goto fail;
 
@@ -1124,7 +1126,7 @@ struct hk_snapshot *hk_builder_seal(struct hk_builder *b, int64_t ts_ms,
     b->arena = NULL; /* now owned by the snapshot */
     free(order);
     free(rank);
-    free(items);
+    hk_big_free(items, items_bytes);
     hk_builder_free(b);
     return snap;
 
@@ -1132,7 +1134,7 @@ fail:
     free(snap);
     free(order);
     free(rank);
-    free(items);
+    hk_big_free(items, items_bytes);
     hk_builder_free(b);
     return NULL;
 }

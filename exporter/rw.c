@@ -22,6 +22,7 @@
 #include "exporter/relabel.h"
 #include "exporter/rw_config.h"
 #include "exporter/rw_encode.h"
+#include "exporter/rw_lcache.h"
 #include "exporter/rw_queue.h"
 #include "exporter/rw_send.h"
 #include "exporter/rw_targets.h"
@@ -36,6 +37,8 @@ struct endpoint {
     struct hk_rw_targets targets; /* job/instance/… and external labels, per target */
     struct hk_relabel_rules *rules;
     struct hk_relabel_result rres;
+    struct hk_rw_lcache *lcache; /* the rules' results per series; NULL without rules */
+    atomic_uint_fast64_t lc_hits, lc_misses, lc_series; /* its stats, for the self-metrics */
     struct hk_rw_queue *q;
     struct hk_rw_sender *snd;
     struct hk_rw_stats st;
@@ -163,13 +166,47 @@ out:
     return r;
 }
 
-/* Builds the outgoing label set of one series and adds a sample to the chunk. */
+/* The outgoing labels of series s by the rules: from the relabel cache, or computed (and
+ * cached). Returns 1 (kept: *out, *nout, *out_hash; *copy when the strings are the relabel
+ * result's, valid only until the next application), 0 (dropped), -ENOMEM. */
+static int relabel(struct endpoint *ep, const struct hk_series *s, enum hk_target target,
+                   bool present, const struct hk_label **out, size_t *nout, uint64_t *out_hash,
+                   bool *copy)
+{
+    int r = -ENOENT;
+    if (ep->lcache)
+        r = hk_rw_lcache_get(ep->lcache, s, target, present, ep->tmp, nout, out_hash);
+    if (r != -ENOENT) {
+        *out = ep->tmp; /* strings of s, of the targets or of the cache: valid this cycle */
+        return r;
+    }
+    size_t n = hk_rw_targets_merge(&ep->targets, target, s->name, s->labels, s->nlabels, ep->tmp);
+    r = hk_relabel_apply(ep->rules, ep->tmp, n, &ep->rres);
+    if (r == -ENOMEM)
+        return r;
+    /* Dropped by a rule, over the relabel caps, or without a name left. */
+    if (r <= 0 || !ep->rres.n || !hk_labels_get(ep->rres.labels, ep->rres.n, "__name__"))
+        r = 0;
+    *out = ep->rres.labels;
+    *nout = r ? ep->rres.n : 0;
+    *out_hash = r ? hk_series_hash("", ep->rres.labels, ep->rres.n) : 0;
+    *copy = true;
+    /* Out of memory for the cache only means computing it again next cycle. */
+    if (ep->lcache)
+        (void)hk_rw_lcache_put(ep->lcache, s, target, present, *out, *nout, *out_hash);
+    return r;
+}
+
+/* Builds the outgoing label set of one series and adds a sample to the chunk. present: s is in
+ * the snapshot being taken in (false: a stale marker for a series of the previous one). */
 static int add_sample(struct endpoint *ep, const struct hk_series *s,
                       const struct hk_rw_family *fam, enum hk_target target, double value,
-                      int64_t ts_ms)
+                      int64_t ts_ms, bool present)
 {
     size_t need = s->nlabels + 1 + ep->targets.max_add;
     int r;
+    if (ep->lcache && need < HK_RW_LCACHE_MAX_OUT)
+        need = HK_RW_LCACHE_MAX_OUT; /* room for any cached outcome */
     if (need > ep->tmpcap) {
         struct hk_label *t = realloc(ep->tmp, need * sizeof(*t));
         if (!t)
@@ -177,21 +214,23 @@ static int add_sample(struct endpoint *ep, const struct hk_series *s,
         ep->tmp = t;
         ep->tmpcap = need;
     }
-    size_t n = hk_rw_targets_merge(&ep->targets, target, s->name, s->labels, s->nlabels, ep->tmp);
     const struct hk_label *out = ep->tmp;
-    size_t nout = n;
+    size_t nout;
+    /* Without relabelling the outgoing label set is a function of the series, so the series'
+     * own hash (stable across runs) shards it; relabelling can merge series, so the result's
+     * hash does. */
+    uint64_t out_hash = s->hash;
     bool copy = false;
     if (ep->rules) {
-        r = hk_relabel_apply(ep->rules, ep->tmp, n, &ep->rres);
-        if (r == -ENOMEM)
+        r = relabel(ep, s, target, present, &out, &nout, &out_hash, &copy);
+        if (r < 0)
             return r;
-        if (r <= 0) { /* dropped by a rule, or over the relabel caps */
+        if (r == 0) {
             atomic_fetch_add(&ep->st.samples_dropped[HK_RW_DROP_RELABEL], 1);
             return 0;
         }
-        out = ep->rres.labels;
-        nout = ep->rres.n;
-        copy = true;
+    } else {
+        nout = hk_rw_targets_merge(&ep->targets, target, s->name, s->labels, s->nlabels, ep->tmp);
     }
     if (!nout || !hk_labels_get(out, nout, "__name__")) {
         atomic_fetch_add(&ep->st.samples_dropped[HK_RW_DROP_RELABEL], 1);
@@ -221,10 +260,7 @@ static int add_sample(struct endpoint *ep, const struct hk_series *s,
     x->family = fam;
     x->value = value;
     x->ts_ms = ts_ms;
-    /* Without relabelling the outgoing label set is a function of the series, so the series'
-     * own hash (stable across runs) shards it; relabelling can merge series, so hash the
-     * result. */
-    x->hash = copy ? hk_series_hash("", labels, nout) : s->hash;
+    x->hash = out_hash;
     if (!ep->chunk_oldest || ts_ms < ep->chunk_oldest)
         ep->chunk_oldest = ts_ms;
     if (ep->nchunk == ep->cfg.queue.max_samples_per_send)
@@ -251,6 +287,14 @@ static void ingest_end(struct endpoint *ep)
     int r = ep->ingest_err;
     if (r >= 0)
         r = flush_chunk(ep);
+    if (ep->lcache) { /* after the last chunk: its labels may point into the cache */
+        struct hk_rw_lcache_stats ls;
+        hk_rw_lcache_cycle_end(ep->lcache);
+        hk_rw_lcache_get_stats(ep->lcache, &ls);
+        atomic_store(&ep->lc_hits, ls.hits);
+        atomic_store(&ep->lc_misses, ls.misses);
+        atomic_store(&ep->lc_series, ls.entries);
+    }
     if (r >= 0 && ep->cfg.queue.fsync == HK_RW_FSYNC_BATCH && (r = hk_rw_queue_sync(ep->q)) < 0)
         hk_log_error("remote-write: cannot fsync the queue", "remote_name", ep->cfg.name, "err",
                      strerror(-r));
@@ -278,6 +322,8 @@ static void ingest_begin(struct endpoint *ep, struct hk_snapshot *snap)
 {
     ep->cur = snap;
     ep->pos = 0;
+    if (ep->lcache)
+        hk_rw_lcache_cycle_begin(ep->lcache);
     ep->stale_phase = false;
     ep->ingest_err = 0;
     ep->fams = family_view(snap);
@@ -298,7 +344,7 @@ static bool ingest_step(struct endpoint *ep, size_t max)
             const struct hk_series *s = &snap->series[ep->pos];
             r = add_sample(ep, s, &ep->fams[s->family],
                            (enum hk_target)snap->families[s->family].target, s->value,
-                           s->ts_ms ? s->ts_ms : snap->ts_ms);
+                           s->ts_ms ? s->ts_ms : snap->ts_ms, true);
         }
         if (r >= 0 && ep->pos == snap->nseries && ep->prev) {
             set_build(ep, snap);
@@ -316,7 +362,7 @@ static bool ingest_step(struct endpoint *ep, size_t max)
             if (!set_has(ep, s->hash))
                 r = add_sample(ep, s, &ep->pfams[s->family],
                                (enum hk_target)ep->prev->families[s->family].target, stale,
-                               snap->ts_ms);
+                               snap->ts_ms, false);
         }
     }
     ep->ingest_err = r;
@@ -434,6 +480,7 @@ static void endpoint_free(struct endpoint *ep)
     hk_rw_sender_free(ep->snd);
     hk_rw_queue_close(ep->q); /* writes the savepoint */
     hk_relabel_result_free(&ep->rres);
+    hk_rw_lcache_free(ep->lcache);
     hk_relabel_free(ep->rules);
     hk_arena_free(ep->arena);
     hk_buf_free(&ep->rec);
@@ -471,6 +518,10 @@ static int endpoint_new(const struct hk_yaml_node *item, const struct hk_config 
     if ((r = hk_rw_targets_build(&ep->targets, cfg->target_labels, cfg->external_labels,
                                  cfg->n_external_labels, &id)) < 0)
         goto fail;
+    if (ep->rules && !(ep->lcache = hk_rw_lcache_new(&ep->targets))) {
+        r = -ENOMEM;
+        goto fail;
+    }
     if (!(ep->chunk = calloc(ep->cfg.queue.max_samples_per_send, sizeof(*ep->chunk)))) {
         r = -ENOMEM;
         goto fail;
@@ -750,6 +801,17 @@ RW_DESC(d_fallback, "hakari_remote_storage_protocol_fallbacks_total",
         HK_METRIC_COUNTER, "");
 RW_DESC(d_meta, "hakari_remote_storage_metadata_requests_total",
         "Metadata-only (1.0) requests the receiver accepted.", HK_METRIC_COUNTER, "");
+RW_DESC(d_lc_hits, "hakari_remote_storage_relabel_cache_hits_total",
+        "Series whose write_relabel_configs outcome came from the relabel cache (0 without "
+        "write_relabel_configs).",
+        HK_METRIC_COUNTER, "");
+RW_DESC(d_lc_misses, "hakari_remote_storage_relabel_cache_misses_total",
+        "Series the write_relabel_configs were applied to because the relabel cache had no "
+        "outcome for them (new series).",
+        HK_METRIC_COUNTER, "");
+RW_DESC(d_lc_series, "hakari_remote_storage_relabel_cache_series",
+        "Series in the relabel cache after the last snapshot (those of the snapshot).",
+        HK_METRIC_GAUGE, "");
 RW_DESC(d_dur, "hakari_remote_storage_sent_batch_duration_seconds",
         "Duration of remote-write requests, retries counted separately.", HK_METRIC_HISTOGRAM,
         "seconds");
@@ -791,6 +853,10 @@ void hk_rw_self_metrics(struct hk_builder *b, void *arg)
         hk_emit(b, &d_split, v, (double)atomic_load(&st->requests_split));
         hk_emit(b, &d_fallback, v, (double)atomic_load(&st->fallbacks_v1));
         hk_emit(b, &d_meta, v, (double)atomic_load(&st->metadata_sent));
+        /* Zero without write_relabel_configs (no cache), so the families do not depend on them. */
+        hk_emit(b, &d_lc_hits, v, (double)atomic_load(&ep->lc_hits));
+        hk_emit(b, &d_lc_misses, v, (double)atomic_load(&ep->lc_misses));
+        hk_emit(b, &d_lc_series, v, (double)atomic_load(&ep->lc_series));
         uint64_t cum[HK_RW_DURATION_BUCKETS], acc = 0;
         for (int k = 0; k < HK_RW_DURATION_BUCKETS; k++) {
             acc += atomic_load(&st->duration_buckets[k]);
