@@ -250,7 +250,7 @@ static int sc_rw_encode(void)
     hk_buf_init(&scratch, 0);
     hk_buf_init(&rec, 0);
     hk_buf_init(&out, 0);
-    struct hk_rw_record dec = {0};
+    struct hk_rw_record dec = {0}, back = {0};
     const struct hk_rw_sample **ptrs = NULL;
     if ((r = samples_of(snap, &s, &f, &l)) < 0)
         goto out;
@@ -269,10 +269,14 @@ static int sc_rw_encode(void)
     hk_buf_reset(&out);
     if ((r = hk_rw_encode_v2(ptrs, dec.nsamples, &out)) < 0)
         goto out;
-    r = hk_rw_snappy_compress(out.data, out.len, &rec);
+    if ((r = hk_rw_snappy_compress(out.data, out.len, &rec)) < 0)
+        goto out;
+    /* the sender's slow path: a stored request decoded back */
+    r = hk_rw_request_decode(HK_RW_V2, rec.data, rec.len, &back);
 out:
     free(ptrs);
     hk_rw_record_free(&dec);
+    hk_rw_record_free(&back);
     hk_buf_free(&scratch);
     hk_buf_free(&rec);
     hk_buf_free(&out);

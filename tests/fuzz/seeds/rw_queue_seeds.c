@@ -1,5 +1,7 @@
-/* Writes the seed corpus of fuzz_rw_queue (tests/fuzz/corpus/rw_queue/): real queue directories
- * made by hk_rw_queue_append with records from hk_rw_record_encode, turned into the target's input
+/* Writes the seed corpus of fuzz_rw_queue (tests/fuzz/corpus/rw_queue/fmt2-*): real queue
+ * directories made by hk_rw_queue_appendv with format-2 records (ready 1.0 and 2.0 requests, as
+ * the pipeline writes them; the corpus files without the prefix are format-1 queues written by
+ * hakari before queue format 2, kept as they are), turned into the target's input
  * format ([flags] [savepoint] segments separated by "HKSEG\n"), plus the damage the reader must
  * survive: a torn tail, a flipped payload byte, a flipped byte with the CRC made right again (so
  * the record decoder sees it), a corrupt savepoint. Run by tests/fuzz/seeds/rw_seeds.sh. Usage:
@@ -52,11 +54,21 @@ static void append_cycle(struct hk_rw_queue *q, int64_t ts_ms, double v)
         s[i] = (struct hk_rw_sample){l[i], 4, &fam_cpu, v * (i + 1), ts_ms, 0x9e3779b9u * (i + 1), NULL};
     }
     s[4] = (struct hk_rw_sample){lm, 5, &fam_mem, 18743296, ts_ms, 77, NULL};
-    struct hk_buf b;
+    static uint64_t group = 0x5eed000000000000ull;
+    const struct hk_rw_sample *p[5] = {&s[0], &s[1], &s[2], &s[3], &s[4]};
+    struct hk_rw_payload_info info = {++group & 1 ? HK_RW_V1 : HK_RW_V2, group, ts_ms};
+    uint8_t prefix[HK_RW_PAYLOAD_PREFIX];
+    struct hk_buf pb, b;
+    hk_buf_init(&pb, 0);
     hk_buf_init(&b, 0);
-    if (hk_rw_record_encode(s, 5, NULL, &b) < 0 ||
-        hk_rw_queue_append(q, b.data, (uint32_t)b.len, 5, ts_ms) < 0)
+    hk_rw_payload_prefix(prefix, &info);
+    if ((info.proto == HK_RW_V1 ? hk_rw_encode_v1(p, 5, &pb) : hk_rw_encode_v2(p, 5, &pb)) < 0 ||
+        hk_rw_snappy_compress(pb.data, pb.len, &b) < 0)
+        die("encode");
+    struct iovec parts[2] = {{prefix, sizeof(prefix)}, {b.data, b.len}};
+    if (hk_rw_queue_appendv(q, parts, 2, 5, ts_ms) < 0)
         die("append");
+    hk_buf_free(&pb);
     hk_buf_free(&b);
 }
 
@@ -166,12 +178,12 @@ int main(int argc, char **argv)
         die("commit");
     hk_rw_queue_close(q);
 
-    emit(one, argv[2], "one-segment", 0);
-    emit(one, argv[2], "torn-tail", 1);
-    emit(one, argv[2], "flipped-payload", 2);
-    emit(one, argv[2], "flipped-payload-crc-fixed", 3);
-    emit(multi, argv[2], "segments-savepoint", 0);
-    emit(multi, argv[2], "segments-torn-tail", 1);
-    emit(multi, argv[2], "segments-savepoint-corrupt", 4);
+    emit(one, argv[2], "fmt2-one-segment", 0);
+    emit(one, argv[2], "fmt2-torn-tail", 1);
+    emit(one, argv[2], "fmt2-flipped-payload", 2);
+    emit(one, argv[2], "fmt2-flipped-payload-crc-fixed", 3);
+    emit(multi, argv[2], "fmt2-segments-savepoint", 0);
+    emit(multi, argv[2], "fmt2-segments-torn-tail", 1);
+    emit(multi, argv[2], "fmt2-segments-savepoint-corrupt", 4);
     return 0;
 }
