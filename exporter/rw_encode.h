@@ -12,6 +12,7 @@
 #include "core/buf.h"
 #include "core/labels.h"
 #include "core/snapshot.h"
+#include "exporter/rw_nhist.h"
 
 struct hk_rw_family {
     const char *name, *help, *unit;
@@ -28,6 +29,9 @@ struct hk_rw_sample {
     /* strlen of each label's name and value (2 per label) when already known (decoded queue
      * records carry them), else NULL. */
     const uint32_t *lens;
+    /* A native histogram (send_native_histograms) instead of value: sent as
+     * TimeSeries.histograms; counts as one sample everywhere. NULL: a float sample. */
+    const struct hk_rw_hist *hist;
 };
 
 /* Caps of the remote-write buffers (curl's rule: every buffer has one). A queue record holds at
@@ -66,6 +70,7 @@ struct hk_rw_record {
     uint32_t *lens; /* 2 per label: name and value lengths */
     struct hk_rw_sample *samples;
     size_t nsamples;
+    void *hist_mem; /* the samples' histograms, their spans and deltas (HKR2 records) */
 };
 
 /* Decodes a compressed record; -EBADMSG if it is malformed. */

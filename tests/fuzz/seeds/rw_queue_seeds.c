@@ -49,9 +49,9 @@ static void append_cycle(struct hk_rw_queue *q, int64_t ts_ms, double v)
         l[i][1] = (struct hk_label){"cpu", "0"};
         l[i][2] = (struct hk_label){"mode", modes[i]};
         l[i][3] = (struct hk_label){"node", "worker-1"};
-        s[i] = (struct hk_rw_sample){l[i], 4, &fam_cpu, v * (i + 1), ts_ms, 0x9e3779b9u * (i + 1), NULL};
+        s[i] = (struct hk_rw_sample){l[i], 4, &fam_cpu, v * (i + 1), ts_ms, 0x9e3779b9u * (i + 1), NULL, NULL};
     }
-    s[4] = (struct hk_rw_sample){lm, 5, &fam_mem, 18743296, ts_ms, 77, NULL};
+    s[4] = (struct hk_rw_sample){lm, 5, &fam_mem, 18743296, ts_ms, 77, NULL, NULL};
     struct hk_buf b;
     hk_buf_init(&b, 0);
     if (hk_rw_record_encode(s, 5, NULL, &b) < 0 ||
