@@ -77,6 +77,7 @@ struct bseries {
     uint64_t group;  /* hash without le/quantile: keeps a histogram's series together */
     double sub;      /* le or quantile, for ordering inside a group */
     uint8_t suffix;  /* order of _bucket/_count/_sum/_created inside a group */
+    uint32_t nhist;  /* index + 1 in hk_builder.nh of the native histogram on this _count; 0 */
 };
 
 struct intern {
@@ -101,11 +102,14 @@ struct hk_builder {
     size_t fam_index_cap;
     struct bseries *ser;
     size_t nser, capser;
+    struct hk_nhist *nh; /* native histograms; .series unused until seal */
+    size_t nnh, capnh;
     const struct hk_metric_desc *last_desc; /* one-entry cache: desc → family */
     uint32_t last_fam;
     /* current section */
     const char *section;
     size_t section_start;
+    size_t section_nh_start;
     size_t section_fam_start;
     struct hk_arena_mark section_mark;
     uint64_t section_dropped;
@@ -178,6 +182,7 @@ void hk_builder_free(struct hk_builder *b)
     free(b->fam);
     free(b->fam_index);
     free(b->ser);
+    free(b->nh);
     free(b->intern);
     free(b->sets);
     free(b);
@@ -187,6 +192,7 @@ void hk_builder_begin(struct hk_builder *b, const char *collector)
 {
     b->section = collector;
     b->section_start = b->nser;
+    b->section_nh_start = b->nnh;
     b->section_fam_start = b->nfam;
     b->section_mark = hk_arena_mark(b->arena);
     b->section_dropped = 0;
@@ -202,6 +208,7 @@ static void fam_index_rebuild(struct hk_builder *b);
 void hk_builder_abort(struct hk_builder *b)
 {
     b->nser = b->section_start;
+    b->nnh = b->section_nh_start;
     if (b->nfam != b->section_fam_start) {
         b->nfam = b->section_fam_start;
         fam_index_rebuild(b);
@@ -477,6 +484,7 @@ static int add_series(struct hk_builder *b, uint32_t fam, const char *series_nam
         s->group = s->s.hash;
     s->suffix = suffix_rank(f->name, f->type, series_name);
     s->sub = skip ? parse_sub(hk_labels_get(labels, n, skip)) : 0;
+    s->nhist = 0;
     f->nseries++;
     b->nser++;
     return 0;
@@ -678,6 +686,127 @@ int hk_emit_histogram(struct hk_builder *b, const struct hk_metric_desc *desc,
     if (r < 0)
         return r;
     return add_series(b, (uint32_t)fam, count_name, l, n, (double)count, 0);
+}
+
+void hk_nhist_encode(int32_t first_index, const uint64_t *counts, size_t ncounts,
+                     struct hk_nhist_span *spans, uint32_t *ret_nspans, int64_t *deltas,
+                     uint32_t *ret_ndeltas)
+{
+    uint32_t nspans = 0, ndeltas = 0;
+    uint64_t prev = 0;
+    size_t end = 0; /* one past the last bucket put in a span */
+    for (size_t k = 0; k < ncounts; k++) {
+        if (!counts[k])
+            continue;
+        size_t gap = k - end;
+        if (nspans == 0 || gap > 2) {
+            /* a new span: the first one's offset is its index, later ones' the gap */
+            spans[nspans].offset = nspans == 0 ? first_index + (int32_t)k : (int32_t)gap;
+            spans[nspans].length = 0;
+            nspans++;
+        } else {
+            /* a gap of one or two empty buckets costs less as zero deltas than as a span */
+            for (size_t g = 0; g < gap; g++) {
+                deltas[ndeltas++] = -(int64_t)prev;
+                prev = 0;
+                spans[nspans - 1].length++;
+            }
+        }
+        deltas[ndeltas++] = (int64_t)(counts[k] - prev);
+        prev = counts[k];
+        spans[nspans - 1].length++;
+        end = k + 1;
+    }
+    *ret_nspans = nspans;
+    *ret_ndeltas = ndeltas;
+}
+
+#define NHIST_MAX_BUCKETS 4096 /* per histogram: far above any schema's useful range */
+#define NHIST_MAX_CLASSIC 128
+
+int hk_emit_native_histogram(struct hk_builder *b, const struct hk_metric_desc *desc,
+                             const char *const *values, const struct hk_nhist_in *in)
+{
+    if (desc->type != HK_METRIC_HISTOGRAM || in->schema < 0 || in->schema > 8 ||
+        !(in->zero_threshold >= 0) || in->ncounts > NHIST_MAX_BUCKETS ||
+        (in->ncounts && !in->counts) || in->classic_lo > in->classic_hi ||
+        in->classic_hi - in->classic_lo >= NHIST_MAX_CLASSIC || in->classic_lo < -1000 ||
+        in->classic_hi > 1000 || in->zero_threshold > ldexp(1, in->classic_lo) ||
+        (int64_t)in->first_index + (int64_t)in->ncounts > INT32_MAX)
+        return -EINVAL;
+    size_t nclassic = (size_t)(in->classic_hi - in->classic_lo + 1);
+    double bounds[NHIST_MAX_CLASSIC];
+    uint64_t cum[NHIST_MAX_CLASSIC];
+    uint64_t count = in->zero_count, acc = in->zero_count;
+    size_t k = 0;
+    for (size_t c = 0; c < nclassic; c++) {
+        int32_t exp2 = in->classic_lo + (int32_t)c;
+        /* 2^exp2 is the upper bound of native bucket exp2 * 2^schema */
+        int64_t idx = (int64_t)exp2 * ((int64_t)1 << in->schema);
+        for (; k < in->ncounts && (int64_t)in->first_index + (int64_t)k <= idx; k++)
+            acc += in->counts[k];
+        bounds[c] = ldexp(1, exp2);
+        cum[c] = acc;
+    }
+    for (size_t j = 0; j < in->ncounts; j++)
+        count += in->counts[j];
+
+    struct hk_nhist_span span_buf[256];
+    int64_t delta_buf[256];
+    struct hk_nhist_span *spans = span_buf;
+    int64_t *deltas = delta_buf;
+    if (in->ncounts > 256) {
+        spans = malloc(in->ncounts * sizeof(*spans));
+        deltas = malloc(in->ncounts * sizeof(*deltas));
+    }
+    int r = -ENOMEM;
+    if (!spans || !deltas)
+        goto out;
+    uint32_t nspans, ndeltas;
+    hk_nhist_encode(in->first_index, in->counts, in->ncounts, spans, &nspans, deltas, &ndeltas);
+
+    if (b->nnh == b->capnh) {
+        size_t cap = b->capnh ? b->capnh * 2 : 256;
+        struct hk_nhist *nh = realloc(b->nh, cap * sizeof(*nh));
+        if (!nh)
+            goto out;
+        b->nh = nh;
+        b->capnh = cap;
+    }
+    struct hk_nhist_span *aspans = NULL;
+    int64_t *adeltas = NULL;
+    if (nspans) {
+        aspans = hk_arena_alloc(b->arena, nspans * sizeof(*aspans));
+        adeltas = hk_arena_alloc(b->arena, ndeltas * sizeof(*adeltas));
+        if (!aspans || !adeltas)
+            goto out;
+        memcpy(aspans, spans, nspans * sizeof(*aspans));
+        memcpy(adeltas, deltas, ndeltas * sizeof(*adeltas));
+    }
+    size_t before = b->nser;
+    r = hk_emit_histogram(b, desc, values, bounds, cum, nclassic, in->sum, count);
+    if (r < 0)
+        goto out;
+    /* hk_emit_histogram added the _count series last */
+    if (b->nser == before)
+        goto out;
+    b->nh[b->nnh] = (struct hk_nhist){0,
+                                      in->schema,
+                                      in->zero_threshold,
+                                      in->zero_count,
+                                      count,
+                                      in->sum,
+                                      nspans,
+                                      aspans,
+                                      ndeltas,
+                                      adeltas};
+    b->ser[b->nser - 1].nhist = (uint32_t)++b->nnh;
+out:
+    if (spans != span_buf)
+        free(spans);
+    if (deltas != delta_buf)
+        free(deltas);
+    return r;
 }
 
 const char *hk_builder_family_collector(const struct hk_builder *b, const char *name)
@@ -934,10 +1063,12 @@ struct hk_snapshot *hk_builder_seal(struct hk_builder *b, int64_t ts_ms,
      * gets a chunk of its own (allocated after it, they took a fresh 2 MiB chunk). */
     struct hk_family *fams = hk_arena_alloc(b->arena, (b->nfam ? b->nfam : 1) * sizeof(*fams));
     struct hk_series *out = hk_arena_alloc(b->arena, (b->nser ? b->nser : 1) * sizeof(*out));
-    if (!out || !fams)
+    struct hk_nhist *nhists =
+        b->nnh ? hk_arena_alloc(b->arena, b->nnh * sizeof(*nhists)) : NULL;
+    if (!out || !fams || (b->nnh && !nhists))
         goto fail;
 
-    size_t nout = 0, nfams = 0;
+    size_t nout = 0, nfams = 0, nnh = 0;
     uint64_t dups = 0;
     long cur_rank = -1;
     for (size_t i = 0; i < b->nser; i++) {
@@ -959,6 +1090,11 @@ struct hk_snapshot *hk_builder_seal(struct hk_builder *b, int64_t ts_ms,
         }
         out[nout] = s->s;
         out[nout].family = (uint32_t)(nfams - 1);
+        if (s->nhist) {
+            nhists[nnh] = b->nh[s->nhist - 1];
+            nhists[nnh].series = (uint32_t)nout;
+            nnh++;
+        }
         fams[nfams - 1].count++;
         nout++;
     }
@@ -972,6 +1108,8 @@ struct hk_snapshot *hk_builder_seal(struct hk_builder *b, int64_t ts_ms,
     snap->nseries = nout;
     snap->ts_ms = ts_ms;
     snap->duplicates_dropped = dups;
+    snap->nhists = nhists;
+    snap->nnhists = nnh;
     for (int i = 0; i < HK_SNAPSHOT_SLOTS; i++)
         atomic_init(&snap->slots[i].ptr, NULL);
     if (ret_stats) {
@@ -1054,6 +1192,34 @@ const struct hk_family *hk_snapshot_find_family(const struct hk_snapshot *snap, 
             hi = mid;
     }
     return NULL;
+}
+
+/* Index of the first native histogram whose series is ≥ series_index. */
+static size_t nhist_lower(const struct hk_snapshot *snap, size_t series_index)
+{
+    size_t lo = 0, hi = snap->nnhists;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (snap->nhists[mid].series < series_index)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+const struct hk_nhist *hk_snapshot_family_nhists(const struct hk_snapshot *snap,
+                                                 const struct hk_family *f, size_t *ret_n)
+{
+    size_t lo = nhist_lower(snap, f->first), hi = nhist_lower(snap, (size_t)f->first + f->count);
+    *ret_n = hi - lo;
+    return hi > lo ? &snap->nhists[lo] : NULL;
+}
+
+const struct hk_nhist *hk_snapshot_nhist_of(const struct hk_snapshot *snap, size_t series_index)
+{
+    size_t i = nhist_lower(snap, series_index);
+    return i < snap->nnhists && snap->nhists[i].series == series_index ? &snap->nhists[i] : NULL;
 }
 
 /* ---------------------------------------------------------------- registry */

@@ -80,6 +80,31 @@ struct hk_family {
     uint8_t target; /* enum hk_target, set by the builder from the emitting collector */
 };
 
+/* A native histogram (the native fields of io.prometheus.client's Histogram message, and of
+ * remote-write's Histogram with integer counts): exponential buckets with boundaries
+ * 2^(i / 2^schema), bucket i holding values v with 2^((i-1) / 2^schema) < v ≤ 2^(i / 2^schema);
+ * values with |v| ≤ zero_threshold count in the zero bucket. Only positive buckets exist here
+ * (latencies). Immutable, in the snapshot's arena. */
+struct hk_nhist_span {
+    int32_t offset;  /* first span: index of its first bucket; later ones: gap after the previous */
+    uint32_t length; /* consecutive buckets */
+};
+
+struct hk_nhist {
+    uint32_t series; /* index in hk_snapshot.series of the histogram's _count series: its labels
+                      * (without le) and family are the histogram's */
+    int8_t schema;   /* -4 … 8 */
+    double zero_threshold;
+    uint64_t zero_count;
+    uint64_t count; /* zero_count + every bucket's count (= the _count series' value) */
+    double sum;     /* = the _sum series' value */
+    uint32_t nspans;
+    const struct hk_nhist_span *spans; /* NULL when nspans is 0 */
+    uint32_t ndeltas;                  /* = sum of the spans' lengths */
+    const int64_t *deltas; /* first bucket's count, then each bucket's count minus the previous
+                            * bucket's (in span order; buckets in gaps are empty). NULL if 0 */
+};
+
 #define HK_SNAPSHOT_SLOTS 14
 
 /* Per-snapshot cached artefacts owned by readers (rendered bodies …), freed with the snapshot. */
@@ -98,6 +123,10 @@ struct hk_snapshot {
     int64_t ts_ms; /* collection time (wall clock, ms since the epoch) */
     uint64_t seq;  /* 1, 2, … per registry */
     uint64_t duplicates_dropped;
+    /* Native histograms, ordered by .series (so grouped by family, in series order). Each
+     * family of type histogram may mix native histograms with classic-only ones. */
+    const struct hk_nhist *nhists;
+    size_t nnhists;
     struct hk_snapshot_slot slots[HK_SNAPSHOT_SLOTS];
 };
 
@@ -129,6 +158,13 @@ void *hk_snapshot_slot_set(struct hk_snapshot *snap, enum hk_snapshot_slot_id id
 void *hk_snapshot_slot_get(const struct hk_snapshot *snap, enum hk_snapshot_slot_id id);
 /* Binary search by family name; NULL if absent. */
 const struct hk_family *hk_snapshot_find_family(const struct hk_snapshot *snap, const char *name);
+
+/* The native histograms of family f: a run of snap->nhists (*ret_n of them, in series order);
+ * NULL and 0 when it has none. */
+const struct hk_nhist *hk_snapshot_family_nhists(const struct hk_snapshot *snap,
+                                                 const struct hk_family *f, size_t *ret_n);
+/* The native histogram whose _count series is snap->series[series_index], or NULL. */
+const struct hk_nhist *hk_snapshot_nhist_of(const struct hk_snapshot *snap, size_t series_index);
 
 /* ---- builder ---- */
 
@@ -170,6 +206,35 @@ int hk_emit_ts(struct hk_builder *b, const struct hk_metric_desc *desc, const ch
 int hk_emit_histogram(struct hk_builder *b, const struct hk_metric_desc *desc,
                       const char *const *values, const double *bounds,
                       const uint64_t *cumulative, size_t nbounds, double sum, uint64_t count);
+
+/* Input of hk_emit_native_histogram: absolute counts of consecutive native buckets. */
+struct hk_nhist_in {
+    int8_t schema;          /* 0 … 8 (classic bounds 2^k need a schema ≥ 0) */
+    double zero_threshold;  /* ≥ 0, ≤ 2^classic_lo */
+    uint64_t zero_count;    /* values ≤ zero_threshold */
+    int32_t first_index;    /* native bucket index of counts[0] */
+    const uint64_t *counts; /* counts[k]: values in bucket first_index + k */
+    size_t ncounts;
+    double sum;
+    /* The classic buckets emitted alongside: le = 2^k for k = classic_lo … classic_hi (each an
+     * exact boundary of the native buckets), then +Inf. */
+    int32_t classic_lo, classic_hi;
+};
+
+/* Emits a histogram both ways: the classic series (one _bucket per 2^k bound and +Inf, _sum,
+ * _count; cumulative counts summed from the native buckets) and, attached to its _count series,
+ * the native histogram (spans and deltas built here, in the arena). desc->type must be
+ * HK_METRIC_HISTOGRAM. Returns 0, -ENOMEM, -EINVAL (bad input), -E2BIG (dropped by a cap). */
+int hk_emit_native_histogram(struct hk_builder *b, const struct hk_metric_desc *desc,
+                             const char *const *values, const struct hk_nhist_in *in);
+
+/* Encodes absolute bucket counts as spans and deltas, the way client_golang does (gaps of one or
+ * two empty buckets are filled with zero deltas rather than starting a new span). spans and
+ * deltas need room for ncounts entries each (at most that many are written). Empty buckets at
+ * either end are skipped. Sets *ret_nspans and *ret_ndeltas. */
+void hk_nhist_encode(int32_t first_index, const uint64_t *counts, size_t ncounts,
+                     struct hk_nhist_span *spans, uint32_t *ret_nspans, int64_t *deltas,
+                     uint32_t *ret_ndeltas);
 
 /* General form for dynamic families (textfile): family by name, series name (NULL = family name),
  * labels in any order (sorted and validated here; duplicates → -EINVAL). */

@@ -493,6 +493,107 @@ static void test_registry_threads(void **state)
     hk_snapshot_unref(last);
 }
 
+/* Native histogram: classic buckets summed from the native ones, spans/deltas, lookup from the
+ * family and from the _count series, a duplicate's native form dropped with its series, and an
+ * aborted section's histograms gone. */
+static void test_native_histogram(void **state)
+{
+    (void)state;
+    struct hk_builder *b = hk_builder_new(NULL);
+    assert_non_null(b);
+    hk_builder_begin(b, "ebpf");
+    /* schema 1: bucket i is (2^((i-1)/2), 2^(i/2)]; le = 2^k is the upper bound of bucket 2k */
+    uint64_t counts[] = {3, 0, 5, 0, 0, 0, 7, 1}; /* buckets -2 … 5 */
+    struct hk_nhist_in in = {.schema = 1,
+                             .zero_threshold = 0.25,
+                             .zero_count = 2,
+                             .first_index = -2,
+                             .counts = counts,
+                             .ncounts = 8,
+                             .sum = 12.5,
+                             .classic_lo = -1,
+                             .classic_hi = 1};
+    const char *p2[] = {"p2"}, *p1[] = {"p1"};
+    assert_int_equal(hk_emit_native_histogram(b, &d_hist, p2, &in), 0);
+    assert_int_equal(hk_emit_native_histogram(b, &d_hist, p1, &in), 0);
+    in.zero_count = 99;
+    assert_int_equal(hk_emit_native_histogram(b, &d_hist, p1, &in), 0); /* duplicate */
+    in.zero_count = 2;
+    /* a classic-only histogram in the same family */
+    const char *p3[] = {"p3"};
+    double bounds[] = {1};
+    uint64_t cum[] = {1};
+    assert_int_equal(hk_emit_histogram(b, &d_hist, p3, bounds, cum, 1, 1, 1), 0);
+    /* bad input */
+    in.zero_threshold = 1; /* > 2^classic_lo */
+    assert_int_equal(hk_emit_native_histogram(b, &d_hist, p3, &in), -EINVAL);
+    in.zero_threshold = 0.25;
+    in.schema = 9;
+    assert_int_equal(hk_emit_native_histogram(b, &d_hist, p3, &in), -EINVAL);
+    in.schema = 1;
+    assert_int_equal(hk_emit_native_histogram(b, &d_b, p3, &in), -EINVAL); /* a gauge */
+    hk_builder_commit(b);
+    hk_builder_begin(b, "dropped");
+    const char *p9[] = {"p9"};
+    assert_int_equal(hk_emit_native_histogram(b, &d_hist, p9, &in), 0);
+    hk_builder_abort(b);
+    struct hk_snapshot *snap = hk_builder_seal(b, 1000, NULL);
+    assert_non_null(snap);
+    assert_int_equal(snap->nnhists, 2);
+
+    const struct hk_family *f = hk_snapshot_find_family(snap, "req_duration_seconds");
+    assert_non_null(f);
+    size_t n;
+    const struct hk_nhist *h = hk_snapshot_family_nhists(snap, f, &n);
+    assert_int_equal(n, 2);
+    const char *pods[2];
+    for (size_t i = 0; i < n; i++) {
+        const struct hk_series *c = &snap->series[h[i].series];
+        assert_string_equal(c->name, "req_duration_seconds_count");
+        assert_ptr_equal(hk_snapshot_nhist_of(snap, h[i].series), &h[i]);
+        assert_null(hk_snapshot_nhist_of(snap, h[i].series - 1)); /* a _bucket */
+        pods[i] = hk_labels_get(c->labels, c->nlabels, "pod");
+        assert_int_equal(h[i].schema, 1);
+        assert_true(h[i].zero_threshold == 0.25);
+        assert_int_equal(h[i].zero_count, 2);
+        assert_int_equal(h[i].count, 18);
+        assert_true(c->value == 18);
+        assert_true(h[i].sum == 12.5);
+        /* buckets -2 … 5 = 3 0 5 0 0 0 7 1: the one-bucket gap is filled, the three-bucket one
+         * starts a new span 3 buckets after the first ends */
+        assert_int_equal(h[i].nspans, 2);
+        assert_int_equal(h[i].spans[0].offset, -2);
+        assert_int_equal(h[i].spans[0].length, 3);
+        assert_int_equal(h[i].spans[1].offset, 3);
+        assert_int_equal(h[i].spans[1].length, 2);
+        assert_int_equal(h[i].ndeltas, 5);
+        const int64_t want[] = {3, -3, 5, 2, -6};
+        for (int k = 0; k < 5; k++)
+            assert_int_equal(h[i].deltas[k], want[k]);
+    }
+    assert_string_equal(pods[0], "p1"); /* the first of the duplicates won */
+    assert_int_equal(hk_snapshot_nhist_of(snap, h[0].series)->zero_count, 2);
+    assert_string_equal(pods[1], "p2");
+    /* classic: le=0.5 (bucket -2: zero 2 + 3), le=1 (bucket 0: + 5), le=2 (bucket 2: + 0) */
+    const struct hk_series *s;
+    const char *want_le[] = {"0.5", "1", "2", "+Inf"};
+    const double want_cum[] = {5, 10, 10, 18};
+    for (int k = 0; k < 4; k++) {
+        s = NULL;
+        for (size_t i = f->first; i < f->first + f->count; i++) {
+            const struct hk_series *x = &snap->series[i];
+            const char *le = hk_labels_get(x->labels, x->nlabels, "le");
+            const char *pod = hk_labels_get(x->labels, x->nlabels, "pod");
+            if (le && strcmp(le, want_le[k]) == 0 && strcmp(pod, "p2") == 0)
+                s = x;
+        }
+        assert_non_null(s);
+        assert_true(s->value == want_cum[k]);
+    }
+    assert_null(find(snap, "req_duration_seconds_bucket", "pod", "p9"));
+    hk_snapshot_unref(snap);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -504,6 +605,7 @@ int main(void)
         cmocka_unit_test(test_label_caps),
         cmocka_unit_test(test_invalid_utf8_repaired),
         cmocka_unit_test(test_histogram),
+        cmocka_unit_test(test_native_histogram),
         cmocka_unit_test(test_nan_le_duplicates),
         cmocka_unit_test(test_empty_seal),
         cmocka_unit_test(test_slots),
