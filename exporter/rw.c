@@ -52,6 +52,9 @@ struct endpoint {
     struct hk_rw_family *fams, *pfams;
     size_t pos;
     bool stale_phase;
+    /* send_native_histograms: which series of the snapshot being walked (cur, then prev for the
+     * stale markers) a native histogram replaces. */
+    struct hk_rw_nhist_cursor ncur;
     int ingest_err;
     int64_t last_meta_ms;
     /* ingest scratch */
@@ -163,10 +166,11 @@ out:
     return r;
 }
 
-/* Builds the outgoing label set of one series and adds a sample to the chunk. */
-static int add_sample(struct endpoint *ep, const struct hk_series *s,
+/* Builds the outgoing label set of one series (named name: s->name, or a native histogram's
+ * family name) and adds a sample (value, or the native histogram hist) to the chunk. */
+static int add_sample(struct endpoint *ep, const struct hk_series *s, const char *name,
                       const struct hk_rw_family *fam, enum hk_target target, double value,
-                      int64_t ts_ms)
+                      const struct hk_nhist *hist, int64_t ts_ms)
 {
     size_t need = s->nlabels + 1 + ep->targets.max_add;
     int r;
@@ -177,7 +181,7 @@ static int add_sample(struct endpoint *ep, const struct hk_series *s,
         ep->tmp = t;
         ep->tmpcap = need;
     }
-    size_t n = hk_rw_targets_merge(&ep->targets, target, s->name, s->labels, s->nlabels, ep->tmp);
+    size_t n = hk_rw_targets_merge(&ep->targets, target, name, s->labels, s->nlabels, ep->tmp);
     const struct hk_label *out = ep->tmp;
     size_t nout = n;
     bool copy = false;
@@ -220,10 +224,11 @@ static int add_sample(struct endpoint *ep, const struct hk_series *s,
     x->nlabels = (uint32_t)nout;
     x->family = fam;
     x->value = value;
+    x->hist = hist;
     x->ts_ms = ts_ms;
     /* Without relabelling the outgoing label set is a function of the series, so the series'
      * own hash (stable across runs) shards it; relabelling can merge series, so hash the
-     * result. */
+     * result. A native histogram takes its _count series' hash: one to one, and stable. */
     x->hash = copy ? hk_series_hash("", labels, nout) : s->hash;
     if (!ep->chunk_oldest || ts_ms < ep->chunk_oldest)
         ep->chunk_oldest = ts_ms;
@@ -282,6 +287,7 @@ static void ingest_begin(struct endpoint *ep, struct hk_snapshot *snap)
     ep->ingest_err = 0;
     ep->fams = family_view(snap);
     ep->pfams = ep->prev ? family_view(ep->prev) : NULL;
+    hk_rw_nhist_cursor_init(&ep->ncur, snap);
     if (!ep->fams || (ep->prev && !ep->pfams))
         ep->ingest_err = -ENOMEM;
 }
@@ -296,14 +302,22 @@ static bool ingest_step(struct endpoint *ep, size_t max)
     if (!ep->stale_phase) {
         for (; ep->pos < snap->nseries && r >= 0 && done < max; ep->pos++, done++) {
             const struct hk_series *s = &snap->series[ep->pos];
-            r = add_sample(ep, s, &ep->fams[s->family],
-                           (enum hk_target)snap->families[s->family].target, s->value,
-                           s->ts_ms ? s->ts_ms : snap->ts_ms);
+            const struct hk_family *f = &snap->families[s->family];
+            int64_t ts = s->ts_ms ? s->ts_ms : snap->ts_ms;
+            bool at_count = false;
+            const struct hk_nhist *nh = ep->cfg.send_native_histograms
+                                            ? hk_rw_nhist_cursor_at(&ep->ncur, ep->pos, &at_count)
+                                            : NULL;
+            if (nh && !at_count)
+                continue; /* a classic series of a histogram sent natively */
+            r = add_sample(ep, s, nh ? f->name : s->name, &ep->fams[s->family],
+                           (enum hk_target)f->target, s->value, nh, ts);
         }
         if (r >= 0 && ep->pos == snap->nseries && ep->prev) {
             set_build(ep, snap);
             ep->stale_phase = true;
             ep->pos = 0;
+            hk_rw_nhist_cursor_init(&ep->ncur, ep->prev);
         }
     }
     if (ep->stale_phase && ep->prev && r >= 0) {
@@ -313,10 +327,18 @@ static bool ingest_step(struct endpoint *ep, size_t max)
         /* Probing the set is cheap: a slice covers several times max series here. */
         for (; ep->pos < ep->prev->nseries && r >= 0 && done < max * 8; ep->pos++, done++) {
             const struct hk_series *s = &ep->prev->series[ep->pos];
-            if (!set_has(ep, s->hash))
-                r = add_sample(ep, s, &ep->pfams[s->family],
-                               (enum hk_target)ep->prev->families[s->family].target, stale,
-                               snap->ts_ms);
+            const struct hk_family *f = &ep->prev->families[s->family];
+            bool at_count = false;
+            const struct hk_nhist *nh = ep->cfg.send_native_histograms
+                                            ? hk_rw_nhist_cursor_at(&ep->ncur, ep->pos, &at_count)
+                                            : NULL;
+            if ((nh && !at_count) || set_has(ep, s->hash))
+                continue;
+            /* A vanished native histogram gets the native stale marker (a histogram whose sum
+             * has the StaleNaN bits), as Prometheus appends for one. */
+            r = add_sample(ep, s, nh ? f->name : s->name, &ep->pfams[s->family],
+                           (enum hk_target)f->target, stale, nh ? &hk_rw_hist_stale : NULL,
+                           snap->ts_ms);
         }
     }
     ep->ingest_err = r;
@@ -722,7 +744,8 @@ RW_DESC(d_retried, "hakari_remote_storage_samples_retried_total",
         HK_METRIC_COUNTER, "");
 static const struct hk_metric_desc d_dropped = {
     "hakari_remote_storage_samples_dropped_total",
-    "Samples dropped before delivery, by reason (too_old, disk_full, queue_error, corrupt, relabel, "
+    "Samples dropped before delivery, by reason (too_old, disk_full, queue_error, corrupt, "
+    "relabel, "
     "overload).",
     HK_METRIC_COUNTER, "", rw_reason_labels};
 RW_DESC(d_bytes, "hakari_remote_storage_bytes_total",

@@ -31,7 +31,7 @@ struct hk_rw_sample {
     const uint32_t *lens;
     /* A native histogram (send_native_histograms) instead of value: sent as
      * TimeSeries.histograms; counts as one sample everywhere. NULL: a float sample. */
-    const struct hk_rw_hist *hist;
+    const struct hk_nhist *hist;
 };
 
 /* Caps of the remote-write buffers (curl's rule: every buffer has one). A queue record holds at

@@ -15,7 +15,7 @@
 
 /* A signalling NaN with payload 2 is exactly HK_STALE_NAN_BITS (0x7ff0000000000002); the unit
  * test checks the bits. */
-const struct hk_rw_hist hk_rw_hist_stale = {.sum = __builtin_nans("2")};
+const struct hk_nhist hk_rw_hist_stale = {.sum = __builtin_nans("2")};
 
 static uint64_t dbits(double d)
 {
@@ -24,12 +24,12 @@ static uint64_t dbits(double d)
     return b;
 }
 
-bool hk_rw_hist_is_stale(const struct hk_rw_hist *h)
+bool hk_rw_hist_is_stale(const struct hk_nhist *h)
 {
     return dbits(h->sum) == HK_STALE_NAN_BITS;
 }
 
-int hk_rw_hist_check(const struct hk_rw_hist *h)
+int hk_rw_hist_check(const struct hk_nhist *h)
 {
     if (h->schema < HK_RW_HIST_MIN_SCHEMA || h->schema > HK_RW_HIST_MAX_SCHEMA ||
         h->ndeltas > HK_RW_HIST_MAX_BUCKETS || h->nspans > h->ndeltas || (h->nspans && !h->spans) ||
@@ -56,13 +56,13 @@ static uint64_t zz64(int64_t v)
     return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
 }
 
-static size_t span_len(const struct hk_rw_hist_span *s)
+static size_t span_len(const struct hk_nhist_span *s)
 {
     return (s->offset ? 1 + hk_pb_varint_len(zz32(s->offset)) : 0) +
            (s->length ? 1 + hk_pb_varint_len(s->length) : 0);
 }
 
-static size_t deltas_len(const struct hk_rw_hist *h)
+static size_t deltas_len(const struct hk_nhist *h)
 {
     size_t l = 0;
     for (uint32_t i = 0; i < h->ndeltas; i++)
@@ -75,7 +75,7 @@ static size_t deltas_len(const struct hk_rw_hist *h)
  * zero_threshold = 5, zero_count_int = 6, positive_spans = 11, positive_deltas = 12 (packed
  * sint64), timestamp = 15. A double that compares equal to 0 (-0.0 too) is omitted, as
  * protobuf-c does; NaN (the stale marker's sum) is sent. */
-size_t hk_rw_hist_pb_len(const struct hk_rw_hist *h, int64_t ts_ms)
+size_t hk_rw_hist_pb_len(const struct hk_nhist *h, int64_t ts_ms)
 {
     size_t l = 1 + hk_pb_varint_len(h->count);
     if (h->sum != 0.0)
@@ -107,7 +107,7 @@ static uint8_t *put_double(uint8_t *p, uint8_t tag, double d)
     return p;
 }
 
-uint8_t *hk_rw_hist_pb_put(uint8_t *p, const struct hk_rw_hist *h, int64_t ts_ms)
+uint8_t *hk_rw_hist_pb_put(uint8_t *p, const struct hk_nhist *h, int64_t ts_ms)
 {
     *p++ = 0x08; /* count_int = 1, VARINT */
     p = hk_pb_put_varint(p, h->count);
@@ -122,7 +122,7 @@ uint8_t *hk_rw_hist_pb_put(uint8_t *p, const struct hk_rw_hist *h, int64_t ts_ms
     *p++ = 0x30;                                    /* zero_count_int = 6, VARINT */
     p = hk_pb_put_varint(p, h->zero_count);
     for (uint32_t i = 0; i < h->nspans; i++) {
-        const struct hk_rw_hist_span *s = &h->spans[i];
+        const struct hk_nhist_span *s = &h->spans[i];
         *p++ = 0x5a; /* positive_spans = 11, LEN */
         p = hk_pb_put_varint(p, span_len(s));
         if (s->offset) {
@@ -147,6 +147,74 @@ uint8_t *hk_rw_hist_pb_put(uint8_t *p, const struct hk_rw_hist *h, int64_t ts_ms
     return p;
 }
 
+/* ---- which series a native histogram replaces ---- */
+
+/* Same labels apart from le (a _bucket's extra label). */
+static bool same_group(const struct hk_series *a, const struct hk_series *b)
+{
+    if (a->family != b->family)
+        return false;
+    uint32_t i = 0, j = 0;
+    for (;;) {
+        while (i < a->nlabels && strcmp(a->labels[i].name, "le") == 0)
+            i++;
+        while (j < b->nlabels && strcmp(b->labels[j].name, "le") == 0)
+            j++;
+        if (i == a->nlabels || j == b->nlabels)
+            return i == a->nlabels && j == b->nlabels;
+        if (a->labels[i].name != b->labels[j].name && strcmp(a->labels[i].name, b->labels[j].name))
+            return false;
+        if (a->labels[i].value != b->labels[j].value &&
+            strcmp(a->labels[i].value, b->labels[j].value))
+            return false;
+        i++;
+        j++;
+    }
+}
+
+/* The builder keeps a label group's series together (sorted by the group's hash), so the group
+ * of nhists[k] is the run around its _count series with the same labels. */
+static void group_of(struct hk_rw_nhist_cursor *c)
+{
+    const struct hk_snapshot *snap = c->snap;
+    size_t at = snap->nhists[c->k].series;
+    const struct hk_family *f = &snap->families[snap->series[at].family];
+    c->lo = c->hi = at;
+    if (hk_rw_hist_check(&snap->nhists[c->k]) < 0) {
+        c->lo = at + 1; /* past the limits of a queue record: its classic series go instead */
+        return;
+    }
+    while (c->lo > f->first && same_group(&snap->series[c->lo - 1], &snap->series[at]))
+        c->lo--;
+    while (c->hi + 1 < (size_t)f->first + f->count &&
+           same_group(&snap->series[c->hi + 1], &snap->series[at]))
+        c->hi++;
+}
+
+void hk_rw_nhist_cursor_init(struct hk_rw_nhist_cursor *c, const struct hk_snapshot *snap)
+{
+    c->snap = snap;
+    c->k = 0;
+    c->lo = c->hi = 0;
+    if (snap->nnhists)
+        group_of(c);
+}
+
+const struct hk_nhist *hk_rw_nhist_cursor_at(struct hk_rw_nhist_cursor *c, size_t i,
+                                             bool *ret_count)
+{
+    const struct hk_snapshot *snap = c->snap;
+    while (c->k < snap->nnhists && i > c->hi) {
+        c->k++;
+        if (c->k < snap->nnhists)
+            group_of(c);
+    }
+    if (c->k >= snap->nnhists || i < c->lo)
+        return NULL;
+    *ret_count = i == snap->nhists[c->k].series;
+    return &snap->nhists[c->k];
+}
+
 /* ---- queue records ----
  * Section after the samples of an "HKR2" record (little endian):
  *   u32 nhist { u32 sample index (ascending), i32 schema, u32 nspans, u32 ndeltas, u64 count,
@@ -168,7 +236,7 @@ void hk_rw_hist_record_put(struct hk_buf *raw, const struct hk_rw_sample *sample
     uint32_t nh = (uint32_t)hk_rw_hist_count(samples, n);
     hk_buf_put(raw, &nh, 4);
     for (size_t i = 0; i < n && !raw->err; i++) {
-        const struct hk_rw_hist *h = samples[i].hist;
+        const struct hk_nhist *h = samples[i].hist;
         if (!h)
             continue;
         size_t need = HIST_FIXED + (size_t)h->nspans * 8 + (size_t)h->ndeltas * 8;
@@ -177,8 +245,9 @@ void hk_rw_hist_record_put(struct hk_buf *raw, const struct hk_rw_sample *sample
         uint8_t *p = (uint8_t *)raw->data + raw->len;
         uint32_t idx = (uint32_t)i, ns = h->nspans, nd = h->ndeltas;
         uint64_t sum = dbits(h->sum), zt = dbits(h->zero_threshold);
+        int32_t schema = h->schema;
         memcpy(p, &idx, 4);
-        memcpy(p + 4, &h->schema, 4);
+        memcpy(p + 4, &schema, 4);
         memcpy(p + 8, &ns, 4);
         memcpy(p + 12, &nd, 4);
         memcpy(p + 16, &h->count, 8);
@@ -236,22 +305,24 @@ int hk_rw_hist_record_get(const char **pp, const char *end, struct hk_rw_record 
         nspans += ns;
         ndeltas += nd;
     }
-    size_t bytes = nh * sizeof(struct hk_rw_hist) + ndeltas * sizeof(int64_t) +
-                   nspans * sizeof(struct hk_rw_hist_span);
+    size_t bytes = nh * sizeof(struct hk_nhist) + ndeltas * sizeof(int64_t) +
+                   nspans * sizeof(struct hk_nhist_span);
     char *mem = malloc(bytes ? bytes : 1);
     if (!mem)
         return -ENOMEM;
-    /* hk_rw_hist first, then the deltas (8-aligned), then the spans (4-aligned). */
-    struct hk_rw_hist *hs = (struct hk_rw_hist *)(void *)mem;
+    /* hk_nhist first, then the deltas (8-aligned), then the spans (4-aligned). */
+    struct hk_nhist *hs = (struct hk_nhist *)(void *)mem;
     int64_t *dl = (int64_t *)(void *)(mem + nh * sizeof(*hs));
-    struct hk_rw_hist_span *sp = (struct hk_rw_hist_span *)(void *)(dl + ndeltas);
+    struct hk_nhist_span *sp = (struct hk_nhist_span *)(void *)(dl + ndeltas);
     for (uint32_t i = 0; i < nh; i++) {
-        struct hk_rw_hist *h = &hs[i];
+        struct hk_nhist *h = &hs[i];
         uint32_t idx = 0;
+        int32_t schema = 0; /* range checked by the first pass */
         uint64_t sum = 0, zt = 0;
         memset(h, 0, sizeof(*h));
         take(&p, end, &idx, 4);
-        take(&p, end, &h->schema, 4);
+        take(&p, end, &schema, 4);
+        h->schema = (int8_t)schema;
         take(&p, end, &h->nspans, 4);
         take(&p, end, &h->ndeltas, 4);
         take(&p, end, &h->count, 8);
@@ -281,7 +352,7 @@ int hk_rw_hist_record_get(const char **pp, const char *end, struct hk_rw_record 
 
 /* ---- 2.0 ---- */
 
-void hk_rw_hist_v2_fill(const struct hk_rw_hist *h, int64_t ts_ms,
+void hk_rw_hist_v2_fill(const struct hk_nhist *h, int64_t ts_ms,
                         Io__Prometheus__Write__V2__Histogram *m,
                         Io__Prometheus__Write__V2__BucketSpan *sm,
                         Io__Prometheus__Write__V2__BucketSpan **sp)

@@ -19,6 +19,10 @@
 
 #include <cmocka.h>
 
+#include "core/config.h"
+#include "core/log.h"
+#include "core/snapshot.h"
+#include "exporter/rw.h"
 #include "exporter/rw_encode.h"
 #include "exporter/rw_nhist.h"
 #include "exporter/rw_queue.h"
@@ -65,8 +69,8 @@ static const struct hk_label lab_b[] = {
 
 /* A random histogram and the absolute bucket counts it stands for (index → count). */
 struct rh {
-    struct hk_rw_hist h;
-    struct hk_rw_hist_span spans[8];
+    struct hk_nhist h;
+    struct hk_nhist_span spans[8];
     int64_t deltas[64];
     int32_t idx[64];  /* absolute bucket index of each delta */
     uint64_t cnt[64]; /* absolute count of each bucket */
@@ -75,7 +79,7 @@ struct rh {
 static void rand_hist(struct rh *r, uint64_t *seed)
 {
     memset(r, 0, sizeof(*r));
-    r->h.schema = (int32_t)(xs(seed) % 13) - 4; /* -4 .. 8 */
+    r->h.schema = (int8_t)((int)(xs(seed) % 13) - 4); /* -4 .. 8 */
     static const double sums[] = {0.0, -0.0, 1.5e-3, 12345.678, 1e300};
     r->h.sum = xs(seed) % 3 ? (double)(xs(seed) % 100000) / 1e4 : sums[xs(seed) % 5];
     r->h.zero_threshold = xs(seed) % 2 ? 0 : 1e-9 * (double)(1 + xs(seed) % 4);
@@ -86,7 +90,7 @@ static void rand_hist(struct rh *r, uint64_t *seed)
     for (uint32_t s = 0; s < nspans; s++) {
         int32_t off = s == 0 ? at : (int32_t)(1 + xs(seed) % 300);
         uint32_t len = (uint32_t)(1 + xs(seed) % 12);
-        r->spans[s] = (struct hk_rw_hist_span){off, len};
+        r->spans[s] = (struct hk_nhist_span){off, len};
         at = s == 0 ? off : at + off;
         for (uint32_t k = 0; k < len; k++, at++) {
             /* Counts of every size (multi-byte varints), zeros inside spans, and decreases. */
@@ -112,16 +116,16 @@ static void test_stale_marker_bits(void **state)
     assert_true(hk_rw_hist_is_stale(&hk_rw_hist_stale));
     assert_int_equal(hk_rw_hist_stale.count, 0);
     assert_int_equal(hk_rw_hist_stale.nspans, 0);
-    struct hk_rw_hist h = {.sum = NAN};
+    struct hk_nhist h = {.sum = NAN};
     assert_false(hk_rw_hist_is_stale(&h)); /* an ordinary NaN is a value, not the marker */
 }
 
 static void test_check(void **state)
 {
     (void)state;
-    struct hk_rw_hist_span sp[2] = {{-3, 2}, {4, 1}};
+    struct hk_nhist_span sp[2] = {{-3, 2}, {4, 1}};
     int64_t d[3] = {1, 2, -1};
-    struct hk_rw_hist h = {.schema = 3, .nspans = 2, .spans = sp, .deltas = d, .ndeltas = 3};
+    struct hk_nhist h = {.schema = 3, .nspans = 2, .spans = sp, .deltas = d, .ndeltas = 3};
     assert_int_equal(hk_rw_hist_check(&h), 0);
     h.ndeltas = 2; /* deltas must cover the spans exactly */
     assert_int_equal(hk_rw_hist_check(&h), -EINVAL);
@@ -156,7 +160,7 @@ static void pack_reference_v1(const struct hk_rw_sample *const *p, size_t n, str
             lb[li].value = (char *)p[i]->labels[k].value;
             lbp[li] = &lb[li];
         }
-        const struct hk_rw_hist *h = p[i]->hist;
+        const struct hk_nhist *h = p[i]->hist;
         if (!h) {
             prometheus__sample__init(&sm[i]);
             sm[i].value = p[i]->value;
@@ -377,7 +381,7 @@ static void test_v2_decode(void **state)
     }
 }
 
-static void expect_same_hist(const struct hk_rw_hist *a, const struct hk_rw_hist *b)
+static void expect_same_hist(const struct hk_nhist *a, const struct hk_nhist *b)
 {
     assert_non_null(a);
     assert_non_null(b);
@@ -607,12 +611,188 @@ static void test_queue_crash_restart(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* ---- the pipeline: which series go, and the stale marker ---- */
+
+static const char *const pod_l[] = {"pod", NULL};
+static const struct hk_metric_desc d_rq = {"container_cpu_runqueue_latency_seconds",
+                                           "Run-queue latency.", HK_METRIC_HISTOGRAM, "seconds",
+                                           pod_l};
+static const struct hk_metric_desc d_tf = {"textfile_latency_seconds", "Classic only.",
+                                           HK_METRIC_HISTOGRAM, "seconds", pod_l};
+static const struct hk_metric_desc d_ctr = {"container_cpu_usage_seconds_total", "CPU.",
+                                            HK_METRIC_COUNTER, "seconds", pod_l};
+
+/* pods "a" and (with_b) "b": a native run-queue histogram each (schema 3, like the eBPF
+ * families), a classic-only histogram and a counter for "a". */
+static struct hk_snapshot *nh_snap(bool with_b, int64_t ts)
+{
+    struct hk_builder *b = hk_builder_new(NULL);
+    hk_builder_begin(b, "ebpf");
+    uint64_t counts[] = {4, 0, 1, 0, 0, 0, 9, 2, 0, 3}; /* a gap of 3: two spans */
+    struct hk_nhist_in in = {.schema = 3,
+                             .zero_threshold = 0x1p-22,
+                             .zero_count = 1,
+                             .first_index = -150,
+                             .counts = counts,
+                             .ncounts = 10,
+                             .sum = 0.125,
+                             .classic_lo = -20,
+                             .classic_hi = -16};
+    const char *pa[] = {"a"}, *pb[] = {"b"};
+    assert_int_equal(hk_emit_native_histogram(b, &d_rq, pa, &in), 0);
+    if (with_b)
+        assert_int_equal(hk_emit_native_histogram(b, &d_rq, pb, &in), 0);
+    double bounds[] = {0.1, 1};
+    uint64_t cum[] = {1, 2};
+    assert_int_equal(hk_emit_histogram(b, &d_tf, pa, bounds, cum, 2, 1.5, 3), 0);
+    assert_int_equal(hk_emit(b, &d_ctr, pa, 7), 0);
+    hk_builder_commit(b);
+    return hk_builder_seal(b, ts, NULL);
+}
+
+struct seen {
+    int native, native_stale, classic_rq, classic_stale, tf, ctr;
+};
+
+static void read_queue(const char *dir, const char *name, struct seen out[3])
+{
+    char qd[300];
+    snprintf(qd, sizeof(qd), "%s/q/%s", dir, name);
+    struct hk_rw_queue_opts o = {qd, 0, 0, false};
+    struct hk_rw_queue *q;
+    assert_int_equal(hk_rw_queue_open(&o, &q), 0);
+    uint64_t pos = hk_rw_queue_committed(q);
+    struct hk_buf b;
+    struct hk_rw_qrec qr;
+    hk_buf_init(&b, 0);
+    int k = 0;
+    while (hk_rw_queue_read(q, &pos, &b, &qr) == 1) {
+        struct hk_rw_record rec;
+        assert_true(k < 3);
+        assert_int_equal(hk_rw_record_decode(b.data, b.len, &rec), 0);
+        for (size_t i = 0; i < rec.nsamples; i++) {
+            const struct hk_rw_sample *x = &rec.samples[i];
+            const char *n = hk_labels_get(x->labels, x->nlabels, "__name__");
+            const char *pod = hk_labels_get(x->labels, x->nlabels, "pod");
+            assert_non_null(n);
+            assert_non_null(pod);
+            bool stale =
+                x->hist ? hk_rw_hist_is_stale(x->hist) : bits(x->value) == HK_STALE_NAN_BITS;
+            if (stale)
+                assert_string_equal(pod, "b"); /* only b vanishes */
+            if (strcmp(n, "container_cpu_runqueue_latency_seconds") == 0) {
+                assert_non_null(x->hist);
+                assert_null(hk_labels_get(x->labels, x->nlabels, "le"));
+                assert_int_equal(x->family->type, HK_METRIC_HISTOGRAM);
+                if (stale) {
+                    out[k].native_stale++;
+                    assert_int_equal(x->ts_ms, 2000000);
+                    continue;
+                }
+                out[k].native++;
+                assert_int_equal(x->hist->schema, 3);
+                assert_int_equal(x->hist->count, 20);
+                assert_int_equal(x->hist->zero_count, 1);
+                assert_true(x->hist->sum == 0.125);
+                assert_int_equal(x->hist->nspans, 2);
+                assert_int_equal(x->hist->spans[0].offset, -150);
+                assert_int_equal(x->hist->ndeltas, 7);
+            } else if (strncmp(n, "container_cpu_runqueue_latency_seconds_", 39) == 0) {
+                assert_null(x->hist);
+                if (stale)
+                    out[k].classic_stale++;
+                else
+                    out[k].classic_rq++;
+            } else if (strncmp(n, "textfile_latency_seconds", 24) == 0) {
+                assert_null(x->hist);
+                out[k].tf++;
+            } else {
+                assert_string_equal(n, "container_cpu_usage_seconds_total");
+                assert_null(x->hist);
+                out[k].ctr++;
+            }
+        }
+        hk_rw_record_free(&rec);
+        k++;
+    }
+    assert_int_equal(k, 3);
+    hk_buf_free(&b);
+    hk_rw_queue_close(q);
+}
+
+static void test_pipeline(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/hk-rwnp-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[200], yml[1000];
+    snprintf(path, sizeof(path), "%s/c.yml", dir);
+    snprintf(yml, sizeof(yml),
+             "remote_write:\n"
+             "  - url: http://127.0.0.1:1/api/v1/write\n    name: native\n"
+             "    send_native_histograms: true\n    metadata_config: {send: false}\n"
+             "    queue_config: {disk_path: %s/q, batch_send_deadline: 1h, min_backoff: 1h,"
+             " max_backoff: 1h}\n"
+             "  - url: http://127.0.0.1:1/api/v1/write\n    name: classic\n"
+             "    metadata_config: {send: false}\n"
+             "    queue_config: {disk_path: %s/q, batch_send_deadline: 1h, min_backoff: 1h,"
+             " max_backoff: 1h}\n",
+             dir, dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(yml, f);
+    fclose(f);
+    struct hk_config cfg;
+    struct hk_error err = {""};
+    hk_config_init(&cfg);
+    assert_int_equal(hk_config_load(&cfg, path, NULL, 0, &err), 0);
+    struct hk_registry *reg = hk_registry_new();
+    struct hk_rw *rw = NULL;
+    assert_int_equal(hk_rw_start(&cfg, reg, &rw, &err), 0);
+    hk_registry_publish(reg, nh_snap(true, 1000000));
+    hk_registry_publish(reg, nh_snap(false, 2000000)); /* b vanished: one stale marker */
+    hk_registry_publish(reg, nh_snap(false, 3000000)); /* and only once */
+    hk_rw_stop(rw);
+    hk_registry_free(reg);
+    hk_config_free(&cfg);
+
+    /* classic series of the text exposition: _bucket per le (-20 … -16, +Inf), _sum, _count */
+    const int classic_per = 5 + 1 + 2;
+    struct seen n[3] = {{0}}, c[3] = {{0}};
+    read_queue(dir, "native", n);
+    read_queue(dir, "classic", c);
+    /* send_native_histograms: one native series per pod instead of its classic series; the
+     * classic-only histogram and the counter as before. */
+    assert_int_equal(n[0].native, 2);
+    assert_int_equal(n[0].classic_rq, 0);
+    assert_int_equal(n[0].tf, 2 + 1 + 2);
+    assert_int_equal(n[0].ctr, 1);
+    assert_int_equal(n[1].native, 1);
+    assert_int_equal(n[1].native_stale, 1);
+    assert_int_equal(n[1].classic_stale, 0);
+    assert_int_equal(n[2].native, 1);
+    assert_int_equal(n[2].native_stale, 0);
+    /* default: classic series only, float stale markers for each of b's */
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(c[k].native + c[k].native_stale, 0);
+        assert_int_equal(c[k].classic_rq, (k == 0 ? 2 : 1) * classic_per);
+        assert_int_equal(c[k].ctr, 1);
+    }
+    assert_int_equal(c[1].classic_stale, classic_per);
+    assert_int_equal(c[2].classic_stale, 0);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
+    hk_log_setup(HK_LOG_ERROR, HK_LOG_LOGFMT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stale_marker_bits), cmocka_unit_test(test_check),
         cmocka_unit_test(test_v1_differential),   cmocka_unit_test(test_v2_decode),
         cmocka_unit_test(test_record_round_trip), cmocka_unit_test(test_queue_crash_restart),
+        cmocka_unit_test(test_pipeline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
