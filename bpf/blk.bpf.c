@@ -81,8 +81,8 @@ static __always_inline int on_complete(struct request *rq)
         return 0;
     v->count++;
     v->sum_ns += delta;
-    __u32 slot = hk_log2_slot(delta);
-    if (slot < HK_LOG2_SLOTS)
+    __u32 slot = hk_nh_slot(delta);
+    if (slot < HK_NH_SLOTS)
         v->slots[slot]++;
     return 0;
 }

@@ -17,7 +17,7 @@ enum hk_blk_op { HK_BLK_READ, HK_BLK_WRITE, HK_BLK_FLUSH, HK_BLK_DISCARD, HK_BLK
 struct hk_blk_val {
     __u64 count;
     __u64 sum_ns;
-    __u64 slots[HK_LOG2_SLOTS];
+    __u64 slots[HK_NH_SLOTS];
 };
 
 #endif

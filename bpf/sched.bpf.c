@@ -117,8 +117,8 @@ static __always_inline void add_waits(struct hk_sched_val *v, __u64 n, __u64 del
 {
     v->wait_ns += delta;
     v->waits += n;
-    __u32 slot = hk_log2_slot(n == 1 ? delta : delta / n);
-    if (slot < HK_LOG2_SLOTS)
+    __u32 slot = hk_nh_slot(n == 1 ? delta : delta / n);
+    if (slot < HK_NH_SLOTS)
         v->slots[slot] += n;
 }
 

@@ -11,7 +11,7 @@ struct hk_sched_val {
     __u64 waits;       /* number of waits (histogram count) */
     __u64 voluntary;   /* context switches away from a task that blocked */
     __u64 involuntary; /* context switches away from a task that was still runnable */
-    __u64 slots[HK_LOG2_SLOTS];
+    __u64 slots[HK_NH_SLOTS];
 };
 
 #endif

@@ -92,8 +92,8 @@ static __always_inline int on_exit(long nr, long ret, bool btf)
         if ((__s64)delta >= 0) {
             v->sum_ns += delta;
             v->timed++;
-            __u32 slot = hk_log2_slot(delta);
-            if (slot < HK_LOG2_SLOTS)
+            __u32 slot = hk_nh_slot(delta);
+            if (slot < HK_NH_SLOTS)
                 v->slots[slot]++;
         }
     }

@@ -11,7 +11,7 @@ struct hk_sys_val {
     __u64 errors; /* returned -1 … -4095 */
     __u64 sum_ns; /* enter → exit, for syscalls whose enter was seen */
     __u64 timed;
-    __u64 slots[HK_LOG2_SLOTS];
+    __u64 slots[HK_NH_SLOTS];
 };
 
 #endif

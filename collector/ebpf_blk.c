@@ -18,8 +18,8 @@ HK_EBPF_DESC desc_lat = {"container_blkio_latency_seconds",
                          "I/O by device and operation (eBPF).",
                          HK_METRIC_HISTOGRAM, "seconds", labels_blk};
 
-#define LAT_LO 10 /* 2^10 ns ≈ 1 µs */
-#define LAT_HI 33 /* 2^33 ns ≈ 8.6 s */
+#define LAT_LO (-20) /* classic le from 2^-20 s ≈ 0.95 µs */
+#define LAT_HI 3 /* to 2^3 s = 8 s */
 
 int hk_ebpf_blk_devname(const char *uevent, size_t len, char *ret, size_t cap);
 
@@ -110,7 +110,7 @@ static int emit(struct hk_ebpf_prog *p, struct hk_ebpf_collect *c, struct hk_ebp
         memcpy(values, row->labels, sizeof(row->labels));
         values[HK_EBPF_NBASE] = s->names[row->sub / 8];
         values[HK_EBPF_NBASE + 1] = op_names[row->sub % 8];
-        r = hk_ebpf_emit_log2(c->ctx->b, &desc_lat, values, row->slots, LAT_LO, LAT_HI,
+        r = hk_ebpf_emit_latency(c->ctx->b, &desc_lat, values, row->slots, LAT_LO, LAT_HI,
                               (double)row->v[1] / 1e9);
     }
     return r;

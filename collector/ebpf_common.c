@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Shared user-space logic of the eBPF collector: the cgroup id → path index (walk of a hierarchy
  * by inode), cgroup mount discovery from mountinfo, base labels through the container index,
- * row aggregation per container, log2 slots → Prometheus buckets, and the tp_btf → raw_tp →
- * tracepoint load ladder. Reads <procfs>/self/mountinfo and the cgroup hierarchies' dirs. */
+ * row aggregation per container, latency slots → native and classic histograms, and the
+ * tp_btf → raw_tp → tracepoint load ladder. Reads <procfs>/self/mountinfo and the cgroup hierarchies' dirs. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -388,7 +389,7 @@ void hk_ebpf_rows_finish(struct hk_ebpf_rows *rows)
         if (row_cmp(dst, src) == 0) {
             for (int k = 0; k < HK_EBPF_ROW_VALUES; k++)
                 dst->v[k] += src->v[k];
-            for (int k = 0; k < HK_LOG2_SLOTS; k++)
+            for (int k = 0; k < HK_NH_SLOTS; k++)
                 dst->slots[k] += src->slots[k];
         } else {
             rows->rows[++w] = *src;
@@ -421,7 +422,7 @@ struct ledger_row {
     char *row;
     uint32_t sub;
     int64_t v[HK_EBPF_ROW_VALUES];
-    uint64_t slots[HK_LOG2_SLOTS];
+    uint64_t slots[HK_NH_SLOTS];
 };
 
 struct hk_ebpf_ledger {
@@ -550,7 +551,7 @@ static int ledger_fold(struct hk_ebpf_ledger *l, const char *row, uint32_t sub,
     for (int k = 0; k < HK_EBPF_ROW_VALUES; k++)
         if (!(l->gauges & (1u << k)))
             c->v[k] += from->v[k];
-    for (int k = 0; k < HK_LOG2_SLOTS; k++)
+    for (int k = 0; k < HK_NH_SLOTS; k++)
         c->slots[k] += from->slots[k];
     return 0;
 }
@@ -597,7 +598,7 @@ int hk_ebpf_rows_settle(struct hk_ebpf_rows *rows, const struct hk_containers *t
         for (int k = 0; k < HK_EBPF_ROW_VALUES; k++)
             if (!(l->gauges & (1u << k)))
                 row->v[k] += c->v[k];
-        for (int k = 0; k < HK_LOG2_SLOTS; k++)
+        for (int k = 0; k < HK_NH_SLOTS; k++)
             row->slots[k] += c->slots[k];
         if (row == &add && (r = hk_ebpf_rows_add(rows, &add)) == -E2BIG)
             r = 0;
@@ -705,35 +706,37 @@ int hk_ebpf_emit_counter(struct hk_builder *b, const struct hk_metric_desc *desc
 
 /* ---- histograms ---- */
 
-int hk_ebpf_log2_buckets(const uint64_t slots[HK_LOG2_SLOTS], unsigned lo, unsigned hi,
-                         double *ret_bounds, uint64_t *ret_cum, size_t cap, uint64_t *ret_count)
+uint64_t hk_ebpf_slots_total(const uint64_t slots[HK_NH_SLOTS])
 {
-    /* NOLINTNEXTLINE(bugprone-misplaced-widening-cast): lo <= hi < HK_LOG2_SLOTS here */
-    if (lo > hi || hi >= HK_LOG2_SLOTS - 1 || cap < (size_t)(hi - lo + 1))
-        return -EINVAL;
-    uint64_t cum = 0, total = 0;
-    for (unsigned k = 0; k < HK_LOG2_SLOTS; k++)
+    uint64_t total = 0;
+    for (unsigned k = 0; k < HK_NH_SLOTS; k++)
         total += slots[k];
-    for (unsigned k = 0; k < lo; k++)
-        cum += slots[k];
-    for (unsigned k = lo; k <= hi; k++) {
-        cum += slots[k]; /* slot k holds 2^(k-1) < v ≤ 2^k: all ≤ 2^k */
-        ret_bounds[k - lo] = (double)(1ULL << k) / 1e9;
-        ret_cum[k - lo] = cum;
-    }
-    *ret_count = total;
-    return (int)(hi - lo + 1);
+    return total;
 }
 
-int hk_ebpf_emit_log2(struct hk_builder *b, const struct hk_metric_desc *desc,
-                      const char *const *labels, const uint64_t slots[HK_LOG2_SLOTS], unsigned lo,
-                      unsigned hi, double sum_seconds)
+int hk_ebpf_emit_latency(struct hk_builder *b, const struct hk_metric_desc *desc,
+                         const char *const *labels, const uint64_t slots[HK_NH_SLOTS], int lo,
+                         int hi, double sum_seconds)
 {
-    double bounds[HK_LOG2_SLOTS];
-    uint64_t cum[HK_LOG2_SLOTS], count;
-    int nb = hk_ebpf_log2_buckets(slots, lo, hi, bounds, cum, HK_LOG2_SLOTS, &count);
-    if (nb < 0)
-        return nb;
-    int r = hk_emit_histogram(b, desc, labels, bounds, cum, (size_t)nb, sum_seconds, count);
+    if (lo < HK_NH_ZERO_EXP || lo > hi || hi > 9)
+        return -EINVAL;
+    /* only the non-empty range of buckets (slot 0 is the zero bucket) */
+    unsigned first = 1, last = HK_NH_SLOTS - 1;
+    while (first <= last && !slots[first])
+        first++;
+    while (last >= first && !slots[last])
+        last--;
+    struct hk_nhist_in in = {
+        .schema = HK_NH_SCHEMA,
+        .zero_threshold = ldexp(1, HK_NH_ZERO_EXP),
+        .zero_count = slots[0],
+        .first_index = HK_NH_SLOT0_INDEX + (int32_t)first,
+        .counts = first <= last ? &slots[first] : NULL,
+        .ncounts = first <= last ? last - first + 1 : 0,
+        .sum = sum_seconds,
+        .classic_lo = lo,
+        .classic_hi = hi,
+    };
+    int r = hk_emit_native_histogram(b, desc, labels, &in);
     return r == -E2BIG ? 0 : r;
 }

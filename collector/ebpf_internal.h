@@ -81,7 +81,7 @@ struct hk_ebpf_row {
     const char *labels[HK_EBPF_NBASE]; /* base label values (borrowed) */
     uint32_t sub;                      /* probe-specific key part (device/op …), 0 if none */
     int64_t v[HK_EBPF_ROW_VALUES];
-    uint64_t slots[HK_LOG2_SLOTS];
+    uint64_t slots[HK_NH_SLOTS];
 };
 
 struct hk_ebpf_ledger;
@@ -120,31 +120,29 @@ int hk_ebpf_rows_settle(struct hk_ebpf_rows *rows, const struct hk_containers *t
 
 /* ---- histograms ---- */
 
-/* Converts log2 slots (slot k: 2^(k-1) < v ≤ 2^k ns) into Prometheus buckets with bounds
- * 2^lo … 2^hi ns in seconds: ret_bounds[i] = 2^(lo+i) / 1e9 and ret_cum[i] = number of values
- * ≤ that bound. Returns the number of bounds (hi - lo + 1) and the total in *ret_count.
- * Requires lo ≤ hi < HK_LOG2_SLOTS - 1 and cap ≥ hi - lo + 1; else -EINVAL. */
-int hk_ebpf_log2_buckets(const uint64_t slots[HK_LOG2_SLOTS], unsigned lo, unsigned hi,
-                         double *ret_bounds, uint64_t *ret_cum, size_t cap, uint64_t *ret_count);
+/* Emits one latency histogram from native-histogram slots (bpf/hk_common.h): the native
+ * histogram (schema 3, zero threshold 2^-22 s) and classic buckets le = 2^lo … 2^hi seconds
+ * (exact sums of native buckets), with the given sum. Requires HK_NH_ZERO_EXP ≤ lo ≤ hi ≤ 9.
+ * A full builder (-E2BIG) is not an error: 0 or -errno. */
+int hk_ebpf_emit_latency(struct hk_builder *b, const struct hk_metric_desc *desc,
+                         const char *const *labels, const uint64_t slots[HK_NH_SLOTS], int lo,
+                         int hi, double sum_seconds);
 
-/* Emits one histogram series from log2 slots (bounds 2^lo … 2^hi ns, as hk_ebpf_log2_buckets)
- * with the given sum. A full builder (-E2BIG) is not an error: 0 or -errno. */
-int hk_ebpf_emit_log2(struct hk_builder *b, const struct hk_metric_desc *desc,
-                      const char *const *labels, const uint64_t slots[HK_LOG2_SLOTS], unsigned lo,
-                      unsigned hi, double sum_seconds);
+/* Sum of a slot array (the histogram's count). */
+uint64_t hk_ebpf_slots_total(const uint64_t slots[HK_NH_SLOTS]);
 
 /* ---- per-CPU value decoding (sum over CPUs of one map entry) ---- */
 
-/* dst[k] += src[k] for every log2 slot (src: a kernel value's slots). */
-static inline void hk_ebpf_slots_add(uint64_t dst[HK_LOG2_SLOTS], const __u64 *src)
+/* dst[k] += src[k] for every latency slot (src: a kernel value's slots). */
+static inline void hk_ebpf_slots_add(uint64_t dst[HK_NH_SLOTS], const __u64 *src)
 {
-    for (int k = 0; k < HK_LOG2_SLOTS; k++)
+    for (int k = 0; k < HK_NH_SLOTS; k++)
         dst[k] += src[k];
 }
 
 /* vals: ncpu × struct hk_sched_val (bpf/sched.h). ret: wait_ns, waits, voluntary, involuntary. */
 void hk_ebpf_sched_decode(const void *vals, int ncpu, int64_t ret[4],
-                          uint64_t ret_slots[HK_LOG2_SLOTS]);
+                          uint64_t ret_slots[HK_NH_SLOTS]);
 /* vals: ncpu × struct hk_tcp_val (bpf/tcp.h). ret: connects ok, failed, accepts, closes,
  * retransmits, active (signed sum). */
 void hk_ebpf_tcp_decode(const void *vals, int ncpu, int64_t ret[6]);
@@ -262,7 +260,7 @@ struct hk_ebpf_entry {
     uint64_t id;  /* cgroup id */
     uint32_t sub; /* probe-specific key part, 0 if none */
     int64_t v[HK_EBPF_ROW_VALUES];
-    uint64_t slots[HK_LOG2_SLOTS];
+    uint64_t slots[HK_NH_SLOTS];
 };
 
 /* What differs between probes; collector/ebpf.c does the rest: open → setup → ladder (open,

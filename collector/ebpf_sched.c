@@ -32,8 +32,8 @@ static const struct hk_metric_desc desc_cs = {
     HK_METRIC_COUNTER, "", labels_kind};
 
 enum { V_WAIT_NS, V_WAITS, V_VOL, V_INVOL };
-#define LAT_LO 10 /* 2^10 ns ≈ 1 µs */
-#define LAT_HI 30 /* 2^30 ns ≈ 1.07 s */
+#define LAT_LO (-20) /* classic le from 2^-20 s ≈ 0.95 µs */
+#define LAT_HI 0 /* to 2^0 s = 1 s */
 
 int hk_ebpf_emit_runqueue(struct hk_builder *b, const struct hk_ebpf_rows *rows);
 
@@ -47,18 +47,18 @@ int hk_ebpf_emit_runqueue(struct hk_builder *b, const struct hk_ebpf_rows *rows)
     /* The sum is computed exactly as the counter above (ns * 1e-9, not ns / 1e9, which can
      * differ in the last bit), so _sum and the wait total print the same. */
     for (size_t i = 0; i < rows->n; i++)
-        if ((r = hk_ebpf_emit_log2(b, &desc_lat, rows->rows[i].labels, rows->rows[i].slots, LAT_LO,
+        if ((r = hk_ebpf_emit_latency(b, &desc_lat, rows->rows[i].labels, rows->rows[i].slots, LAT_LO,
                                    LAT_HI, (double)rows->rows[i].v[V_WAIT_NS] * 1e-9)) < 0)
             return r;
     return 0;
 }
 
 void hk_ebpf_sched_decode(const void *vals, int ncpu, int64_t ret[4],
-                          uint64_t ret_slots[HK_LOG2_SLOTS])
+                          uint64_t ret_slots[HK_NH_SLOTS])
 {
     const struct hk_sched_val *v = vals;
     memset(ret, 0, 4 * sizeof(*ret));
-    memset(ret_slots, 0, HK_LOG2_SLOTS * sizeof(*ret_slots));
+    memset(ret_slots, 0, HK_NH_SLOTS * sizeof(*ret_slots));
     for (int c = 0; c < ncpu; c++) {
         ret[V_WAIT_NS] += (int64_t)v[c].wait_ns;
         ret[V_WAITS] += (int64_t)v[c].waits;

@@ -21,8 +21,8 @@ HK_EBPF_DESC desc_lat = {"container_syscall_latency_seconds",
                          "opt-in).",
                          HK_METRIC_HISTOGRAM, "seconds", hk_ebpf_base_labels};
 
-#define LAT_LO 8  /* 256 ns */
-#define LAT_HI 30 /* 1.07 s */
+#define LAT_LO (-22) /* classic le from 2^-22 s ≈ 238 ns */
+#define LAT_HI 0 /* to 1 s */
 
 #if HK_WITH_BPF
 #include "bpf/syscalls.skel.h"
@@ -68,7 +68,7 @@ static int emit(struct hk_ebpf_prog *p, struct hk_ebpf_collect *c, struct hk_ebp
         r = hk_ebpf_emit_counter(b, &desc_errors, rows, 1, 1, NULL);
     for (size_t i = 0; i < rows->n && r >= 0 && latency; i++) {
         const struct hk_ebpf_row *row = &rows->rows[i];
-        r = hk_ebpf_emit_log2(b, &desc_lat, row->labels, row->slots, LAT_LO, LAT_HI,
+        r = hk_ebpf_emit_latency(b, &desc_lat, row->labels, row->slots, LAT_LO, LAT_HI,
                               (double)row->v[2] / 1e9);
     }
     return r;

@@ -5,12 +5,13 @@
  * exact length prefixes. Reads only the snapshot; emits no families. The generated protoc-c code
  * for proto/metrics.proto checks the bytes in tests/unit/test_protofmt.c.
  *
- * Native histograms (issue 15, item 2): the snapshot has no native-histogram data yet. When it
- * does, the Histogram message gains schema (5), zero_threshold (6), zero_count (7),
- * positive_span (12) and positive_delta (13) next to the classic buckets: see the two places
- * marked NATIVE-HISTOGRAM HOOK below (size and write must change together). A classic-only
- * histogram must keep all of them unset: Prometheus 2.42 takes a Histogram for a native one when
- * zero_threshold, zero_count or any span/delta/count is non-zero.
+ * Native histograms (issue 15): a histogram whose _count series carries one in the snapshot
+ * (hk_snapshot_nhist_of) gets schema (5), zero_threshold (6), zero_count (7), positive_span (12)
+ * and positive_delta (13, one field per delta: proto2, not packed, as protobuf-c and
+ * client_golang write it) next to its classic buckets in the same Histogram message, as
+ * client_golang does; Prometheus with native histograms enabled keeps the native form. A
+ * classic-only histogram keeps all of them unset: Prometheus 2.42 takes a Histogram for a native
+ * one when zero_threshold, zero_count or any span/delta/count is non-zero.
  * Over 800 lines because the size pass and the write pass of every message type must stay in step,
  * so the encoder is kept in one place. */
 #include "exporter/protofmt.h"
@@ -52,6 +53,7 @@ struct metric {
     uint32_t nlab;     /* labels written */
     uint32_t value, count, sum, created; /* series indices, NONE = absent */
     int64_t ts_ms;
+    const struct hk_nhist *nh; /* its native histogram, NULL = classic only */
     int64_t created_s; /* created timestamp, when created != NONE */
     int32_t created_ns;
     size_t inner;        /* size of the Counter / Gauge / Untyped / Summary / Histogram message */
@@ -379,6 +381,56 @@ static size_t bucket_len(double count)
     return (as_count(count, &c) ? 1 + hk_pb_varint_len(c) : 9) + 9;
 }
 
+static inline uint32_t zigzag32(int32_t v)
+{
+    return ((uint32_t)v << 1) ^ (uint32_t)(v >> 31);
+}
+
+static inline uint64_t zigzag64(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+/* Size of a BucketSpan message: offset (1, sint32) and length (2), both always written. */
+static inline size_t span_len(const struct hk_nhist_span *sp)
+{
+    return 2 + hk_pb_varint_len(zigzag32(sp->offset)) + hk_pb_varint_len(sp->length);
+}
+
+/* Size of the native fields of a Histogram message. */
+static size_t native_len(const struct hk_nhist *h)
+{
+    size_t n = 1 + hk_pb_varint_len(zigzag32(h->schema)) + 9 + 1 + hk_pb_varint_len(h->zero_count);
+    for (uint32_t i = 0; i < h->nspans; i++)
+        n += field_len(span_len(&h->spans[i]));
+    for (uint32_t i = 0; i < h->ndeltas; i++)
+        n += 1 + hk_pb_varint_len(zigzag64(h->deltas[i]));
+    return n;
+}
+
+static uint8_t *put_native(uint8_t *p, const struct hk_nhist *h)
+{
+    *p++ = TAG(5, WT_VARINT);
+    p = hk_pb_put_varint(p, zigzag32(h->schema));
+    p = put_double(p, TAG(6, WT_I64), h->zero_threshold);
+    *p++ = TAG(7, WT_VARINT);
+    p = hk_pb_put_varint(p, h->zero_count);
+    for (uint32_t i = 0; i < h->nspans; i++) {
+        const struct hk_nhist_span *sp = &h->spans[i];
+        *p++ = TAG(12, WT_LEN);
+        p = hk_pb_put_varint(p, span_len(sp));
+        *p++ = TAG(1, WT_VARINT);
+        p = hk_pb_put_varint(p, zigzag32(sp->offset));
+        *p++ = TAG(2, WT_VARINT);
+        p = hk_pb_put_varint(p, sp->length);
+    }
+    for (uint32_t i = 0; i < h->ndeltas; i++) {
+        *p++ = TAG(13, WT_VARINT);
+        p = hk_pb_put_varint(p, zigzag64(h->deltas[i]));
+    }
+    return p;
+}
+
 /* Size of the value message of m. */
 static size_t inner_len(const struct render *r, const struct metric *m)
 {
@@ -402,14 +454,18 @@ static size_t inner_len(const struct render *r, const struct metric *m)
     case HK_METRIC_HISTOGRAM:
         if (m->count != NONE) {
             uint64_t c;
-            n += as_count(ser(r, m->count)->value, &c) ? 1 + hk_pb_varint_len(c) : 9;
+            if (m->nh) /* the exact count (the series holds it as a double) */
+                n += 1 + hk_pb_varint_len(m->nh->count);
+            else
+                n += as_count(ser(r, m->count)->value, &c) ? 1 + hk_pb_varint_len(c) : 9;
         }
         if (m->sum != NONE)
             n += 9;
         for (uint32_t i = m->first; i < m->first + m->n; i++)
             if (r->role[i] == R_BUCKET)
                 n += field_len(bucket_len(ser(r, i)->value));
-        /* NATIVE-HISTOGRAM HOOK (size): add the native fields' sizes here. */
+        if (m->nh)
+            n += native_len(m->nh);
         return n + created;
     default: /* gauge, untyped, info */
         return 9;
@@ -546,6 +602,9 @@ static long long plan_family(struct render *r)
     size_t total = field_len(r->fname_len) + 2 /* type */;
     if (f->help && *f->help)
         total += field_len(strlen(f->help));
+    size_t nnh = 0, inh = 0; /* the family's native histograms, in series order like r->m */
+    const struct hk_nhist *nh =
+        t == HK_METRIC_HISTOGRAM ? hk_snapshot_family_nhists(r->snap, f, &nnh) : NULL;
     for (size_t k = 0; k < r->nm; k++) {
         struct metric *m = &r->m[k];
         /* Label arrays and strings sit in the arena in emission order, not in this one: fetch
@@ -558,6 +617,11 @@ static long long plan_family(struct render *r)
                 __builtin_prefetch(n->labels[j].value);
         }
         if (t == HK_METRIC_HISTOGRAM && m->count != NONE) {
+            size_t abs_count = (size_t)f->first + m->count;
+            while (inh < nnh && nh[inh].series < abs_count)
+                inh++;
+            if (inh < nnh && nh[inh].series == abs_count)
+                m->nh = &nh[inh];
             /* le="+Inf" equal to _count is left out, as client_golang does; the scraper adds it
              * back from sample_count. Kept when it is not the last bucket (a NaN bound sorts
              * after it) or differs from _count. */
@@ -660,6 +724,10 @@ static uint8_t *put_inner(const struct render *r, uint8_t *p, const struct metri
         p = hk_pb_put_varint(p, m->inner);
         double count = m->count != NONE ? ser(r, m->count)->value : 0;
         bool int_count = m->count != NONE && as_count(count, &c);
+        if (m->nh) { /* the exact count (the series holds it as a double) */
+            int_count = true;
+            c = m->nh->count;
+        }
         if (int_count) {
             *p++ = TAG(1, WT_VARINT);
             p = hk_pb_put_varint(p, c);
@@ -684,9 +752,8 @@ static uint8_t *put_inner(const struct render *r, uint8_t *p, const struct metri
         }
         if (m->count != NONE && !int_count)
             p = put_double(p, TAG(4, WT_I64), count); /* sample_count_float */
-        /* NATIVE-HISTOGRAM HOOK (write): schema (5, zigzag), zero_threshold (6), zero_count (7),
-         * positive_span (12: offset zigzag, length), positive_delta (13, packed zigzag), here
-         * in field-number order, sized the same way in inner_len. */
+        if (m->nh) /* fields 5-13, in field-number order, sized by native_len */
+            p = put_native(p, m->nh);
         if (m->created != NONE)
             p = put_timestamp(p, TAG(15, WT_LEN), m->created_s, m->created_ns);
         return p;

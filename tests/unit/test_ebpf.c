@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Unit tests of the eBPF collector's user-space logic (collector/ebpf_internal.h): the log2 slot
- * function the kernel programs use and its conversion to Prometheus buckets (value ≤ le), per-CPU
+/* Unit tests of the eBPF collector's user-space logic (collector/ebpf_internal.h): the latency
+ * slot function the kernel programs use (native-histogram buckets, schema 3) and its native and
+ * classic histograms (value ≤ le), per-CPU
  * value decoding, the cgroup id → path index (including a walk of a real directory tree),
  * mountinfo parsing, label resolution with roll-up through the container index, row merging, the
  * ledger that keeps rolled-up rows from going backwards, the oom_kill fallback parser and the
  * TCP seed's socket -> v1 cgroup attribution. */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -36,72 +39,155 @@ int hk_ebpf_schedstat_pcount(const char *buf, size_t len, uint64_t *ret_n);
 
 #define S(lit) (lit), (sizeof(lit) - 1)
 
-/* ---- log2 slots and buckets ---- */
+/* ---- latency slots (native-histogram buckets) ---- */
 
-static void test_log2_slot_bounds(void **st)
+/* The native bucket index of v ns by the definition, in long double: the smallest i with
+ * v·1e-9 ≤ 2^(i/8); *near when v lies within 1e-9 (relative) of a bucket bound, where the
+ * long double logarithm cannot decide. */
+static long ref_index(uint64_t v, bool *near)
 {
-    (void)st;
-    assert_int_equal(hk_log2_slot(0), 0);
-    assert_int_equal(hk_log2_slot(1), 0);
-    assert_int_equal(hk_log2_slot(2), 1);
-    assert_int_equal(hk_log2_slot(3), 2);
-    assert_int_equal(hk_log2_slot(4), 2);
-    assert_int_equal(hk_log2_slot(5), 3);
-    for (unsigned k = 1; k < HK_LOG2_SLOTS - 1; k++) {
-        uint64_t p = 1ULL << k;
-        assert_int_equal(hk_log2_slot(p), k);         /* exactly le: counted in bucket k */
-        assert_int_equal(hk_log2_slot(p + 1), k + 1); /* just above: next bucket */
-        assert_int_equal(hk_log2_slot(p - 1), p - 1 <= 1 ? 0 : k);
-    }
-    assert_int_equal(hk_log2_slot(UINT64_MAX), HK_LOG2_SLOTS - 1);
-    assert_int_equal(hk_log2_slot(1ULL << 50), HK_LOG2_SLOTS - 1);
-    /* Every value lands in a slot whose le bounds it: 2^(k-1) < v ≤ 2^k. */
-    uint64_t v = 1;
-    for (int i = 0; i < 5000; i++) {
-        v = v * 6364136223846793005ULL + 1442695040888963407ULL;
-        uint64_t x = v >> (v % 40 + 24);
-        unsigned k = hk_log2_slot(x);
-        if (k == HK_LOG2_SLOTS - 1)
-            continue;
-        assert_true(x <= (1ULL << k));
-        if (k > 0)
-            assert_true(x > (1ULL << (k - 1)));
-    }
+    long double x = 8.0L * log2l((long double)v / 1e9L);
+    long double c = ceill(x);
+    *near = fabsl(x - roundl(x)) < 1e-8L;
+    return (long)c;
 }
 
-static void test_log2_buckets(void **st)
+static void test_nh_slot_bounds(void **st)
 {
     (void)st;
-    /* Known values (ns); bucket counts must equal a brute-force "≤ le" count. */
-    static const uint64_t values[] = {0,       1,         2,          900,        1024,
-                                      1025,    2048,      5000,       1000000,    1048576,
-                                      1048577, 999999999, 1073741824, 1073741825, 50000000000ULL};
-    uint64_t slots[HK_LOG2_SLOTS] = {0};
+    assert_int_equal(HK_NH_SCHEMA, 3);
+    assert_int_equal(HK_NH_SLOT0_INDEX, -176);
+    /* The table is floor(2^(i/8) s in ns), re-derived here in long double. */
+    for (unsigned k = 0; k + 1 < HK_NH_SLOTS; k++) {
+        long double b = exp2l((long double)(HK_NH_SLOT0_INDEX + (int)k) / 8.0L) * 1e9L;
+        long double f = b - floorl(b);
+        if (f > 1e-6L && f < 1 - 1e-6L)
+            assert_true(hk_nh_bounds_ns[k] == (uint64_t)floorl(b));
+        else
+            assert_true(hk_nh_bounds_ns[k] == (uint64_t)roundl(b)); /* a whole number of ns */
+        if (k)
+            assert_true(hk_nh_bounds_ns[k] > hk_nh_bounds_ns[k - 1]);
+    }
+    assert_true(hk_nh_bounds_ns[HK_NH_SLOTS - 1] == UINT64_MAX);
+    /* zero bucket: v ≤ 2^-22 s = 238.4 ns */
+    assert_int_equal(hk_nh_slot(0), 0);
+    assert_int_equal(hk_nh_slot(1), 0);
+    assert_int_equal(hk_nh_slot(238), 0);
+    assert_int_equal(hk_nh_slot(239), 1);
+    /* whole-ns bounds are inclusive: 1 s is the top of bucket 0, 2 s of bucket 8 */
+    assert_int_equal(hk_nh_slot(1000000000), 176);
+    assert_int_equal(hk_nh_slot(1000000001), 177);
+    assert_int_equal(hk_nh_slot(2000000000), 184);
+    assert_int_equal(hk_nh_slot(2000000001), 185);
+    assert_int_equal(hk_nh_slot(1953125), 176 - 72);    /* 2^-9 s exactly */
+    assert_int_equal(hk_nh_slot(1500000000), 176 + 5);  /* 8·log2(1.5) = 4.68 */
+    /* every edge: the bound itself in the slot, one ns more in the next */
+    for (unsigned k = 0; k + 1 < HK_NH_SLOTS; k++) {
+        assert_int_equal(hk_nh_slot(hk_nh_bounds_ns[k]), k);
+        assert_int_equal(hk_nh_slot(hk_nh_bounds_ns[k] + 1), k + 1);
+        if (k)
+            assert_int_equal(hk_nh_slot(hk_nh_bounds_ns[k] - 1),
+                             hk_nh_bounds_ns[k] - 1 > hk_nh_bounds_ns[k - 1] ? k : k - 1);
+    }
+    /* overflow: everything above 2^(78/8) s in the last slot */
+    assert_int_equal(hk_nh_slot(hk_nh_bounds_ns[HK_NH_SLOTS - 2] + 1), HK_NH_SLOTS - 1);
+    assert_int_equal(hk_nh_slot(1000000000000000ULL), HK_NH_SLOTS - 1);
+    assert_int_equal(hk_nh_slot(UINT64_MAX), HK_NH_SLOTS - 1);
+    /* random values against the definition */
+    uint64_t r = 1;
+    int checked = 0;
+    for (int i = 0; i < 20000; i++) {
+        r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+        uint64_t v = r >> (r % 48 + 16);
+        if (!v)
+            continue;
+        bool near;
+        long idx = ref_index(v, &near);
+        long want = idx - HK_NH_SLOT0_INDEX;
+        if (want < 0)
+            want = 0;
+        if (want > HK_NH_SLOTS - 1)
+            want = HK_NH_SLOTS - 1;
+        if (near)
+            continue;
+        assert_int_equal(hk_nh_slot(v), want);
+        checked++;
+    }
+    assert_true(checked > 19000);
+}
+
+/* Native and classic forms of one latency histogram: buckets rebuilt from spans and deltas are
+ * the slots, and each classic le = 2^k s counts the values ≤ 2^k s. */
+static void test_latency_emit(void **st)
+{
+    (void)st;
+    static const uint64_t values[] = {0,          100,        238,        239,       900,
+                                      953,        954,        1024,       5000,      1000000,
+                                      1048576,    999999999,  1000000000, 1000000001,
+                                      1073741825, 50000000000ULL, 2000000000000ULL};
     size_t nv = sizeof(values) / sizeof(values[0]);
+    uint64_t slots[HK_NH_SLOTS] = {0};
     for (size_t i = 0; i < nv; i++)
-        slots[hk_log2_slot(values[i])]++;
-    double bounds[32];
-    uint64_t cum[32], count = 0;
-    int n = hk_ebpf_log2_buckets(slots, 10, 30, bounds, cum, 32, &count);
-    assert_int_equal(n, 21);
-    assert_int_equal(count, nv);
-    for (int i = 0; i < n; i++) {
-        uint64_t le_ns = 1ULL << (10 + i);
-        assert_true(bounds[i] == (double)le_ns / 1e9);
+        slots[hk_nh_slot(values[i])]++;
+    static const char *const names[] = {"id", NULL};
+    static const struct hk_metric_desc d = {"x_latency_seconds", "L.", HK_METRIC_HISTOGRAM,
+                                            "seconds", names};
+    struct hk_builder *b = hk_builder_new(NULL);
+    assert_non_null(b);
+    hk_builder_begin(b, "ebpf");
+    const char *id[] = {"/a"};
+    assert_int_equal(hk_ebpf_emit_latency(b, &d, id, slots, -20, 3, 12.5), 0);
+    assert_int_equal(hk_ebpf_emit_latency(b, &d, id, slots, -23, 3, 1), -EINVAL);
+    assert_int_equal(hk_ebpf_emit_latency(b, &d, id, slots, 3, 2, 1), -EINVAL);
+    hk_builder_commit(b);
+    struct hk_snapshot *snap = hk_builder_seal(b, 1, NULL);
+    assert_non_null(snap);
+    assert_int_equal(snap->nnhists, 1);
+    const struct hk_nhist *h = &snap->nhists[0];
+    assert_int_equal(h->schema, 3);
+    assert_true(h->zero_threshold == 0x1p-22);
+    assert_int_equal(h->zero_count, 3); /* 0, 100, 238 */
+    assert_int_equal(h->count, nv);
+    assert_true(h->sum == 12.5);
+    uint64_t rebuilt[HK_NH_SLOTS] = {0};
+    rebuilt[0] = h->zero_count;
+    int64_t idx = 0, cnt = 0;
+    size_t d_i = 0;
+    for (uint32_t sp = 0; sp < h->nspans; sp++) {
+        idx += h->spans[sp].offset;
+        for (uint32_t j = 0; j < h->spans[sp].length; j++, idx++) {
+            cnt += h->deltas[d_i++];
+            assert_true(cnt >= 0);
+            long slot = (long)idx - HK_NH_SLOT0_INDEX;
+            assert_true(slot >= 1 && slot < HK_NH_SLOTS);
+            rebuilt[slot] = (uint64_t)cnt;
+        }
+    }
+    assert_int_equal(d_i, h->ndeltas);
+    assert_memory_equal(rebuilt, slots, sizeof(slots));
+    /* classic */
+    const struct hk_family *f = hk_snapshot_find_family(snap, "x_latency_seconds");
+    assert_non_null(f);
+    int nb = 0;
+    for (size_t i = f->first; i < f->first + f->count; i++) {
+        const struct hk_series *s = &snap->series[i];
+        const char *le = hk_labels_get(s->labels, s->nlabels, "le");
+        if (!le)
+            continue;
+        double bound = strcmp(le, "+Inf") == 0 ? INFINITY : strtod(le, NULL);
         uint64_t brute = 0;
         for (size_t j = 0; j < nv; j++)
-            brute += values[j] <= le_ns;
-        assert_int_equal(cum[i], brute);
-        if (i)
-            assert_true(cum[i] >= cum[i - 1]);
+            brute += (long double)values[j] / 1e9L <= (long double)bound;
+        assert_true(s->value == (double)brute);
+        if (!isinf(bound)) {
+            int e;
+            assert_true(frexp(bound, &e) == 0.5); /* a power of two */
+            assert_true(e - 1 >= -20 && e - 1 <= 3);
+        }
+        nb++;
     }
-    assert_int_equal(cum[0], 5);      /* 0, 1, 2, 900, 1024 ≤ 1024 */
-    assert_int_equal(cum[n - 1], 13); /* all but 1073741825 and 5e10 */
-    /* Invalid ranges. */
-    assert_int_equal(hk_ebpf_log2_buckets(slots, 5, 4, bounds, cum, 32, &count), -EINVAL);
-    assert_int_equal(hk_ebpf_log2_buckets(slots, 0, HK_LOG2_SLOTS - 1, bounds, cum, 64, &count),
-                     -EINVAL);
-    assert_int_equal(hk_ebpf_log2_buckets(slots, 10, 30, bounds, cum, 20, &count), -EINVAL);
+    assert_int_equal(nb, 24 + 1);
+    hk_snapshot_unref(snap);
 }
 
 /* ---- per-CPU decoding ---- */
@@ -120,7 +206,7 @@ static void test_decode(void **st)
     sv[1].involuntary = 7;
     sv[1].slots[9] = 1;
     int64_t r[4];
-    uint64_t slots[HK_LOG2_SLOTS];
+    uint64_t slots[HK_NH_SLOTS];
     hk_ebpf_sched_decode(sv, 2, r, slots);
     assert_int_equal(r[0], 1500);
     assert_int_equal(r[1], 3);
@@ -709,7 +795,7 @@ static void test_tcp_attribute_v1(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_log2_slot_bounds), cmocka_unit_test(test_log2_buckets),
+        cmocka_unit_test(test_nh_slot_bounds), cmocka_unit_test(test_latency_emit),
         cmocka_unit_test(test_decode),           cmocka_unit_test(test_index_updates),
         cmocka_unit_test(test_index_walk),       cmocka_unit_test(test_mountinfo),
         cmocka_unit_test(test_labels_rollup),    cmocka_unit_test(test_ledger),

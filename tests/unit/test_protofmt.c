@@ -77,6 +77,23 @@ static void list_free(struct list *l)
     free(l->s);
 }
 
+/* A native histogram as one line name: "<family>@native[schema zt-bits zero_count spans deltas]". */
+static void native_name(struct hk_buf *b, const char *family, int schema, double zt, uint64_t zc,
+                        size_t nspans, const int32_t *off, const uint32_t *len, size_t ndeltas,
+                        const int64_t *deltas)
+{
+    uint64_t zb;
+    memcpy(&zb, &zt, 8);
+    hk_buf_printf(b, "%s@native[%d %016" PRIx64 " %" PRIu64 " spans", family, schema, zb, zc);
+    for (size_t i = 0; i < nspans; i++)
+        hk_buf_printf(b, " %" PRId32 ":%" PRIu32, off[i], len[i]);
+    hk_buf_puts(b, " deltas");
+    for (size_t i = 0; i < ndeltas; i++)
+        hk_buf_printf(b, " %" PRId64, deltas[i]);
+    hk_buf_putc(b, ']');
+    assert_int_equal(b->err, 0);
+}
+
 /* What the snapshot says, for the families of the mask. le and quantile labels are numbers. */
 static void expected(const struct hk_snapshot *snap, unsigned mask, struct list *l)
 {
@@ -106,6 +123,24 @@ static void expected(const struct hk_snapshot *snap, unsigned mask, struct list 
                 lv[n++] = s->labels[k].value;
             }
             list_add(l, s->name, ln, lv, n, xname, xval, xname != NULL, s->value);
+            const struct hk_nhist *h = hk_snapshot_nhist_of(snap, f->first + i);
+            if (h) {
+                int32_t off[300];
+                uint32_t len[300];
+                assert_true(h->nspans <= 300);
+                for (uint32_t k = 0; k < h->nspans; k++) {
+                    off[k] = h->spans[k].offset;
+                    len[k] = h->spans[k].length;
+                }
+                struct hk_buf nb;
+                hk_buf_init(&nb, 0);
+                native_name(&nb, f->name, h->schema, h->zero_threshold, h->zero_count, h->nspans,
+                            off, len, h->ndeltas, h->deltas);
+                char *nn = hk_buf_steal(&nb, NULL);
+                list_add(l, nn, ln, lv, n, NULL, 0, false, (double)h->count);
+                free(nn);
+                hk_buf_free(&nb);
+            }
             if (s->ts_ms) {
                 char t[64];
                 snprintf(t, sizeof(t), "%s@ts", s->name);
@@ -182,9 +217,36 @@ static void decoded(Io__Prometheus__Client__MetricFamily *mf, struct list *l)
         case IO__PROMETHEUS__CLIENT__METRIC_TYPE__HISTOGRAM: {
             Io__Prometheus__Client__Histogram *h = m->histogram;
             assert_non_null(h);
-            /* classic only: nothing Prometheus would take for a native histogram */
-            assert_false(h->has_schema || h->has_zero_threshold || h->has_zero_count ||
-                         h->n_positive_span || h->n_negative_span || h->n_positive_delta);
+            /* native fields: all of them or none (nothing Prometheus would take for a native
+             * histogram on a classic one); never negative buckets or float counts */
+            bool native = h->has_schema;
+            assert_true(h->has_zero_threshold == native && h->has_zero_count == native);
+            if (!native)
+                assert_true(h->n_positive_span == 0 && h->n_positive_delta == 0);
+            assert_false(h->n_negative_span || h->n_negative_delta || h->n_negative_count ||
+                         h->n_positive_count || h->has_zero_count_float);
+            if (native) {
+                int32_t off[300];
+                uint32_t len[300];
+                assert_true(h->n_positive_span <= 300);
+                size_t sum_len = 0;
+                for (size_t j = 0; j < h->n_positive_span; j++) {
+                    assert_true(h->positive_span[j]->has_offset && h->positive_span[j]->has_length);
+                    off[j] = h->positive_span[j]->offset;
+                    len[j] = h->positive_span[j]->length;
+                    sum_len += len[j];
+                }
+                assert_int_equal(sum_len, h->n_positive_delta);
+                assert_true(h->has_sample_count);
+                struct hk_buf nb;
+                hk_buf_init(&nb, 0);
+                native_name(&nb, fn, h->schema, h->zero_threshold, h->zero_count,
+                            h->n_positive_span, off, len, h->n_positive_delta, h->positive_delta);
+                char *nn = hk_buf_steal(&nb, NULL);
+                list_add(l, nn, ln, lv, nl, NULL, 0, false, (double)h->sample_count);
+                free(nn);
+                hk_buf_free(&nb);
+            }
             char n2[600];
             bool has_count = h->has_sample_count || h->has_sample_count_float;
             double count = h->has_sample_count_float ? h->sample_count_float
@@ -596,6 +658,95 @@ static void test_random(void **state)
 #undef RND
 }
 
+/* Random native histograms (any schema 0-8, zero bucket, sparse buckets with gaps of every size,
+ * counts up to 2^62 so deltas of every varint length and sign, empty ones) next to classic-only
+ * histograms in the same family: encoded bytes equal protobuf-c's packing of what it decoded,
+ * decoded fields equal the snapshot's, and the buckets rebuilt from decoded spans and deltas are
+ * the counts that went in. */
+static void test_random_native(void **state)
+{
+    (void)state;
+    uint64_t x = 0x1234567887654321ULL;
+#define RND() xorshift(&x)
+    static const char *const ln[] = {"pod", NULL};
+    static const struct hk_metric_desc dh = {"container_n_seconds", "N.", HK_METRIC_HISTOGRAM,
+                                             "seconds", ln};
+    enum { NH = 60, MAXB = 300 };
+    for (int round = 0; round < 20; round++) {
+        static uint64_t counts[NH][MAXB];
+        static int32_t first[NH];
+        static size_t ncounts[NH];
+        struct hk_builder *b = hk_builder_new(NULL);
+        assert_non_null(b);
+        hk_builder_begin(b, "ebpf");
+        for (int i = 0; i < NH; i++) {
+            char pod[32];
+            snprintf(pod, sizeof(pod), "p%03d", i);
+            const char *v[] = {pod};
+            if (RND() % 5 == 0) { /* classic only */
+                double bounds[] = {0.5, 1};
+                uint64_t cum[] = {RND() % 10, 10};
+                assert_int_equal(hk_emit_histogram(b, &dh, v, bounds, cum, 2, 3, 11), 0);
+                ncounts[i] = SIZE_MAX;
+                continue;
+            }
+            int schema = (int)(RND() % 9);
+            ncounts[i] = RND() % 4 == 0 ? 0 : RND() % MAXB;
+            first[i] = (int32_t)(RND() % 1000) - 500;
+            unsigned density = 1 + (unsigned)(RND() % 8);
+            for (size_t k = 0; k < ncounts[i]; k++) {
+                uint64_t r = RND();
+                counts[i][k] = r % density ? 0 : r >> (r % 63);
+                if (counts[i][k] > (1ULL << 58))
+                    counts[i][k] >>= 5; /* keep the total below 2^64 */
+            }
+            /* classic bounds cover the buckets' range, above the zero threshold */
+            int lo = (first[i] >> schema) - 1, hi = lo + (int)(RND() % 100);
+            struct hk_nhist_in in = {.schema = (int8_t)schema,
+                                     .zero_threshold = RND() % 2 ? 0 : ldexp(1, lo - 3),
+                                     .zero_count = RND() % 3 ? RND() % 1000 : 0,
+                                     .first_index = first[i],
+                                     .counts = counts[i],
+                                     .ncounts = ncounts[i],
+                                     .sum = (double)(RND() % 100000) / 7,
+                                     .classic_lo = lo,
+                                     .classic_hi = hi};
+            assert_int_equal(hk_emit_native_histogram(b, &dh, v, &in), 0);
+        }
+        hk_builder_commit(b);
+        struct hk_snapshot *snap = hk_builder_seal(b, 1, NULL);
+        assert_non_null(snap);
+        assert_int_equal(check(snap, HK_TEXTFMT_ALL_TARGETS, NULL), 1);
+        /* the spans and deltas in the snapshot say what went in */
+        for (size_t j = 0; j < snap->nnhists; j++) {
+            const struct hk_nhist *h = &snap->nhists[j];
+            const struct hk_series *c = &snap->series[h->series];
+            int i = atoi(hk_labels_get(c->labels, c->nlabels, "pod") + 1);
+            assert_true(ncounts[i] != SIZE_MAX);
+            static uint64_t got[MAXB];
+            memset(got, 0, sizeof(got));
+            int64_t idx = 0, cnt = 0;
+            size_t d = 0;
+            for (uint32_t sp = 0; sp < h->nspans; sp++) {
+                assert_true(sp == 0 || h->spans[sp].offset > 2); /* short gaps are zero-filled */
+                assert_true(h->spans[sp].length > 0);
+                idx += h->spans[sp].offset;
+                for (uint32_t k = 0; k < h->spans[sp].length; k++, idx++) {
+                    cnt += h->deltas[d++];
+                    int64_t at = idx - first[i];
+                    assert_true(at >= 0 && at < (int64_t)ncounts[i] && cnt >= 0);
+                    got[at] = (uint64_t)cnt;
+                }
+            }
+            assert_int_equal(d, h->ndeltas);
+            for (size_t k = 0; k < ncounts[i]; k++)
+                assert_true(got[k] == counts[i][k]);
+        }
+        hk_snapshot_unref(snap);
+    }
+#undef RND
+}
+
 /* A histogram label set with only _created (dropped: text 0.0.4 drops it and an empty Metric
  * would make the scraper invent zeros); a summary with a fractional _count (no float count in
  * Summary: its series become untyped families, exact). */
@@ -664,7 +815,7 @@ int main(void)
         cmocka_unit_test(test_every_type), cmocka_unit_test(test_target_mask),
         cmocka_unit_test(test_empty),      cmocka_unit_test(test_random),
         cmocka_unit_test(test_cap),        cmocka_unit_test(test_degenerate),
-        cmocka_unit_test(test_no_labels),
+        cmocka_unit_test(test_no_labels),  cmocka_unit_test(test_random_native),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
