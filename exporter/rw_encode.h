@@ -2,7 +2,8 @@
 /* Remote-write encoding: samples → prometheus.WriteRequest (1.0) or io.prometheus.write.v2.Request
  * (2.0, with the per-request symbol table and inline metadata), metadata-only 1.0 requests, snappy
  * block compression, and the queue's own record format (a compact, snappy-compressed list of
- * samples with their label sets and family metadata). Only rw_encode.c sees protobuf-c code. */
+ * samples with their label sets and family metadata). Only rw_encode.c and rw_nhist.c see
+ * protobuf-c code. */
 #ifndef HK_RW_ENCODE_H
 #define HK_RW_ENCODE_H
 
