@@ -8,8 +8,13 @@ and the +Inf bucket from sample_count when absent, quantile), and parses the tex
 small parser. Every family (name, type, help) and every sample (name, labels, value,
 timestamp) must match; le and quantile are compared as numbers (the protobuf format carries
 them as doubles). Text 0.0.4 has no _created series, so created timestamps are only counted.
+A Histogram with native fields (schema set) must be a whole integer native histogram: zero
+threshold and count, positive spans whose lengths add up to the deltas, buckets that never go
+negative, sample_count = zero count + the buckets, and each classic bucket's le an exact native
+bucket boundary whose cumulative count is the zero count plus the native buckets up to it.
 
 usage: protofmt_check.py DESCRIPTOR_SET BODY.pb BODY.txt [--require-type=histogram ...]
+                         [--require-native=FAMILY ...]
 Prints a one-line summary; exits 1 with the differences on a mismatch."""
 import math
 import sys
@@ -58,6 +63,52 @@ def key(name, labels, extra=None):
     return (name, tuple(sorted(items)))
 
 
+def native_buckets(name, h):
+    """Checks the native fields of Histogram h; returns {bucket index: count}."""
+    if not (h.HasField("zero_threshold") and h.HasField("zero_count")):
+        raise ValueError("%s: schema without zero_threshold/zero_count" % name)
+    if h.negative_span or h.negative_delta or h.negative_count or h.positive_count:
+        raise ValueError("%s: negative or float buckets" % name)
+    if not -4 <= h.schema <= 8:
+        raise ValueError("%s: schema %d" % (name, h.schema))
+    if sum(sp.length for sp in h.positive_span) != len(h.positive_delta):
+        raise ValueError("%s: span lengths %r for %d deltas" % (
+            name, [sp.length for sp in h.positive_span], len(h.positive_delta)))
+    buckets, idx, cnt, d = {}, 0, 0, 0
+    for n, sp in enumerate(h.positive_span):
+        if n and sp.offset < 0:
+            raise ValueError("%s: span %d goes backwards" % (name, n))
+        idx += sp.offset
+        for _ in range(sp.length):
+            cnt += h.positive_delta[d]
+            d += 1
+            if cnt < 0:
+                raise ValueError("%s: bucket %d count %d" % (name, idx, cnt))
+            buckets[idx] = cnt
+            idx += 1
+    if h.zero_count + sum(buckets.values()) != h.sample_count:
+        raise ValueError("%s: zero %d + buckets %d != sample_count %d" % (
+            name, h.zero_count, sum(buckets.values()), h.sample_count))
+    for b in h.bucket:
+        le = b.upper_bound
+        if math.isinf(le):
+            continue
+        # an exact native boundary 2^(i/2^schema): a power of two is one for any schema >= 0
+        m, e = math.frexp(le)
+        if m != 0.5 or h.schema < 0:
+            raise ValueError("%s: classic le=%r is no exact native bucket boundary" % (name, le))
+        top = (e - 1) << h.schema
+        want = (h.zero_count if le >= h.zero_threshold else 0) + \
+            sum(c for i, c in buckets.items() if i <= top)
+        if b.cumulative_count != want:
+            raise ValueError("%s: classic le=%r has %d, the native buckets say %d" % (
+                name, le, b.cumulative_count, want))
+    return buckets
+
+
+NATIVE = {}  # family -> number of native histograms decoded
+
+
 def decode_pb(desc, body):
     cls = load_family_class(desc)
     fams, samples, created = {}, {}, 0
@@ -102,11 +153,15 @@ def decode_pb(desc, body):
                 created += s.HasField("created_timestamp")
             elif t == "histogram":
                 h = m.histogram
-                for f in ("schema", "zero_threshold", "zero_count"):
-                    if h.HasField(f):
-                        raise ValueError("%s: native field %s set on a classic histogram" % (mf.name, f))
-                if h.positive_span or h.negative_span or h.positive_delta:
-                    raise ValueError("%s: native buckets on a classic histogram" % mf.name)
+                if h.HasField("schema"):
+                    native_buckets(mf.name, h)
+                    NATIVE[mf.name] = NATIVE.get(mf.name, 0) + 1
+                else:
+                    for f in ("zero_threshold", "zero_count"):
+                        if h.HasField(f):
+                            raise ValueError("%s: native field %s set on a classic histogram" % (mf.name, f))
+                    if h.positive_span or h.negative_span or h.positive_delta:
+                        raise ValueError("%s: native buckets on a classic histogram" % mf.name)
                 has_count = h.HasField("sample_count") or h.HasField("sample_count_float")
                 count = h.sample_count_float if h.sample_count_float > 0 else float(h.sample_count)
                 if has_count:
@@ -216,6 +271,7 @@ def same(a, b):
 def main():
     desc, pb, txt = sys.argv[1:4]
     require = [a.split("=", 1)[1] for a in sys.argv[4:] if a.startswith("--require-type=")]
+    require_native = [a.split("=", 1)[1] for a in sys.argv[4:] if a.startswith("--require-native=")]
     with open(pb, "rb") as f:
         pfams, psamples, created = decode_pb(desc, f.read())
     with open(txt, encoding="utf-8") as f:
@@ -247,13 +303,17 @@ def main():
     for t in require:
         if t not in tfams.values():
             errs.append("no %s family in the snapshot: the comparison would prove nothing" % t)
+    for f in require_native:
+        if not NATIVE.get(f):
+            errs.append("no native histogram of %s in the protobuf body" % f)
     if errs:
         for e in errs[:50]:
             print(e, file=sys.stderr)
         print("%d difference(s)" % len(errs), file=sys.stderr)
         sys.exit(1)
-    print("%d families, %d samples identical in protobuf and text (%d created timestamps, %d bytes vs %d)"
-          % (len(tfams), len(tsamples), created, len(open(pb, "rb").read()), len(open(txt, "rb").read())))
+    print("%d families, %d samples identical in protobuf and text (%d created timestamps, %d native"
+          " histograms, %d bytes vs %d)" % (len(tfams), len(tsamples), created, sum(NATIVE.values()),
+                                           len(open(pb, "rb").read()), len(open(txt, "rb").read())))
 
 
 if __name__ == "__main__":
