@@ -40,6 +40,16 @@ int hk_rw_hist_check(const struct hk_nhist *h);
 size_t hk_rw_hist_pb_len(const struct hk_nhist *h, int64_t ts_ms);
 uint8_t *hk_rw_hist_pb_put(uint8_t *p, const struct hk_nhist *h, int64_t ts_ms);
 
+/* Decoding a Histogram message (both versions; the sender's slow path decodes stored requests):
+ * hk_rw_hist_pb_measure tells how many spans and deltas [p, p+len) holds, hk_rw_hist_pb_decode
+ * fills h with them written to spans and deltas (room for what was measured) and the sample's
+ * timestamp to *ret_ts_ms. Unknown fields are skipped; float counts, negative buckets and a
+ * histogram breaking hk_rw_hist_check are refused: -EBADMSG (hakari never sends them). */
+int hk_rw_hist_pb_measure(const uint8_t *p, size_t len, uint32_t *ret_nspans,
+                          uint32_t *ret_ndeltas);
+int hk_rw_hist_pb_decode(const uint8_t *p, size_t len, struct hk_nhist *h,
+                         struct hk_nhist_span *spans, int64_t *deltas, int64_t *ret_ts_ms);
+
 /* 2.0: fills the generated message m for h at ts_ms; sm and sp (h->nspans each) receive the
  * span messages and the pointers to them. m points into h, sm and sp: keep them until packed. */
 void hk_rw_hist_v2_fill(const struct hk_nhist *h, int64_t ts_ms,

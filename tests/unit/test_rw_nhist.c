@@ -296,6 +296,98 @@ static void test_v1_differential(void **state)
     }
 }
 
+/* The decoder of the sender's slow path reads back what the encoder wrote and what protobuf-c
+ * packs, and refuses every truncation it cannot take without reading past the end. */
+static void test_pb_decode(void **state)
+{
+    (void)state;
+    uint64_t seed = 1234;
+    for (int round = 0; round < 400; round++) {
+        struct rh rh;
+        rand_hist(&rh, &seed);
+        const struct hk_nhist *want = round % 10 == 0 ? &hk_rw_hist_stale : &rh.h;
+        int64_t ts = round % 7 ? 1700000000000 + round : 0;
+        size_t len = hk_rw_hist_pb_len(want, ts);
+        uint8_t *ours = malloc(len);
+        assert_non_null(ours);
+        assert_true(hk_rw_hist_pb_put(ours, want, ts) == ours + len);
+        /* protobuf-c's packing of the same message */
+        Prometheus__Histogram m;
+        Prometheus__BucketSpan bs[8], *bsp[8];
+        prometheus__histogram__init(&m);
+        m.count_case = PROMETHEUS__HISTOGRAM__COUNT_COUNT_INT;
+        m.count_int = want->count;
+        m.zero_count_case = PROMETHEUS__HISTOGRAM__ZERO_COUNT_ZERO_COUNT_INT;
+        m.zero_count_int = want->zero_count;
+        m.sum = want->sum;
+        m.schema = want->schema;
+        m.zero_threshold = want->zero_threshold;
+        m.timestamp = ts;
+        for (uint32_t k = 0; k < want->nspans; k++) {
+            prometheus__bucket_span__init(&bs[k]);
+            bs[k].offset = want->spans[k].offset;
+            bs[k].length = want->spans[k].length;
+            bsp[k] = &bs[k];
+        }
+        m.n_positive_spans = want->nspans;
+        m.positive_spans = bsp;
+        m.n_positive_deltas = want->ndeltas;
+        m.positive_deltas = (int64_t *)want->deltas;
+        size_t rlen = prometheus__histogram__get_packed_size(&m);
+        uint8_t *ref = malloc(rlen);
+        assert_non_null(ref);
+        assert_int_equal(prometheus__histogram__pack(&m, ref), rlen);
+        assert_int_equal(rlen, len);
+        assert_memory_equal(ref, ours, len);
+        for (int which = 0; which < 2; which++) {
+            const uint8_t *b = which ? ref : ours;
+            uint32_t ns = 99, nd = 99;
+            assert_int_equal(hk_rw_hist_pb_measure(b, len, &ns, &nd), 0);
+            assert_int_equal(ns, want->nspans);
+            assert_int_equal(nd, want->ndeltas);
+            struct hk_nhist_span sp[8];
+            int64_t dl[64];
+            struct hk_nhist got;
+            int64_t got_ts = -1;
+            assert_int_equal(hk_rw_hist_pb_decode(b, len, &got, sp, dl, &got_ts), 0);
+            assert_int_equal(got_ts, ts);
+            assert_int_equal(got.count, want->count);
+            assert_int_equal(got.zero_count, want->zero_count);
+            assert_int_equal(got.schema, want->schema);
+            assert_true(same_double(got.sum, want->sum));
+            assert_true(same_double(got.zero_threshold, want->zero_threshold));
+            assert_int_equal(got.nspans, want->nspans);
+            for (uint32_t k = 0; k < got.nspans; k++) {
+                assert_int_equal(got.spans[k].offset, want->spans[k].offset);
+                assert_int_equal(got.spans[k].length, want->spans[k].length);
+            }
+            assert_int_equal(got.ndeltas, want->ndeltas);
+            if (got.ndeltas)
+                assert_memory_equal(got.deltas, want->deltas, got.ndeltas * 8);
+            if (want == &hk_rw_hist_stale)
+                assert_true(hk_rw_hist_is_stale(&got));
+        }
+        /* Truncated copies (exactly sized, so ASan sees any read past the end). */
+        for (size_t cut = 0; cut < len; cut++) {
+            uint8_t *t = malloc(cut ? cut : 1);
+            assert_non_null(t);
+            memcpy(t, ours, cut);
+            uint32_t ns, nd;
+            if (hk_rw_hist_pb_measure(t, cut, &ns, &nd) == 0 && ns <= 8 && nd <= 64) {
+                struct hk_nhist_span sp[8];
+                int64_t dl[64];
+                struct hk_nhist got;
+                int64_t got_ts;
+                if (hk_rw_hist_pb_decode(t, cut, &got, sp, dl, &got_ts) == 0)
+                    assert_int_equal(hk_rw_hist_check(&got), 0);
+            }
+            free(t);
+        }
+        free(ours);
+        free(ref);
+    }
+}
+
 static void test_v2_decode(void **state)
 {
     (void)state;
@@ -789,10 +881,10 @@ int main(void)
 {
     hk_log_setup(HK_LOG_ERROR, HK_LOG_LOGFMT);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_stale_marker_bits), cmocka_unit_test(test_check),
-        cmocka_unit_test(test_v1_differential),   cmocka_unit_test(test_v2_decode),
-        cmocka_unit_test(test_record_round_trip), cmocka_unit_test(test_queue_crash_restart),
-        cmocka_unit_test(test_pipeline),
+        cmocka_unit_test(test_stale_marker_bits),   cmocka_unit_test(test_check),
+        cmocka_unit_test(test_v1_differential),     cmocka_unit_test(test_v2_decode),
+        cmocka_unit_test(test_pb_decode),           cmocka_unit_test(test_record_round_trip),
+        cmocka_unit_test(test_queue_crash_restart), cmocka_unit_test(test_pipeline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
