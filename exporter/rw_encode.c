@@ -628,3 +628,32 @@ void hk_rw_record_free(struct hk_rw_record *rec)
     free(rec->samples);
     memset(rec, 0, sizeof(*rec));
 }
+
+/* ---- queue payloads ---- */
+
+void hk_rw_payload_prefix(uint8_t out[HK_RW_PAYLOAD_PREFIX], const struct hk_rw_payload_info *in)
+{
+    uint64_t ts = (uint64_t)in->newest_ms;
+    memset(out, 0, HK_RW_PAYLOAD_PREFIX);
+    out[0] = (uint8_t)in->proto;
+    for (int b = 0; b < 8; b++) {
+        out[4 + b] = (uint8_t)(in->group >> (8 * b));
+        out[12 + b] = (uint8_t)(ts >> (8 * b));
+    }
+}
+
+int hk_rw_payload_parse(const void *data, size_t len, struct hk_rw_payload_info *ret)
+{
+    const uint8_t *p = data;
+    if (len < HK_RW_PAYLOAD_PREFIX || (p[0] != HK_RW_V1 && p[0] != HK_RW_V2))
+        return -EBADMSG;
+    uint64_t g = 0, ts = 0;
+    for (int b = 7; b >= 0; b--) {
+        g = g << 8 | p[4 + b];
+        ts = ts << 8 | p[12 + b];
+    }
+    ret->proto = (enum hk_rw_proto)p[0];
+    ret->group = g;
+    ret->newest_ms = (int64_t)ts;
+    return 0;
+}
