@@ -236,8 +236,10 @@ static int add_sample(struct endpoint *ep, const struct hk_series *s,
     x->family = fam;
     x->value = value;
     x->ts_ms = ts_ms;
-    x->hash = s->hash; /* not used for sharding any more: records are per snapshot */
-    x->lens = NULL;
+    /* Without relabelling the outgoing label set is a function of the series, so the series'
+     * own hash (stable across runs) shards it; relabelling can merge series, so hash the
+     * result. */
+    x->hash = copy ? hk_series_hash("", labels, nout) : s->hash;
     if (!ep->chunk_oldest || ts_ms < ep->chunk_oldest)
         ep->chunk_oldest = ts_ms;
     if (ts_ms > ep->chunk_newest)
