@@ -14,6 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -59,11 +62,13 @@ struct endpoint {
     int64_t last_meta_ms;
     /* ingest scratch */
     struct hk_rw_sample *chunk;
+    const struct hk_rw_sample **chunkp; /* chunk[i]'s address at i, for the encoders */
     size_t nchunk;
-    int64_t chunk_oldest;
+    int64_t chunk_oldest, chunk_newest;
+    uint64_t group; /* the snapshot being taken in (queue payload prefix) */
     struct hk_arena *arena; /* labels of the chunk being built; rewound after each flush */
     struct hk_arena_mark arena_base;
-    struct hk_buf rec, rec_raw; /* a record, and its bytes before snappy */
+    struct hk_buf rec, rec_raw; /* a request body, and its bytes before snappy */
     uint64_t *set;
     size_t setcap;
     struct hk_label *tmp;
@@ -128,10 +133,20 @@ static int flush_chunk(struct endpoint *ep)
     int r = 0;
     if (!ep->nchunk)
         goto out;
-    r = hk_rw_record_encode(ep->chunk, ep->nchunk, &ep->rec_raw, &ep->rec);
+    /* The record is the request as it will be sent: encoded in the sender's protocol and
+     * compressed once, here; the sender only reads and POSTs it. */
+    struct hk_rw_payload_info info = {hk_rw_sender_proto(ep->snd), ep->group, ep->chunk_newest};
+    uint8_t prefix[HK_RW_PAYLOAD_PREFIX];
+    hk_buf_reset(&ep->rec_raw);
+    r = info.proto == HK_RW_V2 ? hk_rw_encode_v2(ep->chunkp, ep->nchunk, &ep->rec_raw)
+                               : hk_rw_encode_v1(ep->chunkp, ep->nchunk, &ep->rec_raw);
     if (r == 0)
-        r = hk_rw_queue_append(ep->q, ep->rec.data, (uint32_t)ep->rec.len, (uint32_t)ep->nchunk,
-                               ep->chunk_oldest);
+        r = hk_rw_snappy_compress(ep->rec_raw.data, ep->rec_raw.len, &ep->rec);
+    if (r == 0) {
+        hk_rw_payload_prefix(prefix, &info);
+        struct iovec parts[2] = {{prefix, sizeof(prefix)}, {ep->rec.data, ep->rec.len}};
+        r = hk_rw_queue_appendv(ep->q, parts, 2, (uint32_t)ep->nchunk, ep->chunk_oldest);
+    }
     /* Every sample offered counts in samples_total, queued or not, so that total = sent +
      * failed + dropped + pending holds. */
     atomic_fetch_add(&ep->st.samples_total, ep->nchunk);
@@ -160,7 +175,7 @@ static int flush_chunk(struct endpoint *ep)
     }
 out:
     ep->nchunk = 0;
-    ep->chunk_oldest = 0;
+    ep->chunk_oldest = ep->chunk_newest = 0;
     if (ep->arena)
         hk_arena_rewind(ep->arena, ep->arena_base);
     return r;
@@ -232,6 +247,8 @@ static int add_sample(struct endpoint *ep, const struct hk_series *s, const char
     x->hash = copy ? hk_series_hash("", labels, nout) : s->hash;
     if (!ep->chunk_oldest || ts_ms < ep->chunk_oldest)
         ep->chunk_oldest = ts_ms;
+    if (ts_ms > ep->chunk_newest)
+        ep->chunk_newest = ts_ms;
     if (ep->nchunk == ep->cfg.queue.max_samples_per_send)
         return flush_chunk(ep);
     return 0;
@@ -282,6 +299,9 @@ static void ingest_end(struct endpoint *ep)
 static void ingest_begin(struct endpoint *ep, struct hk_snapshot *snap)
 {
     ep->cur = snap;
+    /* A new group: the sender sends records of one group in parallel, so a snapshot's records
+     * must never share a group with another's (also across restarts: random high half). */
+    ep->group = (ep->group & 0xffffffff00000000ull) | (uint32_t)(ep->group + 1);
     ep->pos = 0;
     ep->stale_phase = false;
     ep->ingest_err = 0;
@@ -461,6 +481,7 @@ static void endpoint_free(struct endpoint *ep)
     hk_buf_free(&ep->rec);
     hk_buf_free(&ep->rec_raw);
     free(ep->chunk);
+    free(ep->chunkp);
     free(ep->set);
     free(ep->tmp);
     hk_rw_targets_free(&ep->targets);
@@ -493,10 +514,17 @@ static int endpoint_new(const struct hk_yaml_node *item, const struct hk_config 
     if ((r = hk_rw_targets_build(&ep->targets, cfg->target_labels, cfg->external_labels,
                                  cfg->n_external_labels, &id)) < 0)
         goto fail;
-    if (!(ep->chunk = calloc(ep->cfg.queue.max_samples_per_send, sizeof(*ep->chunk)))) {
+    if (!(ep->chunk = calloc(ep->cfg.queue.max_samples_per_send, sizeof(*ep->chunk))) ||
+        !(ep->chunkp = calloc(ep->cfg.queue.max_samples_per_send, sizeof(*ep->chunkp)))) {
         r = -ENOMEM;
         goto fail;
     }
+    for (uint32_t i = 0; i < ep->cfg.queue.max_samples_per_send; i++)
+        ep->chunkp[i] = &ep->chunk[i];
+    uint32_t rnd = 0;
+    if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
+        rnd = (uint32_t)hk_rw_wall_ms() ^ (uint32_t)getpid() << 16;
+    ep->group = (uint64_t)rnd << 32;
     char dir[4096];
     if (snprintf(dir, sizeof(dir), "%s/%s", ep->cfg.queue.disk_path, ep->cfg.name) >=
         (int)sizeof(dir)) {

@@ -392,8 +392,7 @@ int hk_rw_snappy_uncompress(const void *in, size_t len, size_t max, struct hk_bu
  *   u32 nsamples { u32 family (0xffffffff = none), u64 hash, u64 value bits, i64 ts_ms,
  *                  u32 nlabels { str name, str value } }
  *   str = u32 length, bytes, NUL
- * A record with native histograms starts "HKR2" and has the histogram section of rw_nhist.c
- * after the samples; one without is byte for byte what it was before histograms existed.
+ * Native histograms have no place in it (queue format 1 predates them): encoding one is -EINVAL.
  */
 
 #define HK_RW_NO_FAMILY 0xffffffffu
@@ -441,8 +440,12 @@ int hk_rw_record_encode(const struct hk_rw_sample *samples, size_t n, struct hk_
         fams[nfams] = f;
         fam_of[i] = (uint32_t)nfams++;
     }
-    bool hists = hk_rw_hist_count(samples, n) > 0;
-    hk_buf_put(raw, hists ? "HKR2" : "HKR1", 4);
+    for (size_t i = 0; i < n; i++)
+        if (samples[i].hist) {
+            r = -EINVAL;
+            goto out;
+        }
+    hk_buf_put(raw, "HKR1", 4);
     put_u32(raw, (uint32_t)nfams);
     for (size_t i = 0; i < nfams; i++) {
         uint8_t t = (uint8_t)fams[i]->type;
@@ -490,8 +493,6 @@ int hk_rw_record_encode(const struct hk_rw_sample *samples, size_t n, struct hk_
         raw->len = (size_t)((char *)p - raw->data);
         raw->data[raw->len] = '\0';
     }
-    if (hists && !raw->err)
-        hk_rw_hist_record_put(raw, samples, n);
     if (raw->err) {
         r = raw->err;
         goto out;
@@ -569,8 +570,7 @@ int hk_rw_record_decode(const void *in, size_t len, struct hk_rw_record *ret)
     if (!rec.data)
         goto out;
     struct cursor c = {rec.data, rec.data + total, false};
-    bool hists = total >= 8 && memcmp(rec.data, "HKR2", 4) == 0;
-    if (total < 8 || (!hists && memcmp(rec.data, "HKR1", 4) != 0))
+    if (total < 8 || memcmp(rec.data, "HKR1", 4) != 0)
         goto out;
     c.p += 4;
     uint32_t nf = get_u32(&c);
@@ -647,11 +647,6 @@ int hk_rw_record_decode(const void *in, size_t len, struct hk_rw_record *ret)
     if (c.bad)
         goto out;
     rec.nsamples = ns;
-    if (hists && (r = hk_rw_hist_record_get(&c.p, c.end, &rec)) < 0)
-        goto out;
-    r = -EBADMSG;
-    if (hists && c.p != c.end) /* nothing may follow the histogram section */
-        goto out;
     *ret = rec;
     memset(&rec, 0, sizeof(rec));
     r = 0;
@@ -672,4 +667,33 @@ void hk_rw_record_free(struct hk_rw_record *rec)
     free(rec->samples);
     free(rec->hist_mem);
     memset(rec, 0, sizeof(*rec));
+}
+
+/* ---- queue payloads ---- */
+
+void hk_rw_payload_prefix(uint8_t out[HK_RW_PAYLOAD_PREFIX], const struct hk_rw_payload_info *in)
+{
+    uint64_t ts = (uint64_t)in->newest_ms;
+    memset(out, 0, HK_RW_PAYLOAD_PREFIX);
+    out[0] = (uint8_t)in->proto;
+    for (int b = 0; b < 8; b++) {
+        out[4 + b] = (uint8_t)(in->group >> (8 * b));
+        out[12 + b] = (uint8_t)(ts >> (8 * b));
+    }
+}
+
+int hk_rw_payload_parse(const void *data, size_t len, struct hk_rw_payload_info *ret)
+{
+    const uint8_t *p = data;
+    if (len < HK_RW_PAYLOAD_PREFIX || (p[0] != HK_RW_V1 && p[0] != HK_RW_V2))
+        return -EBADMSG;
+    uint64_t g = 0, ts = 0;
+    for (int b = 7; b >= 0; b--) {
+        g = g << 8 | p[4 + b];
+        ts = ts << 8 | p[12 + b];
+    }
+    ret->proto = (enum hk_rw_proto)p[0];
+    ret->group = g;
+    ret->newest_ms = (int64_t)ts;
+    return 0;
 }

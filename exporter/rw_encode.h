@@ -13,6 +13,7 @@
 #include "core/buf.h"
 #include "core/labels.h"
 #include "core/snapshot.h"
+#include "exporter/rw_config.h"
 #include "exporter/rw_nhist.h"
 
 struct hk_rw_family {
@@ -71,11 +72,34 @@ struct hk_rw_record {
     uint32_t *lens; /* 2 per label: name and value lengths */
     struct hk_rw_sample *samples;
     size_t nsamples;
-    void *hist_mem; /* the samples' histograms, their spans and deltas (HKR2 records) */
+    void *hist_mem; /* the samples' histograms, their spans and deltas (decoded requests) */
 };
 
-/* Decodes a compressed record; -EBADMSG if it is malformed. */
+/* Decodes a compressed HKR1 record (written by hakari before queue format 2, read to drain an
+ * old queue); -EBADMSG if it is malformed. */
 int hk_rw_record_decode(const void *in, size_t len, struct hk_rw_record *ret);
 void hk_rw_record_free(struct hk_rw_record *rec);
+
+/* ---- queue payloads (queue format 2): a ready request ----
+ * A 20-byte prefix (docs/architecture.md, "The remote-write queue on disk") then the
+ * snappy-compressed request body, POSTed as it is. */
+#define HK_RW_PAYLOAD_PREFIX 20u
+
+struct hk_rw_payload_info {
+    enum hk_rw_proto proto; /* of the body */
+    uint64_t group;         /* the snapshot the samples come from: one group's series are disjoint */
+    int64_t newest_ms;      /* newest sample timestamp */
+};
+
+void hk_rw_payload_prefix(uint8_t out[HK_RW_PAYLOAD_PREFIX], const struct hk_rw_payload_info *in);
+/* -EBADMSG when the payload is too short or names an unknown protocol. */
+int hk_rw_payload_parse(const void *data, size_t len, struct hk_rw_payload_info *ret);
+
+/* Decodes a snappy-compressed request hakari encoded (hk_rw_encode_v1/v2, a queue payload's body)
+ * back into samples: the sender's slow path (413 split, 2.0 → 1.0 fallback, sample_age_limit).
+ * Samples carry label lengths (lens) and, for 2.0, their metadata as families; hash is 0.
+ * -EBADMSG if it is malformed. rw_decode.c. */
+int hk_rw_request_decode(enum hk_rw_proto proto, const void *in, size_t len,
+                         struct hk_rw_record *ret);
 
 #endif

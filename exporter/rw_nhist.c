@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Native histograms for remote-write (see rw_nhist.h): the Histogram message written by hand
  * for 1.0 (the request encoder in rw_encode.c writes its other messages the same way), filled
- * into protobuf-c messages for 2.0, and the histogram section of a queue record. */
+ * into protobuf-c messages for 2.0, and decoded back for the sender's slow path (rw_decode.c). */
 #include "exporter/rw_nhist.h"
 #include "exporter/pb_wire.h"
 #include "exporter/rw_encode.h"
@@ -354,7 +354,7 @@ static void group_of(struct hk_rw_nhist_cursor *c)
     const struct hk_family *f = &snap->families[snap->series[at].family];
     c->lo = c->hi = at;
     if (hk_rw_hist_check(&snap->nhists[c->k]) < 0) {
-        c->lo = at + 1; /* past the limits of a queue record: its classic series go instead */
+        c->lo = at + 1; /* past the limits the decoder takes: its classic series go instead */
         return;
     }
     while (c->lo > f->first && same_group(&snap->series[c->lo - 1], &snap->series[at]))
@@ -386,141 +386,6 @@ const struct hk_nhist *hk_rw_nhist_cursor_at(struct hk_rw_nhist_cursor *c, size_
         return NULL;
     *ret_count = i == snap->nhists[c->k].series;
     return &snap->nhists[c->k];
-}
-
-/* ---- queue records ----
- * Section after the samples of an "HKR2" record (little endian):
- *   u32 nhist { u32 sample index (ascending), i32 schema, u32 nspans, u32 ndeltas, u64 count,
- *               u64 zero_count, f64 sum, f64 zero_threshold, nspans × {i32 offset, u32 length},
- *               ndeltas × i64 } */
-
-#define HIST_FIXED (4 + 4 + 4 + 4 + 8 + 8 + 8 + 8)
-
-size_t hk_rw_hist_count(const struct hk_rw_sample *samples, size_t n)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        k += samples[i].hist != NULL;
-    return k;
-}
-
-void hk_rw_hist_record_put(struct hk_buf *raw, const struct hk_rw_sample *samples, size_t n)
-{
-    uint32_t nh = (uint32_t)hk_rw_hist_count(samples, n);
-    hk_buf_put(raw, &nh, 4);
-    for (size_t i = 0; i < n && !raw->err; i++) {
-        const struct hk_nhist *h = samples[i].hist;
-        if (!h)
-            continue;
-        size_t need = HIST_FIXED + (size_t)h->nspans * 8 + (size_t)h->ndeltas * 8;
-        if (hk_buf_reserve(raw, need) < 0)
-            return;
-        uint8_t *p = (uint8_t *)raw->data + raw->len;
-        uint32_t idx = (uint32_t)i, ns = h->nspans, nd = h->ndeltas;
-        uint64_t sum = dbits(h->sum), zt = dbits(h->zero_threshold);
-        int32_t schema = h->schema;
-        memcpy(p, &idx, 4);
-        memcpy(p + 4, &schema, 4);
-        memcpy(p + 8, &ns, 4);
-        memcpy(p + 12, &nd, 4);
-        memcpy(p + 16, &h->count, 8);
-        memcpy(p + 24, &h->zero_count, 8);
-        memcpy(p + 32, &sum, 8);
-        memcpy(p + 40, &zt, 8);
-        p += HIST_FIXED;
-        for (uint32_t k = 0; k < ns; k++, p += 8) {
-            memcpy(p, &h->spans[k].offset, 4);
-            memcpy(p + 4, &h->spans[k].length, 4);
-        }
-        if (nd)
-            memcpy(p, h->deltas, (size_t)nd * 8);
-        p += (size_t)nd * 8;
-        raw->len = (size_t)((char *)p - raw->data);
-        raw->data[raw->len] = '\0';
-    }
-}
-
-static bool take(const char **p, const char *end, void *dst, size_t len)
-{
-    if ((size_t)(end - *p) < len)
-        return false;
-    memcpy(dst, *p, len);
-    *p += len;
-    return true;
-}
-
-int hk_rw_hist_record_get(const char **pp, const char *end, struct hk_rw_record *rec)
-{
-    const char *p = *pp;
-    uint32_t nh;
-    if (!take(&p, end, &nh, 4) || nh > rec->nsamples || nh > (size_t)(end - p) / HIST_FIXED)
-        return -EBADMSG;
-    /* First pass: validate and count the spans and deltas, so one allocation holds them all. */
-    const char *q = p;
-    size_t nspans = 0, ndeltas = 0;
-    int64_t last = -1;
-    for (uint32_t i = 0; i < nh; i++) {
-        uint32_t idx, ns, nd;
-        int32_t schema;
-        if ((size_t)(end - q) < HIST_FIXED)
-            return -EBADMSG;
-        memcpy(&idx, q, 4);
-        memcpy(&schema, q + 4, 4);
-        memcpy(&ns, q + 8, 4);
-        memcpy(&nd, q + 12, 4);
-        q += HIST_FIXED;
-        if ((int64_t)idx <= last || idx >= rec->nsamples || schema < HK_RW_HIST_MIN_SCHEMA ||
-            schema > HK_RW_HIST_MAX_SCHEMA || nd > HK_RW_HIST_MAX_BUCKETS || ns > nd ||
-            (size_t)(end - q) < ((size_t)ns + nd) * 8)
-            return -EBADMSG;
-        last = idx;
-        q += ((size_t)ns + nd) * 8;
-        nspans += ns;
-        ndeltas += nd;
-    }
-    size_t bytes = nh * sizeof(struct hk_nhist) + ndeltas * sizeof(int64_t) +
-                   nspans * sizeof(struct hk_nhist_span);
-    char *mem = malloc(bytes ? bytes : 1);
-    if (!mem)
-        return -ENOMEM;
-    /* hk_nhist first, then the deltas (8-aligned), then the spans (4-aligned). */
-    struct hk_nhist *hs = (struct hk_nhist *)(void *)mem;
-    int64_t *dl = (int64_t *)(void *)(mem + nh * sizeof(*hs));
-    struct hk_nhist_span *sp = (struct hk_nhist_span *)(void *)(dl + ndeltas);
-    for (uint32_t i = 0; i < nh; i++) {
-        struct hk_nhist *h = &hs[i];
-        uint32_t idx = 0;
-        int32_t schema = 0; /* range checked by the first pass */
-        uint64_t sum = 0, zt = 0;
-        memset(h, 0, sizeof(*h));
-        take(&p, end, &idx, 4);
-        take(&p, end, &schema, 4);
-        h->schema = (int8_t)schema;
-        take(&p, end, &h->nspans, 4);
-        take(&p, end, &h->ndeltas, 4);
-        take(&p, end, &h->count, 8);
-        take(&p, end, &h->zero_count, 8);
-        take(&p, end, &sum, 8);
-        take(&p, end, &zt, 8);
-        memcpy(&h->sum, &sum, 8);
-        memcpy(&h->zero_threshold, &zt, 8);
-        h->spans = sp;
-        for (uint32_t k = 0; k < h->nspans; k++, sp++) {
-            take(&p, end, &sp->offset, 4);
-            take(&p, end, &sp->length, 4);
-        }
-        h->deltas = dl;
-        take(&p, end, dl, (size_t)h->ndeltas * 8);
-        dl += h->ndeltas;
-        if (hk_rw_hist_check(h) < 0) {
-            free(mem);
-            return -EBADMSG;
-        }
-        rec->samples[idx].hist = h;
-    }
-    rec->hist_mem = mem;
-    *pp = p;
-    return 0;
 }
 
 /* ---- 2.0 ---- */

@@ -2,7 +2,7 @@
 /* Native histograms on the remote-write path (send_native_histograms: true): a sample can carry
  * a struct hk_nhist (core/snapshot.h) instead of a float value. Here: its Histogram message (the
  * same field numbers in 1.0's prometheus.Histogram and 2.0's io.prometheus.write.v2.Histogram), the
- * native stale marker, and the histogram section of a queue record. Only positive buckets: every
+ * native stale marker, and its decoder (for rw_decode.c). Only positive buckets: every
  * histogram hakari has is a latency. */
 #ifndef HK_RW_NHIST_H
 #define HK_RW_NHIST_H
@@ -14,12 +14,10 @@
 #include "core/buf.h"
 #include "core/snapshot.h"
 
-struct hk_rw_sample;
-struct hk_rw_record;
 struct Io__Prometheus__Write__V2__Histogram;
 struct Io__Prometheus__Write__V2__BucketSpan;
 
-/* Limits of one histogram (a queue record that claims more is corrupt; the pipeline sends the
+/* Limits of one histogram (a stored request that claims more is corrupt; the pipeline sends the
  * classic series of a histogram past them). Schema 8 over 1 ns .. 1 h spans ~11,000 buckets. */
 #define HK_RW_HIST_MAX_BUCKETS 32768u
 #define HK_RW_HIST_MIN_SCHEMA (-4)
@@ -75,15 +73,5 @@ void hk_rw_nhist_cursor_init(struct hk_rw_nhist_cursor *c, const struct hk_snaps
  * false for the group's other series (send nothing). */
 const struct hk_nhist *hk_rw_nhist_cursor_at(struct hk_rw_nhist_cursor *c, size_t i,
                                              bool *ret_count);
-
-/* ---- queue records ---- */
-
-/* Histograms among n samples (records with none keep the histogram-free layout). */
-size_t hk_rw_hist_count(const struct hk_rw_sample *samples, size_t n);
-/* Appends the histogram section of a record to raw (errors land in raw->err). */
-void hk_rw_hist_record_put(struct hk_buf *raw, const struct hk_rw_sample *samples, size_t n);
-/* Parses the section at [*p, end) and points rec's samples at their histograms (memory in
- * rec->hist_mem); advances *p. -EBADMSG on anything malformed, -ENOMEM. */
-int hk_rw_hist_record_get(const char **p, const char *end, struct hk_rw_record *rec);
 
 #endif

@@ -21,7 +21,9 @@
 #include "core/log.h"
 
 #define HDR 24
-#define MAGIC 0x31514b48u /* "HKQ1" */
+#define MAGIC 0x32514b48u    /* "HKQ2": written; payload = a ready request (rw_encode.h) */
+#define MAGIC_V1 0x31514b48u /* "HKQ1": read only (HKR1 payloads of older versions) */
+#define MAGIC_OK(m) ((m) == MAGIC || (m) == MAGIC_V1)
 #define MAX_RECORD (64u << 20)
 #define MAX_SEGMENTS 100000
 
@@ -175,7 +177,7 @@ static int check_record(int fd, uint64_t size, uint64_t off, struct hk_buf *payl
     if (r < 0)
         return r == -ENODATA ? -EBADMSG : r;
     parse_hdr(h, &magic, &len, &ns, &ts, &crc);
-    if (magic != MAGIC || len > MAX_RECORD || off + HDR + len > size)
+    if (!MAGIC_OK(magic) || len > MAX_RECORD || off + HDR + len > size)
         return -EBADMSG;
     struct hk_buf local = {0};
     struct hk_buf *b = payload ? payload : &local;
@@ -197,6 +199,7 @@ static int check_record(int fd, uint64_t size, uint64_t off, struct hk_buf *payl
         rec->nsamples = ns;
         rec->oldest_ms = ts;
         rec->next = off + HDR + len;
+        rec->format = magic == MAGIC ? 2 : 1;
     }
     r = 0;
 out:
@@ -216,7 +219,7 @@ static uint64_t resync(int fd, uint64_t size, uint64_t off)
         for (size_t i = 0; i + 4 <= want; i++) {
             uint32_t m;
             memcpy(&m, buf + i, 4);
-            if (m == MAGIC && check_record(fd, size, p + i, NULL, NULL) == 0)
+            if (MAGIC_OK(m) && check_record(fd, size, p + i, NULL, NULL) == 0)
                 return p + i;
         }
         p += want > 3 ? want - 3 : 1;
@@ -315,7 +318,7 @@ static uint64_t count_samples(struct hk_rw_queue *q, size_t i, uint64_t from)
         if (full_pread(fd, h, HDR, off) < 0)
             break;
         parse_hdr(h, &magic, &len, &ns, &ts, &crc);
-        if (magic != MAGIC || len > MAX_RECORD || off + HDR + len > s->size) {
+        if (!MAGIC_OK(magic) || len > MAX_RECORD || off + HDR + len > s->size) {
             off = resync(fd, s->size, off);
             continue;
         }
@@ -543,11 +546,15 @@ static void remove_consumed(struct hk_rw_queue *q, uint64_t upto);
 
 /* Appends one record (header + payload) to the last segment. A short write is cut off again so
  * the segment stays well-formed. Returns 0 or -errno (-ENOSPC for a short write). */
-static int write_record(struct hk_rw_queue *q, const uint8_t *h, const void *payload, uint32_t len)
+static int write_record(struct hk_rw_queue *q, const uint8_t *h, const struct iovec *parts,
+                        int nparts, uint32_t len)
 {
-    struct iovec iov[2] = {{(void *)h, HDR}, {(void *)payload, len}};
+    struct iovec iov[1 + HK_RW_QUEUE_MAX_PARTS];
+    iov[0] = (struct iovec){(void *)h, HDR};
+    for (int i = 0; i < nparts; i++)
+        iov[1 + i] = parts[i];
     struct seg *s = &q->segs[q->nsegs - 1];
-    ssize_t w = writev(q->wfd, iov, 2);
+    ssize_t w = writev(q->wfd, iov, 1 + nparts);
     if (w == (ssize_t)(HDR + len)) {
         s->size += HDR + len;
         return 0;
@@ -561,9 +568,22 @@ static int write_record(struct hk_rw_queue *q, const uint8_t *h, const void *pay
 int hk_rw_queue_append(struct hk_rw_queue *q, const void *payload, uint32_t len, uint32_t nsamples,
                        int64_t oldest_ms)
 {
+    struct iovec part = {(void *)payload, len};
+    return hk_rw_queue_appendv(q, &part, 1, nsamples, oldest_ms);
+}
+
+int hk_rw_queue_appendv(struct hk_rw_queue *q, const struct iovec *parts, int nparts,
+                        uint32_t nsamples, int64_t oldest_ms)
+{
     int r;
-    if (len > MAX_RECORD)
+    size_t total = 0;
+    if (nparts < 1 || nparts > HK_RW_QUEUE_MAX_PARTS)
+        return -EINVAL;
+    for (int i = 0; i < nparts; i++)
+        total += parts[i].iov_len;
+    if (total > MAX_RECORD)
         return -E2BIG;
+    uint32_t len = (uint32_t)total;
     if (!q->nsegs || q->segs[q->nsegs - 1].size >= q->segment_bytes)
         if ((r = new_segment(q)) < 0)
             return r;
@@ -573,9 +593,11 @@ int hk_rw_queue_append(struct hk_rw_queue *q, const void *payload, uint32_t len,
     memcpy(h + 4, &len, 4);
     memcpy(h + 8, &nsamples, 4);
     memcpy(h + 12, &oldest_ms, 8);
-    uint32_t crc = record_crc(h, payload, len);
+    uint32_t crc = hk_crc32c(0, h + 4, 16);
+    for (int i = 0; i < nparts; i++)
+        crc = hk_crc32c(crc, parts[i].iov_base, parts[i].iov_len);
     memcpy(h + 20, &crc, 4);
-    r = write_record(q, h, payload, len);
+    r = write_record(q, h, parts, nparts, len);
     if ((r == -ENOSPC || r == -EDQUOT) && q->segs[q->nsegs - 1].size > 0) {
         /* The file system is full. Space comes back only by removing segments, and the segment
          * being written is never removed: without a disk budget a backlog that filled the disk
@@ -584,7 +606,7 @@ int hk_rw_queue_append(struct hk_rw_queue *q, const void *payload, uint32_t len,
          * when it already is. Then try once more. */
         if (new_segment(q) == 0) {
             remove_consumed(q, q->committed);
-            r = write_record(q, h, payload, len);
+            r = write_record(q, h, parts, nparts, len);
         }
     }
     if (r < 0)

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <sys/uio.h>
+
 #include "core/buf.h"
 
 struct hk_rw_queue;
@@ -38,13 +40,19 @@ struct hk_rw_qrec {
     uint64_t next; /* position after it */
     uint32_t nsamples;
     int64_t oldest_ms;
+    unsigned format; /* 2: a ready request (rw_encode.h); 1: an HKR1 record of an older version */
 };
+
+#define HK_RW_QUEUE_MAX_PARTS 4
 
 int hk_rw_queue_open(const struct hk_rw_queue_opts *opts, struct hk_rw_queue **ret);
 /* Flushes the savepoint (if changed) and closes. Accepts NULL. */
 void hk_rw_queue_close(struct hk_rw_queue *q);
 int hk_rw_queue_append(struct hk_rw_queue *q, const void *payload, uint32_t len, uint32_t nsamples,
                        int64_t oldest_ms);
+/* The same, the payload given in parts (written with one writev, checked as one). */
+int hk_rw_queue_appendv(struct hk_rw_queue *q, const struct iovec *parts, int nparts,
+                        uint32_t nsamples, int64_t oldest_ms);
 /* fsyncs the current segment if anything was appended since the last sync. */
 int hk_rw_queue_sync(struct hk_rw_queue *q);
 /* Position of the savepoint (where reading resumes after a restart). */

@@ -36,17 +36,38 @@ struct range {
     uint32_t lo, hi;
 };
 
+/* One queue record of the round: a ready request (format 2), or an HKR1 record of an older
+ * version (format 1, always decoded). */
+struct item {
+    char *data; /* the payload as read */
+    size_t len;
+    struct hk_rw_qrec q;
+    struct hk_rw_payload_info info; /* format 2 */
+};
+
 struct shard {
     struct hk_rw_sender *s;
     unsigned idx;
     CURL *easy;
     struct curl_slist *hdrs;
-    const struct hk_rw_sample **samples;
-    size_t n, cap;
+    /* The round's records this shard sends, one after the other (indexes into s->items). */
+    size_t *items;
+    size_t nitems, capitems, icur;
+    /* Slow path: the current record decoded, sent in ranges of its samples (a 413 splits a
+     * range) re-encoded in the sender's protocol. Fast path (!slow): the stored body as it is. */
+    bool slow;
+    struct hk_rw_record dec;
+    const struct hk_rw_sample **samples; /* dec's samples; NULL once dropped as too old */
+    size_t cap;
     struct range *ranges;
     size_t nranges, capranges, cur;
     const struct hk_rw_sample **enc;
     size_t nenc;
+    /* the request in flight */
+    const char *send_body;
+    size_t send_len;
+    uint32_t nsend;
+    int64_t send_newest_ms;
     bool inflight;
     int64_t next_try_ms;
     unsigned attempt;
@@ -69,17 +90,15 @@ struct hk_rw_sender {
     enum hk_rw_proto proto;
     /* round */
     bool round_active, round_full, round_had_retry;
-    struct hk_rw_record *recs;
-    size_t nrecs, caprecs;
+    struct item *items;
+    size_t nitems, capitems;
     uint64_t round_end, round_samples;
     bool has_carry;
-    struct hk_rw_record carry;
-    struct hk_rw_qrec carry_q;
+    struct item carry;
     uint64_t read_pos;
     int64_t first_pending_ms; /* monotonic; 0 = nothing pending, -1 = send now */
     int64_t last_durable_ms, last_sync_ms;
     struct hk_buf qbuf;
-    uint32_t *fit;
     /* shard controller (see adjust_shards) */
     int64_t round_start_ms;
     int64_t eval_start_ms;
@@ -484,38 +503,152 @@ static void bump_max(atomic_int_fast64_t *a, int64_t v)
         ;
 }
 
-/* Prepares and starts the shard's current range. Returns 1 started, 0 nothing to send. */
-static int launch(struct shard *sh)
+/* Leaves the shard's current record: the next one starts on the fast path. */
+static void item_done(struct shard *sh)
+{
+    if (sh->slow)
+        hk_rw_record_free(&sh->dec);
+    sh->slow = false;
+    sh->nranges = sh->cur = 0;
+    sh->icur++;
+    sh->attempt = 0;
+    sh->auth_refreshed = false;
+    sh->auth_fail_ms = 0;
+    sh->next_try_ms = 0;
+}
+
+/* Decodes the shard's current record for the slow path: one range of all its samples.
+ * Returns 0, 1 (undecodable: counted and skipped) or -ENOMEM. */
+static int slow_begin(struct shard *sh, const struct item *it)
+{
+    struct hk_rw_sender *s = sh->s;
+    int r = it->q.format == 1
+                ? hk_rw_record_decode(it->data, it->len, &sh->dec)
+                : hk_rw_request_decode(it->info.proto, it->data + HK_RW_PAYLOAD_PREFIX,
+                                       it->len - HK_RW_PAYLOAD_PREFIX, &sh->dec);
+    if (r == -ENOMEM)
+        return r;
+    if (r < 0) {
+        atomic_fetch_add(&s->st->samples_dropped[HK_RW_DROP_CORRUPT], it->q.nsamples);
+        hk_log_warn("remote-write queue: undecodable record skipped", "remote_name", s->cfg->name);
+        return 1;
+    }
+    size_t n = sh->dec.nsamples;
+    if (n > sh->cap) {
+        const struct hk_rw_sample **a = realloc(sh->samples, n * sizeof(*a));
+        const struct hk_rw_sample **b = a ? realloc(sh->enc, n * sizeof(*b)) : NULL;
+        if (a)
+            sh->samples = a;
+        if (!b) {
+            hk_rw_record_free(&sh->dec);
+            return -ENOMEM;
+        }
+        sh->enc = b;
+        sh->cap = n;
+    }
+    if (!sh->capranges) {
+        if (!(sh->ranges = calloc(4, sizeof(*sh->ranges)))) {
+            hk_rw_record_free(&sh->dec);
+            return -ENOMEM;
+        }
+        sh->capranges = 4;
+    }
+    for (size_t i = 0; i < n; i++)
+        sh->samples[i] = &sh->dec.samples[i];
+    sh->ranges[0] = (struct range){0, (uint32_t)n};
+    sh->nranges = 1;
+    sh->cur = 0;
+    sh->slow = true;
+    return 0;
+}
+
+/* Picks what the shard sends next: its current record's stored body (fast path: a format-2
+ * record in a protocol the receiver takes, none of its samples past sample_age_limit), or the
+ * current range of the decoded record re-encoded (slow path). Returns 1 (sh->send_* set), 0
+ * (nothing left) or -errno. */
+static int next_request(struct shard *sh)
 {
     struct hk_rw_sender *s = sh->s;
     const struct hk_rw_config *c = s->cfg;
     int r;
-    while (sh->cur < sh->nranges) {
-        struct range rg = sh->ranges[sh->cur];
+    while (sh->icur < sh->nitems) {
+        const struct item *it = &s->items[sh->items[sh->icur]];
         int64_t now_wall = hk_rw_wall_ms();
-        sh->nenc = 0;
-        uint64_t too_old = 0;
-        for (uint32_t i = rg.lo; i < rg.hi; i++) {
-            const struct hk_rw_sample *x = sh->samples[i];
-            if (!x)
-                continue; /* dropped as too old by an earlier attempt */
-            if (c->queue.sample_age_limit_ms &&
-                now_wall - x->ts_ms > c->queue.sample_age_limit_ms) {
-                sh->samples[i] = NULL; /* counted once */
-                too_old++;
+        if (!sh->slow) {
+            bool old = c->queue.sample_age_limit_ms &&
+                       now_wall - it->q.oldest_ms > c->queue.sample_age_limit_ms;
+            if (it->q.format == 2 && !old &&
+                (it->info.proto == HK_RW_V1 || it->info.proto == s->proto)) {
+                sh->sent_proto = it->info.proto;
+                sh->send_body = it->data + HK_RW_PAYLOAD_PREFIX;
+                sh->send_len = it->len - HK_RW_PAYLOAD_PREFIX;
+                sh->nsend = it->q.nsamples;
+                sh->send_newest_ms = it->info.newest_ms;
+                return 1;
+            }
+            if ((r = slow_begin(sh, it)) < 0)
+                return r;
+            if (r > 0) {
+                item_done(sh);
                 continue;
             }
-            sh->enc[sh->nenc++] = x;
         }
-        if (too_old)
-            atomic_fetch_add(&s->st->samples_dropped[HK_RW_DROP_TOO_OLD], too_old);
-        if (sh->nenc)
-            break;
-        sh->cur++;
-        sh->attempt = 0;
+        while (sh->cur < sh->nranges) {
+            struct range rg = sh->ranges[sh->cur];
+            sh->nenc = 0;
+            uint64_t too_old = 0;
+            for (uint32_t i = rg.lo; i < rg.hi; i++) {
+                const struct hk_rw_sample *x = sh->samples[i];
+                if (!x)
+                    continue; /* dropped as too old by an earlier attempt */
+                if (c->queue.sample_age_limit_ms &&
+                    now_wall - x->ts_ms > c->queue.sample_age_limit_ms) {
+                    sh->samples[i] = NULL; /* counted once */
+                    too_old++;
+                    continue;
+                }
+                sh->enc[sh->nenc++] = x;
+            }
+            if (too_old)
+                atomic_fetch_add(&s->st->samples_dropped[HK_RW_DROP_TOO_OLD], too_old);
+            if (sh->nenc)
+                break;
+            sh->cur++;
+            sh->attempt = 0;
+        }
+        if (sh->cur >= sh->nranges) {
+            item_done(sh);
+            continue;
+        }
+        hk_buf_reset(&sh->pb);
+        sh->sent_proto = s->proto;
+        r = sh->sent_proto == HK_RW_V2 ? hk_rw_encode_v2(sh->enc, sh->nenc, &sh->pb)
+                                       : hk_rw_encode_v1(sh->enc, sh->nenc, &sh->pb);
+        if (r == 0)
+            r = hk_rw_snappy_compress(sh->pb.data, sh->pb.len, &sh->body);
+        if (r < 0)
+            return r;
+        int64_t newest = 0;
+        for (size_t i = 0; i < sh->nenc; i++)
+            if (sh->enc[i]->ts_ms > newest)
+                newest = sh->enc[i]->ts_ms;
+        sh->send_body = sh->body.data;
+        sh->send_len = sh->body.len;
+        sh->nsend = (uint32_t)sh->nenc;
+        sh->send_newest_ms = newest;
+        return 1;
     }
-    if (sh->cur >= sh->nranges)
-        return 0;
+    return 0;
+}
+
+/* Prepares and starts the shard's next request. Returns 1 started, 0 nothing to send. */
+static int launch(struct shard *sh)
+{
+    struct hk_rw_sender *s = sh->s;
+    const struct hk_rw_config *c = s->cfg;
+    int r = next_request(sh);
+    if (r <= 0)
+        return r;
     creds_refresh(s, false);
     if (s->aws && !hk_rw_aws_userpwd(s->aws)) { /* STS has not answered yet */
         sh->next_try_ms =
@@ -531,14 +664,6 @@ static int launch(struct shard *sh)
                                               sh->attempt++, &s->rng);
         return 0;
     }
-    hk_buf_reset(&sh->pb);
-    sh->sent_proto = s->proto;
-    r = sh->sent_proto == HK_RW_V2 ? hk_rw_encode_v2(sh->enc, sh->nenc, &sh->pb)
-                                   : hk_rw_encode_v1(sh->enc, sh->nenc, &sh->pb);
-    if (r == 0)
-        r = hk_rw_snappy_compress(sh->pb.data, sh->pb.len, &sh->body);
-    if (r < 0)
-        return r;
     curl_slist_free_all(sh->hdrs);
     if (!(sh->hdrs = base_headers(s, sh->sent_proto, sh->attempt)))
         return -ENOMEM;
@@ -551,8 +676,8 @@ static int launch(struct shard *sh)
     if (s->aws)
         curl_easy_setopt(e, CURLOPT_USERPWD, hk_rw_aws_userpwd(s->aws));
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, sh->hdrs);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, sh->body.data);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)sh->body.len);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, sh->send_body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)sh->send_len);
     if (curl_multi_add_handle(s->multi, e) != CURLM_OK)
         return -EIO;
     sh->inflight = true;
@@ -574,7 +699,7 @@ static void schedule_retry(struct shard *sh, long status, CURLcode cc)
 {
     struct hk_rw_sender *s = sh->s;
     const struct hk_rw_config *c = s->cfg;
-    atomic_fetch_add(&s->st->samples_retried, sh->nenc);
+    atomic_fetch_add(&s->st->samples_retried, sh->nsend);
     int64_t delay =
         hk_rw_backoff_ms(c->queue.min_backoff_ms, c->queue.max_backoff_ms, sh->attempt, &s->rng);
     /* Retry-After replaces the backoff, but never shortens it below min_backoff: "Retry-After: 0"
@@ -590,13 +715,18 @@ static void schedule_retry(struct shard *sh, long status, CURLcode cc)
     log_status_change(s, status, cc, &sh->resp, "retry");
 }
 
+/* The request in flight is settled: the next range of a decoded record, or the next record. */
 static void range_done(struct shard *sh)
 {
-    sh->cur++;
-    sh->attempt = 0;
-    sh->auth_refreshed = false;
-    sh->auth_fail_ms = 0;
-    sh->next_try_ms = 0;
+    if (sh->slow && sh->cur + 1 < sh->nranges) {
+        sh->cur++;
+        sh->attempt = 0;
+        sh->auth_refreshed = false;
+        sh->auth_fail_ms = 0;
+        sh->next_try_ms = 0;
+        return;
+    }
+    item_done(sh);
 }
 
 static void complete(struct shard *sh, CURLcode cc)
@@ -622,13 +752,9 @@ static void complete(struct shard *sh, CURLcode cc)
         fallback_v1(s, "2xx without X-Prometheus-Remote-Write-Samples-Written");
         return; /* same range, re-encoded as 1.0 */
     case HK_RW_ACCEPTED: {
-        int64_t maxts = 0;
-        for (size_t i = 0; i < sh->nenc; i++)
-            if (sh->enc[i]->ts_ms > maxts)
-                maxts = sh->enc[i]->ts_ms;
-        atomic_fetch_add(&s->st->samples_sent, sh->nenc);
-        atomic_fetch_add(&s->st->bytes_sent, sh->body.len);
-        bump_max(&s->st->highest_sent_ts_ms, maxts);
+        atomic_fetch_add(&s->st->samples_sent, sh->nsend);
+        atomic_fetch_add(&s->st->bytes_sent, sh->send_len);
+        bump_max(&s->st->highest_sent_ts_ms, sh->send_newest_ms);
         if (s->last_logged_status != 0 && s->last_logged_status != 200) {
             hk_log_info("remote-write requests succeed again", "remote_name", s->cfg->name);
             s->last_logged_status = 200;
@@ -642,6 +768,20 @@ static void complete(struct shard *sh, CURLcode cc)
         fallback_v1(s, "415 Unsupported Media Type");
         return;
     case HK_RW_SPLIT: {
+        if (!sh->slow && sh->nsend > 1) {
+            /* A stored body too large for the receiver: decoded, then sent in halves. */
+            int r = slow_begin(sh, &s->items[sh->items[sh->icur]]);
+            if (r < 0) {
+                schedule_retry(sh, status, cc);
+                return;
+            }
+            if (r > 0) {
+                item_done(sh);
+                return;
+            }
+        }
+        if (!sh->slow)
+            break; /* a single sample too large: dropped */
         struct range rg = sh->ranges[sh->cur];
         if (rg.hi - rg.lo > 1) {
             /* Split in two, in order: [lo, mid) then [mid, hi) replace the current range. */
@@ -703,7 +843,7 @@ static void complete(struct shard *sh, CURLcode cc)
     case HK_RW_DROP:
         break;
     }
-    atomic_fetch_add(&s->st->samples_failed, sh->nenc);
+    atomic_fetch_add(&s->st->samples_failed, sh->nsend);
     log_status_change(s, status, cc, &sh->resp, "drop");
     range_done(sh);
 }
@@ -712,135 +852,120 @@ static void complete(struct shard *sh, CURLcode cc)
 
 static void round_free(struct hk_rw_sender *s)
 {
-    for (size_t i = 0; i < s->nrecs; i++)
-        hk_rw_record_free(&s->recs[i]);
-    s->nrecs = 0;
-    for (uint32_t i = 0; i < s->nshards; i++) {
-        s->shards[i].n = 0;
-        s->shards[i].nranges = s->shards[i].cur = 0;
-        s->shards[i].attempt = 0;
+    for (size_t i = 0; i < s->nitems; i++)
+        free(s->items[i].data);
+    s->nitems = 0;
+    for (uint32_t i = 0; i < s->cfg->queue.max_shards; i++) {
+        struct shard *sh = &s->shards[i];
+        if (sh->slow)
+            hk_rw_record_free(&sh->dec);
+        sh->slow = false;
+        sh->nitems = sh->icur = 0;
+        sh->nranges = sh->cur = 0;
+        sh->attempt = 0;
     }
 }
 
-static int shard_push(struct shard *sh, const struct hk_rw_sample *x)
-{
-    if (sh->n == sh->cap) {
-        size_t nc = sh->cap ? sh->cap * 2 : 256;
-        const struct hk_rw_sample **a = realloc(sh->samples, nc * sizeof(*a));
-        const struct hk_rw_sample **b = a ? realloc(sh->enc, nc * sizeof(*b)) : NULL;
-        if (!a)
-            return -ENOMEM;
-        sh->samples = a;
-        if (!b)
-            return -ENOMEM;
-        sh->enc = b;
-        sh->cap = nc;
-    }
-    sh->samples[sh->n++] = x;
-    return 0;
-}
-
-/* Next record (carried over, or from the queue). 1, 0 (none), -errno. Undecodable records are
- * skipped and counted here. */
-static int next_record(struct hk_rw_sender *s, struct hk_rw_record *rec, struct hk_rw_qrec *qr)
+/* Next record (carried over, or from the queue). 1, 0 (none), -errno. Records whose format-2
+ * prefix does not parse are skipped and counted here. */
+static int next_item(struct hk_rw_sender *s, struct item *it)
 {
     if (s->has_carry) {
-        *rec = s->carry;
-        *qr = s->carry_q;
+        *it = s->carry;
         s->has_carry = false;
         return 1;
     }
     for (;;) {
-        int r = hk_rw_queue_read(s->q, &s->read_pos, &s->qbuf, qr);
+        int r = hk_rw_queue_read(s->q, &s->read_pos, &s->qbuf, &it->q);
         if (r <= 0)
             return r;
-        r = hk_rw_record_decode(s->qbuf.data, s->qbuf.len, rec);
-        if (r == 0)
-            return 1;
-        if (r == -ENOMEM)
-            return r;
-        atomic_fetch_add(&s->st->samples_dropped[HK_RW_DROP_CORRUPT], qr->nsamples);
-        s->round_end = qr->next;
-        s->round_samples += qr->nsamples;
+        memset(&it->info, 0, sizeof(it->info));
+        if (it->q.format == 1 || hk_rw_payload_parse(s->qbuf.data, s->qbuf.len, &it->info) == 0) {
+            it->data = hk_buf_steal(&s->qbuf, &it->len);
+            return it->data ? 1 : -ENOMEM;
+        }
+        atomic_fetch_add(&s->st->samples_dropped[HK_RW_DROP_CORRUPT], it->q.nsamples);
+        s->round_end = it->q.next;
+        s->round_samples += it->q.nsamples;
         hk_log_warn("remote-write queue: undecodable record skipped", "remote_name", s->cfg->name);
     }
 }
 
+/* Whether b may be sent in the same round as a (in parallel with it): records of one snapshot
+ * hold disjoint series, so no series can overtake itself. Old-format records go alone. */
+static bool same_round(const struct item *a, const struct item *b)
+{
+    return a->q.format == 2 && b->q.format == 2 && a->info.group == b->info.group;
+}
+
+static int shard_add(struct shard *sh, size_t idx)
+{
+    if (sh->nitems == sh->capitems) {
+        size_t nc = sh->capitems ? sh->capitems * 2 : 16;
+        size_t *n = realloc(sh->items, nc * sizeof(*n));
+        if (!n)
+            return -ENOMEM;
+        sh->items = n;
+        sh->capitems = nc;
+    }
+    sh->items[sh->nitems++] = idx;
+    return 0;
+}
+
+/* A round: consecutive records of one snapshot, at most max_samples_per_send x shards samples,
+ * dealt out to the shards in turn. Each record is one request. */
 static int start_round(struct hk_rw_sender *s)
 {
     const uint32_t max = s->cfg->queue.max_samples_per_send;
     int r = 0;
-    s->round_shards = s->nshards;
     s->round_full = s->round_had_retry = false;
     s->round_end = hk_rw_queue_committed(s->q);
     s->round_samples = 0;
     size_t total = 0;
     for (;;) {
-        struct hk_rw_record rec;
-        struct hk_rw_qrec qr;
-        if (total >= (size_t)max * s->round_shards) {
+        struct item it;
+        if (total >= (size_t)max * s->nshards) {
             s->round_full = true;
             break;
         }
-        r = next_record(s, &rec, &qr);
+        r = next_item(s, &it);
         if (r < 0)
             goto out;
         if (r == 0)
             break;
-        memset(s->fit, 0, s->round_shards * sizeof(*s->fit));
-        bool fits = true;
-        for (size_t i = 0; i < rec.nsamples; i++) {
-            uint32_t k = (uint32_t)(rec.samples[i].hash % s->round_shards);
-            if (++s->fit[k] + s->shards[k].n > max)
-                fits = false;
-        }
-        if (!fits && s->nrecs > 0) {
-            s->carry = rec;
-            s->carry_q = qr;
+        if (s->nitems > 0 && !same_round(&s->items[0], &it)) {
+            s->carry = it;
             s->has_carry = true;
             s->round_full = true;
             break;
         }
-        if (s->nrecs == s->caprecs) {
-            size_t nc = s->caprecs ? s->caprecs * 2 : 16;
-            struct hk_rw_record *n = realloc(s->recs, nc * sizeof(*n));
+        if (s->nitems == s->capitems) {
+            size_t nc = s->capitems ? s->capitems * 2 : 16;
+            struct item *n = realloc(s->items, nc * sizeof(*n));
             if (!n) {
-                hk_rw_record_free(&rec);
+                free(it.data);
                 r = -ENOMEM;
                 goto out;
             }
-            s->recs = n;
-            s->caprecs = nc;
+            s->items = n;
+            s->capitems = nc;
         }
-        s->recs[s->nrecs++] = rec;
-        struct hk_rw_record *kept = &s->recs[s->nrecs - 1];
-        for (size_t i = 0; i < kept->nsamples; i++) {
-            const struct hk_rw_sample *x = &kept->samples[i];
-            if ((r = shard_push(&s->shards[x->hash % s->round_shards], x)) < 0)
-                goto out;
-        }
-        total += kept->nsamples;
-        s->round_end = qr.next;
-        s->round_samples += qr.nsamples;
+        s->items[s->nitems++] = it;
+        total += it.q.nsamples;
+        s->round_end = it.q.next;
+        s->round_samples += it.q.nsamples;
     }
+    s->round_shards = s->nitems < s->nshards ? (uint32_t)(s->nitems ? s->nitems : 1) : s->nshards;
     for (uint32_t k = 0; k < s->round_shards; k++) {
         struct shard *sh = &s->shards[k];
+        sh->nitems = sh->icur = 0;
         sh->nranges = sh->cur = 0;
         sh->attempt = 0;
         sh->next_try_ms = 0;
-        if (!sh->n)
-            continue;
-        if (!sh->capranges) {
-            sh->ranges = calloc(4, sizeof(*sh->ranges));
-            if (!sh->ranges) {
-                r = -ENOMEM;
-                goto out;
-            }
-            sh->capranges = 4;
-        }
-        sh->ranges[0] = (struct range){0, (uint32_t)sh->n};
-        sh->nranges = 1;
     }
+    for (size_t i = 0; i < s->nitems; i++)
+        if ((r = shard_add(&s->shards[i % s->round_shards], i)) < 0)
+            goto out;
     s->round_active = true;
     s->round_start_ms = hk_rw_now_ms();
     s->first_pending_ms = s->round_full || s->has_carry ? -1 : 0;
@@ -963,9 +1088,9 @@ static void update_queue_stats(struct hk_rw_sender *s)
     atomic_store(&s->st->samples_dropped[HK_RW_DROP_DISK_FULL], qs.dropped_samples);
     int64_t oldest = 0;
     if (s->round_active)
-        for (size_t i = 0; i < s->nrecs && !oldest; i++)
-            if (s->recs[i].nsamples)
-                oldest = s->recs[i].samples[0].ts_ms;
+        for (size_t i = 0; i < s->nitems && !oldest; i++)
+            if (s->items[i].q.nsamples)
+                oldest = s->items[i].q.oldest_ms;
     if (!oldest && qs.pending_samples)
         oldest = atomic_load(&s->st->oldest_pending_ms); /* keep the last known */
     atomic_store(&s->st->oldest_pending_ms, qs.pending_samples ? oldest : 0);
@@ -1010,7 +1135,7 @@ static int step(struct hk_rw_sender *s, int max_wait_ms, bool flushing)
                 busy = true;
                 continue;
             }
-            if (sh->cur >= sh->nranges)
+            if (sh->icur >= sh->nitems)
                 continue;
             if (sh->next_try_ms > now) {
                 busy = true;
@@ -1022,9 +1147,9 @@ static int step(struct hk_rw_sender *s, int max_wait_ms, bool flushing)
             if (r < 0)
                 hk_log_error("remote-write: cannot build a request", "remote_name", s->cfg->name,
                              "err", strerror(-r));
-            if (r != 0 || sh->cur < sh->nranges)
+            if (r != 0 || sh->icur < sh->nitems)
                 busy = true;
-            if (r == 0 && sh->cur < sh->nranges && sh->next_try_ms < wake)
+            if (r == 0 && sh->icur < sh->nitems && sh->next_try_ms < wake)
                 wake = sh->next_try_ms;
         }
         if (!busy) {
@@ -1078,6 +1203,11 @@ static int step(struct hk_rw_sender *s, int max_wait_ms, bool flushing)
 int hk_rw_sender_poll(struct hk_rw_sender *s, int max_wait_ms)
 {
     return step(s, max_wait_ms, false);
+}
+
+enum hk_rw_proto hk_rw_sender_proto(const struct hk_rw_sender *s)
+{
+    return s->proto;
 }
 
 void hk_rw_sender_wakeup(struct hk_rw_sender *s)
@@ -1162,8 +1292,7 @@ int hk_rw_sender_new(const struct hk_rw_config *cfg, struct hk_rw_queue *q,
     if (!(s->multi = curl_multi_init()))
         goto fail;
     s->shards = calloc(cfg->queue.max_shards, sizeof(*s->shards));
-    s->fit = calloc(cfg->queue.max_shards, sizeof(*s->fit));
-    if (!s->shards || !s->fit)
+    if (!s->shards)
         goto fail;
     if (cfg->tls_server_name && (r = server_name_setup(s)) < 0)
         goto fail;
@@ -1235,6 +1364,7 @@ void hk_rw_sender_free(struct hk_rw_sender *s)
             free(sh->samples);
             free(sh->enc);
             free(sh->ranges);
+            free(sh->items);
             hk_buf_free(&sh->pb);
             hk_buf_free(&sh->body);
             hk_buf_free(&sh->resp);
@@ -1249,10 +1379,9 @@ void hk_rw_sender_free(struct hk_rw_sender *s)
     hk_buf_free(&s->meta_body);
     round_free(s);
     if (s->has_carry)
-        hk_rw_record_free(&s->carry);
-    free(s->recs);
+        free(s->carry.data);
+    free(s->items);
     free(s->shards);
-    free(s->fit);
     hk_buf_free(&s->qbuf);
     if (s->auth_header)
         explicit_bzero(s->auth_header, strlen(s->auth_header));

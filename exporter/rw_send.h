@@ -68,6 +68,8 @@ void hk_rw_sender_notify_append(struct hk_rw_sender *s);
 /* Runs transfers and rounds for at most max_wait_ms (returns earlier on hk_rw_sender_wakeup).
  * Returns 0 or -errno on a fatal error. */
 int hk_rw_sender_poll(struct hk_rw_sender *s, int max_wait_ms);
+/* The protocol requests are encoded in now (the configured one until a fallback to 1.0). */
+enum hk_rw_proto hk_rw_sender_proto(const struct hk_rw_sender *s);
 /* Thread-safe: interrupts a poll. */
 void hk_rw_sender_wakeup(struct hk_rw_sender *s);
 /* Sends a 1.0 metadata-only request body (already encoded, uncompressed), best effort. */

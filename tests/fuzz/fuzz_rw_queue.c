@@ -41,7 +41,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 #define SEP_LEN 6
 #define MAX_SEGS 8
 #define HDR 24
-#define MAGIC 0x31514b48u
+#define MAGIC 0x32514b48u    /* "HKQ2" */
+#define MAGIC_V1 0x31514b48u /* "HKQ1", still read */
+#define MAGIC_OK(m) ((m) == MAGIC || (m) == MAGIC_V1)
 #define GAP 4096
 
 static char dir[64];
@@ -69,7 +71,7 @@ static uint32_t rd32(const uint8_t *p)
  * with the portable CRC so the reader's hardware CRC is checked as well. */
 static bool valid_at(const struct seg *s, size_t off)
 {
-    if (off + HDR > s->size || rd32(s->data + off) != MAGIC)
+    if (off + HDR > s->size || !MAGIC_OK(rd32(s->data + off)))
         return false;
     uint32_t len = rd32(s->data + off + 4);
     if (len > (64u << 20) || off + HDR + len > s->size)
@@ -114,7 +116,7 @@ static void fix_crcs(struct seg *s)
     size_t off = 0;
     while (off + HDR <= s->size) {
         uint32_t len = rd32(s->data + off + 4);
-        if (rd32(s->data + off) == MAGIC && off + HDR + (uint64_t)len <= s->size) {
+        if (MAGIC_OK(rd32(s->data + off)) && off + HDR + (uint64_t)len <= s->size) {
             uint32_t crc =
                 hk_crc32c_sw(hk_crc32c_sw(0, s->data + off + 4, 16), s->data + off + HDR, len);
             memcpy(s->data + off + 20, &crc, 4);
@@ -283,7 +285,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         nsamples += r.nsamples;
         struct hk_rw_record dec;
-        if (hk_rw_record_decode(payload.data, payload.len, &dec) == 0)
+        struct hk_rw_payload_info info;
+        if (r.format != (rd32(s->data + (r.pos - s->start)) == MAGIC ? 2u : 1u))
+            abort();
+        if (r.format == 1 && hk_rw_record_decode(payload.data, payload.len, &dec) == 0)
+            hk_rw_record_free(&dec);
+        if (r.format == 2 && hk_rw_payload_parse(payload.data, payload.len, &info) == 0 &&
+            hk_rw_request_decode(info.proto, payload.data + HK_RW_PAYLOAD_PREFIX,
+                                 payload.len - HK_RW_PAYLOAD_PREFIX, &dec) == 0)
             hk_rw_record_free(&dec);
     }
     struct hk_rw_queue_stats st;

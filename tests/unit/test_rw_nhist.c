@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -480,8 +481,8 @@ static void expect_same_hist(const struct hk_nhist *a, const struct hk_nhist *b)
     assert_int_equal(a->schema, b->schema);
     assert_int_equal(a->count, b->count);
     assert_int_equal(a->zero_count, b->zero_count);
-    assert_true(bits(a->sum) == bits(b->sum));
-    assert_true(bits(a->zero_threshold) == bits(b->zero_threshold));
+    assert_true(same_double(a->sum, b->sum));
+    assert_true(same_double(a->zero_threshold, b->zero_threshold));
     assert_int_equal(a->nspans, b->nspans);
     assert_int_equal(a->ndeltas, b->ndeltas);
     for (uint32_t k = 0; k < a->nspans; k++) {
@@ -492,11 +493,11 @@ static void expect_same_hist(const struct hk_nhist *a, const struct hk_nhist *b)
         assert_memory_equal(a->deltas, b->deltas, a->ndeltas * sizeof(int64_t));
 }
 
-/* n samples with histograms on some; record i of a series: the histogram's count is tagged. */
-static size_t make_batch(struct rh *rh, struct hk_rw_sample *s, size_t n, uint64_t *seed,
-                         uint64_t tag)
+/* n samples, histograms on two in three (one a stale marker); batch `tag` is visible after
+ * decoding in the timestamps and in the histograms' counts. */
+static void make_batch(struct rh *rh, struct hk_rw_sample *s, size_t n, uint64_t *seed,
+                       uint64_t tag)
 {
-    size_t nh = 0;
     for (size_t i = 0; i < n; i++) {
         s[i] = (struct hk_rw_sample){i % 3 == 2 ? lab_b : lab_a,
                                      i % 3 == 2 ? 3 : 4,
@@ -508,95 +509,112 @@ static size_t make_batch(struct rh *rh, struct hk_rw_sample *s, size_t n, uint64
                                      NULL};
         if (i % 3 == 0) {
             rand_hist(&rh[i], seed);
-            rh[i].h.count += tag << 40; /* which record this is, visible after decoding */
+            rh[i].h.count += tag << 40;
             s[i].hist = &rh[i].h;
-            nh++;
         } else if (i % 3 == 1) {
             s[i].hist = &hk_rw_hist_stale;
-            nh++;
         }
     }
-    return nh;
 }
 
-static void test_record_round_trip(void **state)
+/* A request as the queue stores it: encoded in proto, snappy-compressed into z. */
+static void store(const struct hk_rw_sample *s, size_t n, enum hk_rw_proto proto, struct hk_buf *z)
+{
+    const struct hk_rw_sample *p[16];
+    assert_true(n <= 16);
+    for (size_t i = 0; i < n; i++)
+        p[i] = &s[i];
+    struct hk_buf pb;
+    hk_buf_init(&pb, 0);
+    assert_int_equal(proto == HK_RW_V2 ? hk_rw_encode_v2(p, n, &pb) : hk_rw_encode_v1(p, n, &pb),
+                     0);
+    assert_int_equal(hk_rw_snappy_compress(pb.data, pb.len, z), 0);
+    hk_buf_free(&pb);
+}
+
+/* Decoded samples against the originals: order, timestamps, labels, values or histograms. */
+static void expect_same_samples(const struct hk_rw_record *d, const struct hk_rw_sample *s,
+                                size_t n)
+{
+    assert_int_equal(d->nsamples, n);
+    for (size_t i = 0; i < n; i++) {
+        const struct hk_rw_sample *x = &d->samples[i];
+        assert_int_equal(x->ts_ms, s[i].ts_ms);
+        assert_int_equal(x->nlabels, s[i].nlabels);
+        for (uint32_t k = 0; k < x->nlabels; k++) {
+            assert_string_equal(x->labels[k].name, s[i].labels[k].name);
+            assert_string_equal(x->labels[k].value, s[i].labels[k].value);
+        }
+        if (!s[i].hist) {
+            assert_null(x->hist);
+            assert_true(bits(x->value) == bits(s[i].value));
+            continue;
+        }
+        expect_same_hist(x->hist, s[i].hist);
+        if (s[i].hist == &hk_rw_hist_stale)
+            assert_true(hk_rw_hist_is_stale(x->hist));
+    }
+}
+
+/* The sender's slow path (413 split, 2.0 → 1.0 fallback, sample_age_limit) decodes a stored
+ * request back into samples and encodes them again: histograms come through whole, in both
+ * protocols, and the 1.0 bytes come out the same. */
+static void test_request_round_trip(void **state)
 {
     (void)state;
     uint64_t seed = 7;
     struct rh rh[9];
     struct hk_rw_sample s[9];
     make_batch(rh, s, 9, &seed, 1);
-    struct hk_buf rec;
-    hk_buf_init(&rec, 0);
-    assert_int_equal(hk_rw_record_encode(s, 9, NULL, &rec), 0);
-    struct hk_rw_record d;
-    assert_int_equal(hk_rw_record_decode(rec.data, rec.len, &d), 0);
-    assert_int_equal(d.nsamples, 9);
-    for (size_t i = 0; i < 9; i++) {
-        assert_int_equal(d.samples[i].hash, s[i].hash);
-        assert_int_equal(d.samples[i].ts_ms, s[i].ts_ms);
-        assert_int_equal(d.samples[i].nlabels, s[i].nlabels);
-        if (!s[i].hist) {
-            assert_null(d.samples[i].hist);
-            continue;
-        }
-        expect_same_hist(d.samples[i].hist, s[i].hist);
-        if (s[i].hist == &hk_rw_hist_stale)
-            assert_true(hk_rw_hist_is_stale(d.samples[i].hist));
-    }
-    /* The decoded samples encode to the same request as the originals. */
-    const struct hk_rw_sample *p1[9], *p2[9];
-    for (size_t i = 0; i < 9; i++) {
-        p1[i] = &s[i];
-        p2[i] = &d.samples[i];
-    }
-    struct hk_buf a, b;
+    struct hk_buf z, a, b, raw, cut;
+    hk_buf_init(&z, 0);
     hk_buf_init(&a, 0);
     hk_buf_init(&b, 0);
-    assert_int_equal(hk_rw_encode_v1(p1, 9, &a), 0);
-    assert_int_equal(hk_rw_encode_v1(p2, 9, &b), 0);
-    assert_int_equal(a.len, b.len);
-    assert_memory_equal(a.data, b.data, a.len);
-    hk_rw_record_free(&d);
-    hk_buf_free(&a);
-    hk_buf_free(&b);
-
-    /* A record without histograms keeps the old layout. */
-    struct hk_rw_sample plain = {lab_b, 3, &fam_rq, 1.0, 1, 1, NULL, NULL};
-    struct hk_buf raw;
     hk_buf_init(&raw, 0);
-    assert_int_equal(hk_rw_record_encode(&plain, 1, NULL, &rec), 0);
-    assert_int_equal(hk_rw_snappy_uncompress(rec.data, rec.len, 1 << 20, &raw), 0);
-    assert_memory_equal(raw.data, "HKR1", 4);
-
-    /* Every truncation of the histogram section, and flipped bytes in it, are refused or decode
-     * to something that passes the checks; never a crash (ASan watches). */
-    assert_int_equal(hk_rw_record_encode(s, 9, NULL, &rec), 0);
-    assert_int_equal(hk_rw_snappy_uncompress(rec.data, rec.len, 1 << 20, &raw), 0);
-    assert_memory_equal(raw.data, "HKR2", 4);
-    struct hk_buf cut;
     hk_buf_init(&cut, 0);
-    for (size_t len = 8; len < raw.len; len += 1 + len / 64) {
-        assert_int_equal(hk_rw_snappy_compress(raw.data, len, &cut), 0);
-        assert_int_equal(hk_rw_record_decode(cut.data, cut.len, &d), -EBADMSG);
-    }
-    for (int k = 0; k < 300; k++) {
-        char *m = malloc(raw.len);
-        assert_non_null(m);
-        memcpy(m, raw.data, raw.len);
-        m[raw.len - 1 - xs(&seed) % (raw.len / 2)] ^= (char)(1 + xs(&seed) % 255);
-        assert_int_equal(hk_rw_snappy_compress(m, raw.len, &cut), 0);
-        if (hk_rw_record_decode(cut.data, cut.len, &d) == 0) {
-            for (size_t i = 0; i < d.nsamples; i++)
-                if (d.samples[i].hist)
-                    assert_int_equal(hk_rw_hist_check(d.samples[i].hist), 0);
-            hk_rw_record_free(&d);
+    for (int v = 1; v <= 2; v++) {
+        enum hk_rw_proto proto = v == 2 ? HK_RW_V2 : HK_RW_V1;
+        store(s, 9, proto, &z);
+        struct hk_rw_record d;
+        assert_int_equal(hk_rw_request_decode(proto, z.data, z.len, &d), 0);
+        expect_same_samples(&d, s, 9);
+        const struct hk_rw_sample *p1[9], *p2[9];
+        for (size_t i = 0; i < 9; i++) {
+            p1[i] = &s[i];
+            p2[i] = &d.samples[i];
         }
-        free(m);
+        hk_buf_reset(&a);
+        hk_buf_reset(&b);
+        assert_int_equal(hk_rw_encode_v1(p1, 9, &a), 0);
+        assert_int_equal(hk_rw_encode_v1(p2, 9, &b), 0);
+        assert_int_equal(a.len, b.len);
+        assert_memory_equal(a.data, b.data, a.len);
+        hk_rw_record_free(&d);
+        /* Flipped bytes are refused or decode to histograms that pass the checks; never a
+         * crash or a read past the end (ASan watches). */
+        assert_int_equal(hk_rw_snappy_uncompress(z.data, z.len, 1 << 20, &raw), 0);
+        for (int k = 0; k < 300; k++) {
+            char *m = malloc(raw.len);
+            assert_non_null(m);
+            memcpy(m, raw.data, raw.len);
+            m[xs(&seed) % raw.len] ^= (char)(1 + xs(&seed) % 255);
+            assert_int_equal(hk_rw_snappy_compress(m, raw.len, &cut), 0);
+            if (hk_rw_request_decode(proto, cut.data, cut.len, &d) == 0) {
+                for (size_t i = 0; i < d.nsamples; i++)
+                    if (d.samples[i].hist)
+                        assert_int_equal(hk_rw_hist_check(d.samples[i].hist), 0);
+                hk_rw_record_free(&d);
+            }
+            free(m);
+        }
     }
+    /* The old queue format cannot hold a histogram: refused, never dropped silently. */
+    assert_int_equal(hk_rw_record_encode(s, 9, NULL, &z), -EINVAL);
     hk_buf_free(&cut);
     hk_buf_free(&raw);
-    hk_buf_free(&rec);
+    hk_buf_free(&z);
+    hk_buf_free(&a);
+    hk_buf_free(&b);
 }
 
 /* ---- queue: crash and restart ---- */
@@ -612,6 +630,12 @@ static struct hk_rw_queue *open_q(void)
 }
 
 #define NREC 12
+#define PER 6
+
+static enum hk_rw_proto proto_of(int k)
+{
+    return k % 2 ? HK_RW_V2 : HK_RW_V1;
+}
 
 /* Reads every record from pos, expecting records first, first+1, … of the writer's sequence
  * (regenerated from its seed): same samples in the same order, same histograms. Returns the
@@ -621,25 +645,22 @@ static int read_check(struct hk_rw_queue *q, uint64_t *pos, int first, uint64_t 
     struct hk_buf b;
     struct hk_rw_qrec qr;
     hk_buf_init(&b, 0);
-    /* Regenerate the expected batches: the same seed sequence as the writer. */
-    struct rh rh[NREC][6];
-    struct hk_rw_sample s[NREC][6];
+    struct rh rh[NREC][PER];
+    struct hk_rw_sample s[NREC][PER];
     for (int k = 0; k < NREC; k++)
-        make_batch(rh[k], s[k], 6, &seed, (uint64_t)k);
+        make_batch(rh[k], s[k], PER, &seed, (uint64_t)k);
     int k = first, r;
     while ((r = hk_rw_queue_read(q, pos, &b, &qr)) == 1) {
         struct hk_rw_record d;
+        struct hk_rw_payload_info info;
         assert_true(k < NREC);
-        assert_int_equal(qr.nsamples, 6);
-        assert_int_equal(hk_rw_record_decode(b.data, b.len, &d), 0);
-        assert_int_equal(d.nsamples, 6);
-        for (size_t i = 0; i < 6; i++) {
-            assert_int_equal(d.samples[i].hash, s[k][i].hash); /* order kept */
-            if (s[k][i].hist)
-                expect_same_hist(d.samples[i].hist, s[k][i].hist);
-            else
-                assert_null(d.samples[i].hist);
-        }
+        assert_int_equal(qr.nsamples, PER);
+        assert_int_equal(hk_rw_payload_parse(b.data, b.len, &info), 0);
+        assert_int_equal(info.proto, proto_of(k));
+        assert_int_equal(hk_rw_request_decode(info.proto, b.data + HK_RW_PAYLOAD_PREFIX,
+                                              b.len - HK_RW_PAYLOAD_PREFIX, &d),
+                         0);
+        expect_same_samples(&d, s[k], PER); /* record k, whole, in order */
         hk_rw_record_free(&d);
         k++;
     }
@@ -658,19 +679,24 @@ static void test_queue_crash_restart(void **state)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        /* The writer: appends NREC records of histograms and floats, commits after the first
-         * two durably, and dies without closing anything (no savepoint flush, no cleanup). */
+        /* The writer: appends NREC requests of histograms and floats (1.0 and 2.0 in turn) as
+         * the pipeline does, commits after the first two durably, and dies without closing
+         * anything (no savepoint flush, no cleanup). */
         struct hk_rw_queue *q = open_q();
         uint64_t seed = seed0;
-        struct hk_buf rec;
-        hk_buf_init(&rec, 0);
+        struct hk_buf z;
+        hk_buf_init(&z, 0);
         uint64_t pos = 0;
         for (int k = 0; k < NREC; k++) {
-            struct rh rh[6];
-            struct hk_rw_sample s[6];
-            make_batch(rh, s, 6, &seed, (uint64_t)k);
-            if (hk_rw_record_encode(s, 6, NULL, &rec) < 0 ||
-                hk_rw_queue_append(q, rec.data, (uint32_t)rec.len, 6, s[0].ts_ms) < 0)
+            struct rh rh[PER];
+            struct hk_rw_sample s[PER];
+            make_batch(rh, s, PER, &seed, (uint64_t)k);
+            store(s, PER, proto_of(k), &z);
+            struct hk_rw_payload_info info = {proto_of(k), 1, s[PER - 1].ts_ms};
+            uint8_t prefix[HK_RW_PAYLOAD_PREFIX];
+            hk_rw_payload_prefix(prefix, &info);
+            struct iovec parts[2] = {{prefix, sizeof(prefix)}, {z.data, z.len}};
+            if (hk_rw_queue_appendv(q, parts, 2, PER, s[0].ts_ms) < 0)
                 _exit(2);
         }
         struct hk_buf b;
@@ -679,7 +705,7 @@ static void test_queue_crash_restart(void **state)
         for (int k = 0; k < 2; k++)
             if (hk_rw_queue_read(q, &pos, &b, &qr) != 1)
                 _exit(3);
-        if (hk_rw_queue_commit(q, pos, 12, true) < 0)
+        if (hk_rw_queue_commit(q, pos, 2 * PER, true) < 0)
             _exit(4);
         _exit(0);
     }
@@ -692,7 +718,7 @@ static void test_queue_crash_restart(void **state)
     struct hk_rw_queue *q = open_q();
     struct hk_rw_queue_stats qs;
     hk_rw_queue_get_stats(q, &qs);
-    assert_int_equal(qs.pending_samples, (NREC - 2) * 6);
+    assert_int_equal(qs.pending_samples, (NREC - 2) * PER);
     uint64_t pos = hk_rw_queue_committed(q);
     assert_int_equal(read_check(q, &pos, 2, seed0), NREC - 2);
     hk_rw_queue_close(q);
@@ -746,7 +772,7 @@ struct seen {
     int native, native_stale, classic_rq, classic_stale, tf, ctr;
 };
 
-static void read_queue(const char *dir, const char *name, struct seen out[3])
+static void read_queue(const char *dir, const char *name, enum hk_rw_proto want, struct seen out[3])
 {
     char qd[300];
     snprintf(qd, sizeof(qd), "%s/q/%s", dir, name);
@@ -760,8 +786,13 @@ static void read_queue(const char *dir, const char *name, struct seen out[3])
     int k = 0;
     while (hk_rw_queue_read(q, &pos, &b, &qr) == 1) {
         struct hk_rw_record rec;
+        struct hk_rw_payload_info info;
         assert_true(k < 3);
-        assert_int_equal(hk_rw_record_decode(b.data, b.len, &rec), 0);
+        assert_int_equal(hk_rw_payload_parse(b.data, b.len, &info), 0);
+        assert_int_equal(info.proto, want);
+        assert_int_equal(hk_rw_request_decode(info.proto, b.data + HK_RW_PAYLOAD_PREFIX,
+                                              b.len - HK_RW_PAYLOAD_PREFIX, &rec),
+                         0);
         for (size_t i = 0; i < rec.nsamples; i++) {
             const struct hk_rw_sample *x = &rec.samples[i];
             const char *n = hk_labels_get(x->labels, x->nlabels, "__name__");
@@ -775,7 +806,8 @@ static void read_queue(const char *dir, const char *name, struct seen out[3])
             if (strcmp(n, "container_cpu_runqueue_latency_seconds") == 0) {
                 assert_non_null(x->hist);
                 assert_null(hk_labels_get(x->labels, x->nlabels, "le"));
-                assert_int_equal(x->family->type, HK_METRIC_HISTOGRAM);
+                if (want == HK_RW_V2) /* 1.0 requests carry no metadata */
+                    assert_int_equal(x->family->type, HK_METRIC_HISTOGRAM);
                 if (stale) {
                     out[k].native_stale++;
                     assert_int_equal(x->ts_ms, 2000000);
@@ -817,7 +849,7 @@ static void test_pipeline(void **state)
     (void)state;
     char dir[] = "/tmp/hk-rwnp-XXXXXX";
     assert_non_null(mkdtemp(dir));
-    char path[200], yml[1000];
+    char path[200], yml[1600];
     snprintf(path, sizeof(path), "%s/c.yml", dir);
     snprintf(yml, sizeof(yml),
              "remote_write:\n"
@@ -825,11 +857,16 @@ static void test_pipeline(void **state)
              "    send_native_histograms: true\n    metadata_config: {send: false}\n"
              "    queue_config: {disk_path: %s/q, batch_send_deadline: 1h, min_backoff: 1h,"
              " max_backoff: 1h}\n"
+             "  - url: http://127.0.0.1:1/api/v1/write\n    name: native2\n"
+             "    send_native_histograms: true\n    metadata_config: {send: false}\n"
+             "    protobuf_message: io.prometheus.write.v2.Request\n"
+             "    queue_config: {disk_path: %s/q, batch_send_deadline: 1h, min_backoff: 1h,"
+             " max_backoff: 1h}\n"
              "  - url: http://127.0.0.1:1/api/v1/write\n    name: classic\n"
              "    metadata_config: {send: false}\n"
              "    queue_config: {disk_path: %s/q, batch_send_deadline: 1h, min_backoff: 1h,"
              " max_backoff: 1h}\n",
-             dir, dir);
+             dir, dir, dir);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     fputs(yml, f);
@@ -850,9 +887,11 @@ static void test_pipeline(void **state)
 
     /* classic series of the text exposition: _bucket per le (-20 … -16, +Inf), _sum, _count */
     const int classic_per = 5 + 1 + 2;
-    struct seen n[3] = {{0}}, c[3] = {{0}};
-    read_queue(dir, "native", n);
-    read_queue(dir, "classic", c);
+    struct seen n[3] = {{0}}, n2[3] = {{0}}, c[3] = {{0}};
+    read_queue(dir, "native", HK_RW_V1, n);
+    read_queue(dir, "native2", HK_RW_V2, n2);
+    read_queue(dir, "classic", HK_RW_V1, c);
+    assert_memory_equal(n, n2, sizeof(n)); /* 2.0 carries the same */
     /* send_native_histograms: one native series per pod instead of its classic series; the
      * classic-only histogram and the counter as before. */
     assert_int_equal(n[0].native, 2);
@@ -883,7 +922,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stale_marker_bits),   cmocka_unit_test(test_check),
         cmocka_unit_test(test_v1_differential),     cmocka_unit_test(test_v2_decode),
-        cmocka_unit_test(test_pb_decode),           cmocka_unit_test(test_record_round_trip),
+        cmocka_unit_test(test_pb_decode),           cmocka_unit_test(test_request_round_trip),
         cmocka_unit_test(test_queue_crash_restart), cmocka_unit_test(test_pipeline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -44,6 +44,30 @@ static struct hk_snapshot *snap_with(int ncpus, int64_t ts)
     return hk_builder_seal(b, ts, NULL);
 }
 
+/* A queue record is a ready request: its prefix names the protocol, the snapshot (group) and
+ * the newest timestamp; the body decodes back into the samples. */
+static void decode_payload(const struct hk_buf *b, const struct hk_rw_qrec *qr,
+                           enum hk_rw_proto want, struct hk_rw_payload_info *info,
+                           struct hk_rw_record *rec)
+{
+    assert_int_equal(qr->format, 2);
+    assert_int_equal(hk_rw_payload_parse(b->data, b->len, info), 0);
+    assert_int_equal(info->proto, want);
+    assert_int_equal(hk_rw_request_decode(info->proto, b->data + HK_RW_PAYLOAD_PREFIX,
+                                          b->len - HK_RW_PAYLOAD_PREFIX, rec),
+                     0);
+    assert_int_equal(rec->nsamples, qr->nsamples);
+    int64_t newest = 0, oldest = 0;
+    for (size_t i = 0; i < rec->nsamples; i++) {
+        if (rec->samples[i].ts_ms > newest)
+            newest = rec->samples[i].ts_ms;
+        if (!oldest || rec->samples[i].ts_ms < oldest)
+            oldest = rec->samples[i].ts_ms;
+    }
+    assert_int_equal(info->newest_ms, newest);
+    assert_int_equal(qr->oldest_ms, oldest);
+}
+
 static void test_pipeline(void **state)
 {
     char dir[] = "/tmp/hk-rwp-XXXXXX";
@@ -54,6 +78,7 @@ static void test_pipeline(void **state)
              "global:\n  external_labels: {cluster: c1, job: ext}\n"
              "remote_write:\n  - url: http://127.0.0.1:1/api/v1/write\n    name: t\n"
              "    metadata_config: {send: false}\n"
+             "    protobuf_message: io.prometheus.write.v2.Request\n"
              "    write_relabel_configs:\n"
              "      - {source_labels: [cpu], regex: '2', action: drop}\n"
              "    queue_config: {disk_path: %s/q, batch_send_deadline: 1h, min_backoff: 1h,"
@@ -88,10 +113,13 @@ static void test_pipeline(void **state)
     hk_buf_init(&b, 0);
     int nrec = 0, stale = 0;
     size_t counts[3] = {0};
+    uint64_t groups[3] = {0};
     while (hk_rw_queue_read(q, &pos, &b, &qr) == 1) {
         struct hk_rw_record rec;
-        assert_int_equal(hk_rw_record_decode(b.data, b.len, &rec), 0);
+        struct hk_rw_payload_info info;
         assert_true(nrec < 3);
+        decode_payload(&b, &qr, HK_RW_V2, &info, &rec);
+        groups[nrec] = info.group;
         counts[nrec] = rec.nsamples;
         for (size_t i = 0; i < rec.nsamples; i++) {
             const struct hk_rw_sample *s = &rec.samples[i];
@@ -124,6 +152,8 @@ static void test_pipeline(void **state)
     assert_int_equal(counts[1], 2); /* cpu 0 + stale cpu 1 */
     assert_int_equal(counts[2], 1);
     assert_int_equal(stale, 1);
+    /* one record per snapshot here, each its own group */
+    assert_true(groups[0] != groups[1] && groups[1] != groups[2] && groups[0] != groups[2]);
     hk_buf_free(&b);
     hk_rw_queue_close(q);
     char cmd[300];
@@ -147,6 +177,7 @@ static void test_kube_prometheus_targets(void **state)
              "  external_labels: {cluster: c1, job: ext}\n"
              "remote_write:\n  - url: http://127.0.0.1:1/api/v1/write\n    name: t\n"
              "    metadata_config: {send: false}\n"
+             "    protobuf_message: io.prometheus.write.v2.Request\n"
              "    write_relabel_configs:\n"
              "      - {source_labels: [job], regex: hakari, target_label: job, replacement: me}\n"
              "    queue_config: {disk_path: %s/q, batch_send_deadline: 1h, min_backoff: 1h,"
@@ -222,7 +253,8 @@ static void test_kube_prometheus_targets(void **state)
     size_t seen = 0;
     while (hk_rw_queue_read(q, &pos, &qb, &qr) == 1) {
         struct hk_rw_record rec;
-        assert_int_equal(hk_rw_record_decode(qb.data, qb.len, &rec), 0);
+        struct hk_rw_payload_info info;
+        decode_payload(&qb, &qr, HK_RW_V2, &info, &rec);
         for (size_t i = 0; i < rec.nsamples; i++) {
             const struct hk_rw_sample *s = &rec.samples[i];
             char got[512] = "";

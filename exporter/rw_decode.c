@@ -1,0 +1,515 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Decoder of the remote-write requests hakari itself stores in its queue (rw_encode.h,
+ * hk_rw_request_decode): the slow path of the sender, used only when a stored request cannot be
+ * sent as it is (a 413 split, the 2.0 → 1.0 fallback, sample_age_limit). Hand-written on the wire
+ * format, strict about lengths (a corrupt record is refused with -EBADMSG, never read past its
+ * end), lenient about fields it does not know (skipped). */
+#include "exporter/rw_encode.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct pb {
+    const uint8_t *p, *end;
+    bool bad;
+};
+
+static uint64_t pb_varint(struct pb *c)
+{
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        if (c->p >= c->end) {
+            c->bad = true;
+            return 0;
+        }
+        uint8_t b = *c->p++;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return v;
+    }
+    c->bad = true;
+    return 0;
+}
+
+/* Reads a field key; false at the end or on corruption. */
+static bool pb_key(struct pb *c, uint32_t *field, uint32_t *wt)
+{
+    if (c->bad || c->p >= c->end)
+        return false;
+    uint64_t k = pb_varint(c);
+    if (c->bad || k >> 32)
+        return c->bad = true, false;
+    *field = (uint32_t)(k >> 3);
+    *wt = (uint32_t)(k & 7);
+    return true;
+}
+
+/* A LEN field's bytes as a sub-cursor. */
+static struct pb pb_sub(struct pb *c)
+{
+    struct pb s = {NULL, NULL, true};
+    uint64_t len = pb_varint(c);
+    if (c->bad || len > (uint64_t)(c->end - c->p)) {
+        c->bad = true;
+        return s;
+    }
+    s.p = c->p;
+    s.end = c->p + len;
+    s.bad = false;
+    c->p += len;
+    return s;
+}
+
+static uint64_t pb_fixed64(struct pb *c)
+{
+    uint64_t v = 0;
+    if (c->end - c->p < 8) {
+        c->bad = true;
+        return 0;
+    }
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | c->p[i];
+    c->p += 8;
+    return v;
+}
+
+static void pb_skip(struct pb *c, uint32_t wt)
+{
+    switch (wt) {
+    case 0:
+        pb_varint(c);
+        break;
+    case 1:
+        pb_fixed64(c);
+        break;
+    case 2:
+        pb_sub(c);
+        break;
+    case 5:
+        if (c->end - c->p < 4)
+            c->bad = true;
+        else
+            c->p += 4;
+        break;
+    default:
+        c->bad = true;
+    }
+}
+
+/* Where decoded strings go: each copied with a NUL (the encoders hash and compare C strings). The
+ * area is sized by the caller for every string the request can hold. */
+struct strs {
+    char *buf;
+    size_t len, cap;
+};
+
+static const char *strs_add(struct strs *s, const uint8_t *p, size_t len, bool *bad)
+{
+    if (len + 1 > s->cap - s->len) {
+        *bad = true;
+        return "";
+    }
+    char *d = s->buf + s->len;
+    memcpy(d, p, len);
+    d[len] = '\0';
+    s->len += len + 1;
+    return d;
+}
+
+struct sample_val {
+    double value;
+    int64_t ts;
+};
+
+/* Reads a Sample (1.0 and 2.0 share value = 1, timestamp = 2). */
+static struct sample_val read_sample(struct pb *c)
+{
+    struct sample_val v = {0, 0};
+    uint32_t f, wt;
+    while (pb_key(c, &f, &wt)) {
+        if (f == 1 && wt == 1) {
+            uint64_t bits = pb_fixed64(c);
+            memcpy(&v.value, &bits, 8);
+        } else if (f == 2 && wt == 0) {
+            v.ts = (int64_t)pb_varint(c);
+        } else {
+            pb_skip(c, wt);
+        }
+    }
+    return v;
+}
+
+static enum hk_metric_type from_v2_type(uint64_t t)
+{
+    switch (t) {
+    case 1:
+        return HK_METRIC_COUNTER;
+    case 2:
+        return HK_METRIC_GAUGE;
+    case 3:
+        return HK_METRIC_HISTOGRAM;
+    case 5:
+        return HK_METRIC_SUMMARY;
+    case 6:
+        return HK_METRIC_INFO;
+    default:
+        return HK_METRIC_UNTYPED;
+    }
+}
+
+/* Counts, over the request's series, the samples and the label pairs one series' samples will
+ * need (every sample of a series gets its own label array view, so pairs are counted once per
+ * series and shared). */
+struct counts {
+    size_t series, samples, labels, symbols;
+    size_t hists, spans, deltas; /* native histograms (rw_nhist.h), each also one sample */
+};
+
+/* A native histogram (TimeSeries.histograms) counted: one sample, and room for its buckets. */
+static int count_hist(struct pb *ts, struct counts *n)
+{
+    struct pb h = pb_sub(ts);
+    uint32_t ns, nd;
+    if (h.bad || hk_rw_hist_pb_measure(h.p, (size_t)(h.end - h.p), &ns, &nd) < 0)
+        return -EBADMSG;
+    n->samples++;
+    n->hists++;
+    n->spans += ns;
+    n->deltas += nd;
+    return 0;
+}
+
+static int count_v1(struct pb top, struct counts *n)
+{
+    uint32_t f, wt;
+    while (pb_key(&top, &f, &wt)) {
+        if (f != 1 || wt != 2) {
+            pb_skip(&top, wt);
+            continue;
+        }
+        struct pb ts = pb_sub(&top);
+        n->series++;
+        while (pb_key(&ts, &f, &wt)) {
+            if (f == 1 && wt == 2)
+                n->labels++;
+            else if (f == 2 && wt == 2)
+                n->samples++;
+            else if (f == 4 && wt == 2) { /* TimeSeries.histograms */
+                if (count_hist(&ts, n) < 0)
+                    return -EBADMSG;
+                continue;
+            }
+            pb_skip(&ts, wt);
+        }
+        if (ts.bad)
+            return -EBADMSG;
+    }
+    return top.bad ? -EBADMSG : 0;
+}
+
+static int count_v2(struct pb top, struct counts *n)
+{
+    uint32_t f, wt;
+    while (pb_key(&top, &f, &wt)) {
+        if (f == 4 && wt == 2) {
+            n->symbols++;
+            pb_skip(&top, wt);
+            continue;
+        }
+        if (f != 5 || wt != 2) {
+            pb_skip(&top, wt);
+            continue;
+        }
+        struct pb ts = pb_sub(&top);
+        n->series++;
+        while (pb_key(&ts, &f, &wt)) {
+            if (f == 1 && wt == 2) { /* packed refs */
+                struct pb refs = pb_sub(&ts);
+                while (!refs.bad && refs.p < refs.end) {
+                    pb_varint(&refs);
+                    n->labels++;
+                }
+                if (refs.bad)
+                    return -EBADMSG;
+                continue;
+            }
+            if (f == 1 && wt == 0) { /* unpacked ref */
+                pb_varint(&ts);
+                n->labels++;
+                continue;
+            }
+            if (f == 2 && wt == 2)
+                n->samples++;
+            if (f == 3 && wt == 2) { /* TimeSeries.histograms */
+                if (count_hist(&ts, n) < 0)
+                    return -EBADMSG;
+                continue;
+            }
+            pb_skip(&ts, wt);
+        }
+        if (ts.bad)
+            return -EBADMSG;
+    }
+    if (top.bad)
+        return -EBADMSG;
+    n->labels = (n->labels + 1) / 2;
+    return 0;
+}
+
+struct out {
+    struct hk_rw_record *rec;
+    size_t nsamples, nlabels, nfams;
+    /* native histograms, their spans and deltas: in rec->hist_mem, sized by the counts */
+    struct hk_nhist *hists;
+    struct hk_nhist_span *spans;
+    int64_t *deltas;
+    size_t nhists, nspans, ndeltas;
+};
+
+/* Adds one sample per Sample field of the series and one per Histogram field (1.0: 4, 2.0: 3),
+ * all sharing its labels. */
+static int emit_series(struct out *o, struct pb ts, uint32_t samples_field, uint32_t hist_field,
+                       size_t lab0, uint32_t nlab, const struct hk_rw_family *fam)
+{
+    uint32_t f, wt;
+    while (pb_key(&ts, &f, &wt)) {
+        struct sample_val v = {0, 0};
+        const struct hk_nhist *hist = NULL;
+        if (f == hist_field && wt == 2) {
+            struct pb hm = pb_sub(&ts);
+            struct hk_nhist *h = &o->hists[o->nhists];
+            if (hm.bad ||
+                hk_rw_hist_pb_decode(hm.p, (size_t)(hm.end - hm.p), h, &o->spans[o->nspans],
+                                     &o->deltas[o->ndeltas], &v.ts) < 0)
+                return -EBADMSG;
+            o->nhists++;
+            o->nspans += h->nspans;
+            o->ndeltas += h->ndeltas;
+            hist = h;
+        } else if (f == samples_field && wt == 2) {
+            struct pb sm = pb_sub(&ts);
+            v = read_sample(&sm);
+            if (sm.bad)
+                return -EBADMSG;
+        } else {
+            pb_skip(&ts, wt);
+            continue;
+        }
+        struct hk_rw_sample *x = &o->rec->samples[o->nsamples++];
+        x->hist = hist;
+        x->labels = &o->rec->labels[lab0];
+        x->lens = &o->rec->lens[2 * lab0];
+        x->nlabels = nlab;
+        x->family = fam;
+        x->value = v.value;
+        x->ts_ms = v.ts;
+        x->hash = 0;
+    }
+    return ts.bad ? -EBADMSG : 0;
+}
+
+static int fill_v1(struct pb top, struct out *o, struct strs *st)
+{
+    struct hk_rw_record *rec = o->rec;
+    uint32_t f, wt;
+    while (pb_key(&top, &f, &wt)) {
+        if (f != 1 || wt != 2) {
+            pb_skip(&top, wt);
+            continue;
+        }
+        struct pb ts = pb_sub(&top), walk = ts;
+        size_t lab0 = o->nlabels;
+        bool bad = false;
+        while (pb_key(&walk, &f, &wt)) {
+            if (f != 1 || wt != 2) {
+                pb_skip(&walk, wt);
+                continue;
+            }
+            struct pb lab = pb_sub(&walk);
+            struct hk_label *l = &rec->labels[o->nlabels];
+            uint32_t *lens = &rec->lens[2 * o->nlabels];
+            l->name = l->value = "";
+            lens[0] = lens[1] = 0;
+            while (pb_key(&lab, &f, &wt)) {
+                if ((f == 1 || f == 2) && wt == 2) {
+                    struct pb s = pb_sub(&lab);
+                    if (s.bad)
+                        break;
+                    const char *str = strs_add(st, s.p, (size_t)(s.end - s.p), &bad);
+                    if (f == 1)
+                        l->name = str;
+                    else
+                        l->value = str;
+                    lens[f - 1] = (uint32_t)(s.end - s.p);
+                } else {
+                    pb_skip(&lab, wt);
+                }
+            }
+            if (lab.bad || bad)
+                return -EBADMSG;
+            o->nlabels++;
+        }
+        if (walk.bad)
+            return -EBADMSG;
+        int r = emit_series(o, ts, 2, 4, lab0, (uint32_t)(o->nlabels - lab0), NULL);
+        if (r < 0)
+            return r;
+    }
+    return top.bad ? -EBADMSG : 0;
+}
+
+static int fill_v2(struct pb top, struct out *o, struct strs *st, size_t nsym)
+{
+    struct hk_rw_record *rec = o->rec;
+    const char **sym = calloc(nsym ? nsym : 1, sizeof(*sym));
+    uint32_t *symlen = calloc(nsym ? nsym : 1, sizeof(*symlen));
+    size_t n = 0;
+    int r = -ENOMEM;
+    if (!sym || !symlen)
+        goto out;
+    r = -EBADMSG;
+    uint32_t f, wt;
+    struct pb walk = top;
+    bool bad = false;
+    while (pb_key(&walk, &f, &wt)) {
+        if (f != 4 || wt != 2) {
+            pb_skip(&walk, wt);
+            continue;
+        }
+        struct pb s = pb_sub(&walk);
+        if (s.bad || n >= nsym)
+            goto out;
+        sym[n] = strs_add(st, s.p, (size_t)(s.end - s.p), &bad);
+        symlen[n++] = (uint32_t)(s.end - s.p);
+        if (bad)
+            goto out;
+    }
+    if (walk.bad)
+        goto out;
+    while (pb_key(&top, &f, &wt)) {
+        if (f != 5 || wt != 2) {
+            pb_skip(&top, wt);
+            continue;
+        }
+        struct pb ts = pb_sub(&top), w = ts;
+        size_t lab0 = o->nlabels;
+        unsigned half = 0;
+        uint64_t type = 0, help = 0, unit = 0;
+        bool has_md = false;
+        while (pb_key(&w, &f, &wt)) {
+            if (f == 1 && (wt == 2 || wt == 0)) {
+                struct pb refs = wt == 2 ? pb_sub(&w) : w;
+                do {
+                    uint64_t ref = pb_varint(&refs);
+                    if (refs.bad || ref >= n)
+                        goto out;
+                    struct hk_label *l = &rec->labels[o->nlabels];
+                    uint32_t *lens = &rec->lens[2 * o->nlabels];
+                    if (!half) {
+                        l->name = sym[ref];
+                        lens[0] = symlen[ref];
+                    } else {
+                        l->value = sym[ref];
+                        lens[1] = symlen[ref];
+                        o->nlabels++;
+                    }
+                    half ^= 1;
+                } while (wt == 2 && refs.p < refs.end);
+                if (wt == 0)
+                    w = refs;
+                continue;
+            }
+            if (f == 5 && wt == 2) {
+                struct pb md = pb_sub(&w);
+                has_md = true;
+                while (pb_key(&md, &f, &wt)) {
+                    if (wt != 0) {
+                        pb_skip(&md, wt);
+                        continue;
+                    }
+                    uint64_t v = pb_varint(&md);
+                    if (f == 1)
+                        type = v;
+                    else if (f == 3)
+                        help = v;
+                    else if (f == 4)
+                        unit = v;
+                }
+                if (md.bad || help >= n || unit >= n)
+                    goto out;
+                continue;
+            }
+            pb_skip(&w, wt);
+        }
+        if (w.bad || half)
+            goto out;
+        const struct hk_rw_family *fam = NULL;
+        if (has_md && (type || help || unit)) {
+            struct hk_rw_family *fm = &rec->families[o->nfams++];
+            const char *name = "";
+            for (size_t k = lab0; k < o->nlabels; k++)
+                if (!strcmp(rec->labels[k].name, "__name__"))
+                    name = rec->labels[k].value;
+            *fm = (struct hk_rw_family){name, sym[help], sym[unit], from_v2_type(type)};
+            fam = fm;
+        }
+        if ((r = emit_series(o, ts, 2, 3, lab0, (uint32_t)(o->nlabels - lab0), fam)) < 0)
+            goto out;
+        r = -EBADMSG;
+    }
+    r = top.bad ? -EBADMSG : 0;
+out:
+    free(sym);
+    free(symlen);
+    return r;
+}
+
+int hk_rw_request_decode(enum hk_rw_proto proto, const void *in, size_t len,
+                         struct hk_rw_record *ret)
+{
+    struct hk_buf raw;
+    struct hk_rw_record rec = {0};
+    struct counts n = {0};
+    int r;
+    hk_buf_init(&raw, HK_RW_BODY_MAX);
+    if ((r = hk_rw_snappy_uncompress(in, len, HK_RW_BODY_MAX, &raw)) < 0)
+        goto out;
+    struct pb top = {(const uint8_t *)raw.data, (const uint8_t *)raw.data + raw.len, false};
+    r = proto == HK_RW_V2 ? count_v2(top, &n) : count_v1(top, &n);
+    if (r < 0)
+        goto out;
+    /* Every string is at least its key and length bytes long on the wire: raw.len / 2 NULs. */
+    struct strs st = {malloc(raw.len + raw.len / 2 + 1), 0, raw.len + raw.len / 2 + 1};
+    rec.data = st.buf;
+    rec.samples = calloc(n.samples ? n.samples : 1, sizeof(*rec.samples));
+    rec.labels = calloc(n.labels ? n.labels : 1, sizeof(*rec.labels));
+    rec.lens = calloc(n.labels ? 2 * n.labels : 1, sizeof(*rec.lens));
+    rec.families = calloc(n.series ? n.series : 1, sizeof(*rec.families));
+    /* histograms first, then the deltas (8-aligned), then the spans (4-aligned) */
+    size_t hbytes = n.hists * sizeof(struct hk_nhist) + n.deltas * sizeof(int64_t) +
+                    n.spans * sizeof(struct hk_nhist_span);
+    rec.hist_mem = n.hists ? malloc(hbytes) : NULL;
+    r = -ENOMEM;
+    if (!st.buf || !rec.samples || !rec.labels || !rec.lens || !rec.families ||
+        (n.hists && !rec.hist_mem))
+        goto out;
+    struct out o = {&rec, 0, 0, 0, NULL, NULL, NULL, 0, 0, 0};
+    if (n.hists) {
+        o.hists = rec.hist_mem;
+        o.deltas = (int64_t *)(void *)(o.hists + n.hists);
+        o.spans = (struct hk_nhist_span *)(void *)(o.deltas + n.deltas);
+    }
+    r = proto == HK_RW_V2 ? fill_v2(top, &o, &st, n.symbols) : fill_v1(top, &o, &st);
+    if (r < 0)
+        goto out;
+    rec.nsamples = o.nsamples;
+    rec.nfamilies = o.nfams;
+    *ret = rec;
+    memset(&rec, 0, sizeof(rec));
+out:
+    hk_buf_free(&raw);
+    hk_rw_record_free(&rec);
+    return r;
+}
