@@ -48,12 +48,12 @@ int hk_rw_hist_check(const struct hk_nhist *h)
 
 static uint32_t zz32(int32_t v)
 {
-    return ((uint32_t)v << 1) ^ (uint32_t)(v >> 31);
+    return ((uint32_t)v << 1) ^ (0u - ((uint32_t)v >> 31)); /* sign in unsigned arithmetic */
 }
 
 static uint64_t zz64(int64_t v)
 {
-    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    return ((uint64_t)v << 1) ^ (0ull - ((uint64_t)v >> 63));
 }
 
 static size_t span_len(const struct hk_nhist_span *s)
