@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "collector/ebpf_internal.h"
@@ -512,6 +513,29 @@ static const char *const kind_prefix[] = {"tp_btf/", "raw_tp/", "tracepoint/"};
 static const char *const kind_name[] = {"tp_btf", "raw_tp", "tracepoint"};
 
 /* Enables only the programs of one attach kind; returns how many there are. */
+
+/* Whether the running kernel is at least major.minor (uname release "6.1.0-…"). */
+static bool kernel_at_least(unsigned major, unsigned minor)
+{
+    struct utsname u;
+    unsigned ma = 0, mi = 0;
+    if (uname(&u) < 0 || sscanf(u.release, "%u.%u", &ma, &mi) != 2)
+        return false;
+    return ma > major || (ma == major && mi >= minor);
+}
+
+/* A per-CPU hash whose values hold latency histograms (2 KiB of slots) costs its full size on
+ * every possible CPU when preallocated: 34 MiB per CPU for 16384 cgroups. Since Linux 6.1, hash
+ * maps without preallocation take their elements from bpf_mem_alloc, safe in any program
+ * context (sched_switch included), so there the map grows with the cgroups that have events.
+ * Older kernels allocate such elements with kmalloc from the tracepoint (the verifier warns it is
+ * unsafe): they keep preallocation. */
+static void lazy_histograms(struct bpf_map *m)
+{
+    if (m && bpf_map__type(m) == BPF_MAP_TYPE_PERCPU_HASH &&
+        bpf_map__value_size(m) >= HK_NH_SLOTS * sizeof(__u64) && kernel_at_least(6, 1))
+        bpf_map__set_map_flags(m, bpf_map__map_flags(m) | BPF_F_NO_PREALLOC);
+}
 static int select_kind(struct bpf_object *obj, int kind)
 {
     struct bpf_program *prog;
@@ -547,6 +571,7 @@ int hk_ebpf_open_ladder(const struct hk_ebpf_skel_ops *ops, const struct hk_ebpf
             continue;
         }
         ops->configure(skel, env);
+        lazy_histograms(ops->stats(skel));
         r = ops->load(skel);
         if (r < 0) {
             *ret_why = r == -EPERM ? "BPF load not permitted (needs root or CAP_BPF+CAP_PERFMON)"

@@ -9,7 +9,9 @@
 #     (tests/tools/protofmt_check.py);
 #  2. a real Prometheus 2.42 with --enable-feature=native-histograms (which asks for protobuf
 #     first) scrapes the body from a small server: the server must have answered in protobuf,
-#     and every sample Prometheus stored is the text body's, none missing or extra.
+#     and every sample Prometheus stored is the text body's, none missing or extra; a histogram
+#     it stored in native form (hakari's eBPF latencies, when the probes load) has the count,
+#     sum and, up to each classic le, the bucket counts of the text body's classic series.
 source "$(dirname "$0")/../lib.sh"
 command -v protoc-c >/dev/null || fail "protoc-c missing (apt-get install protobuf-c-compiler)"
 "$PY" -c 'import google.protobuf' 2>/dev/null || fail "python3-protobuf missing (apt-get install python3-protobuf)"
@@ -103,12 +105,16 @@ fam_type = {}
 for n, t in tfams.items():
     fam_type[n] = t
 got = {}
+native = {}  # (family, labels) -> Prometheus' native histogram
 for r in res:
     m = dict(r["metric"])
     name = m.pop("__name__")
     if name in auto:
         continue
     m.pop("job"); m.pop("instance")
+    if "histogram" in r:
+        native[(name, tuple(sorted(m.items())))] = r["histogram"][1]
+        continue
     extra = None
     if name.endswith("_bucket") and fam_type.get(name[:-7]) == "histogram" and "le" in m:
         extra = ("le", float(m.pop("le").replace("Inf", "inf")))
@@ -120,16 +126,39 @@ for r in res:
 # window when old: compare the others, and count all against scrape_samples_scraped.
 # (Prometheus stores no label with an empty value.)
 want = {(k[0], tuple(l for l in k[1] if l[1] != "")): v for k, (v, ts) in text.items() if ts is None}
-errs = [("missing", k) for k in want if k not in got]
+# A histogram Prometheus stored in native form (2.42 keeps only that one): its count, sum and
+# buckets must say what the text body's classic series say (each classic le a native bound).
+errs = []
+classic_of_native = 0
+for (fam, labels), h in native.items():
+    mine = {k: v for k, v in want.items()
+            if k[0] in (fam + "_bucket", fam + "_count", fam + "_sum")
+            and tuple(l for l in k[1] if l[0] != "le") == labels}
+    for k in mine:
+        del want[k]
+    classic_of_native += len(mine)
+    if float(h["count"]) != mine.get((fam + "_count", labels)) or \
+            not same(float(h["sum"]), mine.get((fam + "_sum", labels))):
+        errs.append(("native count/sum", fam, labels, h["count"], h["sum"]))
+    for k, v in mine.items():
+        if k[0] != fam + "_bucket":
+            continue
+        le = float(dict(k[1])["le"])
+        cum = sum(float(b[3]) for b in h.get("buckets", []) if float(b[2]) <= le * (1 + 1e-12))
+        if cum != v:
+            errs.append(("native buckets up to le", fam, labels, le, cum, v))
+errs += [("missing", k) for k in want if k not in got]
 errs += [("extra", k) for k in got if k not in want]
 errs += [("value", k, want[k], got[k]) for k in want if k in got and not same(want[k], got[k])]
-if scraped != len(text):
-    errs.append(("scrape_samples_scraped", scraped, "text samples", len(text)))
+if scraped != len(text) - classic_of_native + len(native):
+    errs.append(("scrape_samples_scraped", scraped, "text samples", len(text),
+                 "native histograms", len(native), "their classic samples", classic_of_native))
 for e in errs[:30]:
     print(e, file=sys.stderr)
 if errs:
     sys.exit(1)
-print("Prometheus stored %d samples from the protobuf body, all equal to the text body's" % len(got))
+print("Prometheus stored %d samples and %d native histograms from the protobuf body, all equal to"
+      " the text body's" % (len(got), len(native)))
 PY
 if grep -q 'level=error' "$TMP/prometheus.log"; then
     grep 'level=error' "$TMP/prometheus.log" | head >&2
