@@ -22,7 +22,8 @@
 #  3. remote write 1.0 with send_native_histograms: true, from the same hakari into the native
 #     Prometheus (its remote-write receiver; the series carry the external label via="rw", which
 #     scraped series lack): the same queries return data, the quantile passes the same bound, no
-#     classic _bucket/_sum/_count series arrive that way, and once the cgroup is removed the
+#     classic _bucket/_sum/_count series arrive that way, the eBPF dashboard's run-queue panels
+#     return data from native histograms alone, and once the cgroup is removed the
 #     native stale marker ends the series at once (without it an instant query would still find
 #     the last sample for the 5 min lookback).
 source "$(dirname "$0")/../lib.sh"
@@ -179,6 +180,26 @@ log "remote write: rate count $rw_rate/s, p90 $rq s (classic $cq2 s)"
 one_classic_bucket "$rq" "$cq2" || fail "remote-written p90 $rq s and classic p90 $cq2 s not in one classic bucket"
 classic_rw=$(q "$PROM_NH_URL" "count({__name__=~\"${FAM}_(bucket|sum|count)\", via=\"rw\"})")
 [ -z "$classic_rw" ] || fail "$classic_rw classic series of $FAM were remote-written besides the native ones"
+# The eBPF dashboard's run-queue panels work on native data alone (this Prometheus holds no
+# classic series of the family: it scraped protobuf and received native histograms).
+"$PY" - "$TOP/dashboards/hakari-ebpf.json" "$FAM" >"$TMP/panels.txt" <<'PY' || fail "cannot read the eBPF dashboard"
+import json, sys
+d = json.load(open(sys.argv[1]))
+for p in d["panels"]:
+    for t in p.get("targets", []):
+        if sys.argv[2] in t["expr"]:
+            e = t["expr"].replace("$__rate_interval", "1m")
+            for v in ("cluster", "namespace", "pod", "container"):
+                e = e.replace('=~"$%s"' % v, '=~".*"')
+            print(p["title"] + "\t" + e.replace("\n", " "))
+PY
+[ "$(wc -l <"$TMP/panels.txt")" -ge 2 ] || fail "no run-queue panels found in the eBPF dashboard"
+while IFS=$'\t' read -r title expr; do
+    n=$(curl -fsS --get "$PROM_NH_URL/api/v1/query" --data-urlencode "query=$expr" |
+        "$PY" -c 'import json, sys; print(len(json.load(sys.stdin)["data"]["result"]))')
+    [ "${n:-0}" -ge 1 ] || fail "dashboard panel '$title' returns nothing on native histograms: $expr"
+    log "dashboard panel '$title': $n series on native histograms"
+done <"$TMP/panels.txt"
 # The histogram vanishes with its cgroup (the eBPF collector forgets removed cgroups within six
 # cycles): the next remote-written snapshot carries the native stale marker.
 rmdir "$A" || fail "cannot remove $A"
