@@ -266,6 +266,7 @@ struct out {
     struct hk_nhist_span *spans;
     int64_t *deltas;
     size_t nhists, nspans, ndeltas;
+    size_t cap_hists, cap_spans, cap_deltas;
 };
 
 /* Adds one sample per Sample field of the series and one per Histogram field (1.0: 4, 2.0: 3),
@@ -279,9 +280,14 @@ static int emit_series(struct out *o, struct pb ts, uint32_t samples_field, uint
         const struct hk_nhist *hist = NULL;
         if (f == hist_field && wt == 2) {
             struct pb hm = pb_sub(&ts);
+            uint32_t ns, nd;
+            /* Room as the counting pass found it, checked again rather than trusted. */
+            if (hm.bad || !o->hists || o->nhists >= o->cap_hists ||
+                hk_rw_hist_pb_measure(hm.p, (size_t)(hm.end - hm.p), &ns, &nd) < 0 ||
+                ns > o->cap_spans - o->nspans || nd > o->cap_deltas - o->ndeltas)
+                return -EBADMSG;
             struct hk_nhist *h = &o->hists[o->nhists];
-            if (hm.bad ||
-                hk_rw_hist_pb_decode(hm.p, (size_t)(hm.end - hm.p), h, &o->spans[o->nspans],
+            if (hk_rw_hist_pb_decode(hm.p, (size_t)(hm.end - hm.p), h, &o->spans[o->nspans],
                                      &o->deltas[o->ndeltas], &v.ts) < 0)
                 return -EBADMSG;
             o->nhists++;
@@ -495,7 +501,7 @@ int hk_rw_request_decode(enum hk_rw_proto proto, const void *in, size_t len,
     if (!st.buf || !rec.samples || !rec.labels || !rec.lens || !rec.families ||
         (n.hists && !rec.hist_mem))
         goto out;
-    struct out o = {&rec, 0, 0, 0, NULL, NULL, NULL, 0, 0, 0};
+    struct out o = {&rec, 0, 0, 0, NULL, NULL, NULL, 0, 0, 0, n.hists, n.spans, n.deltas};
     if (n.hists) {
         o.hists = rec.hist_mem;
         o.deltas = (int64_t *)(void *)(o.hists + n.hists);

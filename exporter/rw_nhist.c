@@ -260,10 +260,8 @@ static int hist_walk(const uint8_t *p, size_t len, struct hk_nhist *h, struct hk
             } while (wt == 2);
             if (wt == 0)
                 c = d;
-        } else if ((f == 2 || f == 7) && wt == 1) { /* count_float, zero_count_float */
-            return -EBADMSG;
-        } else if (f >= 8 && f <= 10) { /* negative buckets */
-            return -EBADMSG;
+        } else if (((f == 2 || f == 7) && wt == 1) || (f >= 8 && f <= 10)) {
+            return -EBADMSG; /* float counts (count_float, zero_count_float), negative buckets */
         } else if (!h) {
             rd_skip(&c, wt);
         } else if (f == 1 && wt == 0) {
@@ -335,10 +333,11 @@ static bool same_group(const struct hk_series *a, const struct hk_series *b)
             j++;
         if (i == a->nlabels || j == b->nlabels)
             return i == a->nlabels && j == b->nlabels;
-        if (a->labels[i].name != b->labels[j].name && strcmp(a->labels[i].name, b->labels[j].name))
+        if (a->labels[i].name != b->labels[j].name &&
+            strcmp(a->labels[i].name, b->labels[j].name) != 0)
             return false;
         if (a->labels[i].value != b->labels[j].value &&
-            strcmp(a->labels[i].value, b->labels[j].value))
+            strcmp(a->labels[i].value, b->labels[j].value) != 0)
             return false;
         i++;
         j++;
@@ -401,7 +400,7 @@ void hk_rw_hist_v2_fill(const struct hk_nhist *h, int64_t ts_ms,
     m->zero_count_case = IO__PROMETHEUS__WRITE__V2__HISTOGRAM__ZERO_COUNT_ZERO_COUNT_INT;
     m->zero_count_int = h->zero_count;
     m->sum = h->sum;
-    m->schema = h->schema;
+    m->schema = h->schema; /* NOLINT(bugprone-signed-char-misuse): int8_t, signed by design */
     m->zero_threshold = h->zero_threshold;
     m->timestamp = ts_ms;
     for (uint32_t i = 0; i < h->nspans; i++) {
