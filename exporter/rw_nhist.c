@@ -262,24 +262,22 @@ static int hist_walk(const uint8_t *p, size_t len, struct hk_nhist *h, struct hk
                 c = d;
         } else if (((f == 2 || f == 7) && wt == 1) || (f >= 8 && f <= 10)) {
             return -EBADMSG; /* float counts (count_float, zero_count_float), negative buckets */
-        } else if (!h) {
-            rd_skip(&c, wt);
-        } else if (f == 1 && wt == 0) {
+        } else if (h && f == 1 && wt == 0) {
             h->count = rd_varint(&c);
-        } else if (f == 3 && wt == 1) {
+        } else if (h && f == 3 && wt == 1) {
             uint64_t b = rd_fixed64(&c);
             memcpy(&h->sum, &b, 8);
-        } else if (f == 4 && wt == 0) {
+        } else if (h && f == 4 && wt == 0) {
             uint64_t v = rd_varint(&c);
             h->schema = (int8_t)((int32_t)((uint32_t)(v >> 1) ^ (uint32_t) - (int32_t)(v & 1)));
             if ((v >> 1) > 8)
                 return -EBADMSG; /* beyond any schema */
-        } else if (f == 5 && wt == 1) {
+        } else if (h && f == 5 && wt == 1) {
             uint64_t b = rd_fixed64(&c);
             memcpy(&h->zero_threshold, &b, 8);
-        } else if (f == 6 && wt == 0) {
+        } else if (h && f == 6 && wt == 0) {
             h->zero_count = rd_varint(&c);
-        } else if (f == 15 && wt == 0) {
+        } else if (h && f == 15 && wt == 0) {
             *ts_ms = (int64_t)rd_varint(&c);
         } else {
             rd_skip(&c, wt);
@@ -400,7 +398,7 @@ void hk_rw_hist_v2_fill(const struct hk_nhist *h, int64_t ts_ms,
     m->zero_count_case = IO__PROMETHEUS__WRITE__V2__HISTOGRAM__ZERO_COUNT_ZERO_COUNT_INT;
     m->zero_count_int = h->zero_count;
     m->sum = h->sum;
-    m->schema = h->schema; /* NOLINT(bugprone-signed-char-misuse): int8_t, signed by design */
+    m->schema = h->schema; /* NOLINT(bugprone-signed-char-misuse,cert-str34-c): signed by design */
     m->zero_threshold = h->zero_threshold;
     m->timestamp = ts_ms;
     for (uint32_t i = 0; i < h->nspans; i++) {
