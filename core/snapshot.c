@@ -734,10 +734,11 @@ int hk_emit_native_histogram(struct hk_builder *b, const struct hk_metric_desc *
         in->classic_hi > 1000 || in->zero_threshold > ldexp(1, in->classic_lo) ||
         (int64_t)in->first_index + (int64_t)in->ncounts > INT32_MAX)
         return -EINVAL;
-    size_t nclassic = (size_t)(in->classic_hi - in->classic_lo + 1);
+    int32_t classic_span = in->classic_hi - in->classic_lo; /* < NHIST_MAX_CLASSIC */
+    size_t nclassic = (size_t)classic_span + 1;
     double bounds[NHIST_MAX_CLASSIC];
     uint64_t cum[NHIST_MAX_CLASSIC];
-    uint64_t count = in->zero_count, acc = in->zero_count;
+    uint64_t acc = in->zero_count; /* cumulative count up to the current classic bound */
     size_t k = 0;
     for (size_t c = 0; c < nclassic; c++) {
         int32_t exp2 = in->classic_lo + (int32_t)c;
@@ -748,6 +749,7 @@ int hk_emit_native_histogram(struct hk_builder *b, const struct hk_metric_desc *
         bounds[c] = ldexp(1, exp2);
         cum[c] = acc;
     }
+    uint64_t count = in->zero_count;
     for (size_t j = 0; j < in->ncounts; j++)
         count += in->counts[j];
 
@@ -1090,7 +1092,7 @@ struct hk_snapshot *hk_builder_seal(struct hk_builder *b, int64_t ts_ms,
         }
         out[nout] = s->s;
         out[nout].family = (uint32_t)(nfams - 1);
-        if (s->nhist) {
+        if (s->nhist && nhists) { /* nhists is set whenever b->nnh > 0 */
             nhists[nnh] = b->nh[s->nhist - 1];
             nhists[nnh].series = (uint32_t)nout;
             nnh++;

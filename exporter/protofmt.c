@@ -383,12 +383,12 @@ static size_t bucket_len(double count)
 
 static inline uint32_t zigzag32(int32_t v)
 {
-    return ((uint32_t)v << 1) ^ (uint32_t)(v >> 31);
+    return ((uint32_t)v << 1) ^ (v < 0 ? UINT32_MAX : 0);
 }
 
 static inline uint64_t zigzag64(int64_t v)
 {
-    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    return ((uint64_t)v << 1) ^ (v < 0 ? UINT64_MAX : 0);
 }
 
 /* Size of a BucketSpan message: offset (1, sint32) and length (2), both always written. */

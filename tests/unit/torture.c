@@ -140,6 +140,8 @@ static struct hk_snapshot *build_snapshot(int *ret)
     static const struct hk_metric_desc g = {"t_gauge", "A gauge.", HK_METRIC_GAUGE, "", lbl};
     static const struct hk_metric_desc h = {"t_seconds", "A histogram.", HK_METRIC_HISTOGRAM,
                                             "seconds", lbl};
+    static const struct hk_metric_desc hn = {"t_native_seconds", "A native histogram.",
+                                             HK_METRIC_HISTOGRAM, "seconds", lbl};
     struct hk_limits limits = {0, 0, 0};
     struct hk_builder *b = hk_builder_new(&limits);
     if (!b) {
@@ -158,6 +160,21 @@ static struct hk_snapshot *build_snapshot(int *ret)
             static const double bounds[] = {0.001, 0.01, 0.1};
             const uint64_t cum[] = {1, 2, 3};
             r = hk_emit_histogram(b, &h, v, bounds, cum, 3, 0.25, 4);
+        }
+        if (r == 0) { /* a native histogram; every 4th with > 256 buckets (heap scratch) */
+            static uint64_t counts[300];
+            for (size_t k = 0; k < 300; k++)
+                counts[k] = (k * 7 + (size_t)i) % 5 == 0 ? k : 0;
+            const struct hk_nhist_in in = {.schema = 3,
+                                           .zero_threshold = 0x1p-22,
+                                           .zero_count = 2,
+                                           .first_index = -100,
+                                           .counts = counts,
+                                           .ncounts = i % 4 ? 40 : 300,
+                                           .sum = 1.5,
+                                           .classic_lo = -12,
+                                           .classic_hi = 4};
+            r = hk_emit_native_histogram(b, &hn, v, &in);
         }
     }
     struct hk_family_spec spec = {"t_dynamic", "Dynamic.", HK_METRIC_UNTYPED, ""};
