@@ -956,7 +956,10 @@ static int start_round(struct hk_rw_sender *s)
         s->round_end = it.q.next;
         s->round_samples += it.q.nsamples;
     }
-    s->round_shards = s->nitems < s->nshards ? (uint32_t)(s->nitems ? s->nitems : 1) : s->nshards;
+    /* As many shards as records, at most nshards (never 0: min_shards >= 1). */
+    s->round_shards = s->nshards ? s->nshards : 1;
+    if (s->nitems < s->round_shards)
+        s->round_shards = s->nitems ? (uint32_t)s->nitems : 1;
     for (uint32_t k = 0; k < s->round_shards; k++) {
         struct shard *sh = &s->shards[k];
         sh->nitems = sh->icur = 0;
