@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Remote-write sender (see rw_send.h). Rounds: read whole queue records until some shard's batch
- * would exceed max_samples_per_send, send every shard's batch (one request per shard in flight,
- * retried until it is accepted or refused for good), then commit the savepoint to the end of the
- * round. Because a round's requests are all settled before the savepoint moves and the next round
- * starts, a crash resends at most one round, and every series' samples stay in timestamp order.
+/* Remote-write sender (see rw_send.h). Rounds: read consecutive queue records of one snapshot
+ * (each a ready request, at most max_samples_per_send x shards samples in all), deal them out to
+ * the shards, send each shard's records one after the other (retried until accepted or refused
+ * for good), then commit the savepoint to the end of the round. A snapshot's records hold
+ * disjoint series and a round's requests are all settled before the savepoint moves and the next
+ * round starts, so a crash resends at most one round and every series stays in timestamp order.
  * Over 800 lines because shards, request building, authentication, the curl multi loop and response
  * classification share the shard and round state. */
 #include "exporter/rw_send.h"
@@ -955,7 +956,10 @@ static int start_round(struct hk_rw_sender *s)
         s->round_end = it.q.next;
         s->round_samples += it.q.nsamples;
     }
-    s->round_shards = s->nitems < s->nshards ? (uint32_t)(s->nitems ? s->nitems : 1) : s->nshards;
+    /* As many shards as records, at most nshards (never 0: min_shards >= 1). */
+    s->round_shards = s->nshards ? s->nshards : 1;
+    if (s->nitems < s->round_shards)
+        s->round_shards = s->nitems ? (uint32_t)s->nitems : 1;
     for (uint32_t k = 0; k < s->round_shards; k++) {
         struct shard *sh = &s->shards[k];
         sh->nitems = sh->icur = 0;

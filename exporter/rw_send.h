@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The sending side of one remote-write endpoint: reads the durable queue in rounds, spreads the
- * samples over shards by series hash (one request in flight per shard, so each series stays in
- * order), encodes, compresses and POSTs them with libcurl (multi interface, one thread), retries
+/* The sending side of one remote-write endpoint: reads the durable queue in rounds (records of one
+ * snapshot, dealt out to the shards, one request in flight per shard), POSTs each stored request
+ * as it is with libcurl (multi interface, one thread), decoding and re-encoding one only when it
+ * must change (413 split, 2.0 → 1.0 fallback, sample_age_limit, old queue format), retries
  * with capped exponential backoff + full jitter, splits on 413, falls back from 2.0 to 1.0, and
  * commits the queue's savepoint when a round is done. Also holds authentication (basic, bearer,
  * OAuth2 client credentials, SigV4, TLS/mTLS). */

@@ -114,6 +114,57 @@ static void test_append_read_commit_reopen(void **state)
     hk_rw_queue_close(q);
 }
 
+/* Queue format 2 is written (HKQ2, a payload given in parts is stored as one); a format-1 record
+ * (HKQ1, as hakari wrote before) already in the segment is still read, validated and reported as
+ * format 1, and appends after it work. */
+static void test_formats(void **state)
+{
+    mkdir(dir, 0700);
+    uint8_t rec1[24 + 5] = {'H', 'K', 'Q', '1'};
+    uint32_t len = 5, ns = 7, crc;
+    int64_t ts = 1234;
+    memcpy(rec1 + 4, &len, 4);
+    memcpy(rec1 + 8, &ns, 4);
+    memcpy(rec1 + 12, &ts, 8);
+    memcpy(rec1 + 24, "old-1", 5);
+    crc = hk_crc32c_sw(hk_crc32c_sw(0, rec1 + 4, 16), rec1 + 24, 5);
+    memcpy(rec1 + 20, &crc, 4);
+    FILE *f = fopen(seg_path(0), "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(rec1, 1, sizeof(rec1), f), sizeof(rec1));
+    fclose(f);
+    struct hk_rw_queue *q = open_q(0, 0);
+    struct hk_rw_queue_stats st;
+    hk_rw_queue_get_stats(q, &st);
+    assert_int_equal(st.pending_samples, 7);
+    struct iovec parts[2] = {{"new-", 4}, {"2", 1}};
+    assert_int_equal(hk_rw_queue_appendv(q, parts, 2, 3, 5678), 0);
+    assert_int_equal(hk_rw_queue_appendv(q, parts, 0, 3, 5678), -EINVAL);
+    struct hk_buf b;
+    struct hk_rw_qrec r;
+    uint64_t pos = hk_rw_queue_committed(q);
+    hk_buf_init(&b, 0);
+    assert_int_equal(hk_rw_queue_read(q, &pos, &b, &r), 1);
+    assert_int_equal(r.format, 1);
+    assert_int_equal(r.nsamples, 7);
+    assert_memory_equal(b.data, "old-1", 5);
+    assert_int_equal(hk_rw_queue_read(q, &pos, &b, &r), 1);
+    assert_int_equal(r.format, 2);
+    assert_int_equal(r.nsamples, 3);
+    assert_int_equal(r.oldest_ms, 5678);
+    assert_int_equal(b.len, 5);
+    assert_memory_equal(b.data, "new-2", 5);
+    assert_int_equal(hk_rw_queue_read(q, &pos, &b, &r), 0);
+    hk_buf_free(&b);
+    f = fopen(seg_path(0), "r");
+    char magic[4];
+    assert_int_equal(fseek(f, 29, SEEK_SET), 0);
+    assert_int_equal(fread(magic, 1, 4, f), 4);
+    fclose(f);
+    assert_memory_equal(magic, "HKQ2", 4);
+    hk_rw_queue_close(q);
+}
+
 static void corrupt_at(uint64_t off, uint8_t x)
 {
     int fd = open(seg_path(0), O_RDWR);
@@ -283,6 +334,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_append_read_commit_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_formats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_crc_skips_one_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_length_skips_one_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncated_tail, setup, teardown),
