@@ -105,7 +105,13 @@ for i in $(seq $NBUSY); do
     in_cg "$A" bash -c 'end=$((SECONDS + 3)); while [ $SECONDS -lt $end ]; do :; done' &
     pids+=($!)
 done
-for p in "${pids[@]}"; do wait "$p" || true; done
+moved=0
+for p in "${pids[@]}"; do
+    rc=0
+    wait "$p" || rc=$?
+    [ "$rc" -eq 97 ] || moved=$((moved + 1)) # in_cg exits 97 when it cannot join the cgroup
+done
+[ "$moved" -gt 0 ] || fail "no busy loop could join $A"
 # Both servers hold the final count (nothing runs in the cgroup any more; a collection ends
 # within 1 s, so two equal reads 1.1 s apart are the final one).
 final=
@@ -119,6 +125,7 @@ settled() {
     return 1
 }
 until_true 20 settled || fail "the wait count of $base never settled"
+[ "${final:-0}" != 0 ] || { tail -n 20 "$TMP/hakari.log" >&2; fail "no run-queue wait counted for $base under contention ($moved busy loops joined it)"; }
 done_cl() { [ "$(q "$PROM_CL_URL" "${FAM}_count{$SEL}")" = "$final" ]; }
 until_true 20 done_cl || fail "classic Prometheus never got the final count $final"
 done_nh() { [ "$(q "$PROM_NH_URL" "histogram_count(${FAM}{$NSEL})")" = "$final" ]; }
