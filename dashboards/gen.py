@@ -37,6 +37,23 @@ def rate(metric, sel, fn="rate"):
     return f"{fn}({metric}{{{sel}}}[{RI}])"
 
 
+# ---- latency histograms: native or classic (issue 15) ----
+# The eBPF latencies reach a backend either as native histograms (one series per container:
+# remote write with send_native_histograms, or a Prometheus scraping the protobuf format) or as
+# classic _bucket series (the default). Each query reads both; where one label set has both
+# forms, the native result is kept (`or` drops a right-hand element whose labels the left has).
+def hquantile(q, by, metric, sel):
+    return (f"histogram_quantile({q}, sum by ({by}) ({rate(metric, sel)}))\nor\n"
+            f"histogram_quantile({q}, sum by ({by}, le) ({rate(metric + '_bucket', sel)}))")
+
+
+def hheatmap(metric, sel):
+    """Heatmap rows: the native histogram when the backend has it, else the classic buckets by le
+    (their labels differ from the native sum's, so `unless on()` drops them explicitly)."""
+    native = f"sum({rate(metric, sel)})"
+    return f"{native}\nor\n(sum by (le) ({rate(metric + '_bucket', sel)}) unless on() {native})"
+
+
 def throttle(by, sel):
     return (f"sum by ({by}) ({rate('container_cpu_cfs_throttled_periods_total', sel)})\n"
             f"/\nsum by ({by}) ({rate('container_cpu_cfs_periods_total', sel)})")
@@ -681,11 +698,13 @@ def ebpf():
     C = s(CL, 'namespace=~"$namespace"', 'pod=~"$pod"', 'container=~"$container"')
     d.row("Scheduling")
     d.heatmap("Run-queue latency", "How long do tasks wait for a CPU after waking up? "
-              "Distribution of wake-up to run latency over the selected containers (log2 "
-              "buckets); pick one container to see its own.", "s",
-              T(f"sum by (le) ({rate('container_cpu_runqueue_latency_seconds_bucket', C)})", "{{le}}", fmt="heatmap"))
-    d.ts("Run-queue latency p99", "What is the tail latency to get a CPU, per pod?", "s",
-         T(f"histogram_quantile(0.99, sum by (namespace, pod, le) ({rate('container_cpu_runqueue_latency_seconds_bucket', C)}))",
+              "Distribution of wake-up to run latency over the selected containers: native "
+              "histogram buckets (8 per power of two) where the backend has them, else the "
+              "classic power-of-two buckets; pick one container to see its own.", "s",
+              T(hheatmap('container_cpu_runqueue_latency_seconds', C), "{{le}}", fmt="heatmap"))
+    d.ts("Run-queue latency p99", "What is the tail latency to get a CPU, per pod? From the "
+         "native histograms where the backend has them, else from the classic buckets.", "s",
+         T(hquantile(0.99, "namespace, pod", 'container_cpu_runqueue_latency_seconds', C),
            "{{namespace}}/{{pod}}"))
     d.ts("Run-queue wait", "How much time do each pod's tasks spend runnable but not "
          "running? Seconds per second (1 = one task always waiting).", "percentunit",
@@ -717,10 +736,10 @@ def ebpf():
     d.row("Block I/O")
     d.heatmap("Block I/O latency", "How long do block requests take from issue to "
               "completion? Distribution over the selected containers (owner from the bio's "
-              "blkcg).", "s",
-              T(f"sum by (le) ({rate('container_blkio_latency_seconds_bucket', C)})", "{{le}}", fmt="heatmap"))
+              "blkcg); native buckets where the backend has them, else classic.", "s",
+              T(hheatmap('container_blkio_latency_seconds', C), "{{le}}", fmt="heatmap"))
     d.ts("Block I/O latency p99", "What is the tail latency per device and operation?", "s",
-         T(f"histogram_quantile(0.99, sum by (device, op, le) ({rate('container_blkio_latency_seconds_bucket', C)}))", "{{device}} {{op}}"))
+         T(hquantile(0.99, "device, op", 'container_blkio_latency_seconds', C), "{{device}} {{op}}"))
     d.row("System calls (opt-in)")
     d.ts("System calls", "Which pods make the most system calls? Calls and failed calls per "
          "second. Only with collectors.ebpf.syscalls: true (it adds a cost to every syscall "
@@ -729,7 +748,7 @@ def ebpf():
          T(f"sum by (namespace, pod) ({rate('container_syscall_errors_total', C)})", "{{namespace}}/{{pod}} errors"))
     d.ts("System call latency p99", "How long do system calls take (entry to exit), 99th "
          "percentile per pod? Only with collectors.ebpf.syscall_latency: true.", "s",
-         T(f"histogram_quantile(0.99, sum by (namespace, pod, le) ({rate('container_syscall_latency_seconds_bucket', C)}))", "{{namespace}}/{{pod}}"))
+         T(hquantile(0.99, "namespace, pod", 'container_syscall_latency_seconds', C), "{{namespace}}/{{pod}}"))
     d.row("Programs")
     d.table("eBPF programs", "Are the eBPF programs loaded on every node? 1 = attached, 0 = "
             "could not load (no BPF privileges, no BTF, old kernel).", "short",

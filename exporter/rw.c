@@ -58,6 +58,9 @@ struct endpoint {
     struct hk_rw_family *fams, *pfams;
     size_t pos;
     bool stale_phase;
+    /* send_native_histograms: which series of the snapshot being walked (cur, then prev for the
+     * stale markers) a native histogram replaces. */
+    struct hk_rw_nhist_cursor ncur;
     int ingest_err;
     int64_t last_meta_ms;
     /* ingest scratch */
@@ -181,21 +184,23 @@ out:
     return r;
 }
 
-/* The outgoing labels of series s by the rules: from the relabel cache, or computed (and
- * cached). Returns 1 (kept: *out, *nout, *out_hash; *copy when the strings are the relabel
+/* The outgoing labels of series s (named name) by the rules: from the relabel cache, or computed
+ * (and cached). The cache knows a series under its own name, so a native histogram, which goes
+ * out under its family's name, is computed each time (one per histogram, not one per bucket). Returns 1 (kept: *out, *nout, *out_hash; *copy when the strings are the relabel
  * result's, valid only until the next application), 0 (dropped), -ENOMEM. */
-static int relabel(struct endpoint *ep, const struct hk_series *s, enum hk_target target,
-                   bool present, const struct hk_label **out, size_t *nout, uint64_t *out_hash,
+static int relabel(struct endpoint *ep, const struct hk_series *s, const char *name,
+                   enum hk_target target, bool present, const struct hk_label **out, size_t *nout, uint64_t *out_hash,
                    bool *copy)
 {
     int r = -ENOENT;
-    if (ep->lcache)
+    bool cached = ep->lcache && name == s->name;
+    if (cached)
         r = hk_rw_lcache_get(ep->lcache, s, target, present, ep->tmp, nout, out_hash);
     if (r != -ENOENT) {
         *out = ep->tmp; /* strings of s, of the targets or of the cache: valid this cycle */
         return r;
     }
-    size_t n = hk_rw_targets_merge(&ep->targets, target, s->name, s->labels, s->nlabels, ep->tmp);
+    size_t n = hk_rw_targets_merge(&ep->targets, target, name, s->labels, s->nlabels, ep->tmp);
     r = hk_relabel_apply(ep->rules, ep->tmp, n, &ep->rres);
     if (r == -ENOMEM)
         return r;
@@ -207,16 +212,17 @@ static int relabel(struct endpoint *ep, const struct hk_series *s, enum hk_targe
     *out_hash = r ? hk_series_hash("", ep->rres.labels, ep->rres.n) : 0;
     *copy = true;
     /* Out of memory for the cache only means computing it again next cycle. */
-    if (ep->lcache)
+    if (cached)
         (void)hk_rw_lcache_put(ep->lcache, s, target, present, *out, *nout, *out_hash);
     return r;
 }
 
-/* Builds the outgoing label set of one series and adds a sample to the chunk. present: s is in
- * the snapshot being taken in (false: a stale marker for a series of the previous one). */
-static int add_sample(struct endpoint *ep, const struct hk_series *s,
+/* Builds the outgoing label set of one series (named name: s->name, or a native histogram's
+ * family name) and adds a sample (value, or the native histogram hist) to the chunk. present: s
+ * is in the snapshot being taken in (false: a stale marker for a series of the previous one). */
+static int add_sample(struct endpoint *ep, const struct hk_series *s, const char *name,
                       const struct hk_rw_family *fam, enum hk_target target, double value,
-                      int64_t ts_ms, bool present)
+                      const struct hk_nhist *hist, int64_t ts_ms, bool present)
 {
     size_t need = s->nlabels + 1 + ep->targets.max_add;
     int r;
@@ -237,7 +243,7 @@ static int add_sample(struct endpoint *ep, const struct hk_series *s,
     uint64_t out_hash = s->hash;
     bool copy = false;
     if (ep->rules) {
-        r = relabel(ep, s, target, present, &out, &nout, &out_hash, &copy);
+        r = relabel(ep, s, name, target, present, &out, &nout, &out_hash, &copy);
         if (r < 0)
             return r;
         if (r == 0) {
@@ -245,7 +251,7 @@ static int add_sample(struct endpoint *ep, const struct hk_series *s,
             return 0;
         }
     } else {
-        nout = hk_rw_targets_merge(&ep->targets, target, s->name, s->labels, s->nlabels, ep->tmp);
+        nout = hk_rw_targets_merge(&ep->targets, target, name, s->labels, s->nlabels, ep->tmp);
     }
     if (!nout || !hk_labels_get(out, nout, "__name__")) {
         atomic_fetch_add(&ep->st.samples_dropped[HK_RW_DROP_RELABEL], 1);
@@ -274,6 +280,7 @@ static int add_sample(struct endpoint *ep, const struct hk_series *s,
     x->nlabels = (uint32_t)nout;
     x->family = fam;
     x->value = value;
+    x->hist = hist;
     x->ts_ms = ts_ms;
     x->hash = out_hash;
     if (!ep->chunk_oldest || ts_ms < ep->chunk_oldest)
@@ -348,6 +355,7 @@ static void ingest_begin(struct endpoint *ep, struct hk_snapshot *snap)
     ep->ingest_err = 0;
     ep->fams = family_view(snap);
     ep->pfams = ep->prev ? family_view(ep->prev) : NULL;
+    hk_rw_nhist_cursor_init(&ep->ncur, snap);
     if (!ep->fams || (ep->prev && !ep->pfams))
         ep->ingest_err = -ENOMEM;
 }
@@ -362,14 +370,22 @@ static bool ingest_step(struct endpoint *ep, size_t max)
     if (!ep->stale_phase) {
         for (; ep->pos < snap->nseries && r >= 0 && done < max; ep->pos++, done++) {
             const struct hk_series *s = &snap->series[ep->pos];
-            r = add_sample(ep, s, &ep->fams[s->family],
-                           (enum hk_target)snap->families[s->family].target, s->value,
-                           s->ts_ms ? s->ts_ms : snap->ts_ms, true);
+            const struct hk_family *f = &snap->families[s->family];
+            int64_t ts = s->ts_ms ? s->ts_ms : snap->ts_ms;
+            bool at_count = false;
+            const struct hk_nhist *nh = ep->cfg.send_native_histograms
+                                            ? hk_rw_nhist_cursor_at(&ep->ncur, ep->pos, &at_count)
+                                            : NULL;
+            if (nh && !at_count)
+                continue; /* a classic series of a histogram sent natively */
+            r = add_sample(ep, s, nh ? f->name : s->name, &ep->fams[s->family],
+                           (enum hk_target)f->target, s->value, nh, ts, true);
         }
         if (r >= 0 && ep->pos == snap->nseries && ep->prev) {
             set_build(ep, snap);
             ep->stale_phase = true;
             ep->pos = 0;
+            hk_rw_nhist_cursor_init(&ep->ncur, ep->prev);
         }
     }
     if (ep->stale_phase && ep->prev && r >= 0) {
@@ -379,10 +395,18 @@ static bool ingest_step(struct endpoint *ep, size_t max)
         /* Probing the set is cheap: a slice covers several times max series here. */
         for (; ep->pos < ep->prev->nseries && r >= 0 && done < max * 8; ep->pos++, done++) {
             const struct hk_series *s = &ep->prev->series[ep->pos];
-            if (!set_has(ep, s->hash))
-                r = add_sample(ep, s, &ep->pfams[s->family],
-                               (enum hk_target)ep->prev->families[s->family].target, stale,
-                               snap->ts_ms, false);
+            const struct hk_family *f = &ep->prev->families[s->family];
+            bool at_count = false;
+            const struct hk_nhist *nh = ep->cfg.send_native_histograms
+                                            ? hk_rw_nhist_cursor_at(&ep->ncur, ep->pos, &at_count)
+                                            : NULL;
+            if ((nh && !at_count) || set_has(ep, s->hash))
+                continue;
+            /* A vanished native histogram gets the native stale marker (a histogram whose sum
+             * has the StaleNaN bits), as Prometheus appends for one. */
+            r = add_sample(ep, s, nh ? f->name : s->name, &ep->pfams[s->family],
+                           (enum hk_target)f->target, stale, nh ? &hk_rw_hist_stale : NULL,
+                           snap->ts_ms, false);
         }
     }
     ep->ingest_err = r;
@@ -801,7 +825,8 @@ RW_DESC(d_retried, "hakari_remote_storage_samples_retried_total",
         HK_METRIC_COUNTER, "");
 static const struct hk_metric_desc d_dropped = {
     "hakari_remote_storage_samples_dropped_total",
-    "Samples dropped before delivery, by reason (too_old, disk_full, queue_error, corrupt, relabel, "
+    "Samples dropped before delivery, by reason (too_old, disk_full, queue_error, corrupt, "
+    "relabel, "
     "overload).",
     HK_METRIC_COUNTER, "", rw_reason_labels};
 RW_DESC(d_bytes, "hakari_remote_storage_bytes_total",

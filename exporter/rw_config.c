@@ -548,7 +548,7 @@ int hk_rw_config_parse(const struct hk_yaml_node *item, struct hk_rw_config *c,
     bool b;
     if ((n = hk_yaml_get(item, "enable_http2")) && (r = hk_yaml_bool(n, &b, err)) < 0)
         return r;
-    if ((n = hk_yaml_get(item, "send_native_histograms")) && (r = hk_yaml_bool(n, &b, err)) < 0)
+    if ((r = get_bool(item, "send_native_histograms", &c->send_native_histograms, err)) < 0)
         return r;
     if ((n = hk_yaml_get(item, "protobuf_message"))) {
         if (n->kind == HK_YAML_SCALAR && strcmp(n->scalar, "prometheus.WriteRequest") == 0)

@@ -58,6 +58,9 @@ struct hk_rw_config {
     bool follow_redirects;
     enum hk_rw_proto proto;
     bool send_exemplars;
+    /* Histogram families that carry a native histogram go as one native histogram series
+     * (TimeSeries.histograms) instead of their classic _bucket/_sum/_count series. */
+    bool send_native_histograms;
     bool metadata_send;
     int64_t metadata_send_interval_ms;
     const struct hk_yaml_node *write_relabel_configs; /* borrowed from the config tree */

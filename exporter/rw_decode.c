@@ -164,7 +164,22 @@ static enum hk_metric_type from_v2_type(uint64_t t)
  * series and shared). */
 struct counts {
     size_t series, samples, labels, symbols;
+    size_t hists, spans, deltas; /* native histograms (rw_nhist.h), each also one sample */
 };
+
+/* A native histogram (TimeSeries.histograms) counted: one sample, and room for its buckets. */
+static int count_hist(struct pb *ts, struct counts *n)
+{
+    struct pb h = pb_sub(ts);
+    uint32_t ns, nd;
+    if (h.bad || hk_rw_hist_pb_measure(h.p, (size_t)(h.end - h.p), &ns, &nd) < 0)
+        return -EBADMSG;
+    n->samples++;
+    n->hists++;
+    n->spans += ns;
+    n->deltas += nd;
+    return 0;
+}
 
 static int count_v1(struct pb top, struct counts *n)
 {
@@ -181,7 +196,11 @@ static int count_v1(struct pb top, struct counts *n)
                 n->labels++;
             else if (f == 2 && wt == 2)
                 n->samples++;
-            /* histograms: nh-rw (TimeSeries.histograms = 4) */
+            else if (f == 4 && wt == 2) { /* TimeSeries.histograms */
+                if (count_hist(&ts, n) < 0)
+                    return -EBADMSG;
+                continue;
+            }
             pb_skip(&ts, wt);
         }
         if (ts.bad)
@@ -223,7 +242,11 @@ static int count_v2(struct pb top, struct counts *n)
             }
             if (f == 2 && wt == 2)
                 n->samples++;
-            /* histograms: nh-rw (TimeSeries.histograms = 3) */
+            if (f == 3 && wt == 2) { /* TimeSeries.histograms */
+                if (count_hist(&ts, n) < 0)
+                    return -EBADMSG;
+                continue;
+            }
             pb_skip(&ts, wt);
         }
         if (ts.bad)
@@ -238,23 +261,50 @@ static int count_v2(struct pb top, struct counts *n)
 struct out {
     struct hk_rw_record *rec;
     size_t nsamples, nlabels, nfams;
+    /* native histograms, their spans and deltas: in rec->hist_mem, sized by the counts */
+    struct hk_nhist *hists;
+    struct hk_nhist_span *spans;
+    int64_t *deltas;
+    size_t nhists, nspans, ndeltas;
+    size_t cap_hists, cap_spans, cap_deltas;
 };
 
-/* Adds one sample per Sample field of the series, all sharing its labels. */
-static int emit_series(struct out *o, struct pb ts, uint32_t samples_field, size_t lab0,
-                       uint32_t nlab, const struct hk_rw_family *fam)
+/* Adds one sample per Sample field of the series and one per Histogram field (1.0: 4, 2.0: 3),
+ * all sharing its labels. */
+static int emit_series(struct out *o, struct pb ts, uint32_t samples_field, uint32_t hist_field,
+                       size_t lab0, uint32_t nlab, const struct hk_rw_family *fam)
 {
     uint32_t f, wt;
     while (pb_key(&ts, &f, &wt)) {
-        if (f != samples_field || wt != 2) {
+        struct sample_val v = {0, 0};
+        const struct hk_nhist *hist = NULL;
+        if (f == hist_field && wt == 2) {
+            struct pb hm = pb_sub(&ts);
+            uint32_t ns, nd;
+            /* Room as the counting pass found it, checked again rather than trusted. */
+            if (hm.bad || !o->hists || o->nhists >= o->cap_hists ||
+                hk_rw_hist_pb_measure(hm.p, (size_t)(hm.end - hm.p), &ns, &nd) < 0 ||
+                ns > o->cap_spans - o->nspans || nd > o->cap_deltas - o->ndeltas)
+                return -EBADMSG;
+            struct hk_nhist *h = &o->hists[o->nhists];
+            if (hk_rw_hist_pb_decode(hm.p, (size_t)(hm.end - hm.p), h, &o->spans[o->nspans],
+                                     &o->deltas[o->ndeltas], &v.ts) < 0)
+                return -EBADMSG;
+            o->nhists++;
+            o->nspans += h->nspans;
+            o->ndeltas += h->ndeltas;
+            hist = h;
+        } else if (f == samples_field && wt == 2) {
+            struct pb sm = pb_sub(&ts);
+            v = read_sample(&sm);
+            if (sm.bad)
+                return -EBADMSG;
+        } else {
             pb_skip(&ts, wt);
             continue;
         }
-        struct pb sm = pb_sub(&ts);
-        struct sample_val v = read_sample(&sm);
-        if (sm.bad)
-            return -EBADMSG;
         struct hk_rw_sample *x = &o->rec->samples[o->nsamples++];
+        x->hist = hist;
         x->labels = &o->rec->labels[lab0];
         x->lens = &o->rec->lens[2 * lab0];
         x->nlabels = nlab;
@@ -309,7 +359,7 @@ static int fill_v1(struct pb top, struct out *o, struct strs *st)
         }
         if (walk.bad)
             return -EBADMSG;
-        int r = emit_series(o, ts, 2, lab0, (uint32_t)(o->nlabels - lab0), NULL);
+        int r = emit_series(o, ts, 2, 4, lab0, (uint32_t)(o->nlabels - lab0), NULL);
         if (r < 0)
             return r;
     }
@@ -411,7 +461,7 @@ static int fill_v2(struct pb top, struct out *o, struct strs *st, size_t nsym)
             *fm = (struct hk_rw_family){name, sym[help], sym[unit], from_v2_type(type)};
             fam = fm;
         }
-        if ((r = emit_series(o, ts, 2, lab0, (uint32_t)(o->nlabels - lab0), fam)) < 0)
+        if ((r = emit_series(o, ts, 2, 3, lab0, (uint32_t)(o->nlabels - lab0), fam)) < 0)
             goto out;
         r = -EBADMSG;
     }
@@ -443,10 +493,20 @@ int hk_rw_request_decode(enum hk_rw_proto proto, const void *in, size_t len,
     rec.labels = calloc(n.labels ? n.labels : 1, sizeof(*rec.labels));
     rec.lens = calloc(n.labels ? 2 * n.labels : 1, sizeof(*rec.lens));
     rec.families = calloc(n.series ? n.series : 1, sizeof(*rec.families));
+    /* histograms first, then the deltas (8-aligned), then the spans (4-aligned) */
+    size_t hbytes = n.hists * sizeof(struct hk_nhist) + n.deltas * sizeof(int64_t) +
+                    n.spans * sizeof(struct hk_nhist_span);
+    rec.hist_mem = n.hists ? malloc(hbytes) : NULL;
     r = -ENOMEM;
-    if (!st.buf || !rec.samples || !rec.labels || !rec.lens || !rec.families)
+    if (!st.buf || !rec.samples || !rec.labels || !rec.lens || !rec.families ||
+        (n.hists && !rec.hist_mem))
         goto out;
-    struct out o = {&rec, 0, 0, 0};
+    struct out o = {&rec, 0, 0, 0, NULL, NULL, NULL, 0, 0, 0, n.hists, n.spans, n.deltas};
+    if (n.hists) {
+        o.hists = rec.hist_mem;
+        o.deltas = (int64_t *)(void *)(o.hists + n.hists);
+        o.spans = (struct hk_nhist_span *)(void *)(o.deltas + n.deltas);
+    }
     r = proto == HK_RW_V2 ? fill_v2(top, &o, &st, n.symbols) : fill_v1(top, &o, &st);
     if (r < 0)
         goto out;

@@ -120,9 +120,11 @@ int hk_rw_encode_v1(const struct hk_rw_sample *const *samples, size_t n, struct 
                 (nl ? 1 + hk_pb_varint_len(nl) + nl : 0) + (vl ? 1 + hk_pb_varint_len(vl) + vl : 0);
             t += 1 + hk_pb_varint_len(l) + l;
         }
-        /* A value that compares equal to 0 (so -0.0 too) is omitted, as protobuf-c does. */
-        size_t sl =
-            (x->value != 0.0 ? 9 : 0) + (x->ts_ms ? 1 + hk_pb_varint_len((uint64_t)x->ts_ms) : 0);
+        /* A value that compares equal to 0 (so -0.0 too) is omitted, as protobuf-c does. A
+         * histogram sample is a Histogram message (rw_nhist.c) instead of a Sample. */
+        size_t sl = x->hist ? hk_rw_hist_pb_len(x->hist, x->ts_ms)
+                            : (x->value != 0.0 ? 9 : 0) +
+                                  (x->ts_ms ? 1 + hk_pb_varint_len((uint64_t)x->ts_ms) : 0);
         t += 1 + hk_pb_varint_len(sl) + sl;
         r = t > UINT32_MAX / 4 ? -E2BIG : hk_buf_reserve(out, 1 + hk_pb_varint_len(t) + t);
         if (r < 0) {
@@ -145,6 +147,13 @@ int hk_rw_encode_v1(const struct hk_rw_sample *const *samples, size_t n, struct 
                 p = put_bytes(p, 0x12, x->labels[k].value, vl); /* Label.value = 2 */
         }
         label_lens_free(lp, stack, x);
+        if (x->hist) {
+            *p++ = 0x22; /* TimeSeries.histograms = 4, LEN */
+            p = hk_pb_put_varint(p, sl);
+            p = hk_rw_hist_pb_put(p, x->hist, x->ts_ms);
+            out->len = (size_t)(p - (uint8_t *)out->data);
+            continue;
+        }
         uint64_t vbits;
         memcpy(&vbits, &x->value, sizeof(vbits)); /* the stale-NaN bits travel unchanged */
         *p++ = 0x12;                              /* TimeSeries.samples = 2, LEN */
@@ -269,8 +278,20 @@ int hk_rw_encode_v2(const struct hk_rw_sample *const *samples, size_t n, struct 
     Io__Prometheus__Write__V2__Sample **smp = calloc(n ? n : 1, sizeof(*smp));
     Io__Prometheus__Write__V2__Metadata *md = calloc(n ? n : 1, sizeof(*md));
     uint32_t *refs = calloc(nlabels ? 2 * nlabels : 1, sizeof(*refs));
+    /* Histogram samples: one message each, their span messages in one array. */
+    size_t nhist = 0, nspans = 0;
+    for (size_t i = 0; i < n; i++)
+        if (samples[i]->hist) {
+            nhist++;
+            nspans += samples[i]->hist->nspans;
+        }
+    Io__Prometheus__Write__V2__Histogram *hm = calloc(nhist ? nhist : 1, sizeof(*hm));
+    Io__Prometheus__Write__V2__Histogram **hmp = calloc(nhist ? nhist : 1, sizeof(*hmp));
+    Io__Prometheus__Write__V2__BucketSpan *spm = calloc(nspans ? nspans : 1, sizeof(*spm));
+    Io__Prometheus__Write__V2__BucketSpan **spp = calloc(nspans ? nspans : 1, sizeof(*spp));
+    size_t hi = 0, si = 0;
     int r = symtab_init(&st, 2 * nlabels + 2 * n);
-    if (r < 0 || !ts || !tsp || !sm || !smp || !md || !refs) {
+    if (r < 0 || !ts || !tsp || !sm || !smp || !md || !refs || !hm || !hmp || !spm || !spp) {
         r = -ENOMEM;
         goto out;
     }
@@ -283,8 +304,16 @@ int hk_rw_encode_v2(const struct hk_rw_sample *const *samples, size_t n, struct 
         sm[i].value = s->value;
         sm[i].timestamp = s->ts_ms;
         smp[i] = &sm[i];
-        ts[i].n_samples = 1;
-        ts[i].samples = &smp[i];
+        if (s->hist) {
+            hk_rw_hist_v2_fill(s->hist, s->ts_ms, &hm[hi], &spm[si], &spp[si]);
+            si += s->hist->nspans;
+            hmp[hi] = &hm[hi];
+            ts[i].n_histograms = 1;
+            ts[i].histograms = &hmp[hi++];
+        } else {
+            ts[i].n_samples = 1;
+            ts[i].samples = &smp[i];
+        }
         ts[i].labels_refs = &refs[ri];
         ts[i].n_labels_refs = 2 * (size_t)s->nlabels;
         for (uint32_t k = 0; k < s->nlabels; k++) {
@@ -313,6 +342,10 @@ out:
     free(smp);
     free(md);
     free(refs);
+    free(hm);
+    free(hmp);
+    free(spm);
+    free(spp);
     return r;
 }
 
@@ -359,6 +392,7 @@ int hk_rw_snappy_uncompress(const void *in, size_t len, size_t max, struct hk_bu
  *   u32 nsamples { u32 family (0xffffffff = none), u64 hash, u64 value bits, i64 ts_ms,
  *                  u32 nlabels { str name, str value } }
  *   str = u32 length, bytes, NUL
+ * Native histograms have no place in it (queue format 1 predates them): encoding one is -EINVAL.
  */
 
 #define HK_RW_NO_FAMILY 0xffffffffu
@@ -406,6 +440,11 @@ int hk_rw_record_encode(const struct hk_rw_sample *samples, size_t n, struct hk_
         fams[nfams] = f;
         fam_of[i] = (uint32_t)nfams++;
     }
+    for (size_t i = 0; i < n; i++)
+        if (samples[i].hist) {
+            r = -EINVAL;
+            goto out;
+        }
     hk_buf_put(raw, "HKR1", 4);
     put_u32(raw, (uint32_t)nfams);
     for (size_t i = 0; i < nfams; i++) {
@@ -626,6 +665,7 @@ void hk_rw_record_free(struct hk_rw_record *rec)
     free(rec->labels);
     free(rec->lens);
     free(rec->samples);
+    free(rec->hist_mem);
     memset(rec, 0, sizeof(*rec));
 }
 

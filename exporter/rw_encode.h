@@ -2,7 +2,8 @@
 /* Remote-write encoding: samples → prometheus.WriteRequest (1.0) or io.prometheus.write.v2.Request
  * (2.0, with the per-request symbol table and inline metadata), metadata-only 1.0 requests, snappy
  * block compression, and the queue's own record format (a compact, snappy-compressed list of
- * samples with their label sets and family metadata). Only rw_encode.c sees protobuf-c code. */
+ * samples with their label sets and family metadata). Only rw_encode.c and rw_nhist.c see
+ * protobuf-c code. */
 #ifndef HK_RW_ENCODE_H
 #define HK_RW_ENCODE_H
 
@@ -13,6 +14,7 @@
 #include "core/labels.h"
 #include "core/snapshot.h"
 #include "exporter/rw_config.h"
+#include "exporter/rw_nhist.h"
 
 struct hk_rw_family {
     const char *name, *help, *unit;
@@ -29,6 +31,9 @@ struct hk_rw_sample {
     /* strlen of each label's name and value (2 per label) when already known (decoded queue
      * records carry them), else NULL. */
     const uint32_t *lens;
+    /* A native histogram (send_native_histograms) instead of value: sent as
+     * TimeSeries.histograms; counts as one sample everywhere. NULL: a float sample. */
+    const struct hk_nhist *hist;
 };
 
 /* Caps of the remote-write buffers (curl's rule: every buffer has one). A queue record holds at
@@ -67,6 +72,7 @@ struct hk_rw_record {
     uint32_t *lens; /* 2 per label: name and value lengths */
     struct hk_rw_sample *samples;
     size_t nsamples;
+    void *hist_mem; /* the samples' histograms, their spans and deltas (decoded requests) */
 };
 
 /* Decodes a compressed HKR1 record (written by hakari before queue format 2, read to drain an

@@ -33,7 +33,8 @@ $(O)/fuzz/fuzz_rw_http: tests/fuzz/fuzz_rw_http.c exporter/rw_http.c exporter/rw
 	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(PKG_CFLAGS) -std=gnu11 $(FUZZ_FLAGS) -o $@ \
 		$< exporter/rw_http.c core/buf.c $(PKG_LIBS) $(EXTRA_LIBS)
 
-RW_QUEUE_FUZZ_SRCS := exporter/rw_queue.c exporter/rw_encode.c exporter/rw_decode.c core/buf.c core/log.c core/labels.c
+RW_QUEUE_FUZZ_SRCS := exporter/rw_queue.c exporter/rw_encode.c exporter/rw_decode.c exporter/rw_nhist.c \
+                      core/buf.c core/log.c core/labels.c
 $(O)/fuzz/fuzz_rw_queue: tests/fuzz/fuzz_rw_queue.c $(RW_QUEUE_FUZZ_SRCS) exporter/rw_queue.h \
 		exporter/rw_encode.h $$(addprefix $(O)/gen/,$$(GEN_SRCS)) | $$(GEN_HDRS)
 	@mkdir -p $(@D)

@@ -48,6 +48,7 @@ static void test_full(void **state)
         "    follow_redirects: false\n"
         "    protobuf_message: io.prometheus.write.v2.Request\n"
         "    send_exemplars: true\n"
+        "    send_native_histograms: true\n"
         "    metadata_config: {send: false, send_interval: 2m}\n"
         "    write_relabel_configs: []\n"
         "    queue_config:\n"
@@ -78,6 +79,7 @@ static void test_full(void **state)
     assert_false(l[0].follow_redirects);
     assert_int_equal(l[0].proto, HK_RW_V2);
     assert_false(l[0].metadata_send);
+    assert_true(l[0].send_native_histograms);
     assert_int_equal(l[0].metadata_send_interval_ms, 120000);
     assert_int_equal(l[0].queue.min_shards, 2);
     assert_int_equal(l[0].queue.max_shards, 8);
@@ -98,6 +100,7 @@ static void test_full(void **state)
     assert_int_equal(l[1].queue.max_backoff_ms, 5000);
     assert_int_equal(l[1].queue.batch_send_deadline_ms, 5000);
     assert_true(l[1].metadata_send);
+    assert_false(l[1].send_native_histograms); /* classic series unless asked, as Prometheus */
     hk_rw_config_free_list(l, n);
     unlink(secret);
 }

@@ -38,8 +38,8 @@ static uint64_t bits(double d)
 
 static void make(struct hk_rw_sample s[2], const struct hk_rw_sample *p[2])
 {
-    s[0] = (struct hk_rw_sample){l1, 4, &fam_cpu, 12345.5, 1700000000123, 1, NULL};
-    s[1] = (struct hk_rw_sample){l2, 2, NULL, stale_nan(), 1700000000456, 2, NULL};
+    s[0] = (struct hk_rw_sample){l1, 4, &fam_cpu, 12345.5, 1700000000123, 1, NULL, NULL};
+    s[1] = (struct hk_rw_sample){l2, 2, NULL, stale_nan(), 1700000000456, 2, NULL, NULL};
     p[0] = &s[0];
     p[1] = &s[1];
 }
@@ -163,7 +163,7 @@ static void test_v1_matches_protobuf_c(void **state)
             s[i] = (struct hk_rw_sample){labels[i], nl, NULL,
                                          values[xs(&rng) % (sizeof(values) / sizeof(values[0]))],
                                          stamps[xs(&rng) % (sizeof(stamps) / sizeof(stamps[0]))],
-                                         0, NULL};
+                                         0, NULL, NULL};
             p[i] = &s[i];
         }
         hk_buf_reset(&mine);
@@ -197,7 +197,7 @@ static void test_v1_matches_protobuf_c(void **state)
             snprintf(names[k], sizeof(names[k]), "l%02d", k);
             many[k] = (struct hk_label){names[k], k % 3 ? names[k] : ""};
         }
-        struct hk_rw_sample one = {many, 70, NULL, 2.5, 1700000000123, 0, NULL};
+        struct hk_rw_sample one = {many, 70, NULL, 2.5, 1700000000123, 0, NULL, NULL};
         const struct hk_rw_sample *p1 = &one;
         hk_buf_reset(&mine);
         hk_buf_reset(&ref);

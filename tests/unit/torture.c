@@ -229,7 +229,7 @@ static int samples_of(const struct hk_snapshot *snap, struct hk_rw_sample **ret,
         for (uint32_t j = 0; j < ser->nlabels; j++)
             l[k++] = ser->labels[j];
         s[i] = (struct hk_rw_sample){mine, ser->nlabels + 1, &f[ser->family], ser->value,
-                                     1700000000000, ser->hash, NULL};
+                                     1700000000000, ser->hash, NULL, NULL};
     }
     *ret = s;
     *ret_fams = f;

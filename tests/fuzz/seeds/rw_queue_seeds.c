@@ -4,7 +4,8 @@
  * hakari before queue format 2, kept as they are), turned into the target's input
  * format ([flags] [savepoint] segments separated by "HKSEG\n"), plus the damage the reader must
  * survive: a torn tail, a flipped payload byte, a flipped byte with the CRC made right again (so
- * the record decoder sees it), a corrupt savepoint. Run by tests/fuzz/seeds/rw_seeds.sh. Usage:
+ * the record decoder sees it), a corrupt savepoint; and a queue of format-2 records (ready 1.0 and
+ * 2.0 requests) carrying native histograms. Run by tests/fuzz/seeds/rw_seeds.sh. Usage:
  * rw_queue_seeds WORKDIR OUTDIR */
 #include <dirent.h>
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "core/buf.h"
 #include "exporter/rw_encode.h"
@@ -51,9 +53,10 @@ static void append_cycle(struct hk_rw_queue *q, int64_t ts_ms, double v)
         l[i][1] = (struct hk_label){"cpu", "0"};
         l[i][2] = (struct hk_label){"mode", modes[i]};
         l[i][3] = (struct hk_label){"node", "worker-1"};
-        s[i] = (struct hk_rw_sample){l[i], 4, &fam_cpu, v * (i + 1), ts_ms, 0x9e3779b9u * (i + 1), NULL};
+        s[i] = (struct hk_rw_sample){l[i], 4,   &fam_cpu, v * (i + 1), ts_ms, 0x9e3779b9u * (i + 1),
+                                     NULL, NULL};
     }
-    s[4] = (struct hk_rw_sample){lm, 5, &fam_mem, 18743296, ts_ms, 77, NULL};
+    s[4] = (struct hk_rw_sample){lm, 5, &fam_mem, 18743296, ts_ms, 77, NULL, NULL};
     static uint64_t group = 0x5eed000000000000ull;
     const struct hk_rw_sample *p[5] = {&s[0], &s[1], &s[2], &s[3], &s[4]};
     struct hk_rw_payload_info info = {++group & 1 ? HK_RW_V1 : HK_RW_V2, group, ts_ms};
@@ -70,6 +73,53 @@ static void append_cycle(struct hk_rw_queue *q, int64_t ts_ms, double v)
         die("append");
     hk_buf_free(&pb);
     hk_buf_free(&b);
+}
+
+/* One cycle as queue format 2 stores it (a ready request, proto 1.0 or 2.0): two native
+ * run-queue histograms (send_native_histograms), one of them the native stale marker, and a
+ * float sample, so the fuzzer starts from the request decoder's histogram path. */
+static void append_native(struct hk_rw_queue *q, int64_t ts_ms, enum hk_rw_proto proto)
+{
+    static const struct hk_rw_family fam_rq = {"container_cpu_runqueue_latency_seconds",
+                                               "Run-queue latency.", "seconds",
+                                               HK_METRIC_HISTOGRAM};
+    static const struct hk_label la[] = {{"__name__", "container_cpu_runqueue_latency_seconds"},
+                                         {"container", "coredns"},
+                                         {"pod", "coredns-5d78c9869d-x2x7q"}};
+    static const struct hk_label lb[] = {{"__name__", "container_cpu_runqueue_latency_seconds"},
+                                         {"container", "etcd"},
+                                         {"pod", "etcd-worker-1"}};
+    static const struct hk_nhist_span spans[] = {{-120, 4}, {3, 2}};
+    static const int64_t deltas[] = {3, 9, -4, -7, 12, -2};
+    const struct hk_nhist h = {.sum = 0.0421,
+                               .zero_threshold = 0x1p-22,
+                               .count = 30,
+                               .zero_count = 2,
+                               .schema = 3,
+                               .nspans = 2,
+                               .spans = spans,
+                               .deltas = deltas,
+                               .ndeltas = 6};
+    struct hk_rw_sample s[3] = {
+        {la, 3, &fam_rq, 0, ts_ms, 1, NULL, &h},
+        {lb, 3, &fam_rq, 0, ts_ms, 2, NULL, &hk_rw_hist_stale},
+        {la, 3, &fam_cpu, 12.5, ts_ms, 3, NULL, NULL},
+    };
+    const struct hk_rw_sample *p[3] = {&s[0], &s[1], &s[2]};
+    struct hk_buf pb, z;
+    hk_buf_init(&pb, 0);
+    hk_buf_init(&z, 0);
+    if ((proto == HK_RW_V2 ? hk_rw_encode_v2(p, 3, &pb) : hk_rw_encode_v1(p, 3, &pb)) < 0 ||
+        hk_rw_snappy_compress(pb.data, pb.len, &z) < 0)
+        die("encode");
+    struct hk_rw_payload_info info = {proto, 7, ts_ms};
+    uint8_t prefix[HK_RW_PAYLOAD_PREFIX];
+    hk_rw_payload_prefix(prefix, &info);
+    struct iovec parts[2] = {{prefix, sizeof(prefix)}, {z.data, z.len}};
+    if (hk_rw_queue_appendv(q, parts, 2, 3, ts_ms) < 0)
+        die("append");
+    hk_buf_free(&pb);
+    hk_buf_free(&z);
 }
 
 static struct hk_buf read_file(const char *dir, const char *name)
@@ -148,8 +198,9 @@ int main(int argc, char **argv)
 {
     if (argc != 3)
         die("usage: rw_queue_seeds WORKDIR OUTDIR");
-    char one[512], multi[512];
+    char one[512], multi[512], native[512];
     snprintf(one, sizeof(one), "%s/one", argv[1]);
+    snprintf(native, sizeof(native), "%s/native", argv[1]);
     snprintf(multi, sizeof(multi), "%s/multi", argv[1]);
     struct hk_rw_queue *q;
     /* One segment of three cycles, nothing committed yet. */
@@ -178,6 +229,15 @@ int main(int argc, char **argv)
         die("commit");
     hk_rw_queue_close(q);
 
+    struct hk_rw_queue_opts on = {.dir = native};
+    if (hk_rw_queue_open(&on, &q) < 0)
+        die("open");
+    append_native(q, 1700000200000, HK_RW_V1);
+    append_native(q, 1700000215000, HK_RW_V2);
+    hk_rw_queue_close(q);
+
+    emit(native, argv[2], "fmt2-native-histograms", 0);
+    emit(native, argv[2], "fmt2-native-histograms-flipped-crc-fixed", 3);
     emit(one, argv[2], "fmt2-one-segment", 0);
     emit(one, argv[2], "fmt2-torn-tail", 1);
     emit(one, argv[2], "fmt2-flipped-payload", 2);

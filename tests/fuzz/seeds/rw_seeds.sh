@@ -16,7 +16,7 @@ mkdir -p "$HTTP_OUT" "$QUEUE_OUT"
 make -C "$TOP" --no-print-directory O="$O" "$O/gen/proto/remote.pb-c.c" "$O/gen/proto/write_v2.pb-c.c" >/dev/null
 # shellcheck disable=SC2046
 cc -std=gnu11 -D_GNU_SOURCE -I"$TOP" -I"$TOP/$O/gen" -o "$TMP/rw_queue_seeds" \
-    "$TOP/tests/fuzz/seeds/rw_queue_seeds.c" "$TOP"/exporter/rw_queue.c "$TOP"/exporter/rw_encode.c "$TOP"/exporter/rw_decode.c \
+    "$TOP/tests/fuzz/seeds/rw_queue_seeds.c" "$TOP"/exporter/rw_queue.c "$TOP"/exporter/rw_encode.c "$TOP"/exporter/rw_decode.c "$TOP"/exporter/rw_nhist.c \
     "$TOP"/core/buf.c "$TOP"/core/log.c "$TOP"/core/labels.c "$TOP/$O"/gen/proto/*.pb-c.c \
     $(pkg-config --cflags --libs libprotobuf-c) -lsnappy -lpthread
 "$TMP/rw_queue_seeds" "$TMP/queues" "$QUEUE_OUT"
