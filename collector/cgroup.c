@@ -424,6 +424,8 @@ static void node_free(struct cgroup_state *st, struct node *n)
         close(n->net_fd);
         st->nfds--;
     }
+    hk_cgroupfs_watch_rm(st->watch, n->wd);
+    free(n->kids);
     hk_cgfs_ctr_free(n->fsc);
     hk_kube_meta_clear(&n->meta);
     hk_kube_meta_clear(&n->kmeta);
@@ -465,6 +467,38 @@ static double start_time(struct cgroup_state *st, struct node *n)
     return t;
 }
 
+/* Watches n's directory for new and removed children; without a watch it is listed every
+ * cycle as before. */
+static void watch_node(struct cgroup_state *st, struct node *n)
+{
+    if (!st->watch)
+        return;
+    int wd = hk_cgroupfs_watch_add(st->watch, n->dir_fd[st->walk_hier], n);
+    if (wd >= 0) {
+        n->wd = wd;
+        return;
+    }
+    if (!st->watch_logged) {
+        char why[32];
+        snprintf(why, sizeof(why), "%d", wd);
+        hk_log_warn("cgroup directory not watched; unwatched ones are listed every cycle",
+                    "collector", "cgroup", "errno", why, "hint",
+                    wd == -ENOSPC ? "raise fs.inotify.max_user_watches" : "");
+        st->watch_logged = true;
+    }
+}
+
+/* Unlinks n from the index (it stays allocated). */
+static void node_unlink(struct cgroup_state *st, struct node *n)
+{
+    for (struct node **pp = &st->buckets[n->hash & (st->nbuckets - 1)]; *pp; pp = &(*pp)->next)
+        if (*pp == n) {
+            *pp = n->next;
+            st->nnodes--;
+            return;
+        }
+}
+
 static struct node *node_new(struct cgroup_state *st, const char *path)
 {
     struct node *n = calloc(1, sizeof(*n));
@@ -475,6 +509,8 @@ static struct node *node_new(struct cgroup_state *st, const char *path)
     for (int f = 0; f < F_COUNT; f++)
         n->fd[f] = FD_UNOPENED;
     n->net_fd = -1;
+    n->wd = -1;
+    n->dirty = true;
     if (!(n->path = strdup(path))) {
         free(n);
         return NULL;
@@ -499,6 +535,10 @@ static struct node *node_new(struct cgroup_state *st, const char *path)
         node_free(st, n);
         return NULL;
     }
+    struct stat sb;
+    if (fstat(n->dir_fd[st->walk_hier], &sb) == 0)
+        n->ino = (uint64_t)sb.st_ino;
+    watch_node(st, n);
     hk_kube_parse_path(path, &n->layout);
     n->start_time = start_time(st, n);
     return n;
@@ -522,6 +562,13 @@ static int list_push(struct cgroup_state *st, struct node *n)
 static struct node *visit(struct cgroup_state *st, const char *path)
 {
     struct node *n = hk_cgroup_node_find(st, path);
+    if (n && n->stale) {
+        /* Removed and created again under the same name between two cycles: a new cgroup
+         * (new descriptors, counters from zero), not the old one. */
+        node_unlink(st, n);
+        node_free(st, n);
+        n = NULL;
+    }
     if (!n) {
         if (st->nnodes >= st->max_cgroups) {
             /* Counted here, logged once per state change at the end of the cycle. */
@@ -544,51 +591,123 @@ static struct node *visit(struct cgroup_state *st, const char *path)
     return n;
 }
 
+struct listing {
+    struct cgroup_state *st;
+    struct node *n;
+    char *buf;
+    size_t len, cap;
+    int err;
+};
+
+/* Appends a subdirectory's name to the listing; a known child with another inode was replaced. */
+static int list_child(const char *name, size_t nl, uint64_t ino, void *userdata)
+{
+    struct listing *l = userdata;
+    if (l->len + nl + 1 > l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 1024;
+        while (cap < l->len + nl + 1)
+            cap *= 2;
+        char *b = realloc(l->buf, cap);
+        if (!b) {
+            l->err = -ENOMEM;
+            return -ENOMEM;
+        }
+        l->buf = b;
+        l->cap = cap;
+    }
+    memcpy(l->buf + l->len, name, nl + 1);
+    l->len += nl + 1;
+    size_t pl = strlen(l->n->path);
+    char child[4096];
+    if (pl == 1)
+        pl = 0;
+    if (pl + 1 + nl + 1 <= sizeof(child)) {
+        memcpy(child, l->n->path, pl);
+        child[pl] = '/';
+        memcpy(child + pl + 1, name, nl + 1);
+        struct node *c = hk_cgroup_node_find(l->st, child);
+        if (c && c->ino && ino && c->ino != ino)
+            c->stale = true;
+    }
+    return 0;
+}
+
+/* Lists n's subdirectories into n->kids. Returns false when n cannot be listed. */
+static bool list_node(struct cgroup_state *st, struct node *n)
+{
+    int fd = n->dir_fd[st->walk_hier];
+    if (n->wd < 0) {
+        /* Unwatched: cgroupfs (and ext4/tmpfs fixtures) keep nlink = 2 + subdirectories, so
+         * leaves need no listing, which saves three syscalls per container. */
+        struct stat sb;
+        if (fstat(fd, &sb) == 0 && sb.st_nlink == 2) {
+            n->kids_len = 0;
+            return true;
+        }
+    }
+    /* Cleared first: a change while we list marks it dirty again for the next cycle. */
+    n->dirty = false;
+    struct listing l = {st, n, n->kids, 0, n->kids ? n->kids_len : 0, 0};
+    l.cap = n->kids ? n->kids_len : 0; /* the old buffer's size is at least its length */
+    int r = hk_cgroupfs_subdirs(fd, list_child, &l);
+    n->kids = l.buf;
+    if (r < 0 || l.err < 0) {
+        n->kids_len = 0;
+        n->listed = false;
+        n->dirty = true;
+        return false;
+    }
+    n->kids_len = l.len;
+    n->listed = true;
+    return true;
+}
+
 static void walk(struct cgroup_state *st, struct node *n, int depth)
 {
     if (depth >= MAX_DEPTH)
         return;
-    int fd = n->dir_fd[st->walk_hier];
-    struct stat sb;
-    /* cgroupfs (and ext4/tmpfs fixtures) keep nlink = 2 + subdirectories: leaves need no
-     * listing, which saves three syscalls per container. */
-    if (fstat(fd, &sb) == 0 && sb.st_nlink == 2)
+    /* A watched directory that did not change is walked from its last listing: no syscall. */
+    if ((n->wd < 0 || n->dirty || !n->listed) && !list_node(st, n))
         return;
-    if (lseek(fd, 0, SEEK_SET) < 0)
-        return;
-    char dbuf[16384];
     char child[4096];
     size_t pl = strlen(n->path);
     if (pl == 1)
         pl = 0;
-    for (;;) {
-        ssize_t got = getdents64(fd, dbuf, sizeof(dbuf));
-        if (got <= 0)
-            break;
-        for (ssize_t off = 0; off < got;) {
-            struct dirent64 *d = (struct dirent64 *)(dbuf + off);
-            off += d->d_reclen;
-            const char *name = d->d_name;
-            if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2])))
-                continue;
-            if (d->d_type != DT_DIR) {
-                if (d->d_type != DT_UNKNOWN)
-                    continue;
-                struct stat cs;
-                if (fstatat(fd, name, &cs, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(cs.st_mode))
-                    continue;
-            }
-            size_t nl = strlen(name);
-            if (pl + 1 + nl + 1 > sizeof(child))
-                continue;
-            memcpy(child, n->path, pl);
-            child[pl] = '/';
-            memcpy(child + pl + 1, name, nl + 1);
-            struct node *c = visit(st, child);
-            if (c)
-                walk(st, c, depth + 1);
-        }
+    for (size_t off = 0; off < n->kids_len;) {
+        const char *name = n->kids + off;
+        size_t nl = strlen(name);
+        off += nl + 1;
+        if (pl + 1 + nl + 1 > sizeof(child))
+            continue;
+        memcpy(child, n->path, pl);
+        child[pl] = '/';
+        memcpy(child + pl + 1, name, nl + 1);
+        struct node *c = visit(st, child);
+        /* visit may have freed n's stale child, never n itself: n->kids stays valid. */
+        if (c)
+            walk(st, c, depth + 1);
     }
+}
+
+static void on_change(void *cookie, bool gone, void *userdata)
+{
+    (void)userdata;
+    struct node *n = cookie;
+    n->dirty = true;
+    if (gone)
+        n->wd = -1; /* its watch ended: listed every cycle until the parent drops it */
+}
+
+/* Marks the directories that changed since the last cycle (all of them after an overflow). */
+static void poll_changes(struct cgroup_state *st)
+{
+    if (!st->watch)
+        return;
+    int r = hk_cgroupfs_watch_poll(st->watch, on_change, st);
+    if (r == HK_CGROUPFS_OVERFLOW || r < 0)
+        for (size_t i = 0; i < st->nbuckets; i++)
+            for (struct node *n = st->buckets[i]; n; n = n->next)
+                n->dirty = true;
 }
 
 /* Drops nodes not seen this cycle (vanished cgroups: normal, not an error). */
@@ -645,6 +764,7 @@ static int cgroup_collect(void *state, struct hk_collect_ctx *ctx)
     st->cap_skipped_cycle = 0;
     hk_cgfs_begin(st->fs, ctx->now_ms);
     read_meminfo(st);
+    poll_changes(st);
     struct node *root = visit(st, "/");
     if (!root) {
         sweep(st);
@@ -714,6 +834,8 @@ static void cgroup_fini(void *state)
     struct cgroup_state *st = state;
     if (!st)
         return;
+    hk_cgroupfs_watch_free(st->watch); /* its watches end with it: no removal one by one */
+    st->watch = NULL;
     for (size_t i = 0; i < st->nbuckets; i++)
         for (struct node *n = st->buckets[i], *next; n; n = next) {
             next = n->next;
@@ -776,6 +898,9 @@ static int cgroup_init(void **ret_state, const struct hk_collector_env *env)
     if ((r = hk_cgfs_new(st->paths, &st->fs_opts, &st->fs)) < 0)
         goto out;
     hk_cgroup_discover(st);
+    if (hk_cgroupfs_watch_new(&st->watch) < 0)
+        hk_log_info("no inotify: cgroup directories are listed every cycle", "collector",
+                    "cgroup");
     hk_cgroup_read_boot_time(st);
     hk_cgroup_read_sandbox_image(st);
     /* Up to ~24 descriptors per cgroup stay open: raise the soft limit to the hard one, and

@@ -174,6 +174,15 @@ struct node {
     struct hk_workload *workload;
     uint32_t workload_kgen;
     struct hk_netaddrs *addrs; /* sandbox rows: addresses of the pod's network namespace */
+    /* The directory's subdirectories as last listed (names, NUL-separated): walked from here
+     * while its watch (wd ≥ 0) reports no change; listed again when dirty. */
+    char *kids;
+    size_t kids_len;
+    uint64_t ino; /* of the walk hierarchy's directory: a same-named successor differs */
+    int wd;       /* inotify watch (collector/cgroupfs.h), -1 when unwatched */
+    bool listed;  /* kids holds a listing */
+    bool dirty;   /* changed since listed (or never listed) */
+    bool stale;   /* the directory was replaced by another of the same name */
 };
 
 struct kpod {
@@ -231,6 +240,9 @@ struct cgroup_state {
      * opened, read and closed each cycle (3 syscalls instead of 1) rather than failing. */
     size_t nfds, fd_budget;
     char *buf; /* READ_BUF bytes, reused by every read */
+    /* Which directories changed (NULL without inotify: every directory is listed each cycle). */
+    struct hk_cgroupfs_watch *watch;
+    bool watch_logged;
 };
 
 /* One instance per scrape, on the stack: each has_* flag stays next to the fields it guards, and

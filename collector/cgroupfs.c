@@ -305,8 +305,8 @@ int hk_cgroupfs_subdirs(int dirfd, hk_cgroupfs_subdir_fn fn, void *userdata)
         return -errno;
     for (;;) {
         ssize_t got = getdents64(dirfd, dbuf, sizeof(dbuf));
-        if (got < 0)
-            return errno == ENOENT ? n : -errno; /* removed while listed: normal life */
+        if (got < 0) /* removed while listed: normal life */
+            return errno == ENOENT || errno == ENODEV ? n : -errno;
         if (got == 0)
             return n;
         for (ssize_t off = 0; off < got;) {
@@ -362,6 +362,9 @@ static int walk_child(const char *name, size_t nl, uint64_t ino, void *userdata)
             c.len = w->len + sep + nl;
             r = walk_dir(&c);
             close(sub);
+            /* A subdirectory removed while we list it: normal life, the walk goes on. */
+            if (r < 0 && r != -ENOMEM && r != -E2BIG)
+                r = 0;
         }
     }
     w->path[w->len] = '\0';
@@ -692,6 +695,10 @@ int hk_cgroupfs_watch_poll(struct hk_cgroupfs_watch *w, hk_cgroupfs_change_fn fn
                 overflow = true;
                 continue;
             }
+            /* Files created in a directory (fixtures, tools) are no cgroups. */
+            if ((ev->mask & (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO)) &&
+                !(ev->mask & IN_ISDIR))
+                continue;
             struct wd_slot *s = wd_find(w, ev->wd, false);
             if (!s)
                 continue; /* removed by the caller already */
