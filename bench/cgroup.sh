@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # Cost of one cgroup collection cycle per container, in steady state (descriptors open), on
 # generated node roots (v2 systemd+containerd, N/2 pods × (sandbox + 1 app container) = N runtime
-# containers, plus pod/QoS rows) for N = 100 and 1,000 (v1 cgroupfs+docker: N = 100), and on 100 real v1 cgroups of this machine
+# containers, plus pod/QoS rows) for N = 100 and 1,000 (v1 cgroupfs+docker: N = 100), on the
+# issue-16 node (200 pods × (sandbox + 5 containers), 1,410 rows; per container = per app
+# container; RSS over RSS_CYCLES cycles), and on 100 real v1 cgroups of this machine
 # (root only). Figures per cycle: CPU µs (getrusage of the driver bench/cgroup_cycle.c), syscalls
 # (strace -c, runs of 1 and 3 cycles differenced), bytes allocated (malloc interposed). Anchor:
 # node_exporter's scrape of its default collectors on this host, same run (CPU, syscalls via

@@ -28,6 +28,8 @@
  *   container_ulimits_soft, container_fs_{usage_bytes,limit_bytes,inodes_total,inodes_free},
  *   container_pod_workload_info (pod rows; collector/workload.c),
  *   container_network_address_info (sandbox rows; collector/netaddr.c).
+ * The walk lists a cgroup directory again only when its inotify watch (collector/cgroupfs.h)
+ * reported a child created or removed; unchanged directories are walked from their last listing.
  * This file holds the collector ops, options, the node index and the walk; the reads are in
  * cgroup_stats.c, the names in cgroup_meta.c, the families and rows in cgroup_emit.c and the
  * hierarchies in cgroup_discover.c (shared state: cgroup_collector.h).
