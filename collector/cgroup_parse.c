@@ -17,20 +17,26 @@ int hk_cg_parse_keyed(const char *buf, size_t len, const char *const *keys, size
     if (nkeys > 64)
         return -EINVAL;
     uint64_t found = 0, all = nkeys == 64 ? UINT64_MAX : ((1ULL << nkeys) - 1);
+    /* memory.stat has ~45 lines and we want ~12 keys: compare lengths and first bytes before
+     * the bytes, and cut the value token only for a wanted key. */
+    size_t klen[64];
+    for (size_t i = 0; i < nkeys; i++)
+        klen[i] = strlen(keys[i]);
     struct hk_cursor c;
     hk_cursor_init(&c, buf, len);
     while (!hk_cursor_eof(&c) && found != all) {
         const char *k, *v;
         size_t kl, vl;
-        if (!hk_cursor_token(&c, &k, &kl) || !hk_cursor_token(&c, &v, &vl)) {
+        if (!hk_cursor_token(&c, &k, &kl)) {
             hk_cursor_next_line(&c);
             continue;
         }
         for (size_t i = 0; i < nkeys; i++) {
-            if (found & (1ULL << i) || !hk_token_eq(k, kl, keys[i]))
+            if (found & (1ULL << i) || kl != klen[i] || k[0] != keys[i][0] ||
+                memcmp(k, keys[i], kl) != 0)
                 continue;
             uint64_t x;
-            if (hk_parse_u64(v, vl, &x) == 0) {
+            if (hk_cursor_token(&c, &v, &vl) && hk_parse_u64(v, vl, &x) == 0) {
                 vals[i] = x;
                 found |= 1ULL << i;
             }
