@@ -80,9 +80,9 @@ measure "fixture v2 200x5 (tmpfs)" "$SHM/v2-200x5" 1000
 out=$("$DRIVER" "$SHM/v2-200x5" "$RSS_CYCLES")
 echo "$out" | awk -v c="$RSS_CYCLES" '{
     for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-    printf "%-28s cycles=%d rows_series=%d cpu_us_per_container=%.1f rss_kb_start=%d rss_kb_end=%d rss_growth_kb=%d\n",
+    printf "%-28s cycles=%d series=%d cpu_us_per_container=%.1f rss_kb_start=%d rss_kb_quarters=%s rss_kb_end=%d rss_growth_kb=%d\n",
         "fixture v2 200x5 RSS", c, v["series"], v["cpu_us_per_cycle"] / 1000, v["rss_kb_start"],
-        v["rss_kb_end"], v["rss_kb_end"] - v["rss_kb_start"] }' | tee -a "$TMP/results"
+        v["rss_kb_quarters"], v["rss_kb_end"], v["rss_kb_end"] - v["rss_kb_start"] }' | tee -a "$TMP/results"
 rm -rf "$SHM/v2-200x5"
 python3 "$TOP/tests/fixtures/gen.py" --layout v1-cgroupfs-docker --pods 50 --containers 1 --out "$SHM/v1-100"
 measure "fixture v1 (tmpfs)" "$SHM/v1-100" 100

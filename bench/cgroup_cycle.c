@@ -142,16 +142,22 @@ int main(int argc, char **argv)
     double t0 = cpu_us();
     long f0 = minflt();
     int first = cycles > 2 ? 2 : 1;
-    for (int i = first; i < cycles; i++)
+    long rss_q[3] = {0, 0, 0}; /* after each quarter of the run: growth or a plateau */
+    for (int i = first; i < cycles; i++) {
         cycle(state, &paths, 1);
+        for (int q = 0; q < 3; q++)
+            if (i == first + (cycles - first) * (q + 1) / 4)
+                rss_q[q] = rss_kb();
+    }
     double t1 = cpu_us();
     long f1 = minflt();
     long rss1 = rss_kb();
     int n = cycles > first ? cycles - first : 1;
     printf("cycles=%d series=%zu cpu_us_per_cycle=%.1f bytes_per_cycle=%.0f allocs_per_cycle=%.1f "
-           "minflt_per_cycle=%.1f rss_kb_start=%ld rss_kb_end=%ld\n",
+           "minflt_per_cycle=%.1f rss_kb_start=%ld rss_kb_quarters=%ld,%ld,%ld rss_kb_end=%ld\n",
            cycles, series, (t1 - t0) / n, (double)(alloc_bytes - b0) / n,
-           (double)(alloc_calls - c0) / n, (double)(f1 - f0) / n, rss0, rss1);
+           (double)(alloc_calls - c0) / n, (double)(f1 - f0) / n, rss0, rss_q[0], rss_q[1],
+           rss_q[2], rss1);
     hk_collector_cgroup.fini(state);
     hk_yaml_free(opts);
     hk_paths_close(&paths);
