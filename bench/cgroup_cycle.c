@@ -48,6 +48,22 @@ void *realloc(void *p, size_t n)
     return __libc_realloc(p, n);
 }
 
+/* Resident set size in KiB (VmRSS of /proc/self/status), 0 if unreadable. */
+static long rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    char line[256];
+    long kb = 0;
+    while (f && fgets(line, sizeof(line), f))
+        if (strncmp(line, "VmRSS:", 6) == 0) {
+            kb = strtol(line + 6, NULL, 10);
+            break;
+        }
+    if (f)
+        fclose(f);
+    return kb;
+}
+
 static double cpu_us(void)
 {
     struct rusage ru;
@@ -118,19 +134,30 @@ int main(int argc, char **argv)
         return 1;
     }
     size_t series = cycle(state, &paths, 1); /* warm-up: discovery, metadata, open fds */
+    /* A second warm-up cycle: the first one's allocations (metadata, buffers) settle. */
+    if (cycles > 2)
+        cycle(state, &paths, 1);
+    long rss0 = rss_kb();
     uint64_t b0 = alloc_bytes, c0 = alloc_calls;
     double t0 = cpu_us();
     long f0 = minflt();
-    for (int i = 1; i < cycles; i++)
+    int first = cycles > 2 ? 2 : 1;
+    long rss_q[3] = {0, 0, 0}; /* after each quarter of the run: growth or a plateau */
+    for (int i = first; i < cycles; i++) {
         cycle(state, &paths, 1);
+        for (int q = 0; q < 3; q++)
+            if (i == first + (cycles - first) * (q + 1) / 4)
+                rss_q[q] = rss_kb();
+    }
     double t1 = cpu_us();
     long f1 = minflt();
-    int n = cycles > 1 ? cycles - 1 : 1;
-    printf(
-        "cycles=%d series=%zu cpu_us_per_cycle=%.1f bytes_per_cycle=%.0f allocs_per_cycle=%.1f "
-        "minflt_per_cycle=%.1f\n",
-        cycles, series, (t1 - t0) / n, (double)(alloc_bytes - b0) / n,
-        (double)(alloc_calls - c0) / n, (double)(f1 - f0) / n);
+    long rss1 = rss_kb();
+    int n = cycles > first ? cycles - first : 1;
+    printf("cycles=%d series=%zu cpu_us_per_cycle=%.1f bytes_per_cycle=%.0f allocs_per_cycle=%.1f "
+           "minflt_per_cycle=%.1f rss_kb_start=%ld rss_kb_quarters=%ld,%ld,%ld rss_kb_end=%ld\n",
+           cycles, series, (t1 - t0) / n, (double)(alloc_bytes - b0) / n,
+           (double)(alloc_calls - c0) / n, (double)(f1 - f0) / n, rss0, rss_q[0], rss_q[1],
+           rss_q[2], rss1);
     hk_collector_cgroup.fini(state);
     hk_yaml_free(opts);
     hk_paths_close(&paths);

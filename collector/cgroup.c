@@ -28,11 +28,9 @@
  *   container_ulimits_soft, container_fs_{usage_bytes,limit_bytes,inodes_total,inodes_free},
  *   container_pod_workload_info (pod rows; collector/workload.c),
  *   container_network_address_info (sandbox rows; collector/netaddr.c).
- * This file holds the collector ops, options, the node index and the walk; the reads are in
- * cgroup_stats.c, the names in cgroup_meta.c, the families and rows in cgroup_emit.c and the
- * hierarchies in cgroup_discover.c (shared state: cgroup_collector.h).
- * Over 800 lines because the collector ops, options, the walk and the row model stay together;
- * reading, metadata, emitting and discovery are in cgroup_{stats,meta,emit,discover}.c. */
+ * This file holds the collector ops, options and the cycle; the node index and the walk are in
+ * cgroup_tree.c, the reads in cgroup_stats.c, the names in cgroup_meta.c, the families and rows
+ * in cgroup_emit.c and the hierarchies in cgroup_discover.c (shared state: cgroup_collector.h). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -288,7 +286,7 @@ static int cgroup_check(const struct hk_collector_env *env)
 
 /* ---- low-level reads ---- */
 
-static void fd_exhausted(struct cgroup_state *st)
+void hk_cgroup_fd_exhausted(struct cgroup_state *st)
 {
     if (!st->emfile_logged)
         hk_log_warn("out of file descriptors; raise the open files limit (ulimit -n)", "collector",
@@ -317,7 +315,7 @@ ssize_t hk_cgroup_node_read(struct cgroup_state *st, struct node *n, enum file f
             if (e == ENOENT)
                 n->fd[f] = FD_ABSENT;
             if (e == EMFILE || e == ENFILE)
-                fd_exhausted(st);
+                hk_cgroup_fd_exhausted(st);
             return -e;
         }
         if (st->cache_files && !files[f].spec && st->nfds < st->fd_budget) {
@@ -369,246 +367,6 @@ bool hk_cgroup_node_keyed(struct cgroup_state *st, struct node *n, enum file f,
 
 /* ---- nodes ---- */
 
-static uint64_t path_hash(const char *p)
-{
-    return hk_hash_bytes(0x9e3779b97f4a7c15ULL, p, strlen(p));
-}
-
-struct node *hk_cgroup_node_find(struct cgroup_state *st, const char *path)
-{
-    if (!st->nbuckets)
-        return NULL;
-    uint64_t h = path_hash(path);
-    for (struct node *n = st->buckets[h & (st->nbuckets - 1)]; n; n = n->next)
-        if (n->hash == h && strcmp(n->path, path) == 0)
-            return n;
-    return NULL;
-}
-
-static int node_insert(struct cgroup_state *st, struct node *n)
-{
-    if (st->nnodes + 1 > st->nbuckets) {
-        size_t nb = st->nbuckets ? st->nbuckets * 2 : 64;
-        struct node **b = calloc(nb, sizeof(*b));
-        if (!b)
-            return -ENOMEM;
-        for (size_t i = 0; i < st->nbuckets; i++)
-            for (struct node *x = st->buckets[i], *next; x; x = next) {
-                next = x->next;
-                x->next = b[x->hash & (nb - 1)];
-                b[x->hash & (nb - 1)] = x;
-            }
-        free(st->buckets);
-        st->buckets = b;
-        st->nbuckets = nb;
-    }
-    n->next = st->buckets[n->hash & (st->nbuckets - 1)];
-    st->buckets[n->hash & (st->nbuckets - 1)] = n;
-    st->nnodes++;
-    return 0;
-}
-
-static void node_free(struct cgroup_state *st, struct node *n)
-{
-    for (int h = 0; h < H_COUNT; h++)
-        if (n->dir_fd[h] >= 0 && st->hier_alias[h] == h) {
-            close(n->dir_fd[h]);
-            st->nfds--;
-        }
-    for (int f = 0; f < F_COUNT; f++)
-        if (n->fd[f] >= 0) {
-            close(n->fd[f]);
-            st->nfds--;
-        }
-    if (n->net_fd >= 0) {
-        close(n->net_fd);
-        st->nfds--;
-    }
-    hk_cgfs_ctr_free(n->fsc);
-    hk_kube_meta_clear(&n->meta);
-    hk_kube_meta_clear(&n->kmeta);
-    free(n->pod_name);
-    free(n->pod_ns);
-    free(n->workload);
-    free(n->addrs);
-    free(n->path);
-    free(n);
-}
-
-static double stat_mtime(int dirfd, const char *name)
-{
-    struct stat sb;
-    if (fstatat(dirfd, name, &sb, name[0] ? 0 : AT_EMPTY_PATH) < 0)
-        return 0;
-    return (double)sb.st_mtim.tv_sec + (double)sb.st_mtim.tv_nsec / 1e9;
-}
-
-/* cAdvisor: the earliest mtime of each controller dir and of its cgroup.clone_children (v1) or
- * cgroup.events (v2), floored at boot time. */
-static double start_time(struct cgroup_state *st, struct node *n)
-{
-    double t = 0;
-    for (int h = 0; h < H_COUNT; h++) {
-        if (st->hier_alias[h] != h || n->dir_fd[h] < 0)
-            continue;
-        if (!st->v2 && h == H_V2)
-            continue;
-        double a = stat_mtime(n->dir_fd[h], "");
-        double b = stat_mtime(n->dir_fd[h], h == H_V2 ? "cgroup.events" : "cgroup.clone_children");
-        if (a > 0 && (t == 0 || a < t))
-            t = a;
-        if (b > 0 && (t == 0 || b < t))
-            t = b;
-    }
-    if (t < st->boot_time)
-        t = st->boot_time;
-    return t;
-}
-
-static struct node *node_new(struct cgroup_state *st, const char *path)
-{
-    struct node *n = calloc(1, sizeof(*n));
-    if (!n)
-        return NULL;
-    for (int h = 0; h < H_COUNT; h++)
-        n->dir_fd[h] = -1;
-    for (int f = 0; f < F_COUNT; f++)
-        n->fd[f] = FD_UNOPENED;
-    n->net_fd = -1;
-    if (!(n->path = strdup(path))) {
-        free(n);
-        return NULL;
-    }
-    n->hash = path_hash(path);
-    const char *rel = path[1] ? path + 1 : ".";
-    for (int h = 0; h < H_COUNT; h++) {
-        if (st->hier_alias[h] != h || st->hier_fd[h] < 0)
-            continue;
-        /* Directory descriptors are needed to walk and to open files: always kept. */
-        int fd = openat(st->hier_fd[h], rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0 && (errno == EMFILE || errno == ENFILE))
-            fd_exhausted(st);
-        n->dir_fd[h] = fd < 0 ? -1 : fd;
-        if (fd >= 0)
-            st->nfds++;
-    }
-    for (int h = 0; h < H_COUNT; h++)
-        if (st->hier_alias[h] != h && st->hier_alias[h] >= 0)
-            n->dir_fd[h] = n->dir_fd[st->hier_alias[h]];
-    if (n->dir_fd[st->walk_hier] < 0) {
-        node_free(st, n);
-        return NULL;
-    }
-    hk_kube_parse_path(path, &n->layout);
-    n->start_time = start_time(st, n);
-    return n;
-}
-
-static int list_push(struct cgroup_state *st, struct node *n)
-{
-    if (st->nlist == st->list_cap) {
-        size_t cap = st->list_cap ? st->list_cap * 2 : 256;
-        struct node **l = realloc(st->list, cap * sizeof(*l));
-        if (!l)
-            return -ENOMEM;
-        st->list = l;
-        st->list_cap = cap;
-    }
-    st->list[st->nlist++] = n;
-    return 0;
-}
-
-/* Finds or creates the node for path and marks it seen; NULL if it vanished or on a cap. */
-static struct node *visit(struct cgroup_state *st, const char *path)
-{
-    struct node *n = hk_cgroup_node_find(st, path);
-    if (!n) {
-        if (st->nnodes >= st->max_cgroups) {
-            /* Counted here, logged once per state change at the end of the cycle. */
-            st->cap_skipped_cycle++;
-            return NULL;
-        }
-        if (!(n = node_new(st, path)))
-            return NULL;
-        if (node_insert(st, n) < 0) {
-            node_free(st, n);
-            return NULL;
-        }
-    }
-    if (n->seen == st->gen)
-        return NULL; /* reached twice (overlapping roots) */
-    n->seen = st->gen;
-    hk_cgroup_load_meta(st, n);
-    if (list_push(st, n) < 0)
-        return NULL;
-    return n;
-}
-
-static void walk(struct cgroup_state *st, struct node *n, int depth)
-{
-    if (depth >= MAX_DEPTH)
-        return;
-    int fd = n->dir_fd[st->walk_hier];
-    struct stat sb;
-    /* cgroupfs (and ext4/tmpfs fixtures) keep nlink = 2 + subdirectories: leaves need no
-     * listing, which saves three syscalls per container. */
-    if (fstat(fd, &sb) == 0 && sb.st_nlink == 2)
-        return;
-    if (lseek(fd, 0, SEEK_SET) < 0)
-        return;
-    char dbuf[16384];
-    char child[4096];
-    size_t pl = strlen(n->path);
-    if (pl == 1)
-        pl = 0;
-    for (;;) {
-        ssize_t got = getdents64(fd, dbuf, sizeof(dbuf));
-        if (got <= 0)
-            break;
-        for (ssize_t off = 0; off < got;) {
-            struct dirent64 *d = (struct dirent64 *)(dbuf + off);
-            off += d->d_reclen;
-            const char *name = d->d_name;
-            if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2])))
-                continue;
-            if (d->d_type != DT_DIR) {
-                if (d->d_type != DT_UNKNOWN)
-                    continue;
-                struct stat cs;
-                if (fstatat(fd, name, &cs, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(cs.st_mode))
-                    continue;
-            }
-            size_t nl = strlen(name);
-            if (pl + 1 + nl + 1 > sizeof(child))
-                continue;
-            memcpy(child, n->path, pl);
-            child[pl] = '/';
-            memcpy(child + pl + 1, name, nl + 1);
-            struct node *c = visit(st, child);
-            if (c)
-                walk(st, c, depth + 1);
-        }
-    }
-}
-
-/* Drops nodes not seen this cycle (vanished cgroups: normal, not an error). */
-static void sweep(struct cgroup_state *st)
-{
-    for (size_t i = 0; i < st->nbuckets; i++) {
-        struct node **pp = &st->buckets[i];
-        while (*pp) {
-            struct node *n = *pp;
-            if (n->seen != st->gen) {
-                *pp = n->next;
-                st->nnodes--;
-                node_free(st, n);
-            } else {
-                pp = &n->next;
-            }
-        }
-    }
-}
-
 static int publish_index(struct cgroup_state *st)
 {
     if (st->entries_cap < st->nlist) {
@@ -645,19 +403,20 @@ static int cgroup_collect(void *state, struct hk_collect_ctx *ctx)
     st->cap_skipped_cycle = 0;
     hk_cgfs_begin(st->fs, ctx->now_ms);
     read_meminfo(st);
-    struct node *root = visit(st, "/");
+    hk_cgroup_poll_changes(st);
+    struct node *root = hk_cgroup_visit(st, "/");
     if (!root) {
-        sweep(st);
+        hk_cgroup_sweep(st);
         return 0;
     }
     for (size_t i = 0; i < st->nroots; i++) {
         char path[512];
         snprintf(path, sizeof(path), "/%s", st->roots[i]);
-        struct node *n = visit(st, path);
+        struct node *n = hk_cgroup_visit(st, path);
         if (n)
-            walk(st, n, 1);
+            hk_cgroup_walk(st, n, 1);
     }
-    sweep(st);
+    hk_cgroup_sweep(st);
     hk_cgroup_kubelet_refresh(st, ctx->now_ms);
     for (size_t i = 0; i < st->nlist; i++) {
         struct node *n = st->list[i];
@@ -714,12 +473,7 @@ static void cgroup_fini(void *state)
     struct cgroup_state *st = state;
     if (!st)
         return;
-    for (size_t i = 0; i < st->nbuckets; i++)
-        for (struct node *n = st->buckets[i], *next; n; n = next) {
-            next = n->next;
-            node_free(st, n);
-        }
-    free(st->buckets);
+    hk_cgroup_tree_free(st);
     for (int h = 0; h < H_COUNT; h++)
         if (st->hier_fd[h] >= 0)
             close(st->hier_fd[h]);
@@ -776,6 +530,9 @@ static int cgroup_init(void **ret_state, const struct hk_collector_env *env)
     if ((r = hk_cgfs_new(st->paths, &st->fs_opts, &st->fs)) < 0)
         goto out;
     hk_cgroup_discover(st);
+    if (hk_cgroupfs_watch_new(&st->watch) < 0)
+        hk_log_info("no inotify: cgroup directories are listed every cycle", "collector",
+                    "cgroup");
     hk_cgroup_read_boot_time(st);
     hk_cgroup_read_sandbox_image(st);
     /* Up to ~24 descriptors per cgroup stay open: raise the soft limit to the hard one, and

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The cgroup collector's state and row model, shared by its files (cgroup.c: ops, options, the
- * walk; cgroup_stats.c: v1/v2 reads; cgroup_meta.c: runtime/kubelet names; cgroup_emit.c: the
- * descriptor table and rows; cgroup_discover.c: hierarchies). Not for use outside them. */
+ * cycle; cgroup_tree.c: the node index and the walk; cgroup_stats.c: v1/v2 reads; cgroup_meta.c:
+ * runtime/kubelet names; cgroup_emit.c: the descriptor table and rows; cgroup_discover.c:
+ * hierarchies). Not for use outside them. */
 #ifndef HK_CGROUP_COLLECTOR_H
 #define HK_CGROUP_COLLECTOR_H
 
@@ -174,6 +175,15 @@ struct node {
     struct hk_workload *workload;
     uint32_t workload_kgen;
     struct hk_netaddrs *addrs; /* sandbox rows: addresses of the pod's network namespace */
+    /* The directory's subdirectories as last listed (names, NUL-separated): walked from here
+     * while its watch (wd ≥ 0) reports no change; listed again when dirty. */
+    char *kids;
+    size_t kids_len;
+    uint64_t ino; /* of the walk hierarchy's directory: a same-named successor differs */
+    int wd;       /* inotify watch (collector/cgroupfs.h), -1 when unwatched */
+    bool listed;  /* kids holds a listing */
+    bool dirty;   /* changed since listed (or never listed) */
+    bool stale;   /* the directory was replaced by another of the same name */
 };
 
 struct kpod {
@@ -231,6 +241,9 @@ struct cgroup_state {
      * opened, read and closed each cycle (3 syscalls instead of 1) rather than failing. */
     size_t nfds, fd_budget;
     char *buf; /* READ_BUF bytes, reused by every read */
+    /* Which directories changed (NULL without inotify: every directory is listed each cycle). */
+    struct hk_cgroupfs_watch *watch;
+    bool watch_logged;
 };
 
 /* One instance per scrape, on the stack: each has_* flag stays next to the fields it guards, and
@@ -272,6 +285,21 @@ bool hk_cgroup_node_keyed(struct cgroup_state *st, struct node *n, enum file f,
                           const char *const *keys, size_t nkeys, uint64_t *vals, uint64_t *found,
                           bool *any);
 struct node *hk_cgroup_node_find(struct cgroup_state *st, const char *path);
+/* Out of descriptors: logs once and stops caching more. */
+void hk_cgroup_fd_exhausted(struct cgroup_state *st);
+
+/* cgroup_tree.c: the node index and the walk. */
+/* Drains the inotify queue: marks the directories that changed. */
+void hk_cgroup_poll_changes(struct cgroup_state *st);
+/* Finds or creates the node for path and marks it seen this cycle; NULL if it vanished, on the
+ * max_cgroups cap, or when already seen (overlapping roots). */
+struct node *hk_cgroup_visit(struct cgroup_state *st, const char *path);
+/* Visits n's subtree (depth < MAX_DEPTH), listing only directories that changed. */
+void hk_cgroup_walk(struct cgroup_state *st, struct node *n, int depth);
+/* Drops the nodes not seen this cycle (vanished cgroups: normal, not an error). */
+void hk_cgroup_sweep(struct cgroup_state *st);
+/* Frees every node and the watch. */
+void hk_cgroup_tree_free(struct cgroup_state *st);
 
 /* cgroup_stats.c */
 bool hk_cgroup_want_any(const struct cgroup_state *st, int from, int to);

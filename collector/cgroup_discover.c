@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The cgroup collector's hierarchies: the cgroup mounts from <procfs>/self/mountinfo (v2, v1 or
+/* The cgroup collector's hierarchies: the cgroup mounts found by collector/cgroupfs.c (v2, v1 or
  * hybrid), boot time from <procfs>/stat and the sandbox image from containerd's config.toml. */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,52 +12,11 @@
 
 /* ---- discovery ---- */
 
-/* Opens a mount point from mountinfo relative to the configured roots: "/sys/…" under sysfs
- * (a DaemonSet mounts the host's /sys there), anything else under rootfs. */
-static int open_mount(const struct hk_paths *paths, const char *mp)
-{
-    int at = paths->root_fd;
-    const char *rel = mp;
-    if (strncmp(mp, "/sys/", 5) == 0 && paths->sys_fd >= 0) {
-        at = paths->sys_fd;
-        rel = mp + 5;
-    } else if (strcmp(paths->rootfs, "/") != 0) {
-        size_t rl = strlen(paths->rootfs);
-        while (rl > 1 && paths->rootfs[rl - 1] == '/')
-            rl--;
-        if (strncmp(mp, paths->rootfs, rl) == 0 && mp[rl] == '/')
-            rel = mp + rl;
-    }
-    while (*rel == '/')
-        rel++;
-    int fd = openat(at, *rel ? rel : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    return fd < 0 ? -errno : fd;
-}
-
 void hk_cgroup_discover(struct cgroup_state *st)
 {
     const struct hk_paths *paths = st->paths;
     struct hk_cg_mounts m;
-    memset(&m, 0, sizeof(m));
-    char *mi = NULL;
-    ssize_t len = hk_read_file_alloc(paths->proc_fd, "self/mountinfo", 4 << 20, &mi);
-    int found = len >= 0 ? hk_cg_parse_mountinfo(mi, (size_t)len, &m) : 0;
-    free(mi);
-    if (found <= 0) {
-        /* Conventional layout: cgroup2 at /sys/fs/cgroup, or v1 per controller (plus
-         * /sys/fs/cgroup/unified on hybrid hosts). */
-        static const char *const v1names[HK_CG_NCTRL] = {"cpu", "cpuacct", "memory", "blkio",
-                                                         "pids"};
-        char probe[64];
-        if (hk_read_file_at(paths->sys_fd, "fs/cgroup/cgroup.controllers", probe, sizeof(probe)) >=
-            0) {
-            snprintf(m.v2, sizeof(m.v2), "/sys/fs/cgroup");
-        } else {
-            for (int i = 0; i < HK_CG_NCTRL; i++)
-                snprintf(m.v1[i], sizeof(m.v1[i]), "/sys/fs/cgroup/%s", v1names[i]);
-            snprintf(m.v2, sizeof(m.v2), "/sys/fs/cgroup/unified");
-        }
-    }
+    hk_cgroupfs_discover(paths, &m);
     static const enum hier map[HK_CG_NCTRL] = {H_CPU, H_CPUACCT, H_MEMORY, H_BLKIO, H_PIDS};
     for (int h = 0; h < H_COUNT; h++) {
         st->hier_fd[h] = -1;
@@ -74,14 +33,14 @@ void hk_cgroup_discover(struct cgroup_state *st)
                 st->hier_alias[h] = st->hier_alias[map[j]];
         if (st->hier_alias[h] != h)
             continue;
-        int fd = open_mount(paths, m.v1[i]);
+        int fd = hk_cgroupfs_open_mount(paths, m.v1[i]);
         if (fd >= 0) {
             st->hier_fd[h] = fd;
             any_v1 = true;
         }
     }
     if (m.v2[0]) {
-        int fd = open_mount(paths, m.v2);
+        int fd = hk_cgroupfs_open_mount(paths, m.v2);
         if (fd >= 0)
             st->hier_fd[H_V2] = fd;
     }

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "collector/cgroupfs.h"
+
 /* ---- flat keyed files: "key value\n" (cpu.stat, memory.stat, memory.events, cpuacct.stat,
  * memory.oom_control). Only the requested keys are converted. ---- */
 
@@ -77,26 +79,6 @@ int hk_cg_parse_meminfo(const char *buf, size_t len, struct hk_cg_meminfo *ret);
 uint64_t hk_cg_count_procs(const char *buf, size_t len, uint32_t *ret_first_pid);
 
 /* ---- mounts ---- */
-
-enum hk_cg_ctrl {
-    HK_CG_CPU,
-    HK_CG_CPUACCT,
-    HK_CG_MEMORY,
-    HK_CG_BLKIO,
-    HK_CG_PIDS,
-    HK_CG_NCTRL,
-};
-
-struct hk_cg_mounts {
-    /* Mount points as seen in mountinfo (absolute), "" when absent. */
-    char v1[HK_CG_NCTRL][256];
-    char v2[256];
-    bool v2_has_memory; /* unknown from mountinfo; filled by discovery */
-};
-
-/* Parses mountinfo text; fills the first mount of each v1 controller and the first cgroup2
- * mount. Returns the number of cgroup mounts found. */
-int hk_cg_parse_mountinfo(const char *buf, size_t len, struct hk_cg_mounts *ret);
 
 /* ---- Kubernetes cgroup path layout ---- */
 

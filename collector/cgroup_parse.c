@@ -17,20 +17,26 @@ int hk_cg_parse_keyed(const char *buf, size_t len, const char *const *keys, size
     if (nkeys > 64)
         return -EINVAL;
     uint64_t found = 0, all = nkeys == 64 ? UINT64_MAX : ((1ULL << nkeys) - 1);
+    /* memory.stat has ~45 lines and we want ~12 keys: compare lengths and first bytes before
+     * the bytes, and cut the value token only for a wanted key. */
+    size_t klen[64];
+    for (size_t i = 0; i < nkeys; i++)
+        klen[i] = strlen(keys[i]);
     struct hk_cursor c;
     hk_cursor_init(&c, buf, len);
     while (!hk_cursor_eof(&c) && found != all) {
         const char *k, *v;
         size_t kl, vl;
-        if (!hk_cursor_token(&c, &k, &kl) || !hk_cursor_token(&c, &v, &vl)) {
+        if (!hk_cursor_token(&c, &k, &kl)) {
             hk_cursor_next_line(&c);
             continue;
         }
         for (size_t i = 0; i < nkeys; i++) {
-            if (found & (1ULL << i) || !hk_token_eq(k, kl, keys[i]))
+            if (found & (1ULL << i) || kl != klen[i] || k[0] != keys[i][0] ||
+                memcmp(k, keys[i], kl) != 0)
                 continue;
             uint64_t x;
-            if (hk_parse_u64(v, vl, &x) == 0) {
+            if (hk_cursor_token(&c, &v, &vl) && hk_parse_u64(v, vl, &x) == 0) {
                 vals[i] = x;
                 found |= 1ULL << i;
             }
@@ -332,89 +338,6 @@ uint64_t hk_cg_count_procs(const char *buf, size_t len, uint32_t *ret_first_pid)
     return n;
 }
 
-/* ---- mountinfo ---- */
-
-/* Copies a mountinfo path field, decoding the kernel's \ooo octal escapes. */
-static void copy_mount_path(char *dst, size_t cap, const char *s, size_t len)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < len && o + 1 < cap; i++) {
-        if (s[i] == '\\' && i + 3 < len && s[i + 1] >= '0' && s[i + 1] <= '3' && s[i + 2] >= '0' &&
-            s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
-            dst[o++] = (char)(((s[i + 1] - '0') << 6) | ((s[i + 2] - '0') << 3) | (s[i + 3] - '0'));
-            i += 3;
-            continue;
-        }
-        dst[o++] = s[i];
-    }
-    dst[o] = '\0';
-}
-
-static bool opt_has(const char *opts, size_t len, const char *want)
-{
-    size_t wl = strlen(want);
-    const char *p = opts, *end = opts + len;
-    while (p < end) {
-        const char *comma = memchr(p, ',', (size_t)(end - p));
-        const char *e = comma ? comma : end;
-        if ((size_t)(e - p) == wl && memcmp(p, want, wl) == 0)
-            return true;
-        p = comma ? comma + 1 : end;
-    }
-    return false;
-}
-
-int hk_cg_parse_mountinfo(const char *buf, size_t len, struct hk_cg_mounts *ret)
-{
-    static const char *const names[HK_CG_NCTRL] = {"cpu", "cpuacct", "memory", "blkio", "pids"};
-    struct hk_cursor c;
-    int found = 0;
-    memset(ret, 0, sizeof(*ret));
-    hk_cursor_init(&c, buf, len);
-    while (!hk_cursor_eof(&c)) {
-        const char *f[6], *t;
-        size_t fl[6], tl;
-        int k = 0;
-        /* id parent maj:min root mountpoint options [optional…] - fstype source superopts */
-        while (k < 6 && hk_cursor_token(&c, &f[k], &fl[k]))
-            k++;
-        if (k < 6) {
-            hk_cursor_next_line(&c);
-            continue;
-        }
-        bool sep = false;
-        while (hk_cursor_token(&c, &t, &tl))
-            if (hk_token_eq(t, tl, "-")) {
-                sep = true;
-                break;
-            }
-        const char *fstype, *src, *super;
-        size_t fsl, srcl, sl;
-        if (!sep || !hk_cursor_token(&c, &fstype, &fsl) || !hk_cursor_token(&c, &src, &srcl) ||
-            !hk_cursor_token(&c, &super, &sl)) {
-            hk_cursor_next_line(&c);
-            continue;
-        }
-        hk_cursor_next_line(&c);
-        if (hk_token_eq(fstype, fsl, "cgroup2")) {
-            if (!ret->v2[0]) {
-                copy_mount_path(ret->v2, sizeof(ret->v2), f[4], fl[4]);
-                found++;
-            }
-        } else if (hk_token_eq(fstype, fsl, "cgroup")) {
-            bool any = false;
-            for (int i = 0; i < HK_CG_NCTRL; i++) {
-                if (ret->v1[i][0] || !opt_has(super, sl, names[i]))
-                    continue;
-                copy_mount_path(ret->v1[i], sizeof(ret->v1[i]), f[4], fl[4]);
-                any = true;
-            }
-            found += any;
-        }
-    }
-    return found;
-}
-
 /* ---- the container main process (collector/cgroup_fs.h) ---- */
 
 static bool starts_with(const char *p, const char *end, const char *lit)
@@ -451,74 +374,44 @@ int hk_cg_parse_limits_nofile(const char *buf, size_t len, int64_t *ret_soft)
     return -EINVAL;
 }
 
-/* The n-th space-separated field of [p, e), or NULL. */
-static const char *field(const char *p, const char *e, int n, size_t *ret_len)
+struct upper_ctx {
+    char *out;
+    size_t cap;
+    int r;
+};
+
+static int root_upper(const struct hk_mount *m, void *userdata)
 {
-    for (int i = 0;; i++) {
-        while (p < e && *p == ' ')
-            p++;
-        if (p >= e)
-            return NULL;
-        const char *s = p;
-        while (p < e && *p != ' ')
-            p++;
-        if (i == n) {
-            *ret_len = (size_t)(p - s);
-            return s;
-        }
+    struct upper_ctx *x = userdata;
+    if (strcmp(m->mountpoint, "/") != 0)
+        return 0;
+    if (strcmp(m->fstype, "overlay") != 0) {
+        x->r = -ENOENT; /* a later mount over "/" hides an earlier overlay */
+        return 0;
     }
+    x->r = -EROFS; /* an overlay without an upper layer: a read-only view */
+    const char *o = m->super, *oe = m->super + m->super_len;
+    while (o < oe) {
+        const char *comma = memchr(o, ',', (size_t)(oe - o));
+        const char *ce = comma ? comma : oe;
+        if (starts_with(o, ce, "upperdir=")) {
+            const char *v = o + 9;
+            if (memchr(v, '\0', (size_t)(ce - v)))
+                return -EINVAL; /* never from the kernel; a path cannot hold it */
+            /* seq_show_option escapes ',', '=', spaces and '\\' as \ooo. */
+            x->r = hk_mountinfo_unescape(v, (size_t)(ce - v), x->out, x->cap);
+            if (x->r == 0 || (x->r > 0 && x->out[0] != '/'))
+                x->r = -EINVAL;
+            break;
+        }
+        o = comma ? comma + 1 : oe;
+    }
+    return 0;
 }
 
 int hk_cg_parse_root_upperdir(const char *buf, size_t len, char *out, size_t cap)
 {
-    const char *p = buf, *end = buf + len;
-    int r = -ENOENT;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *e = nl ? nl : end;
-        const char *line = p;
-        p = nl ? nl + 1 : end;
-        size_t l;
-        const char *mp = field(line, e, 4, &l);
-        if (!mp)
-            continue;
-        if (l != 1 || mp[0] != '/')
-            continue;
-        /* Optional fields end at " - ": fstype, source, super options follow. */
-        const char *sep = NULL;
-        for (const char *q = mp + l; q + 2 < e; q++)
-            if (q[0] == ' ' && q[1] == '-' && q[2] == ' ') {
-                sep = q + 3;
-                break;
-            }
-        if (!sep)
-            return -EINVAL;
-        size_t fl, ol;
-        const char *fs = field(sep, e, 0, &fl);
-        const char *opts = field(sep, e, 2, &ol);
-        if (!fs || !opts)
-            return -EINVAL;
-        if (fl != 7 || memcmp(fs, "overlay", 7) != 0) {
-            r = -ENOENT; /* a later mount over "/" hides an earlier overlay */
-            continue;
-        }
-        r = -EROFS; /* an overlay without an upper layer: a read-only view */
-        const char *o = opts, *oe = opts + ol;
-        while (o < oe) {
-            const char *comma = memchr(o, ',', (size_t)(oe - o));
-            const char *ce = comma ? comma : oe;
-            if (starts_with(o, ce, "upperdir=")) {
-                const char *v = o + 9;
-                if (memchr(v, '\0', (size_t)(ce - v)))
-                    return -EINVAL; /* never from the kernel; a path cannot hold it */
-                /* seq_show_option escapes ',', '=', spaces and '\' as \ooo. */
-                r = hk_mountinfo_unescape(v, (size_t)(ce - v), out, cap);
-                if (r == 0 || (r > 0 && out[0] != '/'))
-                    r = -EINVAL;
-                break;
-            }
-            o = comma ? comma + 1 : oe;
-        }
-    }
-    return r;
+    struct upper_ctx x = {out, cap, -ENOENT};
+    int r = hk_mountinfo_parse(buf, len, root_upper, &x);
+    return r < 0 ? r : x.r;
 }

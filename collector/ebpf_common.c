@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Shared user-space logic of the eBPF collector: the cgroup id → path index (walk of a hierarchy
- * by inode), cgroup mount discovery from mountinfo, base labels through the container index,
- * row aggregation per container, latency slots → native and classic histograms, and the
- * tp_btf → raw_tp → tracepoint load ladder. Reads <procfs>/self/mountinfo and the cgroup hierarchies' dirs. */
+/* Shared user-space logic of the eBPF collector: its hierarchies (found and indexed by
+ * collector/cgroupfs.c), base labels through the container index, row aggregation per
+ * container, latency slots → native and classic histograms, and the tp_btf → raw_tp →
+ * tracepoint load ladder. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,267 +17,11 @@
 #include "core/log.h"
 #include "core/parse.h"
 
-/* ---- id → path index: open addressing, ids are never 0 ---- */
-
-struct idx_slot {
-    uint64_t id;
-    char *path;
-};
-
-struct hk_cgid_index {
-    struct idx_slot *slots;
-    size_t cap, n; /* cap is a power of two */
-};
-
-struct hk_cgid_index *hk_cgid_index_new(void)
-{
-    return calloc(1, sizeof(struct hk_cgid_index));
-}
-
-void hk_cgid_index_clear(struct hk_cgid_index *idx)
-{
-    if (!idx)
-        return;
-    for (size_t i = 0; i < idx->cap; i++)
-        free(idx->slots[i].path);
-    free(idx->slots);
-    idx->slots = NULL;
-    idx->cap = idx->n = 0;
-}
-
-void hk_cgid_index_free(struct hk_cgid_index *idx)
-{
-    hk_cgid_index_clear(idx);
-    free(idx);
-}
-
-static size_t idx_hash(uint64_t id)
-{
-    id ^= id >> 33;
-    id *= 0xff51afd7ed558ccdULL;
-    id ^= id >> 33;
-    return (size_t)id;
-}
-
-static struct idx_slot *idx_find(const struct hk_cgid_index *idx, uint64_t id)
-{
-    if (!idx->cap)
-        return NULL;
-    for (size_t i = idx_hash(id) & (idx->cap - 1);; i = (i + 1) & (idx->cap - 1)) {
-        if (idx->slots[i].id == id || idx->slots[i].id == 0)
-            return &idx->slots[i];
-    }
-}
-
-static int idx_grow(struct hk_cgid_index *idx)
-{
-    size_t ncap = idx->cap ? idx->cap * 2 : 64;
-    struct idx_slot *ns = calloc(ncap, sizeof(*ns));
-    if (!ns)
-        return -ENOMEM;
-    struct hk_cgid_index tmp = {ns, ncap, 0};
-    for (size_t i = 0; i < idx->cap; i++) {
-        if (!idx->slots[i].id)
-            continue;
-        *idx_find(&tmp, idx->slots[i].id) = idx->slots[i];
-        tmp.n++;
-    }
-    free(idx->slots);
-    *idx = tmp;
-    return 0;
-}
-
-int hk_cgid_index_add(struct hk_cgid_index *idx, uint64_t id, const char *path)
-{
-    if (!id || !path)
-        return -EINVAL;
-    struct idx_slot *s = idx->cap ? idx_find(idx, id) : NULL;
-    if (s && s->id == id) {
-        char *p = strdup(path);
-        if (!p)
-            return -ENOMEM;
-        free(s->path);
-        s->path = p;
-        return 0;
-    }
-    if (idx->n >= HK_CGID_INDEX_MAX)
-        return -E2BIG;
-    if ((idx->n + 1) * 4 > idx->cap * 3) { /* keep load ≤ 75 % so probes terminate */
-        int r = idx_grow(idx);
-        if (r < 0)
-            return r;
-    }
-    char *p = strdup(path);
-    if (!p)
-        return -ENOMEM;
-    s = idx_find(idx, id);
-    s->id = id;
-    s->path = p;
-    idx->n++;
-    return 0;
-}
-
-const char *hk_cgid_index_lookup(const struct hk_cgid_index *idx, uint64_t id)
-{
-    if (!idx || !id)
-        return NULL;
-    struct idx_slot *s = idx_find(idx, id);
-    return s && s->id == id ? s->path : NULL;
-}
-
-size_t hk_cgid_index_count(const struct hk_cgid_index *idx)
-{
-    return idx ? idx->n : 0;
-}
-
-int hk_cgid_index_foreach(const struct hk_cgid_index *idx,
-                          int (*fn)(uint64_t id, const char *path, void *arg), void *arg)
-{
-    for (size_t i = 0; idx && i < idx->cap; i++) {
-        if (!idx->slots[i].id)
-            continue;
-        int r = fn(idx->slots[i].id, idx->slots[i].path, arg);
-        if (r < 0)
-            return r;
-    }
-    return 0;
-}
-
-#define WALK_MAX_DEPTH 32
-#define WALK_PATH_MAX 4096
-
-/* Adds every subdirectory of dirfd (whose path is path[0..len)) recursively. */
-static int walk_dir(struct hk_cgid_index *idx, int dirfd, char *path, size_t len, int depth)
-{
-    if (depth > WALK_MAX_DEPTH)
-        return 0;
-    int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? 0 : -errno;
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return -errno;
-    }
-    int r = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        size_t nl = strlen(de->d_name);
-        size_t sep = len > 1 ? 1 : 0; /* "/" + name, or "/a" + "/" + name */
-        if (len + sep + nl + 1 > WALK_PATH_MAX)
-            continue;
-        struct stat st;
-        if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-            continue; /* vanished meanwhile: normal life */
-        char *p = path + len;
-        if (sep)
-            *p++ = '/';
-        memcpy(p, de->d_name, nl + 1);
-        size_t nlen = len + sep + nl;
-        r = hk_cgid_index_add(idx, (uint64_t)st.st_ino, path);
-        if (r < 0)
-            break;
-        int sub = openat(dirfd, de->d_name, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (sub >= 0) {
-            r = walk_dir(idx, sub, path, nlen, depth + 1);
-            close(sub);
-            if (r < 0)
-                break;
-        }
-        path[len] = '\0';
-    }
-    closedir(d);
-    return r;
-}
-
-int hk_cgid_index_walk(struct hk_cgid_index *idx, int root_dirfd)
-{
-    struct stat st;
-    if (root_dirfd < 0)
-        return -ENOENT;
-    if (fstat(root_dirfd, &st) < 0)
-        return -errno;
-    char *path = malloc(WALK_PATH_MAX);
-    if (!path)
-        return -ENOMEM;
-    hk_cgid_index_clear(idx);
-    path[0] = '/';
-    path[1] = '\0';
-    int r = hk_cgid_index_add(idx, (uint64_t)st.st_ino, "/");
-    if (r == 0)
-        r = walk_dir(idx, root_dirfd, path, 1, 0);
-    free(path);
-    return r == -E2BIG ? (int)idx->n : r < 0 ? r : (int)idx->n;
-}
-
-/* ---- mountinfo ---- */
-
-/* True if the comma list s (len) holds word. */
-static bool list_has(const char *s, size_t len, const char *word)
-{
-    size_t wl = strlen(word);
-    const char *end = s + len;
-    while (s < end) {
-        const char *c = memchr(s, ',', (size_t)(end - s));
-        size_t n = c ? (size_t)(c - s) : (size_t)(end - s);
-        if (n == wl && !memcmp(s, word, wl))
-            return true;
-        s += n + 1;
-    }
-    return false;
-}
-
-int hk_ebpf_mountinfo_find(const char *buf, size_t len, const char *controller, char *ret,
-                           size_t cap, bool *ret_v1)
-{
-    struct hk_cursor c;
-    const char *line;
-    size_t ll;
-    hk_cursor_init(&c, buf, len);
-    while (hk_cursor_line(&c, &line, &ll)) {
-        struct hk_cursor lc;
-        const char *tok[16];
-        size_t tl[16];
-        size_t nt = 0;
-        hk_cursor_init(&lc, line, ll);
-        while (nt < 16 && hk_cursor_token(&lc, &tok[nt], &tl[nt]))
-            nt++;
-        size_t dash = 0;
-        for (size_t i = 6; i < nt; i++)
-            if (hk_token_eq(tok[i], tl[i], "-")) {
-                dash = i;
-                break;
-            }
-        if (!dash || nt < dash + 4) /* - fstype source super-options */
-            continue;
-        const char *fstype = tok[dash + 1];
-        size_t fl = tl[dash + 1];
-        bool v1 = hk_token_eq(fstype, fl, "cgroup");
-        bool v2 = hk_token_eq(fstype, fl, "cgroup2");
-        if (controller[0] ? !(v1 && list_has(tok[dash + 3], tl[dash + 3], controller)) : !v2)
-            continue;
-        const char *mp = tok[4];
-        size_t ml = tl[4];
-        const char *slash = mp + ml;
-        while (slash > mp && slash[-1] != '/')
-            slash--;
-        size_t bl = (size_t)(mp + ml - slash);
-        if (bl == 0 || bl + 1 > cap)
-            return -EINVAL;
-        memcpy(ret, slash, bl);
-        ret[bl] = '\0';
-        *ret_v1 = v1;
-        return 0;
-    }
-    return -ENOENT;
-}
+/* ---- hierarchies ---- */
 
 int hk_ebpf_hierarchies_open(struct hk_hierarchy h[HK_HIER_COUNT], const struct hk_paths *paths)
 {
-    static const char *const ctrl[HK_HIER_COUNT] = {"cpu", "memory", "blkio"};
-    char *mi = NULL;
+    static const enum hk_cg_ctrl ctrl[HK_HIER_COUNT] = {HK_CG_CPU, HK_CG_MEMORY, HK_CG_BLKIO};
     for (int i = 0; i < HK_HIER_COUNT; i++) {
         h[i].dirfd = -1;
         h[i].v1 = false;
@@ -286,28 +30,23 @@ int hk_ebpf_hierarchies_open(struct hk_hierarchy h[HK_HIER_COUNT], const struct 
         if (!(h[i].index = hk_cgid_index_new()))
             return -ENOMEM;
     }
-    ssize_t n = hk_read_file_alloc(paths->proc_fd, "self/mountinfo", 1 << 22, &mi);
-    if (n < 0)
-        return (int)n;
+    struct hk_cg_mounts m;
+    hk_cgroupfs_discover(paths, &m);
     for (int i = 0; i < HK_HIER_COUNT; i++) {
-        char base[96];
-        bool v1 = false;
-        int r = hk_ebpf_mountinfo_find(mi, (size_t)n, ctrl[i], base, sizeof(base), &v1);
-        if (r < 0)
-            r = hk_ebpf_mountinfo_find(mi, (size_t)n, "", base, sizeof(base), &v1);
-        if (r < 0)
+        /* The v1 hierarchy holding the controller, else the cgroup2 one. */
+        const char *mp = m.v1[ctrl[i]][0] ? m.v1[ctrl[i]] : m.v2;
+        if (!mp[0])
             continue;
-        /* The mount sits at <sysfs>/fs/cgroup/<base>, or is <sysfs>/fs/cgroup itself. */
-        if (!strcmp(base, "cgroup"))
-            snprintf(h[i].mount, sizeof(h[i].mount), "fs/cgroup");
-        else
-            snprintf(h[i].mount, sizeof(h[i].mount), "fs/cgroup/%s", base);
-        h[i].v1 = v1;
-        h[i].dirfd = paths->sys_fd < 0
-                         ? -1
-                         : openat(paths->sys_fd, h[i].mount, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        int fd = hk_cgroupfs_open_mount(paths, mp);
+        if (fd < 0)
+            continue;
+        h[i].v1 = mp != m.v2;
+        h[i].dirfd = fd;
+        const char *rel = strncmp(mp, "/sys/", 5) ? mp : mp + 5;
+        size_t rl = strnlen(rel, sizeof(h[i].mount) - 1); /* for logs only: may be cut */
+        memcpy(h[i].mount, rel, rl);
+        h[i].mount[rl] = '\0';
     }
-    free(mi);
     return 0;
 }
 

@@ -11,30 +11,11 @@
 #include <stdint.h>
 
 #include "bpf/hk_common.h"
+#include "collector/cgroupfs.h"
 #include "collector/containers.h"
 #include "core/collector.h"
 
-/* ---- cgroup id → path index (one per hierarchy) ---- */
-
-struct hk_cgid_index;
-
-struct hk_cgid_index *hk_cgid_index_new(void);
-void hk_cgid_index_free(struct hk_cgid_index *idx); /* accepts NULL */
-void hk_cgid_index_clear(struct hk_cgid_index *idx);
-/* Adds or replaces id → path (path relative to the hierarchy root, "/" for the root).
- * 0, -ENOMEM, -E2BIG (index full: HK_CGID_INDEX_MAX). */
-int hk_cgid_index_add(struct hk_cgid_index *idx, uint64_t id, const char *path);
-/* The path of id, or NULL. Valid until the next add/clear/walk. */
-const char *hk_cgid_index_lookup(const struct hk_cgid_index *idx, uint64_t id);
-size_t hk_cgid_index_count(const struct hk_cgid_index *idx);
-/* Calls fn for every entry (any order) until it returns < 0 (returned). */
-int hk_cgid_index_foreach(const struct hk_cgid_index *idx,
-                          int (*fn)(uint64_t id, const char *path, void *arg), void *arg);
-/* Replaces the contents with every directory under the hierarchy root dirfd (the kernel's
- * cgroup id is the directory's inode number on 64-bit), depth ≤ 32, at most
- * HK_CGID_INDEX_MAX directories. Returns the number of entries or -errno. */
-int hk_cgid_index_walk(struct hk_cgid_index *idx, int root_dirfd);
-#define HK_CGID_INDEX_MAX 65536
+/* ---- cgroup id → path index (one per hierarchy): collector/cgroupfs.h ---- */
 
 /* ---- hierarchies ---- */
 
@@ -42,21 +23,17 @@ enum hk_hier { HK_HIER_CPU, HK_HIER_MEMORY, HK_HIER_BLKIO, HK_HIER_COUNT };
 
 struct hk_hierarchy {
     bool v1;         /* a v1 hierarchy of the controller is mounted; else cgroup2 */
-    int dirfd;       /* O_PATH|O_DIRECTORY of its root, -1 if none found */
+    int dirfd;       /* O_RDONLY|O_DIRECTORY of its root, -1 if none found */
     char mount[128]; /* relative to sysfs, for logs ("fs/cgroup/cpu") */
     struct hk_cgid_index *index;
     int64_t walked_cycle; /* last cycle a re-walk ran (one per cycle at most) */
 };
 
-/* Finds, from <procfs>/self/mountinfo, where each controller's hierarchy is mounted (v1 mount
- * holding the controller, else the cgroup2 mount) and opens it under sysfs. Missing ones get
+/* Finds (hk_cgroupfs_discover) where each controller's hierarchy is mounted (v1 mount holding
+ * the controller, else the cgroup2 mount) and opens it. Missing ones get
  * dirfd -1. Returns 0 or -errno. */
 int hk_ebpf_hierarchies_open(struct hk_hierarchy h[HK_HIER_COUNT], const struct hk_paths *paths);
 void hk_ebpf_hierarchies_close(struct hk_hierarchy h[HK_HIER_COUNT]);
-/* Parses mountinfo text: for `controller` (or "" for cgroup2) returns the basename of its mount
- * point in ret (cap bytes) and whether it is v1. 0, -ENOENT (not mounted), -EINVAL. */
-int hk_ebpf_mountinfo_find(const char *buf, size_t len, const char *controller, char *ret,
-                           size_t cap, bool *ret_v1);
 
 /* ---- labels ---- */
 

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "collector/cgroupfs.h"
 #include "collector/filesystem_internal.h"
 #include "collector/node_common.h"
 #include "collector/node_parsers.h"
@@ -41,100 +42,6 @@
 #define FS_DEFAULT_TIMEOUT_MS 5000
 #define FS_MAX_STUCK 64
 #define FS_MAX_MOUNTS 100000
-
-/* ---- mountinfo ---- */
-
-int hk_mountinfo_unescape(const char *src, size_t len, char *dst, size_t cap)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        char ch = src[i];
-        if (ch == '\\') {
-            /* The kernel escapes space, tab, newline and backslash as \ooo (show_mountinfo). */
-            if (len - i < 4)
-                return -EINVAL;
-            int v = 0;
-            for (size_t k = 1; k <= 3; k++) {
-                char d = src[i + k];
-                if (d < '0' || d > '7')
-                    return -EINVAL;
-                v = v * 8 + (d - '0');
-            }
-            if (v == 0 || v > 255)
-                return -EINVAL;
-            ch = (char)v;
-            i += 3;
-        }
-        if (o + 1 >= cap)
-            return -ENOSPC;
-        dst[o++] = ch;
-    }
-    if (o >= cap)
-        return -ENOSPC;
-    dst[o] = '\0';
-    return (int)o;
-}
-
-static bool option_present(const char *opts, size_t len, const char *want)
-{
-    size_t wl = strlen(want);
-    const char *p = opts, *end = opts + len;
-    while (p < end) {
-        const char *comma = memchr(p, ',', (size_t)(end - p));
-        const char *e = comma ? comma : end;
-        if ((size_t)(e - p) == wl && memcmp(p, want, wl) == 0)
-            return true;
-        p = e + 1;
-    }
-    return false;
-}
-
-int hk_mountinfo_parse(const char *buf, size_t len, hk_mountinfo_fn fn, void *userdata)
-{
-    struct hk_cursor c;
-    char mountpoint[PATH_MAX], fstype[256], source[PATH_MAX];
-    hk_cursor_init(&c, buf, len);
-    while (!hk_cursor_eof(&c)) {
-        const char *tok[6], *t;
-        size_t tl[6], l;
-        size_t n = 0;
-        while (n < 6 && hk_cursor_token(&c, &tok[n], &tl[n]))
-            n++;
-        if (n == 0) {
-            hk_cursor_next_line(&c);
-            continue;
-        }
-        if (n < 6)
-            return -EINVAL;
-        /* id parent major:minor root mountpoint options [optional…] - fstype source superopts */
-        uint64_t id;
-        if (hk_parse_u64(tok[0], tl[0], &id) < 0 || hk_parse_u64(tok[1], tl[1], &id) < 0 ||
-            !memchr(tok[2], ':', tl[2]))
-            return -EINVAL;
-        bool sep = false;
-        while (hk_cursor_token(&c, &t, &l))
-            if (hk_token_eq(t, l, "-")) {
-                sep = true;
-                break;
-            }
-        const char *fs, *src;
-        size_t fsl, srcl;
-        if (!sep || !hk_cursor_token(&c, &fs, &fsl) || !hk_cursor_token(&c, &src, &srcl))
-            return -EINVAL;
-        int r;
-        if (hk_mountinfo_unescape(tok[4], tl[4], mountpoint, sizeof(mountpoint)) < 0 ||
-            hk_mountinfo_unescape(fs, fsl, fstype, sizeof(fstype)) < 0 ||
-            hk_mountinfo_unescape(src, srcl, source, sizeof(source)) < 0)
-            return -EINVAL;
-        if (mountpoint[0] != '/')
-            return -EINVAL;
-        struct hk_mount m = {mountpoint, fstype, source, option_present(tok[5], tl[5], "ro")};
-        if (fn && (r = fn(&m, userdata)) < 0)
-            return r;
-        hk_cursor_next_line(&c);
-    }
-    return 0;
-}
 
 /* ---- statfs with a deadline ---- */
 

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "collector/cgroupfs.h"
+
 /* ---- /proc/stat ---- */
 
 /* Fields of a cpu line in kernel order, in USER_HZ ticks. */
@@ -134,20 +136,7 @@ struct hk_diskstat {
 typedef int (*hk_diskstats_fn)(const struct hk_diskstat *disk, void *userdata);
 int hk_diskstats_parse(const char *buf, size_t len, hk_diskstats_fn fn, void *userdata);
 
-/* ---- /proc/<pid>/mountinfo ---- */
-
-struct hk_mount {
-    const char *mountpoint; /* octal escapes (\040 …) decoded, NUL-terminated */
-    const char *fstype;     /* NUL-terminated, decoded */
-    const char *source;     /* mount source ("/dev/vda", "tmpfs", "none"), decoded */
-    bool readonly;          /* "ro" in the per-mount options */
-};
-
-typedef int (*hk_mountinfo_fn)(const struct hk_mount *mount, void *userdata);
-int hk_mountinfo_parse(const char *buf, size_t len, hk_mountinfo_fn fn, void *userdata);
-/* Decodes mountinfo's octal escapes (\ooo) of src into dst (cap bytes, NUL-terminated).
- * Returns the length, -EINVAL for a bad escape, -ENOSPC when it does not fit. */
-int hk_mountinfo_unescape(const char *src, size_t len, char *dst, size_t cap);
+/* ---- /proc/<pid>/mountinfo: collector/cgroupfs.h ---- */
 
 /* ---- /proc/cpuinfo (machine_cpu_physical_cores, machine_cpu_sockets) ---- */
 

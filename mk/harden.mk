@@ -47,7 +47,7 @@ FUZZ_STEPS += $(O)/fuzz/fuzz_rw_http $(O)/fuzz/fuzz_rw_queue
 # The cgroup collector's parsers (once collector/cgroup_parse.c is in the tree).
 ifneq ($(wildcard collector/cgroup_parse.c),)
 CGROUP_FUZZ_SRCS := $(wildcard core/*.c) collector/cgroup_parse.c collector/kube.c \
-                    collector/kubelet.c collector/filesystem.c collector/node_common.c \
+                    collector/kubelet.c collector/filesystem.c collector/cgroupfs.c collector/node_common.c \
                     collector/netaddr.c collector/workload.c
 $(O)/fuzz/fuzz_cgroup: tests/fuzz/fuzz_cgroup.c collector/cgroup_internal.h collector/cgroup_fs.h \
                        collector/netaddr.h collector/workload.h \

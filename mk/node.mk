@@ -3,7 +3,7 @@
 # node-basic and node-upstream fixtures (tests/fuzz/corpus/node_parsers/).
 NODE_FUZZ_SRCS := tests/fuzz/fuzz_node_parsers.c \
                   $(addprefix collector/,cpu.c meminfo.c pressure.c netdev.c diskstats.c \
-                      filesystem.c machine.c node_common.c \
+                      filesystem.c cgroupfs.c machine.c node_common.c \
                       vmstat.c netstat.c sockstat.c softnet.c filefd.c conntrack.c node_filter.c \
                       node_file.c) \
                   $(wildcard core/*.c)

@@ -147,7 +147,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 9: {
         struct hk_cg_mounts m;
         memset(&m, 0, sizeof(m));
-        (void)hk_cg_parse_mountinfo(buf, len, &m);
+        (void)hk_cgroupfs_parse_mounts(buf, len, &m);
         char upper[64];
         int ul = hk_cg_parse_root_upperdir(buf, len, upper, sizeof(upper));
         if (ul > 0 &&

@@ -7,6 +7,9 @@
 # Asserts: the agent never exits or logs an error, the cgroup collector stays up with zero
 # errors, every scrape passes promtool, per-series counters never go backwards (no half-read
 # values; the eBPF collector's rows included, see also ebpf_churn), and RSS after the churn is within max(4 MiB, 15%) of RSS after a warm-up.
+# Then CHURN_ROUNDS (default 6) rounds, one per collection cycle: pods created in a round are in
+# the first snapshot of a cycle started after they appeared, the previous round's removed pods
+# are gone from it and no descriptor of theirs stays open.
 source "$(dirname "$0")/../lib.sh"
 [ "$(id -u)" = 0 ] || skip "needs root to create cgroups"
 [ -n "$("$HAKARI" --help 2>&1)" ] || fail "no hakari binary" # no "| grep -q" under pipefail: SIGPIPE
@@ -105,6 +108,58 @@ while [ "$SECONDS" -lt "$end" ]; do
     sleep 2
 done
 wait "$churn_pid" 2>/dev/null || true
+
+# Cycle by cycle: each round creates two pods (two containers each) and removes the previous
+# round's; the first snapshot of a cycle that started after the change (its container_last_seen
+# of "/" is later than the change) must list every new cgroup and none of the removed ones, and
+# the agent must hold no descriptor of a removed cgroup (/proc/<pid>/fd). Directories are found
+# through inotify (collector/cgroupfs.c): a missed event would leave the new pods out for good.
+next_snapshot() { # epoch-seconds out: scrape until a cycle started after $1
+    local t=$1 i seen
+    for i in $(seq 100); do
+        curl -fsS -o "$2" "http://127.0.0.1:$port/metrics" || fail "scrape failed"
+        seen=$(awk '/^container_last_seen\{/ && /id="\/"/ { printf "%d", $NF }' "$2")
+        [ "${seen:-0}" -gt "$t" ] && return 0
+        sleep 0.2
+    done
+    fail "no new collection cycle within 20 s"
+}
+prev=()
+rounds=${CHURN_ROUNDS:-6}
+for r in $(seq "$rounds"); do
+    cur=()
+    for p in 1 2; do
+        uid=$(printf '%08x-0000-4000-9000-%012x' "$$" "$((r * 10 + p))")
+        cur+=("pod$uid")
+        for d in "${ctrls[@]}"; do
+            mkdir -p "$d/$base/kubepods/besteffort/pod$uid/$(printf 'a%063x' "$r$p")" \
+                "$d/$base/kubepods/besteffort/pod$uid/$(printf 'b%063x' "$r$p")"
+        done
+    done
+    for old in "${prev[@]}"; do
+        for d in "${ctrls[@]}"; do
+            find "$d/$base/kubepods/besteffort/$old" -depth -type d -exec rmdir {} +
+        done
+    done
+    t=$(date +%s)
+    next_snapshot "$t" "$TMP/round.$r"
+    for pod in "${cur[@]}"; do
+        k=$(grep -c "^container_last_seen{.*id=\"/$base/kubepods/besteffort/$pod[/\"]" \
+            "$TMP/round.$r" || true)
+        [ "$k" = 3 ] || fail "round $r: $pod has $k of 3 rows (pod + 2 containers) in the first cycle after it appeared"
+    done
+    for old in "${prev[@]}"; do
+        if grep "id=\"/$base/kubepods/besteffort/$old" "$TMP/round.$r" >/dev/null; then
+            fail "round $r: removed $old still reported"
+        fi
+        held=$(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 -printf '%l\n' 2>/dev/null |
+            grep -c "/$old" || true)
+        [ "$held" = 0 ] || fail "round $r: $held descriptors of removed $old still open"
+    done
+    prev=("${cur[@]}")
+done
+log "$rounds rounds: new pods found in the first cycle after they appeared, removed ones dropped with their descriptors"
+
 sleep 2
 scrape final
 rss_end=$(rss)
@@ -112,14 +167,16 @@ log "RSS at the end: ${rss_end} kB (warm-up ${rss_warm} kB), $(cat "$TMP/churn.c
 
 # Counters never go backwards for the same series between consecutive scrapes (a half-read
 # cgroup would show as a drop to 0 or a partial sum).
-python3 - "$TMP" "$n" <<'PY' || fail "a counter went backwards (half-read value)"
+# Only this test's own cgroups: the eBPF collector also reports cgroups other tests on this
+# machine create and recreate under the same names meanwhile.
+python3 - "$TMP" "$n" "$base" <<'PY' || fail "a counter went backwards (half-read value)"
 import re, sys
-tmp, n = sys.argv[1], int(sys.argv[2])
+tmp, n, base = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 prev, bad = {}, 0
 for i in list(range(n)) + ["final"]:
     cur = {}
     for line in open(f"{tmp}/m.{i}"):
-        if line.startswith("container_") and "_total{" in line:
+        if line.startswith("container_") and "_total{" in line and f'id="/{base}' in line:
             k, v = line.rsplit(" ", 1)
             cur[k] = float(v)
     for k, v in cur.items():

@@ -238,7 +238,7 @@ static void test_mountinfo(void **state)
         "38 30 0:35 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids\n"
         "39 30 0:36 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd\n"
         "40 30 0:37 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
-    assert_int_equal(hk_cg_parse_mountinfo(S(hybrid), &m), 6);
+    assert_int_equal(hk_cgroupfs_parse_mounts(S(hybrid), &m), 6);
     assert_string_equal(m.v1[HK_CG_CPU], "/sys/fs/cgroup/cpu");
     assert_string_equal(m.v1[HK_CG_CPUACCT], "/sys/fs/cgroup/cpuacct");
     assert_string_equal(m.v1[HK_CG_MEMORY], "/sys/fs/cgroup/memory");
@@ -249,17 +249,17 @@ static void test_mountinfo(void **state)
         "27 24 0:26 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid shared:12 master:3 - cgroup cgroup "
         "rw,cpu,cpuacct\n"
         "28 24 0:27 / /host\\040root/sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n";
-    assert_int_equal(hk_cg_parse_mountinfo(S(comount), &m), 2);
+    assert_int_equal(hk_cgroupfs_parse_mounts(S(comount), &m), 2);
     assert_string_equal(m.v1[HK_CG_CPU], "/sys/fs/cgroup/cpu,cpuacct");
     assert_string_equal(m.v1[HK_CG_CPUACCT], "/sys/fs/cgroup/cpu,cpuacct");
     assert_string_equal(m.v1[HK_CG_MEMORY], "/host root/sys/fs/cgroup/memory");
     assert_string_equal(m.v2, "");
     static const char v2[] = "24 22 0:23 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime "
                              "shared:9 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n";
-    assert_int_equal(hk_cg_parse_mountinfo(S(v2), &m), 1);
+    assert_int_equal(hk_cgroupfs_parse_mounts(S(v2), &m), 1);
     assert_string_equal(m.v2, "/sys/fs/cgroup");
-    assert_int_equal(hk_cg_parse_mountinfo(S("garbage\n1 2 3\n"), &m), 0);
-    assert_int_equal(hk_cg_parse_mountinfo(S(""), &m), 0);
+    assert_int_equal(hk_cgroupfs_parse_mounts(S("garbage\n1 2 3\n"), &m), 0);
+    assert_int_equal(hk_cgroupfs_parse_mounts(S(""), &m), 0);
 }
 
 #define ID64 "4cfc8596883c222c82e5cbbc16c3e8eade034b688ea2d7cf365f16d6e2df1181"

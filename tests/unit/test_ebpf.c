@@ -3,7 +3,7 @@
  * slot function the kernel programs use (native-histogram buckets, schema 3) and its native and
  * classic histograms (value ≤ le), per-CPU
  * value decoding, the cgroup id → path index (including a walk of a real directory tree),
- * mountinfo parsing, label resolution with roll-up through the container index, row merging, the
+ * label resolution with roll-up through the container index, row merging, the
  * ledger that keeps rolled-up rows from going backwards, the oom_kill fallback parser and the
  * TCP seed's socket -> v1 cgroup attribution. */
 #include <errno.h>
@@ -335,44 +335,6 @@ static void test_index_walk(void **st)
     snprintf(p, sizeof(p), "%s/kubepods", root);
     rmdir(p);
     rmdir(root);
-}
-
-/* ---- mountinfo ---- */
-
-static const char mountinfo[] =
-    "22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw\n"
-    "30 22 0:27 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
-    "31 30 0:28 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n"
-    "32 30 0:29 / /sys/fs/cgroup/cpuacct rw,relatime - cgroup cgroup rw,cpuacct\n"
-    "35 30 0:32 / /sys/fs/cgroup/memory rw,relatime shared:9 - cgroup cgroup rw,memory\n"
-    "36 30 0:33 / /sys/fs/cgroup/net_cls,net_prio rw - cgroup cgroup rw,net_cls,net_prio\n"
-    "39 30 0:36 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
-
-static void test_mountinfo(void **st)
-{
-    (void)st;
-    char base[64];
-    bool v1 = false;
-    assert_int_equal(hk_ebpf_mountinfo_find(S(mountinfo), "cpu", base, sizeof(base), &v1), 0);
-    assert_string_equal(base, "cpu");
-    assert_true(v1);
-    assert_int_equal(hk_ebpf_mountinfo_find(S(mountinfo), "memory", base, sizeof(base), &v1), 0);
-    assert_string_equal(base, "memory");
-    assert_int_equal(hk_ebpf_mountinfo_find(S(mountinfo), "net_prio", base, sizeof(base), &v1), 0);
-    assert_string_equal(base, "net_cls,net_prio");
-    assert_int_equal(hk_ebpf_mountinfo_find(S(mountinfo), "", base, sizeof(base), &v1), 0);
-    assert_string_equal(base, "unified");
-    assert_false(v1);
-    /* "cpu" must not match "cpuacct"; blkio is absent. */
-    assert_int_equal(hk_ebpf_mountinfo_find(S(mountinfo), "blkio", base, sizeof(base), &v1),
-                     -ENOENT);
-    static const char v2only[] = "29 22 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n";
-    assert_int_equal(hk_ebpf_mountinfo_find(S(v2only), "cpu", base, sizeof(base), &v1), -ENOENT);
-    assert_int_equal(hk_ebpf_mountinfo_find(S(v2only), "", base, sizeof(base), &v1), 0);
-    assert_string_equal(base, "cgroup");
-    assert_int_equal(hk_ebpf_mountinfo_find(S("garbage\n\n- -\n"), "", base, sizeof(base), &v1),
-                     -ENOENT);
-    assert_int_equal(hk_ebpf_mountinfo_find(S(mountinfo), "cpu", base, 2, &v1), -EINVAL);
 }
 
 /* ---- labels, roll-up, rows ---- */
@@ -797,7 +759,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_nh_slot_bounds), cmocka_unit_test(test_latency_emit),
         cmocka_unit_test(test_decode),           cmocka_unit_test(test_index_updates),
-        cmocka_unit_test(test_index_walk),       cmocka_unit_test(test_mountinfo),
+        cmocka_unit_test(test_index_walk),
         cmocka_unit_test(test_labels_rollup),    cmocka_unit_test(test_ledger),
         cmocka_unit_test(test_oom_kill_parse),   cmocka_unit_test(test_blk_devname),
         cmocka_unit_test(test_schedstat),        cmocka_unit_test(test_proc_cgroup_path),
