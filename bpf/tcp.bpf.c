@@ -8,6 +8,7 @@
  * netns + local port (CLOSE → LISTEN runs in listen(), process context). */
 #include "tcp.h"
 #include "hk_bpf.h"
+#include <bpf/bpf_endian.h>
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL"; /* SPDX: GPL-2.0-only OR BSD-2-Clause */
 
@@ -24,6 +25,7 @@ enum {
 };
 
 const volatile bool cg_v1 = true;
+const volatile bool topology = true; /* collectors.ebpf.topology */
 
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -62,9 +64,25 @@ struct {
     __type(value, __u64);
 } seed_owner SEC(".maps");
 
+/* Topology edges (bpf/tcp.h). */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, HK_TCP_EDGES_MAX);
+    __type(key, struct hk_tcp_edge_key);
+    __type(value, struct hk_tcp_edge_val);
+} tcp_edges SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, HK_TCP_SOCK_EDGES_MAX);
+    __type(key, __u64);
+    __type(value, struct hk_tcp_edge_key);
+} sock_edge SEC(".maps");
+
 HK_LOST_MAP
 
 static const struct hk_tcp_val zero_val;
+static const struct hk_tcp_edge_val zero_edge;
 
 /* btf: sk is a BTF pointer (tp_btf) and is read with plain loads the verifier makes fault-safe,
  * instead of one probe-read helper call per field (raw_tp, classic tracepoint). */
@@ -118,6 +136,99 @@ static __always_inline void tag(const struct sock *sk, __u64 id)
         hk_lost();
 }
 
+/* The edge of sk (owner id) seen from its side dir: peer address and the server's port. */
+static __always_inline void edge_key_of(const struct sock *sk, bool btf, __u64 id, int dir,
+                                        struct hk_tcp_edge_key *k)
+{
+    __builtin_memset(k, 0, sizeof(*k));
+    k->cgid = id;
+    k->direction = dir;
+    __u16 family = btf ? sk->__sk_common.skc_family : BPF_CORE_READ(sk, __sk_common.skc_family);
+    if (family == AF_INET6) {
+        if (btf)
+            __builtin_memcpy(k->addr, &sk->__sk_common.skc_v6_daddr, 16);
+        else
+            bpf_core_read(k->addr, 16, &sk->__sk_common.skc_v6_daddr);
+    } else {
+        __u32 a = btf ? sk->__sk_common.skc_daddr : BPF_CORE_READ(sk, __sk_common.skc_daddr);
+        k->addr[10] = k->addr[11] = 0xff;
+        __builtin_memcpy(&k->addr[12], &a, 4);
+    }
+    if (dir == HK_TCP_CLIENT) {
+        __u16 be = btf ? sk->__sk_common.skc_dport : BPF_CORE_READ(sk, __sk_common.skc_dport);
+        k->port = bpf_ntohs(be);
+    } else {
+        k->port = btf ? sk->__sk_common.skc_num : BPF_CORE_READ(sk, __sk_common.skc_num);
+    }
+}
+
+/* Local address and port of a client socket, into the edge's conntrack sample. */
+static __always_inline void edge_sample(const struct sock *sk, bool btf, struct hk_tcp_edge_val *v)
+{
+    __u16 family = btf ? sk->__sk_common.skc_family : BPF_CORE_READ(sk, __sk_common.skc_family);
+    if (family == AF_INET6) {
+        if (btf)
+            __builtin_memcpy(v->sample_saddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
+        else
+            bpf_core_read(v->sample_saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+    } else {
+        __u32 a =
+            btf ? sk->__sk_common.skc_rcv_saddr : BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+        __builtin_memset(v->sample_saddr, 0, 10);
+        v->sample_saddr[10] = v->sample_saddr[11] = 0xff;
+        __builtin_memcpy(&v->sample_saddr[12], &a, 4);
+    }
+    v->sample_sport = btf ? sk->__sk_common.skc_num : BPF_CORE_READ(sk, __sk_common.skc_num);
+}
+
+/* Edge bookkeeping of one state change of a socket owned by id (0: unknown owner). */
+static __always_inline void on_edge_state(const struct sock *sk, int old, int new, bool btf,
+                                          __u64 id)
+{
+    struct hk_tcp_edge_key k;
+    struct hk_tcp_edge_val *v;
+    __u64 skey = (__u64)sk;
+
+    if (new == S_ESTABLISHED && (old == S_SYN_SENT || old == S_SYN_RECV) && id) {
+        int dir = old == S_SYN_SENT ? HK_TCP_CLIENT : HK_TCP_SERVER;
+        edge_key_of(sk, btf, id, dir, &k);
+        v = HK_LOOKUP_OR_INIT(&tcp_edges, &k, &zero_edge);
+        if (!v)
+            return;
+        __sync_fetch_and_add(&v->connections, 1);
+        if (dir == HK_TCP_CLIENT)
+            edge_sample(sk, btf, v);
+        if (bpf_map_update_elem(&sock_edge, &skey, &k, BPF_ANY) < 0)
+            hk_lost();
+        return;
+    }
+    if (new != S_CLOSE)
+        return;
+    if (old == S_SYN_SENT) {
+        if (!id)
+            return;
+        edge_key_of(sk, btf, id, HK_TCP_CLIENT, &k);
+        v = HK_LOOKUP_OR_INIT(&tcp_edges, &k, &zero_edge);
+        if (v) {
+            __sync_fetch_and_add(&v->failed, 1);
+            edge_sample(sk, btf, v);
+        }
+        return;
+    }
+    struct hk_tcp_edge_key *ek = bpf_map_lookup_elem(&sock_edge, &skey);
+    if (!ek)
+        return;
+    /* Smoothed RTT (srtt_us holds 8 × RTT in µs); tcp_sock lies beyond struct sock, hence a
+     * probe read on every hook kind. */
+    __u32 srtt = BPF_CORE_READ((struct tcp_sock *)sk, srtt_us) >> 3;
+    v = bpf_map_lookup_elem(&tcp_edges, ek);
+    if (v && srtt) {
+        __sync_fetch_and_add(&v->rtt_us_sum, srtt);
+        __sync_fetch_and_add(&v->rtt_count, 1);
+    }
+    bpf_map_delete_elem(&sock_edge, &skey);
+}
+
 static __always_inline int on_state(const struct sock *sk, int old, int new, bool btf)
 {
     __u64 id = 0;
@@ -160,6 +271,8 @@ static __always_inline int on_state(const struct sock *sk, int old, int new, boo
         return 0; /* CLOSE → SYN_SENT/LISTEN on cgroup2: nothing to count yet */
 
     id = owner_of(sk, btf);
+    if (topology)
+        on_edge_state(sk, old, new, btf, id);
     if (id) {
         struct hk_tcp_val *v = HK_LOOKUP_OR_INIT(&tcp_stats, &id, &zero_val);
         if (v) {
@@ -190,9 +303,34 @@ static __always_inline int on_state(const struct sock *sk, int old, int new, boo
     return 0;
 }
 
+/* The retransmitting socket's edge: the one it entered at ESTABLISHED, or a client edge for a
+ * SYN being retransmitted (sockets older than the probe have none). */
+static __always_inline void on_edge_retransmit(const struct sock *sk, bool btf, __u64 id)
+{
+    __u64 skey = (__u64)sk;
+    struct hk_tcp_edge_val *v;
+    struct hk_tcp_edge_key *ek = bpf_map_lookup_elem(&sock_edge, &skey);
+    if (ek) {
+        v = bpf_map_lookup_elem(&tcp_edges, ek);
+        if (!v) /* user space aged the edge out meanwhile */
+            v = HK_LOOKUP_OR_INIT(&tcp_edges, ek, &zero_edge);
+    } else {
+        int state = btf ? sk->__sk_common.skc_state : BPF_CORE_READ(sk, __sk_common.skc_state);
+        if (state != S_SYN_SENT || !id)
+            return;
+        struct hk_tcp_edge_key k;
+        edge_key_of(sk, btf, id, HK_TCP_CLIENT, &k);
+        v = HK_LOOKUP_OR_INIT(&tcp_edges, &k, &zero_edge);
+    }
+    if (v)
+        __sync_fetch_and_add(&v->retransmits, 1);
+}
+
 static __always_inline int on_retransmit(const struct sock *sk, bool btf)
 {
     __u64 id = owner_of(sk, btf);
+    if (topology)
+        on_edge_retransmit(sk, btf, id);
     if (!id)
         return 0;
     struct hk_tcp_val *v = HK_LOOKUP_OR_INIT(&tcp_stats, &id, &zero_val);
