@@ -889,12 +889,13 @@ def topology():
          T(f"sum by (client_namespace, client_workload) ({topo('connections:rate5m', by=EDGE)})",
            "{{client_namespace}}/{{client_workload}}"), w=8)
     d.ts("Failed connects by edge", "Which edges fail to connect (refused, timed out, reset "
-         "before established)? Per second, by client, server and port.", "cps",
-         T(f"sum by (client_workload, server_workload, port) ({topo('failed_connects:rate5m', by=port_by)}) > 0",
+         "before established)? Per second, the 10 worst client -> server:port edges (flat 0: "
+         "nothing fails).", "cps",
+         T(f"topk(10, sum by (client_workload, server_workload, port) ({topo('failed_connects:rate5m', by=port_by)}))",
            "{{client_workload}} -> {{server_workload}}:{{port}}"), w=8)
     d.ts("Retransmits by edge", "Which edges lose segments? Retransmits per second of both "
-         "ends, by client, server and port.", "short",
-         T(f"sum by (client_workload, server_workload, port) ({topo('retransmits:rate5m', by=port_by)}) > 0",
+         "ends, the 10 worst client -> server:port edges (flat 0: no loss).", "short",
+         T(f"topk(10, sum by (client_workload, server_workload, port) ({topo('retransmits:rate5m', by=port_by)}))",
            "{{client_workload}} -> {{server_workload}}:{{port}}"), w=8)
     return d
 
