@@ -207,6 +207,9 @@ v=$(val "$TMP/drv.txt" container_tcp_peer_connections_total "id=\"$REL_APP_A\"" 
 [ "$v" = "$N" ] || fail "driver: A's direct connections = $v with peer_resolved=\"none\", want $N"
 
 # --- topo-dash: node-graph check goes here (agent at $AGENT_URL, connections still open) ---
+# The recording rules and the hakari-topology dashboard on this data, in a real Prometheus.
+. "$TOP/tests/topology_promql.sh"
+topology_promql_check
 
 log "A→B $N, failed $M, cap $CAP + other, DNAT resolved $K"
 exit 0
