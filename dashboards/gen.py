@@ -816,8 +816,10 @@ def topology():
             f"{end_labels(f'({base})', 'client')}\nor\n{end_labels(f'({base})', 'server')}\n)")
     nodes = (f"{ends}\n* on (id) group_left (nodeRadius)\n"
              f'count_values by (id) ("nodeRadius", clamp(round(16 + 6 * ln(1 + {ends})), 16, 48))')
+    # edge colour (Grafana 11 draws `color`; 10.3+ draws `highlighted` edges red and thick)
     colours = " or\n".join(
-        lrep(f"({base})\n{op} on ({EDGE}) ({trouble} {cmp})", ("color", colour, "", ""))
+        lrep(f"({base})\n{op} on ({EDGE}) ({trouble} {cmp})", ("color", colour, "", ""),
+             *([("highlighted", "true", "", "")] if colour == "red" else []))
         for colour, op, cmp in (("red", "and", ">= 0.1"), ("orange", "and", ">= 0.01 < 0.1"),
                                 ("green", "unless", ">= 0.01")))
     e = f'label_join(({colours}), "source", "/", "client_cluster", "client_namespace", "client_workload")'
@@ -830,8 +832,8 @@ def topology():
             "addresses, per address for peers that are no known pod (External); its size and "
             "number: connections per second in and out. Arrows point from client to server, "
             "labelled with connections per second; green: fine, orange: >= 1% of connects fail "
-            "or >= 0.01 retransmits per connection, red: >= 10% / 0.1. Click a circle for its "
-            "namespace and eBPF dashboards.", "cps",
+            "or >= 0.01 retransmits per connection, red (highlighted): >= 10% / 0.1. Click a "
+            "circle for its namespace and eBPF dashboards.", "cps",
             [T(nodes, instant=True, fmt="table"), T(edges, instant=True, fmt="table")],
             w=24, h=18, links=links,
             options={"nodes": {"mainStatUnit": "cps"}, "edges": {"mainStatUnit": "cps"}},
@@ -840,7 +842,8 @@ def topology():
                                                "renameByName": {"Value #A": "mainstat",
                                                                 "Value #B": "mainstat"}}},
                 {"id": "convertFieldType", "options": {"conversions": [
-                    {"targetField": "nodeRadius", "destinationType": "number"}], "fields": {}}}])
+                    {"targetField": "nodeRadius", "destinationType": "number"},
+                    {"targetField": "highlighted", "destinationType": "boolean"}], "fields": {}}}])
     d.row("Edges")
     port_by = EDGE + ", port"
     d.table("Workload edges",
