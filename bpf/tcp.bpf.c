@@ -326,14 +326,21 @@ static __always_inline int on_state(const struct sock *sk, int old, int new, boo
     return 0;
 }
 
-/* The retransmitting socket's edge (a SYN being retransmitted: its client edge). */
+/* The retransmitting socket's edge. Only a SYN (SYN_SENT: a client, the server's port known)
+ * makes a new edge: for other states the direction is inferred, and a wrong guess or an aged-out
+ * edge must not create one keyed by an ephemeral port. */
 static __always_inline void on_edge_retransmit(const struct sock *sk, bool btf, __u64 id)
 {
     int state = btf ? sk->__sk_common.skc_state : BPF_CORE_READ(sk, __sk_common.skc_state);
-    int dir = state == S_SYN_SENT ? HK_TCP_CLIENT : direction_of(sk, btf);
     struct hk_tcp_edge_key k;
-    edge_key_of(sk, btf, id, dir, &k);
-    struct hk_tcp_edge_val *v = HK_LOOKUP_OR_INIT(&tcp_edges, &k, &zero_edge);
+    struct hk_tcp_edge_val *v;
+    if (state == S_SYN_SENT) {
+        edge_key_of(sk, btf, id, HK_TCP_CLIENT, &k);
+        v = HK_LOOKUP_OR_INIT(&tcp_edges, &k, &zero_edge);
+    } else {
+        edge_key_of(sk, btf, id, direction_of(sk, btf), &k);
+        v = bpf_map_lookup_elem(&tcp_edges, &k);
+    }
     if (v)
         __sync_fetch_and_add(&v->retransmits, 1);
 }
