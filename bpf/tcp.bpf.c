@@ -26,6 +26,7 @@ enum {
 
 const volatile bool cg_v1 = true;
 const volatile bool topology = true; /* collectors.ebpf.topology */
+const volatile bool rtt = true;      /* topology: RTT at close */
 
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -48,7 +49,9 @@ struct listen_key {
     __u16 pad;
 };
 
-/* v1 only: (netns, listening port) → owner id of the listener. */
+/* (netns, listening port) → owner id of the listener: on v1 hosts for the owner of accepted
+ * children; with topology also on cgroup2, to tell a server's socket from a client's at close
+ * and retransmit (a socket whose local port is listened on in its namespace is a server's). */
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
     __uint(max_entries, 16384);
@@ -72,12 +75,6 @@ struct {
     __type(value, struct hk_tcp_edge_val);
 } tcp_edges SEC(".maps");
 
-struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, HK_TCP_SOCK_EDGES_MAX);
-    __type(key, __u64);
-    __type(value, struct hk_tcp_edge_key);
-} sock_edge SEC(".maps");
 
 HK_LOST_MAP
 
@@ -181,15 +178,33 @@ static __always_inline void edge_sample(const struct sock *sk, bool btf, struct 
     v->sample_sport = btf ? sk->__sk_common.skc_num : BPF_CORE_READ(sk, __sk_common.skc_num);
 }
 
-/* Edge bookkeeping of one state change of a socket owned by id (0: unknown owner). */
+/* Direction of an established socket: server when its local port is listened on in its
+ * network namespace (a client bound to a listener's port is taken for a server). */
+static __always_inline int direction_of(const struct sock *sk, bool btf)
+{
+    struct listen_key k = listen_key_of(sk, btf);
+    return bpf_map_lookup_elem(&listen_owner, &k) ? HK_TCP_SERVER : HK_TCP_CLIENT;
+}
+
+/* Smoothed RTT in µs (srtt_us holds 8 × RTT); tcp_sock lies beyond struct sock. */
+static __always_inline __u32 srtt_of(const struct sock *sk, bool btf)
+{
+    if (btf) {
+        struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
+        return tp ? tp->srtt_us >> 3 : 0;
+    }
+    return BPF_CORE_READ((struct tcp_sock *)sk, srtt_us) >> 3;
+}
+
+/* Edge bookkeeping of one state change of a socket owned by id (non-zero). No per-socket state:
+ * the edge key is computed again from the socket when needed. */
 static __always_inline void on_edge_state(const struct sock *sk, int old, int new, bool btf,
                                           __u64 id)
 {
     struct hk_tcp_edge_key k;
     struct hk_tcp_edge_val *v;
-    __u64 skey = (__u64)sk;
 
-    if (new == S_ESTABLISHED && (old == S_SYN_SENT || old == S_SYN_RECV) && id) {
+    if (new == S_ESTABLISHED && (old == S_SYN_SENT || old == S_SYN_RECV)) {
         int dir = old == S_SYN_SENT ? HK_TCP_CLIENT : HK_TCP_SERVER;
         edge_key_of(sk, btf, id, dir, &k);
         v = HK_LOOKUP_OR_INIT(&tcp_edges, &k, &zero_edge);
@@ -198,15 +213,11 @@ static __always_inline void on_edge_state(const struct sock *sk, int old, int ne
         __sync_fetch_and_add(&v->connections, 1);
         if (dir == HK_TCP_CLIENT)
             edge_sample(sk, btf, v);
-        if (bpf_map_update_elem(&sock_edge, &skey, &k, BPF_ANY) < 0)
-            hk_lost();
         return;
     }
     if (new != S_CLOSE)
         return;
     if (old == S_SYN_SENT) {
-        if (!id)
-            return;
         edge_key_of(sk, btf, id, HK_TCP_CLIENT, &k);
         v = HK_LOOKUP_OR_INIT(&tcp_edges, &k, &zero_edge);
         if (v) {
@@ -215,18 +226,17 @@ static __always_inline void on_edge_state(const struct sock *sk, int old, int ne
         }
         return;
     }
-    struct hk_tcp_edge_key *ek = bpf_map_lookup_elem(&sock_edge, &skey);
-    if (!ek)
+    if (!rtt || old == S_SYN_RECV)
         return;
-    /* Smoothed RTT (srtt_us holds 8 × RTT in µs); tcp_sock lies beyond struct sock, hence a
-     * probe read on every hook kind. */
-    __u32 srtt = BPF_CORE_READ((struct tcp_sock *)sk, srtt_us) >> 3;
-    v = bpf_map_lookup_elem(&tcp_edges, ek);
-    if (v && srtt) {
+    __u32 srtt = srtt_of(sk, btf);
+    if (!srtt)
+        return;
+    edge_key_of(sk, btf, id, direction_of(sk, btf), &k);
+    v = bpf_map_lookup_elem(&tcp_edges, &k); /* an edge aged out meanwhile is not made again */
+    if (v) {
         __sync_fetch_and_add(&v->rtt_us_sum, srtt);
         __sync_fetch_and_add(&v->rtt_count, 1);
     }
-    bpf_map_delete_elem(&sock_edge, &skey);
 }
 
 static __always_inline int on_state(const struct sock *sk, int old, int new, bool btf)
@@ -264,6 +274,19 @@ static __always_inline int on_state(const struct sock *sk, int old, int new, boo
             if (lid && own && *lid == *own)
                 bpf_map_delete_elem(&listen_owner, &k);
             bpf_map_delete_elem(&sock_owner, &key);
+        } else if (!cg_v1 && topology && (new == S_LISTEN || old == S_LISTEN) &&
+                   (old == S_CLOSE || new == S_CLOSE)) {
+            /* cgroup2: listening ports only tell servers from clients (direction_of). */
+            struct listen_key k = listen_key_of(sk, btf);
+            __u64 own = owner_of(sk, btf);
+            if (new == S_LISTEN) {
+                if (bpf_map_update_elem(&listen_owner, &k, &own, BPF_ANY) < 0)
+                    hk_lost();
+            } else {
+                __u64 *lid = bpf_map_lookup_elem(&listen_owner, &k);
+                if (lid && *lid == own)
+                    bpf_map_delete_elem(&listen_owner, &k);
+            }
         }
         return 0; /* LISTEN → SYN_RECV on cgroup2: the child counts from ESTABLISHED */
     }
@@ -271,7 +294,7 @@ static __always_inline int on_state(const struct sock *sk, int old, int new, boo
         return 0; /* CLOSE → SYN_SENT/LISTEN on cgroup2: nothing to count yet */
 
     id = owner_of(sk, btf);
-    if (topology)
+    if (topology && id)
         on_edge_state(sk, old, new, btf, id);
     if (id) {
         struct hk_tcp_val *v = HK_LOOKUP_OR_INIT(&tcp_stats, &id, &zero_val);
@@ -303,24 +326,20 @@ static __always_inline int on_state(const struct sock *sk, int old, int new, boo
     return 0;
 }
 
-/* The retransmitting socket's edge: the one it entered at ESTABLISHED, or a client edge for a
- * SYN being retransmitted (sockets older than the probe have none). */
+/* The retransmitting socket's edge. Only a SYN (SYN_SENT: a client, the server's port known)
+ * makes a new edge: for other states the direction is inferred, and a wrong guess or an aged-out
+ * edge must not create one keyed by an ephemeral port. */
 static __always_inline void on_edge_retransmit(const struct sock *sk, bool btf, __u64 id)
 {
-    __u64 skey = (__u64)sk;
+    int state = btf ? sk->__sk_common.skc_state : BPF_CORE_READ(sk, __sk_common.skc_state);
+    struct hk_tcp_edge_key k;
     struct hk_tcp_edge_val *v;
-    struct hk_tcp_edge_key *ek = bpf_map_lookup_elem(&sock_edge, &skey);
-    if (ek) {
-        v = bpf_map_lookup_elem(&tcp_edges, ek);
-        if (!v) /* user space aged the edge out meanwhile */
-            v = HK_LOOKUP_OR_INIT(&tcp_edges, ek, &zero_edge);
-    } else {
-        int state = btf ? sk->__sk_common.skc_state : BPF_CORE_READ(sk, __sk_common.skc_state);
-        if (state != S_SYN_SENT || !id)
-            return;
-        struct hk_tcp_edge_key k;
+    if (state == S_SYN_SENT) {
         edge_key_of(sk, btf, id, HK_TCP_CLIENT, &k);
         v = HK_LOOKUP_OR_INIT(&tcp_edges, &k, &zero_edge);
+    } else {
+        edge_key_of(sk, btf, id, direction_of(sk, btf), &k);
+        v = bpf_map_lookup_elem(&tcp_edges, &k);
     }
     if (v)
         __sync_fetch_and_add(&v->retransmits, 1);
@@ -329,10 +348,10 @@ static __always_inline void on_edge_retransmit(const struct sock *sk, bool btf, 
 static __always_inline int on_retransmit(const struct sock *sk, bool btf)
 {
     __u64 id = owner_of(sk, btf);
-    if (topology)
-        on_edge_retransmit(sk, btf, id);
     if (!id)
         return 0;
+    if (topology)
+        on_edge_retransmit(sk, btf, id);
     struct hk_tcp_val *v = HK_LOOKUP_OR_INIT(&tcp_stats, &id, &zero_val);
     if (v)
         v->retransmits++;

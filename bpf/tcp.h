@@ -45,8 +45,6 @@ struct hk_tcp_edge_val {
 
 /* Kernel edge map size: when full, new edges are counted in hakari_ebpf_events_lost_total. */
 #define HK_TCP_EDGES_MAX 16384
-/* Socket → its edge key, from ESTABLISHED to CLOSE (retransmits and RTT find their edge). */
-#define HK_TCP_SOCK_EDGES_MAX 65536
 
 /* Socket cookie → owner id for connections that existed before attach (seeded by user space
  * from sock_diag), so their close still decrements the right cgroup's active gauge. */
