@@ -791,6 +791,15 @@ def end_labels(expr, side):
                 ("namespace", "$1", f"{side}_namespace", "(.*)"))
 
 
+def with_label(expr, by, label, value, text=None):
+    """expr (one series per `by`) with the number `value` (same series) added as label `label`,
+    optionally reformatted by label_replace's replacement `text`."""
+    lab = f'count_values by ({by}) ("{label}", {value})'
+    if text:
+        lab = f'label_replace({lab}, "{label}", "{text}", "{label}", "(.*)")'
+    return f"{expr}\n* on ({by}) group_left ({label})\n{lab}"
+
+
 @dashboard
 def topology():
     d = Dash("hakari-topology", "hakari / Topology",
@@ -809,20 +818,26 @@ def topology():
              {"title": "Open eBPF dashboard", "url": "/d/hakari-ebpf?${datasource:queryparam}"
               "&var-cluster=${__data.fields.cluster}&var-namespace=${__data.fields.namespace}"
               "&${__url_time_range}"}]
-    d.row("Service map")
+    d.row("Map")
     # nodes: both ends of every edge, connections/s in + out; radius grows with the log of it
     # (count_values turns the computed radius into a label, converted back to a number below)
     ends = (f"sum by (id, title, subtitle, cluster, namespace) (\n"
             f"{end_labels(f'({base})', 'client')}\nor\n{end_labels(f'({base})', 'server')}\n)")
-    nodes = (f"{ends}\n* on (id) group_left (nodeRadius)\n"
-             f'count_values by (id) ("nodeRadius", clamp(round(16 + 6 * ln(1 + {ends})), 16, 48))')
+    # The node graph reads its fields by name, and renaming a value column in Grafana only sets a
+    # display name: so every field it needs is a label; count_values turns computed numbers into
+    # labels (nodeRadius, mainstat, secondarystat), nodeRadius is made a number again below.
+    nodes = with_label(ends, "id", "nodeRadius", f"clamp(round(16 + 6 * ln(1 + {ends})), 16, 48)")
+    nodes = with_label(nodes, "id", "mainstat", f"round({ends}, 0.001)", "$1 conn/s")
     # edge colour (Grafana 11 draws `color`; 10.3+ draws `highlighted` edges red and thick)
     colours = " or\n".join(
         lrep(f"({base})\n{op} on ({EDGE}) ({trouble} {cmp})", ("color", colour, "", ""),
              *([("highlighted", "true", "", "")] if colour == "red" else []))
         for colour, op, cmp in (("red", "and", ">= 0.1"), ("orange", "and", ">= 0.01 < 0.1"),
                                 ("green", "unless", ">= 0.01")))
-    e = f'label_join(({colours}), "source", "/", "client_cluster", "client_namespace", "client_workload")'
+    e = with_label(f"({colours})", EDGE, "mainstat", f"round({base}, 0.001)", "$1 conn/s")
+    e = with_label(e, EDGE, "secondarystat", f"round(100 * {trouble}, 0.1)",
+                   "$1% failed or retransmitted")
+    e = f'label_join({e}, "source", "/", "client_cluster", "client_namespace", "client_workload")'
     e = f'label_join({e}, "target", "/", "server_cluster", "server_namespace", "server_workload")'
     e = f'label_join({e}, "id", " -> ", "source", "target")'
     edges = lrep(e, ("namespace", "$1", "client_namespace", "(.*)"))
@@ -836,11 +851,8 @@ def topology():
             "circle for its namespace and eBPF dashboards.", "cps",
             [T(nodes, instant=True, fmt="table"), T(edges, instant=True, fmt="table")],
             w=24, h=18, links=links,
-            options={"nodes": {"mainStatUnit": "cps"}, "edges": {"mainStatUnit": "cps"}},
+            options={"nodes": {}, "edges": {}},
             transformations=[
-                {"id": "organize", "options": {"excludeByName": {"Time": True},
-                                               "renameByName": {"Value #A": "mainstat",
-                                                                "Value #B": "mainstat"}}},
                 {"id": "convertFieldType", "options": {"conversions": [
                     {"targetField": "nodeRadius", "destinationType": "number"},
                     {"targetField": "highlighted", "destinationType": "boolean"}], "fields": {}}}])
@@ -856,7 +868,10 @@ def topology():
             T(topo("retransmits:rate5m", by=port_by), instant=True),
             T(topo("rtt_seconds:mean5m", "max", by=port_by), instant=True),
             T(topo("failed_connects:ratio5m", "max", by=port_by), instant=True),
-            w=24, h=10, links=links[:1],
+            w=24, h=10,
+            links=[{"title": "Open the client's namespace dashboard", "url": "/d/hakari-namespace?"
+                    "${datasource:queryparam}&var-cluster=${__data.fields.cluster}&var-namespace="
+                    "${__data.fields.client_namespace}&${__url_time_range}"}],
             labels=[("cluster", "Cluster"), ("client_namespace", "Client namespace"),
                     ("client_workload", "Client"), ("client_kind", "Client kind"),
                     ("server_cluster", "Server cluster"), ("server_namespace", "Server namespace"),

@@ -124,12 +124,14 @@ def query(e):
     with urllib.request.urlopen(f"{url}/api/v1/query?{q}", timeout=30) as r:
         return json.load(r)["data"]["result"]
 nodes, edges = query(exprs["A"]), query(exprs["B"])
-print(f"{cluster} nodes:", [(n["metric"].get("id"), n["metric"].get("nodeRadius"), n["value"][1]) for n in nodes])
-print(f"{cluster} edges:", [(e["metric"].get("id"), e["metric"].get("color"), e["value"][1]) for e in edges])
+print(f"{cluster} nodes:", [(n["metric"].get("id"), n["metric"].get("nodeRadius"), n["metric"].get("mainstat")) for n in nodes])
+print(f"{cluster} edges:", [(e["metric"].get("id"), e["metric"].get("color"), e["metric"].get("mainstat"), e["metric"].get("secondarystat")) for e in edges])
 ids = {n["metric"].get("id") for n in nodes}
 assert {a, b} <= ids, f"nodes {ids} lack {a} or {b}"
 ab = [e for e in edges if e["metric"].get("source") == a and e["metric"].get("target") == b]
 assert ab and float(ab[0]["value"][1]) > 0, f"no edge {a} -> {b} with connections"
 assert ab[0]["metric"].get("color") in ("green", "orange", "red"), ab[0]["metric"]
+assert ab[0]["metric"].get("mainstat", "").endswith(" conn/s"), ab[0]["metric"]
+assert all(n["metric"].get("nodeRadius") and n["metric"].get("mainstat") for n in nodes), nodes
 PY
 }
