@@ -808,10 +808,13 @@ def topology():
              "any cluster. Needs the recording rules of promql-tests/rules/topology.yml.",
              [v_datasource(), v_cluster(), v_namespace(multi=True)],
              "What does this service call, what calls it, and which of those links fails or is slow?")
-    conns, failed = topo("connections:rate5m"), topo("failed_connects:rate5m")
-    # an edge exists when it establishes connections or fails to (a closed port: 0 conn/s)
-    base = f"{conns}\nor\n0 * {failed}"
-    trouble = topo("trouble:ratio5m", "max")
+    # per workload pair (ports summed; pairs that only fail to connect have 0 conn/s), edges
+    # touching the selected namespaces at either end
+    def pair(m):
+        m = f"workload_pair:container_tcp_peer_{m}"
+        return (f'({m}{{{CL}, client_namespace=~"$namespace"}}\n'
+                f' or {m}{{{CL}, server_namespace=~"$namespace"}})')
+    base, trouble = pair("connections:rate5m"), pair("trouble:ratio5m")
     links = [{"title": "Open namespace dashboard", "url": "/d/hakari-namespace?"
               "${datasource:queryparam}&var-cluster=${__data.fields.cluster}&var-namespace="
               "${__data.fields.namespace}&${__url_time_range}"},
