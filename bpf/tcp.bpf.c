@@ -75,7 +75,6 @@ struct {
     __type(value, struct hk_tcp_edge_val);
 } tcp_edges SEC(".maps");
 
-
 HK_LOST_MAP
 
 static const struct hk_tcp_val zero_val;

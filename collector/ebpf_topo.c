@@ -429,11 +429,11 @@ void hk_topo_addr_text(const uint8_t addr[16], char *ret, size_t cap)
 
 /* ---- emission ---- */
 
-static const char *const labels_dir[] = {"container", "id",   "image",         "name",
-                                         "namespace", "pod",  "direction",     "peer_ip",
-                                         "port",      "peer_resolved", NULL};
-static const char *const labels_nodir[] = {"container", "id",   "image",         "name",
-                                           "namespace", "pod",  "peer_ip",       "port",
+static const char *const labels_dir[] = {
+    "container", "id",      "image", "name",          "namespace", "pod",
+    "direction", "peer_ip", "port",  "peer_resolved", NULL};
+static const char *const labels_nodir[] = {"container",     "id",  "image",   "name",
+                                           "namespace",     "pod", "peer_ip", "port",
                                            "peer_resolved", NULL};
 static const struct hk_metric_desc desc_conn = {
     "container_tcp_peer_connections_total",
