@@ -135,8 +135,8 @@ if [ -n "${EBPF_BENCH_RAW_TP:-}" ]; then # the raw_tp fallback (timestamps, pid-
 fi
 bench tcp connect "${EBPF_BENCH_CONNECT:-5000}" 10 "state change" 250 btf_state
 # Topology edges (issue 14): what the per-peer bookkeeping adds to a connection (connect +
-# accept + close on loopback = 2 edges touched, a socket→edge entry written and deleted on each
-# side, RTT read at close), and the series/memory of 200 pods × 10 peers (bench/topo_series).
+# accept + close on loopback: the client and the server edge counted at ESTABLISHED, the RTT of
+# 1 in 4 connections at close), and the series/memory of 200 pods × 10 peers (bench/topo_series).
 bench_pair tcp connect "${EBPF_BENCH_CONNECT:-5000}" connection 300 "topology: false" "topology: true" btf_state
 [ -x "$TOP/$O/bench/topo_series" ] && "$TOP/$O/bench/topo_series"
 bench syscalls getppid "${EBPF_BENCH_GETPPID:-300000}" 1 "syscall" 150 btf_exit

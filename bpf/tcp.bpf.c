@@ -75,7 +75,6 @@ struct {
     __type(value, struct hk_tcp_edge_val);
 } tcp_edges SEC(".maps");
 
-
 HK_LOST_MAP
 
 static const struct hk_tcp_val zero_val;
@@ -226,7 +225,9 @@ static __always_inline void on_edge_state(const struct sock *sk, int old, int ne
         }
         return;
     }
-    if (!rtt || old == S_SYN_RECV)
+    /* RTT of one closing connection in HK_TCP_RTT_SAMPLE: finding the edge again costs a
+     * listening-port and an edge lookup (~135 ns here), too much for every close. */
+    if (!rtt || old == S_SYN_RECV || bpf_get_prandom_u32() % HK_TCP_RTT_SAMPLE)
         return;
     __u32 srtt = srtt_of(sk, btf);
     if (!srtt)

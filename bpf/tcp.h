@@ -43,6 +43,9 @@ struct hk_tcp_edge_val {
     __u16 pad[3];
 };
 
+/* The RTT at close is taken for one connection in this many (at random). */
+#define HK_TCP_RTT_SAMPLE 4
+
 /* Kernel edge map size: when full, new edges are counted in hakari_ebpf_events_lost_total. */
 #define HK_TCP_EDGES_MAX 16384
 

@@ -89,7 +89,7 @@ static int u64_cmp(const void *a, const void *b)
 }
 
 static const char *const option_keys[] = {
-    HK_COLLECTOR_COMMON_KEYS, "syscalls", "syscall_latency", "attach", "run_stats", "programs",
+    HK_COLLECTOR_COMMON_KEYS, "syscalls", "syscall_latency",    "attach", "run_stats", "programs",
     "load_in_background",     "topology", "topology_max_peers", NULL};
 
 struct ebpf_opts {
@@ -268,7 +268,8 @@ static int prog_collect(void *state, struct hk_ebpf_collect *c)
     struct hk_ebpf_prog *p = state;
     const struct hk_ebpf_prog_def *def = p->def;
     struct prog_walk w = {p, c, {.ledger = p->ledger}};
-    int r = hk_ebpf_map_walk(def->ops->stats(p->skel), def->key_size, def->value_size, prog_entry, &w);
+    int r =
+        hk_ebpf_map_walk(def->ops->stats(p->skel), def->key_size, def->value_size, prog_entry, &w);
     if (r == 0 && def->after_walk)
         r = def->after_walk(p, c, &w.rows);
     int settled = hk_ebpf_rows_settle(&w.rows, c->containers); /* also after a failed walk */
@@ -589,7 +590,7 @@ int hk_ebpf_open_ladder(const struct hk_ebpf_skel_ops *ops, const struct hk_ebpf
 #define DELETE_MAX 65536 /* keys deleted per walk; the rest go next cycle */
 
 int hk_ebpf_map_walk(struct bpf_map *map, size_t key_size, size_t value_size,
-                    int (*fn)(const void *key, const void *vals, int ncpu, void *arg), void *arg)
+                     int (*fn)(const void *key, const void *vals, int ncpu, void *arg), void *arg)
 {
     int map_fd = bpf_map__fd(map);
     int ncpu = bpf_map__type(map) == BPF_MAP_TYPE_PERCPU_HASH ? ncpus() : 1;

@@ -429,11 +429,11 @@ void hk_topo_addr_text(const uint8_t addr[16], char *ret, size_t cap)
 
 /* ---- emission ---- */
 
-static const char *const labels_dir[] = {"container", "id",   "image",         "name",
-                                         "namespace", "pod",  "direction",     "peer_ip",
-                                         "port",      "peer_resolved", NULL};
-static const char *const labels_nodir[] = {"container", "id",   "image",         "name",
-                                           "namespace", "pod",  "peer_ip",       "port",
+static const char *const labels_dir[] = {
+    "container", "id",      "image", "name",          "namespace", "pod",
+    "direction", "peer_ip", "port",  "peer_resolved", NULL};
+static const char *const labels_nodir[] = {"container",     "id",  "image",   "name",
+                                           "namespace",     "pod", "peer_ip", "port",
                                            "peer_resolved", NULL};
 static const struct hk_metric_desc desc_conn = {
     "container_tcp_peer_connections_total",
@@ -452,8 +452,8 @@ static const struct hk_metric_desc desc_retrans = {
     HK_METRIC_COUNTER, "", labels_dir};
 static const struct hk_family_spec fam_rtt = {
     "container_tcp_peer_rtt_seconds",
-    "Smoothed RTT of the container's TCP connections with a peer, sampled when each closes "
-    "(eBPF, collectors.ebpf.topology).",
+    "Smoothed RTT of the container's TCP connections with a peer when they close, 1 in 4 "
+    "connections sampled (eBPF, collectors.ebpf.topology).",
     HK_METRIC_SUMMARY, "seconds"};
 static const struct hk_metric_desc desc_dropped = {
     "hakari_topology_peers_dropped_total",

@@ -20,8 +20,8 @@ enum { HK_TOPO_CONN, HK_TOPO_FAILED, HK_TOPO_RETRANS, HK_TOPO_RTT_US, HK_TOPO_RT
 /* One kernel edge map entry (bpf/tcp.h struct hk_tcp_edge_key + value), decoded. */
 struct hk_topo_kentry {
     uint64_t cgid;
-    uint8_t addr[16]; /* peer, IPv4 v4-mapped */
-    uint16_t port;    /* server's port */
+    uint8_t addr[16];  /* peer, IPv4 v4-mapped */
+    uint16_t port;     /* server's port */
     uint8_t direction; /* 0 client, 1 server */
     uint64_t v[HK_TOPO_NV];
     uint8_t sample_saddr[16]; /* client: local address/port of the latest connection */

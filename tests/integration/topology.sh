@@ -11,7 +11,8 @@
 # = cap + peer_ip="other" (= 3) and hakari_topology_peers_dropped_total grown by ≥ 3 (node-wide).
 # DNAT: inside A, nftables rewrites a "Service VIP" 10.214.99.1:80 to B's server; the collector
 # driver, run in A's network namespace (whose conntrack holds the translation), must report the
-# backend with peer_resolved="conntrack" and never the VIP.
+# backend with peer_resolved="conntrack" and never the VIP. Last, `topology: false` (as a flag)
+# removes the edge families and keeps the other TCP ones.
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/pod_lib.sh"
 REAL_DRIVER=${DRIVER:-$TOP/$O/tests/tools/ebpf_driver}
@@ -209,6 +210,14 @@ grep -F "$d_id" "$TMP/drv.txt" | grep -F "peer_ip=\"$VIP\"" && fail "the VIP is 
 v=$(val "$TMP/drv.txt" container_tcp_peer_connections_total "id=\"$REL_APP_A\"" "peer_ip=\"$IP_B\"" \
     "port=\"$PORT\"" 'peer_resolved="none"')
 [ "$v" = "$N" ] || fail "driver: A's direct connections = $v with peer_resolved=\"none\", want $N"
+
+# collectors.ebpf.topology: false turns the edges off (the flag form of the option).
+printf 'collectors:\n  ebpf:\n    programs: [tcp]\n' >"$TMP/once.yml"
+"$HAKARI" --once --config.file="$TMP/once.yml" --collector.ebpf.topology=false >"$TMP/off.txt" 2>"$TMP/off.err" ||
+    { cat "$TMP/off.err" >&2; fail "hakari --once with topology off"; }
+grep -F 'hakari_ebpf_program_up{program="tcp"} 1' "$TMP/off.txt" >/dev/null || fail "tcp not up with topology off"
+grep -E '^(container_tcp_peer_|hakari_topology_)' "$TMP/off.txt" && fail "edge families with topology: false"
+grep -F 'container_tcp_connects_total' "$TMP/off.txt" >/dev/null || fail "per-container TCP families gone with topology off"
 
 # --- topo-dash: node-graph check goes here (agent at $AGENT_URL, connections still open) ---
 # The recording rules and the hakari-topology dashboard on this data, in a real Prometheus.

@@ -194,10 +194,9 @@ static void test_cap_and_other(void **st)
     assert_int_equal(hk_topo_add(t, &e, base_a, false), 0);
     hk_topo_end(t, NULL, NULL);
     txt = render(t);
-    assert_true(value_of(txt, "container_tcp_peer_failed_connects_total", "peer_ip=\"other\"",
-                         NULL) == 23);
-    assert_true(value_of(txt, "container_tcp_peer_failed_connects_total", "port=\"1\"", NULL) ==
-                2);
+    assert_true(
+        value_of(txt, "container_tcp_peer_failed_connects_total", "peer_ip=\"other\"", NULL) == 23);
+    assert_true(value_of(txt, "container_tcp_peer_failed_connects_total", "port=\"1\"", NULL) == 2);
     free(txt);
     assert_int_equal(hk_topo_edges(t), 3 + 1 + 1);
     hk_topo_free(t);
@@ -419,9 +418,12 @@ static void test_ct_parse(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_deltas_are_monotonic), cmocka_unit_test(test_cap_and_other),
-        cmocka_unit_test(test_aging),                cmocka_unit_test(test_conntrack_resolution),
-        cmocka_unit_test(test_addr_text),            cmocka_unit_test(test_ct_parse),
+        cmocka_unit_test(test_deltas_are_monotonic),
+        cmocka_unit_test(test_cap_and_other),
+        cmocka_unit_test(test_aging),
+        cmocka_unit_test(test_conntrack_resolution),
+        cmocka_unit_test(test_addr_text),
+        cmocka_unit_test(test_ct_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
