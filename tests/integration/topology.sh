@@ -253,11 +253,16 @@ v=$(val "$TMP/drv.txt" hakari_topology_conntrack_scans_total)
 
 # collectors.ebpf.topology: false turns the edges off (the flag form of the option).
 printf 'collectors:\n  ebpf:\n    programs: [tcp]\n' >"$TMP/once.yml"
+exec 3<>"/dev/tcp/127.0.0.1/$AGENT_PORT"
 "$HAKARI" --once --config.file="$TMP/once.yml" --collector.ebpf.topology=false >"$TMP/off.txt" 2>"$TMP/off.err" ||
     { cat "$TMP/off.err" >&2; fail "hakari --once with topology off"; }
 grep -F 'hakari_ebpf_program_up{program="tcp"} 1' "$TMP/off.txt" >/dev/null || fail "tcp not up with topology off"
 grep -E '^(container_tcp_peer_|hakari_topology_)' "$TMP/off.txt" && fail "edge families with topology: false"
-grep -F 'container_tcp_connects_total' "$TMP/off.txt" >/dev/null || fail "per-container TCP families gone with topology off"
+# (the active gauge, seeded at attach from established connections such as fd 3's to the agent,
+# so it does not depend on a TCP event landing between attach and the one collection)
+grep -E '^container_tcp_active_connections\{' "$TMP/off.txt" >/dev/null ||
+    fail "per-container TCP families gone with topology off"
+exec 3>&-
 
 # --- topo-dash: node-graph check goes here (agent at $AGENT_URL, connections still open) ---
 
