@@ -11,15 +11,15 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdlib.h>
-#include <time.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/netlink.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "collector/ebpf_topo.h"
@@ -164,8 +164,9 @@ static int nl_resolve(struct hk_ct_lookup *ct, const uint8_t saddr[16], uint16_t
         ct->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
         if (ct->fd < 0) {
             ct->broken = true;
-            hk_log_warn("topology: no ctnetlink, conntrack lookups read /proc/self/net/nf_conntrack",
-                        "err", strerror(errno));
+            hk_log_warn(
+                "topology: no ctnetlink, conntrack lookups read /proc/self/net/nf_conntrack", "err",
+                strerror(errno));
             return 0;
         }
         struct timeval tv = {0, 200000}; /* bounded: a lookup never blocks a cycle long */
@@ -245,8 +246,9 @@ int hk_ct_resolve(void *arg, const uint8_t saddr[16], uint16_t sport, const uint
     }
     if (!ct->broken) {
         int r = nl_resolve(ct, saddr, sport, daddr, dport, ret_addr, ret_port);
-        if (!ct->broken)
+        if (!ct->broken && r >= 0)
             return r;
+        /* EPERM (from now on), or this request failed (timeout, ...): the table scan answers */
     }
     if (ct->nq >= sizeof(ct->q) / sizeof(ct->q[0]))
         return 0;
@@ -514,7 +516,9 @@ static void scan(struct hk_ct_lookup *ct)
         have = rest;
     }
     close(fd);
-    ct->scans[failed ? HK_CT_SCAN_FAILED : truncated ? HK_CT_SCAN_TRUNCATED : HK_CT_SCAN_COMPLETE]++;
+    ct->scans[failed      ? HK_CT_SCAN_FAILED
+              : truncated ? HK_CT_SCAN_TRUNCATED
+                          : HK_CT_SCAN_COMPLETE]++;
     ct->malformed += s->bad;
     char lines[24], bad[24], first[24], left[24];
     snprintf(lines, sizeof(lines), "%zu", s->lines);
@@ -523,16 +527,16 @@ static void scan(struct hk_ct_lookup *ct)
     snprintf(left, sizeof(left), "%zu", s->left);
     if ((failed || truncated || s->bad) && may_warn(ct)) {
         if (failed)
-            hk_log_warn("topology: reading the conntrack table failed", "path", path, "line",
-                        lines, "err", strerror(err));
+            hk_log_warn("topology: reading the conntrack table failed", "path", path, "line", lines,
+                        "err", strerror(err));
         else if (truncated)
             hk_log_warn("topology: conntrack table scan stopped at its bound; the lookups not "
                         "answered report peer_resolved=\"none\" (counted in "
                         "hakari_topology_conntrack_scans_total{result=\"truncated\"})",
                         "path", path, "lines", lines, "unanswered", left);
         if (s->bad)
-            hk_log_warn("topology: malformed conntrack lines skipped", "path", path, "line",
-                        first, "count", bad);
+            hk_log_warn("topology: malformed conntrack lines skipped", "path", path, "line", first,
+                        "count", bad);
     }
     free(s);
     free(buf);

@@ -119,7 +119,7 @@ struct hk_topo {
     struct pending { /* entries whose lookup was deferred this cycle */
         struct hk_topo_kentry e;
         char *labels[HK_EBPF_NBASE]; /* one allocation: labels[0] owns it */
-    } *pend;
+    } * pend;
     size_t npend;
     bool replay; /* hk_topo_end adds the deferred entries again */
     struct htab ctrs, edges, shadows;
@@ -386,8 +386,8 @@ int hk_topo_add(struct hk_topo *t, const struct hk_topo_kentry *e, const char *c
         }
         uint8_t ra[16];
         uint16_t rp = 0;
-        int r = t->resolver(t->resolver_arg, e->sample_saddr, e->sample_sport, e->addr, e->port,
-                            ra, &rp);
+        int r = t->resolver(t->resolver_arg, e->sample_saddr, e->sample_sport, e->addr, e->port, ra,
+                            &rp);
         if (r == HK_TOPO_DEFER && t->batch && !t->replay)
             return pend_add(t, e, base);
         if (r == 1) {

@@ -85,9 +85,9 @@ void hk_topo_set_batch(struct hk_topo *t, hk_topo_batch fn);
  * EPERM or netlink is unavailable, lookups are deferred and answered by one bounded scan of
  * /proc/self/net/nf_conntrack per cycle (hk_ct_batch; mode 0440 root: uid 0 or
  * CAP_DAC_READ_SEARCH, no capability check in the kernel). */
-#define HK_CT_SCAN_MAX_LINES 131072            /* entries read per scan at most */
+#define HK_CT_SCAN_MAX_LINES 131072              /* entries read per scan at most */
 #define HK_CT_SCAN_MAX_BYTES (32u * 1024 * 1024) /* bytes read per scan at most */
-#define HK_CT_LINE_MAX 1024                    /* longer lines are malformed */
+#define HK_CT_LINE_MAX 1024                      /* longer lines are malformed */
 enum { HK_CT_SCAN_COMPLETE, HK_CT_SCAN_TRUNCATED, HK_CT_SCAN_FAILED, HK_CT_SCAN_N };
 struct hk_ct_query {
     uint8_t saddr[16], daddr[16], ret_addr[16];
@@ -98,9 +98,9 @@ struct hk_ct_query {
 struct hk_ct_lookup {
     int fd; /* netlink socket, -1 until first use / when unavailable */
     uint32_t seq;
-    bool broken; /* netlink not usable (EPERM, no socket): the procfs scan answers */
+    bool broken;           /* netlink not usable (EPERM, no socket): the procfs scan answers */
     const char *proc_path; /* NULL: /proc/self/net/nf_conntrack (tests set a fixture) */
-    size_t max_lines, max_bytes; /* 0: HK_CT_SCAN_MAX_LINES / _BYTES */
+    size_t max_lines, max_bytes;                     /* 0: HK_CT_SCAN_MAX_LINES / _BYTES */
     struct hk_ct_query q[HK_TOPO_RESOLVE_PER_CYCLE]; /* lookups deferred this cycle */
     size_t nq;
     bool answered; /* q[] holds the scan's answers (between batch stages 0 and 1) */

@@ -619,7 +619,8 @@ static void test_ct_scan(void **st)
     assert_true(value_of(txt, "container_tcp_peer_connections_total", "port=\"9000\"",
                          "peer_resolved=\"none\"") == 2);
     assert_true(value_of(txt, "container_tcp_peer_connections_total", "peer_ip=\"10.96.0.10\"",
-                         "peer_resolved=\"none\",pod=\"pod-a\",port=\"80\"") == 2); /* not in the table: the VIP */
+                         "peer_resolved=\"none\",pod=\"pod-a\",port=\"80\"") ==
+                2); /* not in the table: the VIP */
     assert_true(value_of(txt, "container_tcp_peer_connections_total",
                          "peer_ip=\"10.244.2.9\",peer_resolved=\"conntrack\"", "/pod-b/web") == 2);
     assert_null(strstr(txt, "fd00:96::a"));
@@ -635,8 +636,10 @@ static void test_ct_scan(void **st)
                          "pod-a\",port=\"8080\"") == 5);
     free(txt);
     txt = ct_render(ct);
-    assert_true(value_of(txt, "hakari_topology_conntrack_scans_total", "result=\"complete\"", NULL) == 1);
-    assert_true(value_of(txt, "hakari_topology_conntrack_scans_total", "result=\"truncated\"", NULL) == 0);
+    assert_true(
+        value_of(txt, "hakari_topology_conntrack_scans_total", "result=\"complete\"", NULL) == 1);
+    assert_true(
+        value_of(txt, "hakari_topology_conntrack_scans_total", "result=\"truncated\"", NULL) == 0);
     free(txt);
     hk_topo_free(t);
 
