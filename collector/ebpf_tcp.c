@@ -124,6 +124,8 @@ static int setup(struct hk_ebpf_prog *p, const struct hk_ebpf_env *env, const ch
     if (env->topology &&
         !(s->topo = hk_topo_new(env->topology_max_peers, TOPO_GRACE_MS, hk_ct_resolve, &s->ct)))
         return -ENOMEM;
+    if (s->topo) /* the /proc/self/net/nf_conntrack scan once ctnetlink is not permitted */
+        hk_topo_set_batch(s->topo, hk_ct_batch);
     int r = hk_ebpf_tcp_seed(env, add_seed, s);
     if (r < 0)
         hk_log_warn("ebpf: cannot seed active TCP connections", "program", "tcp", "err",
@@ -231,6 +233,8 @@ static int emit_edges(struct hk_ebpf_prog *p, struct hk_ebpf_collect *c)
     if (r == -ENOMEM)
         return r;
     int e = hk_topo_emit(s->topo, c->ctx->b);
+    if (e == 0)
+        e = hk_ct_emit(&s->ct, c->ctx->b);
     return e < 0 ? e : r;
 }
 

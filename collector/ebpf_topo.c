@@ -115,6 +115,13 @@ struct hk_topo {
     hk_topo_resolver resolver;
     void *resolver_arg;
     unsigned resolve_budget;
+    hk_topo_batch batch;
+    struct pending { /* entries whose lookup was deferred this cycle */
+        struct hk_topo_kentry e;
+        char *labels[HK_EBPF_NBASE]; /* one allocation: labels[0] owns it */
+    } * pend;
+    size_t npend;
+    bool replay; /* hk_topo_end adds the deferred entries again */
     struct htab ctrs, edges, shadows;
     uint64_t dropped;
 };
@@ -154,10 +161,24 @@ static void edge_free_v(void *p)
     edge_free(p);
 }
 
+void hk_topo_set_batch(struct hk_topo *t, hk_topo_batch fn)
+{
+    t->batch = fn;
+}
+
+static void pend_clear(struct hk_topo *t)
+{
+    for (size_t i = 0; i < t->npend; i++)
+        free(t->pend[i].labels[0]);
+    t->npend = 0;
+}
+
 void hk_topo_free(struct hk_topo *t)
 {
     if (!t)
         return;
+    pend_clear(t);
+    free(t->pend);
     ht_free(&t->shadows, free);
     ht_free(&t->edges, edge_free_v);
     ht_free(&t->ctrs, free);
@@ -298,6 +319,33 @@ static void shadow_drop(struct hk_topo *t, struct shadow *s)
     free(s);
 }
 
+/* Keeps a new entry (and a copy of its labels) until hk_topo_end resolves the batch; the budget
+ * bounds how many. 0 or -ENOMEM. */
+static int pend_add(struct hk_topo *t, const struct hk_topo_kentry *e, const char *const *base)
+{
+    if (!t->pend && !(t->pend = calloc(HK_TOPO_RESOLVE_PER_CYCLE, sizeof(*t->pend))))
+        return -ENOMEM;
+    if (t->npend >= HK_TOPO_RESOLVE_PER_CYCLE)
+        return 0; /* cannot happen (budget); next cycle */
+    struct pending *p = &t->pend[t->npend];
+    size_t len[HK_EBPF_NBASE], total = 0;
+    for (int i = 0; i < HK_EBPF_NBASE; i++)
+        total += (len[i] = base[i] ? strlen(base[i]) : 0) + 1;
+    char *q = malloc(total);
+    if (!q)
+        return -ENOMEM;
+    for (int i = 0; i < HK_EBPF_NBASE; i++) {
+        p->labels[i] = q;
+        if (len[i])
+            memcpy(q, base[i], len[i]);
+        q[len[i]] = '\0';
+        q += len[i] + 1;
+    }
+    p->e = *e;
+    t->npend++;
+    return 0;
+}
+
 int hk_topo_add(struct hk_topo *t, const struct hk_topo_kentry *e, const char *const *base,
                 bool gone)
 {
@@ -331,13 +379,18 @@ int hk_topo_add(struct hk_topo *t, const struct hk_topo_kentry *e, const char *c
     bool resolved = false;
     memcpy(addr, e->addr, 16);
     if (e->direction == 0 && t->resolver && e->sample_sport) {
-        if (t->resolve_budget == 0)
-            return 0; /* next cycle: the kernel entry keeps counting meanwhile */
-        t->resolve_budget--;
+        if (!t->replay) { /* a replayed entry was counted when it was deferred */
+            if (t->resolve_budget == 0)
+                return 0; /* next cycle: the kernel entry keeps counting meanwhile */
+            t->resolve_budget--;
+        }
         uint8_t ra[16];
         uint16_t rp = 0;
-        if (t->resolver(t->resolver_arg, e->sample_saddr, e->sample_sport, e->addr, e->port, ra,
-                        &rp) == 1) {
+        int r = t->resolver(t->resolver_arg, e->sample_saddr, e->sample_sport, e->addr, e->port, ra,
+                            &rp);
+        if (r == HK_TOPO_DEFER && t->batch && !t->replay)
+            return pend_add(t, e, base);
+        if (r == 1) {
             memcpy(addr, ra, 16);
             port = rp;
             resolved = true;
@@ -388,6 +441,18 @@ void hk_topo_end(struct hk_topo *t,
                              uint8_t direction),
                  void *arg)
 {
+    if (t->npend) { /* one batch for every lookup deferred this cycle */
+        t->batch(t->resolver_arg, 0);
+        t->replay = true;
+        for (size_t i = 0; i < t->npend; i++) {
+            const struct pending *p = &t->pend[i];
+            if (hk_topo_add(t, &p->e, (const char *const *)p->labels, false) == 1 && del)
+                del(arg, p->e.cgid, p->e.addr, p->e.port, p->e.direction);
+        }
+        t->replay = false;
+        t->batch(t->resolver_arg, 1);
+        pend_clear(t);
+    }
     for (size_t i = 0; i < t->shadows.nb; i++)
         for (struct hnode *x = t->shadows.b[i], *nx; x; x = nx) {
             nx = x->next;

@@ -71,16 +71,58 @@ uint64_t hk_topo_dropped(const struct hk_topo *t);
 /* Text form of a peer address: IPv4 for v4-mapped, else RFC 5952 IPv6. cap ≥ 46. */
 void hk_topo_addr_text(const uint8_t addr[16], char *ret, size_t cap);
 
-/* Conntrack lookup over ctnetlink (NETLINK_NETFILTER) in the agent's network namespace, as
- * hk_topo_resolver; arg is a struct hk_ct_lookup. */
+/* A resolver may answer HK_TOPO_DEFER: the entry waits until hk_topo_end, which calls the batch
+ * hook set with hk_topo_set_batch once (stage 0: resolve every deferred lookup at once), adds the
+ * deferred entries again (the resolver answers them from that batch, never DEFER) and calls the
+ * hook with stage 1 (batch done). Without a batch hook DEFER means "not resolved". */
+#define HK_TOPO_DEFER 2
+typedef void (*hk_topo_batch)(void *arg, int stage);
+void hk_topo_set_batch(struct hk_topo *t, hk_topo_batch fn);
+
+/* Conntrack lookup, as hk_topo_resolver (arg: struct hk_ct_lookup), in the agent's network
+ * namespace (the node's with hostNetwork, where kube-proxy DNATs): ctnetlink (IPCTNL_MSG_CT_GET,
+ * one request per new client edge) while the kernel permits it (CAP_NET_ADMIN); when it answers
+ * EPERM or netlink is unavailable, lookups are deferred and answered by one bounded scan of
+ * /proc/self/net/nf_conntrack per cycle (hk_ct_batch; mode 0440 root: uid 0 or
+ * CAP_DAC_READ_SEARCH, no capability check in the kernel). */
+#define HK_CT_SCAN_MAX_LINES 131072              /* entries read per scan at most */
+#define HK_CT_SCAN_MAX_BYTES (32u * 1024 * 1024) /* bytes read per scan at most */
+#define HK_CT_LINE_MAX 1024                      /* longer lines are malformed */
+enum { HK_CT_SCAN_COMPLETE, HK_CT_SCAN_TRUNCATED, HK_CT_SCAN_FAILED, HK_CT_SCAN_N };
+struct hk_ct_query {
+    uint8_t saddr[16], daddr[16], ret_addr[16];
+    uint16_t sport, dport, ret_port;
+    bool seen;  /* its entry was in the table */
+    bool found; /* ... and translated: ret_addr/ret_port hold the backend */
+};
 struct hk_ct_lookup {
     int fd; /* netlink socket, -1 until first use / when unavailable */
     uint32_t seq;
-    bool broken; /* socket cannot be opened: stop trying */
+    bool broken;           /* netlink not usable (EPERM, no socket): the procfs scan answers */
+    const char *proc_path; /* NULL: /proc/self/net/nf_conntrack (tests set a fixture) */
+    size_t max_lines, max_bytes;                     /* 0: HK_CT_SCAN_MAX_LINES / _BYTES */
+    struct hk_ct_query q[HK_TOPO_RESOLVE_PER_CYCLE]; /* lookups deferred this cycle */
+    size_t nq;
+    bool answered; /* q[] holds the scan's answers (between batch stages 0 and 1) */
+    uint64_t scans[HK_CT_SCAN_N];
+    uint64_t malformed; /* lines skipped as malformed, all scans */
+    int64_t warned_ms;  /* last truncation/malformed warning (one per 10 min) */
 };
 int hk_ct_resolve(void *arg, const uint8_t saddr[16], uint16_t sport, const uint8_t daddr[16],
                   uint16_t dport, uint8_t ret_addr[16], uint16_t *ret_port);
+void hk_ct_batch(void *arg, int stage); /* hk_topo_batch: the procfs scan */
 void hk_ct_lookup_close(struct hk_ct_lookup *ct);
+/* hakari_topology_conntrack_scans_total{result}, hakari_topology_conntrack_malformed_lines_total
+ * (only once a scan happened). 0 or -ENOMEM. */
+int hk_ct_emit(const struct hk_ct_lookup *ct, struct hk_builder *b);
+/* One /proc/net/nf_conntrack line (no newline needed): 0 with the TCP entry's original tuple
+ * (src, dst, sport, dport) and reply source (the DNAT backend) in e, 1 for an entry of another
+ * protocol, -EINVAL when malformed. */
+struct hk_ct_entry {
+    uint8_t src[16], dst[16], rsrc[16];
+    uint16_t sport, dport, rsport;
+};
+int hk_ct_parse_line(const char *line, size_t len, struct hk_ct_entry *e);
 /* Parses one ctnetlink reply (IPCTNL_MSG_CT_NEW) for the reply tuple's source address and port.
  * 0, -ENOENT (an NLMSG_ERROR with ENOENT: no such connection), -errno, -EINVAL (malformed). */
 int hk_ct_parse_reply(const void *buf, size_t len, uint8_t ret_addr[16], uint16_t *ret_port);

@@ -9,10 +9,14 @@
 # = N, B's server edge from A's IP = N, A's failed connects = M, the address-info series of both
 # pods, no edge on the wrong cgroup, no port label but the servers', the scan container's edges
 # = cap + peer_ip="other" (= 3) and hakari_topology_peers_dropped_total grown by ≥ 3 (node-wide).
-# DNAT: inside A, nftables rewrites a "Service VIP" 10.214.99.1:80 to B's server; the collector
-# driver, run in A's network namespace (whose conntrack holds the translation), must report the
-# backend with peer_resolved="conntrack" and never the VIP. Last, `topology: false` (as a flag)
-# removes the edge families and keeps the other TCP ones.
+# DNAT: inside A, nftables rewrites a "Service VIP" 10.214.99.1:80 to B's server, as kube-proxy
+# does in a node's namespace for its host-network clients. A second agent daemon runs in A's
+# network namespace (A plays the node; the DaemonSet runs with hostNetwork), started as the
+# DaemonSet starts it: uid 0, privileges dropped to CAP_SYS_PTRACE + CAP_DAC_READ_SEARCH after
+# start-up, so ctnetlink answers EPERM and the lookup reads /proc/self/net/nf_conntrack. It must
+# report the backend with peer_resolved="conntrack", never the VIP. The collector driver (full
+# capabilities) in A resolves the same through ctnetlink without scanning the table.
+# Last, `topology: false` (as a flag) removes the edge families and keeps the other TCP ones.
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/pod_lib.sh"
 REAL_DRIVER=${DRIVER:-$TOP/$O/tests/tools/ebpf_driver}
@@ -84,6 +88,15 @@ table ip hkt {
     chain out { type nat hook output priority -100; ip daddr $VIP tcp dport 80 dnat to $IP_B:8090; }
 }
 EOF
+# The "node" agent in A: no kubelet there (edges keyed by cgroup path), its own port on A's lo.
+printf 'collectors:\n  ebpf:\n    programs: [tcp]\n' >"$TMP/cfg-a.yml"
+PORT_IN_A=$(free_port)
+bg hakari-a nsenter --net="/run/netns/$NS_A" "$HAKARI" --web.listen-address="127.0.0.1:$PORT_IN_A" \
+    --collection.interval=1s --config.file="$TMP/cfg-a.yml"
+PID_IN_A=$BG_PID
+scrape_a() { ip netns exec "$NS_A" curl -fsS "http://127.0.0.1:$PORT_IN_A/metrics" >"$1"; }
+tcp_up_a() { scrape_a "$TMP/a.txt" && grep -F 'hakari_ebpf_program_up{program="tcp"} 1' "$TMP/a.txt" >/dev/null; }
+until_true 60 tcp_up_a || { cat "$TMP/hakari-a.log" >&2; fail "agent in $NS_A: tcp program not up"; }
 printf '#!/bin/sh\nexec nsenter --net=/run/netns/%s %s "$@"\n' "$NS_A" "$REAL_DRIVER" >"$TMP/driver-in-a"
 chmod +x "$TMP/driver-in-a"
 DRIVER=$TMP/driver-in-a
@@ -199,9 +212,34 @@ v=$(val "$M_OUT" hakari_topology_peers_dropped_total)
 awk -v v="$v" -v d0="$DROPPED0" -v w=$((7 - CAP)) 'BEGIN { exit !(v - d0 >= w) }' ||
     fail "hakari_topology_peers_dropped_total grew by $v - $DROPPED0, want >= $((7 - CAP))"
 
-# DNAT: the driver in A's namespace resolves the VIP through A's conntrack.
-driver_collect "$TMP/drv.txt"
+# DNAT, daemon: the agent in A (privileges dropped as in the DaemonSet) resolves the VIP through
+# A's /proc/self/net/nf_conntrack.
+# CAP_DAC_READ_SEARCH = bit 2, CAP_SYS_PTRACE = bit 19: nothing else, in particular no NET_ADMIN.
+caps=$(awk '/^CapEff:/{print $2}' "/proc/$PID_IN_A/status")
+[ "$caps" = "$(printf '%016x' $(((1 << 2) | (1 << 19))))" ] || fail "agent in $NS_A: CapEff $caps"
 d_id="id=\"$REL_DNAT\""
+dnat_a() {
+    scrape_a "$TMP/a.txt" && [ "$(val "$TMP/a.txt" container_tcp_peer_connections_total "$d_id" \
+        'direction="client"' "peer_ip=\"$IP_B\"" "port=\"$BACKEND\"" 'peer_resolved="conntrack"')" = "$K" ]
+}
+until_true 20 dnat_a || {
+    grep -F "$d_id" "$TMP/a.txt" >&2
+    cat "$TMP/hakari-a.log" >&2
+    fail "agent in $NS_A: DNATed connections not resolved to $IP_B:$BACKEND ($K) with peer_resolved=\"conntrack\""
+}
+grep -F "$d_id" "$TMP/a.txt" | grep -F "peer_ip=\"$VIP\"" && fail "agent in $NS_A: the VIP is still a peer"
+grep -F 'ctnetlink lookups not permitted' "$TMP/hakari-a.log" >/dev/null ||
+    fail "agent in $NS_A: no log line for the netlink EPERM (did it keep CAP_NET_ADMIN?)"
+v=$(val "$TMP/a.txt" hakari_topology_conntrack_scans_total 'result="complete"')
+[ "${v:-0}" -ge 1 ] || fail "agent in $NS_A: no complete conntrack scan ($v)"
+v=$(val "$TMP/a.txt" hakari_topology_conntrack_scans_total 'result="truncated"')
+[ "$v" = 0 ] || fail "agent in $NS_A: truncated scans: $v"
+v=$(val "$TMP/a.txt" container_tcp_peer_connections_total "id=\"$REL_APP_A\"" "peer_ip=\"$IP_B\"" \
+    "port=\"$PORT\"" 'peer_resolved="none"')
+[ "$v" = "$N" ] || fail "agent in $NS_A: A's direct connections = $v with peer_resolved=\"none\", want $N"
+
+# DNAT, driver: with CAP_NET_ADMIN the same through ctnetlink, no table scan.
+driver_collect "$TMP/drv.txt"
 grep -F "$d_id" "$TMP/drv.txt" | grep -F container_tcp_peer_connections_total >&2 || true
 v=$(val "$TMP/drv.txt" container_tcp_peer_connections_total "$d_id" 'direction="client"' \
     "peer_ip=\"$IP_B\"" "port=\"$BACKEND\"" 'peer_resolved="conntrack"')
@@ -210,19 +248,26 @@ grep -F "$d_id" "$TMP/drv.txt" | grep -F "peer_ip=\"$VIP\"" && fail "the VIP is 
 v=$(val "$TMP/drv.txt" container_tcp_peer_connections_total "id=\"$REL_APP_A\"" "peer_ip=\"$IP_B\"" \
     "port=\"$PORT\"" 'peer_resolved="none"')
 [ "$v" = "$N" ] || fail "driver: A's direct connections = $v with peer_resolved=\"none\", want $N"
+v=$(val "$TMP/drv.txt" hakari_topology_conntrack_scans_total)
+[ "$v" = 0 ] || fail "driver: $v conntrack table scans although ctnetlink is permitted"
 
 # collectors.ebpf.topology: false turns the edges off (the flag form of the option).
 printf 'collectors:\n  ebpf:\n    programs: [tcp]\n' >"$TMP/once.yml"
+exec 3<>"/dev/tcp/127.0.0.1/$AGENT_PORT"
 "$HAKARI" --once --config.file="$TMP/once.yml" --collector.ebpf.topology=false >"$TMP/off.txt" 2>"$TMP/off.err" ||
     { cat "$TMP/off.err" >&2; fail "hakari --once with topology off"; }
 grep -F 'hakari_ebpf_program_up{program="tcp"} 1' "$TMP/off.txt" >/dev/null || fail "tcp not up with topology off"
 grep -E '^(container_tcp_peer_|hakari_topology_)' "$TMP/off.txt" && fail "edge families with topology: false"
-grep -F 'container_tcp_connects_total' "$TMP/off.txt" >/dev/null || fail "per-container TCP families gone with topology off"
+# (the active gauge, seeded at attach from established connections such as fd 3's to the agent,
+# so it does not depend on a TCP event landing between attach and the one collection)
+grep -E '^container_tcp_active_connections\{' "$TMP/off.txt" >/dev/null ||
+    fail "per-container TCP families gone with topology off"
+exec 3>&-
 
 # --- topo-dash: node-graph check goes here (agent at $AGENT_URL, connections still open) ---
 # The recording rules and the hakari-topology dashboard on this data, in a real Prometheus.
 . "$TOP/tests/topology_promql.sh"
 topology_promql_check
 
-log "A→B $N, failed $M, cap $CAP + other, DNAT resolved $K"
+log "A→B $N, failed $M, cap $CAP + other, DNAT resolved $K (daemon: /proc/self/net/nf_conntrack, driver: ctnetlink)"
 exit 0
