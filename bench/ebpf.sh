@@ -8,7 +8,7 @@
 # BPF run statistics (kernel.bpf_stats_enabled on only for that extra run; it adds ~35-45 ns/run).
 # Workloads (bench/ebpf_workload.c): getppid loop (1 syscall = 1 enter + 1 exit), pipe ping-pong
 # pinned to one CPU (1 round trip = 2 switch+wakeup pairs), loopback connect+accept+close
-# (10 TCP state changes per connection).
+# (10 TCP state changes per connection); the tcp program with and without topology edges.
 set -euo pipefail
 TOP=${TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 O=${O:-build}
@@ -98,11 +98,47 @@ bench() { # PROGRAM WORKLOAD N EVENTS_PER_OP UNIT TARGET_NS BPF_PROG_NAMES...
             p, w, b, a, a / b, d, u, verdict, u, rn }'
 }
 
+# bench_pair PROGRAM WORKLOAD N UNIT TARGET_NS OPTS_A OPTS_B BPF_PROG_NAMES...: the program
+# attached both times, with options A then B (one pair per round); the difference is what B adds.
+bench_pair() {
+    local prog=$1 wl=$2 n=$3 unit=$4 target=$5 oa=$6 ob=$7 r ka kb
+    shift 7
+    : >"$TMP/base" && : >"$TMP/att"
+    for r in $(seq "$ROUNDS"); do
+        for o in a b; do
+            if [ $o = a ]; then EXTRA=$oa; else EXTRA=$ob; fi
+            attach "$prog"
+            "${RUN[@]}" "$W" "$wl" "$n" >>"$TMP/$([ $o = a ] && echo base || echo att)"
+            if [ "$r" -eq "$ROUNDS" ]; then
+                echo 1 >/proc/sys/kernel/bpf_stats_enabled
+                "${RUN[@]}" "$W" "$wl" "$n" >/dev/null
+                if [ $o = a ]; then ka=$(prog_ns_per_event "$@"); else kb=$(prog_ns_per_event "$@"); fi
+                echo "$stats0" >/proc/sys/kernel/bpf_stats_enabled
+            fi
+            detach
+        done
+    done
+    EXTRA=
+    local b a
+    b=$(median <"$TMP/base")
+    a=$(median <"$TMP/att")
+    awk -v p="$prog" -v w="$wl" -v b="$b" -v a="$a" -v u="$unit" -v t="$target" -v oa="$oa" \
+        -v ob="$ob" -v ka="$ka" -v kb="$kb" 'BEGIN {
+        d = a - b
+        printf "%-8s %-8s wall clock: {%s} %.1f ns/op, {%s} %.1f ns/op, ratio %.3f, extra %.1f ns per %s (target <= %d: %s)\n         in-kernel cost per state change: %s ns -> %s ns\n",
+            p, w, oa, b, ob, a, a / b, d, u, t, d <= t + 0 ? "met" : "MISSED", ka, kb }'
+}
+
 bench sched pingpong "${EBPF_BENCH_PINGPONG:-20000}" 2 "switch+wakeup" 600 btf_switch btf_wakeup
 if [ -n "${EBPF_BENCH_RAW_TP:-}" ]; then # the raw_tp fallback (timestamps, pid-keyed hash)
     EXTRA="attach: raw_tp" bench sched pingpong "${EBPF_BENCH_PINGPONG:-20000}" 2 "switch+wakeup" - raw_switch raw_wakeup
 fi
 bench tcp connect "${EBPF_BENCH_CONNECT:-5000}" 10 "state change" 250 btf_state
+# Topology edges (issue 14): what the per-peer bookkeeping adds to a connection (connect +
+# accept + close on loopback: the client and the server edge counted at ESTABLISHED, the RTT of
+# 1 in 4 connections at close), and the series/memory of 200 pods × 10 peers (bench/topo_series).
+bench_pair tcp connect "${EBPF_BENCH_CONNECT:-5000}" connection 300 "topology: false" "topology: true" btf_state
+[ -x "$TOP/$O/bench/topo_series" ] && "$TOP/$O/bench/topo_series"
 bench syscalls getppid "${EBPF_BENCH_GETPPID:-300000}" 1 "syscall" 150 btf_exit
 echo "with syscall_latency: true (sys_enter hook + task storage + histogram; no target):"
 EXTRA="syscall_latency: true" bench syscalls getppid "${EBPF_BENCH_GETPPID:-300000}" 1 "syscall" - btf_enter btf_exit

@@ -90,14 +90,16 @@ static int u64_cmp(const void *a, const void *b)
 }
 
 static const char *const option_keys[] = {
-    HK_COLLECTOR_COMMON_KEYS, "syscalls", "syscall_latency", "attach", "run_stats", "programs",
-    "load_in_background",     NULL};
+    HK_COLLECTOR_COMMON_KEYS, "syscalls", "syscall_latency",    "attach", "run_stats", "programs",
+    "load_in_background",     "topology", "topology_max_peers", NULL};
 
 struct ebpf_opts {
     bool load_in_background;
     bool syscalls;
     bool syscall_latency;
     bool run_stats;
+    bool topology;
+    unsigned topology_max_peers;
     int attach_min, attach_max;
     bool only_listed; /* `programs:` given: exactly those */
     bool listed[NPROBES];
@@ -131,6 +133,8 @@ static int parse_opts(const struct hk_collector_env *env, struct ebpf_opts *o)
     memset(o, 0, sizeof(*o));
     o->load_in_background = false; /* see load_probes */
     o->attach_min = HK_ATTACH_TP_BTF;
+    o->topology = true;
+    o->topology_max_peers = 64;
     o->attach_max = HK_ATTACH_TRACEPOINT;
     if ((r = hk_yaml_check_keys(env->options, option_keys, env->err)) < 0)
         return r;
@@ -148,6 +152,15 @@ static int parse_opts(const struct hk_collector_env *env, struct ebpf_opts *o)
     if ((n = hk_yaml_get(env->options, "run_stats")) &&
         (r = hk_yaml_bool(n, &o->run_stats, env->err)) < 0)
         return r;
+    if ((n = hk_yaml_get(env->options, "topology")) &&
+        (r = hk_yaml_bool(n, &o->topology, env->err)) < 0)
+        return r;
+    if ((n = hk_yaml_get(env->options, "topology_max_peers"))) {
+        uint64_t v;
+        if ((r = hk_yaml_u64(n, 1, HK_TOPO_MAX_PEERS_MAX, &v, env->err)) < 0)
+            return r;
+        o->topology_max_peers = (unsigned)v;
+    }
     if ((n = hk_yaml_get(env->options, "attach"))) {
         static const char *const names[] = {"tp_btf", "raw_tp", "tracepoint"};
         if ((r = hk_yaml_expect(n, HK_YAML_SCALAR, env->err)) < 0)
@@ -194,8 +207,6 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 
 /* ---- one program's lifecycle (struct hk_ebpf_prog_def says what differs per probe) ---- */
 #if HK_WITH_BPF
-static int map_walk(struct bpf_map *map, size_t key_size, size_t value_size,
-                    int (*fn)(const void *key, const void *vals, int ncpu, void *arg), void *arg);
 
 static void prog_free(void *state)
 {
@@ -258,7 +269,8 @@ static int prog_collect(void *state, struct hk_ebpf_collect *c)
     struct hk_ebpf_prog *p = state;
     const struct hk_ebpf_prog_def *def = p->def;
     struct prog_walk w = {p, c, {.ledger = p->ledger}};
-    int r = map_walk(def->ops->stats(p->skel), def->key_size, def->value_size, prog_entry, &w);
+    int r =
+        hk_ebpf_map_walk(def->ops->stats(p->skel), def->key_size, def->value_size, prog_entry, &w);
     if (r == 0 && def->after_walk)
         r = def->after_walk(p, c, &w.rows);
     int settled = hk_ebpf_rows_settle(&w.rows, c->containers); /* also after a failed walk */
@@ -387,9 +399,14 @@ static int ebpf_init(void **ret_state, const struct hk_collector_env *env)
             hk_log_warn("ebpf: cannot enable BPF run statistics", "err", strerror(errno));
     }
 #endif
-    s->penv = (struct hk_ebpf_env){
-        env->paths,       s->hier, o.attach_max, o.attach_min, tracefs_mounted(env->paths),
-        o.syscall_latency};
+    s->penv = (struct hk_ebpf_env){env->paths,
+                                   s->hier,
+                                   o.attach_max,
+                                   o.attach_min,
+                                   tracefs_mounted(env->paths),
+                                   o.syscall_latency,
+                                   o.topology,
+                                   o.topology_max_peers};
     o.syscalls |= o.syscall_latency;
     for (size_t i = 0; i < NPROBES; i++) {
         const struct hk_ebpf_probe *p = probes[i];
@@ -597,11 +614,8 @@ int hk_ebpf_open_ladder(const struct hk_ebpf_skel_ops *ops, const struct hk_ebpf
 
 #define DELETE_MAX 65536 /* keys deleted per walk; the rest go next cycle */
 
-/* Calls fn(key, values, ncpu, arg) for every entry of a hash (ncpu 1) or per-CPU hash (values
- * of all CPUs, value_size bytes each, 8-byte aligned); an entry for which fn returns 1 is
- * deleted. 0 or -errno. */
-static int map_walk(struct bpf_map *map, size_t key_size, size_t value_size,
-                    int (*fn)(const void *key, const void *vals, int ncpu, void *arg), void *arg)
+int hk_ebpf_map_walk(struct bpf_map *map, size_t key_size, size_t value_size,
+                     int (*fn)(const void *key, const void *vals, int ncpu, void *arg), void *arg)
 {
     int map_fd = bpf_map__fd(map);
     int ncpu = bpf_map__type(map) == BPF_MAP_TYPE_PERCPU_HASH ? ncpus() : 1;

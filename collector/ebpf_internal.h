@@ -158,7 +158,10 @@ struct hk_ebpf_env {
     int attach_min;                  /* first rung tried */
     bool tracefs;                    /* classic tracepoints usable */
     bool syscall_latency;            /* syscalls probe: also hook sys_enter for latency */
+    bool topology;                   /* tcp probe: per-peer edges (collector/ebpf_topo.h) */
+    unsigned topology_max_peers;     /* edges per container before peer_ip="other" */
 };
+#define HK_TOPO_MAX_PEERS_MAX 4096
 
 struct hk_ebpf_collect {
     struct hk_collect_ctx *ctx;
@@ -212,6 +215,12 @@ int hk_ebpf_add(struct hk_ebpf_collect *c, struct hk_ebpf_rows *rows, enum hk_hi
 
 #if HK_WITH_BPF
 #include <bpf/libbpf.h>
+/* Calls fn(key, values, ncpu, arg) for every entry of a hash (ncpu 1) or per-CPU hash (values
+ * of all CPUs, value_size bytes each, 8-byte aligned); an entry for which fn returns 1 is
+ * deleted after the walk. 0 or -errno. */
+int hk_ebpf_map_walk(struct bpf_map *map, size_t key_size, size_t value_size,
+                     int (*fn)(const void *key, const void *vals, int ncpu, void *arg), void *arg);
+
 /* One skeleton type behind void pointers (HK_EBPF_SKEL_OPS writes these). */
 struct hk_ebpf_skel_ops {
     void *(*open)(void);

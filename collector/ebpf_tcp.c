@@ -3,13 +3,16 @@
  * the socket's cgroup. Emits container_tcp_connects_total{result}, container_tcp_accepts_total,
  * container_tcp_closes_total, container_tcp_active_connections, container_tcp_retransmits_total.
  * The active gauge is seeded at start (collector/ebpf_tcp_seed.c); on v1 hosts the seeded
- * sockets' cookies go to the kernel so that their close decrements the right cgroup. */
+ * sockets' cookies go to the kernel so that their close decrements the right cgroup.
+ * With collectors.ebpf.topology (default on) it also reads the per-peer edge map into
+ * collector/ebpf_topo.c, which emits the container_tcp_peer_* families. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bpf/tcp.h"
 #include "collector/ebpf_internal.h"
+#include "collector/ebpf_topo.h"
 #include "core/log.h"
 
 static const char *const labels_result[] = {"container", "id",  "image",  "name",
@@ -65,11 +68,18 @@ struct tcp_state {
     bool *seed_used;        /* per collection: the seed's cgroup has a map entry */
     uint64_t (*cookies)[2]; /* cookie, owner id: until attached */
     size_t ncookies, cap;
+    struct hk_topo *topo; /* NULL when collectors.ebpf.topology is off */
+    struct hk_ct_lookup ct;
 };
+
+/* Edges unchanged for this long are forgotten (their series go stale). */
+#define TOPO_GRACE_MS (5 * 60 * 1000)
 
 static void configure(void *skel, const struct hk_ebpf_env *env)
 {
-    ((struct hk_tcp *)skel)->rodata->cg_v1 = env->hier[HK_HIER_CPU].v1;
+    struct hk_tcp *t = skel;
+    t->rodata->cg_v1 = env->hier[HK_HIER_CPU].v1;
+    t->rodata->topology = env->topology;
 }
 HK_EBPF_SKEL_OPS(skel_ops, hk_tcp, configure, tcp_stats);
 
@@ -110,6 +120,12 @@ static int add_seed(uint64_t cookie, uint64_t id, void *arg)
 static int setup(struct hk_ebpf_prog *p, const struct hk_ebpf_env *env, const char **ret_why)
 {
     struct tcp_state *s = p->priv;
+    s->ct.fd = -1;
+    if (env->topology &&
+        !(s->topo = hk_topo_new(env->topology_max_peers, TOPO_GRACE_MS, hk_ct_resolve, &s->ct)))
+        return -ENOMEM;
+    if (s->topo) /* the /proc/self/net/nf_conntrack scan once ctnetlink is not permitted */
+        hk_topo_set_batch(s->topo, hk_ct_batch);
     int r = hk_ebpf_tcp_seed(env, add_seed, s);
     if (r < 0)
         hk_log_warn("ebpf: cannot seed active TCP connections", "program", "tcp", "err",
@@ -166,8 +182,65 @@ static int after_walk(struct hk_ebpf_prog *p, struct hk_ebpf_collect *c, struct 
     return r;
 }
 
+struct edge_walk {
+    struct hk_topo *topo;
+    struct hk_ebpf_collect *c;
+    int map_fd;
+};
+
+static int edge_entry(const void *key, const void *vals, int ncpu, void *arg)
+{
+    struct edge_walk *w = arg;
+    const struct hk_tcp_edge_key *k = key;
+    const struct hk_tcp_edge_val *v = vals;
+    struct hk_topo_kentry e = {.cgid = k->cgid, .port = k->port, .direction = k->direction};
+    memcpy(e.addr, k->addr, 16);
+    e.v[HK_TOPO_CONN] = v->connections;
+    e.v[HK_TOPO_FAILED] = v->failed;
+    e.v[HK_TOPO_RETRANS] = v->retransmits;
+    e.v[HK_TOPO_RTT_US] = v->rtt_us_sum;
+    e.v[HK_TOPO_RTT_N] = v->rtt_count;
+    memcpy(e.sample_saddr, v->sample_saddr, 16);
+    e.sample_sport = v->sample_sport;
+    (void)ncpu;
+    const char *path = w->c->path_of(w->c->self, HK_HIER_CPU, k->cgid);
+    const char *labels[HK_EBPF_NBASE];
+    if (path)
+        hk_ebpf_labels_for(w->c->containers, path, labels);
+    bool gone = !path && w->c->gone(w->c->self, HK_HIER_CPU, k->cgid);
+    return hk_topo_add(w->topo, &e, path ? labels : NULL, gone);
+}
+
+static void edge_delete(void *arg, uint64_t cgid, const uint8_t addr[16], uint16_t port,
+                        uint8_t direction)
+{
+    struct edge_walk *w = arg;
+    struct hk_tcp_edge_key k = {.cgid = cgid, .port = port, .direction = direction};
+    memcpy(k.addr, addr, 16);
+    bpf_map_delete_elem(w->map_fd, &k);
+}
+
+/* The edge map → per-container edges (collector/ebpf_topo.c). */
+static int emit_edges(struct hk_ebpf_prog *p, struct hk_ebpf_collect *c)
+{
+    struct tcp_state *s = p->priv;
+    struct bpf_map *map = ((struct hk_tcp *)p->skel)->maps.tcp_edges;
+    struct edge_walk w = {s->topo, c, bpf_map__fd(map)};
+    hk_topo_begin(s->topo, c->ctx->now_ms);
+    int r = hk_ebpf_map_walk(map, sizeof(struct hk_tcp_edge_key), sizeof(struct hk_tcp_edge_val),
+                             edge_entry, &w);
+    hk_topo_end(s->topo, edge_delete, &w);
+    if (r == -ENOMEM)
+        return r;
+    int e = hk_topo_emit(s->topo, c->ctx->b);
+    if (e == 0)
+        e = hk_ct_emit(&s->ct, c->ctx->b);
+    return e < 0 ? e : r;
+}
+
 static int emit(struct hk_ebpf_prog *p, struct hk_ebpf_collect *c, struct hk_ebpf_rows *rows)
 {
+    struct tcp_state *s = p->priv;
     struct hk_builder *b = c->ctx->b;
     int r;
     for (size_t i = 0; i < rows->n; i++)
@@ -179,6 +252,8 @@ static int emit(struct hk_ebpf_prog *p, struct hk_ebpf_collect *c, struct hk_ebp
         (r = hk_ebpf_emit_counter(b, &desc_closes, rows, V_CLOSES, 1, NULL)) == 0 &&
         (r = hk_ebpf_emit_counter(b, &desc_active, rows, V_ACTIVE, 1, NULL)) == 0)
         r = hk_ebpf_emit_counter(b, &desc_retrans, rows, V_RETRANS, 1, NULL);
+    if (r == 0 && s->topo)
+        r = emit_edges(p, c);
     return r;
 }
 
@@ -190,6 +265,10 @@ static void fini(struct hk_ebpf_prog *p)
     free(s->seeds);
     free(s->seed_used);
     free(s->cookies);
+    if (s->topo) { /* ct.fd is set up with it */
+        hk_topo_free(s->topo);
+        hk_ct_lookup_close(&s->ct);
+    }
 }
 
 static const struct hk_ebpf_prog_def def = {

@@ -96,7 +96,8 @@ class Dash:
         self.doc.append((title, []))
 
     def panel(self, kind, title, description, unit, targets, w=12, h=8, stack=False, links=None,
-              decimals=None, minv=None, maxv=None, thresholds=None, columns=None):
+              decimals=None, minv=None, maxv=None, thresholds=None, columns=None, labels=None,
+              options=None, transformations=None):
         ds = {"type": "prometheus", "uid": "${datasource}"}
         tg = []
         for i, t in enumerate(targets):
@@ -150,10 +151,22 @@ class Dash:
                 rename[src] = name
                 overrides.append({"matcher": {"id": "byName", "options": name},
                                   "properties": [{"id": "unit", "value": cunit}]})
+            # label columns: shown in the given order under the given names, the rest hidden
+            order, exclude = {}, {"Time": True}
+            for i, (lab, name) in enumerate(labels or []):
+                if name:
+                    rename[lab] = name
+                    order[lab] = i
+                else:
+                    exclude[lab] = True
+            org = {"excludeByName": exclude, "renameByName": rename}
+            if order:
+                for i, col in enumerate(cols):
+                    src = "Value" if len(targets) == 1 else f"Value #{chr(ord('A') + i)}"
+                    order[src] = len(order)
+                org["indexByName"] = order
             p["fieldConfig"]["overrides"] = overrides
-            p["transformations"] = [{"id": "merge", "options": {}},
-                                    {"id": "organize", "options": {"excludeByName": {"Time": True},
-                                                                   "renameByName": rename}}]
+            p["transformations"] = [{"id": "merge", "options": {}}, {"id": "organize", "options": org}]
         elif kind == "heatmap":
             p["options"] = {"calculate": False, "cellGap": 1, "color": {"mode": "scheme",
                             "scheme": "Oranges", "steps": 64}, "yAxis": {"unit": unit},
@@ -163,6 +176,10 @@ class Dash:
             p["options"] = {"displayMode": "gradient", "orientation": "horizontal",
                             "reduceOptions": {"calcs": ["lastNotNull"], "fields": "",
                                               "values": False}}
+        if options:
+            p["options"] = options
+        if transformations is not None:
+            p["transformations"] = transformations
         self.panels.append(p)
         self.next_id += 1
         self.doc[-1][1].append((title, description))
@@ -755,6 +772,171 @@ def ebpf():
             T(f"max by (cluster, node, program) (hakari_ebpf_program_up{{{CL}}})", instant=True), columns=[('Up', 'short')])
     d.ts("Lost events", "Is any program losing events (ring buffer full)?", "short",
          T(f"sum by (node, program) ({rate('hakari_ebpf_events_lost_total', CL)})", "{{node}} {{program}}"))
+    return d
+
+
+# ======================================================================================
+# Topology: reads the workload_edge:* series of promql-tests/rules/topology.yml (peer IPs already
+# resolved to pods and workloads across nodes and clusters); `cluster` on an edge is the client's.
+EDGE = ("cluster, client_cluster, client_namespace, client_workload, client_kind, "
+        "server_cluster, server_namespace, server_workload, server_kind")
+TOPO = "workload_edge:container_tcp_peer"
+
+
+def topo(stat, agg="sum", by=EDGE):
+    """One workload-edge family for the selected clusters, edges touching the selected
+    namespaces at either end."""
+    m = f"{TOPO}_{stat}"
+    return (f'{agg} by ({by}) (\n  {m}{{{CL}, client_namespace=~"$namespace"}}\n'
+            f'  or {m}{{{CL}, server_namespace=~"$namespace"}}\n)')
+
+
+def lrep(expr, *moves):
+    """label_replace chains: moves are (dst, replacement, src, regex)."""
+    for dst, rep, src, rx in moves:
+        expr = f'label_replace({expr}, "{dst}", "{rep}", "{src}", "{rx}")'
+    return expr
+
+
+def end_labels(expr, side):
+    """Node-graph fields of one end of an edge: id (cluster/namespace/workload, what edges'
+    source/target name), title, subtitle (kind, namespace), and cluster/namespace for links."""
+    e = f'label_join({expr}, "id", "/", "{side}_cluster", "{side}_namespace", "{side}_workload")'
+    e = f'label_join({e}, "sub", "|", "{side}_kind", "{side}_namespace")'
+    return lrep(e, ("title", "$1", f"{side}_workload", "(.*)"),
+                ("subtitle", "$1", "sub", "([^|]*)[|]"),
+                ("subtitle", "$1 in $2", "sub", "(.*)[|](.+)"),
+                ("cluster", "$1", f"{side}_cluster", "(.*)"),
+                ("namespace", "$1", f"{side}_namespace", "(.*)"))
+
+
+def with_label(expr, by, label, value, text=None):
+    """expr (one series per `by`) with the number `value` (same series) added as label `label`,
+    optionally reformatted by label_replace's replacement `text`."""
+    lab = f'count_values by ({by}) ("{label}", {value})'
+    if text:
+        lab = f'label_replace({lab}, "{label}", "{text}", "{label}", "(.*)")'
+    return f"{expr}\n* on ({by}) group_left ({label})\n{lab}"
+
+
+@dashboard
+def topology():
+    d = Dash("hakari-topology", "hakari / Topology",
+             "Who talks to whom: workload -> workload TCP edges from hakari's per-container peer "
+             "counters (eBPF), peer addresses resolved to pods and workloads on any node and in "
+             "any cluster. Needs the recording rules of promql-tests/rules/topology.yml.",
+             [v_datasource(), v_cluster(), v_namespace(multi=True)],
+             "What does this service call, what calls it, and which of those links fails or is slow?")
+    # per workload pair (ports summed; pairs that only fail to connect have 0 conn/s), edges
+    # touching the selected namespaces at either end
+    def pair(m):
+        m = f"workload_pair:container_tcp_peer_{m}"
+        return (f'({m}{{{CL}, client_namespace=~"$namespace"}}\n'
+                f' or {m}{{{CL}, server_namespace=~"$namespace"}})')
+    base, trouble = pair("connections:rate5m"), pair("trouble:ratio5m")
+    links = [{"title": "Open namespace dashboard", "url": "/d/hakari-namespace?"
+              "${datasource:queryparam}&var-cluster=${__data.fields.cluster}&var-namespace="
+              "${__data.fields.namespace}&${__url_time_range}"},
+             {"title": "Open eBPF dashboard", "url": "/d/hakari-ebpf?${datasource:queryparam}"
+              "&var-cluster=${__data.fields.cluster}&var-namespace=${__data.fields.namespace}"
+              "&${__url_time_range}"}]
+    d.row("Map")
+    # nodes: both ends of every edge, connections/s in + out; radius grows with the log of it
+    # (count_values turns the computed radius into a label, converted back to a number below)
+    ends = (f"sum by (id, title, subtitle, cluster, namespace) (\n"
+            f"{end_labels(f'({base})', 'client')}\nor\n{end_labels(f'({base})', 'server')}\n)")
+    # The node graph reads its fields by name, and renaming a value column in Grafana only sets a
+    # display name: so every field it needs is a label; count_values turns computed numbers into
+    # labels (nodeRadius, mainstat, secondarystat), nodeRadius is made a number again below.
+    nodes = with_label(ends, "id", "nodeRadius", f"clamp(round(16 + 6 * ln(1 + {ends})), 16, 48)")
+    nodes = with_label(nodes, "id", "mainstat", f"round({ends}, 0.001)", "$1 conn/s")
+    # edge colour (Grafana 11 draws `color`; 10.3+ draws `highlighted` edges red and thick)
+    colours = " or\n".join(
+        lrep(f"({base})\n{op} on ({EDGE}) ({trouble} {cmp})", ("color", colour, "", ""),
+             *([("highlighted", "true", "", "")] if colour == "red" else []))
+        for colour, op, cmp in (("red", "and", ">= 0.1"), ("orange", "and", ">= 0.01 < 0.1"),
+                                ("green", "unless", ">= 0.01")))
+    e = with_label(f"({colours})", EDGE, "mainstat", f"round({base}, 0.001)", "$1 conn/s")
+    e = with_label(e, EDGE, "secondarystat", f"round(100 * {trouble}, 0.1)",
+                   "$1% failed or retransmitted")
+    e = f'label_join({e}, "source", "/", "client_cluster", "client_namespace", "client_workload")'
+    e = f'label_join({e}, "target", "/", "server_cluster", "server_namespace", "server_workload")'
+    e = f'label_join({e}, "id", " -> ", "source", "target")'
+    edges = lrep(e, ("namespace", "$1", "client_namespace", "(.*)"))
+    d.panel("nodeGraph", "Service map",
+            "Which workloads talk to which? One circle per workload (Deployment, StatefulSet, "
+            "DaemonSet, CronJob, bare Pod), per node for processes outside pods and host-network "
+            "addresses, per address for peers that are no known pod (External); its size and "
+            "number: connections per second in and out. Arrows point from client to server, "
+            "labelled with connections per second; green: fine, orange: >= 1% of connects fail "
+            "or >= 0.01 retransmits per connection, red (highlighted): >= 10% / 0.1. Click a "
+            "circle for its namespace and eBPF dashboards.", "cps",
+            [T(nodes, instant=True, fmt="table"), T(edges, instant=True, fmt="table")],
+            w=24, h=18, links=links,
+            options={"nodes": {}, "edges": {}},
+            transformations=[
+                {"id": "convertFieldType", "options": {"conversions": [
+                    {"targetField": "nodeRadius", "destinationType": "number"},
+                    {"targetField": "highlighted", "destinationType": "boolean"}], "fields": {}}}])
+    d.row("Edges")
+    port_by = EDGE + ", port"
+    d.table("Workload edges",
+            "Every edge by server port: client and server workload (or the external address), "
+            "connections established per second, connects that failed (refused, timed out, "
+            "reset), retransmitted segments (both ends), mean smoothed RTT, and the failed "
+            "share of connection attempts. Click a row for the client's namespace.", "short",
+            T(topo("connections:rate5m", by=port_by), instant=True),
+            T(topo("failed_connects:rate5m", by=port_by), instant=True),
+            T(topo("retransmits:rate5m", by=port_by), instant=True),
+            T(topo("rtt_seconds:mean5m", "max", by=port_by), instant=True),
+            T(topo("failed_connects:ratio5m", "max", by=port_by), instant=True),
+            w=24, h=10,
+            links=[{"title": "Open the client's namespace dashboard", "url": "/d/hakari-namespace?"
+                    "${datasource:queryparam}&var-cluster=${__data.fields.cluster}&var-namespace="
+                    "${__data.fields.client_namespace}&${__url_time_range}"}],
+            labels=[("cluster", "Cluster"), ("client_namespace", "Client namespace"),
+                    ("client_workload", "Client"), ("client_kind", "Client kind"),
+                    ("server_cluster", "Server cluster"), ("server_namespace", "Server namespace"),
+                    ("server_workload", "Server (workload or address)"),
+                    ("server_kind", "Server kind"), ("port", "Port"),
+                    ("client_cluster", None)],
+            columns=[("Connections/s", "cps"), ("Failed/s", "cps"), ("Retransmits/s", "short"),
+                     ("RTT", "s"), ("Failed share", "percentunit")])
+    POD = f'{CL}, namespace=~"$namespace"'
+    pe = "workload_pod_edge:container_tcp_peer:rate5m"
+    pby = "cluster, namespace, pod, direction, peer_namespace, peer_workload, peer_pod, peer_ip, port"
+    d.table("Pod connections",
+            "Which pod talks to which address? Each pod's own view: direction (client: it "
+            "connects; server: it accepts), the peer's address and what it resolves to (pod, "
+            "node or nothing), server port, connections, failed connects and retransmits per "
+            "second. Processes outside pods show with an empty pod. Click a row for the pod or "
+            "its kernel signals.", "short",
+            *[T(f'sum by ({pby}) ({pe}{{{POD}, stat="{st}"}})', instant=True)
+              for st in ("connections", "failed_connects", "retransmits")],
+            w=24, h=10,
+            links=pod_link() + [{"title": "Open eBPF dashboard", "url": "/d/hakari-ebpf?"
+                                 "${datasource:queryparam}&var-cluster=${__data.fields.cluster}"
+                                 "&var-namespace=${__data.fields.namespace}&var-pod="
+                                 "${__data.fields.pod}&${__url_time_range}"}],
+            labels=[("cluster", "Cluster"), ("namespace", "Namespace"), ("pod", "Pod"),
+                    ("direction", "Direction"), ("peer_ip", "Peer address"),
+                    ("peer_namespace", "Peer namespace"), ("peer_workload", "Peer workload"),
+                    ("peer_pod", "Peer pod"), ("port", "Port")],
+            columns=[("Connections/s", "cps"), ("Failed/s", "cps"), ("Retransmits/s", "short")])
+    d.row("Over time")
+    d.ts("Connections by client", "How many connections does each workload open per second, "
+         "to everything it calls?", "cps",
+         T(f"sum by (client_namespace, client_workload) ({topo('connections:rate5m', by=EDGE)})",
+           "{{client_namespace}}/{{client_workload}}"), w=8)
+    d.ts("Failed connects by edge", "Which edges fail to connect (refused, timed out, reset "
+         "before established)? Per second, the 10 worst client -> server:port edges (flat 0: "
+         "nothing fails).", "cps",
+         T(f"topk(10, sum by (client_workload, server_workload, port) ({topo('failed_connects:rate5m', by=port_by)}))",
+           "{{client_workload}} -> {{server_workload}}:{{port}}"), w=8)
+    d.ts("Retransmits by edge", "Which edges lose segments? Retransmits per second of both "
+         "ends, the 10 worst client -> server:port edges (flat 0: no loss).", "short",
+         T(f"topk(10, sum by (client_workload, server_workload, port) ({topo('retransmits:rate5m', by=port_by)}))",
+           "{{client_workload}} -> {{server_workload}}:{{port}}"), w=8)
     return d
 
 

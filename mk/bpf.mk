@@ -50,3 +50,11 @@ $(EBPF_WORKLOAD): bench/ebpf_workload.c
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+# Topology edges at node scale (bench/ebpf.sh runs it): series and memory per container.
+$(O)/bench/topo_series: bench/topo_series.c $(LIB_OBJS)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(BIN_LIBS) $(PKG_LIBS) \
+		$(EXTRA_LIBS)
+BENCH_STEPS += $(O)/bench/topo_series

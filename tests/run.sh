@@ -45,7 +45,7 @@ done
 # Integration scripts run $JOBS at a time (default 2, the machine's cores), except those matching
 # SERIAL, which run alone: they create cgroups, veths or eBPF state under fixed names, or measure
 # timing, rates or counters that a neighbour would disturb. Results are printed as scripts finish.
-SERIAL='@(cgroup_*|ebpf_*|native_hist|kube_prometheus|load|tsan|privs|rw_shards|rw_budget|node_host|node_netclass_live|node_upstream_sys|podview)'
+SERIAL='@(cgroup_*|ebpf_*|native_hist|topology|kube_prometheus|load|tsan|privs|rw_shards|rw_budget|node_host|node_netclass_live|node_upstream_sys|podview)'
 JOBS=${JOBS:-2}
 declare -A running=() # pid -> name
 reap() { # waits for one running script and records its result

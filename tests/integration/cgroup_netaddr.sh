@@ -8,82 +8,26 @@
 # addresses must come out on the sandbox rows, loopback and link-local ones not, the host-network
 # pod with the node's addresses and host_network="true"; promtool accepts the output. Cleans up.
 . "$(dirname "$0")/../lib.sh"
-
-[ "$(id -u)" -eq 0 ] || skip "needs root to create cgroups and network namespaces"
+. "$TOP/tests/pod_lib.sh"
 [ -x "$HAKARI" ] || fail "no binary at $HAKARI"
 command -v ip >/dev/null || fail "ip (iproute2) missing"
 command -v promtool >/dev/null || fail "promtool missing"
-CG=/sys/fs/cgroup
 NS=hk-netaddr-$$
 HOSTVETH=hkna$$
-newid() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
-UID_A=$(python3 -c 'import uuid; print(uuid.uuid4())')
-UID_H=$(python3 -c 'import uuid; print(uuid.uuid4())')
-SB_A=$(newid) SB_H=$(newid) APP_A=$(newid) APP_H=$(newid)
-
-if grep -q ' - cgroup cgroup .*[,]memory' /proc/self/mountinfo; then
-    MODE=v1
-    HIERS=()
-    for c in cpu cpuacct memory pids blkio; do
-        d=$(awk -v c="$c" '$0 ~ / - cgroup cgroup / { n=split($NF,o,","); for(i=1;i<=n;i++) if(o[i]==c) {print $5; exit} }' /proc/self/mountinfo)
-        [ -n "$d" ] || fail "controller $c not mounted"
-        HIERS+=("$d")
-    done
-    U=$(awk '$0 ~ / - cgroup2 / {print $5; exit}' /proc/self/mountinfo)
-    [ -n "$U" ] && HIERS+=("$U")
-    rel() { echo "/kubepods/besteffort/pod$1/$2"; }
-else
-    MODE=v2
-    HIERS=("$CG")
-    rel() { echo "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${1//-/_}.slice/cri-containerd-$2.scope"; }
-fi
-REL_A=$(rel "$UID_A" "$SB_A")
-REL_H=$(rel "$UID_H" "$SB_H")
+UID_A=$(pod_uid)
+UID_H=$(pod_uid)
+SB_A=$(pod_newid) SB_H=$(pod_newid) APP_A=$(pod_newid) APP_H=$(pod_newid)
+REL_A=$(pod_rel "$UID_A" "$SB_A")
+REL_H=$(pod_rel "$UID_H" "$SB_H")
 log "mode $MODE, sandboxes $REL_A $REL_H"
 
-CREATED=()
-PIDS=()
 cleanup_all() {
-    local p i
-    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null && { wait "$p" 2>/dev/null || true; }; done
-    for ((i = ${#CREATED[@]} - 1; i >= 0; i--)); do
-        for _ in 1 2 3 4 5 6 7 8 9 10; do
-            rmdir "${CREATED[$i]}" 2>/dev/null && break
-            [ -d "${CREATED[$i]}" ] || break
-            sleep 0.2
-        done
-    done
+    pod_cleanup
     ip link del "$HOSTVETH" 2>/dev/null || true
     ip netns del "$NS" 2>/dev/null || true
     cleanup
 }
 trap cleanup_all EXIT
-
-mkpath() { # hierarchy-root relpath
-    local cur=$1 part
-    IFS=/ read -ra parts <<<"${2#/}"
-    for part in "${parts[@]}"; do
-        cur=$cur/$part
-        if [ ! -d "$cur" ]; then
-            mkdir "$cur" || fail "mkdir $cur"
-            CREATED+=("$cur")
-        fi
-    done
-}
-# A sandbox: "sleep" started by a shell that first joins the cgroup in every hierarchy (and, for
-# the pod with its own network, then enters the namespace).
-start_sandbox() { # rel [netns]
-    local procs="" h
-    for h in "${HIERS[@]}"; do
-        mkpath "$h" "$1"
-        procs="$procs $h$1/cgroup.procs"
-    done
-    # Joins first: `ip netns exec` remounts /sys for the namespace, then execs (same pid).
-    local run="exec sleep 120"
-    [ -n "${2:-}" ] && run="exec ip netns exec $2 sleep 120"
-    sh -c 'for f in '"$procs"'; do echo $$ >"$f" || exit 1; done; '"$run" &
-    PIDS+=($!)
-}
 
 ip netns add "$NS" || fail "ip netns add"
 ip link add "$HOSTVETH" type veth peer name eth0 netns "$NS" || fail "veth"
@@ -95,34 +39,15 @@ ip -n "$NS" addr add fd00:213:7::2/64 dev eth0 nodad
 ip -n "$NS" link set eth0 up
 ip -n "$NS" route add default via 10.213.7.1
 
-start_sandbox "$REL_A" "$NS"
-start_sandbox "$REL_H"
+pod_run "$REL_A" "$NS" sleep 120
+pod_run "$REL_H" "" sleep 120
 for r in "$REL_A" "$REL_H"; do
     until_true 20 grep -q . "${HIERS[0]}$r/cgroup.procs" || fail "sandbox did not join $r"
 done
 
-port=$(free_port)
-cat >"$TMP/kubelet.py" <<PY
-import http.server, json
-def pod(name, uid, app):
-    return {"metadata": {"name": name, "namespace": "topo", "uid": uid},
-            "status": {"phase": "Running", "qosClass": "BestEffort",
-                       "containerStatuses": [{"name": "app", "image": "example/app:1",
-                                              "containerID": "containerd://" + app}]}}
-body = json.dumps({"kind": "PodList", "apiVersion": "v1", "items": [
-    pod("client-0", "$UID_A", "$APP_A"), pod("hostnet-0", "$UID_H", "$APP_H")]}).encode()
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *a): pass
-http.server.HTTPServer(("127.0.0.1", $port), H).serve_forever()
-PY
-bg kubelet python3 "$TMP/kubelet.py"
-until_true 20 curl -fsS -o /dev/null "http://127.0.0.1:$port/pods" || fail "stand-in kubelet did not start"
-printf 'kubernetes:\n  kubelet_url: http://127.0.0.1:%s\n' "$port" >"$TMP/cfg.yml"
+pod_kubelet "{\"name\":\"client-0\",\"namespace\":\"topo\",\"uid\":\"$UID_A\",\"containers\":[[\"app\",\"$APP_A\"]]}" \
+    "{\"name\":\"hostnet-0\",\"namespace\":\"topo\",\"uid\":\"$UID_H\",\"containers\":[[\"app\",\"$APP_H\"]]}"
+printf 'kubernetes:\n  kubelet_url: %s\n' "$KUBELET_URL" >"$TMP/cfg.yml"
 
 "$HAKARI" --once --no-collector.loadavg --config.file="$TMP/cfg.yml" >"$TMP/out.prom" 2>"$TMP/err" ||
     { cat "$TMP/err" >&2; fail "hakari --once"; }

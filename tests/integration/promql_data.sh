@@ -97,6 +97,19 @@ PROM_URL="http://127.0.0.1:$PROM_PORT"
 wait_http "$PROM_URL/-/ready" 60
 
 start_agents
+# Some TCP for the topology edges (the hakari-topology dashboard, rules/topology.yml): a process
+# of this host connects to Prometheus and closes (connections, RTT at close) and to a closed
+# port (failed connects), twice a second, so the agents' eBPF programs see edges all along.
+CLOSED_PORT=$(free_port)
+bg topo-traffic "$PY" -c "
+import socket, time
+while True:
+    for port in ($PROM_PORT, $CLOSED_PORT):
+        try:
+            socket.create_connection(('127.0.0.1', port), timeout=1).close()
+        except OSError:
+            pass
+    time.sleep(0.5)"
 MODE=remote-write
 first=${AGENT_URLS[0]##* }
 # Bodies go to a file first: `curl | grep -q` fails under pipefail once grep stops reading.

@@ -13,7 +13,8 @@
                                                    where it fires, in the *_test.yml files;
                                                    panels and dashboards named in runbooks exist
   promqlcheck.py panels SPEC.json OUT.json DASH...  turn exact-value tests of panel queries
-                                                   (SPEC names panels instead of exprs) into a
+                                                   (SPEC names panels instead of exprs; its
+                                                   rule_files are relative to SPEC) into a
                                                    `promtool test rules` file
   promqlcheck.py records URL ALLOWLIST RULES.yml...  every recording rule, evaluated by the
                                                    Prometheus at URL, has series
@@ -183,6 +184,8 @@ def substitute(expr, values, builtins):
     """values: name -> text already formatted for PromQL (regex for multi variables)."""
     def rep(m):
         name = m.group(1) or m.group(3) or m.group(4)
+        if name.isdigit():  # label_replace's "$1": Grafana leaves unknown names as they are
+            return m.group(0)
         if name in builtins:
             return builtins[name]
         if name in values:
@@ -646,6 +649,11 @@ def panels(spec_path, out, paths):
             exprs[f"{d['uid']}/{p['title']}/{t['refId']}"] = t["expr"]
     errs, n = [], 0
     spec.pop("_comment", None)
+    # rule files named relative to the spec (the output is written elsewhere): panels that read
+    # recorded series are tested through the rules, from the raw series hakari emits
+    here = os.path.dirname(os.path.abspath(spec_path))
+    if "rule_files" in spec:
+        spec["rule_files"] = [os.path.join(here, f) for f in spec["rule_files"]]
     for group in spec.get("tests", []):
         for case in group.get("promql_expr_test", []):
             ref = case.pop("panel", None)
