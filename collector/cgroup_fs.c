@@ -300,10 +300,14 @@ static int device_statfs(struct hk_cgfs *s, struct fsdev *d)
     if (d->pending) {
         if (!hk_statfs_probe_done(d->pending))
             return d->err = -ETIMEDOUT;
+        /* Its late answer is this cycle's: a new call could time out again on a loaded node and
+         * never give a figure. */
+        d->err = hk_statfs_probe_result(d->pending, &d->st);
         hk_statfs_probe_free(d->pending);
         d->pending = NULL;
         hk_log_info("statfs returned, layers on this filesystem measured again", "collector",
                     "cgroup", "mountpoint", d->mountpoint);
+        return d->err;
     }
     d->err = hk_statfs_deadline(s->root_fd, d->mountpoint, s->opts.statfs_timeout_ms, &d->st,
                                 &d->pending);

@@ -244,6 +244,16 @@ bool hk_statfs_probe_done(struct hk_statfs_probe *p)
     return !p || batch_item_done(p->batch, 0);
 }
 
+int hk_statfs_probe_result(struct hk_statfs_probe *p, struct statfs *ret)
+{
+    pthread_mutex_lock(&p->batch->lock);
+    int r = p->batch->done > 0 ? p->batch->items[0].err : -ETIMEDOUT;
+    if (r == 0)
+        *ret = p->batch->items[0].st;
+    pthread_mutex_unlock(&p->batch->lock);
+    return r;
+}
+
 void hk_statfs_probe_free(struct hk_statfs_probe *p)
 {
     if (!p)

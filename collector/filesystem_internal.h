@@ -24,6 +24,8 @@ struct hk_statfs_probe;
 int hk_statfs_deadline(int root_fd, const char *path, int64_t timeout_ms, struct statfs *ret,
                        struct hk_statfs_probe **ret_pending);
 bool hk_statfs_probe_done(struct hk_statfs_probe *p);
+/* The result of a probe that hk_statfs_probe_done says returned: 0 and *ret, or -errno. */
+int hk_statfs_probe_result(struct hk_statfs_probe *p, struct statfs *ret);
 void hk_statfs_probe_free(struct hk_statfs_probe *p);
 
 #endif
