@@ -87,6 +87,12 @@ struct intern {
 };
 
 #define NAME_MEMO 8
+/* Per-cycle memos, all compared by CONTENT (never by the caller's pointers: collectors reuse
+ * buffers within a cycle, and the big-block pool hands the same addresses to later cycles).
+ * What they hold points into this builder's arena, so they die with it (and are cleared on
+ * abort, whose rewind frees what they point to). */
+#define VALUE_MEMO 32
+#define SET_MEMO_MAX 32
 struct name_memo {
     const char *s; /* interned label name, NULL = none */
     uint32_t len;
@@ -95,6 +101,17 @@ struct name_memo {
 struct hk_builder {
     struct hk_limits limits;
     struct name_memo name_memo[NAME_MEMO]; /* hk_emit_labels: last name per label position */
+    /* The interned value last returned for each label position: a container's values repeat on
+     * each of its series in the same places, so one strcmp replaces strlen, the UTF-8 check,
+     * the hash and the probe. Only exact copies (valid, uncut) are remembered. */
+    const char *value_memo[VALUE_MEMO];
+    /* The last desc label array before sorting (static names, memoized value copies) and its
+     * sorted, interned result: the next emit with the same array skips the sort and the set
+     * probe. Equal pointers here mean equal content: the names outlive the builder by contract
+     * and the values are this builder's interned copies. */
+    struct hk_label set_memo_in[SET_MEMO_MAX];
+    size_t set_memo_n, set_memo_m;
+    struct hk_label *set_memo_out; /* NULL = none */
     struct hk_arena *arena;
     struct bfamily *fam;
     size_t nfam, capfam;
@@ -228,6 +245,9 @@ void hk_builder_abort(struct hk_builder *b)
         memset(b->sets, 0, b->sets_cap * sizeof(*b->sets));
     b->sets_n = 0;
     memset(b->name_memo, 0, sizeof(b->name_memo));
+    memset(b->value_memo, 0, sizeof(b->value_memo));
+    b->set_memo_out = NULL;
+    b->set_memo_n = 0;
     b->last_desc = NULL;
     b->section = NULL;
 }
@@ -372,16 +392,23 @@ static const char *intern_value(struct hk_builder *b, const char *v, size_t len)
     return copy;
 }
 
-/* Copies a label value into the arena: invalid UTF-8 repaired, length capped on a char edge. */
-static const char *copy_value(struct hk_builder *b, const char *v)
+/* Copies a label value into the arena: invalid UTF-8 repaired, length capped on a char edge.
+ * memo (or NULL): the position's value_memo slot, checked first by content and updated. */
+static const char *copy_value_memo(struct hk_builder *b, const char *v, const char **memo)
 {
     if (!v || !*v)
         return "";
+    if (memo && *memo && strcmp(*memo, v) == 0)
+        return *memo; /* the same content as the exact copy interned for it */
     size_t len = strlen(v);
     size_t cap = b->limits.max_label_value_length;
     bool valid = hk_utf8_valid(v, len);
-    if (valid && (cap == 0 || len <= cap) && len < UINT32_MAX)
-        return intern_value(b, v, len);
+    if (valid && (cap == 0 || len <= cap) && len < UINT32_MAX) {
+        const char *copy = intern_value(b, v, len);
+        if (memo && copy)
+            *memo = copy;
+        return copy;
+    }
     char *out = hk_arena_alloc(b->arena, 3 * len + 1);
     if (!out)
         return NULL;
@@ -391,6 +418,11 @@ static const char *copy_value(struct hk_builder *b, const char *v)
         out[n] = '\0';
     }
     return out;
+}
+
+static const char *copy_value(struct hk_builder *b, const char *v)
+{
+    return copy_value_memo(b, v, NULL);
 }
 
 /* Same as copy_value for a family's help or unit: copied, not interned (each family has its own,
@@ -530,15 +562,15 @@ static struct hk_label *intern_set(struct hk_builder *b, const struct hk_label *
     return copy;
 }
 
-/* Fills l (room for n + 1) with the desc's labels plus the extra one, sorted; returns the count,
- * or SIZE_MAX (out of memory, or the desc repeats a label name). */
+/* Fills l (room for n + 1) with the desc's labels plus the extra one, unsorted; returns the
+ * count, or SIZE_MAX (out of memory). */
 static size_t fill_labels(struct hk_builder *b, const struct hk_metric_desc *desc,
                           const char *const *values, const char *extra_name,
                           const char *extra_value, size_t n, struct hk_label *l)
 {
     for (size_t i = 0; i < n; i++) {
         l[i].name = desc->label_names[i];
-        l[i].value = copy_value(b, values ? values[i] : NULL);
+        l[i].value = copy_value_memo(b, values ? values[i] : NULL, &b->value_memo[i % VALUE_MEMO]);
         if (!l[i].value)
             return SIZE_MAX;
     }
@@ -547,7 +579,7 @@ static size_t fill_labels(struct hk_builder *b, const struct hk_metric_desc *des
         l[n].value = extra_value;
         n++;
     }
-    return hk_labels_sort(l, n) ? n : SIZE_MAX;
+    return n;
 }
 
 /* Builds the sorted label array for a desc emit, with room for one extra label. */
@@ -559,17 +591,32 @@ static struct hk_label *desc_labels(struct hk_builder *b, const struct hk_metric
     if (desc->label_names)
         while (desc->label_names[n])
             n++;
-    struct hk_label tmp[32];
-    if (n + 1 <= sizeof(tmp) / sizeof(tmp[0])) {
+    struct hk_label tmp[SET_MEMO_MAX];
+    if (n + 1 <= SET_MEMO_MAX) {
         size_t m = fill_labels(b, desc, values, extra_name, extra_value, n, tmp);
         if (m == SIZE_MAX)
             return NULL;
+        if (b->set_memo_out && b->set_memo_n == m &&
+            memcmp(b->set_memo_in, tmp, m * sizeof(*tmp)) == 0) {
+            *ret_n = b->set_memo_m;
+            return b->set_memo_out;
+        }
+        memcpy(b->set_memo_in, tmp, m * sizeof(*tmp));
+        b->set_memo_out = NULL;
+        if (!hk_labels_sort(tmp, m))
+            return NULL;
+        struct hk_label *set = intern_set(b, tmp, m);
+        if (set) {
+            b->set_memo_n = m;
+            b->set_memo_m = m;
+            b->set_memo_out = set;
+        }
         *ret_n = m;
-        return intern_set(b, tmp, m);
+        return set;
     }
     struct hk_label *l = hk_arena_alloc(b->arena, (n + 1) * sizeof(*l));
     size_t m = l ? fill_labels(b, desc, values, extra_name, extra_value, n, l) : SIZE_MAX;
-    if (m == SIZE_MAX)
+    if (m == SIZE_MAX || !hk_labels_sort(l, m))
         return NULL;
     *ret_n = m;
     return l;
@@ -873,7 +920,7 @@ int hk_emit_labels(struct hk_builder *b, const struct hk_family_spec *family,
             if (l[i].name && nl < UINT32_MAX)
                 *m = (struct name_memo){l[i].name, (uint32_t)nl};
         }
-        l[i].value = copy_value(b, labels[i].value);
+        l[i].value = copy_value_memo(b, labels[i].value, &b->value_memo[i % VALUE_MEMO]);
         if (!l[i].name || !l[i].value)
             return -ENOMEM;
     }

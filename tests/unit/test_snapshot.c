@@ -184,6 +184,83 @@ static void test_abort_drops_only_section(void **state)
     hk_snapshot_unref(s);
 }
 
+static double value_of(const struct hk_snapshot *s, const char *name, const char *label,
+                       const char *value)
+{
+    const struct hk_series *x = find(s, name, label, value);
+    assert_non_null(x);
+    return x->value;
+}
+
+/* The builder remembers the last value per label position and the last label array; both are
+ * matched by content. A caller reusing one buffer for other strings (collectors do, within a
+ * cycle; and the big-block pool gives later cycles the same addresses) gets its new content, an
+ * abort forgets what the rewind freed, and a cut or repaired value is never taken as exact. */
+static void test_memos_by_content(void **state)
+{
+    (void)state;
+    struct hk_limits lim = {.max_label_value_length = 6};
+    char buf[32];
+    const char *v1[] = {buf}, *v2[] = {buf, "c"};
+    for (int cycle = 0; cycle < 3; cycle++) {
+        struct hk_builder *b = hk_builder_new(&lim);
+        hk_builder_begin(b, "x");
+        const char *seq[] = {"aaa", "bbb", "bb", "bbbb", "aaa", "", "toolong1", "toolong", "a\xff"};
+        for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+            snprintf(buf, sizeof(buf), "%s%s", cycle == 1 ? "z" : "", seq[i]);
+            assert_int_equal(hk_emit(b, &d_b, v1, (double)i), 0);
+            assert_int_equal(hk_emit(b, &d_a, v2, (double)i), 0);
+            struct hk_label l[] = {{"pod", buf}, {"container", "c"}};
+            struct hk_family_spec fs = {"dyn_metric", "", HK_METRIC_GAUGE, ""};
+            assert_int_equal(hk_emit_labels(b, &fs, NULL, l, 2, (double)i, 0), 0);
+        }
+        hk_builder_commit(b);
+        /* An aborted section's copies are freed by the rewind; the next section makes its own. */
+        hk_builder_begin(b, "y");
+        snprintf(buf, sizeof(buf), "gone");
+        assert_int_equal(hk_emit(b, &d_b, v1, 100), 0);
+        hk_builder_abort(b);
+        hk_builder_begin(b, "z");
+        assert_int_equal(hk_emit(b, &d_b, v1, 101), 0);
+        snprintf(buf, sizeof(buf), "kept");
+        assert_int_equal(hk_emit(b, &d_b, v1, 102), 0);
+        hk_builder_commit(b);
+        struct hk_snapshot *s = hk_builder_seal(b, 0, NULL);
+        assert_non_null(s);
+        /* b_metric: 7 distinct pods (toolong1 and toolong both cut to "toolon"), gone, kept */
+        const char *z = cycle == 1 ? "z" : "";
+        char want[32];
+        const char *pods[] = {"aaa", "bbb", "bb", "bbbb", "", "a\xef\xbf\xbd"};
+        double vals[] = {0, 1, 2, 3, 5, 8};
+        for (size_t i = 0; i < sizeof(pods) / sizeof(pods[0]); i++) {
+            if (!*pods[i])
+                continue; /* checked below */
+            snprintf(want, sizeof(want), "%s%s", z, pods[i]);
+            assert_true(value_of(s, "b_metric", "pod", want) == vals[i]);
+            assert_true(value_of(s, "a_metric_total", "pod", want) == vals[i]);
+            assert_true(value_of(s, "dyn_metric", "pod", want) == vals[i]);
+        }
+        if (cycle != 1) {
+            assert_true(value_of(s, "b_metric", "pod", "") == 5);
+            assert_true(value_of(s, "b_metric", "pod", "toolon") == 6); /* first wins */
+        } else {
+            /* "z" + "" = "z"; "ztoolong1" and "ztoolong" → "ztoolo" */
+            assert_true(value_of(s, "b_metric", "pod", "z") == 5);
+            assert_true(value_of(s, "b_metric", "pod", "ztoolo") == 6);
+        }
+        assert_true(value_of(s, "b_metric", "pod", "gone") == 101); /* z's own copy */
+        assert_true(value_of(s, "b_metric", "pod", "kept") == 102);
+        const struct hk_family *f = hk_snapshot_find_family(s, "b_metric");
+        assert_non_null(f);
+        assert_int_equal(f->count, 9); /* 7 + "gone" (101, section z) + "kept" */
+        for (size_t i = 0; i < s->nseries; i++)
+            assert_true(s->series[i].hash ==
+                        hk_series_hash(s->series[i].name, s->series[i].labels,
+                                       s->series[i].nlabels));
+        hk_snapshot_unref(s);
+    }
+}
+
 /* hk_builder_set_help changes families of the current section only. */
 static void test_set_help(void **state)
 {
@@ -599,6 +676,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seal_order_and_duplicates),
         cmocka_unit_test(test_abort_drops_only_section),
+        cmocka_unit_test(test_memos_by_content),
         cmocka_unit_test(test_reserve_hint),
         cmocka_unit_test(test_max_series_cap),
         cmocka_unit_test(test_set_help),
