@@ -252,6 +252,18 @@ uint64_t hk_series_hash(const char *series_name, const struct hk_label *labels, 
     return hash_series(series_name, labels, n, NULL);
 }
 
+uint64_t hk_series_hash_lens(const char *series_name, size_t name_len,
+                             const struct hk_label *labels, const uint32_t *lens, size_t n)
+{
+    /* hash_series's steps exactly, without its strlen calls. */
+    uint64_t h = hk_hash_bytes(0x51ED270B27D3A5E5ULL, series_name, name_len);
+    for (size_t i = 0; i < n; i++) {
+        h = hk_hash_bytes(h ^ 0xFF, labels[i].name, lens[2 * i]);
+        h = hk_hash_bytes(h ^ 0xFE, labels[i].value, lens[2 * i + 1]);
+    }
+    return mix(h, 0x94D049BB133111EBULL);
+}
+
 uint64_t hk_series_hash_skip(const char *name, const struct hk_label *labels, size_t n,
                              const char *skip_label)
 {

@@ -46,6 +46,10 @@ const char *hk_labels_get(const struct hk_label *labels, size_t n, const char *n
 /* Hash of series name + labels; stable across runs and hosts (used for sharding on disk). */
 uint64_t hk_series_hash(const char *series_name, const struct hk_label *labels, size_t n);
 /* Same, skipping one label name (e.g. "le"), so a histogram's series group together. */
+/* hk_series_hash (the same value) with the lengths known: lens[2i] and lens[2i + 1] are
+ * strlen of labels[i].name and labels[i].value. */
+uint64_t hk_series_hash_lens(const char *series_name, size_t name_len,
+                             const struct hk_label *labels, const uint32_t *lens, size_t n);
 uint64_t hk_series_hash_skip(const char *name, const struct hk_label *labels, size_t n,
                              const char *skip_label);
 uint64_t hk_hash_bytes(uint64_t seed, const void *data, size_t len);

@@ -110,8 +110,9 @@ struct hk_builder {
      * probe. Equal pointers here mean equal content: the names outlive the builder by contract
      * and the values are this builder's interned copies. */
     struct hk_label set_memo_in[SET_MEMO_MAX];
-    size_t set_memo_n, set_memo_m;
+    size_t set_memo_n;
     struct hk_label *set_memo_out; /* NULL = none */
+    uint32_t set_memo_lens[2 * SET_MEMO_MAX]; /* strlen of set_memo_out's names and values */
     struct hk_arena *arena;
     struct bfamily *fam;
     size_t nfam, capfam;
@@ -500,7 +501,11 @@ static int add_series(struct hk_builder *b, uint32_t fam, const char *series_nam
     s->s.family = fam;
     s->s.value = value;
     s->s.ts_ms = ts_ms;
-    s->s.hash = hk_series_hash(series_name, labels, n);
+    /* A set from desc_labels' memo has its lengths at hand: the same hash without 2n strlen. */
+    s->s.hash = labels == b->set_memo_out && n == b->set_memo_n
+                    ? hk_series_hash_lens(series_name, strlen(series_name), labels,
+                                          b->set_memo_lens, n)
+                    : hk_series_hash(series_name, labels, n);
     const char *skip = f->type == HK_METRIC_HISTOGRAM ? "le"
                        : f->type == HK_METRIC_SUMMARY ? "quantile"
                                                       : NULL;
@@ -598,7 +603,7 @@ static struct hk_label *desc_labels(struct hk_builder *b, const struct hk_metric
             return NULL;
         if (b->set_memo_out && b->set_memo_n == m &&
             memcmp(b->set_memo_in, tmp, m * sizeof(*tmp)) == 0) {
-            *ret_n = b->set_memo_m;
+            *ret_n = m;
             return b->set_memo_out;
         }
         memcpy(b->set_memo_in, tmp, m * sizeof(*tmp));
@@ -606,9 +611,15 @@ static struct hk_label *desc_labels(struct hk_builder *b, const struct hk_metric
         if (!hk_labels_sort(tmp, m))
             return NULL;
         struct hk_label *set = intern_set(b, tmp, m);
-        if (set) {
+        bool keep = set != NULL;
+        for (size_t i = 0; keep && i < m; i++) {
+            size_t nl = strlen(tmp[i].name), vl = strlen(tmp[i].value);
+            keep = nl < UINT32_MAX && vl < UINT32_MAX; /* else not remembered */
+            b->set_memo_lens[2 * i] = (uint32_t)nl;
+            b->set_memo_lens[2 * i + 1] = (uint32_t)vl;
+        }
+        if (keep) {
             b->set_memo_n = m;
-            b->set_memo_m = m;
             b->set_memo_out = set;
         }
         *ret_n = m;

@@ -132,6 +132,18 @@ static void test_hash(void **state)
     assert_true(hk_series_hash("m", s1, 1) != hk_series_hash("m", s2, 1));
     struct hk_label e1[] = {{"a", ""}};
     assert_true(hk_series_hash("m", e1, 1) != hk_series_hash("m", NULL, 0));
+    /* With the lengths given: the same value (it is stored in the remote-write queue on disk). */
+    struct hk_label l3[] = {{"container", "web"}, {"id", "/kubepods.slice/a-very-long-path.scope"},
+                            {"le", ""}, {"pod", "p-1"}};
+    uint32_t lens[8];
+    for (size_t i = 0; i < 4; i++) {
+        lens[2 * i] = (uint32_t)strlen(l3[i].name);
+        lens[2 * i + 1] = (uint32_t)strlen(l3[i].value);
+    }
+    for (size_t n = 0; n <= 4; n++)
+        assert_true(hk_series_hash_lens("container_memory_rss", 20, l3, lens, n) ==
+                    hk_series_hash("container_memory_rss", l3, n));
+    assert_true(hk_series_hash_lens("", 0, NULL, NULL, 0) == hk_series_hash("", NULL, 0));
 
     /* Stable across runs and hosts (the remote-write queue shards by it on disk): pinned
      * values. If this changes, on-disk shard assignment changes; do it deliberately. */
