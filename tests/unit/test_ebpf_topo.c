@@ -45,13 +45,17 @@ static struct hk_topo_kentry kent(uint64_t cgid, const char *ip4, uint16_t port,
     return e;
 }
 
-/* Renders the edges as text exposition (caller frees). */
-static char *render(struct hk_topo *t)
+static struct hk_builder *begin_ebpf(void)
 {
     struct hk_builder *b = hk_builder_new(NULL);
     assert_non_null(b);
     hk_builder_begin(b, "ebpf");
-    assert_int_equal(hk_topo_emit(t, b), 0);
+    return b;
+}
+
+/* Seals what was emitted into b (from begin_ebpf) as text exposition (caller frees). */
+static char *seal_text(struct hk_builder *b)
+{
     hk_builder_commit(b);
     struct hk_snapshot *s = hk_builder_seal(b, 1000, NULL);
     assert_non_null(s);
@@ -62,6 +66,14 @@ static char *render(struct hk_topo *t)
     hk_buf_free(&out);
     hk_snapshot_unref(s);
     return text;
+}
+
+/* Renders the edges as text exposition (caller frees). */
+static char *render(struct hk_topo *t)
+{
+    struct hk_builder *b = begin_ebpf();
+    assert_int_equal(hk_topo_emit(t, b), 0);
+    return seal_text(b);
 }
 
 /* Value of the one series of `family` whose line contains every needle ("" when none). */
@@ -573,20 +585,9 @@ static struct hk_ct_lookup *ct_on(const char *path)
 
 static char *ct_render(const struct hk_ct_lookup *ct)
 {
-    struct hk_builder *b = hk_builder_new(NULL);
-    assert_non_null(b);
-    hk_builder_begin(b, "ebpf");
+    struct hk_builder *b = begin_ebpf();
     assert_int_equal(hk_ct_emit(ct, b), 0);
-    hk_builder_commit(b);
-    struct hk_snapshot *s = hk_builder_seal(b, 1000, NULL);
-    assert_non_null(s);
-    struct hk_buf out;
-    hk_buf_init(&out, 0);
-    assert_int_equal(hk_textfmt_render(s, HK_TEXTFMT_TEXT, &out), 0);
-    char *text = strndup(out.data, out.len);
-    hk_buf_free(&out);
-    hk_snapshot_unref(s);
-    return text;
+    return seal_text(b);
 }
 
 /* Deferred lookups answered by one scan per cycle, in the same cycle; none without new edges. */
