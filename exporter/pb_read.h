@@ -87,4 +87,19 @@ static inline bool hk_pb_read_key(struct hk_pb_cursor *c, uint32_t *field, uint3
     return true;
 }
 
+/* Steps to the next LEN field numbered `field`, skipping any other, and returns its bytes in
+ * *ret; false at the end or on corruption (a bad sub-message is returned, marked bad). */
+static inline bool hk_pb_read_next(struct hk_pb_cursor *c, uint32_t field, struct hk_pb_cursor *ret)
+{
+    uint32_t f, wt;
+    while (hk_pb_read_key(c, &f, &wt)) {
+        if (f == field && wt == 2) {
+            *ret = hk_pb_read_sub(c);
+            return true;
+        }
+        hk_pb_skip(c, wt);
+    }
+    return false;
+}
+
 #endif

@@ -99,12 +99,8 @@ static int count_hist(struct hk_pb_cursor *ts, struct counts *n)
 static int count_v1(struct hk_pb_cursor top, struct counts *n)
 {
     uint32_t f, wt;
-    while (hk_pb_read_key(&top, &f, &wt)) {
-        if (f != 1 || wt != 2) {
-            hk_pb_skip(&top, wt);
-            continue;
-        }
-        struct hk_pb_cursor ts = hk_pb_read_sub(&top);
+    struct hk_pb_cursor ts;
+    while (hk_pb_read_next(&top, 1, &ts)) { /* WriteRequest.timeseries */
         n->series++;
         while (hk_pb_read_key(&ts, &f, &wt)) {
             if (f == 1 && wt == 2)
@@ -236,20 +232,12 @@ static int fill_v1(struct hk_pb_cursor top, struct out *o, struct strs *st)
 {
     struct hk_rw_record *rec = o->rec;
     uint32_t f, wt;
-    while (hk_pb_read_key(&top, &f, &wt)) {
-        if (f != 1 || wt != 2) {
-            hk_pb_skip(&top, wt);
-            continue;
-        }
-        struct hk_pb_cursor ts = hk_pb_read_sub(&top), walk = ts;
+    struct hk_pb_cursor ts, lab;
+    while (hk_pb_read_next(&top, 1, &ts)) { /* WriteRequest.timeseries */
+        struct hk_pb_cursor walk = ts;
         size_t lab0 = o->nlabels;
         bool bad = false;
-        while (hk_pb_read_key(&walk, &f, &wt)) {
-            if (f != 1 || wt != 2) {
-                hk_pb_skip(&walk, wt);
-                continue;
-            }
-            struct hk_pb_cursor lab = hk_pb_read_sub(&walk);
+        while (hk_pb_read_next(&walk, 1, &lab)) { /* TimeSeries.labels */
             struct hk_label *l = &rec->labels[o->nlabels];
             uint32_t *lens = &rec->lens[2 * o->nlabels];
             l->name = l->value = "";
@@ -293,14 +281,9 @@ static int fill_v2(struct hk_pb_cursor top, struct out *o, struct strs *st, size
         goto out;
     r = -EBADMSG;
     uint32_t f, wt;
-    struct hk_pb_cursor walk = top;
+    struct hk_pb_cursor walk = top, s, ts;
     bool bad = false;
-    while (hk_pb_read_key(&walk, &f, &wt)) {
-        if (f != 4 || wt != 2) {
-            hk_pb_skip(&walk, wt);
-            continue;
-        }
-        struct hk_pb_cursor s = hk_pb_read_sub(&walk);
+    while (hk_pb_read_next(&walk, 4, &s)) { /* Request.symbols */
         if (s.bad || n >= nsym)
             goto out;
         sym[n] = strs_add(st, s.p, (size_t)(s.end - s.p), &bad);
@@ -310,12 +293,8 @@ static int fill_v2(struct hk_pb_cursor top, struct out *o, struct strs *st, size
     }
     if (walk.bad)
         goto out;
-    while (hk_pb_read_key(&top, &f, &wt)) {
-        if (f != 5 || wt != 2) {
-            hk_pb_skip(&top, wt);
-            continue;
-        }
-        struct hk_pb_cursor ts = hk_pb_read_sub(&top), w = ts;
+    while (hk_pb_read_next(&top, 5, &ts)) { /* Request.timeseries */
+        struct hk_pb_cursor w = ts;
         size_t lab0 = o->nlabels;
         unsigned half = 0;
         uint64_t type = 0, help = 0, unit = 0;
