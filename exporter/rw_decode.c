@@ -6,97 +6,12 @@
  * end), lenient about fields it does not know (skipped). */
 #include "exporter/rw_encode.h"
 
+#include "exporter/pb_read.h"
+
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct pb {
-    const uint8_t *p, *end;
-    bool bad;
-};
-
-static uint64_t pb_varint(struct pb *c)
-{
-    uint64_t v = 0;
-    for (unsigned shift = 0; shift < 64; shift += 7) {
-        if (c->p >= c->end) {
-            c->bad = true;
-            return 0;
-        }
-        uint8_t b = *c->p++;
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80))
-            return v;
-    }
-    c->bad = true;
-    return 0;
-}
-
-/* Reads a field key; false at the end or on corruption. */
-static bool pb_key(struct pb *c, uint32_t *field, uint32_t *wt)
-{
-    if (c->bad || c->p >= c->end)
-        return false;
-    uint64_t k = pb_varint(c);
-    if (c->bad || k >> 32)
-        return c->bad = true, false;
-    *field = (uint32_t)(k >> 3);
-    *wt = (uint32_t)(k & 7);
-    return true;
-}
-
-/* A LEN field's bytes as a sub-cursor. */
-static struct pb pb_sub(struct pb *c)
-{
-    struct pb s = {NULL, NULL, true};
-    uint64_t len = pb_varint(c);
-    if (c->bad || len > (uint64_t)(c->end - c->p)) {
-        c->bad = true;
-        return s;
-    }
-    s.p = c->p;
-    s.end = c->p + len;
-    s.bad = false;
-    c->p += len;
-    return s;
-}
-
-static uint64_t pb_fixed64(struct pb *c)
-{
-    uint64_t v = 0;
-    if (c->end - c->p < 8) {
-        c->bad = true;
-        return 0;
-    }
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | c->p[i];
-    c->p += 8;
-    return v;
-}
-
-static void pb_skip(struct pb *c, uint32_t wt)
-{
-    switch (wt) {
-    case 0:
-        pb_varint(c);
-        break;
-    case 1:
-        pb_fixed64(c);
-        break;
-    case 2:
-        pb_sub(c);
-        break;
-    case 5:
-        if (c->end - c->p < 4)
-            c->bad = true;
-        else
-            c->p += 4;
-        break;
-    default:
-        c->bad = true;
-    }
-}
 
 /* Where decoded strings go: each copied with a NUL (the encoders hash and compare C strings). The
  * area is sized by the caller for every string the request can hold. */
@@ -124,18 +39,18 @@ struct sample_val {
 };
 
 /* Reads a Sample (1.0 and 2.0 share value = 1, timestamp = 2). */
-static struct sample_val read_sample(struct pb *c)
+static struct sample_val read_sample(struct hk_pb_cursor *c)
 {
     struct sample_val v = {0, 0};
     uint32_t f, wt;
-    while (pb_key(c, &f, &wt)) {
+    while (hk_pb_read_key(c, &f, &wt)) {
         if (f == 1 && wt == 1) {
-            uint64_t bits = pb_fixed64(c);
+            uint64_t bits = hk_pb_read_fixed64(c);
             memcpy(&v.value, &bits, 8);
         } else if (f == 2 && wt == 0) {
-            v.ts = (int64_t)pb_varint(c);
+            v.ts = (int64_t)hk_pb_read_varint(c);
         } else {
-            pb_skip(c, wt);
+            hk_pb_skip(c, wt);
         }
     }
     return v;
@@ -168,9 +83,9 @@ struct counts {
 };
 
 /* A native histogram (TimeSeries.histograms) counted: one sample, and room for its buckets. */
-static int count_hist(struct pb *ts, struct counts *n)
+static int count_hist(struct hk_pb_cursor *ts, struct counts *n)
 {
-    struct pb h = pb_sub(ts);
+    struct hk_pb_cursor h = hk_pb_read_sub(ts);
     uint32_t ns, nd;
     if (h.bad || hk_rw_hist_pb_measure(h.p, (size_t)(h.end - h.p), &ns, &nd) < 0)
         return -EBADMSG;
@@ -181,17 +96,13 @@ static int count_hist(struct pb *ts, struct counts *n)
     return 0;
 }
 
-static int count_v1(struct pb top, struct counts *n)
+static int count_v1(struct hk_pb_cursor top, struct counts *n)
 {
     uint32_t f, wt;
-    while (pb_key(&top, &f, &wt)) {
-        if (f != 1 || wt != 2) {
-            pb_skip(&top, wt);
-            continue;
-        }
-        struct pb ts = pb_sub(&top);
+    struct hk_pb_cursor ts;
+    while (hk_pb_read_next(&top, 1, &ts)) { /* WriteRequest.timeseries */
         n->series++;
-        while (pb_key(&ts, &f, &wt)) {
+        while (hk_pb_read_key(&ts, &f, &wt)) {
             if (f == 1 && wt == 2)
                 n->labels++;
             else if (f == 2 && wt == 2)
@@ -201,7 +112,7 @@ static int count_v1(struct pb top, struct counts *n)
                     return -EBADMSG;
                 continue;
             }
-            pb_skip(&ts, wt);
+            hk_pb_skip(&ts, wt);
         }
         if (ts.bad)
             return -EBADMSG;
@@ -209,26 +120,26 @@ static int count_v1(struct pb top, struct counts *n)
     return top.bad ? -EBADMSG : 0;
 }
 
-static int count_v2(struct pb top, struct counts *n)
+static int count_v2(struct hk_pb_cursor top, struct counts *n)
 {
     uint32_t f, wt;
-    while (pb_key(&top, &f, &wt)) {
+    while (hk_pb_read_key(&top, &f, &wt)) {
         if (f == 4 && wt == 2) {
             n->symbols++;
-            pb_skip(&top, wt);
+            hk_pb_skip(&top, wt);
             continue;
         }
         if (f != 5 || wt != 2) {
-            pb_skip(&top, wt);
+            hk_pb_skip(&top, wt);
             continue;
         }
-        struct pb ts = pb_sub(&top);
+        struct hk_pb_cursor ts = hk_pb_read_sub(&top);
         n->series++;
-        while (pb_key(&ts, &f, &wt)) {
+        while (hk_pb_read_key(&ts, &f, &wt)) {
             if (f == 1 && wt == 2) { /* packed refs */
-                struct pb refs = pb_sub(&ts);
+                struct hk_pb_cursor refs = hk_pb_read_sub(&ts);
                 while (!refs.bad && refs.p < refs.end) {
-                    pb_varint(&refs);
+                    hk_pb_read_varint(&refs);
                     n->labels++;
                 }
                 if (refs.bad)
@@ -236,7 +147,7 @@ static int count_v2(struct pb top, struct counts *n)
                 continue;
             }
             if (f == 1 && wt == 0) { /* unpacked ref */
-                pb_varint(&ts);
+                hk_pb_read_varint(&ts);
                 n->labels++;
                 continue;
             }
@@ -247,7 +158,7 @@ static int count_v2(struct pb top, struct counts *n)
                     return -EBADMSG;
                 continue;
             }
-            pb_skip(&ts, wt);
+            hk_pb_skip(&ts, wt);
         }
         if (ts.bad)
             return -EBADMSG;
@@ -271,15 +182,16 @@ struct out {
 
 /* Adds one sample per Sample field of the series and one per Histogram field (1.0: 4, 2.0: 3),
  * all sharing its labels. */
-static int emit_series(struct out *o, struct pb ts, uint32_t samples_field, uint32_t hist_field,
-                       size_t lab0, uint32_t nlab, const struct hk_rw_family *fam)
+static int emit_series(struct out *o, struct hk_pb_cursor ts, uint32_t samples_field,
+                       uint32_t hist_field, size_t lab0, uint32_t nlab,
+                       const struct hk_rw_family *fam)
 {
     uint32_t f, wt;
-    while (pb_key(&ts, &f, &wt)) {
+    while (hk_pb_read_key(&ts, &f, &wt)) {
         struct sample_val v = {0, 0};
         const struct hk_nhist *hist = NULL;
         if (f == hist_field && wt == 2) {
-            struct pb hm = pb_sub(&ts);
+            struct hk_pb_cursor hm = hk_pb_read_sub(&ts);
             uint32_t ns, nd;
             /* Room as the counting pass found it, checked again rather than trusted. */
             if (hm.bad || !o->hists || o->nhists >= o->cap_hists ||
@@ -295,12 +207,12 @@ static int emit_series(struct out *o, struct pb ts, uint32_t samples_field, uint
             o->ndeltas += h->ndeltas;
             hist = h;
         } else if (f == samples_field && wt == 2) {
-            struct pb sm = pb_sub(&ts);
+            struct hk_pb_cursor sm = hk_pb_read_sub(&ts);
             v = read_sample(&sm);
             if (sm.bad)
                 return -EBADMSG;
         } else {
-            pb_skip(&ts, wt);
+            hk_pb_skip(&ts, wt);
             continue;
         }
         struct hk_rw_sample *x = &o->rec->samples[o->nsamples++];
@@ -316,31 +228,23 @@ static int emit_series(struct out *o, struct pb ts, uint32_t samples_field, uint
     return ts.bad ? -EBADMSG : 0;
 }
 
-static int fill_v1(struct pb top, struct out *o, struct strs *st)
+static int fill_v1(struct hk_pb_cursor top, struct out *o, struct strs *st)
 {
     struct hk_rw_record *rec = o->rec;
     uint32_t f, wt;
-    while (pb_key(&top, &f, &wt)) {
-        if (f != 1 || wt != 2) {
-            pb_skip(&top, wt);
-            continue;
-        }
-        struct pb ts = pb_sub(&top), walk = ts;
+    struct hk_pb_cursor ts, lab;
+    while (hk_pb_read_next(&top, 1, &ts)) { /* WriteRequest.timeseries */
+        struct hk_pb_cursor walk = ts;
         size_t lab0 = o->nlabels;
         bool bad = false;
-        while (pb_key(&walk, &f, &wt)) {
-            if (f != 1 || wt != 2) {
-                pb_skip(&walk, wt);
-                continue;
-            }
-            struct pb lab = pb_sub(&walk);
+        while (hk_pb_read_next(&walk, 1, &lab)) { /* TimeSeries.labels */
             struct hk_label *l = &rec->labels[o->nlabels];
             uint32_t *lens = &rec->lens[2 * o->nlabels];
             l->name = l->value = "";
             lens[0] = lens[1] = 0;
-            while (pb_key(&lab, &f, &wt)) {
+            while (hk_pb_read_key(&lab, &f, &wt)) {
                 if ((f == 1 || f == 2) && wt == 2) {
-                    struct pb s = pb_sub(&lab);
+                    struct hk_pb_cursor s = hk_pb_read_sub(&lab);
                     if (s.bad)
                         break;
                     const char *str = strs_add(st, s.p, (size_t)(s.end - s.p), &bad);
@@ -350,7 +254,7 @@ static int fill_v1(struct pb top, struct out *o, struct strs *st)
                         l->value = str;
                     lens[f - 1] = (uint32_t)(s.end - s.p);
                 } else {
-                    pb_skip(&lab, wt);
+                    hk_pb_skip(&lab, wt);
                 }
             }
             if (lab.bad || bad)
@@ -366,7 +270,7 @@ static int fill_v1(struct pb top, struct out *o, struct strs *st)
     return top.bad ? -EBADMSG : 0;
 }
 
-static int fill_v2(struct pb top, struct out *o, struct strs *st, size_t nsym)
+static int fill_v2(struct hk_pb_cursor top, struct out *o, struct strs *st, size_t nsym)
 {
     struct hk_rw_record *rec = o->rec;
     const char **sym = calloc(nsym ? nsym : 1, sizeof(*sym));
@@ -377,14 +281,9 @@ static int fill_v2(struct pb top, struct out *o, struct strs *st, size_t nsym)
         goto out;
     r = -EBADMSG;
     uint32_t f, wt;
-    struct pb walk = top;
+    struct hk_pb_cursor walk = top, s, ts;
     bool bad = false;
-    while (pb_key(&walk, &f, &wt)) {
-        if (f != 4 || wt != 2) {
-            pb_skip(&walk, wt);
-            continue;
-        }
-        struct pb s = pb_sub(&walk);
+    while (hk_pb_read_next(&walk, 4, &s)) { /* Request.symbols */
         if (s.bad || n >= nsym)
             goto out;
         sym[n] = strs_add(st, s.p, (size_t)(s.end - s.p), &bad);
@@ -394,21 +293,17 @@ static int fill_v2(struct pb top, struct out *o, struct strs *st, size_t nsym)
     }
     if (walk.bad)
         goto out;
-    while (pb_key(&top, &f, &wt)) {
-        if (f != 5 || wt != 2) {
-            pb_skip(&top, wt);
-            continue;
-        }
-        struct pb ts = pb_sub(&top), w = ts;
+    while (hk_pb_read_next(&top, 5, &ts)) { /* Request.timeseries */
+        struct hk_pb_cursor w = ts;
         size_t lab0 = o->nlabels;
         unsigned half = 0;
         uint64_t type = 0, help = 0, unit = 0;
         bool has_md = false;
-        while (pb_key(&w, &f, &wt)) {
+        while (hk_pb_read_key(&w, &f, &wt)) {
             if (f == 1 && (wt == 2 || wt == 0)) {
-                struct pb refs = wt == 2 ? pb_sub(&w) : w;
+                struct hk_pb_cursor refs = wt == 2 ? hk_pb_read_sub(&w) : w;
                 do {
-                    uint64_t ref = pb_varint(&refs);
+                    uint64_t ref = hk_pb_read_varint(&refs);
                     if (refs.bad || ref >= n)
                         goto out;
                     struct hk_label *l = &rec->labels[o->nlabels];
@@ -428,14 +323,14 @@ static int fill_v2(struct pb top, struct out *o, struct strs *st, size_t nsym)
                 continue;
             }
             if (f == 5 && wt == 2) {
-                struct pb md = pb_sub(&w);
+                struct hk_pb_cursor md = hk_pb_read_sub(&w);
                 has_md = true;
-                while (pb_key(&md, &f, &wt)) {
+                while (hk_pb_read_key(&md, &f, &wt)) {
                     if (wt != 0) {
-                        pb_skip(&md, wt);
+                        hk_pb_skip(&md, wt);
                         continue;
                     }
-                    uint64_t v = pb_varint(&md);
+                    uint64_t v = hk_pb_read_varint(&md);
                     if (f == 1)
                         type = v;
                     else if (f == 3)
@@ -447,7 +342,7 @@ static int fill_v2(struct pb top, struct out *o, struct strs *st, size_t nsym)
                     goto out;
                 continue;
             }
-            pb_skip(&w, wt);
+            hk_pb_skip(&w, wt);
         }
         if (w.bad || half)
             goto out;
@@ -482,7 +377,8 @@ int hk_rw_request_decode(enum hk_rw_proto proto, const void *in, size_t len,
     hk_buf_init(&raw, HK_RW_BODY_MAX);
     if ((r = hk_rw_snappy_uncompress(in, len, HK_RW_BODY_MAX, &raw)) < 0)
         goto out;
-    struct pb top = {(const uint8_t *)raw.data, (const uint8_t *)raw.data + raw.len, false};
+    struct hk_pb_cursor top = {(const uint8_t *)raw.data, (const uint8_t *)raw.data + raw.len,
+                               false};
     r = proto == HK_RW_V2 ? count_v2(top, &n) : count_v1(top, &n);
     if (r < 0)
         goto out;

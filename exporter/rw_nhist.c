@@ -3,6 +3,7 @@
  * for 1.0 (the request encoder in rw_encode.c writes its other messages the same way), filled
  * into protobuf-c messages for 2.0, and decoded back for the sender's slow path (rw_decode.c). */
 #include "exporter/rw_nhist.h"
+#include "exporter/pb_read.h"
 #include "exporter/pb_wire.h"
 #include "exporter/rw_encode.h"
 
@@ -149,91 +150,19 @@ uint8_t *hk_rw_hist_pb_put(uint8_t *p, const struct hk_nhist *h, int64_t ts_ms)
 
 /* ---- decoding ---- */
 
-struct rd {
-    const uint8_t *p, *end;
-    bool bad;
-};
-
-static uint64_t rd_varint(struct rd *c)
-{
-    uint64_t v = 0;
-    for (unsigned shift = 0; shift < 64 && c->p < c->end; shift += 7) {
-        uint8_t b = *c->p++;
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80))
-            return v;
-    }
-    c->bad = true;
-    return 0;
-}
-
-static uint64_t rd_fixed64(struct rd *c)
-{
-    uint64_t v = 0;
-    if (c->end - c->p < 8) {
-        c->bad = true;
-        return 0;
-    }
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | c->p[i];
-    c->p += 8;
-    return v;
-}
-
-static struct rd rd_sub(struct rd *c)
-{
-    struct rd s = {c->p, c->p, true};
-    uint64_t len = rd_varint(c);
-    if (c->bad || len > (uint64_t)(c->end - c->p)) {
-        c->bad = true;
-        return s;
-    }
-    s.p = c->p;
-    s.end = c->p + len;
-    s.bad = false;
-    c->p += len;
-    return s;
-}
-
-static void rd_skip(struct rd *c, uint32_t wt)
-{
-    if (wt == 0)
-        rd_varint(c);
-    else if (wt == 1)
-        rd_fixed64(c);
-    else if (wt == 2)
-        rd_sub(c);
-    else if (wt == 5 && c->end - c->p >= 4)
-        c->p += 4;
-    else
-        c->bad = true;
-}
-
-static bool rd_key(struct rd *c, uint32_t *field, uint32_t *wt)
-{
-    if (c->bad || c->p >= c->end)
-        return false;
-    uint64_t k = rd_varint(c);
-    if (c->bad || k >> 32)
-        return c->bad = true, false;
-    *field = (uint32_t)(k >> 3);
-    *wt = (uint32_t)(k & 7);
-    return true;
-}
-
 /* One pass for both: with h NULL it only counts. */
 static int hist_walk(const uint8_t *p, size_t len, struct hk_nhist *h, struct hk_nhist_span *spans,
                      int64_t *deltas, uint32_t *nspans, uint32_t *ndeltas, int64_t *ts_ms)
 {
-    struct rd c = {p, p + len, false};
+    struct hk_pb_cursor c = {p, p + len, false};
     uint32_t f, wt, ns = 0, nd = 0;
-    while (rd_key(&c, &f, &wt)) {
+    while (hk_pb_read_key(&c, &f, &wt)) {
         if (f == 11 && wt == 2) { /* positive_spans */
-            struct rd sp = rd_sub(&c);
+            struct hk_pb_cursor sp = hk_pb_read_sub(&c);
             int32_t off = 0;
             uint32_t length = 0;
-            while (rd_key(&sp, &f, &wt)) {
-                uint64_t v = wt == 0 ? rd_varint(&sp) : (rd_skip(&sp, wt), 0);
+            while (hk_pb_read_key(&sp, &f, &wt)) {
+                uint64_t v = wt == 0 ? hk_pb_read_varint(&sp) : (hk_pb_skip(&sp, wt), 0);
                 if (f == 1 && wt == 0)
                     off = (int32_t)((uint32_t)(v >> 1) ^ (uint32_t) - (int32_t)(v & 1));
                 else if (f == 2 && wt == 0)
@@ -245,13 +174,13 @@ static int hist_walk(const uint8_t *p, size_t len, struct hk_nhist *h, struct hk
                 spans[ns] = (struct hk_nhist_span){off, length};
             ns++;
         } else if (f == 12 && (wt == 2 || wt == 0)) { /* positive_deltas, packed or not */
-            struct rd one = c, d = wt == 2 ? rd_sub(&c) : one;
+            struct hk_pb_cursor one = c, d = wt == 2 ? hk_pb_read_sub(&c) : one;
             if (d.bad)
                 return -EBADMSG;
             do {
                 if (wt == 2 && d.p == d.end)
                     break; /* an empty packed field */
-                uint64_t v = rd_varint(&d);
+                uint64_t v = hk_pb_read_varint(&d);
                 if (d.bad || nd >= HK_RW_HIST_MAX_BUCKETS)
                     return -EBADMSG;
                 if (h)
@@ -263,24 +192,24 @@ static int hist_walk(const uint8_t *p, size_t len, struct hk_nhist *h, struct hk
         } else if (((f == 2 || f == 7) && wt == 1) || (f >= 8 && f <= 10)) {
             return -EBADMSG; /* float counts (count_float, zero_count_float), negative buckets */
         } else if (h && f == 1 && wt == 0) {
-            h->count = rd_varint(&c);
+            h->count = hk_pb_read_varint(&c);
         } else if (h && f == 3 && wt == 1) {
-            uint64_t b = rd_fixed64(&c);
+            uint64_t b = hk_pb_read_fixed64(&c);
             memcpy(&h->sum, &b, 8);
         } else if (h && f == 4 && wt == 0) {
-            uint64_t v = rd_varint(&c);
+            uint64_t v = hk_pb_read_varint(&c);
             h->schema = (int8_t)((int32_t)((uint32_t)(v >> 1) ^ (uint32_t) - (int32_t)(v & 1)));
             if ((v >> 1) > 8)
                 return -EBADMSG; /* beyond any schema */
         } else if (h && f == 5 && wt == 1) {
-            uint64_t b = rd_fixed64(&c);
+            uint64_t b = hk_pb_read_fixed64(&c);
             memcpy(&h->zero_threshold, &b, 8);
         } else if (h && f == 6 && wt == 0) {
-            h->zero_count = rd_varint(&c);
+            h->zero_count = hk_pb_read_varint(&c);
         } else if (h && f == 15 && wt == 0) {
-            *ts_ms = (int64_t)rd_varint(&c);
+            *ts_ms = (int64_t)hk_pb_read_varint(&c);
         } else {
-            rd_skip(&c, wt);
+            hk_pb_skip(&c, wt);
         }
     }
     if (c.bad)

@@ -62,6 +62,25 @@ until_true() {
     return 1
 }
 
+# cgroup_v1_mount CONTROLLER: where the cgroup v1 hierarchy holding CONTROLLER is mounted ("" when
+# none is: a v2-only host).
+cgroup_v1_mount() {
+    awk -v c="$1" '$0 ~ / - cgroup cgroup / { n=split($NF,o,","); for(i=1;i<=n;i++) if(o[i]==c) {print $5; exit} }' /proc/self/mountinfo
+}
+
+# rmdir_reverse DIR...: removes the directories last first (deepest first when they were made
+# top-down), each retried for 2 s: a cgroup stays busy for a moment after its last process died.
+rmdir_reverse() {
+    local i dirs=("$@")
+    for ((i = ${#dirs[@]} - 1; i >= 0; i--)); do
+        for _ in 1 2 3 4 5 6 7 8 9 10; do
+            rmdir "${dirs[$i]}" 2>/dev/null && break
+            [ -d "${dirs[$i]}" ] || break
+            sleep 0.2
+        done
+    done
+}
+
 # prom_query BASE_URL QUERY: prints the JSON result.
 prom_query() {
     curl -fsS --get "$1/api/v1/query" --data-urlencode "query=$2"

@@ -10,7 +10,7 @@ if grep -q ' - cgroup cgroup .*[,]memory' /proc/self/mountinfo; then
     MODE=v1
     HIERS=()
     for c in cpu cpuacct memory pids blkio; do
-        d=$(awk -v c="$c" '$0 ~ / - cgroup cgroup / { n=split($NF,o,","); for(i=1;i<=n;i++) if(o[i]==c) {print $5; exit} }' /proc/self/mountinfo)
+        d=$(cgroup_v1_mount "$c")
         [ -n "$d" ] || fail "controller $c not mounted"
         HIERS+=("$d")
     done
@@ -30,15 +30,9 @@ pod_uid() { "$PY" -c 'import uuid; print(uuid.uuid4())'; }
 POD_CREATED=()
 POD_PIDS=()
 pod_cleanup() {
-    local p i
+    local p
     for p in "${POD_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null && { wait "$p" 2>/dev/null || true; }; done
-    for ((i = ${#POD_CREATED[@]} - 1; i >= 0; i--)); do
-        for _ in 1 2 3 4 5 6 7 8 9 10; do
-            rmdir "${POD_CREATED[$i]}" 2>/dev/null && break
-            [ -d "${POD_CREATED[$i]}" ] || break
-            sleep 0.2
-        done
-    done
+    rmdir_reverse "${POD_CREATED[@]}"
 }
 
 # pod_mkpath HIERARCHY_ROOT RELPATH: creates the missing directories (removed at exit).

@@ -21,7 +21,7 @@ grep -qw overlay /proc/filesystems || skip "kernel without overlayfs"
 UID_=$("$PY" -c 'import uuid; print(uuid.uuid4())')
 CID=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 # v1 hosts: the cpu hierarchy (the one the collector walks); else the cgroup2 mount.
-CGROOT=$(awk '$0 ~ / - cgroup cgroup / { n=split($NF,o,","); for(i=1;i<=n;i++) if(o[i]=="cpu") {print $5; exit} }' /proc/self/mountinfo)
+CGROOT=$(cgroup_v1_mount cpu)
 if [ -n "$CGROOT" ]; then
     REL=/kubepods/burstable/pod$UID_/$CID
 else
@@ -40,14 +40,7 @@ cleanup_all() {
         kill -KILL "$CHILD" 2>/dev/null || true
         wait "$CHILD" 2>/dev/null || true
     fi
-    local i
-    for ((i = ${#CREATED[@]} - 1; i >= 0; i--)); do
-        for _ in 1 2 3 4 5 6 7 8 9 10; do
-            rmdir "${CREATED[$i]}" 2>/dev/null && break
-            [ -d "${CREATED[$i]}" ] || break
-            sleep 0.2
-        done
-    done
+    rmdir_reverse "${CREATED[@]}"
     cleanup
 }
 trap cleanup_all EXIT

@@ -19,7 +19,7 @@ if grep -q ' - cgroup cgroup .*[,]memory' /proc/self/mountinfo; then
     MODE=v1
     CTRLS=()
     for c in cpu cpuacct memory pids blkio; do
-        d=$(awk -v c="$c" '$0 ~ / - cgroup cgroup / { n=split($NF,o,","); for(i=1;i<=n;i++) if(o[i]==c) {print $5; exit} }' /proc/self/mountinfo)
+        d=$(cgroup_v1_mount "$c")
         [ -n "$d" ] || fail "controller $c not mounted"
         CTRLS+=("$d")
     done
@@ -39,14 +39,7 @@ CREATED=() # directories we made, removed deepest first
 CHILD=
 cleanup_cg() {
     [ -n "$CHILD" ] && kill -KILL "$CHILD" 2>/dev/null && wait "$CHILD" 2>/dev/null
-    local i
-    for ((i = ${#CREATED[@]} - 1; i >= 0; i--)); do
-        for _ in 1 2 3 4 5 6 7 8 9 10; do
-            rmdir "${CREATED[$i]}" 2>/dev/null && break
-            [ -d "${CREATED[$i]}" ] || break
-            sleep 0.2
-        done
-    done
+    rmdir_reverse "${CREATED[@]}"
 }
 trap 'cleanup_cg; cleanup' EXIT
 

@@ -45,13 +45,17 @@ static struct hk_topo_kentry kent(uint64_t cgid, const char *ip4, uint16_t port,
     return e;
 }
 
-/* Renders the edges as text exposition (caller frees). */
-static char *render(struct hk_topo *t)
+static struct hk_builder *begin_ebpf(void)
 {
     struct hk_builder *b = hk_builder_new(NULL);
     assert_non_null(b);
     hk_builder_begin(b, "ebpf");
-    assert_int_equal(hk_topo_emit(t, b), 0);
+    return b;
+}
+
+/* Seals what was emitted into b (from begin_ebpf) as text exposition (caller frees). */
+static char *seal_text(struct hk_builder *b)
+{
     hk_builder_commit(b);
     struct hk_snapshot *s = hk_builder_seal(b, 1000, NULL);
     assert_non_null(s);
@@ -62,6 +66,14 @@ static char *render(struct hk_topo *t)
     hk_buf_free(&out);
     hk_snapshot_unref(s);
     return text;
+}
+
+/* Renders the edges as text exposition (caller frees). */
+static char *render(struct hk_topo *t)
+{
+    struct hk_builder *b = begin_ebpf();
+    assert_int_equal(hk_topo_emit(t, b), 0);
+    return seal_text(b);
 }
 
 /* Value of the one series of `family` whose line contains every needle ("" when none). */
@@ -81,6 +93,11 @@ static double value_of(const char *text, const char *family, const char *n1, con
         return strtod(strrchr(line, ' ') + 1, NULL);
     }
     return -1;
+}
+
+static double peer_conns(const char *text, const char *n1, const char *n2)
+{
+    return value_of(text, "container_tcp_peer_connections_total", n1, n2);
 }
 
 static size_t count_lines(const char *text, const char *prefix, const char *needle)
@@ -125,8 +142,7 @@ static void test_deltas_are_monotonic(void **st)
     assert_int_equal(hk_topo_add(t, &e2, base_a, false), 0);
     hk_topo_end(t, NULL, NULL);
     char *txt = render(t);
-    assert_true(value_of(txt, "container_tcp_peer_connections_total", "peer_ip=\"10.0.0.2\"",
-                         "port=\"8080\"") == 7);
+    assert_true(peer_conns(txt, "peer_ip=\"10.0.0.2\"", "port=\"8080\"") == 7);
     assert_non_null(strstr(txt, "direction=\"client\""));
     assert_non_null(strstr(txt, "peer_resolved=\"none\""));
     free(txt);
@@ -144,8 +160,7 @@ static void test_deltas_are_monotonic(void **st)
     assert_int_equal(hk_topo_add(t, &e2, NULL, true), 1);
     hk_topo_end(t, NULL, NULL);
     txt = render(t);
-    assert_true(value_of(txt, "container_tcp_peer_connections_total", "peer_ip=\"10.0.0.2\"",
-                         NULL) == 7 + 3 + 1 + 2);
+    assert_true(peer_conns(txt, "peer_ip=\"10.0.0.2\"", NULL) == 7 + 3 + 1 + 2);
     free(txt);
     /* An unresolvable cgroup never seen before: skipped (deleted once gone). */
     struct hk_topo_kentry e3 = kent(9, "10.0.0.3", 80, 0, 1);
@@ -180,8 +195,7 @@ static void test_cap_and_other(void **st)
                          "port=\"other\"") == 4 + 5 + 6 + 7);
     assert_true(value_of(txt, "hakari_topology_peers_dropped_total", NULL, NULL) < 0); /* no { */
     assert_non_null(strstr(txt, "\nhakari_topology_peers_dropped_total 4\n"));
-    assert_true(value_of(txt, "container_tcp_peer_connections_total", "direction=\"server\"",
-                         "pod=\"pod-b\"") == 4);
+    assert_true(peer_conns(txt, "direction=\"server\"", "pod=\"pod-b\"") == 4);
     /* Failed connects exist only for the client side. */
     assert_int_equal(count_lines(txt, "container_tcp_peer_failed_connects_total{", "pod-b"), 0);
     free(txt);
@@ -288,10 +302,8 @@ static void test_conntrack_resolution(void **st)
     hk_topo_end(t, NULL, NULL);
     assert_int_equal(calls, 2);
     char *txt = render(t);
-    assert_true(value_of(txt, "container_tcp_peer_connections_total", "peer_ip=\"10.96.0.7\"",
-                         "peer_resolved=\"conntrack\"") == 5);
-    assert_true(value_of(txt, "container_tcp_peer_connections_total", "peer_ip=\"10.96.0.7\"",
-                         "peer_resolved=\"none\"") == 2);
+    assert_true(peer_conns(txt, "peer_ip=\"10.96.0.7\"", "peer_resolved=\"conntrack\"") == 5);
+    assert_true(peer_conns(txt, "peer_ip=\"10.96.0.7\"", "peer_resolved=\"none\"") == 2);
     assert_null(strstr(txt, "10.96.0.100"));
     free(txt);
     /* The lookup budget: new edges beyond it wait for the next cycle, nothing is lost. */
@@ -304,8 +316,7 @@ static void test_conntrack_resolution(void **st)
     }
     hk_topo_end(t, NULL, NULL);
     txt = render(t);
-    deferred = HK_TOPO_RESOLVE_PER_CYCLE + 10 -
-               (int)value_of(txt, "container_tcp_peer_connections_total", "10.1.0.1", NULL);
+    deferred = HK_TOPO_RESOLVE_PER_CYCLE + 10 - (int)peer_conns(txt, "10.1.0.1", NULL);
     free(txt);
     assert_int_equal(deferred, 10);
     hk_topo_begin(t, 4000);
@@ -316,8 +327,7 @@ static void test_conntrack_resolution(void **st)
     }
     hk_topo_end(t, NULL, NULL);
     txt = render(t);
-    assert_true(value_of(txt, "container_tcp_peer_connections_total", "10.1.0.1", NULL) ==
-                HK_TOPO_RESOLVE_PER_CYCLE + 10);
+    assert_true(peer_conns(txt, "10.1.0.1", NULL) == HK_TOPO_RESOLVE_PER_CYCLE + 10);
     free(txt);
     hk_topo_free(t);
 }
@@ -571,22 +581,21 @@ static struct hk_ct_lookup *ct_on(const char *path)
     return ct;
 }
 
+/* A topology resolving through ct (with its per-cycle batch scan), in its first cycle. */
+static struct hk_topo *ct_topo(struct hk_ct_lookup *ct)
+{
+    struct hk_topo *t = hk_topo_new(64, 60000, hk_ct_resolve, ct);
+    assert_non_null(t);
+    hk_topo_set_batch(t, hk_ct_batch);
+    hk_topo_begin(t, 1000);
+    return t;
+}
+
 static char *ct_render(const struct hk_ct_lookup *ct)
 {
-    struct hk_builder *b = hk_builder_new(NULL);
-    assert_non_null(b);
-    hk_builder_begin(b, "ebpf");
+    struct hk_builder *b = begin_ebpf();
     assert_int_equal(hk_ct_emit(ct, b), 0);
-    hk_builder_commit(b);
-    struct hk_snapshot *s = hk_builder_seal(b, 1000, NULL);
-    assert_non_null(s);
-    struct hk_buf out;
-    hk_buf_init(&out, 0);
-    assert_int_equal(hk_textfmt_render(s, HK_TEXTFMT_TEXT, &out), 0);
-    char *text = strndup(out.data, out.len);
-    hk_buf_free(&out);
-    hk_snapshot_unref(s);
-    return text;
+    return seal_text(b);
 }
 
 /* Deferred lookups answered by one scan per cycle, in the same cycle; none without new edges. */
@@ -594,9 +603,7 @@ static void test_ct_scan(void **st)
 {
     (void)st;
     struct hk_ct_lookup *ct = ct_on(CT_TABLE);
-    struct hk_topo *t = hk_topo_new(64, 60000, hk_ct_resolve, ct);
-    hk_topo_set_batch(t, hk_ct_batch);
-    hk_topo_begin(t, 1000);
+    struct hk_topo *t = ct_topo(ct);
     struct hk_topo_kentry v4 = kent_tuple(1, "10.77.0.1", 57128, "10.96.0.10", 80);
     struct hk_topo_kentry v6 = kent_tuple(1, "fd00:77::1", 58986, "fd00:96::a", 443);
     struct hk_topo_kentry direct = kent_tuple(1, "10.77.0.1", 46484, "10.77.0.1", 9000);
@@ -612,17 +619,16 @@ static void test_ct_scan(void **st)
     assert_int_equal(ct->scans[HK_CT_SCAN_COMPLETE], 1);
     assert_int_equal(ct->malformed, 0);
     char *txt = render(t);
-    assert_true(value_of(txt, "container_tcp_peer_connections_total", "peer_ip=\"10.77.0.1\"",
-                         "peer_resolved=\"conntrack\",pod=\"pod-a\",port=\"8080\"") == 2);
-    assert_true(value_of(txt, "container_tcp_peer_connections_total", "peer_ip=\"fd00:77::1\"",
-                         "peer_resolved=\"conntrack\",pod=\"pod-a\",port=\"8443\"") == 2);
-    assert_true(value_of(txt, "container_tcp_peer_connections_total", "port=\"9000\"",
-                         "peer_resolved=\"none\"") == 2);
-    assert_true(value_of(txt, "container_tcp_peer_connections_total", "peer_ip=\"10.96.0.10\"",
-                         "peer_resolved=\"none\",pod=\"pod-a\",port=\"80\"") ==
+    assert_true(peer_conns(txt, "peer_ip=\"10.77.0.1\"",
+                           "peer_resolved=\"conntrack\",pod=\"pod-a\",port=\"8080\"") == 2);
+    assert_true(peer_conns(txt, "peer_ip=\"fd00:77::1\"",
+                           "peer_resolved=\"conntrack\",pod=\"pod-a\",port=\"8443\"") == 2);
+    assert_true(peer_conns(txt, "port=\"9000\"", "peer_resolved=\"none\"") == 2);
+    assert_true(peer_conns(txt, "peer_ip=\"10.96.0.10\"",
+                           "peer_resolved=\"none\",pod=\"pod-a\",port=\"80\"") ==
                 2); /* not in the table: the VIP */
-    assert_true(value_of(txt, "container_tcp_peer_connections_total",
-                         "peer_ip=\"10.244.2.9\",peer_resolved=\"conntrack\"", "/pod-b/web") == 2);
+    assert_true(
+        peer_conns(txt, "peer_ip=\"10.244.2.9\",peer_resolved=\"conntrack\"", "/pod-b/web") == 2);
     assert_null(strstr(txt, "fd00:96::a"));
     free(txt);
     /* Known edges: no lookup, no scan. */
@@ -632,8 +638,7 @@ static void test_ct_scan(void **st)
     hk_topo_end(t, NULL, NULL);
     assert_int_equal(ct->scans[HK_CT_SCAN_COMPLETE], 1);
     txt = render(t);
-    assert_true(value_of(txt, "container_tcp_peer_connections_total", "peer_resolved=\"conntrack\"",
-                         "pod-a\",port=\"8080\"") == 5);
+    assert_true(peer_conns(txt, "peer_resolved=\"conntrack\"", "pod-a\",port=\"8080\"") == 5);
     free(txt);
     txt = ct_render(ct);
     assert_true(
@@ -646,15 +651,12 @@ static void test_ct_scan(void **st)
     /* The bound: line 4 (the v6 entry) is past max_lines 3: truncated, counted, not resolved. */
     struct hk_ct_lookup *c2 = ct_on(CT_TABLE);
     c2->max_lines = 3;
-    t = hk_topo_new(64, 60000, hk_ct_resolve, c2);
-    hk_topo_set_batch(t, hk_ct_batch);
-    hk_topo_begin(t, 1000);
+    t = ct_topo(c2);
     assert_int_equal(hk_topo_add(t, &v6, base_a, false), 0);
     hk_topo_end(t, NULL, NULL);
     assert_int_equal(c2->scans[HK_CT_SCAN_TRUNCATED], 1);
     txt = render(t);
-    assert_true(value_of(txt, "container_tcp_peer_connections_total", "peer_ip=\"fd00:96::a\"",
-                         "peer_resolved=\"none\"") == 2);
+    assert_true(peer_conns(txt, "peer_ip=\"fd00:96::a\"", "peer_resolved=\"none\"") == 2);
     free(txt);
     /* The same by bytes: only the first two lines fit. */
     c2->max_lines = 0;
@@ -688,15 +690,12 @@ static void test_ct_scan(void **st)
     /* No table (no CONFIG_NF_CONNTRACK_PROCFS, no permission): failed, peer as the socket saw. */
     struct hk_ct_lookup *c3 = ct_on("/nonexistent/nf_conntrack");
     v4.v[HK_TOPO_CONN] = 2;
-    t = hk_topo_new(64, 60000, hk_ct_resolve, c3);
-    hk_topo_set_batch(t, hk_ct_batch);
-    hk_topo_begin(t, 1000);
+    t = ct_topo(c3);
     assert_int_equal(hk_topo_add(t, &v4, base_a, false), 0);
     hk_topo_end(t, NULL, NULL);
     assert_int_equal(c3->scans[HK_CT_SCAN_FAILED], 1);
     txt = render(t);
-    assert_true(value_of(txt, "container_tcp_peer_connections_total", "peer_ip=\"10.96.0.10\"",
-                         "peer_resolved=\"none\"") == 2);
+    assert_true(peer_conns(txt, "peer_ip=\"10.96.0.10\"", "peer_resolved=\"none\"") == 2);
     free(txt);
     hk_topo_free(t);
     free(ct);
@@ -727,9 +726,7 @@ static void test_ct_scan_hostile(void **st)
                "src=10.0.0.8 dst=10.0.0.1 sport=80");
     fclose(f);
     struct hk_ct_lookup *ct = ct_on(path);
-    struct hk_topo *t = hk_topo_new(64, 60000, hk_ct_resolve, ct);
-    hk_topo_set_batch(t, hk_ct_batch);
-    hk_topo_begin(t, 1000);
+    struct hk_topo *t = ct_topo(ct);
     struct hk_topo_kentry a = kent_tuple(1, "10.0.0.1", 1000, "10.96.0.1", 80);
     struct hk_topo_kentry b = kent_tuple(2, "10.0.0.1", 2000, "10.96.0.1", 80);
     struct hk_topo_kentry c = kent_tuple(3, "10.0.0.1", 3000, "10.96.0.1", 80);
@@ -741,10 +738,8 @@ static void test_ct_scan_hostile(void **st)
     assert_int_equal(ct->scans[HK_CT_SCAN_COMPLETE], 1);
     assert_int_equal(ct->malformed, 5); /* garbage, empty, over-long, binary, cut short */
     char *txt = render(t);
-    assert_true(value_of(txt, "container_tcp_peer_connections_total", "peer_ip=\"10.0.0.7\"",
-                         "peer_resolved=\"conntrack\"") == 2);
-    assert_true(value_of(txt, "container_tcp_peer_connections_total", "peer_ip=\"10.96.0.1\"",
-                         "peer_resolved=\"none\"") == 4);
+    assert_true(peer_conns(txt, "peer_ip=\"10.0.0.7\"", "peer_resolved=\"conntrack\"") == 2);
+    assert_true(peer_conns(txt, "peer_ip=\"10.96.0.1\"", "peer_resolved=\"none\"") == 4);
     assert_null(strstr(txt, "10.0.0.66"));
     assert_null(strstr(txt, "10.0.0.8\""));
     free(txt);

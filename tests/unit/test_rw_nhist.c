@@ -20,6 +20,8 @@
 
 #include <cmocka.h>
 
+#include "unit_rw.h"
+
 #include "core/config.h"
 #include "core/log.h"
 #include "core/snapshot.h"
@@ -774,11 +776,7 @@ struct seen {
 
 static void read_queue(const char *dir, const char *name, enum hk_rw_proto want, struct seen out[3])
 {
-    char qd[300];
-    snprintf(qd, sizeof(qd), "%s/q/%s", dir, name);
-    struct hk_rw_queue_opts o = {qd, 0, 0, false};
-    struct hk_rw_queue *q;
-    assert_int_equal(hk_rw_queue_open(&o, &q), 0);
+    struct hk_rw_queue *q = hk_test_rw_queue(dir, name);
     uint64_t pos = hk_rw_queue_committed(q);
     struct hk_buf b;
     struct hk_rw_qrec qr;
@@ -849,8 +847,7 @@ static void test_pipeline(void **state)
     (void)state;
     char dir[] = "/tmp/hk-rwnp-XXXXXX";
     assert_non_null(mkdtemp(dir));
-    char path[200], yml[1600];
-    snprintf(path, sizeof(path), "%s/c.yml", dir);
+    char yml[1600];
     snprintf(yml, sizeof(yml),
              "remote_write:\n"
              "  - url: http://127.0.0.1:1/api/v1/write\n    name: native\n"
@@ -867,23 +864,12 @@ static void test_pipeline(void **state)
              "    queue_config: {disk_path: %s/q, batch_send_deadline: 1h, min_backoff: 1h,"
              " max_backoff: 1h}\n",
              dir, dir, dir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(yml, f);
-    fclose(f);
-    struct hk_config cfg;
-    struct hk_error err = {""};
-    hk_config_init(&cfg);
-    assert_int_equal(hk_config_load(&cfg, path, NULL, 0, &err), 0);
-    struct hk_registry *reg = hk_registry_new();
-    struct hk_rw *rw = NULL;
-    assert_int_equal(hk_rw_start(&cfg, reg, &rw, &err), 0);
-    hk_registry_publish(reg, nh_snap(true, 1000000));
-    hk_registry_publish(reg, nh_snap(false, 2000000)); /* b vanished: one stale marker */
-    hk_registry_publish(reg, nh_snap(false, 3000000)); /* and only once */
-    hk_rw_stop(rw);
-    hk_registry_free(reg);
-    hk_config_free(&cfg);
+    struct hk_test_rw t;
+    hk_test_rw_start(&t, dir, yml);
+    hk_registry_publish(t.reg, nh_snap(true, 1000000));
+    hk_registry_publish(t.reg, nh_snap(false, 2000000)); /* b vanished: one stale marker */
+    hk_registry_publish(t.reg, nh_snap(false, 3000000)); /* and only once */
+    hk_test_rw_stop(&t);
 
     /* classic series of the text exposition: _bucket per le (-20 … -16, +Inf), _sum, _count */
     const int classic_per = 5 + 1 + 2;
@@ -911,9 +897,7 @@ static void test_pipeline(void **state)
     }
     assert_int_equal(c[1].classic_stale, classic_per);
     assert_int_equal(c[2].classic_stale, 0);
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    hk_test_rmtree(dir);
 }
 
 int main(void)

@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "unit_rw.h"
+
 #include "core/config.h"
 #include "core/log.h"
 #include "core/snapshot.h"
@@ -72,8 +74,7 @@ static void test_pipeline(void **state)
 {
     char dir[] = "/tmp/hk-rwp-XXXXXX";
     assert_non_null(mkdtemp(dir));
-    char path[200], yml[1000];
-    snprintf(path, sizeof(path), "%s/c.yml", dir);
+    char yml[1000];
     snprintf(yml, sizeof(yml),
              "global:\n  external_labels: {cluster: c1, job: ext}\n"
              "remote_write:\n  - url: http://127.0.0.1:1/api/v1/write\n    name: t\n"
@@ -84,29 +85,14 @@ static void test_pipeline(void **state)
              "    queue_config: {disk_path: %s/q, batch_send_deadline: 1h, min_backoff: 1h,"
              " max_backoff: 1h}\n",
              dir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(yml, f);
-    fclose(f);
-    struct hk_config cfg;
-    struct hk_error err = {""};
-    hk_config_init(&cfg);
-    assert_int_equal(hk_config_load(&cfg, path, NULL, 0, &err), 0);
-    struct hk_registry *reg = hk_registry_new();
-    struct hk_rw *rw = NULL;
-    assert_int_equal(hk_rw_start(&cfg, reg, &rw, &err), 0);
-    hk_registry_publish(reg, snap_with(3, 1000000)); /* cpu 0,1,2 (2 relabel-dropped) */
-    hk_registry_publish(reg, snap_with(1, 2000000)); /* cpu 1 vanished: stale marker */
-    hk_registry_publish(reg, snap_with(1, 3000000)); /* no second stale marker */
-    hk_rw_stop(rw);
-    hk_registry_free(reg);
-    hk_config_free(&cfg);
+    struct hk_test_rw t;
+    hk_test_rw_start(&t, dir, yml);
+    hk_registry_publish(t.reg, snap_with(3, 1000000)); /* cpu 0,1,2 (2 relabel-dropped) */
+    hk_registry_publish(t.reg, snap_with(1, 2000000)); /* cpu 1 vanished: stale marker */
+    hk_registry_publish(t.reg, snap_with(1, 3000000)); /* no second stale marker */
+    hk_test_rw_stop(&t);
 
-    char qdir[300];
-    snprintf(qdir, sizeof(qdir), "%s/q/t", dir);
-    struct hk_rw_queue_opts o = {qdir, 0, 0, false};
-    struct hk_rw_queue *q;
-    assert_int_equal(hk_rw_queue_open(&o, &q), 0);
+    struct hk_rw_queue *q = hk_test_rw_queue(dir, "t");
     uint64_t pos = hk_rw_queue_committed(q);
     struct hk_buf b;
     struct hk_rw_qrec qr;
@@ -156,9 +142,7 @@ static void test_pipeline(void **state)
     assert_true(groups[0] != groups[1] && groups[1] != groups[2] && groups[0] != groups[2]);
     hk_buf_free(&b);
     hk_rw_queue_close(q);
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    hk_test_rmtree(dir);
 }
 
 /* target_labels: kube-prometheus through the whole pipeline: each family's target comes from
@@ -170,8 +154,7 @@ static void test_kube_prometheus_targets(void **state)
     (void)state;
     char dir[] = "/tmp/hk-rwp-XXXXXX";
     assert_non_null(mkdtemp(dir));
-    char path[200], yml[1000];
-    snprintf(path, sizeof(path), "%s/c.yml", dir);
+    char yml[1000];
     snprintf(yml, sizeof(yml),
              "global:\n  target_labels: kube-prometheus\n"
              "  external_labels: {cluster: c1, job: ext}\n"
@@ -183,20 +166,11 @@ static void test_kube_prometheus_targets(void **state)
              "    queue_config: {disk_path: %s/q, batch_send_deadline: 1h, min_backoff: 1h,"
              " max_backoff: 1h}\n",
              dir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(yml, f);
-    fclose(f);
     setenv("NODE_NAME", "n1", 1);
     setenv("POD_NAMESPACE", "monitoring", 1);
     setenv("POD_NAME", "hakari-abc", 1);
-    struct hk_config cfg;
-    struct hk_error err = {""};
-    hk_config_init(&cfg);
-    assert_int_equal(hk_config_load(&cfg, path, NULL, 0, &err), 0);
-    struct hk_registry *reg = hk_registry_new();
-    struct hk_rw *rw = NULL;
-    assert_int_equal(hk_rw_start(&cfg, reg, &rw, &err), 0);
+    struct hk_test_rw t;
+    hk_test_rw_start(&t, dir, yml);
 
     static const char *const no_labels[] = {NULL};
     static const char *const pod_labels[] = {"namespace", "pod", NULL};
@@ -222,10 +196,8 @@ static void test_kube_prometheus_targets(void **state)
     hk_builder_begin(b, "self");
     assert_int_equal(hk_emit(b, &h_d, NULL, 1), 0);
     hk_builder_commit(b);
-    hk_registry_publish(reg, hk_builder_seal(b, 1000000, NULL));
-    hk_rw_stop(rw);
-    hk_registry_free(reg);
-    hk_config_free(&cfg);
+    hk_registry_publish(t.reg, hk_builder_seal(b, 1000000, NULL));
+    hk_test_rw_stop(&t);
     unsetenv("POD_NAMESPACE");
     unsetenv("POD_NAME");
     unsetenv("NODE_NAME");
@@ -241,11 +213,7 @@ static void test_kube_prometheus_targets(void **state)
         {"node_load1", "__name__=node_load1,cluster=c1,instance=n1,job=node-exporter,"
                        "namespace=monitoring,pod=hakari-abc"},
     };
-    char qdir[300];
-    snprintf(qdir, sizeof(qdir), "%s/q/t", dir);
-    struct hk_rw_queue_opts o = {qdir, 0, 0, false};
-    struct hk_rw_queue *q;
-    assert_int_equal(hk_rw_queue_open(&o, &q), 0);
+    struct hk_rw_queue *q = hk_test_rw_queue(dir, "t");
     uint64_t pos = hk_rw_queue_committed(q);
     struct hk_buf qb;
     struct hk_rw_qrec qr;
@@ -282,9 +250,7 @@ static void test_kube_prometheus_targets(void **state)
     assert_int_equal(seen, 4);
     hk_buf_free(&qb);
     hk_rw_queue_close(q);
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    hk_test_rmtree(dir);
 }
 
 int main(void)
