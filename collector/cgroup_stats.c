@@ -98,6 +98,23 @@ static void read_psi(struct cgroup_state *st, struct node *n, struct stats *s)
     }
 }
 
+/* The memory figures both cgroup versions read from memory.stat, in the order of their key
+ * tables: v[0] rss, cache, mapped_file, active_file, inactive_file, pgfault, pgmajfault. The
+ * working set is usage less inactive_file (found bit 4), as cAdvisor computes it. */
+static void set_mem(struct stats *s, uint64_t usage, const uint64_t *v, uint64_t found)
+{
+    s->has_mem = true;
+    s->mem_usage = usage;
+    s->rss = v[0];
+    s->cache = v[1];
+    s->mapped = v[2];
+    s->active_file = v[3];
+    s->inactive_file = v[4];
+    s->pgfault = v[5];
+    s->pgmajfault = v[6];
+    s->mem_ws = (found & (1ull << 4)) ? (usage > v[4] ? usage - v[4] : 0) : usage;
+}
+
 void hk_cgroup_read_v2(struct cgroup_state *st, struct node *n, struct stats *s, bool is_root)
 {
     uint64_t v[16], found;
@@ -129,17 +146,8 @@ void hk_cgroup_read_v2(struct cgroup_state *st, struct node *n, struct stats *s,
             have_usage = true;
         }
         if (have_usage && have_stat) {
-            s->has_mem = true;
-            s->mem_usage = usage;
-            s->rss = v[0];
-            s->cache = v[1];
-            s->mapped = v[2];
-            s->active_file = v[3];
-            s->inactive_file = v[4];
-            s->pgfault = v[5];
-            s->pgmajfault = v[6];
+            set_mem(s, usage, v, found);
             s->kernel = v[7];
-            s->mem_ws = (found & (1 << 4)) ? (usage > v[4] ? usage - v[4] : 0) : usage;
             /* No swap on the host: nothing to read (saves a read per cgroup). */
             if (is_root)
                 s->swap = st->meminfo.swap_total - st->meminfo.swap_free;
@@ -233,17 +241,8 @@ void hk_cgroup_read_v1(struct cgroup_state *st, struct node *n, struct stats *s,
                     v[i] = v[8 + i], found |= 1u << i;
             if (!(found & (1u << 7)))
                 v[7] = v[13];
-            s->has_mem = true;
-            s->mem_usage = usage;
-            s->rss = v[0];
-            s->cache = v[1];
-            s->mapped = v[2];
-            s->active_file = v[3];
-            s->inactive_file = v[4];
-            s->pgfault = v[5];
-            s->pgmajfault = v[6];
+            set_mem(s, usage, v, found);
             s->swap = is_root ? st->meminfo.swap_total - st->meminfo.swap_free : v[7];
-            s->mem_ws = (found & (1u << 4)) ? (usage > v[4] ? usage - v[4] : 0) : usage;
             if (!hk_cgroup_node_u64(st, n, F1_MEM_MAX_USAGE, &s->max_usage, NULL, &s->any))
                 s->max_usage = 0;
             if (!hk_cgroup_node_u64(st, n, F1_MEM_FAILCNT, &s->failcnt, NULL, &s->any))
