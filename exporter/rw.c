@@ -68,7 +68,7 @@ struct endpoint {
     const struct hk_rw_sample **chunkp; /* chunk[i]'s address at i, for the encoders */
     size_t nchunk;
     int64_t chunk_oldest, chunk_newest;
-    uint64_t group; /* the snapshot being taken in (queue payload prefix) */
+    uint64_t group;         /* the snapshot being taken in (queue payload prefix) */
     struct hk_arena *arena; /* labels of the chunk being built; rewound after each flush */
     struct hk_arena_mark arena_base;
     struct hk_buf rec, rec_raw; /* a request body, and its bytes before snappy */
@@ -186,11 +186,12 @@ out:
 
 /* The outgoing labels of series s (named name) by the rules: from the relabel cache, or computed
  * (and cached). The cache knows a series under its own name, so a native histogram, which goes
- * out under its family's name, is computed each time (one per histogram, not one per bucket). Returns 1 (kept: *out, *nout, *out_hash; *copy when the strings are the relabel
- * result's, valid only until the next application), 0 (dropped), -ENOMEM. */
+ * out under its family's name, is computed each time (one per histogram, not one per bucket).
+ * Returns 1 (kept: *out, *nout, *out_hash; *copy when the strings are the relabel result's, valid
+ * only until the next application), 0 (dropped), -ENOMEM. */
 static int relabel(struct endpoint *ep, const struct hk_series *s, const char *name,
-                   enum hk_target target, bool present, const struct hk_label **out, size_t *nout, uint64_t *out_hash,
-                   bool *copy)
+                   enum hk_target target, bool present, const struct hk_label **out, size_t *nout,
+                   uint64_t *out_hash, bool *copy)
 {
     int r = -ENOENT;
     bool cached = ep->lcache && name == s->name;
@@ -209,7 +210,7 @@ static int relabel(struct endpoint *ep, const struct hk_series *s, const char *n
         r = 0;
     *out = ep->rres.labels;
     *nout = r ? ep->rres.n : 0;
-    *out_hash = r ? hk_series_hash("", ep->rres.labels, ep->rres.n) : 0;
+    *out_hash = r ? s->hash : 0; /* nothing picks a shard by it any more (queue format 2) */
     *copy = true;
     /* Out of memory for the cache only means computing it again next cycle. */
     if (cached)
@@ -237,9 +238,8 @@ static int add_sample(struct endpoint *ep, const struct hk_series *s, const char
     }
     const struct hk_label *out = ep->tmp;
     size_t nout;
-    /* Without relabelling the outgoing label set is a function of the series, so the series'
-     * own hash (stable across runs) shards it; relabelling can merge series, so the result's
-     * hash does. */
+    /* The series' own hash: since queue format 2 the sender deals whole records to the shards,
+     * so no hash of the outgoing labels is needed (it is only written into format-1 records). */
     uint64_t out_hash = s->hash;
     bool copy = false;
     if (ep->rules) {

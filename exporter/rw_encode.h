@@ -27,7 +27,7 @@ struct hk_rw_sample {
     const struct hk_rw_family *family; /* NULL: unknown */
     double value;
     int64_t ts_ms;
-    uint64_t hash; /* of the label set; picks the shard */
+    uint64_t hash; /* the series' hash; only format-1 queue records (hk_rw_record_encode) keep it */
     /* strlen of each label's name and value (2 per label) when already known (decoded queue
      * records carry them), else NULL. */
     const uint32_t *lens;
@@ -87,8 +87,8 @@ void hk_rw_record_free(struct hk_rw_record *rec);
 
 struct hk_rw_payload_info {
     enum hk_rw_proto proto; /* of the body */
-    uint64_t group;         /* the snapshot the samples come from: one group's series are disjoint */
-    int64_t newest_ms;      /* newest sample timestamp */
+    uint64_t group;    /* the snapshot the samples come from: one group's series are disjoint */
+    int64_t newest_ms; /* newest sample timestamp */
 };
 
 void hk_rw_payload_prefix(uint8_t out[HK_RW_PAYLOAD_PREFIX], const struct hk_rw_payload_info *in);
