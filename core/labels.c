@@ -201,8 +201,7 @@ const char *hk_labels_get(const struct hk_label *labels, size_t n, const char *n
  * from splitmix64). Fast on short strings, good avalanche; stable across runs. */
 static inline uint64_t mix(uint64_t a, uint64_t b)
 {
-    __uint128_t r = (__uint128_t)a * b;
-    return (uint64_t)r ^ (uint64_t)(r >> 64);
+    return hk_mix64(a, b);
 }
 
 uint64_t hk_hash_bytes(uint64_t seed, const void *data, size_t len)
@@ -233,39 +232,37 @@ uint64_t hk_hash_bytes(uint64_t seed, const void *data, size_t len)
     return h;
 }
 
-static uint64_t hash_series(const char *name, const struct hk_label *labels, size_t n,
-                            const char *skip)
+/* Series hash (see labels.h): the name's hash and the set's hash, combined. A set's hash is the
+ * sum of its labels' pair hashes, so it does not depend on the order of the labels: the builder
+ * adds the parts it remembers per label position, before sorting, and a histogram's group hash
+ * is the set's minus its le pair. Names in a set are unique, so no pair can appear twice. */
+uint64_t hk_hash_str(const char *s, size_t len)
 {
-    /* Separator bytes keep {a="bc"} and {ab="c"} apart. */
-    uint64_t h = hk_hash_bytes(0x51ED270B27D3A5E5ULL, name, strlen(name));
-    for (size_t i = 0; i < n; i++) {
-        if (skip && strcmp(labels[i].name, skip) == 0)
-            continue;
-        h = hk_hash_bytes(h ^ 0xFF, labels[i].name, strlen(labels[i].name));
-        h = hk_hash_bytes(h ^ 0xFE, labels[i].value, strlen(labels[i].value));
-    }
-    return mix(h, 0x94D049BB133111EBULL);
+    return hk_hash_bytes(0, s, len);
+}
+
+uint64_t hk_labels_hash(const struct hk_label *labels, size_t n)
+{
+    uint64_t h = 0;
+    for (size_t i = 0; i < n; i++)
+        h += hk_label_hash(hk_hash_str(labels[i].name, strlen(labels[i].name)),
+                           hk_hash_str(labels[i].value, strlen(labels[i].value)));
+    return h;
 }
 
 uint64_t hk_series_hash(const char *series_name, const struct hk_label *labels, size_t n)
 {
-    return hash_series(series_name, labels, n, NULL);
-}
-
-uint64_t hk_series_hash_lens(const char *series_name, size_t name_len,
-                             const struct hk_label *labels, const uint32_t *lens, size_t n)
-{
-    /* hash_series's steps exactly, without its strlen calls. */
-    uint64_t h = hk_hash_bytes(0x51ED270B27D3A5E5ULL, series_name, name_len);
-    for (size_t i = 0; i < n; i++) {
-        h = hk_hash_bytes(h ^ 0xFF, labels[i].name, lens[2 * i]);
-        h = hk_hash_bytes(h ^ 0xFE, labels[i].value, lens[2 * i + 1]);
-    }
-    return mix(h, 0x94D049BB133111EBULL);
+    return hk_series_hash_of(hk_hash_str(series_name, strlen(series_name)),
+                             hk_labels_hash(labels, n));
 }
 
 uint64_t hk_series_hash_skip(const char *name, const struct hk_label *labels, size_t n,
                              const char *skip_label)
 {
-    return hash_series(name, labels, n, skip_label);
+    uint64_t h = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(labels[i].name, skip_label) != 0)
+            h += hk_label_hash(hk_hash_str(labels[i].name, strlen(labels[i].name)),
+                               hk_hash_str(labels[i].value, strlen(labels[i].value)));
+    return hk_series_hash_of(hk_hash_str(name, strlen(name)), h);
 }

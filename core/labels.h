@@ -43,15 +43,38 @@ int hk_labels_cmp(const struct hk_label *a, size_t na, const struct hk_label *b,
 /* Value of name in a sorted set, or NULL. */
 const char *hk_labels_get(const struct hk_label *labels, size_t n, const char *name);
 
-/* Hash of series name + labels; stable across runs and hosts (used for sharding on disk). */
+/* Hash of series name + labels: content only, the same in every run and on every host (the
+ * remote-write sender compares it across snapshots for staleness markers). Nothing on disk
+ * depends on it any more (queue format 1 records stored it; format 2 stores ready requests).
+ * Built from parts, so the builder can reuse them: hk_series_hash_of(hk_hash_str(name),
+ * hk_labels_hash(labels)), where a set's hash is the sum (mod 2^64) of hk_label_hash(name hash,
+ * value hash) over its labels, in any order. */
 uint64_t hk_series_hash(const char *series_name, const struct hk_label *labels, size_t n);
 /* Same, skipping one label name (e.g. "le"), so a histogram's series group together. */
-/* hk_series_hash (the same value) with the lengths known: lens[2i] and lens[2i + 1] are
- * strlen of labels[i].name and labels[i].value. */
-uint64_t hk_series_hash_lens(const char *series_name, size_t name_len,
-                             const struct hk_label *labels, const uint32_t *lens, size_t n);
 uint64_t hk_series_hash_skip(const char *name, const struct hk_label *labels, size_t n,
                              const char *skip_label);
+uint64_t hk_hash_str(const char *s, size_t len); /* a name's or a value's hash */
+uint64_t hk_labels_hash(const struct hk_label *labels, size_t n);
+
+/* 64-bit multiply, high half folded into the low one (the hashes' mixing step). */
+static inline uint64_t hk_mix64(uint64_t a, uint64_t b)
+{
+    __uint128_t r = (__uint128_t)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+/* One label's part of a set hash. The constants tell a name from a value: {a="b"} and {b="a"}
+ * differ. */
+static inline uint64_t hk_label_hash(uint64_t name_hash, uint64_t value_hash)
+{
+    return hk_mix64(name_hash ^ 0xA0761D6478BD642FULL, value_hash ^ 0xE7037ED1A0B428DBULL);
+}
+
+static inline uint64_t hk_series_hash_of(uint64_t name_hash, uint64_t set_hash)
+{
+    return hk_mix64(hk_mix64(set_hash ^ 0x8EBC6AF09C88C6E3ULL, name_hash ^ 0x589965CC75374CC3ULL),
+                    0x94D049BB133111EBULL);
+}
 uint64_t hk_hash_bytes(uint64_t seed, const void *data, size_t len);
 
 #endif

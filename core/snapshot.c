@@ -70,6 +70,7 @@ struct bfamily {
     uint32_t nseries;
     uint8_t target;      /* enum hk_target */
     const char *section; /* the collector that created it (static name) */
+    uint64_t name_hash;  /* hk_hash_str(name): the family index's key and the series hash part */
 };
 
 struct bseries {
@@ -90,29 +91,53 @@ struct intern {
 /* Per-cycle memos, all compared by CONTENT (never by the caller's pointers: collectors reuse
  * buffers within a cycle, and the big-block pool hands the same addresses to later cycles).
  * What they hold points into this builder's arena, so they die with it (and are cleared on
- * abort, whose rewind frees what they point to). */
+ * abort, whose rewind frees what they point to). Label names are the exception: by the API
+ * contract they outlive the builder (static, or interned by it), so equal name pointers mean
+ * equal names, as intern_set has always assumed. */
 #define VALUE_MEMO 32
 #define SET_MEMO_MAX 32
+#define SET_MEMOS 4
+#define FAM_MEMO 64
 struct name_memo {
     const char *s; /* interned label name, NULL = none */
     uint32_t len;
 };
 
+/* One label position: the value last interned there (an exact copy, checked by strcmp against
+ * the next value) with its hash, and the label name last seen there with its hash, and the two's
+ * pair hash (hk_label_hash). A container's series repeat the same values in the same places. */
+struct pos_memo {
+    const char *value; /* this builder's interned copy, or the literal ""; NULL = none */
+    const char *name;  /* NULL = none */
+    uint64_t value_hash, name_hash, pair;
+};
+
+/* A desc label array before sorting (names, memoized value copies) and its sorted, interned
+ * result: the next emit with the same array skips the sort and the set probe. */
+struct set_memo {
+    struct hk_label in[SET_MEMO_MAX];
+    size_t n;
+    struct hk_label *out; /* NULL = none */
+};
+
 struct hk_builder {
     struct hk_limits limits;
     struct name_memo name_memo[NAME_MEMO]; /* hk_emit_labels: last name per label position */
-    /* The interned value last returned for each label position: a container's values repeat on
-     * each of its series in the same places, so one strcmp replaces strlen, the UTF-8 check,
-     * the hash and the probe. Only exact copies (valid, uncut) are remembered. */
-    const char *value_memo[VALUE_MEMO];
-    /* The last desc label array before sorting (static names, memoized value copies) and its
-     * sorted, interned result: the next emit with the same array skips the sort and the set
-     * probe. Equal pointers here mean equal content: the names outlive the builder by contract
-     * and the values are this builder's interned copies. */
-    struct hk_label set_memo_in[SET_MEMO_MAX];
-    size_t set_memo_n;
-    struct hk_label *set_memo_out; /* NULL = none */
-    uint32_t set_memo_lens[2 * SET_MEMO_MAX]; /* strlen of set_memo_out's names and values */
+    /* Per label position: one strcmp replaces strlen, the UTF-8 check, the hashes and the
+     * probe. Only exact copies (valid, uncut) are remembered. */
+    struct pos_memo pos[VALUE_MEMO];
+    /* The last few desc label arrays (a container's families alternate between a few label
+     * name lists). Equal pointers here mean equal content: the names outlive the builder by
+     * contract and the values are this builder's interned copies. */
+    struct set_memo set_memo[SET_MEMOS];
+    unsigned set_memo_next; /* the slot a miss replaces */
+    /* desc → family index, direct-mapped by the desc's address; a hit also needs the family's
+     * name to be the desc's name (the same pointer), so an address reused by another desc
+     * within the cycle cannot map to a wrong family. */
+    struct {
+        const struct hk_metric_desc *desc;
+        uint32_t fam;
+    } fam_memo[FAM_MEMO];
     struct hk_arena *arena;
     struct bfamily *fam;
     size_t nfam, capfam;
@@ -246,9 +271,9 @@ void hk_builder_abort(struct hk_builder *b)
         memset(b->sets, 0, b->sets_cap * sizeof(*b->sets));
     b->sets_n = 0;
     memset(b->name_memo, 0, sizeof(b->name_memo));
-    memset(b->value_memo, 0, sizeof(b->value_memo));
-    b->set_memo_out = NULL;
-    b->set_memo_n = 0;
+    memset(b->pos, 0, sizeof(b->pos));
+    memset(b->set_memo, 0, sizeof(b->set_memo));
+    memset(b->fam_memo, 0, sizeof(b->fam_memo));
     b->last_desc = NULL;
     b->section = NULL;
 }
@@ -265,7 +290,7 @@ uint64_t hk_builder_section_series(const struct hk_builder *b)
 
 static uint64_t name_hash(const char *name)
 {
-    return hk_hash_bytes(0, name, strlen(name));
+    return hk_hash_str(name, strlen(name));
 }
 
 static void fam_index_insert_hash(struct hk_builder *b, uint32_t idx, uint64_t hash)
@@ -279,7 +304,7 @@ static void fam_index_insert_hash(struct hk_builder *b, uint32_t idx, uint64_t h
 
 static void fam_index_insert(struct hk_builder *b, uint32_t idx)
 {
-    fam_index_insert_hash(b, idx, name_hash(b->fam[idx].name));
+    fam_index_insert_hash(b, idx, b->fam[idx].name_hash);
 }
 
 static void fam_index_rebuild(struct hk_builder *b)
@@ -326,8 +351,14 @@ static long family_add(struct hk_builder *b, const char *name, uint64_t hash, co
         b->fam_index_cap = cap;
         fam_index_rebuild(b);
     }
-    b->fam[b->nfam] = (struct bfamily){name,     help ? help : "", unit ? unit : "", type, 0,
-                                       (uint8_t)hk_target_of(name, b->section), b->section};
+    b->fam[b->nfam] = (struct bfamily){name,
+                                       help ? help : "",
+                                       unit ? unit : "",
+                                       type,
+                                       0,
+                                       (uint8_t)hk_target_of(name, b->section),
+                                       b->section,
+                                       hash};
     fam_index_insert_hash(b, (uint32_t)b->nfam, hash);
     return (long)b->nfam++;
 }
@@ -373,12 +404,15 @@ static int intern_grow(struct intern **table, size_t *table_cap)
     return intern_resize(table, table_cap, *table_cap ? *table_cap * 2 : 1024);
 }
 
-/* The arena copy of a valid value, shared with every earlier equal value of this cycle. */
-static const char *intern_value(struct hk_builder *b, const char *v, size_t len)
+/* The arena copy of a valid value, shared with every earlier equal value of this cycle; its
+ * hk_hash_str in *ret_hash. */
+static const char *intern_value(struct hk_builder *b, const char *v, size_t len, uint64_t *ret_hash)
 {
+    uint64_t h64 = hk_hash_str(v, len);
+    *ret_hash = h64;
     if ((b->intern_n + 1) * 2 > b->intern_cap && intern_grow(&b->intern, &b->intern_cap) < 0)
         return hk_arena_strndup(b->arena, v, len); /* no table: just copy */
-    uint32_t hash = (uint32_t)hk_hash_bytes(0x1A7E15, v, len);
+    uint32_t hash = (uint32_t)h64;
     size_t mask = b->intern_cap - 1, h = hash & mask;
     for (; b->intern[h].s; h = (h + 1) & mask) {
         const struct intern *e = &b->intern[h];
@@ -393,22 +427,18 @@ static const char *intern_value(struct hk_builder *b, const char *v, size_t len)
     return copy;
 }
 
-/* Copies a label value into the arena: invalid UTF-8 repaired, length capped on a char edge.
- * memo (or NULL): the position's value_memo slot, checked first by content and updated. */
-static const char *copy_value_memo(struct hk_builder *b, const char *v, const char **memo)
+/* Copies a label value into the arena: invalid UTF-8 repaired, length capped on a char edge;
+ * its hk_hash_str in *ret_hash. *ret_exact: the copy equals v (valid, uncut). */
+static const char *copy_value(struct hk_builder *b, const char *v, uint64_t *ret_hash,
+                              bool *ret_exact)
 {
-    if (!v || !*v)
-        return "";
-    if (memo && *memo && strcmp(*memo, v) == 0)
-        return *memo; /* the same content as the exact copy interned for it */
     size_t len = strlen(v);
     size_t cap = b->limits.max_label_value_length;
     bool valid = hk_utf8_valid(v, len);
+    *ret_exact = false;
     if (valid && (cap == 0 || len <= cap) && len < UINT32_MAX) {
-        const char *copy = intern_value(b, v, len);
-        if (memo && copy)
-            *memo = copy;
-        return copy;
+        *ret_exact = true;
+        return intern_value(b, v, len, ret_hash);
     }
     char *out = hk_arena_alloc(b->arena, 3 * len + 1);
     if (!out)
@@ -418,12 +448,59 @@ static const char *copy_value_memo(struct hk_builder *b, const char *v, const ch
         n = hk_utf8_valid_prefix(out, cap);
         out[n] = '\0';
     }
+    *ret_hash = hk_hash_str(out, n);
     return out;
 }
 
-static const char *copy_value(struct hk_builder *b, const char *v)
+/* label_at's path for a value or name not remembered at its position. */
+static bool label_new(struct hk_builder *b, struct pos_memo *m, const char *name, const char *v,
+                      struct hk_label *out, uint64_t *set_hash)
 {
-    return copy_value_memo(b, v, NULL);
+    if (!m->value || strcmp(m->value, v) != 0) {
+        uint64_t vh;
+        bool exact = true;
+        const char *copy = *v ? copy_value(b, v, &vh, &exact) : "";
+        if (!copy)
+            return false;
+        if (!*v)
+            vh = hk_hash_str("", 0);
+        if (!exact) { /* a cut or repaired copy is never remembered */
+            uint64_t nh = name == m->name ? m->name_hash : hk_hash_str(name, strlen(name));
+            out->name = name;
+            out->value = copy;
+            *set_hash += hk_label_hash(nh, vh);
+            return true;
+        }
+        m->value = copy;
+        m->value_hash = vh;
+    }
+    if (name != m->name) {
+        m->name = name;
+        m->name_hash = hk_hash_str(name, strlen(name));
+    }
+    m->pair = hk_label_hash(m->name_hash, m->value_hash);
+    out->name = name;
+    out->value = m->value;
+    *set_hash += m->pair;
+    return true;
+}
+
+/* The label (name, value v) at position i of an emit, into *out; its pair hash is added to
+ * *set_hash. name is static or this builder's (API contract). Returns false when out of
+ * memory. Inline: it runs for every label of every series. */
+static inline bool label_at(struct hk_builder *b, size_t i, const char *name, const char *v,
+                            struct hk_label *out, uint64_t *set_hash)
+{
+    struct pos_memo *m = &b->pos[i % VALUE_MEMO];
+    if (!v)
+        v = "";
+    if (m->name == name && m->value && strcmp(m->value, v) == 0) {
+        out->name = name;
+        out->value = m->value;
+        *set_hash += m->pair;
+        return true;
+    }
+    return label_new(b, m, name, v, out, set_hash);
 }
 
 /* Same as copy_value for a family's help or unit: copied, not interned (each family has its own,
@@ -436,7 +513,9 @@ static const char *copy_text(struct hk_builder *b, const char *v)
     size_t cap = b->limits.max_label_value_length;
     if ((cap == 0 || len <= cap) && hk_utf8_valid(v, len))
         return hk_arena_strndup(b->arena, v, len);
-    return copy_value(b, v);
+    uint64_t h;
+    bool exact;
+    return copy_value(b, v, &h, &exact);
 }
 
 static uint8_t suffix_rank(const char *family, enum hk_metric_type type, const char *series)
@@ -473,9 +552,25 @@ static double parse_sub(const char *v)
     return *end ? 0 : d;
 }
 
-/* Adds a series whose labels are already arena-owned and sorted. */
+/* The group hash of a histogram's or summary's series: its set's hash without the skip
+ * label's pair, under the family name. */
+static uint64_t group_skip(const struct bfamily *f, const struct hk_label *labels, size_t n,
+                           uint64_t set_hash, const char *skip)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(labels[i].name, skip) == 0) {
+            set_hash -= hk_label_hash(hk_hash_str(skip, strlen(skip)),
+                                      hk_hash_str(labels[i].value, strlen(labels[i].value)));
+            break;
+        }
+    return hk_series_hash_of(f->name_hash, set_hash);
+}
+
+/* Adds a series whose labels are already arena-owned and sorted. name_hash: hk_hash_str of
+ * series_name; set_hash: hk_labels_hash of the labels. */
 static int add_series(struct hk_builder *b, uint32_t fam, const char *series_name,
-                      struct hk_label *labels, size_t n, double value, int64_t ts_ms)
+                      uint64_t name_hash, struct hk_label *labels, size_t n, uint64_t set_hash,
+                      double value, int64_t ts_ms)
 {
     if (b->limits.max_series && hk_builder_section_series(b) >= b->limits.max_series) {
         b->section_dropped++;
@@ -501,26 +596,25 @@ static int add_series(struct hk_builder *b, uint32_t fam, const char *series_nam
     s->s.family = fam;
     s->s.value = value;
     s->s.ts_ms = ts_ms;
-    /* A set from desc_labels' memo has its lengths at hand: the same hash without 2n strlen. */
-    s->s.hash = labels == b->set_memo_out && n == b->set_memo_n
-                    ? hk_series_hash_lens(series_name, strlen(series_name), labels,
-                                          b->set_memo_lens, n)
-                    : hk_series_hash(series_name, labels, n);
+    /* The parts are at hand: the name's hash is the family's (or the caller's), the set's the
+     * sum its labels' remembered pair hashes. */
+    s->s.hash = hk_series_hash_of(name_hash, set_hash);
     const char *skip = f->type == HK_METRIC_HISTOGRAM ? "le"
                        : f->type == HK_METRIC_SUMMARY ? "quantile"
                                                       : NULL;
     /* group: the series of one metric point (a histogram's buckets, _sum, _count, _created; a
      * counter's _total and _created) share it, so they come out together and in order. */
+    bool own = series_name == f->name; /* the family's own sample: most series */
     if (skip)
-        s->group = hk_series_hash_skip(f->name, labels, n, skip);
+        s->group = group_skip(f, labels, n, set_hash, skip);
     else if (f->type == HK_METRIC_COUNTER)
         /* a counter's own sample (series named as the family): the same hash as above */
-        s->group = series_name == f->name || strcmp(series_name, f->name) == 0
+        s->group = own || strcmp(series_name, f->name) == 0
                        ? s->s.hash
-                       : hk_series_hash(f->name, labels, n);
+                       : hk_series_hash_of(f->name_hash, set_hash);
     else
         s->group = s->s.hash;
-    s->suffix = suffix_rank(f->name, f->type, series_name);
+    s->suffix = own ? 0 : suffix_rank(f->name, f->type, series_name);
     s->sub = skip ? parse_sub(hk_labels_get(labels, n, skip)) : 0;
     s->nhist = 0;
     f->nseries++;
@@ -532,21 +626,32 @@ static long desc_family(struct hk_builder *b, const struct hk_metric_desc *desc)
 {
     if (b->last_desc == desc)
         return b->last_fam;
-    long fam = family_get(b, desc->name, desc->help, desc->type, desc->unit);
-    if (fam >= 0) {
-        b->last_desc = desc;
-        b->last_fam = (uint32_t)fam;
+    size_t k = (size_t)(((uintptr_t)desc * 0x9E3779B97F4A7C15ULL) >> 58) % FAM_MEMO;
+    long fam;
+    if (b->fam_memo[k].desc == desc && b->fam_memo[k].fam < b->nfam &&
+        b->fam[b->fam_memo[k].fam].name == desc->name) {
+        fam = b->fam_memo[k].fam;
+    } else {
+        fam = family_get(b, desc->name, desc->help, desc->type, desc->unit);
+        if (fam < 0)
+            return fam;
+        b->fam_memo[k].desc = desc;
+        b->fam_memo[k].fam = (uint32_t)fam;
     }
+    b->last_desc = desc;
+    b->last_fam = (uint32_t)fam;
     return fam;
 }
 
-/* The arena copy of a sorted label array, shared with equal earlier arrays of this cycle. */
-static struct hk_label *intern_set(struct hk_builder *b, const struct hk_label *l, size_t n)
+/* The arena copy of a sorted label array, shared with equal earlier arrays of this cycle.
+ * set_hash: its hk_labels_hash (content; equal arrays have equal ones). */
+static struct hk_label *intern_set(struct hk_builder *b, const struct hk_label *l, size_t n,
+                                   uint64_t set_hash)
 {
     size_t bytes = (n ? n : 1) * sizeof(*l);
     if ((b->sets_n + 1) * 2 > b->sets_cap && intern_grow(&b->sets, &b->sets_cap) < 0)
         b->sets_cap = 0; /* below: no table, plain copy */
-    uint32_t hash = (uint32_t)hk_hash_bytes(0x5E75, l, n * sizeof(*l));
+    uint32_t hash = (uint32_t)(set_hash ^ set_hash >> 32);
     size_t h = 0;
     if (b->sets_cap) {
         size_t mask = b->sets_cap - 1;
@@ -567,30 +672,33 @@ static struct hk_label *intern_set(struct hk_builder *b, const struct hk_label *
     return copy;
 }
 
-/* Fills l (room for n + 1) with the desc's labels plus the extra one, unsorted; returns the
- * count, or SIZE_MAX (out of memory). */
+/* Fills l (room for n + 1) with the desc's labels plus the extra one, unsorted, and *set_hash
+ * with their hk_labels_hash; returns the count, or SIZE_MAX (out of memory). */
 static size_t fill_labels(struct hk_builder *b, const struct hk_metric_desc *desc,
                           const char *const *values, const char *extra_name,
-                          const char *extra_value, size_t n, struct hk_label *l)
+                          const char *extra_value, size_t n, struct hk_label *l,
+                          uint64_t *set_hash)
 {
-    for (size_t i = 0; i < n; i++) {
-        l[i].name = desc->label_names[i];
-        l[i].value = copy_value_memo(b, values ? values[i] : NULL, &b->value_memo[i % VALUE_MEMO]);
-        if (!l[i].value)
+    uint64_t h = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!label_at(b, i, desc->label_names[i], values ? values[i] : NULL, &l[i], &h))
             return SIZE_MAX;
-    }
     if (extra_name) {
         l[n].name = extra_name;
         l[n].value = extra_value;
+        h += hk_label_hash(hk_hash_str(extra_name, strlen(extra_name)),
+                           hk_hash_str(extra_value, strlen(extra_value)));
         n++;
     }
+    *set_hash = h;
     return n;
 }
 
-/* Builds the sorted label array for a desc emit, with room for one extra label. */
+/* Builds the sorted label array for a desc emit, with room for one extra label; its
+ * hk_labels_hash in *set_hash. */
 static struct hk_label *desc_labels(struct hk_builder *b, const struct hk_metric_desc *desc,
                                     const char *const *values, const char *extra_name,
-                                    const char *extra_value, size_t *ret_n)
+                                    const char *extra_value, size_t *ret_n, uint64_t *set_hash)
 {
     size_t n = 0;
     if (desc->label_names)
@@ -598,35 +706,28 @@ static struct hk_label *desc_labels(struct hk_builder *b, const struct hk_metric
             n++;
     struct hk_label tmp[SET_MEMO_MAX];
     if (n + 1 <= SET_MEMO_MAX) {
-        size_t m = fill_labels(b, desc, values, extra_name, extra_value, n, tmp);
+        size_t m = fill_labels(b, desc, values, extra_name, extra_value, n, tmp, set_hash);
         if (m == SIZE_MAX)
             return NULL;
-        if (b->set_memo_out && b->set_memo_n == m &&
-            memcmp(b->set_memo_in, tmp, m * sizeof(*tmp)) == 0) {
-            *ret_n = m;
-            return b->set_memo_out;
+        *ret_n = m;
+        for (unsigned k = 0; k < SET_MEMOS; k++) {
+            const struct set_memo *sm = &b->set_memo[k];
+            if (sm->out && sm->n == m && memcmp(sm->in, tmp, m * sizeof(*tmp)) == 0)
+                return sm->out;
         }
-        memcpy(b->set_memo_in, tmp, m * sizeof(*tmp));
-        b->set_memo_out = NULL;
+        struct set_memo *sm = &b->set_memo[b->set_memo_next];
+        b->set_memo_next = (b->set_memo_next + 1) % SET_MEMOS;
+        memcpy(sm->in, tmp, m * sizeof(*tmp));
+        sm->n = m;
+        sm->out = NULL;
         if (!hk_labels_sort(tmp, m))
             return NULL;
-        struct hk_label *set = intern_set(b, tmp, m);
-        bool keep = set != NULL;
-        for (size_t i = 0; keep && i < m; i++) {
-            size_t nl = strlen(tmp[i].name), vl = strlen(tmp[i].value);
-            keep = nl < UINT32_MAX && vl < UINT32_MAX; /* else not remembered */
-            b->set_memo_lens[2 * i] = (uint32_t)nl;
-            b->set_memo_lens[2 * i + 1] = (uint32_t)vl;
-        }
-        if (keep) {
-            b->set_memo_n = m;
-            b->set_memo_out = set;
-        }
-        *ret_n = m;
-        return set;
+        sm->out = intern_set(b, tmp, m, *set_hash);
+        return sm->out;
     }
     struct hk_label *l = hk_arena_alloc(b->arena, (n + 1) * sizeof(*l));
-    size_t m = l ? fill_labels(b, desc, values, extra_name, extra_value, n, l) : SIZE_MAX;
+    size_t m = l ? fill_labels(b, desc, values, extra_name, extra_value, n, l, set_hash)
+                 : SIZE_MAX;
     if (m == SIZE_MAX || !hk_labels_sort(l, m))
         return NULL;
     *ret_n = m;
@@ -640,10 +741,12 @@ int hk_emit_ts(struct hk_builder *b, const struct hk_metric_desc *desc, const ch
     if (fam < 0)
         return (int)fam;
     size_t n;
-    struct hk_label *l = desc_labels(b, desc, values, NULL, NULL, &n);
+    uint64_t set_hash;
+    struct hk_label *l = desc_labels(b, desc, values, NULL, NULL, &n, &set_hash);
     if (!l)
         return -ENOMEM;
-    return add_series(b, (uint32_t)fam, desc->name, l, n, value, ts_ms);
+    return add_series(b, (uint32_t)fam, desc->name, b->fam[fam].name_hash, l, n, set_hash, value,
+                      ts_ms);
 }
 
 int hk_emit(struct hk_builder *b, const struct hk_metric_desc *desc, const char *const *values,
@@ -723,28 +826,33 @@ int hk_emit_histogram(struct hk_builder *b, const struct hk_metric_desc *desc,
     const char *count_name = series_name(b, desc->name, "_count");
     if (!bucket || !sum_name || !count_name)
         return -ENOMEM;
+    uint64_t bucket_h = hk_hash_str(bucket, strlen(bucket)),
+             sum_h = hk_hash_str(sum_name, strlen(sum_name)),
+             count_h = hk_hash_str(count_name, strlen(count_name));
     int r;
+    uint64_t set_hash;
     for (size_t i = 0; i <= nbounds; i++) {
         bool inf = i == nbounds;
         if (!inf && isinf(bounds[i]))
             continue; /* +Inf is always added last with the total count */
         const char *le = inf ? "+Inf" : format_bound(b, bounds[i]);
         size_t n;
-        struct hk_label *l = le ? desc_labels(b, desc, values, "le", le, &n) : NULL;
+        struct hk_label *l = le ? desc_labels(b, desc, values, "le", le, &n, &set_hash) : NULL;
         if (!l)
             return -ENOMEM;
-        r = add_series(b, (uint32_t)fam, bucket, l, n, (double)(inf ? count : cumulative[i]), 0);
+        r = add_series(b, (uint32_t)fam, bucket, bucket_h, l, n, set_hash,
+                       (double)(inf ? count : cumulative[i]), 0);
         if (r < 0)
             return r;
     }
     size_t n;
-    struct hk_label *l = desc_labels(b, desc, values, NULL, NULL, &n);
+    struct hk_label *l = desc_labels(b, desc, values, NULL, NULL, &n, &set_hash);
     if (!l)
         return -ENOMEM;
-    r = add_series(b, (uint32_t)fam, sum_name, l, n, sum, 0);
+    r = add_series(b, (uint32_t)fam, sum_name, sum_h, l, n, set_hash, sum, 0);
     if (r < 0)
         return r;
-    return add_series(b, (uint32_t)fam, count_name, l, n, (double)count, 0);
+    return add_series(b, (uint32_t)fam, count_name, count_h, l, n, set_hash, (double)count, 0);
 }
 
 void hk_nhist_encode(int32_t first_index, const uint64_t *counts, size_t ncounts,
@@ -890,7 +998,7 @@ int hk_emit_labels(struct hk_builder *b, const struct hk_family_spec *family,
     /* Dynamic names must be copied: the caller's buffers do not outlive the cycle. A family that
      * already exists keeps its first help/type. The name is hashed and validated once. */
     size_t name_len = strlen(family->name);
-    uint64_t hash = hk_hash_bytes(0, family->name, name_len);
+    uint64_t hash = hk_hash_str(family->name, name_len);
     long fam = family_find(b, family->name, hash);
     if (fam < 0) {
         if (!hk_metric_name_valid(family->name, name_len))
@@ -905,16 +1013,20 @@ int hk_emit_labels(struct hk_builder *b, const struct hk_family_spec *family,
             return (int)fam;
     }
     const char *sname = b->fam[fam].name;
+    uint64_t sname_hash = b->fam[fam].name_hash;
     if (series_name_in && strcmp(series_name_in, sname) != 0) {
-        if (!hk_metric_name_valid(series_name_in, strlen(series_name_in)))
+        size_t sl = strlen(series_name_in);
+        if (!hk_metric_name_valid(series_name_in, sl))
             return -EINVAL;
-        sname = hk_arena_strndup(b->arena, series_name_in, strlen(series_name_in));
+        sname = hk_arena_strndup(b->arena, series_name_in, sl);
         if (!sname)
             return -ENOMEM;
+        sname_hash = hk_hash_str(sname, sl);
     }
     struct hk_label *l = hk_arena_alloc(b->arena, (nlabels ? nlabels : 1) * sizeof(*l));
     if (!l)
         return -ENOMEM;
+    uint64_t set_hash = 0;
     for (size_t i = 0; i < nlabels; i++) {
         size_t nl = strlen(labels[i].name);
         /* Names repeat on every series of a file, mostly in the same places: the name interned
@@ -926,18 +1038,18 @@ int hk_emit_labels(struct hk_builder *b, const struct hk_family_spec *family,
             if (!hk_label_name_valid(labels[i].name, nl))
                 return -EINVAL;
             /* Interned like values, stored once. */
-            l[i].name = nl < UINT32_MAX ? intern_value(b, labels[i].name, nl)
+            uint64_t h;
+            l[i].name = nl < UINT32_MAX ? intern_value(b, labels[i].name, nl, &h)
                                         : hk_arena_strndup(b->arena, labels[i].name, nl);
             if (l[i].name && nl < UINT32_MAX)
                 *m = (struct name_memo){l[i].name, (uint32_t)nl};
         }
-        l[i].value = copy_value_memo(b, labels[i].value, &b->value_memo[i % VALUE_MEMO]);
-        if (!l[i].name || !l[i].value)
+        if (!l[i].name || !label_at(b, i, l[i].name, labels[i].value, &l[i], &set_hash))
             return -ENOMEM;
     }
     if (!hk_labels_sort(l, nlabels))
         return -EINVAL;
-    return add_series(b, (uint32_t)fam, sname, l, nlabels, value, ts_ms);
+    return add_series(b, (uint32_t)fam, sname, sname_hash, l, nlabels, set_hash, value, ts_ms);
 }
 
 int hk_builder_set_help(struct hk_builder *b, const char *family, const char *help)
@@ -1045,19 +1157,18 @@ static void sort_families(uint32_t *v, uint32_t *tmp, size_t n, const struct bfa
         memcpy(v, src, n * sizeof(*v));
 }
 
-/* series_cmp < 0 with its two leading keys compared inline: nearly every comparison ends there. */
+/* series_cmp < 0 for two items of one family (seal buckets them by rank first), its leading
+ * key compared inline: nearly every comparison ends there. */
 static inline bool item_less(const struct sort_ctx_item *a, const struct sort_ctx_item *b,
                              const struct hk_builder *sb)
 {
-    if (a->rank != b->rank)
-        return a->rank < b->rank;
     if (a->group != b->group)
         return a->group < b->group;
     return series_cmp(a, b, (void *)sb) < 0;
 }
 
-/* Sorts v[0..n) by item_less, tmp holding n items: a merge sort over insertion-sorted runs of
- * 16. Called per seal on every series; glibc's qsort_r (an indirect merge sort copying each
+/* Sorts v[0..n) (one family's items) by item_less, tmp holding n items: a merge sort over
+ * insertion-sorted runs of 16. Called per seal on every series; glibc's qsort_r (an indirect merge sort copying each
  * 16-byte item with memcpy and calling the comparator through a pointer) took several times
  * longer. series_cmp is a total order (ties end on idx), so the result is the same as qsort_r's
  * whatever the algorithm. */
@@ -1106,7 +1217,7 @@ struct hk_snapshot *hk_builder_seal(struct hk_builder *b, int64_t ts_ms,
 
     snap = calloc(1, sizeof(*snap));
     order = malloc((b->nfam ? b->nfam : 1) * 2 * sizeof(*order)); /* + the sort's scratch */
-    rank = malloc((b->nfam ? b->nfam : 1) * sizeof(*rank));
+    rank = malloc((b->nfam ? b->nfam : 1) * 2 * sizeof(*rank)); /* + start per rank */
     /* items, then as many again: the merge sort's scratch */
     items = hk_big_alloc(items_bytes);
     if (!snap || !order || !rank || !items)
@@ -1117,9 +1228,20 @@ struct hk_snapshot *hk_builder_seal(struct hk_builder *b, int64_t ts_ms,
     sort_families(order, order + b->nfam, b->nfam, b->fam);
     for (uint32_t i = 0; i < b->nfam; i++)
         rank[order[i]] = i;
-    for (uint32_t i = 0; i < b->nser; i++)
-        items[i] = (struct sort_ctx_item){b->ser[i].group, rank[b->ser[i].s.family], i};
-    sort_items(items, items + b->nser, b->nser, b);
+    /* Series by family rank first (a counting sort: each family's count is known, and emission
+     * order stays), then each family's run by group: short sorts instead of one long one. */
+    uint32_t *start = rank + b->nfam; /* per rank: where its next series goes */
+    uint32_t at = 0;
+    for (uint32_t r = 0; r < b->nfam; r++) {
+        start[r] = at;
+        at += b->fam[order[r]].nseries;
+    }
+    for (uint32_t i = 0; i < b->nser; i++) {
+        uint32_t r = rank[b->ser[i].s.family];
+        items[start[r]++] = (struct sort_ctx_item){b->ser[i].group, r, i};
+    }
+    for (uint32_t r = 0, lo = 0; r < b->nfam; lo = start[r], r++)
+        sort_items(items + lo, items + b->nser, start[r] - lo, b);
 
     /* Families first: they fit in the current chunk's tail, while the series array usually
      * gets a chunk of its own (allocated after it, they took a fresh 2 MiB chunk). */
