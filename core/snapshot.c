@@ -624,7 +624,7 @@ static int add_series(struct hk_builder *b, uint32_t fam, const char *series_nam
 
 static long desc_family(struct hk_builder *b, const struct hk_metric_desc *desc)
 {
-    if (b->last_desc == desc)
+    if (b->last_desc == desc && b->fam[b->last_fam].name == desc->name)
         return b->last_fam;
     size_t k = (size_t)(((uintptr_t)desc * 0x9E3779B97F4A7C15ULL) >> 58) % FAM_MEMO;
     long fam;

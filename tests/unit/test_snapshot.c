@@ -261,6 +261,114 @@ static void test_memos_by_content(void **state)
     }
 }
 
+/* The per-position memo keeps a name's and a value's hash and their pair hash, the set memo a
+ * few label arrays, the family memo desc → family. Six label name lists (more than the set
+ * memo holds) alternate per "container" with the values in one rewritten buffer, two of them
+ * with the same names in swapped places; a desc struct at one address is rewritten to another
+ * family between emits; a histogram's buckets sit among them. Over three builders (the pool
+ * hands back the same addresses), every series must carry its own content, its hash must be
+ * hk_series_hash of it, and the histogram's series must come out together. */
+static void test_memos_sets_and_descs(void **state)
+{
+    (void)state;
+    static const char *const n_pc[] = {"pod", "container", NULL};
+    static const char *const n_cp[] = {"container", "pod", NULL};
+    static const char *const n_pcx[] = {"pod", "container", "cpu", NULL};
+    static const char *const n_pcd[] = {"pod", "container", "device", NULL};
+    static const char *const n_pci[] = {"pod", "container", "interface", NULL};
+    static const char *const n_pco[] = {"pod", "container", "operation", NULL};
+    static const struct hk_metric_desc ds[] = {
+        {"m_pc", "h", HK_METRIC_GAUGE, "", n_pc},    {"m_cp", "h", HK_METRIC_GAUGE, "", n_cp},
+        {"m_pcx", "h", HK_METRIC_GAUGE, "", n_pcx},  {"m_pcd", "h", HK_METRIC_GAUGE, "", n_pcd},
+        {"m_pci", "h", HK_METRIC_GAUGE, "", n_pci},  {"m_pco", "h", HK_METRIC_GAUGE, "", n_pco},
+    };
+    static const struct hk_metric_desc d_h = {"m_hist", "h", HK_METRIC_HISTOGRAM, "", n_pc};
+    char pod[32], ctr[32], extra[32];
+    const char *v[] = {pod, ctr, extra};
+    for (int cycle = 0; cycle < 3; cycle++) {
+        struct hk_builder *b = hk_builder_new(NULL);
+        hk_builder_begin(b, "x");
+        struct hk_metric_desc moving = {"m_first", "h", HK_METRIC_GAUGE, "", n_pc};
+        for (int c = 0; c < 4; c++) {
+            snprintf(pod, sizeof(pod), "pod-%d", c / 2);
+            snprintf(ctr, sizeof(ctr), "ctr-%d", c);
+            for (int k = 0; k < 3; k++)
+                for (size_t d = 0; d < sizeof(ds) / sizeof(ds[0]); d++) {
+                    snprintf(extra, sizeof(extra), "e%d", k);
+                    /* m_cp: the same values at the same positions, under swapped names */
+                    assert_int_equal(hk_emit(b, &ds[d], v, c * 100 + k * 10 + (int)d), 0);
+                }
+            double bounds[] = {0.5, 1};
+            uint64_t cum[] = {(uint64_t)c, (uint64_t)c + 1};
+            assert_int_equal(hk_emit_histogram(b, &d_h, v, bounds, cum, 2, c, (uint64_t)c + 2), 0);
+            moving.name = c % 2 ? "m_second" : "m_first"; /* same address, other family */
+            assert_int_equal(hk_emit(b, &moving, v, c), 0);
+        }
+        hk_builder_commit(b);
+        struct hk_snapshot *s = hk_builder_seal(b, 0, NULL);
+        assert_non_null(s);
+        for (size_t i = 0; i < s->nseries; i++)
+            assert_true(s->series[i].hash ==
+                        hk_series_hash(s->series[i].name, s->series[i].labels,
+                                       s->series[i].nlabels));
+        const char *extra_names[] = {NULL, NULL, "cpu", "device", "interface", "operation"};
+        for (size_t d = 0; d < sizeof(ds) / sizeof(ds[0]); d++) {
+            const struct hk_family *f = hk_snapshot_find_family(s, ds[d].name);
+            assert_non_null(f);
+            /* m_pc and m_cp: one series per container (k repeats them: first wins) */
+            assert_int_equal(f->count, extra_names[d] ? 12 : 4);
+            for (uint32_t j = f->first; j < f->first + f->count; j++) {
+                const struct hk_series *x = &s->series[j];
+                const char *p = hk_labels_get(x->labels, x->nlabels, "pod");
+                const char *ct = hk_labels_get(x->labels, x->nlabels, "container");
+                assert_non_null(p);
+                assert_non_null(ct);
+                int c = ct[4] - '0', k = 0;
+                if (d == 1) { /* swapped: the pod label holds the container's name */
+                    c = p[4] - '0';
+                    assert_true(strncmp(p, "ctr-", 4) == 0 && strncmp(ct, "pod-", 4) == 0);
+                    assert_int_equal(ct[4] - '0', c / 2);
+                } else {
+                    assert_true(strncmp(ct, "ctr-", 4) == 0);
+                    assert_int_equal(p[4] - '0', c / 2);
+                }
+                if (extra_names[d]) {
+                    const char *e = hk_labels_get(x->labels, x->nlabels, extra_names[d]);
+                    assert_non_null(e);
+                    k = e[1] - '0';
+                }
+                assert_true(x->value == c * 100 + k * 10 + (int)d);
+            }
+        }
+        const struct hk_family *f1 = hk_snapshot_find_family(s, "m_first");
+        const struct hk_family *f2 = hk_snapshot_find_family(s, "m_second");
+        assert_non_null(f1);
+        assert_non_null(f2);
+        assert_int_equal(f1->count, 2);
+        assert_int_equal(f2->count, 2);
+        for (uint32_t j = f2->first; j < f2->first + f2->count; j++) {
+            const char *ct = hk_labels_get(s->series[j].labels, s->series[j].nlabels, "container");
+            assert_true(ct && (ct[4] - '0') % 2 == 1);
+            assert_true(s->series[j].value == ct[4] - '0');
+        }
+        /* The histogram: per container 3 buckets, _count, _sum, in one run with its group. */
+        const struct hk_family *fh = hk_snapshot_find_family(s, "m_hist");
+        assert_non_null(fh);
+        assert_int_equal(fh->count, 4 * 5);
+        for (uint32_t j = fh->first; j < fh->first + fh->count; j += 5) {
+            const char *ct = hk_labels_get(s->series[j].labels, s->series[j].nlabels, "container");
+            assert_non_null(ct);
+            for (uint32_t k = j; k < j + 5; k++)
+                assert_string_equal(
+                    hk_labels_get(s->series[k].labels, s->series[k].nlabels, "container"), ct);
+            assert_string_equal(s->series[j + 2].name, "m_hist_bucket");
+            assert_string_equal(s->series[j + 3].name, "m_hist_count");
+            assert_true(s->series[j + 3].value == ct[4] - '0' + 2);
+        }
+        hk_snapshot_unref(s);
+    }
+}
+
 /* hk_builder_set_help changes families of the current section only. */
 static void test_set_help(void **state)
 {
@@ -677,6 +785,7 @@ int main(void)
         cmocka_unit_test(test_seal_order_and_duplicates),
         cmocka_unit_test(test_abort_drops_only_section),
         cmocka_unit_test(test_memos_by_content),
+        cmocka_unit_test(test_memos_sets_and_descs),
         cmocka_unit_test(test_reserve_hint),
         cmocka_unit_test(test_max_series_cap),
         cmocka_unit_test(test_set_help),
