@@ -98,6 +98,7 @@ struct intern {
 #define SET_MEMO_MAX 32
 #define SET_MEMOS 4
 #define FAM_MEMO 64
+#define ORDER_MEMO 16
 struct name_memo {
     const char *s; /* interned label name, NULL = none */
     uint32_t len;
@@ -110,6 +111,15 @@ struct pos_memo {
     const char *value; /* this builder's interned copy, or the literal ""; NULL = none */
     const char *name;  /* NULL = none */
     uint64_t value_hash, name_hash, pair;
+};
+
+/* The sorted order of a label name list (a desc's names plus the extra one): sorting
+ * depends on the names only, and names are static or builder-lived (API contract), so an equal
+ * pointer list has an equal order. */
+struct order_memo {
+    const char *names[SET_MEMO_MAX];
+    size_t n; /* 0 = none */
+    uint8_t perm[SET_MEMO_MAX]; /* sorted[i] = unsorted[perm[i]] */
 };
 
 /* A desc label array before sorting (names, memoized value copies) and its sorted, interned
@@ -131,6 +141,7 @@ struct hk_builder {
      * contract and the values are this builder's interned copies. */
     struct set_memo set_memo[SET_MEMOS];
     unsigned set_memo_next; /* the slot a miss replaces */
+    struct order_memo order_memo[ORDER_MEMO]; /* direct-mapped by the name list's address */
     /* desc → family index, direct-mapped by the desc's address; a hit also needs the family's
      * name to be the desc's name (the same pointer), so an address reused by another desc
      * within the cycle cannot map to a wrong family. */
@@ -273,6 +284,7 @@ void hk_builder_abort(struct hk_builder *b)
     memset(b->name_memo, 0, sizeof(b->name_memo));
     memset(b->pos, 0, sizeof(b->pos));
     memset(b->set_memo, 0, sizeof(b->set_memo));
+    memset(b->order_memo, 0, sizeof(b->order_memo));
     memset(b->fam_memo, 0, sizeof(b->fam_memo));
     b->last_desc = NULL;
     b->section = NULL;
@@ -694,6 +706,43 @@ static size_t fill_labels(struct hk_builder *b, const struct hk_metric_desc *des
     return n;
 }
 
+/* Sorts l (m labels: the desc's, then extra_name's when set), a copy of in, by name, with
+ * the order remembered for the name list. Returns false if a name repeats. */
+static bool sort_by_names(struct hk_builder *b, const struct hk_metric_desc *desc,
+                          const char *extra_name, struct hk_label *l, const struct hk_label *in,
+                          size_t m)
+{
+    uintptr_t key = (uintptr_t)desc->label_names ^ (uintptr_t)extra_name * 31;
+    struct order_memo *om =
+        &b->order_memo[(size_t)((key * 0x9E3779B97F4A7C15ULL) >> 58) % ORDER_MEMO];
+    bool hit = om->n == m;
+    for (size_t i = 0; hit && i < m; i++)
+        hit = om->names[i] == in[i].name;
+    if (hit) {
+        for (size_t i = 0; i < m; i++)
+            l[i] = in[om->perm[i]];
+        return true;
+    }
+    /* Sort indices by name, then apply them. */
+    uint8_t perm[SET_MEMO_MAX];
+    for (size_t i = 0; i < m; i++) {
+        size_t j = i;
+        for (; j > 0 && strcmp(in[perm[j - 1]].name, in[i].name) > 0; j--)
+            perm[j] = perm[j - 1];
+        perm[j] = (uint8_t)i;
+    }
+    for (size_t i = 0; i < m; i++) {
+        l[i] = in[perm[i]];
+        if (i && strcmp(l[i - 1].name, l[i].name) == 0)
+            return false;
+    }
+    for (size_t i = 0; i < m; i++)
+        om->names[i] = in[i].name;
+    memcpy(om->perm, perm, m);
+    om->n = m;
+    return true;
+}
+
 /* Builds the sorted label array for a desc emit, with room for one extra label; its
  * hk_labels_hash in *set_hash. */
 static struct hk_label *desc_labels(struct hk_builder *b, const struct hk_metric_desc *desc,
@@ -720,7 +769,7 @@ static struct hk_label *desc_labels(struct hk_builder *b, const struct hk_metric
         memcpy(sm->in, tmp, m * sizeof(*tmp));
         sm->n = m;
         sm->out = NULL;
-        if (!hk_labels_sort(tmp, m))
+        if (!sort_by_names(b, desc, extra_name, tmp, sm->in, m))
             return NULL;
         sm->out = intern_set(b, tmp, m, *set_hash);
         return sm->out;
@@ -1207,6 +1256,47 @@ static void sort_items(struct sort_ctx_item *v, struct sort_ctx_item *tmp, size_
         memcpy(v, src, n * sizeof(*v));
 }
 
+/* Sorts one family's items v[0..n) by item_less (tmp: n more): bucketed first by the top bits
+ * of their group hash (about two items per bucket; hashes are uniform), then each bucket by
+ * insertion, or by sort_items when one is large (many series of one group, or equal hashes). */
+static void sort_family(struct sort_ctx_item *v, struct sort_ctx_item *tmp, size_t n,
+                        const struct hk_builder *sb)
+{
+    enum { MAX_BITS = 12, SMALL = 32 };
+    if (n <= SMALL) {
+        sort_items(v, tmp, n, sb);
+        return;
+    }
+    unsigned bits = 1;
+    while (bits < MAX_BITS && ((size_t)2 << bits) < n)
+        bits++;
+    uint32_t start[(1u << MAX_BITS) + 1];
+    size_t nb = (size_t)1 << bits;
+    memset(start, 0, (nb + 1) * sizeof(*start));
+    for (size_t i = 0; i < n; i++)
+        start[(v[i].group >> (64 - bits)) + 1]++;
+    for (size_t k = 0; k < nb; k++)
+        start[k + 1] += start[k];
+    /* start[k]: bucket k's next free slot; once all are placed, the end of bucket k. */
+    for (size_t i = 0; i < n; i++)
+        tmp[start[v[i].group >> (64 - bits)]++] = v[i];
+    for (size_t k = 0, lo = 0; k < nb; lo = start[k], k++) {
+        size_t hi = start[k], len = hi - lo;
+        if (len > SMALL) {
+            sort_items(tmp + lo, v + lo, len, sb); /* v's same range is free scratch */
+            continue;
+        }
+        for (size_t i = lo + 1; i < hi; i++) {
+            struct sort_ctx_item x = tmp[i];
+            size_t j = i;
+            for (; j > lo && item_less(&x, &tmp[j - 1], sb); j--)
+                tmp[j] = tmp[j - 1];
+            tmp[j] = x;
+        }
+    }
+    memcpy(v, tmp, n * sizeof(*v));
+}
+
 struct hk_snapshot *hk_builder_seal(struct hk_builder *b, int64_t ts_ms,
                                     struct hk_seal_stats *ret_stats)
 {
@@ -1241,7 +1331,7 @@ struct hk_snapshot *hk_builder_seal(struct hk_builder *b, int64_t ts_ms,
         items[start[r]++] = (struct sort_ctx_item){b->ser[i].group, r, i};
     }
     for (uint32_t r = 0, lo = 0; r < b->nfam; lo = start[r], r++)
-        sort_items(items + lo, items + b->nser, start[r] - lo, b);
+        sort_family(items + lo, items + b->nser, start[r] - lo, b);
 
     /* Families first: they fit in the current chunk's tail, while the series array usually
      * gets a chunk of its own (allocated after it, they took a fresh 2 MiB chunk). */
