@@ -127,6 +127,7 @@ struct order_memo {
 struct set_memo {
     struct hk_label in[SET_MEMO_MAX];
     size_t n;
+    uint64_t hash;        /* hk_labels_hash of in: a different one rules a match out */
     struct hk_label *out; /* NULL = none */
 };
 
@@ -465,54 +466,50 @@ static const char *copy_value(struct hk_builder *b, const char *v, uint64_t *ret
 }
 
 /* label_at's path for a value or name not remembered at its position. */
-static bool label_new(struct hk_builder *b, struct pos_memo *m, const char *name, const char *v,
-                      struct hk_label *out, uint64_t *set_hash)
+static uint64_t label_new(struct hk_builder *b, struct pos_memo *m, const char *name,
+                          const char *v, struct hk_label *out)
 {
+    if (!v)
+        v = "";
+    out->name = name;
     if (!m->value || strcmp(m->value, v) != 0) {
-        uint64_t vh;
+        uint64_t vh = 0;
         bool exact = true;
         const char *copy = *v ? copy_value(b, v, &vh, &exact) : "";
+        out->value = copy;
         if (!copy)
-            return false;
+            return 0;
         if (!*v)
             vh = hk_hash_str("", 0);
         if (!exact) { /* a cut or repaired copy is never remembered */
             uint64_t nh = name == m->name ? m->name_hash : hk_hash_str(name, strlen(name));
-            out->name = name;
-            out->value = copy;
-            *set_hash += hk_label_hash(nh, vh);
-            return true;
+            return hk_label_hash(nh, vh);
         }
         m->value = copy;
         m->value_hash = vh;
     }
-    if (name != m->name) {
+    if (name != m->name) { /* set only with a value: m->name set means m->value set */
         m->name = name;
         m->name_hash = hk_hash_str(name, strlen(name));
     }
     m->pair = hk_label_hash(m->name_hash, m->value_hash);
-    out->name = name;
     out->value = m->value;
-    *set_hash += m->pair;
-    return true;
+    return m->pair;
 }
 
-/* The label (name, value v) at position i of an emit, into *out; its pair hash is added to
- * *set_hash. name is static or this builder's (API contract). Returns false when out of
- * memory. Inline: it runs for every label of every series. */
-static inline bool label_at(struct hk_builder *b, size_t i, const char *name, const char *v,
-                            struct hk_label *out, uint64_t *set_hash)
+/* The label (name, value v) at position i of an emit, into *out (value NULL: out of memory);
+ * returns its pair hash. name is static or this builder's (API contract). Inline: it runs for
+ * every label of every series. */
+static inline uint64_t label_at(struct hk_builder *b, size_t i, const char *name, const char *v,
+                                struct hk_label *out)
 {
     struct pos_memo *m = &b->pos[i % VALUE_MEMO];
-    if (!v)
-        v = "";
-    if (m->name == name && m->value && strcmp(m->value, v) == 0) {
+    if (m->name == name && v && strcmp(m->value, v) == 0) {
         out->name = name;
         out->value = m->value;
-        *set_hash += m->pair;
-        return true;
+        return m->pair;
     }
-    return label_new(b, m, name, v, out, set_hash);
+    return label_new(b, m, name, v, out);
 }
 
 /* Same as copy_value for a family's help or unit: copied, not interned (each family has its own,
@@ -692,9 +689,12 @@ static size_t fill_labels(struct hk_builder *b, const struct hk_metric_desc *des
                           uint64_t *set_hash)
 {
     uint64_t h = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!label_at(b, i, desc->label_names[i], values ? values[i] : NULL, &l[i], &h))
+    const char *const *names = desc->label_names;
+    for (size_t i = 0; i < n; i++) {
+        h += label_at(b, i, names[i], values ? values[i] : NULL, &l[i]);
+        if (!l[i].value)
             return SIZE_MAX;
+    }
     if (extra_name) {
         l[n].name = extra_name;
         l[n].value = extra_value;
@@ -761,13 +761,15 @@ static struct hk_label *desc_labels(struct hk_builder *b, const struct hk_metric
         *ret_n = m;
         for (unsigned k = 0; k < SET_MEMOS; k++) {
             const struct set_memo *sm = &b->set_memo[k];
-            if (sm->out && sm->n == m && memcmp(sm->in, tmp, m * sizeof(*tmp)) == 0)
+            if (sm->hash == *set_hash && sm->out && sm->n == m &&
+                memcmp(sm->in, tmp, m * sizeof(*tmp)) == 0)
                 return sm->out;
         }
         struct set_memo *sm = &b->set_memo[b->set_memo_next];
         b->set_memo_next = (b->set_memo_next + 1) % SET_MEMOS;
         memcpy(sm->in, tmp, m * sizeof(*tmp));
         sm->n = m;
+        sm->hash = *set_hash;
         sm->out = NULL;
         if (!sort_by_names(b, desc, extra_name, tmp, sm->in, m))
             return NULL;
@@ -1093,7 +1095,10 @@ int hk_emit_labels(struct hk_builder *b, const struct hk_family_spec *family,
             if (l[i].name && nl < UINT32_MAX)
                 *m = (struct name_memo){l[i].name, (uint32_t)nl};
         }
-        if (!l[i].name || !label_at(b, i, l[i].name, labels[i].value, &l[i], &set_hash))
+        if (!l[i].name)
+            return -ENOMEM;
+        set_hash += label_at(b, i, l[i].name, labels[i].value, &l[i]);
+        if (!l[i].value)
             return -ENOMEM;
     }
     if (!hk_labels_sort(l, nlabels))
