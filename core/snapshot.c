@@ -118,7 +118,7 @@ struct pos_memo {
  * pointer list has an equal order. */
 struct order_memo {
     const char *names[SET_MEMO_MAX];
-    size_t n; /* 0 = none */
+    size_t n;                   /* 0 = none */
     uint8_t perm[SET_MEMO_MAX]; /* sorted[i] = unsorted[perm[i]] */
 };
 
@@ -141,7 +141,7 @@ struct hk_builder {
      * name lists). Equal pointers here mean equal content: the names outlive the builder by
      * contract and the values are this builder's interned copies. */
     struct set_memo set_memo[SET_MEMOS];
-    unsigned set_memo_next; /* the slot a miss replaces */
+    unsigned set_memo_next;                   /* the slot a miss replaces */
     struct order_memo order_memo[ORDER_MEMO]; /* direct-mapped by the name list's address */
     /* desc → family index, direct-mapped by the desc's address; a hit also needs the family's
      * name to be the desc's name (the same pointer), so an address reused by another desc
@@ -466,8 +466,8 @@ static const char *copy_value(struct hk_builder *b, const char *v, uint64_t *ret
 }
 
 /* label_at's path for a value or name not remembered at its position. */
-static uint64_t label_new(struct hk_builder *b, struct pos_memo *m, const char *name,
-                          const char *v, struct hk_label *out)
+static uint64_t label_new(struct hk_builder *b, struct pos_memo *m, const char *name, const char *v,
+                          struct hk_label *out)
 {
     if (!v)
         v = "";
@@ -685,8 +685,7 @@ static struct hk_label *intern_set(struct hk_builder *b, const struct hk_label *
  * with their hk_labels_hash; returns the count, or SIZE_MAX (out of memory). */
 static size_t fill_labels(struct hk_builder *b, const struct hk_metric_desc *desc,
                           const char *const *values, const char *extra_name,
-                          const char *extra_value, size_t n, struct hk_label *l,
-                          uint64_t *set_hash)
+                          const char *extra_value, size_t n, struct hk_label *l, uint64_t *set_hash)
 {
     uint64_t h = 0;
     const char *const *names = desc->label_names;
@@ -724,7 +723,7 @@ static bool sort_by_names(struct hk_builder *b, const struct hk_metric_desc *des
         return true;
     }
     /* Sort indices by name, then apply them. */
-    uint8_t perm[SET_MEMO_MAX];
+    uint8_t perm[SET_MEMO_MAX] = {0};
     for (size_t i = 0; i < m; i++) {
         size_t j = i;
         for (; j > 0 && strcmp(in[perm[j - 1]].name, in[i].name) > 0; j--)
@@ -777,8 +776,7 @@ static struct hk_label *desc_labels(struct hk_builder *b, const struct hk_metric
         return sm->out;
     }
     struct hk_label *l = hk_arena_alloc(b->arena, (n + 1) * sizeof(*l));
-    size_t m = l ? fill_labels(b, desc, values, extra_name, extra_value, n, l, set_hash)
-                 : SIZE_MAX;
+    size_t m = l ? fill_labels(b, desc, values, extra_name, extra_value, n, l, set_hash) : SIZE_MAX;
     if (m == SIZE_MAX || !hk_labels_sort(l, m))
         return NULL;
     *ret_n = m;
@@ -1222,10 +1220,10 @@ static inline bool item_less(const struct sort_ctx_item *a, const struct sort_ct
 }
 
 /* Sorts v[0..n) (one family's items) by item_less, tmp holding n items: a merge sort over
- * insertion-sorted runs of 16. Called per seal on every series; glibc's qsort_r (an indirect merge sort copying each
- * 16-byte item with memcpy and calling the comparator through a pointer) took several times
- * longer. series_cmp is a total order (ties end on idx), so the result is the same as qsort_r's
- * whatever the algorithm. */
+ * insertion-sorted runs of 16. Called per seal on every series; glibc's qsort_r (an indirect merge
+ * sort copying each 16-byte item with memcpy and calling the comparator through a pointer) took
+ * several times longer. series_cmp is a total order (ties end on idx), so the result is the same as
+ * qsort_r's whatever the algorithm. */
 static void sort_items(struct sort_ctx_item *v, struct sort_ctx_item *tmp, size_t n,
                        const struct hk_builder *sb)
 {
@@ -1312,7 +1310,7 @@ struct hk_snapshot *hk_builder_seal(struct hk_builder *b, int64_t ts_ms,
 
     snap = calloc(1, sizeof(*snap));
     order = malloc((b->nfam ? b->nfam : 1) * 2 * sizeof(*order)); /* + the sort's scratch */
-    rank = malloc((b->nfam ? b->nfam : 1) * 2 * sizeof(*rank)); /* + start per rank */
+    rank = malloc((b->nfam ? b->nfam : 1) * 2 * sizeof(*rank));   /* + start per rank */
     /* items, then as many again: the merge sort's scratch */
     items = hk_big_alloc(items_bytes);
     if (!snap || !order || !rank || !items)

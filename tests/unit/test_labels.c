@@ -136,7 +136,9 @@ static void test_hash(void **state)
      * (the builder sums them per label position before sorting). */
     struct hk_label l3[] = {{"container", "web"}, {"id", "/kubepods.slice/a-very-long-path.scope"},
                             {"le", ""}, {"pod", "p-1"}};
-    struct hk_label r3[] = {{"pod", "p-1"}, {"le", ""}, {"container", "web"},
+    struct hk_label r3[] = {{"pod", "p-1"},
+                            {"le", ""},
+                            {"container", "web"},
                             {"id", "/kubepods.slice/a-very-long-path.scope"}};
     uint64_t sum = 0;
     for (size_t i = 0; i < 4; i++)

@@ -278,9 +278,9 @@ static void test_memos_sets_and_descs(void **state)
     static const char *const n_pci[] = {"pod", "container", "interface", NULL};
     static const char *const n_pco[] = {"pod", "container", "operation", NULL};
     static const struct hk_metric_desc ds[] = {
-        {"m_pc", "h", HK_METRIC_GAUGE, "", n_pc},    {"m_cp", "h", HK_METRIC_GAUGE, "", n_cp},
-        {"m_pcx", "h", HK_METRIC_GAUGE, "", n_pcx},  {"m_pcd", "h", HK_METRIC_GAUGE, "", n_pcd},
-        {"m_pci", "h", HK_METRIC_GAUGE, "", n_pci},  {"m_pco", "h", HK_METRIC_GAUGE, "", n_pco},
+        {"m_pc", "h", HK_METRIC_GAUGE, "", n_pc},   {"m_cp", "h", HK_METRIC_GAUGE, "", n_cp},
+        {"m_pcx", "h", HK_METRIC_GAUGE, "", n_pcx}, {"m_pcd", "h", HK_METRIC_GAUGE, "", n_pcd},
+        {"m_pci", "h", HK_METRIC_GAUGE, "", n_pci}, {"m_pco", "h", HK_METRIC_GAUGE, "", n_pco},
     };
     static const struct hk_metric_desc d_h = {"m_hist", "h", HK_METRIC_HISTOGRAM, "", n_pc};
     char pod[32], ctr[32], extra[32];
@@ -316,9 +316,8 @@ static void test_memos_sets_and_descs(void **state)
         struct hk_snapshot *s = hk_builder_seal(b, 0, NULL);
         assert_non_null(s);
         for (size_t i = 0; i < s->nseries; i++) {
-            assert_true(s->series[i].hash ==
-                        hk_series_hash(s->series[i].name, s->series[i].labels,
-                                       s->series[i].nlabels));
+            assert_true(s->series[i].hash == hk_series_hash(s->series[i].name, s->series[i].labels,
+                                                            s->series[i].nlabels));
             for (uint32_t j = 1; j < s->series[i].nlabels; j++)
                 assert_true(strcmp(s->series[i].labels[j - 1].name, s->series[i].labels[j].name) <
                             0);
