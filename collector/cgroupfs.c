@@ -419,6 +419,10 @@ struct idx_slot {
 struct hk_cgid_index {
     struct idx_slot *slots;
     size_t cap, n; /* cap is a power of two */
+    /* Paths replaced or dropped since the last hk_cgid_index_release: a caller may still hold
+     * them (rows labelled earlier in the same collection), so they are freed only there. */
+    char **retired;
+    size_t nretired, retired_cap;
 };
 
 struct hk_cgid_index *hk_cgid_index_new(void)
@@ -426,10 +430,20 @@ struct hk_cgid_index *hk_cgid_index_new(void)
     return calloc(1, sizeof(struct hk_cgid_index));
 }
 
+void hk_cgid_index_release(struct hk_cgid_index *idx)
+{
+    if (!idx)
+        return;
+    for (size_t i = 0; i < idx->nretired; i++)
+        free(idx->retired[i]);
+    idx->nretired = 0;
+}
+
 void hk_cgid_index_clear(struct hk_cgid_index *idx)
 {
     if (!idx)
         return;
+    hk_cgid_index_release(idx);
     for (size_t i = 0; i < idx->cap; i++)
         free(idx->slots[i].path);
     free(idx->slots);
@@ -440,7 +454,25 @@ void hk_cgid_index_clear(struct hk_cgid_index *idx)
 void hk_cgid_index_free(struct hk_cgid_index *idx)
 {
     hk_cgid_index_clear(idx);
+    if (idx)
+        free(idx->retired);
     free(idx);
+}
+
+/* Makes room for extra retired paths; -ENOMEM leaves the index as it was. */
+static int retire(struct hk_cgid_index *idx, size_t extra)
+{
+    if (idx->nretired + extra <= idx->retired_cap)
+        return 0;
+    size_t ncap = idx->retired_cap ? idx->retired_cap : 64;
+    while (ncap < idx->nretired + extra)
+        ncap *= 2;
+    char **nr = realloc(idx->retired, ncap * sizeof(*nr));
+    if (!nr)
+        return -ENOMEM;
+    idx->retired = nr;
+    idx->retired_cap = ncap;
+    return 0;
 }
 
 static size_t idx_hash(uint64_t id)
@@ -467,7 +499,7 @@ static int idx_grow(struct hk_cgid_index *idx)
     struct idx_slot *ns = calloc(ncap, sizeof(*ns));
     if (!ns)
         return -ENOMEM;
-    struct hk_cgid_index tmp = {ns, ncap, 0};
+    struct hk_cgid_index tmp = {.slots = ns, .cap = ncap};
     for (size_t i = 0; i < idx->cap; i++) {
         if (!idx->slots[i].id)
             continue;
@@ -475,7 +507,9 @@ static int idx_grow(struct hk_cgid_index *idx)
         tmp.n++;
     }
     free(idx->slots);
-    *idx = tmp;
+    idx->slots = tmp.slots; /* the retired list stays */
+    idx->cap = tmp.cap;
+    idx->n = tmp.n;
     return 0;
 }
 
@@ -485,10 +519,14 @@ int hk_cgid_index_add(struct hk_cgid_index *idx, uint64_t id, const char *path)
         return -EINVAL;
     struct idx_slot *s = idx->cap ? idx_find(idx, id) : NULL;
     if (s && s->id == id) {
+        if (strcmp(s->path, path) == 0)
+            return 0;
         char *p = strdup(path);
-        if (!p)
+        if (!p || retire(idx, 1) < 0) {
+            free(p);
             return -ENOMEM;
-        free(s->path);
+        }
+        idx->retired[idx->nretired++] = s->path;
         s->path = p;
         return 0;
     }
@@ -544,7 +582,15 @@ int hk_cgid_index_walk(struct hk_cgid_index *idx, int root_dirfd)
 {
     if (root_dirfd < 0)
         return -ENOENT;
-    hk_cgid_index_clear(idx);
+    /* The old paths are retired, not freed: lookups earlier in this collection stay valid. */
+    if (retire(idx, idx->n) < 0)
+        return -ENOMEM;
+    for (size_t i = 0; i < idx->cap; i++)
+        if (idx->slots[i].id)
+            idx->retired[idx->nretired++] = idx->slots[i].path;
+    free(idx->slots);
+    idx->slots = NULL;
+    idx->cap = idx->n = 0;
     int r = hk_cgroupfs_walk(root_dirfd, 32, index_visit, idx);
     return r == -E2BIG ? (int)idx->n : r < 0 ? r : (int)idx->n;
 }

@@ -114,11 +114,16 @@ struct hk_cgid_index;
 
 struct hk_cgid_index *hk_cgid_index_new(void);
 void hk_cgid_index_free(struct hk_cgid_index *idx); /* accepts NULL */
-void hk_cgid_index_clear(struct hk_cgid_index *idx);
+void hk_cgid_index_clear(struct hk_cgid_index *idx); /* frees every path, retired ones too */
+/* Frees the paths a walk or a replacing add retired. Call where no looked-up path is held any
+ * more (the eBPF collector: at the end of its collection). */
+void hk_cgid_index_release(struct hk_cgid_index *idx);
 /* Adds or replaces id → path (path relative to the hierarchy root, "/" for the root).
  * 0, -ENOMEM, -E2BIG (index full: HK_CGID_INDEX_MAX). */
 int hk_cgid_index_add(struct hk_cgid_index *idx, uint64_t id, const char *path);
-/* The path of id, or NULL. Valid until the next add/clear/walk. */
+/* The path of id, or NULL. Valid until the next hk_cgid_index_release/clear/free: a walk or a
+ * replacing add retires the old paths instead of freeing them (rows labelled earlier in the same
+ * collection still point at them). */
 const char *hk_cgid_index_lookup(const struct hk_cgid_index *idx, uint64_t id);
 size_t hk_cgid_index_count(const struct hk_cgid_index *idx);
 /* Calls fn for every entry (any order) until it returns < 0 (returned). */

@@ -511,6 +511,9 @@ static int ebpf_collect(void *state, struct hk_collect_ctx *ctx)
     }
     hk_containers_unref((struct hk_containers *)c.containers);
     rotate_missing(s);
+    /* Every row of this cycle is emitted: the paths re-walks retired can go now. */
+    for (int h = 0; h < HK_HIER_COUNT; h++)
+        hk_cgid_index_release(s->hier[h].index);
     return ret;
 }
 

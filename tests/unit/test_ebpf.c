@@ -319,6 +319,19 @@ static void test_index_walk(void **st)
     snprintf(p, sizeof(p), "%s/kubepods/pod2", root);
     assert_int_equal(mkdir(p, 0755), 0);
     assert_null(hk_cgid_index_lookup(idx, ino_of(p)));
+    /* A path looked up before the re-walk labels rows already added this cycle: it must stay
+     * readable until hk_cgid_index_release (under ASan a freed one fails here). */
+    const char *held = hk_cgid_index_lookup(idx, ino_of(root));
+    assert_non_null(held);
+    assert_int_equal(hk_cgid_index_walk(idx, rootfd), 6);
+    assert_string_equal(hk_cgid_index_lookup(idx, ino_of(p)), "/kubepods/pod2");
+    assert_string_equal(held, "/");
+    const char *renamed = hk_cgid_index_lookup(idx, ino_of(p));
+    assert_int_equal(hk_cgid_index_add(idx, ino_of(p), "/kubepods/pod2-moved"), 0);
+    assert_string_equal(renamed, "/kubepods/pod2"); /* a replacing add retires it too */
+    assert_string_equal(hk_cgid_index_lookup(idx, ino_of(p)), "/kubepods/pod2-moved");
+    hk_cgid_index_release(idx);
+    assert_string_equal(hk_cgid_index_lookup(idx, ino_of(p)), "/kubepods/pod2-moved");
     assert_int_equal(hk_cgid_index_walk(idx, rootfd), 6);
     assert_string_equal(hk_cgid_index_lookup(idx, ino_of(p)), "/kubepods/pod2");
     assert_int_equal(hk_cgid_index_walk(idx, -1), -ENOENT);
