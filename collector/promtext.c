@@ -23,13 +23,15 @@ enum role {
     ROLE_QUANTILE,   /* sample named like a summary family: needs quantile="" */
 };
 
+/* 24 bytes: one per sample of the input (100k samples: 2.4 MB, faulted in afresh each time a
+ * caller trims between inputs). Timestamps are rare (textfiles refuse them), so they live in a
+ * side array. */
 struct hk_promtext_rec {
-    uint32_t off;  /* start of the line in the input */
-    uint32_t len;  /* without the newline */
+    uint32_t off; /* start of the line in the input */
+    uint32_t len; /* without the newline */
     uint32_t fam;
-    uint32_t has_ts;
+    uint32_t ts;  /* 0: no timestamp; else index + 1 into hk_promtext.tss */
     double value;
-    int64_t ts_ms;
 };
 
 struct hk_promtext_lname {
@@ -63,6 +65,7 @@ void hk_promtext_fini(struct hk_promtext *p)
     free(p->fam);
     free(p->fam_index);
     free(p->recs);
+    free(p->tss);
     free(p->pool);
     free(p->scratch);
     free(p->labels);
@@ -75,7 +78,8 @@ void hk_promtext_fini(struct hk_promtext *p)
 
 void hk_promtext_trim(struct hk_promtext *p, size_t max_bytes)
 {
-    size_t held = p->caprecs * sizeof(*p->recs) + p->pool_cap + p->scratch_cap +
+    size_t held = p->caprecs * sizeof(*p->recs) + p->captss * sizeof(*p->tss) + p->pool_cap +
+                  p->scratch_cap +
                   p->capfam * sizeof(*p->fam) + p->fam_index_cap * sizeof(*p->fam_index) +
                   p->nfamilies * sizeof(*p->families);
     if (held > max_bytes)
@@ -761,14 +765,18 @@ static int parse_sample(struct hk_promtext *p, unsigned line, const char *start,
         return fail(p, line, -E2BIG, "more than %zu samples", p->max_samples);
     if (!grow((void **)&p->recs, &p->caprecs, p->nsamples + 1, sizeof(*p->recs), 1024))
         return -ENOMEM;
+    uint32_t ts_ref = 0;
     if (has_ts) {
+        if (!grow((void **)&p->tss, &p->captss, (size_t)p->timestamps + 1, sizeof(*p->tss), 64))
+            return -ENOMEM;
         if (!p->timestamps)
             p->first_ts_line = line;
-        p->timestamps++;
+        p->tss[p->timestamps++] = ts;
+        ts_ref = p->timestamps; /* at most nsamples + 1 <= UINT32_MAX: the input is < 4 GiB */
     }
     p->fam[f].nsamples++;
     p->recs[p->nsamples++] = (struct hk_promtext_rec){
-        (uint32_t)(start - p->input), (uint32_t)(end - start), (uint32_t)f, has_ts, value, ts};
+        (uint32_t)(start - p->input), (uint32_t)(end - start), (uint32_t)f, ts_ref, value};
     return 0;
 }
 
@@ -899,6 +907,6 @@ int hk_promtext_sample(struct hk_promtext *p, size_t i, struct hk_promtext_sampl
         }
     }
     *ret = (struct hk_promtext_sample){name, rec->fam, p->labels, n, rec->value,
-                                       rec->has_ts != 0, rec->ts_ms};
+                                       rec->ts != 0, rec->ts ? p->tss[rec->ts - 1] : 0};
     return 0;
 }
