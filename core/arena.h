@@ -41,8 +41,8 @@ void hk_arena_set_chunk_bytes(struct hk_arena *arena, size_t chunk_bytes);
  * same rounded size or up to half of it (the block may then be bigger than asked for): memory
  * is reused within a cycle, and across cycles when the scheduler keeps it, instead of being
  * faulted in and zeroed by the kernel. The pool keeps at most what the last cycle took (see
- * hk_big_cycle_end) and gives the rest back to the kernel. Under AddressSanitizer pooled blocks are poisoned, so a
- * use after release is still reported. Thread-safe. */
+ * hk_big_cycle_end) and gives the rest back to the kernel. Under AddressSanitizer pooled blocks are
+ * poisoned, so a use after release is still reported. Thread-safe. */
 #define HK_BIG_BYTES ((size_t)2 << 20)
 void *hk_big_alloc(size_t bytes);
 void hk_big_free(void *p, size_t bytes);

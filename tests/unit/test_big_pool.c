@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The big-block pool (core/arena.h): blocks released after a cycle end come back for the same
  * rounded size, unchanged; the pool keeps at most what the last cycle took and, when told not to
- * keep, nothing between cycles (only within one); pooled blocks are poisoned under ASan. With snapshots: a sealed snapshot's arena
- * is reused only after its last reference is gone — a snapshot still held keeps every series
- * intact while later cycles are built (from pooled memory) around it. */
+ * keep, nothing between cycles (only within one); pooled blocks are poisoned under ASan. With
+ * snapshots: a sealed snapshot's arena is reused only after its last reference is gone — a snapshot
+ * still held keeps every series intact while later cycles are built (from pooled memory) around it.
+ */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
