@@ -37,8 +37,8 @@ void hk_arena_set_chunk_bytes(struct hk_arena *arena, size_t chunk_bytes);
  * pages, so filling one costs one page fault per 2 MiB instead of 512 (faults dominate such
  * cycles on virtualised nodes). Smaller requests are plain malloc.
  * Released with hk_big_free and the size asked for (or with free(), which never pools), a big
- * block goes to a process-wide pool and is handed out again, not zeroed, for a request of the
- * same rounded size or up to half of it (the block may then be bigger than asked for): memory
+ * block goes to a process-wide pool and is handed out again, not zeroed, for a request of its
+ * rounded size or one down to half of it (the block is then bigger than asked for): memory
  * is reused within a cycle, and across cycles when the scheduler keeps it, instead of being
  * faulted in and zeroed by the kernel. The pool keeps at most what the last cycle took (see
  * hk_big_cycle_end) and gives the rest back to the kernel. Under AddressSanitizer pooled blocks are
