@@ -292,6 +292,7 @@ static void emit_process(struct hk_scheduler *s, struct hk_builder *b)
 int hk_scheduler_run_once(struct hk_scheduler *s)
 {
     pthread_mutex_lock(&s->lock);
+    hk_big_cycle_begin(); /* blocks released from here are reused within the cycle */
     struct hk_builder *b = hk_builder_new(&s->cfg->limits);
     if (!b) {
         pthread_mutex_unlock(&s->lock);

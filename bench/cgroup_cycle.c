@@ -72,9 +72,9 @@ static double cpu_us(void)
            (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
-/* As the scheduler does: the builder sized from the last cycle's figures, and after each cycle
- * the big-block pool keeps what it took (core/arena.h; CGROUP_CYCLE_POOL=0: kept nothing, as at
- * intervals over 2 s). */
+/* As the scheduler does: the builder sized from the last cycle's figures, the big-block pool
+ * open within each cycle, and after each cycle it keeps what the cycle took (core/arena.h, as at
+ * intervals under 1 s; CGROUP_CYCLE_POOL=0: nothing kept between cycles, as at 1 s and over). */
 static struct hk_builder_hint last_hint;
 static bool pool_keep = true;
 
@@ -88,6 +88,7 @@ static long minflt(void)
 static size_t cycle(void *state, const struct hk_paths *paths, int collector_only)
 {
     struct hk_limits limits = {0, 0, 0};
+    hk_big_cycle_begin();
     struct hk_builder *b = hk_builder_new(&limits);
     if (!b)
         exit(1);

@@ -59,6 +59,8 @@ struct hk_promtext {
     size_t fam_index_cap;
     struct hk_promtext_rec *recs;
     size_t caprecs;
+    int64_t *tss; /* the samples' timestamps, in input order (hk_promtext_rec.ts) */
+    size_t captss;
     char *pool; /* family names and helps */
     size_t pool_len, pool_cap;
     char *scratch; /* decoded sample strings */

@@ -306,7 +306,7 @@ static void textfile_fini(void *state)
         return;
     options_free(&t->opt);
     hk_promtext_fini(&t->parser);
-    free(t->buf);
+    hk_big_free(t->buf, t->bufcap);
     for (size_t i = 0; i < t->nfiles; i++)
         free(t->files[i].path);
     free(t->files);
@@ -604,7 +604,10 @@ static int read_once(int fd, size_t max_bytes, char **buf, size_t *cap, size_t *
     /* One spare byte to notice a file that grew since fstat. */
     size_t want = (size_t)st.st_size + 2;
     if (want > *cap) {
-        char *nb = hk_big_realloc(*buf, 0, want); /* contents are read afresh */
+        hk_big_free(*buf, *cap); /* contents are read afresh */
+        *buf = NULL;
+        *cap = 0;
+        char *nb = hk_big_alloc(want);
         if (!nb)
             return -ENOMEM;
         *buf = nb;
@@ -1361,7 +1364,8 @@ out:
     /* Big inputs are rare events per cycle: give their buffers back between cycles rather than
      * hold file-sized memory while idle (refilling them costs page faults, ~1 ms per 10 MB). */
     if (t->bufcap > TRIM_BYTES) {
-        free(t->buf);
+        /* Into the big-block pool: the seal takes it back for the snapshot's series array. */
+        hk_big_free(t->buf, t->bufcap);
         t->buf = NULL;
         t->bufcap = 0;
     }

@@ -10,13 +10,14 @@
 #include <sys/mman.h>
 
 /* ---- the pool of big blocks (see arena.h) ----
- * Blocks freed with hk_big_free wait here, unchanged and resident, for an allocation of the same
- * rounded size; the next cycle's builder asks for the same sizes (its hint is the last cycle's
- * figures), so in steady state it fills pages that are already mapped instead of pages the
- * kernel must fault in and zero. Bounded: at most POOL_SLOTS blocks and at most `limit` bytes,
- * the bytes the last cycle took (hk_big_cycle_end), so between cycles the pool holds no more
- * than one cycle's worth; a block that does not fit is given back to the kernel. Any thread may
- * free (the last reference of a snapshot drops on HTTP or remote-write threads). */
+ * Blocks freed with hk_big_free wait here, unchanged and resident, for an allocation of about
+ * the same rounded size (the smallest pooled block of at least that size and at most twice it);
+ * in steady state a cycle then fills pages that are already mapped instead of pages the kernel
+ * must fault in and zero. Bounded: at most POOL_SLOTS blocks and at most `limit` bytes, the
+ * bytes the last cycle took (hk_big_cycle_end); a block that does not fit is given back to the
+ * kernel. The pool is open (keeps what is freed) within a cycle (hk_big_cycle_begin ..
+ * hk_big_cycle_end) and, when the scheduler keeps between cycles, also between them. Any thread
+ * may free (the last reference of a snapshot drops on HTTP or remote-write threads). */
 #define POOL_SLOTS 64
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -36,6 +37,7 @@ static struct {
     size_t bytes;
     size_t limit;         /* bytes the last cycle took; 0 before the first cycle end */
     size_t taken;         /* bytes taken (pool or fresh) since the last cycle end */
+    bool open;            /* frees are kept (within a cycle; between cycles when keeping) */
     struct hk_big_stats st;
 } pool = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
@@ -52,24 +54,36 @@ void *hk_big_alloc(size_t bytes)
     if (rounded < bytes)
         return NULL;
     void *p = NULL;
+    size_t got = 0;
     pthread_mutex_lock(&pool.mu);
     pool.taken += rounded;
-    /* The most recently freed block of that size: the likeliest to be in the CPU's caches. */
+    /* The smallest block that fits, at most twice the size (a big block is not spent on a
+     * small request); of equal ones the most recently freed, the likeliest to be in the CPU's
+     * caches. The taker frees it with its own size: the pool then counts that much of it. */
+    size_t best = POOL_SLOTS;
     for (size_t i = pool.n; i-- > 0;)
-        if (pool.sizes[i] == rounded) {
-            p = pool.blocks[i];
-            pool.n--;
-            pool.blocks[i] = pool.blocks[pool.n];
-            pool.sizes[i] = pool.sizes[pool.n];
-            pool.bytes -= rounded;
-            pool.st.reused_bytes += rounded;
-            break;
-        }
+        if (pool.sizes[i] >= rounded && pool.sizes[i] / 2 <= rounded &&
+            (best == POOL_SLOTS || pool.sizes[i] < pool.sizes[best]))
+            best = i;
+    if (best != POOL_SLOTS) {
+        p = pool.blocks[best];
+        got = pool.sizes[best];
+        pool.bytes -= got;
+        pool.n--;
+        pool.blocks[best] = pool.blocks[pool.n];
+        pool.sizes[best] = pool.sizes[pool.n];
+        pool.st.reused_bytes += rounded;
+    }
     if (!p)
         pool.st.fresh_bytes += rounded;
     pthread_mutex_unlock(&pool.mu);
     if (p) {
         UNPOISON(p, rounded);
+        /* A bigger block: its tail will not be used again (the taker frees it with its own
+         * size), so its pages go back now rather than stay resident with the taker's data
+         * (a snapshot's series array would hold them for its whole life). */
+        if (got > rounded)
+            madvise((char *)p + rounded, got - rounded, MADV_DONTNEED); /* advice only */
         return p;
     }
     p = aligned_alloc(HK_BIG_BYTES, rounded);
@@ -88,7 +102,7 @@ void hk_big_free(void *p, size_t bytes)
     }
     size_t rounded = big_round(bytes);
     pthread_mutex_lock(&pool.mu);
-    bool keep = pool.n < POOL_SLOTS && pool.bytes + rounded <= pool.limit;
+    bool keep = pool.open && pool.n < POOL_SLOTS && pool.bytes + rounded <= pool.limit;
     if (keep) {
         POISON(p, rounded); /* under the lock: taken only after it, unpoisoned by the taker */
         pool.blocks[pool.n] = p;
@@ -101,15 +115,24 @@ void hk_big_free(void *p, size_t bytes)
         free(p);
 }
 
+void hk_big_cycle_begin(void)
+{
+    pthread_mutex_lock(&pool.mu);
+    pool.open = pool.limit > 0;
+    pthread_mutex_unlock(&pool.mu);
+}
+
 void hk_big_cycle_end(bool keep)
 {
     void *drop[POOL_SLOTS];
     size_t ndrop = 0;
     pthread_mutex_lock(&pool.mu);
-    pool.limit = keep ? pool.taken : 0;
+    pool.limit = pool.taken; /* the bound within the next cycle, and between when keeping */
     pool.taken = 0;
+    pool.open = keep && pool.limit > 0;
+    size_t bound = keep ? pool.limit : 0;
     /* Oldest first: what the cycle just ended did not ask for again. */
-    while (pool.bytes > pool.limit && pool.n > 0) {
+    while (pool.bytes > bound && pool.n > 0) {
         drop[ndrop++] = pool.blocks[0];
         pool.bytes -= pool.sizes[0];
         pool.n--;
@@ -126,7 +149,7 @@ void hk_big_get_stats(struct hk_big_stats *st)
     pthread_mutex_lock(&pool.mu);
     *st = pool.st;
     st->pooled_bytes = pool.bytes;
-    st->limit_bytes = pool.limit;
+    st->limit_bytes = pool.open ? pool.limit : 0;
     pthread_mutex_unlock(&pool.mu);
 }
 
@@ -140,6 +163,7 @@ void hk_big_pool_drain(void)
     pool.bytes = 0;
     pool.limit = 0;
     pool.taken = 0;
+    pool.open = false;
     pthread_mutex_unlock(&pool.mu);
     for (size_t i = 0; i < n; i++)
         free(drop[i]);

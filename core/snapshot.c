@@ -1308,6 +1308,16 @@ struct hk_snapshot *hk_builder_seal(struct hk_builder *b, int64_t ts_ms,
     struct sort_ctx_item *items = NULL;
     size_t items_bytes = (b->nser ? b->nser : 1) * 2 * sizeof(*items);
 
+    /* Nothing is interned from here on: the tables go before the sort scratch and the series
+     * array are taken, which lowers the cycle's peak by their size (16 bytes a slot, two slots
+     * per distinct value: 4 MiB at 100k distinct values). Their counts stay for the hint. */
+    hk_big_free(b->intern, b->intern_cap * sizeof(*b->intern));
+    b->intern = NULL;
+    b->intern_cap = 0;
+    hk_big_free(b->sets, b->sets_cap * sizeof(*b->sets));
+    b->sets = NULL;
+    b->sets_cap = 0;
+
     snap = calloc(1, sizeof(*snap));
     order = malloc((b->nfam ? b->nfam : 1) * 2 * sizeof(*order)); /* + the sort's scratch */
     rank = malloc((b->nfam ? b->nfam : 1) * 2 * sizeof(*rank));   /* + start per rank */

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The big-block pool (core/arena.h): blocks released after a cycle end come back for the same
- * rounded size, unchanged; the pool keeps at most what the last cycle took and nothing when told
- * not to keep; pooled blocks are poisoned under ASan. With snapshots: a sealed snapshot's arena
- * is reused only after its last reference is gone — a snapshot still held keeps every series
- * intact while later cycles are built (from pooled memory) around it. */
+ * rounded size, unchanged; the pool keeps at most what the last cycle took and, when told not to
+ * keep, nothing between cycles (only within one); pooled blocks are poisoned under ASan. With
+ * snapshots: a sealed snapshot's arena is reused only after its last reference is gone — a snapshot
+ * still held keeps every series intact while later cycles are built (from pooled memory) around it.
+ */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -95,6 +96,51 @@ static void test_reuse_and_bounds(void **state)
     hk_big_pool_drain();
 }
 
+/* Not keeping between cycles (the scheduler at intervals of 1 s and more): a block released
+ * between two cycles goes back to the kernel, one released within a cycle serves a later request
+ * of that cycle of the same size or up to half of it, as it was, and the cycle's end empties the
+ * pool. */
+static void test_within_cycle_only(void **state)
+{
+    (void)state;
+    struct hk_big_stats st;
+    hk_big_pool_drain();
+    char *a = hk_big_alloc(8 * MIB);
+    assert_non_null(a);
+    hk_big_cycle_end(false); /* this cycle took 8 MiB: the bound within the next */
+    hk_big_free(a, 8 * MIB); /* between cycles */
+    hk_big_get_stats(&st);
+    assert_int_equal(st.pooled_bytes, 0);
+    hk_big_cycle_begin();
+    char *b = hk_big_alloc(8 * MIB);
+    assert_non_null(b);
+    memset(b, 'b', 8 * MIB);
+    hk_big_free(b, 8 * MIB); /* within the cycle: kept */
+    hk_big_get_stats(&st);
+    assert_int_equal(st.pooled_bytes, 8 * MIB);
+    assert_int_equal(st.limit_bytes, 8 * MIB);
+    assert_true(POISONED(b) && POISONED(b + 8 * MIB - 1));
+    /* 5 MiB (6 rounded): the 8 MiB block, unchanged. */
+    char *c = hk_big_alloc(5 * MIB);
+    assert_ptr_equal(c, b);
+    assert_int_equal(c[5 * MIB - 1], 'b');
+    hk_big_free(c, 5 * MIB); /* counted as the 6 MiB it was taken for */
+    hk_big_get_stats(&st);
+    assert_int_equal(st.pooled_bytes, 6 * MIB);
+    /* 2 MiB is under half of it: a fresh block, and the pooled one stays. */
+    char *d = hk_big_alloc(2 * MIB);
+    assert_non_null(d);
+    assert_ptr_not_equal(d, c);
+    hk_big_free(d, 2 * MIB);
+    hk_big_get_stats(&st);
+    assert_int_equal(st.pooled_bytes, 8 * MIB);
+    hk_big_cycle_end(false);
+    hk_big_get_stats(&st);
+    assert_int_equal(st.pooled_bytes, 0);
+    assert_int_equal(st.limit_bytes, 0);
+    hk_big_pool_drain();
+}
+
 static const char *const lnames[] = {"id", "grp", NULL};
 static const struct hk_metric_desc d_x = {"pool_test_value", "A value.", HK_METRIC_GAUGE, "",
                                           lnames};
@@ -182,6 +228,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reuse_and_bounds),
+        cmocka_unit_test(test_within_cycle_only),
         cmocka_unit_test(test_snapshot_memory_reused_only_after_last_ref),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

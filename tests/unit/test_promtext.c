@@ -196,6 +196,10 @@ static void test_timestamps(void **state)
     assert_true(s.has_timestamp);
     assert_int_equal(s.timestamp_ms, 1700000000000LL);
     assert_false(sample(0).has_timestamp);
+    s = sample(2); /* the second timestamp: records refer to theirs by index */
+    assert_true(s.has_timestamp);
+    assert_int_equal(s.timestamp_ms, -5);
+    assert_true(s.value == 3);
     expect_error("a 1 1.5\n", -EINVAL, 1, "expected integer as timestamp, got \"1.5\"");
     expect_error("a 1 99999999999999999999\n", -EINVAL, 1, "expected integer as timestamp");
     expect_error("a 1 2 3\n", -EINVAL, 1, "spurious string after timestamp");
