@@ -132,8 +132,10 @@ unit: $(UNIT_BINS)
 check-asan: unit
 	$(Q)O=$(O) ./tests/run.sh unit
 
+# The build runs on every core unless make was given its own -j (a CI `make test` has none).
+TEST_BUILD_JOBS = $(if $(filter -j% j%,$(MAKEFLAGS)),,-j$(shell nproc 2>/dev/null || echo 2))
 test: deps-test
-	$(Q)$(MAKE) --no-print-directory all unit $(TEST_STEPS)
+	$(Q)$(MAKE) --no-print-directory $(TEST_BUILD_JOBS) all unit $(TEST_STEPS)
 	$(Q)O=$(O) ./tests/run.sh all
 
 bench: deps-bench

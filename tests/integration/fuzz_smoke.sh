@@ -11,7 +11,9 @@ printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n);\n%s
 clang -fsanitize=fuzzer,address,undefined -o "$TMP/probe" "$TMP/probe.c" >"$TMP/probe.log" 2>&1 ||
     skip "clang cannot link libFuzzer (libclang-rt-14-dev): $(head -n 3 "$TMP/probe.log")"
 
-export FUZZ_SECONDS=${FUZZ_SECONDS:-5}
+# Two fuzzers at a time: each still runs its full FUZZ_SECONDS, on a core of its own (tests/run.sh
+# counts this script as two cores busy).
+export FUZZ_SECONDS=${FUZZ_SECONDS:-5} FUZZ_JOBS=${FUZZ_JOBS:-2}
 rm -rf "$TOP/$O/fuzz/crashes"
 if ! make -C "$TOP" --no-print-directory -j2 O="$O" fuzz >"$TMP/fuzz.log" 2>&1; then
     cat "$TMP/fuzz.log" >&2

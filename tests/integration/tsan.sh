@@ -5,7 +5,7 @@
 # fails the test.
 source "$(dirname "$0")/../lib.sh"
 command -v wrk >/dev/null || skip "wrk not installed"
-make -C "$TOP" --no-print-directory O="$O" "$O/hakari-tsan" >"$TMP/build.log" 2>&1 || {
+make -C "$TOP" --no-print-directory -j2 O="$O" "$O/hakari-tsan" >"$TMP/build.log" 2>&1 || {
     cat "$TMP/build.log" >&2
     fail "tsan build failed"
 }
