@@ -112,20 +112,18 @@ for p in "${pids[@]}"; do
     [ "$rc" -eq 97 ] || moved=$((moved + 1)) # in_cg exits 97 when it cannot join the cgroup
 done
 [ "$moved" -gt 0 ] || fail "no busy loop could join $A"
-# Both servers hold the final count (nothing runs in the cgroup any more; a collection ends
-# within 1 s, so two equal reads 1.1 s apart are the final one).
-final=
-settled() {
-    curl -fsS "$HURL" >"$TMP/m.txt" || return 1
-    local now
-    now=$(val "$TMP/m.txt" ${FAM}_count "$SEL")
-    [ "$now" = "$final" ] && return 0
-    final=$now
-    sleep 1.1
-    return 1
-}
-until_true 20 settled || fail "the wait count of $base never settled"
-[ "${final:-0}" != 0 ] || { tail -n 20 "$TMP/hakari.log" >&2; fail "no run-queue wait counted for $base under contention ($moved busy loops joined it)"; }
+# The final count: nothing runs in the cgroup any more, so the snapshot of the second collection
+# cycle completed after this point holds every wait (the first may have started before the loops
+# ended). Counted in cycles, not seconds: under load a cycle can take longer than its interval,
+# and two equal reads 1.1 s apart were once both the count from before the contention.
+cycles() { awk '/^hakari_collection_cycles_total / {print $2}' "$TMP/m.txt"; }
+curl -fsS "$HURL" >"$TMP/m.txt" || fail "scrape failed"
+c0=$(cycles)
+[ -n "$c0" ] || fail "no hakari_collection_cycles_total in the exposition"
+two_cycles_later() { curl -fsS "$HURL" >"$TMP/m.txt" && [ "$(cycles)" -ge $((c0 + 2)) ]; }
+until_true 30 two_cycles_later || fail "fewer than two collection cycles in 30 s after the contention"
+final=$(val "$TMP/m.txt" ${FAM}_count "$SEL")
+[ "${final:-0}" != 0 ] || { tail -n 20 "$TMP/hakari.log" >&2; grep -E "^(${FAM}_count|hakari_collection_cycles_total)" "$TMP/m.txt" >&2; fail "no run-queue wait counted for $base under contention ($moved busy loops joined it)"; }
 done_cl() { [ "$(q "$PROM_CL_URL" "${FAM}_count{$SEL}")" = "$final" ]; }
 until_true 20 done_cl || fail "classic Prometheus never got the final count $final"
 done_nh() { [ "$(q "$PROM_NH_URL" "histogram_count(${FAM}{$NSEL})")" = "$final" ]; }
