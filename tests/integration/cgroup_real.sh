@@ -38,7 +38,8 @@ log "mode $MODE, container cgroup $REL"
 CREATED=() # directories we made, removed deepest first
 CHILD=
 cleanup_cg() {
-    [ -n "$CHILD" ] && kill -KILL "$CHILD" 2>/dev/null && wait "$CHILD" 2>/dev/null
+    # (wait's 137 must not end the trap under set -e: the cgroups and $TMP would stay behind)
+    if [ -n "$CHILD" ] && kill -KILL "$CHILD" 2>/dev/null; then wait "$CHILD" 2>/dev/null || true; fi
     rmdir_reverse "${CREATED[@]}"
 }
 trap 'cleanup_cg; cleanup' EXIT
