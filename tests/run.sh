@@ -100,7 +100,9 @@ if [ "$mode" = all ]; then
     for n in "${HEAVY[@]}"; do cls[$n]=heavy; done
     for n in "${LIGHT[@]}"; do cls[$n]=light; done
     selected=() # script names, in start order
-    for n in "${HEAVY[@]}" "${LIGHT[@]}" $(cd tests/integration && ls -- *.sh | sed 's/\.sh$//'); do
+    all=()
+    for s in tests/integration/*.sh; do n=${s##*/} && all+=("${n%.sh}"); done
+    for n in "${HEAVY[@]}" "${LIGHT[@]}" ${all[@]+"${all[@]}"}; do
         [ -e "tests/integration/$n.sh" ] || continue
         [[ -n "${ONLY:-}" && "$n" != ${ONLY} ]] && continue
         [[ " ${selected[*]-} " == *" $n "* ]] && continue
