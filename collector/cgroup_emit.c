@@ -275,8 +275,8 @@ void hk_cgroup_node_labels(struct node *n, const char *lab[6])
 }
 
 /* What cAdvisor reads through the container's root process (the runtime's task pid; 1 for "/"):
- * the soft open-files limit, and for containers the writable layer. Limits are re-read with the
- * spec (every SPEC_REFRESH_CYCLES cycles). */
+ * the soft open-files limit, and for containers the writable layer. The limit is re-read every
+ * SPEC_REFRESH_CYCLES cycles. */
 static void emit_main_process(struct cgroup_state *st, struct hk_builder *b, struct node *n,
                               const struct stats *s, const char *const *base)
 {
@@ -287,8 +287,10 @@ static void emit_main_process(struct cgroup_state *st, struct hk_builder *b, str
     if (!pid || st->paths->proc_fd < 0)
         return;
     int64_t soft;
-    if (st->enabled[M_ULIMITS] &&
-        hk_cgfs_nofile(st->fs, &n->fsc, pid, n->spec_gen == st->gen, &soft) == 0) {
+    bool refresh = !n->nofile_gen || st->gen - n->nofile_gen >= SPEC_REFRESH_CYCLES;
+    if (refresh)
+        n->nofile_gen = st->gen;
+    if (st->enabled[M_ULIMITS] && hk_cgfs_nofile(st->fs, &n->fsc, pid, refresh, &soft) == 0) {
         const char *v[7] = {base[0], base[1], base[2], base[3], base[4], base[5], "max_open_files"};
         hk_emit(b, &hk_cgroup_fams[M_ULIMITS], v, (double)soft);
     }
