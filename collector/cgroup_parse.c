@@ -40,15 +40,35 @@ static inline bool cg_blank(char c)
     return c == ' ' || c == '\t';
 }
 
+/* The first blank or newline at or after p (end if none). Eight bytes at a time where the
+ * buffer allows: a byte equal to c gives a zero byte in w ^ c·0x01…01, and the lowest byte
+ * flagged by (x − 0x01…01) & ~x & 0x80…80 is the first zero byte of x (little-endian loads). */
+static inline const char *cg_word_end(const char *p, const char *end)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    while (end - p >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        uint64_t a = w ^ (ones * ' '), b = w ^ (ones * '\t'), c = w ^ (ones * '\n');
+        uint64_t m = (((a - ones) & ~a) | ((b - ones) & ~b) | ((c - ones) & ~c)) & highs;
+        if (m)
+            return p + (__builtin_ctzll(m) >> 3);
+        p += 8;
+    }
+#endif
+    while (p < end && !cg_blank(*p) && *p != '\n')
+        p++;
+    return p;
+}
+
 /* Past blanks, then past a token (up to a blank, newline or end). */
 static inline const char *cg_token(const char *p, const char *end, const char **ret_tok)
 {
     while (p < end && cg_blank(*p))
         p++;
     *ret_tok = p;
-    while (p < end && !cg_blank(*p) && *p != '\n')
-        p++;
-    return p;
+    return cg_word_end(p, end);
 }
 
 static inline const char *cg_next_line(const char *p, const char *end)
@@ -56,7 +76,6 @@ static inline const char *cg_next_line(const char *p, const char *end)
     const char *nl = memchr(p, '\n', (size_t)(end - p));
     return nl ? nl + 1 : end;
 }
-
 int hk_cg_parse_keyed(const char *buf, size_t len, const char *const *keys, size_t nkeys,
                       uint64_t *vals, uint64_t *ret_found)
 {
