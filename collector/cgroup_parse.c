@@ -85,12 +85,11 @@ int hk_cg_parse_keyed(const char *buf, size_t len, const char *const *keys, size
     /* memory.stat has ~50 lines and we want ~8 keys: one pass; a line's key is compared only
      * with the wanted keys of its length (a mask per length), the value cut only for a match. */
     enum { SHORT = 32 };
-    size_t klen[64];
-    uint64_t by_len[SHORT + 1];
+    uint64_t by_len[SHORT + 1]; /* the keys of each length; the last: SHORT and longer */
     memset(by_len, 0, sizeof(by_len));
     for (size_t i = 0; i < nkeys; i++) {
-        klen[i] = strlen(keys[i]);
-        by_len[klen[i] < SHORT ? klen[i] : SHORT] |= 1ULL << i;
+        size_t l = strlen(keys[i]);
+        by_len[l < SHORT ? l : SHORT] |= 1ULL << i;
     }
     by_len[0] = 0; /* a line without a key (blank) matches nothing */
     const char *p = buf, *end = buf + len;
@@ -101,7 +100,7 @@ int hk_cg_parse_keyed(const char *buf, size_t len, const char *const *keys, size
         uint64_t cand = by_len[kl < SHORT ? kl : SHORT] & ~found;
         for (; cand; cand &= cand - 1) {
             unsigned i = (unsigned)__builtin_ctzll(cand);
-            if (kl != klen[i] || memcmp(k, keys[i], kl) != 0)
+            if ((kl >= SHORT && strlen(keys[i]) != kl) || memcmp(k, keys[i], kl) != 0)
                 continue;
             const char *v;
             uint64_t x;
