@@ -339,8 +339,8 @@ ssize_t hk_cgroup_node_read(struct cgroup_state *st, struct node *n, enum file f
 }
 
 /* The limit files of each version (the files[] marked spec). */
-static const enum file spec_v2[] = {F2_CPU_MAX,  F2_CPU_WEIGHT, F2_MEM_MAX,
-                                    F2_MEM_MIN,  F2_SWAP_MAX,   F2_PIDS_MAX};
+static const enum file spec_v2[] = {F2_CPU_MAX, F2_CPU_WEIGHT, F2_MEM_MAX,
+                                    F2_MEM_MIN, F2_SWAP_MAX,   F2_PIDS_MAX};
 static const enum file spec_v1[] = {F1_CFS_PERIOD,  F1_CFS_QUOTA, F1_SHARES,  F1_MEM_LIMIT,
                                     F1_MEMSW_LIMIT, F1_MEM_SOFT,  F1_PIDS_MAX};
 
@@ -353,7 +353,8 @@ static void spec_watch_setup(struct cgroup_state *st, struct node *n)
     if (!st->spec_watch)
         return;
     const enum file *fs = st->v2 ? spec_v2 : spec_v1;
-    size_t nf = st->v2 ? sizeof(spec_v2) / sizeof(spec_v2[0]) : sizeof(spec_v1) / sizeof(spec_v1[0]);
+    size_t nf =
+        st->v2 ? sizeof(spec_v2) / sizeof(spec_v2[0]) : sizeof(spec_v1) / sizeof(spec_v1[0]);
     for (size_t i = 0; i < nf; i++) {
         enum file f = fs[i];
         int dfd = n->dir_fd[st->hier_alias[files[f].hier]];
@@ -496,7 +497,8 @@ static int cgroup_collect(void *state, struct hk_collect_ctx *ctx)
     for (size_t i = 0; i < st->nlist; i++) {
         struct node *n = st->list[i];
         struct stats s;
-        memset(&s, 0, sizeof(s));
+        memset(&s, 0, STATS_CLEAR);
+        s.ndevs = 0;
         if (hk_cgroup_spec_due(st, n)) {
             n->spec_dirty = false; /* a write from here on is in the next cycle's events */
             hk_cgroup_read_spec(st, n, &s.any);

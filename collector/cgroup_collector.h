@@ -206,7 +206,8 @@ struct kctr {
 
 struct blkname {
     uint32_t major, minor;
-    char name[40]; /* "/dev/sda", "" when unknown */
+    char name[40];         /* "/dev/sda", "" when unknown */
+    char maj[11], min[11]; /* the numbers as labels */
 };
 
 struct cgroup_state {
@@ -260,7 +261,8 @@ struct cgroup_state {
 };
 
 /* One instance per scrape, on the stack: each has_* flag stays next to the fields it guards, and
- * the 49 bytes of padding that costs are not worth a reordering:
+ * the padding that costs is not worth a reordering. The device table comes last: only the part
+ * before it is cleared per cgroup (STATS_CLEAR), the parsers clear each device they add.
  * NOLINTNEXTLINE(clang-analyzer-optin.performance.Padding) */
 struct stats {
     bool any; /* at least one file was read: the cgroup exists */
@@ -274,8 +276,6 @@ struct stats {
         pgmajfault, active_file, inactive_file;
     bool has_oom;
     uint64_t oom_kills;
-    size_t ndevs;
-    struct hk_cg_blkdev devs[HK_CG_MAX_BLKDEVS];
     bool has_procs;
     uint64_t procs;
     uint32_t first_pid;
@@ -285,7 +285,10 @@ struct stats {
     struct hk_cg_psi psi[3];
     bool has_fds;
     uint64_t fds, sockets;
+    size_t ndevs;
+    struct hk_cg_blkdev devs[HK_CG_MAX_BLKDEVS]; /* [0, ndevs) valid */
 };
+#define STATS_CLEAR offsetof(struct stats, devs)
 
 /* The families, indexed by enum fam (cgroup_emit.c). */
 extern const struct hk_metric_desc hk_cgroup_fams[M_COUNT];

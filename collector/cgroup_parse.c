@@ -194,8 +194,7 @@ static int parse_majmin(const char *t, size_t tl, uint32_t *maj, uint32_t *min)
     const char *colon = memchr(t, ':', tl);
     uint64_t a, b;
     if (!colon || cg_u64(t, (size_t)(colon - t), &a) < 0 ||
-        cg_u64(colon + 1, tl - (size_t)(colon - t) - 1, &b) < 0 || a > UINT32_MAX ||
-        b > UINT32_MAX)
+        cg_u64(colon + 1, tl - (size_t)(colon - t) - 1, &b) < 0 || a > UINT32_MAX || b > UINT32_MAX)
         return -EINVAL;
     *maj = (uint32_t)a;
     *min = (uint32_t)b;

@@ -81,10 +81,20 @@ static void test_keyed_memory_stat(void **state)
  * length, after blanks or tabs, first line wins. */
 static void test_keyed_numbers_as_parse_u64(void **state)
 {
-    static const char *const toks[] = {
-        "0", "7", "18446744073709551615", "18446744073709551616", "99999999999999999999999",
-        "0000000000000000000000000000012", "00000000000000000000000000000012", "12x", "x12",
-        "-1", "+5", "1.5", "18446744073709551616x", "4294967296"};
+    static const char *const toks[] = {"0",
+                                       "7",
+                                       "18446744073709551615",
+                                       "18446744073709551616",
+                                       "99999999999999999999999",
+                                       "0000000000000000000000000000012",
+                                       "00000000000000000000000000000012",
+                                       "12x",
+                                       "x12",
+                                       "-1",
+                                       "+5",
+                                       "1.5",
+                                       "18446744073709551616x",
+                                       "4294967296"};
     for (size_t i = 0; i < sizeof(toks) / sizeof(toks[0]); i++) {
         char buf[128];
         int n = snprintf(buf, sizeof(buf), "other 1\nkey %s\nkey 3\n", toks[i]);

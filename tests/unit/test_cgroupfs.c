@@ -495,9 +495,13 @@ static void test_watch(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fields),        cmocka_unit_test(test_hostile),
-        cmocka_unit_test(test_unescape_and_options), cmocka_unit_test(test_cgroup_mounts),
-        cmocka_unit_test(test_walk),          cmocka_unit_test(test_watch_file), cmocka_unit_test(test_watch),
+        cmocka_unit_test(test_fields),
+        cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_unescape_and_options),
+        cmocka_unit_test(test_cgroup_mounts),
+        cmocka_unit_test(test_walk),
+        cmocka_unit_test(test_watch_file),
+        cmocka_unit_test(test_watch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
