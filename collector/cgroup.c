@@ -344,8 +344,7 @@ static const enum file spec_v2[] = {F2_CPU_MAX, F2_CPU_WEIGHT, F2_MEM_MAX,
 static const enum file spec_v1[] = {F1_CFS_PERIOD,  F1_CFS_QUOTA, F1_SHARES,  F1_MEM_LIMIT,
                                     F1_MEMSW_LIMIT, F1_MEM_SOFT,  F1_PIDS_MAX};
 
-/* Watches n's limit files before their first read, so no write after it goes unseen. A file
- * that is absent is remembered so (never read: hk_cgroup_node_read does the same). n is
+/* Watches n's limit files before their first read, so no write after it goes unseen. n is
  * "spec_watched" only when every limit file it has is watched. */
 static void spec_watch_setup(struct cgroup_state *st, struct node *n)
 {
@@ -367,7 +366,9 @@ static void spec_watch_setup(struct cgroup_state *st, struct node *n)
             n->spec_wd[n->nspec_wd++] = (int)wd;
             continue;
         }
-        if (wd == -ENOENT) {
+        /* Absent: never read (hk_cgroup_node_read remembers the same). Unless the file is there
+         * and only its path through /proc/self/fd was not (no /proc): then not watched. */
+        if (wd == -ENOENT && faccessat(dfd, files[f].name, F_OK, 0) < 0 && errno == ENOENT) {
             n->fd[f] = FD_ABSENT;
             continue;
         }
