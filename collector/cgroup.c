@@ -56,7 +56,8 @@ static const struct hk_metric_desc desc_cap_skipped = {
 
 /* ---- hierarchies and files ---- */
 
-/* spec: a limit, read every SPEC_REFRESH_CYCLES cycles and not kept open (saves descriptors). */
+/* spec: a limit, read when written (or every SPEC_REFRESH_CYCLES cycles) and not kept open
+ * (saves descriptors). */
 static const struct {
     const char *name;
     enum hier hier;
@@ -337,6 +338,65 @@ ssize_t hk_cgroup_node_read(struct cgroup_state *st, struct node *n, enum file f
     return r;
 }
 
+/* The limit files of each version (the files[] marked spec). */
+static const enum file spec_v2[] = {F2_CPU_MAX, F2_CPU_WEIGHT, F2_MEM_MAX,
+                                    F2_MEM_MIN, F2_SWAP_MAX,   F2_PIDS_MAX};
+static const enum file spec_v1[] = {F1_CFS_PERIOD,  F1_CFS_QUOTA, F1_SHARES,  F1_MEM_LIMIT,
+                                    F1_MEMSW_LIMIT, F1_MEM_SOFT,  F1_PIDS_MAX};
+
+/* Watches n's limit files before their first read, so no write after it goes unseen. n is
+ * "spec_watched" only when every limit file it has is watched. */
+static void spec_watch_setup(struct cgroup_state *st, struct node *n)
+{
+    n->spec_watch_tried = true;
+    if (!st->spec_watch)
+        return;
+    const enum file *fs = st->v2 ? spec_v2 : spec_v1;
+    size_t nf =
+        st->v2 ? sizeof(spec_v2) / sizeof(spec_v2[0]) : sizeof(spec_v1) / sizeof(spec_v1[0]);
+    for (size_t i = 0; i < nf; i++) {
+        enum file f = fs[i];
+        int dfd = n->dir_fd[st->hier_alias[files[f].hier]];
+        if (n->fd[f] == FD_ABSENT || dfd < 0)
+            continue;
+        int wd = n->nspec_wd < SPEC_MAX_FILES
+                     ? hk_cgroupfs_watch_add_file(st->spec_watch, dfd, files[f].name, n)
+                     : -E2BIG;
+        if (wd >= 0) {
+            n->spec_wd[n->nspec_wd++] = (int)wd;
+            continue;
+        }
+        /* Absent: never read (hk_cgroup_node_read remembers the same). Unless the file is there
+         * and only its path through /proc/self/fd was not (no /proc): then not watched. */
+        if (wd == -ENOENT && faccessat(dfd, files[f].name, F_OK, 0) < 0 && errno == ENOENT) {
+            n->fd[f] = FD_ABSENT;
+            continue;
+        }
+        if (!st->spec_watch_logged) {
+            char err[16];
+            snprintf(err, sizeof(err), "%d", -wd);
+            hk_log_warn("cgroup limit file not watched; such cgroups re-read their limits "
+                        "every 6 cycles",
+                        "file", files[f].name, "errno", err, "hint",
+                        wd == -ENOSPC ? "raise fs.inotify.max_user_watches" : "");
+            st->spec_watch_logged = true;
+        }
+        return; /* not all watched: the periodic re-read */
+    }
+    n->spec_watched = true;
+}
+
+bool hk_cgroup_spec_due(struct cgroup_state *st, struct node *n)
+{
+    if (!n->spec_watch_tried)
+        spec_watch_setup(st, n);
+    if (!n->spec.valid)
+        return true;
+    if (n->spec_watched)
+        return n->spec_dirty;
+    return st->gen - n->spec_gen >= SPEC_REFRESH_CYCLES;
+}
+
 bool hk_cgroup_node_u64(struct cgroup_state *st, struct node *n, enum file f, uint64_t *ret,
                         bool *ret_max, bool *any)
 {
@@ -438,9 +498,12 @@ static int cgroup_collect(void *state, struct hk_collect_ctx *ctx)
     for (size_t i = 0; i < st->nlist; i++) {
         struct node *n = st->list[i];
         struct stats s;
-        memset(&s, 0, sizeof(s));
-        if (!n->spec.valid || st->gen - n->spec_gen >= SPEC_REFRESH_CYCLES)
+        memset(&s, 0, STATS_CLEAR);
+        s.ndevs = 0;
+        if (hk_cgroup_spec_due(st, n)) {
+            n->spec_dirty = false; /* a write from here on is in the next cycle's events */
             hk_cgroup_read_spec(st, n, &s.any);
+        }
         if (st->v2)
             hk_cgroup_read_v2(st, n, &s, n->layout.kind == HK_KUBE_ROOT);
         else
@@ -533,6 +596,8 @@ static int cgroup_init(void **ret_state, const struct hk_collector_env *env)
     if (hk_cgroupfs_watch_new(&st->watch) < 0)
         hk_log_info("no inotify: cgroup directories are listed every cycle", "collector",
                     "cgroup");
+    if (hk_cgroupfs_watch_new(&st->spec_watch) < 0)
+        st->spec_watch = NULL; /* limits re-read every SPEC_REFRESH_CYCLES cycles */
     hk_cgroup_read_boot_time(st);
     hk_cgroup_read_sandbox_image(st);
     /* Up to ~24 descriptors per cgroup stay open: raise the soft limit to the hard one, and

@@ -132,10 +132,14 @@ enum file {
     F_COUNT,
 };
 
-/* Limits (cpu.max, memory.max, …) change rarely (an in-place pod resize): they are re-read every
- * SPEC_REFRESH_CYCLES cycles (1 min at the default 10 s interval), saving 6–7 reads per cgroup per
- * cycle. cAdvisor caches the spec similarly. */
+/* Limits (cpu.max, memory.max, …) change rarely (an in-place pod resize), and only by a write
+ * to their file: each limit file is watched for writes (inotify IN_MODIFY, which the kernel
+ * raises for a write through any mount of the hierarchy) and re-read in the cycle after one.
+ * A cgroup whose limit files could not all be watched (no inotify, watch limit reached, a watch
+ * ended) re-reads them every SPEC_REFRESH_CYCLES cycles (1 min at the default 10 s interval), as
+ * cAdvisor caches the spec. The main process' open-files limit follows the same period. */
 #define SPEC_REFRESH_CYCLES 6
+#define SPEC_MAX_FILES 8
 
 struct spec {
     bool valid;
@@ -164,8 +168,14 @@ struct node {
     double start_time;
     int net_fd;
     uint32_t net_pid;
-    struct spec spec; /* limits: re-read every SPEC_REFRESH_CYCLES cycles */
+    struct spec spec; /* limits: re-read when written, or every SPEC_REFRESH_CYCLES cycles */
     uint32_t spec_gen;
+    int spec_wd[SPEC_MAX_FILES]; /* watches of the limit files (st->spec_watch) */
+    uint8_t nspec_wd;
+    bool spec_watch_tried; /* the watches were set up (before the first read) */
+    bool spec_watched;     /* every limit file read is watched: re-read only when written */
+    bool spec_dirty;       /* a limit file was written since the last read */
+    uint32_t nofile_gen;   /* cycle of the last /proc/<pid>/limits read; 0 = none */
     /* Names from the kubelet's /pods when the runtime records are not readable. */
     struct hk_kube_meta kmeta;
     bool has_kmeta;
@@ -196,7 +206,8 @@ struct kctr {
 
 struct blkname {
     uint32_t major, minor;
-    char name[40]; /* "/dev/sda", "" when unknown */
+    char name[40];         /* "/dev/sda", "" when unknown */
+    char maj[11], min[11]; /* the numbers as labels */
 };
 
 struct cgroup_state {
@@ -244,10 +255,14 @@ struct cgroup_state {
     /* Which directories changed (NULL without inotify: every directory is listed each cycle). */
     struct hk_cgroupfs_watch *watch;
     bool watch_logged;
+    /* Writes to limit files (NULL without inotify: limits re-read every SPEC_REFRESH_CYCLES). */
+    struct hk_cgroupfs_watch *spec_watch;
+    bool spec_watch_logged;
 };
 
 /* One instance per scrape, on the stack: each has_* flag stays next to the fields it guards, and
- * the 49 bytes of padding that costs are not worth a reordering:
+ * the padding that costs is not worth a reordering. The device table comes last: only the part
+ * before it is cleared per cgroup (STATS_CLEAR), the parsers clear each device they add.
  * NOLINTNEXTLINE(clang-analyzer-optin.performance.Padding) */
 struct stats {
     bool any; /* at least one file was read: the cgroup exists */
@@ -261,8 +276,6 @@ struct stats {
         pgmajfault, active_file, inactive_file;
     bool has_oom;
     uint64_t oom_kills;
-    size_t ndevs;
-    struct hk_cg_blkdev devs[HK_CG_MAX_BLKDEVS];
     bool has_procs;
     uint64_t procs;
     uint32_t first_pid;
@@ -272,7 +285,10 @@ struct stats {
     struct hk_cg_psi psi[3];
     bool has_fds;
     uint64_t fds, sockets;
+    size_t ndevs;
+    struct hk_cg_blkdev devs[HK_CG_MAX_BLKDEVS]; /* [0, ndevs) valid */
 };
+#define STATS_CLEAR offsetof(struct stats, devs)
 
 /* The families, indexed by enum fam (cgroup_emit.c). */
 extern const struct hk_metric_desc hk_cgroup_fams[M_COUNT];
@@ -287,9 +303,13 @@ bool hk_cgroup_node_keyed(struct cgroup_state *st, struct node *n, enum file f,
 struct node *hk_cgroup_node_find(struct cgroup_state *st, const char *path);
 /* Out of descriptors: logs once and stops caching more. */
 void hk_cgroup_fd_exhausted(struct cgroup_state *st);
+/* Whether n's limits are to be read this cycle (first, written since, or due by the period).
+ * The first call watches its limit files, before they are first read. */
+bool hk_cgroup_spec_due(struct cgroup_state *st, struct node *n);
 
 /* cgroup_tree.c: the node index and the walk. */
-/* Drains the inotify queue: marks the directories that changed. */
+/* Drains the inotify queues: marks the directories that changed, and the cgroups whose limit
+ * files were written. */
 void hk_cgroup_poll_changes(struct cgroup_state *st);
 /* Finds or creates the node for path and marks it seen this cycle; NULL if it vanished, on the
  * max_cgroups cap, or when already seen (overlapping roots). */
@@ -298,7 +318,7 @@ struct node *hk_cgroup_visit(struct cgroup_state *st, const char *path);
 void hk_cgroup_walk(struct cgroup_state *st, struct node *n, int depth);
 /* Drops the nodes not seen this cycle (vanished cgroups: normal, not an error). */
 void hk_cgroup_sweep(struct cgroup_state *st);
-/* Frees every node and the watch. */
+/* Frees every node and the watches. */
 void hk_cgroup_tree_free(struct cgroup_state *st);
 
 /* cgroup_stats.c */

@@ -170,21 +170,27 @@ const struct hk_metric_desc hk_cgroup_fams[M_COUNT] = {
 #undef C
 #undef G
 
-static const char *dev_name(struct cgroup_state *st, uint32_t maj, uint32_t min)
+/* The device's name and numbers as labels: looked up once per device (the table keeps them),
+ * into *tmp when the table is full. */
+static const struct blkname *dev_get(struct cgroup_state *st, uint32_t maj, uint32_t min,
+                                     struct blkname *tmp)
 {
     for (size_t i = 0; i < st->nblk; i++)
         if (st->blk[i].major == maj && st->blk[i].minor == min)
-            return st->blk[i].name;
-    struct blkname tmp = {maj, min, ""};
+            return &st->blk[i];
     struct blkname *b =
-        st->nblk < sizeof(st->blk) / sizeof(st->blk[0]) ? &st->blk[st->nblk++] : &tmp;
-    *b = tmp;
+        st->nblk < sizeof(st->blk) / sizeof(st->blk[0]) ? &st->blk[st->nblk++] : tmp;
+    *b = (struct blkname){maj, min, "", "", ""};
+    snprintf(b->maj, sizeof(b->maj), "%u", maj);
+    snprintf(b->min, sizeof(b->min), "%u", min);
+    if (b == tmp)
+        return b; /* past the table: no name (as before) */
     char path[64], buf[512], name[32];
     snprintf(path, sizeof(path), "dev/block/%u:%u/uevent", maj, min);
     ssize_t len = hk_read_file_at(st->paths->sys_fd, path, buf, sizeof(buf));
     if (len >= 0 && hk_cg_parse_uevent_devname(buf, (size_t)len, name, sizeof(name)) == 0)
         snprintf(b->name, sizeof(b->name), "/dev/%s", name);
-    return b == &tmp ? "" : b->name;
+    return b;
 }
 
 #define EMIT(m, vals, x)                                                                           \
@@ -275,8 +281,8 @@ void hk_cgroup_node_labels(struct node *n, const char *lab[6])
 }
 
 /* What cAdvisor reads through the container's root process (the runtime's task pid; 1 for "/"):
- * the soft open-files limit, and for containers the writable layer. Limits are re-read with the
- * spec (every SPEC_REFRESH_CYCLES cycles). */
+ * the soft open-files limit, and for containers the writable layer. The limit is re-read every
+ * SPEC_REFRESH_CYCLES cycles. */
 static void emit_main_process(struct cgroup_state *st, struct hk_builder *b, struct node *n,
                               const struct stats *s, const char *const *base)
 {
@@ -287,8 +293,10 @@ static void emit_main_process(struct cgroup_state *st, struct hk_builder *b, str
     if (!pid || st->paths->proc_fd < 0)
         return;
     int64_t soft;
-    if (st->enabled[M_ULIMITS] &&
-        hk_cgfs_nofile(st->fs, &n->fsc, pid, n->spec_gen == st->gen, &soft) == 0) {
+    bool refresh = !n->nofile_gen || st->gen - n->nofile_gen >= SPEC_REFRESH_CYCLES;
+    if (refresh)
+        n->nofile_gen = st->gen;
+    if (st->enabled[M_ULIMITS] && hk_cgfs_nofile(st->fs, &n->fsc, pid, refresh, &soft) == 0) {
         const char *v[7] = {base[0], base[1], base[2], base[3], base[4], base[5], "max_open_files"};
         hk_emit(b, &hk_cgroup_fams[M_ULIMITS], v, (double)soft);
     }
@@ -395,7 +403,9 @@ void hk_cgroup_emit_node(struct cgroup_state *st, struct hk_collect_ctx *ctx, st
     EMIT(M_LAST_SEEN, base, (double)(ctx->now_ms / 1000));
     for (size_t i = 0; i < s->ndevs; i++) {
         const struct hk_cg_blkdev *d = &s->devs[i];
-        const char *dev = dev_name(st, d->major, d->minor);
+        struct blkname tmp;
+        const struct blkname *bn = dev_get(st, d->major, d->minor, &tmp);
+        const char *dev = bn->name;
         const char *v[7] = {base[0], base[1], base[2], base[3], base[4], base[5], dev};
         EMIT(M_FS_READ_BYTES, v, d->read_bytes);
         EMIT(M_FS_WRITE_BYTES, v, d->write_bytes);
@@ -403,9 +413,7 @@ void hk_cgroup_emit_node(struct cgroup_state *st, struct hk_collect_ctx *ctx, st
         EMIT(M_FS_WRITES, v, d->writes);
         if (!st->enabled[M_BLKIO_USAGE])
             continue;
-        char maj[12], min[12];
-        snprintf(maj, sizeof(maj), "%u", d->major);
-        snprintf(min, sizeof(min), "%u", d->minor);
+        const char *maj = bn->maj, *min = bn->min;
         static const char *const ops[6] = {"Read", "Write", "Sync", "Async", "Discard", "Total"};
         const uint64_t vals[6] = {d->read_bytes,  d->write_bytes,   d->sync_bytes,
                                   d->async_bytes, d->discard_bytes, d->total_bytes};

@@ -148,18 +148,20 @@ void hk_cgroup_read_v2(struct cgroup_state *st, struct node *n, struct stats *s,
         if (have_usage && have_stat) {
             set_mem(s, usage, v, found);
             s->kernel = v[7];
-            /* No swap on the host: nothing to read (saves a read per cgroup). */
+            /* No swap on the host, or its family off: nothing to read (a read per cgroup). */
             if (is_root)
                 s->swap = st->meminfo.swap_total - st->meminfo.swap_free;
-            else if (!st->meminfo.swap_total ||
+            else if (!st->meminfo.swap_total || !st->enabled[M_MEM_SWAP] ||
                      !hk_cgroup_node_u64(st, n, F2_SWAP_CURRENT, &s->swap, NULL, &s->any))
                 s->swap = 0;
-            if (!hk_cgroup_node_u64(st, n, F2_MEM_PEAK, &s->max_usage, NULL, &s->any))
+            if (!st->enabled[M_MEM_MAX_USAGE] ||
+                !hk_cgroup_node_u64(st, n, F2_MEM_PEAK, &s->max_usage, NULL, &s->any))
                 s->max_usage = 0;
         }
         static const char *const ek[] = {"max", "oom_kill"};
         memset(v, 0, sizeof(v));
-        if (hk_cgroup_node_keyed(st, n, F2_MEM_EVENTS, ek, 2, v, &found, &s->any)) {
+        if ((st->enabled[M_OOM] || st->enabled[M_MEM_FAILCNT]) &&
+            hk_cgroup_node_keyed(st, n, F2_MEM_EVENTS, ek, 2, v, &found, &s->any)) {
             s->failcnt = v[0];
             s->has_oom = (found & 2) != 0;
             s->oom_kills = v[1];
@@ -243,16 +245,21 @@ void hk_cgroup_read_v1(struct cgroup_state *st, struct node *n, struct stats *s,
                 v[7] = v[13];
             set_mem(s, usage, v, found);
             s->swap = is_root ? st->meminfo.swap_total - st->meminfo.swap_free : v[7];
-            if (!hk_cgroup_node_u64(st, n, F1_MEM_MAX_USAGE, &s->max_usage, NULL, &s->any))
+            /* Each file only for its family (the metrics allow/deny option). */
+            if (!st->enabled[M_MEM_MAX_USAGE] ||
+                !hk_cgroup_node_u64(st, n, F1_MEM_MAX_USAGE, &s->max_usage, NULL, &s->any))
                 s->max_usage = 0;
-            if (!hk_cgroup_node_u64(st, n, F1_MEM_FAILCNT, &s->failcnt, NULL, &s->any))
+            if (!st->enabled[M_MEM_FAILCNT] ||
+                !hk_cgroup_node_u64(st, n, F1_MEM_FAILCNT, &s->failcnt, NULL, &s->any))
                 s->failcnt = 0;
-            if (!hk_cgroup_node_u64(st, n, F1_KMEM_USAGE, &s->kernel, NULL, &s->any))
+            if (!st->enabled[M_MEM_KERNEL] ||
+                !hk_cgroup_node_u64(st, n, F1_KMEM_USAGE, &s->kernel, NULL, &s->any))
                 s->kernel = 0;
         }
         static const char *const ok[] = {"oom_kill"};
         memset(v, 0, sizeof(v));
-        if (hk_cgroup_node_keyed(st, n, F1_MEM_OOM, ok, 1, v, &found, &s->any) && (found & 1)) {
+        if (st->enabled[M_OOM] &&
+            hk_cgroup_node_keyed(st, n, F1_MEM_OOM, ok, 1, v, &found, &s->any) && (found & 1)) {
             s->has_oom = true;
             s->oom_kills = v[0];
         }

@@ -73,6 +73,8 @@ static void node_free(struct cgroup_state *st, struct node *n)
         st->nfds--;
     }
     hk_cgroupfs_watch_rm(st->watch, n->wd);
+    for (int i = 0; i < n->nspec_wd; i++)
+        hk_cgroupfs_watch_rm(st->spec_watch, n->spec_wd[i]);
     free(n->kids);
     hk_cgfs_ctr_free(n->fsc);
     hk_kube_meta_clear(&n->meta);
@@ -346,9 +348,27 @@ static void on_change(void *cookie, bool gone, void *userdata)
         n->wd = -1; /* its watch ended: listed every cycle until the parent drops it */
 }
 
-/* Marks the directories that changed since the last cycle (all of them after an overflow). */
+static void on_spec_change(void *cookie, bool gone, void *userdata)
+{
+    (void)userdata;
+    struct node *n = cookie;
+    n->spec_dirty = true;
+    if (gone)
+        n->spec_watched = false; /* a limit file's watch ended: re-read every period from now */
+}
+
+/* Marks the directories that changed since the last cycle, and the cgroups whose limits were
+ * written (all of them after an overflow). Runs before the walk and the sweep: every cookie
+ * reported is a live node (a freed node's watches were removed with it). */
 void hk_cgroup_poll_changes(struct cgroup_state *st)
 {
+    if (st->spec_watch) {
+        int r = hk_cgroupfs_watch_poll(st->spec_watch, on_spec_change, st);
+        if (r == HK_CGROUPFS_OVERFLOW || r < 0)
+            for (size_t i = 0; i < st->nbuckets; i++)
+                for (struct node *n = st->buckets[i]; n; n = n->next)
+                    n->spec_dirty = true;
+    }
     if (!st->watch)
         return;
     int r = hk_cgroupfs_watch_poll(st->watch, on_change, st);
@@ -380,6 +400,8 @@ void hk_cgroup_tree_free(struct cgroup_state *st)
 {
     hk_cgroupfs_watch_free(st->watch); /* its watches end with it: no removal one by one */
     st->watch = NULL;
+    hk_cgroupfs_watch_free(st->spec_watch);
+    st->spec_watch = NULL;
     for (size_t i = 0; i < st->nbuckets; i++)
         for (struct node *n = st->buckets[i], *next; n; n = next) {
             next = n->next;

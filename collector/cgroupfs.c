@@ -673,11 +673,9 @@ static int wd_rehash(struct hk_cgroupfs_watch *w, size_t ncap)
     return 0;
 }
 
-int hk_cgroupfs_watch_add(struct hk_cgroupfs_watch *w, int dirfd, void *cookie)
+/* Watches path (named through one of our descriptors: inotify has no *at form) with mask. */
+static int watch_path(struct hk_cgroupfs_watch *w, const char *path, uint32_t mask, void *cookie)
 {
-    /* inotify has no *at form: the directory is named through our own descriptor. */
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/self/fd/%d", dirfd);
     if ((w->used + 1) * 4 > w->cap * 3) {
         size_t ncap = w->cap ? w->cap : 256;
         while ((w->n + 1) * 2 > ncap)
@@ -686,11 +684,11 @@ int hk_cgroupfs_watch_add(struct hk_cgroupfs_watch *w, int dirfd, void *cookie)
         if (r < 0)
             return r;
     }
-    int wd = inotify_add_watch(w->fd, path, WATCH_MASK);
+    int wd = inotify_add_watch(w->fd, path, mask);
     if (wd < 0)
         return -errno;
     struct wd_slot *s = wd_find(w, wd, false);
-    if (s) { /* the same directory twice: the kernel returns its existing watch */
+    if (s) { /* the same inode twice: the kernel returns its existing watch */
         s->cookie = cookie;
         return wd;
     }
@@ -701,6 +699,25 @@ int hk_cgroupfs_watch_add(struct hk_cgroupfs_watch *w, int dirfd, void *cookie)
     s->cookie = cookie;
     w->n++;
     return wd;
+}
+
+int hk_cgroupfs_watch_add(struct hk_cgroupfs_watch *w, int dirfd, void *cookie)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", dirfd);
+    return watch_path(w, path, WATCH_MASK, cookie);
+}
+
+int hk_cgroupfs_watch_add_file(struct hk_cgroupfs_watch *w, int dirfd, const char *name,
+                               void *cookie)
+{
+    char path[128];
+    int n = snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dirfd, name);
+    if (n < 0 || (size_t)n >= sizeof(path) || strchr(name, '/'))
+        return -EINVAL;
+    /* A write to the file (vfs_write → IN_MODIFY, whichever mount of the hierarchy it came
+     * through), or the file replaced, removed or renamed (fixtures; a cgroup removed). */
+    return watch_path(w, path, IN_MODIFY | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF, cookie);
 }
 
 void hk_cgroupfs_watch_rm(struct hk_cgroupfs_watch *w, int wd)

@@ -137,9 +137,10 @@ int hk_cgid_index_walk(struct hk_cgid_index *idx, int root_dirfd);
 
 /* ---- change notification ---- */
 
-/* One inotify instance watching cgroup directories for children created, removed or renamed.
- * Each watch carries a cookie (the caller's node); hk_cgroupfs_watch_poll reports the cookies
- * of directories that changed. A watch costs no descriptor. */
+/* One inotify instance watching cgroup directories for children created, removed or renamed
+ * (or files for writes: hk_cgroupfs_watch_add_file). Each watch carries a cookie (the caller's
+ * node); hk_cgroupfs_watch_poll reports the cookies of what changed. A watch costs no
+ * descriptor. */
 struct hk_cgroupfs_watch;
 
 /* Returns 0, or -errno when inotify is unavailable (callers then list every directory each
@@ -149,6 +150,12 @@ void hk_cgroupfs_watch_free(struct hk_cgroupfs_watch *w); /* accepts NULL */
 /* Watches the directory dirfd refers to. Returns the watch id (≥ 0) or -errno (-ENOSPC: the
  * user's inotify watch limit is reached). */
 int hk_cgroupfs_watch_add(struct hk_cgroupfs_watch *w, int dirfd, void *cookie);
+/* Watches the file name in the directory dirfd for writes (IN_MODIFY: any write through any
+ * mount of the hierarchy), and for being replaced or removed. Its events come to the same poll,
+ * with gone once the file (or its cgroup) was removed. Returns the watch id or -errno (-ENOENT:
+ * no such file, -ENOSPC: watch limit). */
+int hk_cgroupfs_watch_add_file(struct hk_cgroupfs_watch *w, int dirfd, const char *name,
+                               void *cookie);
 /* Stops watching (the directory may already be gone: its watch ended by itself). */
 void hk_cgroupfs_watch_rm(struct hk_cgroupfs_watch *w, int wd);
 /* Reads the pending events without blocking: fn(cookie, gone, userdata) for each changed

@@ -164,6 +164,31 @@ until_true 10 sh -c "curl -fsS '$M' | grep -q 'id=\"$REL\"'" || fail "container 
 v1=$(curl -fsS "$M" | grep -E "^container_cpu_usage_seconds_total\{.*id=\"$REL\"" | awk '{print $2}')
 until_true 10 sh -c "v=\$(curl -fsS '$M' | grep -E '^container_cpu_usage_seconds_total\{.*id=\"$REL\"' | awk '{print \$2}'); python3 -c \"import sys; sys.exit(0 if \$v > $v1 else 1)\"" ||
     fail "cpu usage does not advance across cycles (stale descriptors?)"
+# A limit written while the agent runs is in the first cycle that starts after the write (the
+# limit files are watched for writes), not up to SPEC_REFRESH_CYCLES (6) cycles later. The
+# latest snapshot read after the write carries cycles_total c; the cycle after the next one
+# started after the write, so a snapshot with cycles_total >= c + 2 must show the new limits.
+cycles_of() { awk '/^hakari_collection_cycles_total/ {print $2}' "$1"; }
+for round in 1 2 3; do
+    lim=$(((512 + 64 * round) << 20))
+    quota=$((50000 + 10000 * round))
+    if [ "$MODE" = v1 ]; then
+        echo "$lim" >"$MEMDIR/memory.limit_in_bytes" || fail "set memory limit"
+        echo "$quota" >"$CPUDIR/cpu.cfs_quota_us" || fail "set quota"
+    else
+        echo "$lim" >"$CG$REL/memory.max" || fail "set memory.max"
+        echo "$quota 100000" >"$CG$REL/cpu.max" || fail "set cpu.max"
+    fi
+    curl -fsS "$M" >"$TMP/lim.prom"
+    c=$(cycles_of "$TMP/lim.prom")
+    until_true 10 sh -c "curl -fsS '$M' >'$TMP/lim.prom' && [ \$(awk '/^hakari_collection_cycles_total/ {print \$2}' '$TMP/lim.prom') -ge $((c + 2)) ]" ||
+        fail "no new cycles"
+    got=$(val "$TMP/lim.prom" container_spec_memory_limit_bytes "$REL")
+    gotq=$(val "$TMP/lim.prom" container_spec_cpu_quota "$REL")
+    [ "$got" = "$lim" ] && [ "$gotq" = "$quota" ] ||
+        fail "round $round: limits $got/$gotq, wrote $lim/$quota (cycles $c -> $(cycles_of "$TMP/lim.prom"))"
+done
+log "written limits seen within 2 cycles, 3 rounds"
 kill -KILL "$CHILD"
 wait "$CHILD" 2>/dev/null || true
 CHILD=

@@ -19,6 +19,7 @@
 #include "core/collector.h"
 #include "core/config.h"
 #include "core/fsread.h"
+#include "core/parse.h"
 #include "core/snapshot.h"
 #include "core/yaml.h"
 
@@ -73,6 +74,55 @@ static void test_keyed_memory_stat(void **state)
     assert_int_equal(hk_cg_parse_keyed(S(""), k2, 3, w, &f2), 0);
     assert_int_equal(f2, 0);
     assert_int_equal(hk_cg_parse_keyed(S(""), k2, 65, w, &f2), -EINVAL);
+}
+
+/* The keyed parsers convert numbers themselves (no strtoull): every token must come out as
+ * core/parse.c's hk_parse_u64 reads it, found or not found alike; keys match whole, at any
+ * length, after blanks or tabs, first line wins. */
+static void test_keyed_numbers_as_parse_u64(void **state)
+{
+    static const char *const toks[] = {"0",
+                                       "7",
+                                       "18446744073709551615",
+                                       "18446744073709551616",
+                                       "99999999999999999999999",
+                                       "0000000000000000000000000000012",
+                                       "00000000000000000000000000000012",
+                                       "12x",
+                                       "x12",
+                                       "-1",
+                                       "+5",
+                                       "1.5",
+                                       "18446744073709551616x",
+                                       "4294967296"};
+    for (size_t i = 0; i < sizeof(toks) / sizeof(toks[0]); i++) {
+        char buf[128];
+        int n = snprintf(buf, sizeof(buf), "other 1\nkey %s\nkey 3\n", toks[i]);
+        static const char *const keys[] = {"key"};
+        uint64_t v = 42, want = 42, found;
+        int r = hk_parse_u64(toks[i], strlen(toks[i]), &want);
+        assert_int_equal(hk_cg_parse_keyed(buf, (size_t)n, keys, 1, &v, &found), 0);
+        /* A token that does not parse leaves the key to a later line ("key 3"). */
+        assert_int_equal(found, 1);
+        assert_int_equal(v, r == 0 ? want : 3);
+        bool mx;
+        uint64_t one = 42;
+        int rv = hk_cg_parse_value(toks[i], strlen(toks[i]), &one, &mx);
+        assert_int_equal(rv == 0, r == 0 || strcmp(toks[i], "-1") == 0);
+        if (r == 0)
+            assert_int_equal(one, want);
+    }
+    static const char odd[] = "\t a_key_longer_than_thirty_two_bytes_for_sure\t5\n"
+                              "anon 1\nanon 2\nano 3\nanonx 4\n \n\nfile\t\t9";
+    static const char *const keys[] = {"a_key_longer_than_thirty_two_bytes_for_sure",
+                                       "a_key_longer_than_thirty_two_bytes_for_surf", "anon",
+                                       "file", "absent"};
+    uint64_t v[5] = {0}, found;
+    assert_int_equal(hk_cg_parse_keyed(S(odd), keys, 5, v, &found), 0);
+    assert_int_equal(found, 0xd);
+    assert_int_equal(v[0], 5);
+    assert_int_equal(v[2], 1);
+    assert_int_equal(v[3], 9);
 }
 
 static void test_value(void **state)
@@ -604,6 +654,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keyed_cpu_stat_v2),
         cmocka_unit_test(test_keyed_memory_stat),
+        cmocka_unit_test(test_keyed_numbers_as_parse_u64),
         cmocka_unit_test(test_value),
         cmocka_unit_test(test_cpu_max),
         cmocka_unit_test(test_pressure),

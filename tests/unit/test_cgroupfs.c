@@ -336,6 +336,77 @@ static void change_cb(void *cookie, bool gone, void *userdata)
     c->last = cookie;
 }
 
+static void write_file(const char *rel, const char *text)
+{
+    char p[512];
+    snprintf(p, sizeof(p), "%s/%s", root, rel);
+    FILE *f = fopen(p, "we");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* Limit files: a write is reported with the file's cookie, a read is not; an absent file or a
+ * name with a slash is refused; the file removed ends its watch ("gone", once). */
+static void test_watch_file(void **state)
+{
+    (void)state;
+    mk("f");
+    write_file("f/memory.max", "max\n");
+    write_file("f/cpu.max", "max 100000\n");
+    struct hk_cgroupfs_watch *w = NULL;
+    if (hk_cgroupfs_watch_new(&w) < 0) {
+        char p[512];
+        snprintf(p, sizeof(p), "%s/f/memory.max", root);
+        unlink(p);
+        snprintf(p, sizeof(p), "%s/f/cpu.max", root);
+        unlink(p);
+        rm("f");
+        skip();
+    }
+    char p[256];
+    snprintf(p, sizeof(p), "%s/f", root);
+    int dir = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(dir >= 0);
+    int a = 1, b = 2;
+    int wd_mem = hk_cgroupfs_watch_add_file(w, dir, "memory.max", &a);
+    int wd_cpu = hk_cgroupfs_watch_add_file(w, dir, "cpu.max", &b);
+    assert_true(wd_mem >= 0 && wd_cpu >= 0 && wd_mem != wd_cpu);
+    assert_int_equal(hk_cgroupfs_watch_add_file(w, dir, "memory.min", &a), -ENOENT);
+    assert_int_equal(hk_cgroupfs_watch_add_file(w, dir, "../f/cpu.max", &a), -EINVAL);
+    struct changes c = {0};
+    assert_int_equal(hk_cgroupfs_watch_poll(w, change_cb, &c), 0);
+    char buf[64];
+    snprintf(p, sizeof(p), "%s/f/memory.max", root);
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0 && pread(fd, buf, sizeof(buf), 0) > 0);
+    close(fd);
+    assert_int_equal(hk_cgroupfs_watch_poll(w, change_cb, &c), 0); /* reads are no change */
+    write_file("f/cpu.max", "50000 100000\n");
+    assert_true(hk_cgroupfs_watch_poll(w, change_cb, &c) >= 1);
+    assert_ptr_equal(c.last, &b);
+    assert_int_equal(c.gone, 0);
+    /* Removed: reported, its watch ends once; the other file's watch is unaffected. */
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(unlink(p), 0);
+    assert_true(hk_cgroupfs_watch_poll(w, change_cb, &c) >= 1);
+    assert_int_equal(c.gone, 1);
+    assert_ptr_equal(c.last, &a);
+    assert_int_equal(hk_cgroupfs_watch_count(w), 1);
+    hk_cgroupfs_watch_rm(w, wd_mem); /* already ended: harmless */
+    hk_cgroupfs_watch_rm(w, wd_cpu);
+    write_file("f/cpu.max", "max 100000\n");
+    memset(&c, 0, sizeof(c));
+    hk_cgroupfs_watch_poll(w, change_cb, &c);
+    assert_int_equal(c.n, 0);
+    assert_int_equal(hk_cgroupfs_watch_count(w), 0);
+    hk_cgroupfs_watch_free(w);
+    close(dir);
+    snprintf(p, sizeof(p), "%s/f/cpu.max", root);
+    unlink(p);
+    rm("f");
+}
+
 static void test_watch(void **state)
 {
     (void)state;
@@ -424,9 +495,13 @@ static void test_watch(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fields),        cmocka_unit_test(test_hostile),
-        cmocka_unit_test(test_unescape_and_options), cmocka_unit_test(test_cgroup_mounts),
-        cmocka_unit_test(test_walk),          cmocka_unit_test(test_watch),
+        cmocka_unit_test(test_fields),
+        cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_unescape_and_options),
+        cmocka_unit_test(test_cgroup_mounts),
+        cmocka_unit_test(test_walk),
+        cmocka_unit_test(test_watch_file),
+        cmocka_unit_test(test_watch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
