@@ -28,11 +28,13 @@
 #include "exporter/rw_lcache.h"
 #include "exporter/rw_queue.h"
 #include "exporter/rw_send.h"
+#include "exporter/rw_shape.h"
 #include "exporter/rw_targets.h"
 
 #define MAILBOX 16
 #define FLUSH_DEADLINE_MS 10000
 #define INGEST_SLICE 4096 /* samples taken in between two sender polls */
+#define SHAPES 4          /* label shapes remembered (1.0 without rules, see rw_shape.h) */
 
 struct endpoint {
     struct hk_rw_config cfg;
@@ -67,6 +69,14 @@ struct endpoint {
     struct hk_rw_sample *chunk;
     const struct hk_rw_sample **chunkp; /* chunk[i]'s address at i, for the encoders */
     size_t nchunk;
+    /* The chunk's protocol, the sender's when its first sample came. 1.0: each sample is
+     * encoded into rec_raw as it comes (a request is a run of TimeSeries), so chunk, arena and
+     * the label copies are not used; 2.0 needs the whole chunk for its symbol table. */
+    enum hk_rw_proto chunk_proto;
+    /* 1.0 without rules: the shapes of the snapshot's label sets, forgotten at each snapshot
+     * (they compare label names by pointer); shape_next is the one to replace. */
+    struct hk_rw_shape shapes[SHAPES];
+    size_t shape_last, shape_next;
     int64_t chunk_oldest, chunk_newest;
     uint64_t group;         /* the snapshot being taken in (queue payload prefix) */
     struct hk_arena *arena; /* labels of the chunk being built; rewound after each flush */
@@ -138,11 +148,14 @@ static int flush_chunk(struct endpoint *ep)
         goto out;
     /* The record is the request as it will be sent: encoded in the sender's protocol and
      * compressed once, here; the sender only reads and POSTs it. */
-    struct hk_rw_payload_info info = {hk_rw_sender_proto(ep->snd), ep->group, ep->chunk_newest};
+    struct hk_rw_payload_info info = {ep->chunk_proto, ep->group, ep->chunk_newest};
     uint8_t prefix[HK_RW_PAYLOAD_PREFIX];
-    hk_buf_reset(&ep->rec_raw);
-    r = info.proto == HK_RW_V2 ? hk_rw_encode_v2(ep->chunkp, ep->nchunk, &ep->rec_raw)
-                               : hk_rw_encode_v1(ep->chunkp, ep->nchunk, &ep->rec_raw);
+    if (info.proto == HK_RW_V2) {
+        hk_buf_reset(&ep->rec_raw);
+        r = hk_rw_encode_v2(ep->chunkp, ep->nchunk, &ep->rec_raw);
+    } else {
+        r = ep->rec_raw.err; /* its TimeSeries are there already */
+    }
     if (r == 0)
         r = hk_rw_snappy_compress(ep->rec_raw.data, ep->rec_raw.len, &ep->rec);
     if (r == 0) {
@@ -179,6 +192,7 @@ static int flush_chunk(struct endpoint *ep)
 out:
     ep->nchunk = 0;
     ep->chunk_oldest = ep->chunk_newest = 0;
+    hk_buf_reset(&ep->rec_raw);
     if (ep->arena)
         hk_arena_rewind(ep->arena, ep->arena_base);
     return r;
@@ -218,6 +232,53 @@ static int relabel(struct endpoint *ep, const struct hk_series *s, const char *n
     return r;
 }
 
+/* The shape (rw_shape.h) of series s of target, made from it when none of those remembered
+ * fits; NULL when s gets none (too many labels, out of memory: encoded the general way). */
+static const struct hk_rw_shape *shape_of(struct endpoint *ep, const struct hk_series *s,
+                                          enum hk_target target)
+{
+    struct hk_rw_shape *sh = &ep->shapes[ep->shape_last];
+    if (hk_rw_shape_fits(sh, target, s->labels, s->nlabels))
+        return sh;
+    for (size_t i = 0; i < SHAPES; i++)
+        if (hk_rw_shape_fits(&ep->shapes[i], target, s->labels, s->nlabels)) {
+            ep->shape_last = i;
+            return &ep->shapes[i];
+        }
+    size_t k = ep->shape_next;
+    ep->shape_next = (k + 1) % SHAPES;
+    if (hk_rw_shape_build(&ep->shapes[k], &ep->targets, target, s->labels, s->nlabels) < 0)
+        return NULL;
+    ep->shape_last = k;
+    return &ep->shapes[k];
+}
+
+/* The chunk's labels (2.0): out[0..nout) copied into the arena (copy: the strings too). */
+static int chunk_labels(struct endpoint *ep, const struct hk_label *out, size_t nout, bool copy,
+                        const struct hk_label **ret)
+{
+    if (!ep->arena) {
+        /* One byte first so the mark keeps the first chunk across rewinds. */
+        if (!(ep->arena = hk_arena_new(256 * 1024)) || !hk_arena_alloc(ep->arena, 1))
+            return -ENOMEM;
+        ep->arena_base = hk_arena_mark(ep->arena);
+    }
+    struct hk_label *labels = hk_arena_alloc(ep->arena, nout * sizeof(*labels));
+    if (!labels)
+        return -ENOMEM;
+    for (size_t i = 0; i < nout; i++) {
+        labels[i] = out[i];
+        if (copy) {
+            labels[i].name = hk_arena_strndup(ep->arena, out[i].name, strlen(out[i].name));
+            labels[i].value = hk_arena_strndup(ep->arena, out[i].value, strlen(out[i].value));
+            if (!labels[i].name || !labels[i].value)
+                return -ENOMEM;
+        }
+    }
+    *ret = labels;
+    return 0;
+}
+
 /* Builds the outgoing label set of one series (named name: s->name, or a native histogram's
  * family name) and adds a sample (value, or the native histogram hist) to the chunk. present: s
  * is in the snapshot being taken in (false: a stale marker for a series of the previous one). */
@@ -225,8 +286,20 @@ static int add_sample(struct endpoint *ep, const struct hk_series *s, const char
                       const struct hk_rw_family *fam, enum hk_target target, double value,
                       const struct hk_nhist *hist, int64_t ts_ms, bool present)
 {
-    size_t need = s->nlabels + 1 + ep->targets.max_add;
     int r;
+    if (!ep->nchunk) {
+        ep->chunk_proto = hk_rw_sender_proto(ep->snd);
+        hk_buf_reset(&ep->rec_raw);
+    }
+    bool v1 = ep->chunk_proto != HK_RW_V2;
+    const struct hk_rw_shape *sh = v1 && !ep->rules && !hist ? shape_of(ep, s, target) : NULL;
+    if (sh) {
+        /* The common case: no label set built at all. */
+        if ((r = hk_rw_shape_encode(sh, name, s->labels, value, ts_ms, &ep->rec_raw)) < 0)
+            return r;
+        goto added;
+    }
+    size_t need = s->nlabels + 1 + ep->targets.max_add;
     if (ep->lcache && need < HK_RW_LCACHE_MAX_OUT)
         need = HK_RW_LCACHE_MAX_OUT; /* room for any cached outcome */
     if (need > ep->tmpcap) {
@@ -257,32 +330,18 @@ static int add_sample(struct endpoint *ep, const struct hk_series *s, const char
         atomic_fetch_add(&ep->st.samples_dropped[HK_RW_DROP_RELABEL], 1);
         return 0;
     }
-    if (!ep->arena) {
-        /* One byte first so the mark keeps the first chunk across rewinds. */
-        if (!(ep->arena = hk_arena_new(256 * 1024)) || !hk_arena_alloc(ep->arena, 1))
-            return -ENOMEM;
-        ep->arena_base = hk_arena_mark(ep->arena);
+    struct hk_rw_sample one = {out, (uint32_t)nout, fam, value, ts_ms, out_hash, NULL, hist};
+    if (v1) {
+        /* Encoded now, while the strings (the relabel result's too) are valid. */
+        if ((r = hk_rw_encode_v1_series(&one, &ep->rec_raw)) < 0)
+            return r;
+        goto added;
     }
-    struct hk_label *labels = hk_arena_alloc(ep->arena, nout * sizeof(*labels));
-    if (!labels)
-        return -ENOMEM;
-    for (size_t i = 0; i < nout; i++) {
-        labels[i] = out[i];
-        if (copy) {
-            labels[i].name = hk_arena_strndup(ep->arena, out[i].name, strlen(out[i].name));
-            labels[i].value = hk_arena_strndup(ep->arena, out[i].value, strlen(out[i].value));
-            if (!labels[i].name || !labels[i].value)
-                return -ENOMEM;
-        }
-    }
-    struct hk_rw_sample *x = &ep->chunk[ep->nchunk++];
-    x->labels = labels;
-    x->nlabels = (uint32_t)nout;
-    x->family = fam;
-    x->value = value;
-    x->hist = hist;
-    x->ts_ms = ts_ms;
-    x->hash = out_hash;
+    if ((r = chunk_labels(ep, out, nout, copy, &one.labels)) < 0)
+        return r;
+    ep->chunk[ep->nchunk] = one;
+added:
+    ep->nchunk++;
     if (!ep->chunk_oldest || ts_ms < ep->chunk_oldest)
         ep->chunk_oldest = ts_ms;
     if (ts_ms > ep->chunk_newest)
@@ -353,6 +412,8 @@ static void ingest_begin(struct endpoint *ep, struct hk_snapshot *snap)
         hk_rw_lcache_cycle_begin(ep->lcache);
     ep->stale_phase = false;
     ep->ingest_err = 0;
+    for (size_t i = 0; i < SHAPES; i++) /* they point at the label names of older snapshots */
+        ep->shapes[i].valid = false;
     ep->fams = family_view(snap);
     ep->pfams = ep->prev ? family_view(ep->prev) : NULL;
     hk_rw_nhist_cursor_init(&ep->ncur, snap);
@@ -527,6 +588,8 @@ static void endpoint_free(struct endpoint *ep)
     hk_rw_lcache_free(ep->lcache);
     hk_relabel_free(ep->rules);
     hk_arena_free(ep->arena);
+    for (size_t i = 0; i < SHAPES; i++)
+        hk_rw_shape_free(&ep->shapes[i]);
     hk_buf_free(&ep->rec);
     hk_buf_free(&ep->rec_raw);
     free(ep->chunk);
