@@ -82,7 +82,12 @@ struct endpoint {
     struct hk_arena *arena; /* labels of the chunk being built; rewound after each flush */
     struct hk_arena_mark arena_base;
     struct hk_buf rec, rec_raw; /* a request body, and its bytes before snappy */
-    uint64_t *set;
+    /* Stale markers: which series of the previous snapshot the current one has (by hash).
+     * diff_pos: the current snapshot's series after the last one found (checked first); set:
+     * an index of its series by hash (position + 1; 0 empty), built only when that misses. */
+    size_t diff_pos;
+    bool set_built;
+    uint32_t *set;
     size_t setcap;
     struct hk_label *tmp;
     size_t tmpcap;
@@ -102,13 +107,22 @@ struct hk_rw {
 
 /* ---- ingest ---- */
 
+static size_t set_slot(uint64_t h, size_t mask)
+{
+    return (size_t)((h * 0x9e3779b97f4a7c15ull) >> 32) & mask;
+}
+
 static void set_build(struct endpoint *ep, const struct hk_snapshot *snap)
 {
     size_t need = 16;
     while (need < snap->nseries * 2)
         need <<= 1;
+    if (snap->nseries >= UINT32_MAX) { /* positions + 1 must fit */
+        ep->setcap = 0;
+        return;
+    }
     if (need > ep->setcap) {
-        uint64_t *n = realloc(ep->set, need * sizeof(*n));
+        uint32_t *n = realloc(ep->set, need * sizeof(*n));
         if (!n) {
             ep->setcap = 0;
             return;
@@ -119,25 +133,38 @@ static void set_build(struct endpoint *ep, const struct hk_snapshot *snap)
     memset(ep->set, 0, ep->setcap * sizeof(*ep->set));
     size_t mask = ep->setcap - 1;
     for (size_t i = 0; i < snap->nseries; i++) {
-        uint64_t h = snap->series[i].hash | 1; /* 0 marks an empty slot */
-        size_t k = h & mask;
-        while (ep->set[k] && ep->set[k] != h)
+        uint64_t h = snap->series[i].hash;
+        size_t k = set_slot(h, mask);
+        while (ep->set[k] && snap->series[ep->set[k] - 1].hash != h)
             k = (k + 1) & mask;
-        ep->set[k] = h;
+        if (!ep->set[k])
+            ep->set[k] = (uint32_t)(i + 1);
     }
 }
 
-static bool set_has(const struct endpoint *ep, uint64_t h)
+/* Whether the snapshot being taken in has a series with hash h (the previous snapshot's series
+ * are asked in their order). Snapshots list their series in the same order every cycle, so the
+ * one after the last found nearly always answers: a sequential walk, and the index is built
+ * only in a cycle where series came or went. */
+static bool cur_has(struct endpoint *ep, uint64_t h)
 {
-    if (!ep->setcap)
-        return true; /* no set (out of memory): send no stale markers rather than wrong ones */
-    h |= 1;
-    size_t mask = ep->setcap - 1, k = h & mask;
-    while (ep->set[k]) {
-        if (ep->set[k] == h)
-            return true;
-        k = (k + 1) & mask;
+    const struct hk_snapshot *cur = ep->cur;
+    if (ep->diff_pos < cur->nseries && cur->series[ep->diff_pos].hash == h) {
+        ep->diff_pos++;
+        return true;
     }
+    if (!ep->set_built) {
+        set_build(ep, cur);
+        ep->set_built = true;
+    }
+    if (!ep->setcap)
+        return true; /* no index (out of memory): send no stale markers rather than wrong ones */
+    size_t mask = ep->setcap - 1;
+    for (size_t k = set_slot(h, mask); ep->set[k]; k = (k + 1) & mask)
+        if (cur->series[ep->set[k] - 1].hash == h) {
+            ep->diff_pos = ep->set[k]; /* the one after it */
+            return true;
+        }
     return false;
 }
 
@@ -443,7 +470,8 @@ static bool ingest_step(struct endpoint *ep, size_t max)
                            (enum hk_target)f->target, s->value, nh, ts, true);
         }
         if (r >= 0 && ep->pos == snap->nseries && ep->prev) {
-            set_build(ep, snap);
+            ep->diff_pos = 0;
+            ep->set_built = false;
             ep->stale_phase = true;
             ep->pos = 0;
             hk_rw_nhist_cursor_init(&ep->ncur, ep->prev);
@@ -453,7 +481,7 @@ static bool ingest_step(struct endpoint *ep, size_t max)
         double stale;
         uint64_t bits = HK_STALE_NAN_BITS;
         memcpy(&stale, &bits, sizeof(stale));
-        /* Probing the set is cheap: a slice covers several times max series here. */
+        /* Checking presence is cheap: a slice covers several times max series here. */
         for (; ep->pos < ep->prev->nseries && r >= 0 && done < max * 8; ep->pos++, done++) {
             const struct hk_series *s = &ep->prev->series[ep->pos];
             const struct hk_family *f = &ep->prev->families[s->family];
@@ -461,7 +489,7 @@ static bool ingest_step(struct endpoint *ep, size_t max)
             const struct hk_nhist *nh = ep->cfg.send_native_histograms
                                             ? hk_rw_nhist_cursor_at(&ep->ncur, ep->pos, &at_count)
                                             : NULL;
-            if ((nh && !at_count) || set_has(ep, s->hash))
+            if ((nh && !at_count) || cur_has(ep, s->hash))
                 continue;
             /* A vanished native histogram gets the native stale marker (a histogram whose sum
              * has the StaleNaN bits), as Prometheus appends for one. */
