@@ -60,19 +60,20 @@ struct endpoint {
     struct hk_rw_family *fams, *pfams;
     size_t pos;
     bool stale_phase;
+    bool set_built; /* set (below) indexes the snapshot being taken in */
     /* send_native_histograms: which series of the snapshot being walked (cur, then prev for the
      * stale markers) a native histogram replaces. */
     struct hk_rw_nhist_cursor ncur;
     int ingest_err;
+    /* The chunk's protocol, the sender's when its first sample came. 1.0: each sample is
+     * encoded into rec_raw as it comes (a request is a run of TimeSeries), so chunk, arena and
+     * the label copies are not used; 2.0 needs the whole chunk for its symbol table. */
+    enum hk_rw_proto chunk_proto;
     int64_t last_meta_ms;
     /* ingest scratch */
     struct hk_rw_sample *chunk;
     const struct hk_rw_sample **chunkp; /* chunk[i]'s address at i, for the encoders */
     size_t nchunk;
-    /* The chunk's protocol, the sender's when its first sample came. 1.0: each sample is
-     * encoded into rec_raw as it comes (a request is a run of TimeSeries), so chunk, arena and
-     * the label copies are not used; 2.0 needs the whole chunk for its symbol table. */
-    enum hk_rw_proto chunk_proto;
     /* 1.0 without rules: the shapes of the snapshot's label sets, forgotten at each snapshot
      * (they compare label names by pointer); shape_next is the one to replace. */
     struct hk_rw_shape shapes[SHAPES];
@@ -86,7 +87,6 @@ struct endpoint {
      * diff_pos: the current snapshot's series after the last one found (checked first); set:
      * an index of its series by hash (position + 1; 0 empty), built only when that misses. */
     size_t diff_pos;
-    bool set_built;
     uint32_t *set;
     size_t setcap;
     struct hk_label *tmp;
