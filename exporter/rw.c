@@ -259,6 +259,12 @@ static int relabel(struct endpoint *ep, const struct hk_series *s, const char *n
     return r;
 }
 
+static void forget_shapes(struct endpoint *ep)
+{
+    for (size_t i = 0; i < SHAPES; i++)
+        ep->shapes[i].valid = false;
+}
+
 /* The shape (rw_shape.h) of series s of target, made from it when none of those remembered
  * fits; NULL when s gets none (too many labels, out of memory: encoded the general way). */
 static const struct hk_rw_shape *shape_of(struct endpoint *ep, const struct hk_series *s,
@@ -437,25 +443,72 @@ static void ingest_begin(struct endpoint *ep, struct hk_snapshot *snap)
     ep->pos = 0;
     if (ep->lcache)
         hk_rw_lcache_cycle_begin(ep->lcache);
-    ep->stale_phase = false;
+    ep->stale_phase = ep->prev != NULL; /* the gone series first, see ingest_step */
+    ep->diff_pos = 0;
+    ep->set_built = false;
     ep->ingest_err = 0;
-    for (size_t i = 0; i < SHAPES; i++) /* they point at the label names of older snapshots */
-        ep->shapes[i].valid = false;
+    forget_shapes(ep); /* they point at the label names of older snapshots */
     ep->fams = family_view(snap);
     ep->pfams = ep->prev ? family_view(ep->prev) : NULL;
-    hk_rw_nhist_cursor_init(&ep->ncur, snap);
+    hk_rw_nhist_cursor_init(&ep->ncur, ep->stale_phase ? ep->prev : snap);
     if (!ep->fams || (ep->prev && !ep->pfams))
         ep->ingest_err = -ENOMEM;
 }
 
-/* Takes in up to max samples of the current snapshot: its series, then stale markers for the
- * previous snapshot's series that are gone. Returns true when the snapshot is done. */
+/* The previous snapshot is no longer needed once its gone series have their stale markers: let
+ * go before the (long) walk of the new one, so an endpoint holds one snapshot, not two, for most
+ * of a cycle. Kept until ingest_end with write_relabel_configs (the relabel cache's entries point
+ * at the previous snapshot's series until the new one's are found, rw_lcache.h) and while a 2.0
+ * chunk holds stale markers (its label sets point at that snapshot's strings until encoded). */
+static void release_prev(struct endpoint *ep)
+{
+    if (ep->lcache || (ep->chunk_proto == HK_RW_V2 && ep->nchunk))
+        return;
+    forget_shapes(ep); /* the shapes of the stale markers compare names of that snapshot */
+    free(ep->pfams);
+    ep->pfams = NULL;
+    hk_snapshot_unref(ep->prev);
+    ep->prev = NULL;
+}
+
+/* Takes in up to max samples of the current snapshot: first stale markers for the previous
+ * snapshot's series that are gone (they carry the new snapshot's timestamp; gone and present
+ * series are disjoint, so no series' samples change order), then its series. Returns true when
+ * the snapshot is done. */
 static bool ingest_step(struct endpoint *ep, size_t max)
 {
     struct hk_snapshot *snap = ep->cur;
     int r = ep->ingest_err;
     size_t done = 0;
-    if (!ep->stale_phase) {
+    if (ep->stale_phase && r >= 0) {
+        const struct hk_snapshot *prev = ep->prev;
+        double stale;
+        uint64_t bits = HK_STALE_NAN_BITS;
+        memcpy(&stale, &bits, sizeof(stale));
+        /* Checking presence is cheap: a slice covers several times max series here. */
+        for (; ep->pos < prev->nseries && r >= 0 && done < max * 8; ep->pos++, done++) {
+            const struct hk_series *s = &prev->series[ep->pos];
+            const struct hk_family *f = &prev->families[s->family];
+            bool at_count = false;
+            const struct hk_nhist *nh = ep->cfg.send_native_histograms
+                                            ? hk_rw_nhist_cursor_at(&ep->ncur, ep->pos, &at_count)
+                                            : NULL;
+            if ((nh && !at_count) || cur_has(ep, s->hash))
+                continue;
+            /* A vanished native histogram gets the native stale marker (a histogram whose sum
+             * has the StaleNaN bits), as Prometheus appends for one. */
+            r = add_sample(ep, s, nh ? f->name : s->name, &ep->pfams[s->family],
+                           (enum hk_target)f->target, stale, nh ? &hk_rw_hist_stale : NULL,
+                           snap->ts_ms, false);
+        }
+        if (r >= 0 && ep->pos == prev->nseries) {
+            ep->stale_phase = false;
+            ep->pos = 0;
+            hk_rw_nhist_cursor_init(&ep->ncur, snap);
+            release_prev(ep);
+        }
+    }
+    if (!ep->stale_phase && r >= 0) {
         for (; ep->pos < snap->nseries && r >= 0 && done < max; ep->pos++, done++) {
             const struct hk_series *s = &snap->series[ep->pos];
             const struct hk_family *f = &snap->families[s->family];
@@ -469,40 +522,9 @@ static bool ingest_step(struct endpoint *ep, size_t max)
             r = add_sample(ep, s, nh ? f->name : s->name, &ep->fams[s->family],
                            (enum hk_target)f->target, s->value, nh, ts, true);
         }
-        if (r >= 0 && ep->pos == snap->nseries && ep->prev) {
-            ep->diff_pos = 0;
-            ep->set_built = false;
-            ep->stale_phase = true;
-            ep->pos = 0;
-            hk_rw_nhist_cursor_init(&ep->ncur, ep->prev);
-        }
-    }
-    if (ep->stale_phase && ep->prev && r >= 0) {
-        double stale;
-        uint64_t bits = HK_STALE_NAN_BITS;
-        memcpy(&stale, &bits, sizeof(stale));
-        /* Checking presence is cheap: a slice covers several times max series here. */
-        for (; ep->pos < ep->prev->nseries && r >= 0 && done < max * 8; ep->pos++, done++) {
-            const struct hk_series *s = &ep->prev->series[ep->pos];
-            const struct hk_family *f = &ep->prev->families[s->family];
-            bool at_count = false;
-            const struct hk_nhist *nh = ep->cfg.send_native_histograms
-                                            ? hk_rw_nhist_cursor_at(&ep->ncur, ep->pos, &at_count)
-                                            : NULL;
-            if ((nh && !at_count) || cur_has(ep, s->hash))
-                continue;
-            /* A vanished native histogram gets the native stale marker (a histogram whose sum
-             * has the StaleNaN bits), as Prometheus appends for one. */
-            r = add_sample(ep, s, nh ? f->name : s->name, &ep->pfams[s->family],
-                           (enum hk_target)f->target, stale, nh ? &hk_rw_hist_stale : NULL,
-                           snap->ts_ms, false);
-        }
     }
     ep->ingest_err = r;
-    /* Done after the stale phase, or after the series when there is no previous snapshot. */
-    const struct hk_snapshot *walked = ep->stale_phase ? ep->prev : snap;
-    bool finished =
-        r < 0 || (walked && ep->pos == walked->nseries && (ep->stale_phase || !ep->prev));
+    bool finished = r < 0 || (!ep->stale_phase && ep->pos == snap->nseries);
     if (finished)
         ingest_end(ep);
     return finished;

@@ -258,8 +258,8 @@ static void test_kube_prometheus_targets(void **state)
  * families of many label layouts (more than the endpoint remembers, some values empty, own
  * labels colliding with target and external labels, names sorting before __name__) in three
  * snapshots with series vanishing and coming back, split into requests of 3 samples. The queue,
- * read in order, holds exactly each snapshot's series with the merged labels (rw_targets, tested
- * on its own) and then a stale marker for each series of the previous snapshot that is gone. */
+ * read in order, holds for each snapshot a stale marker for each series of the previous snapshot
+ * that is gone, then exactly its series, with the merged labels (rw_targets, tested on its own). */
 static const char *const l_cpu_mode[] = {"cpu", "mode", NULL};
 static const char *const l_inst_zone[] = {"instance", "zone", NULL};
 static const char *const l_none[] = {NULL};
@@ -360,18 +360,16 @@ static void test_v1_shapes(void **state)
     memcpy(&stale, &bits, sizeof(stale));
     for (int c = 0; c < 3; c++) {
         const struct hk_snapshot *snap = snaps[c];
-        for (size_t i = 0; i < snap->nseries; i++)
-            nw = want_add(want, nw, &t, snap, &snap->series[i], snap->series[i].value, snap->ts_ms);
-        if (!c)
-            continue;
-        const struct hk_snapshot *prev = snaps[c - 1];
-        for (size_t i = 0; i < prev->nseries; i++) {
+        const struct hk_snapshot *prev = c ? snaps[c - 1] : NULL;
+        for (size_t i = 0; prev && i < prev->nseries; i++) {
             bool present = false;
             for (size_t j = 0; j < snap->nseries; j++)
                 present = present || snap->series[j].hash == prev->series[i].hash;
             if (!present)
                 nw = want_add(want, nw, &t, prev, &prev->series[i], stale, snap->ts_ms);
         }
+        for (size_t i = 0; i < snap->nseries; i++)
+            nw = want_add(want, nw, &t, snap, &snap->series[i], snap->series[i].value, snap->ts_ms);
     }
     /* 7 families x 4 (c_metric, without labels, is one series); 5 gone in cycle 1 (stale
      * markers), back in cycle 2. */
