@@ -481,12 +481,13 @@ static bool ingest_step(struct endpoint *ep, size_t max)
     int r = ep->ingest_err;
     size_t done = 0;
     if (ep->stale_phase && r >= 0) {
-        const struct hk_snapshot *prev = ep->prev;
+        const struct hk_snapshot *prev = ep->prev; /* set whenever stale_phase is */
+        size_t nprev = prev ? prev->nseries : 0;
         double stale;
         uint64_t bits = HK_STALE_NAN_BITS;
         memcpy(&stale, &bits, sizeof(stale));
         /* Checking presence is cheap: a slice covers several times max series here. */
-        for (; ep->pos < prev->nseries && r >= 0 && done < max * 8; ep->pos++, done++) {
+        for (; ep->pos < nprev && r >= 0 && done < max * 8; ep->pos++, done++) {
             const struct hk_series *s = &prev->series[ep->pos];
             const struct hk_family *f = &prev->families[s->family];
             bool at_count = false;
@@ -501,7 +502,7 @@ static bool ingest_step(struct endpoint *ep, size_t max)
                            (enum hk_target)f->target, stale, nh ? &hk_rw_hist_stale : NULL,
                            snap->ts_ms, false);
         }
-        if (r >= 0 && ep->pos == prev->nseries) {
+        if (r >= 0 && ep->pos == nprev) {
             ep->stale_phase = false;
             ep->pos = 0;
             hk_rw_nhist_cursor_init(&ep->ncur, snap);
