@@ -12,11 +12,17 @@
 /* Bytes of v as a varint: 1 + floor(log2(v)) / 7, with v | 1 so that 0 takes one byte. */
 static inline size_t hk_pb_varint_len(uint64_t v)
 {
+    if (v < 0x80) /* nearly every length written */
+        return 1;
     return (size_t)(63 - __builtin_clzll(v | 1)) / 7 + 1;
 }
 
 static inline uint8_t *hk_pb_put_varint(uint8_t *p, uint64_t v)
 {
+    if (v < 0x80) {
+        *p = (uint8_t)v;
+        return p + 1;
+    }
     while (v >= 0x80) {
         *p++ = (uint8_t)(v | 0x80);
         v >>= 7;

@@ -28,11 +28,13 @@
 #include "exporter/rw_lcache.h"
 #include "exporter/rw_queue.h"
 #include "exporter/rw_send.h"
+#include "exporter/rw_shape.h"
 #include "exporter/rw_targets.h"
 
 #define MAILBOX 16
 #define FLUSH_DEADLINE_MS 10000
 #define INGEST_SLICE 4096 /* samples taken in between two sender polls */
+#define SHAPES 4          /* label shapes remembered (1.0 without rules, see rw_shape.h) */
 
 struct endpoint {
     struct hk_rw_config cfg;
@@ -58,21 +60,34 @@ struct endpoint {
     struct hk_rw_family *fams, *pfams;
     size_t pos;
     bool stale_phase;
+    bool set_built; /* set (below) indexes the snapshot being taken in */
     /* send_native_histograms: which series of the snapshot being walked (cur, then prev for the
      * stale markers) a native histogram replaces. */
     struct hk_rw_nhist_cursor ncur;
     int ingest_err;
+    /* The chunk's protocol, the sender's when its first sample came. 1.0: each sample is
+     * encoded into rec_raw as it comes (a request is a run of TimeSeries), so chunk, arena and
+     * the label copies are not used; 2.0 needs the whole chunk for its symbol table. */
+    enum hk_rw_proto chunk_proto;
     int64_t last_meta_ms;
     /* ingest scratch */
     struct hk_rw_sample *chunk;
     const struct hk_rw_sample **chunkp; /* chunk[i]'s address at i, for the encoders */
     size_t nchunk;
+    /* 1.0 without rules: the shapes of the snapshot's label sets, forgotten at each snapshot
+     * (they compare label names by pointer); shape_next is the one to replace. */
+    struct hk_rw_shape shapes[SHAPES];
+    size_t shape_last, shape_next;
     int64_t chunk_oldest, chunk_newest;
     uint64_t group;         /* the snapshot being taken in (queue payload prefix) */
     struct hk_arena *arena; /* labels of the chunk being built; rewound after each flush */
     struct hk_arena_mark arena_base;
     struct hk_buf rec, rec_raw; /* a request body, and its bytes before snappy */
-    uint64_t *set;
+    /* Stale markers: which series of the previous snapshot the current one has (by hash).
+     * diff_pos: the current snapshot's series after the last one found (checked first); set:
+     * an index of its series by hash (position + 1; 0 empty), built only when that misses. */
+    size_t diff_pos;
+    uint32_t *set;
     size_t setcap;
     struct hk_label *tmp;
     size_t tmpcap;
@@ -92,13 +107,22 @@ struct hk_rw {
 
 /* ---- ingest ---- */
 
+static size_t set_slot(uint64_t h, size_t mask)
+{
+    return (size_t)((h * 0x9e3779b97f4a7c15ull) >> 32) & mask;
+}
+
 static void set_build(struct endpoint *ep, const struct hk_snapshot *snap)
 {
     size_t need = 16;
     while (need < snap->nseries * 2)
         need <<= 1;
+    if (snap->nseries >= UINT32_MAX) { /* positions + 1 must fit */
+        ep->setcap = 0;
+        return;
+    }
     if (need > ep->setcap) {
-        uint64_t *n = realloc(ep->set, need * sizeof(*n));
+        uint32_t *n = realloc(ep->set, need * sizeof(*n));
         if (!n) {
             ep->setcap = 0;
             return;
@@ -109,25 +133,38 @@ static void set_build(struct endpoint *ep, const struct hk_snapshot *snap)
     memset(ep->set, 0, ep->setcap * sizeof(*ep->set));
     size_t mask = ep->setcap - 1;
     for (size_t i = 0; i < snap->nseries; i++) {
-        uint64_t h = snap->series[i].hash | 1; /* 0 marks an empty slot */
-        size_t k = h & mask;
-        while (ep->set[k] && ep->set[k] != h)
+        uint64_t h = snap->series[i].hash;
+        size_t k = set_slot(h, mask);
+        while (ep->set[k] && snap->series[ep->set[k] - 1].hash != h)
             k = (k + 1) & mask;
-        ep->set[k] = h;
+        if (!ep->set[k])
+            ep->set[k] = (uint32_t)(i + 1);
     }
 }
 
-static bool set_has(const struct endpoint *ep, uint64_t h)
+/* Whether the snapshot being taken in has a series with hash h (the previous snapshot's series
+ * are asked in their order). Snapshots list their series in the same order every cycle, so the
+ * one after the last found nearly always answers: a sequential walk, and the index is built
+ * only in a cycle where series came or went. */
+static bool cur_has(struct endpoint *ep, uint64_t h)
 {
-    if (!ep->setcap)
-        return true; /* no set (out of memory): send no stale markers rather than wrong ones */
-    h |= 1;
-    size_t mask = ep->setcap - 1, k = h & mask;
-    while (ep->set[k]) {
-        if (ep->set[k] == h)
-            return true;
-        k = (k + 1) & mask;
+    const struct hk_snapshot *cur = ep->cur;
+    if (ep->diff_pos < cur->nseries && cur->series[ep->diff_pos].hash == h) {
+        ep->diff_pos++;
+        return true;
     }
+    if (!ep->set_built) {
+        set_build(ep, cur);
+        ep->set_built = true;
+    }
+    if (!ep->setcap)
+        return true; /* no index (out of memory): send no stale markers rather than wrong ones */
+    size_t mask = ep->setcap - 1;
+    for (size_t k = set_slot(h, mask); ep->set[k]; k = (k + 1) & mask)
+        if (cur->series[ep->set[k] - 1].hash == h) {
+            ep->diff_pos = ep->set[k]; /* the one after it */
+            return true;
+        }
     return false;
 }
 
@@ -138,11 +175,14 @@ static int flush_chunk(struct endpoint *ep)
         goto out;
     /* The record is the request as it will be sent: encoded in the sender's protocol and
      * compressed once, here; the sender only reads and POSTs it. */
-    struct hk_rw_payload_info info = {hk_rw_sender_proto(ep->snd), ep->group, ep->chunk_newest};
+    struct hk_rw_payload_info info = {ep->chunk_proto, ep->group, ep->chunk_newest};
     uint8_t prefix[HK_RW_PAYLOAD_PREFIX];
-    hk_buf_reset(&ep->rec_raw);
-    r = info.proto == HK_RW_V2 ? hk_rw_encode_v2(ep->chunkp, ep->nchunk, &ep->rec_raw)
-                               : hk_rw_encode_v1(ep->chunkp, ep->nchunk, &ep->rec_raw);
+    if (info.proto == HK_RW_V2) {
+        hk_buf_reset(&ep->rec_raw);
+        r = hk_rw_encode_v2(ep->chunkp, ep->nchunk, &ep->rec_raw);
+    } else {
+        r = ep->rec_raw.err; /* its TimeSeries are there already */
+    }
     if (r == 0)
         r = hk_rw_snappy_compress(ep->rec_raw.data, ep->rec_raw.len, &ep->rec);
     if (r == 0) {
@@ -179,6 +219,7 @@ static int flush_chunk(struct endpoint *ep)
 out:
     ep->nchunk = 0;
     ep->chunk_oldest = ep->chunk_newest = 0;
+    hk_buf_reset(&ep->rec_raw);
     if (ep->arena)
         hk_arena_rewind(ep->arena, ep->arena_base);
     return r;
@@ -218,6 +259,59 @@ static int relabel(struct endpoint *ep, const struct hk_series *s, const char *n
     return r;
 }
 
+static void forget_shapes(struct endpoint *ep)
+{
+    for (size_t i = 0; i < SHAPES; i++)
+        ep->shapes[i].valid = false;
+}
+
+/* The shape (rw_shape.h) of series s of target, made from it when none of those remembered
+ * fits; NULL when s gets none (too many labels, out of memory: encoded the general way). */
+static const struct hk_rw_shape *shape_of(struct endpoint *ep, const struct hk_series *s,
+                                          enum hk_target target)
+{
+    struct hk_rw_shape *sh = &ep->shapes[ep->shape_last];
+    if (hk_rw_shape_fits(sh, target, s->labels, s->nlabels))
+        return sh;
+    for (size_t i = 0; i < SHAPES; i++)
+        if (hk_rw_shape_fits(&ep->shapes[i], target, s->labels, s->nlabels)) {
+            ep->shape_last = i;
+            return &ep->shapes[i];
+        }
+    size_t k = ep->shape_next;
+    ep->shape_next = (k + 1) % SHAPES;
+    if (hk_rw_shape_build(&ep->shapes[k], &ep->targets, target, s->labels, s->nlabels) < 0)
+        return NULL;
+    ep->shape_last = k;
+    return &ep->shapes[k];
+}
+
+/* The chunk's labels (2.0): out[0..nout) copied into the arena (copy: the strings too). */
+static int chunk_labels(struct endpoint *ep, const struct hk_label *out, size_t nout, bool copy,
+                        const struct hk_label **ret)
+{
+    if (!ep->arena) {
+        /* One byte first so the mark keeps the first chunk across rewinds. */
+        if (!(ep->arena = hk_arena_new(256 * 1024)) || !hk_arena_alloc(ep->arena, 1))
+            return -ENOMEM;
+        ep->arena_base = hk_arena_mark(ep->arena);
+    }
+    struct hk_label *labels = hk_arena_alloc(ep->arena, nout * sizeof(*labels));
+    if (!labels)
+        return -ENOMEM;
+    for (size_t i = 0; i < nout; i++) {
+        labels[i] = out[i];
+        if (copy) {
+            labels[i].name = hk_arena_strndup(ep->arena, out[i].name, strlen(out[i].name));
+            labels[i].value = hk_arena_strndup(ep->arena, out[i].value, strlen(out[i].value));
+            if (!labels[i].name || !labels[i].value)
+                return -ENOMEM;
+        }
+    }
+    *ret = labels;
+    return 0;
+}
+
 /* Builds the outgoing label set of one series (named name: s->name, or a native histogram's
  * family name) and adds a sample (value, or the native histogram hist) to the chunk. present: s
  * is in the snapshot being taken in (false: a stale marker for a series of the previous one). */
@@ -225,8 +319,20 @@ static int add_sample(struct endpoint *ep, const struct hk_series *s, const char
                       const struct hk_rw_family *fam, enum hk_target target, double value,
                       const struct hk_nhist *hist, int64_t ts_ms, bool present)
 {
-    size_t need = s->nlabels + 1 + ep->targets.max_add;
     int r;
+    if (!ep->nchunk) {
+        ep->chunk_proto = hk_rw_sender_proto(ep->snd);
+        hk_buf_reset(&ep->rec_raw);
+    }
+    bool v1 = ep->chunk_proto != HK_RW_V2;
+    const struct hk_rw_shape *sh = v1 && !ep->rules && !hist ? shape_of(ep, s, target) : NULL;
+    if (sh) {
+        /* The common case: no label set built at all. */
+        if ((r = hk_rw_shape_encode(sh, name, s->labels, value, ts_ms, &ep->rec_raw)) < 0)
+            return r;
+        goto added;
+    }
+    size_t need = s->nlabels + 1 + ep->targets.max_add;
     if (ep->lcache && need < HK_RW_LCACHE_MAX_OUT)
         need = HK_RW_LCACHE_MAX_OUT; /* room for any cached outcome */
     if (need > ep->tmpcap) {
@@ -257,32 +363,18 @@ static int add_sample(struct endpoint *ep, const struct hk_series *s, const char
         atomic_fetch_add(&ep->st.samples_dropped[HK_RW_DROP_RELABEL], 1);
         return 0;
     }
-    if (!ep->arena) {
-        /* One byte first so the mark keeps the first chunk across rewinds. */
-        if (!(ep->arena = hk_arena_new(256 * 1024)) || !hk_arena_alloc(ep->arena, 1))
-            return -ENOMEM;
-        ep->arena_base = hk_arena_mark(ep->arena);
+    struct hk_rw_sample one = {out, (uint32_t)nout, fam, value, ts_ms, out_hash, NULL, hist};
+    if (v1) {
+        /* Encoded now, while the strings (the relabel result's too) are valid. */
+        if ((r = hk_rw_encode_v1_series(&one, &ep->rec_raw)) < 0)
+            return r;
+        goto added;
     }
-    struct hk_label *labels = hk_arena_alloc(ep->arena, nout * sizeof(*labels));
-    if (!labels)
-        return -ENOMEM;
-    for (size_t i = 0; i < nout; i++) {
-        labels[i] = out[i];
-        if (copy) {
-            labels[i].name = hk_arena_strndup(ep->arena, out[i].name, strlen(out[i].name));
-            labels[i].value = hk_arena_strndup(ep->arena, out[i].value, strlen(out[i].value));
-            if (!labels[i].name || !labels[i].value)
-                return -ENOMEM;
-        }
-    }
-    struct hk_rw_sample *x = &ep->chunk[ep->nchunk++];
-    x->labels = labels;
-    x->nlabels = (uint32_t)nout;
-    x->family = fam;
-    x->value = value;
-    x->hist = hist;
-    x->ts_ms = ts_ms;
-    x->hash = out_hash;
+    if ((r = chunk_labels(ep, out, nout, copy, &one.labels)) < 0)
+        return r;
+    ep->chunk[ep->nchunk] = one;
+added:
+    ep->nchunk++;
     if (!ep->chunk_oldest || ts_ms < ep->chunk_oldest)
         ep->chunk_oldest = ts_ms;
     if (ts_ms > ep->chunk_newest)
@@ -351,23 +443,73 @@ static void ingest_begin(struct endpoint *ep, struct hk_snapshot *snap)
     ep->pos = 0;
     if (ep->lcache)
         hk_rw_lcache_cycle_begin(ep->lcache);
-    ep->stale_phase = false;
+    ep->stale_phase = ep->prev != NULL; /* the gone series first, see ingest_step */
+    ep->diff_pos = 0;
+    ep->set_built = false;
     ep->ingest_err = 0;
+    forget_shapes(ep); /* they point at the label names of older snapshots */
     ep->fams = family_view(snap);
     ep->pfams = ep->prev ? family_view(ep->prev) : NULL;
-    hk_rw_nhist_cursor_init(&ep->ncur, snap);
+    hk_rw_nhist_cursor_init(&ep->ncur, ep->stale_phase ? ep->prev : snap);
     if (!ep->fams || (ep->prev && !ep->pfams))
         ep->ingest_err = -ENOMEM;
 }
 
-/* Takes in up to max samples of the current snapshot: its series, then stale markers for the
- * previous snapshot's series that are gone. Returns true when the snapshot is done. */
+/* The previous snapshot is no longer needed once its gone series have their stale markers: let
+ * go before the (long) walk of the new one, so an endpoint holds one snapshot, not two, for most
+ * of a cycle. Kept until ingest_end with write_relabel_configs (the relabel cache's entries point
+ * at the previous snapshot's series until the new one's are found, rw_lcache.h) and while a 2.0
+ * chunk holds stale markers (its label sets point at that snapshot's strings until encoded). */
+static void release_prev(struct endpoint *ep)
+{
+    if (ep->lcache || (ep->chunk_proto == HK_RW_V2 && ep->nchunk))
+        return;
+    forget_shapes(ep); /* the shapes of the stale markers compare names of that snapshot */
+    free(ep->pfams);
+    ep->pfams = NULL;
+    hk_snapshot_unref(ep->prev);
+    ep->prev = NULL;
+}
+
+/* Takes in up to max samples of the current snapshot: first stale markers for the previous
+ * snapshot's series that are gone (they carry the new snapshot's timestamp; gone and present
+ * series are disjoint, so no series' samples change order), then its series. Returns true when
+ * the snapshot is done. */
 static bool ingest_step(struct endpoint *ep, size_t max)
 {
     struct hk_snapshot *snap = ep->cur;
     int r = ep->ingest_err;
     size_t done = 0;
-    if (!ep->stale_phase) {
+    if (ep->stale_phase && r >= 0) {
+        const struct hk_snapshot *prev = ep->prev; /* set whenever stale_phase is */
+        size_t nprev = prev ? prev->nseries : 0;
+        double stale;
+        uint64_t bits = HK_STALE_NAN_BITS;
+        memcpy(&stale, &bits, sizeof(stale));
+        /* Checking presence is cheap: a slice covers several times max series here. */
+        for (; ep->pos < nprev && r >= 0 && done < max * 8; ep->pos++, done++) {
+            const struct hk_series *s = &prev->series[ep->pos];
+            const struct hk_family *f = &prev->families[s->family];
+            bool at_count = false;
+            const struct hk_nhist *nh = ep->cfg.send_native_histograms
+                                            ? hk_rw_nhist_cursor_at(&ep->ncur, ep->pos, &at_count)
+                                            : NULL;
+            if ((nh && !at_count) || cur_has(ep, s->hash))
+                continue;
+            /* A vanished native histogram gets the native stale marker (a histogram whose sum
+             * has the StaleNaN bits), as Prometheus appends for one. */
+            r = add_sample(ep, s, nh ? f->name : s->name, &ep->pfams[s->family],
+                           (enum hk_target)f->target, stale, nh ? &hk_rw_hist_stale : NULL,
+                           snap->ts_ms, false);
+        }
+        if (r >= 0 && ep->pos == nprev) {
+            ep->stale_phase = false;
+            ep->pos = 0;
+            hk_rw_nhist_cursor_init(&ep->ncur, snap);
+            release_prev(ep);
+        }
+    }
+    if (!ep->stale_phase && r >= 0) {
         for (; ep->pos < snap->nseries && r >= 0 && done < max; ep->pos++, done++) {
             const struct hk_series *s = &snap->series[ep->pos];
             const struct hk_family *f = &snap->families[s->family];
@@ -381,39 +523,9 @@ static bool ingest_step(struct endpoint *ep, size_t max)
             r = add_sample(ep, s, nh ? f->name : s->name, &ep->fams[s->family],
                            (enum hk_target)f->target, s->value, nh, ts, true);
         }
-        if (r >= 0 && ep->pos == snap->nseries && ep->prev) {
-            set_build(ep, snap);
-            ep->stale_phase = true;
-            ep->pos = 0;
-            hk_rw_nhist_cursor_init(&ep->ncur, ep->prev);
-        }
-    }
-    if (ep->stale_phase && ep->prev && r >= 0) {
-        double stale;
-        uint64_t bits = HK_STALE_NAN_BITS;
-        memcpy(&stale, &bits, sizeof(stale));
-        /* Probing the set is cheap: a slice covers several times max series here. */
-        for (; ep->pos < ep->prev->nseries && r >= 0 && done < max * 8; ep->pos++, done++) {
-            const struct hk_series *s = &ep->prev->series[ep->pos];
-            const struct hk_family *f = &ep->prev->families[s->family];
-            bool at_count = false;
-            const struct hk_nhist *nh = ep->cfg.send_native_histograms
-                                            ? hk_rw_nhist_cursor_at(&ep->ncur, ep->pos, &at_count)
-                                            : NULL;
-            if ((nh && !at_count) || set_has(ep, s->hash))
-                continue;
-            /* A vanished native histogram gets the native stale marker (a histogram whose sum
-             * has the StaleNaN bits), as Prometheus appends for one. */
-            r = add_sample(ep, s, nh ? f->name : s->name, &ep->pfams[s->family],
-                           (enum hk_target)f->target, stale, nh ? &hk_rw_hist_stale : NULL,
-                           snap->ts_ms, false);
-        }
     }
     ep->ingest_err = r;
-    /* Done after the stale phase, or after the series when there is no previous snapshot. */
-    const struct hk_snapshot *walked = ep->stale_phase ? ep->prev : snap;
-    bool finished =
-        r < 0 || (walked && ep->pos == walked->nseries && (ep->stale_phase || !ep->prev));
+    bool finished = r < 0 || (!ep->stale_phase && ep->pos == snap->nseries);
     if (finished)
         ingest_end(ep);
     return finished;
@@ -527,6 +639,8 @@ static void endpoint_free(struct endpoint *ep)
     hk_rw_lcache_free(ep->lcache);
     hk_relabel_free(ep->rules);
     hk_arena_free(ep->arena);
+    for (size_t i = 0; i < SHAPES; i++)
+        hk_rw_shape_free(&ep->shapes[i]);
     hk_buf_free(&ep->rec);
     hk_buf_free(&ep->rec_raw);
     free(ep->chunk);

@@ -81,11 +81,98 @@ static void label_lens_free(const uint32_t *lp, const uint32_t *stack, const str
         free((void *)lp);
 }
 
+size_t hk_rw_v1_sample_len(double value, int64_t ts_ms)
+{
+    /* A value that compares equal to 0 (so -0.0 too) is omitted, as protobuf-c does. */
+    return (value != 0.0 ? 9 : 0) + (ts_ms ? 1 + hk_pb_varint_len((uint64_t)ts_ms) : 0);
+}
+
+uint8_t *hk_rw_v1_sample_put(uint8_t *p, double value, int64_t ts_ms, size_t sl)
+{
+    uint64_t vbits;
+    memcpy(&vbits, &value, sizeof(vbits)); /* the stale-NaN bits travel unchanged */
+    *p++ = 0x12;                           /* TimeSeries.samples = 2, LEN */
+    p = hk_pb_put_varint(p, sl);
+    if (value != 0.0) {
+        *p++ = 0x09; /* Sample.value = 1, I64 (little-endian double) */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        memcpy(p, &vbits, 8);
+        p += 8;
+#else
+        for (int b = 0; b < 8; b++)
+            *p++ = (uint8_t)(vbits >> (8 * b));
+#endif
+    }
+    if (ts_ms) {
+        *p++ = 0x10; /* Sample.timestamp = 2, VARINT (int64: two's complement) */
+        p = hk_pb_put_varint(p, (uint64_t)ts_ms);
+    }
+    return p;
+}
+
+/* One TimeSeries of a 1.0 request appended to out; on failure out is unchanged. */
+static int encode_v1_series(const struct hk_rw_sample *x, struct hk_buf *out)
+{
+    uint32_t stack[2 * 64];
+    int r = 0;
+    const uint32_t *lp = label_lens(x, stack, &r);
+    if (!lp)
+        return r;
+    size_t t = 0;
+    for (uint32_t k = 0; k < x->nlabels; k++) {
+        uint32_t nl = lp[2 * k], vl = lp[2 * k + 1];
+        size_t l =
+            (nl ? 1 + hk_pb_varint_len(nl) + nl : 0) + (vl ? 1 + hk_pb_varint_len(vl) + vl : 0);
+        t += 1 + hk_pb_varint_len(l) + l;
+    }
+    /* A histogram sample is a Histogram message (rw_nhist.c) instead of a Sample. */
+    size_t sl =
+        x->hist ? hk_rw_hist_pb_len(x->hist, x->ts_ms) : hk_rw_v1_sample_len(x->value, x->ts_ms);
+    t += 1 + hk_pb_varint_len(sl) + sl;
+    r = t > UINT32_MAX / 4 ? -E2BIG : hk_buf_reserve(out, 1 + hk_pb_varint_len(t) + t);
+    if (r < 0) {
+        label_lens_free(lp, stack, x);
+        return r;
+    }
+    uint8_t *p = (uint8_t *)out->data + out->len;
+    *p++ = 0x0a; /* WriteRequest.timeseries = 1, LEN */
+    p = hk_pb_put_varint(p, t);
+    for (uint32_t k = 0; k < x->nlabels; k++) {
+        uint32_t nl = lp[2 * k], vl = lp[2 * k + 1];
+        size_t l =
+            (nl ? 1 + hk_pb_varint_len(nl) + nl : 0) + (vl ? 1 + hk_pb_varint_len(vl) + vl : 0);
+        *p++ = 0x0a; /* TimeSeries.labels = 1, LEN */
+        p = hk_pb_put_varint(p, l);
+        if (nl)
+            p = put_bytes(p, 0x0a, x->labels[k].name, nl); /* Label.name = 1 */
+        if (vl)
+            p = put_bytes(p, 0x12, x->labels[k].value, vl); /* Label.value = 2 */
+    }
+    label_lens_free(lp, stack, x);
+    if (x->hist) {
+        *p++ = 0x22; /* TimeSeries.histograms = 4, LEN */
+        p = hk_pb_put_varint(p, sl);
+        p = hk_rw_hist_pb_put(p, x->hist, x->ts_ms);
+    } else {
+        p = hk_rw_v1_sample_put(p, x->value, x->ts_ms, sl);
+    }
+    out->len = (size_t)(p - (uint8_t *)out->data);
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+int hk_rw_encode_v1_series(const struct hk_rw_sample *x, struct hk_buf *out)
+{
+    return encode_v1_series(x, out);
+}
+
 /* prometheus.WriteRequest written directly, without building protobuf-c message trees: the
  * sender encodes every sample it delivers, and the generic packer (a tree of calloc'ed
  * messages, two strlen per string, a size pass per nesting level) was its largest cost. The
  * bytes are those protobuf-c produces for the same request (proto3: zero scalars and empty
- * strings omitted, fields in number order); tests/unit/test_rw_encode.c compares them. */
+ * strings omitted, fields in number order); tests/unit/test_rw_encode.c compares them. A
+ * request is its TimeSeries one after the other, so it can also be built a series at a time
+ * (hk_rw_encode_v1_series, rw_shape.h). */
 int hk_rw_encode_v1(const struct hk_rw_sample *const *samples, size_t n, struct hk_buf *out)
 {
     /* One pass, each series sized and then written while its labels are in cache: a shard's
@@ -93,7 +180,6 @@ int hk_rw_encode_v1(const struct hk_rw_sample *const *samples, size_t n, struct 
      * pass) cost twice the cache misses. */
     size_t start = out->len;
     for (size_t i = 0; i < n; i++) {
-        const struct hk_rw_sample *x = samples[i];
         /* Prefetch: the sample 8 ahead, the label array and lengths of the one 4 ahead, the
          * strings of the one 2 ahead (each needs the line fetched by the step before). */
         if (i + 8 < n)
@@ -106,68 +192,13 @@ int hk_rw_encode_v1(const struct hk_rw_sample *const *samples, size_t n, struct 
             __builtin_prefetch(samples[i + 2]->labels[0].name);
             __builtin_prefetch(samples[i + 2]->labels[0].name + 64);
         }
-        uint32_t stack[2 * 64];
-        int r = 0;
-        const uint32_t *lp = label_lens(x, stack, &r);
-        if (!lp) {
-            out->len = start;
-            return r;
-        }
-        size_t t = 0;
-        for (uint32_t k = 0; k < x->nlabels; k++) {
-            uint32_t nl = lp[2 * k], vl = lp[2 * k + 1];
-            size_t l =
-                (nl ? 1 + hk_pb_varint_len(nl) + nl : 0) + (vl ? 1 + hk_pb_varint_len(vl) + vl : 0);
-            t += 1 + hk_pb_varint_len(l) + l;
-        }
-        /* A value that compares equal to 0 (so -0.0 too) is omitted, as protobuf-c does. A
-         * histogram sample is a Histogram message (rw_nhist.c) instead of a Sample. */
-        size_t sl = x->hist ? hk_rw_hist_pb_len(x->hist, x->ts_ms)
-                            : (x->value != 0.0 ? 9 : 0) +
-                                  (x->ts_ms ? 1 + hk_pb_varint_len((uint64_t)x->ts_ms) : 0);
-        t += 1 + hk_pb_varint_len(sl) + sl;
-        r = t > UINT32_MAX / 4 ? -E2BIG : hk_buf_reserve(out, 1 + hk_pb_varint_len(t) + t);
+        int r = encode_v1_series(samples[i], out);
         if (r < 0) {
-            label_lens_free(lp, stack, x);
             out->len = start;
+            if (out->data)
+                out->data[out->len] = '\0';
             return r;
         }
-        uint8_t *p = (uint8_t *)out->data + out->len;
-        *p++ = 0x0a; /* WriteRequest.timeseries = 1, LEN */
-        p = hk_pb_put_varint(p, t);
-        for (uint32_t k = 0; k < x->nlabels; k++) {
-            uint32_t nl = lp[2 * k], vl = lp[2 * k + 1];
-            size_t l =
-                (nl ? 1 + hk_pb_varint_len(nl) + nl : 0) + (vl ? 1 + hk_pb_varint_len(vl) + vl : 0);
-            *p++ = 0x0a; /* TimeSeries.labels = 1, LEN */
-            p = hk_pb_put_varint(p, l);
-            if (nl)
-                p = put_bytes(p, 0x0a, x->labels[k].name, nl); /* Label.name = 1 */
-            if (vl)
-                p = put_bytes(p, 0x12, x->labels[k].value, vl); /* Label.value = 2 */
-        }
-        label_lens_free(lp, stack, x);
-        if (x->hist) {
-            *p++ = 0x22; /* TimeSeries.histograms = 4, LEN */
-            p = hk_pb_put_varint(p, sl);
-            p = hk_rw_hist_pb_put(p, x->hist, x->ts_ms);
-            out->len = (size_t)(p - (uint8_t *)out->data);
-            continue;
-        }
-        uint64_t vbits;
-        memcpy(&vbits, &x->value, sizeof(vbits)); /* the stale-NaN bits travel unchanged */
-        *p++ = 0x12;                              /* TimeSeries.samples = 2, LEN */
-        p = hk_pb_put_varint(p, sl);
-        if (x->value != 0.0) {
-            *p++ = 0x09; /* Sample.value = 1, I64 (little-endian double) */
-            for (int b = 0; b < 8; b++)
-                *p++ = (uint8_t)(vbits >> (8 * b));
-        }
-        if (x->ts_ms) {
-            *p++ = 0x10; /* Sample.timestamp = 2, VARINT (int64: two's complement) */
-            p = hk_pb_put_varint(p, (uint64_t)x->ts_ms);
-        }
-        out->len = (size_t)(p - (uint8_t *)out->data);
     }
     if (out->data)
         out->data[out->len] = '\0';

@@ -47,6 +47,13 @@ struct hk_rw_sample {
 /* Plain protobuf bytes (not compressed) appended to out. */
 int hk_rw_encode_v1(const struct hk_rw_sample *const *samples, size_t n, struct hk_buf *out);
 int hk_rw_encode_v2(const struct hk_rw_sample *const *samples, size_t n, struct hk_buf *out);
+/* One 1.0 TimeSeries (a request is a run of them): appended to out, which is unchanged on
+ * failure. */
+int hk_rw_encode_v1_series(const struct hk_rw_sample *x, struct hk_buf *out);
+/* The 1.0 Sample field of a TimeSeries: its payload length, and the field (tag, length sl,
+ * value, timestamp) written at p (returns the end). */
+size_t hk_rw_v1_sample_len(double value, int64_t ts_ms);
+uint8_t *hk_rw_v1_sample_put(uint8_t *p, double value, int64_t ts_ms, size_t sl);
 /* A 1.0 request carrying only metadata (field 3). */
 int hk_rw_encode_metadata_v1(const struct hk_rw_family *fams, size_t n, struct hk_buf *out);
 

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The durable remote-write queue (see rw_queue.h). Files under dir:
  *   <16 hex digits>.seg  records; the name is the global position of the segment's first byte
- *   savepoint            "HKSP", u64 committed position, u32 CRC32C of the previous 12 bytes
+ *   savepoint            two slots, at offsets 0 and SP_SLOT1, each "HKSP", u64 committed
+ *                        position, u32 CRC32C of the previous 12 bytes (older hakari wrote the
+ *                        first slot alone: a 16-byte file)
  * Record header (24 bytes, little endian): u32 magic "HKQ1", u32 length, u32 nsamples,
  * i64 oldest_ms, u32 CRC32C over bytes 4..20 of the header and the payload. */
 #include "exporter/rw_queue.h"
@@ -26,6 +28,8 @@
 #define MAGIC_OK(m) ((m) == MAGIC || (m) == MAGIC_V1)
 #define MAX_RECORD (64u << 20)
 #define MAX_SEGMENTS 100000
+#define SP_SLOT 16     /* bytes of a savepoint slot */
+#define SP_SLOT1 4096u /* the second slot: another file system block than the first */
 
 struct seg {
     uint64_t start;
@@ -39,6 +43,8 @@ struct hk_rw_queue {
     size_t nsegs, capsegs;
     uint64_t committed; /* savepoint position */
     uint64_t saved;     /* what the savepoint file holds */
+    int spfd;           /* the savepoint file, open for writing its slots in place; -1: none */
+    unsigned sp_next;   /* the slot to write next (the other holds the last savepoint) */
     uint64_t read_hint; /* furthest position handed out by read */
     uint64_t max_disk_bytes, segment_bytes;
     bool fsync_each, dirty;
@@ -263,46 +269,97 @@ static uint64_t resync(int fd, uint64_t size, uint64_t off)
 
 /* ---- savepoint ---- */
 
-static int write_savepoint(struct hk_rw_queue *q)
+static void savepoint_slot(const struct hk_rw_queue *q, uint8_t b[SP_SLOT])
 {
-    uint8_t b[16];
-    memcpy(b, "HKSP", 4); /* NOLINT(bugprone-not-null-terminated-result): a 4-byte magic, not a string */
+    /* a 4-byte magic, not a string */
+    memcpy(b, "HKSP", 4); /* NOLINT(bugprone-not-null-terminated-result) */
     memcpy(b + 4, &q->committed, 8);
     uint32_t crc = hk_crc32c(0, b, 12);
     memcpy(b + 12, &crc, 4);
-    int r, fd = openat(q->dirfd, "savepoint.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+}
+
+/* A new savepoint file, both slots holding the committed position, put in place atomically
+ * (temp file, fsync, rename, directory fsync) and kept open for the in-place writes. Once per
+ * queue open, and again only after a failed in-place write. */
+static int create_savepoint(struct hk_rw_queue *q)
+{
+    uint8_t b[SP_SLOT1 + SP_SLOT] = {0};
+    savepoint_slot(q, b);
+    memcpy(b + SP_SLOT1, b, SP_SLOT);
+    if (q->spfd >= 0) {
+        close(q->spfd);
+        q->spfd = -1;
+    }
+    int r, fd = openat(q->dirfd, "savepoint.tmp", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return -errno;
     if (write(fd, b, sizeof(b)) != (ssize_t)sizeof(b) || fsync(fd) < 0) {
         r = errno ? -errno : -EIO;
         close(fd);
+        unlinkat(q->dirfd, "savepoint.tmp", 0);
         return r;
     }
-    close(fd);
-    if (renameat(q->dirfd, "savepoint.tmp", q->dirfd, "savepoint") < 0 || fsync(q->dirfd) < 0)
-        return -errno;
+    if (renameat(q->dirfd, "savepoint.tmp", q->dirfd, "savepoint") < 0 || fsync(q->dirfd) < 0) {
+        r = -errno;
+        close(fd);
+        return r;
+    }
+    q->spfd = fd; /* the renamed file */
+    q->sp_next = 0;
     q->saved = q->committed;
     return 0;
 }
 
-/* 1 and *ret set, 0 when missing or corrupt (a corrupt one is reported). */
+/* The committed position made durable: written over the older of the two slots and
+ * fdatasync'ed, so a crash in the middle of the write leaves the other slot (the previous
+ * savepoint) intact. Two system calls, no new file: the sender writes one at every round. */
+static int write_savepoint(struct hk_rw_queue *q)
+{
+    if (q->spfd < 0)
+        return create_savepoint(q);
+    uint8_t b[SP_SLOT];
+    savepoint_slot(q, b);
+    off_t off = q->sp_next ? SP_SLOT1 : 0;
+    if (pwrite(q->spfd, b, sizeof(b), off) != (ssize_t)sizeof(b) || fdatasync(q->spfd) < 0) {
+        int r = errno ? -errno : -EIO;
+        /* A new file next time: whatever state this one is in, create_savepoint replaces it. */
+        close(q->spfd);
+        q->spfd = -1;
+        return r;
+    }
+    q->sp_next ^= 1;
+    q->saved = q->committed;
+    return 0;
+}
+
+/* 1 and *ret set (the newer of the valid slots), 0 when missing or corrupt (a corrupt one is
+ * reported). A 16-byte file (older hakari) is its first slot alone. */
 static int read_savepoint(struct hk_rw_queue *q, uint64_t *ret)
 {
-    uint8_t b[16];
+    uint8_t b[SP_SLOT1 + SP_SLOT];
     int fd = openat(q->dirfd, "savepoint", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 0;
     ssize_t got = read(fd, b, sizeof(b));
     close(fd);
-    uint32_t crc = 0;
-    if (got == (ssize_t)sizeof(b))
-        memcpy(&crc, b + 12, 4);
-    if (got != (ssize_t)sizeof(b) || memcmp(b, "HKSP", 4) != 0 || crc != hk_crc32c(0, b, 12)) {
-        hk_log_warn("remote-write savepoint is corrupt, resending the whole queue");
-        return 0;
+    int found = 0;
+    for (size_t off = 0; off <= SP_SLOT1; off += SP_SLOT1) {
+        const uint8_t *sl = b + off;
+        uint32_t crc;
+        uint64_t pos;
+        if (got < (ssize_t)(off + SP_SLOT) || memcmp(sl, "HKSP", 4) != 0)
+            continue;
+        memcpy(&crc, sl + 12, 4);
+        if (crc != hk_crc32c(0, sl, 12))
+            continue;
+        memcpy(&pos, sl + 4, 8);
+        if (!found || pos > *ret)
+            *ret = pos;
+        found = 1;
     }
-    memcpy(ret, b + 4, 8);
-    return 1;
+    if (!found)
+        hk_log_warn("remote-write savepoint is corrupt, resending the whole queue");
+    return found;
 }
 
 /* ---- segments ---- */
@@ -461,7 +518,7 @@ int hk_rw_queue_open(const struct hk_rw_queue_opts *o, struct hk_rw_queue **ret)
     int r;
     if (!q)
         return -ENOMEM;
-    q->dirfd = q->wfd = q->rfd = -1;
+    q->dirfd = q->wfd = q->rfd = q->spfd = -1;
     q->max_disk_bytes = o->max_disk_bytes;
     q->segment_bytes = o->segment_bytes ? o->segment_bytes : 8u << 20;
     if (q->max_disk_bytes && q->segment_bytes > q->max_disk_bytes / 4)
@@ -548,6 +605,10 @@ int hk_rw_queue_open(const struct hk_rw_queue_opts *o, struct hk_rw_queue **ret)
             goto fail;
         }
     }
+    /* The savepoint file in the two-slot layout, holding the position reading resumes at (also
+     * when it was clamped above, which an older slot must not undo). Failing here (a full
+     * disk) is not fatal: the first commit tries again. */
+    (void)create_savepoint(q);
     q->read_hint = q->committed;
     *ret = q;
     return 0;
@@ -570,6 +631,8 @@ void hk_rw_queue_close(struct hk_rw_queue *q)
     if (q->dirfd >= 0 && q->committed != q->saved)
         write_savepoint(q);
     close_reader(q);
+    if (q->spfd >= 0)
+        close(q->spfd);
     if (q->dirfd >= 0)
         close(q->dirfd);
     free(q->segs);

@@ -166,22 +166,34 @@ void hk_rw_identity_from_env(struct hk_rw_identity *id, char *host, size_t hostc
 }
 
 /* Puts the renamed (exported_*) labels in place: rare, only when a series has a label that an
- * honor_labels: false target sets. */
-static void sort_small(struct hk_label *l, size_t n)
+ * honor_labels: false target sets. src (or NULL) is permuted along. */
+static void sort_small(struct hk_label *l, int32_t *src, size_t n)
 {
     for (size_t i = 1; i < n; i++) {
         struct hk_label x = l[i];
+        int32_t xs = src ? src[i] : 0;
         size_t j = i;
         while (j > 0 && strcmp(l[j - 1].name, x.name) > 0) {
             l[j] = l[j - 1];
+            if (src)
+                src[j] = src[j - 1];
             j--;
         }
         l[j] = x;
+        if (src)
+            src[j] = xs;
     }
 }
 
 size_t hk_rw_targets_merge(const struct hk_rw_targets *t, enum hk_target target, const char *name,
                            const struct hk_label *labels, size_t n, struct hk_label *out)
+{
+    return hk_rw_targets_merge_src(t, target, name, labels, n, out, NULL);
+}
+
+size_t hk_rw_targets_merge_src(const struct hk_rw_targets *t, enum hk_target target,
+                               const char *name, const struct hk_label *labels, size_t n,
+                               struct hk_label *out, int32_t *src)
 {
     const struct hk_rw_add_label *a = t->add[target];
     size_t na = t->nadd[target], i = 0, j = 0, o = 1;
@@ -196,33 +208,47 @@ size_t hk_rw_targets_merge(const struct hk_rw_targets *t, enum hk_target target,
         }
         int c = i >= n ? 1 : j >= na ? -1 : strcmp(labels[i].name, a[j].name);
         if (c < 0) {
+            if (src)
+                src[o] = (int32_t)i;
             out[o++] = labels[i++];
         } else if (c > 0) {
+            if (src)
+                src[o] = HK_RW_SRC_ADDED;
             out[o++] = (struct hk_label){a[j].name, a[j].value};
             j++;
         } else if (a[j].exported) {
+            if (src)
+                src[o] = HK_RW_SRC_ADDED;
             out[o++] = (struct hk_label){a[j].name, a[j].value};
             /* A series that also has exported_<name> keeps its own (Prometheus would go on to
              * exported_exported_<name>). */
             const char *own = hk_labels_get(labels, n, a[j].exported);
             if (!own || !own[0]) {
+                if (src)
+                    src[o] = (int32_t)i;
                 out[o++] = (struct hk_label){a[j].exported, labels[i].value};
                 renamed = true;
             }
             i++;
             j++;
         } else {
+            if (src)
+                src[o] = (int32_t)i;
             out[o++] = labels[i++];
             j++;
         }
     }
     if (renamed)
-        sort_small(out + 1, o - 1);
+        sort_small(out + 1, src ? src + 1 : NULL, o - 1);
     size_t k = 0;
     while (k + 1 < o && strcmp(out[k + 1].name, "__name__") < 0) {
         out[k] = out[k + 1];
+        if (src)
+            src[k] = src[k + 1];
         k++;
     }
     out[k] = (struct hk_label){"__name__", name};
+    if (src)
+        src[k] = HK_RW_SRC_NAME;
     return o;
 }

@@ -18,6 +18,7 @@
 #define HK_RW_TARGETS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/config.h"
 #include "core/labels.h"
@@ -62,5 +63,15 @@ void hk_rw_identity_from_env(struct hk_rw_identity *id, char *host, size_t hostc
  * series and from t. */
 size_t hk_rw_targets_merge(const struct hk_rw_targets *t, enum hk_target target, const char *name,
                            const struct hk_label *labels, size_t n, struct hk_label *out);
+
+/* The same, and where each outgoing label's value comes from: src[k] is i for labels[i]'s
+ * value (under its own name or as exported_<name>), HK_RW_SRC_NAME for __name__ (name),
+ * HK_RW_SRC_ADDED for a target or external label. src has the room of out. Which labels come
+ * from where depends only on target, the label names and which values are empty. */
+#define HK_RW_SRC_NAME (-1)
+#define HK_RW_SRC_ADDED (-2)
+size_t hk_rw_targets_merge_src(const struct hk_rw_targets *t, enum hk_target target,
+                               const char *name, const struct hk_label *labels, size_t n,
+                               struct hk_label *out, int32_t *src);
 
 #endif

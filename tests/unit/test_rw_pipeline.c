@@ -26,6 +26,7 @@
 #include "exporter/rw.h"
 #include "exporter/rw_encode.h"
 #include "exporter/rw_queue.h"
+#include "exporter/rw_targets.h"
 
 static const char *const lnames[] = {"cpu", "job", NULL};
 static const struct hk_metric_desc desc = {"test_seconds_total", "Test counter.", HK_METRIC_COUNTER,
@@ -253,10 +254,172 @@ static void test_kube_prometheus_targets(void **state)
     hk_test_rmtree(dir);
 }
 
+/* Remote-write 1.0 without rules (the path that encodes through label shapes, rw_shape.h):
+ * families of many label layouts (more than the endpoint remembers, some values empty, own
+ * labels colliding with target and external labels, names sorting before __name__) in three
+ * snapshots with series vanishing and coming back, split into requests of 3 samples. The queue,
+ * read in order, holds for each snapshot a stale marker for each series of the previous snapshot
+ * that is gone, then exactly its series, with the merged labels (rw_targets, tested on its own). */
+static const char *const l_cpu_mode[] = {"cpu", "mode", NULL};
+static const char *const l_inst_zone[] = {"instance", "zone", NULL};
+static const char *const l_none[] = {NULL};
+static const char *const l_upper_job[] = {"A_upper", "job", NULL};
+static const char *const l_three[] = {"x1", "x2", "x3", NULL};
+static const char *const l_cluster[] = {"cluster", "pod", NULL};
+static const struct hk_metric_desc shape_descs[] = {
+    {"node_a", "A.", HK_METRIC_GAUGE, NULL, l_cpu_mode},
+    {"node_b", "B.", HK_METRIC_GAUGE, NULL, l_inst_zone},
+    {"c_metric", "C.", HK_METRIC_GAUGE, NULL, l_none},
+    {"d_metric", "D.", HK_METRIC_GAUGE, NULL, l_upper_job},
+    {"container_e", "E.", HK_METRIC_GAUGE, NULL, l_three},
+    {"container_f", "F.", HK_METRIC_GAUGE, "bytes", l_cluster},
+    {"hakari_g", "G.", HK_METRIC_COUNTER, NULL, l_cpu_mode},
+};
+#define NSHAPE_DESCS (sizeof(shape_descs) / sizeof(shape_descs[0]))
+
+/* Cycle c's snapshot: family k's series i (some left out in cycle 1, some values empty). */
+static struct hk_snapshot *shapes_snap(int c, int64_t ts)
+{
+    struct hk_limits lim = {0};
+    struct hk_builder *b = hk_builder_new(&lim);
+    hk_builder_begin(b, "textfile");
+    for (size_t k = 0; k < NSHAPE_DESCS; k++) {
+        for (int i = 0; i < 4; i++) {
+            if (c == 1 && (k == 3 || (k == 0 && i == 2)))
+                continue; /* vanish in cycle 1, back in cycle 2 */
+            char v0[16], v1[16], v2[16];
+            snprintf(v0, sizeof(v0), "%d", i);
+            snprintf(v1, sizeof(v1), "v%zu-%d", k, i);
+            snprintf(v2, sizeof(v2), "w%d", i * 7);
+            const char *v[] = {v0, i == 1 ? "" : v1, i == 3 ? "" : v2};
+            assert_int_equal(hk_emit(b, &shape_descs[k], v, (double)(c * 100 + i)), 0);
+        }
+    }
+    hk_builder_commit(b);
+    return hk_builder_seal(b, ts, NULL);
+}
+
+struct want_sample {
+    struct hk_label labels[32];
+    size_t n;
+    uint64_t value_bits;
+    int64_t ts;
+};
+
+static size_t want_add(struct want_sample *w, size_t nw, const struct hk_rw_targets *t,
+                       const struct hk_snapshot *snap, const struct hk_series *s, double value,
+                       int64_t ts)
+{
+    struct want_sample *x = &w[nw];
+    enum hk_target k = (enum hk_target)snap->families[s->family].target;
+    assert_true(s->nlabels + 1 + t->nadd[k] <= 32);
+    x->n = hk_rw_targets_merge(t, k, s->name, s->labels, s->nlabels, x->labels);
+    memcpy(&x->value_bits, &value, 8);
+    x->ts = ts;
+    return nw + 1;
+}
+
+static void test_v1_shapes(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/hk-rwp-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char yml[1000];
+    snprintf(yml, sizeof(yml),
+             "global:\n  target_labels: kube-prometheus\n"
+             "  external_labels: {cluster: c1, zone: ext}\n"
+             "remote_write:\n  - url: http://127.0.0.1:1/api/v1/write\n    name: t\n"
+             "    metadata_config: {send: false}\n"
+             "    queue_config: {disk_path: %s/q, max_samples_per_send: 3,"
+             " batch_send_deadline: 1h, min_backoff: 1h, max_backoff: 1h}\n",
+             dir);
+    setenv("NODE_NAME", "n1", 1);
+    setenv("POD_NAMESPACE", "monitoring", 1);
+    setenv("POD_NAME", "hakari-abc", 1);
+    struct hk_rw_targets t;
+    const struct hk_label ext[] = {{"cluster", "c1"}, {"zone", "ext"}};
+    struct hk_rw_identity id = {"n1", "monitoring", "hakari-abc"};
+    assert_int_equal(hk_rw_targets_build(&t, HK_TARGET_LABELS_KUBE_PROMETHEUS, ext, 2, &id), 0);
+    struct hk_test_rw tr;
+    hk_test_rw_start(&tr, dir, yml);
+    struct hk_snapshot *snaps[3];
+    for (int c = 0; c < 3; c++) {
+        snaps[c] = shapes_snap(c, 1000000 + 1000 * c);
+        hk_registry_publish(tr.reg, hk_snapshot_ref(snaps[c]));
+    }
+    hk_test_rw_stop(&tr);
+    unsetenv("POD_NAMESPACE");
+    unsetenv("POD_NAME");
+    unsetenv("NODE_NAME");
+
+    /* What the queue must hold, in order. */
+    static struct want_sample want[256];
+    size_t nw = 0;
+    double stale;
+    uint64_t bits = HK_STALE_NAN_BITS;
+    memcpy(&stale, &bits, sizeof(stale));
+    for (int c = 0; c < 3; c++) {
+        const struct hk_snapshot *snap = snaps[c];
+        const struct hk_snapshot *prev = c ? snaps[c - 1] : NULL;
+        for (size_t i = 0; prev && i < prev->nseries; i++) {
+            bool present = false;
+            for (size_t j = 0; j < snap->nseries; j++)
+                present = present || snap->series[j].hash == prev->series[i].hash;
+            if (!present)
+                nw = want_add(want, nw, &t, prev, &prev->series[i], stale, snap->ts_ms);
+        }
+        for (size_t i = 0; i < snap->nseries; i++)
+            nw = want_add(want, nw, &t, snap, &snap->series[i], snap->series[i].value, snap->ts_ms);
+    }
+    /* 7 families x 4 (c_metric, without labels, is one series); 5 gone in cycle 1 (stale
+     * markers), back in cycle 2. */
+    assert_int_equal(snaps[0]->nseries, 25);
+    assert_int_equal(snaps[1]->nseries, 20);
+    assert_int_equal(nw, 25 + 20 + 5 + 25);
+
+    struct hk_rw_queue *q = hk_test_rw_queue(dir, "t");
+    uint64_t pos = hk_rw_queue_committed(q);
+    struct hk_buf b;
+    struct hk_rw_qrec qr;
+    hk_buf_init(&b, 0);
+    size_t got = 0, nrec = 0;
+    while (hk_rw_queue_read(q, &pos, &b, &qr) == 1) {
+        struct hk_rw_record rec;
+        struct hk_rw_payload_info info;
+        decode_payload(&b, &qr, HK_RW_V1, &info, &rec);
+        assert_true(rec.nsamples >= 1 && rec.nsamples <= 3);
+        for (size_t i = 0; i < rec.nsamples; i++, got++) {
+            const struct hk_rw_sample *s = &rec.samples[i];
+            assert_true(got < nw);
+            const struct want_sample *w = &want[got];
+            assert_int_equal(s->nlabels, w->n);
+            for (size_t k = 0; k < w->n; k++) {
+                assert_string_equal(s->labels[k].name, w->labels[k].name);
+                assert_string_equal(s->labels[k].value, w->labels[k].value);
+            }
+            uint64_t vb;
+            memcpy(&vb, &s->value, 8);
+            assert_int_equal(vb, w->value_bits);
+            assert_int_equal(s->ts_ms, w->ts);
+        }
+        hk_rw_record_free(&rec);
+        nrec++;
+    }
+    assert_int_equal(got, nw);
+    assert_true(nrec >= nw / 3);
+    hk_buf_free(&b);
+    hk_rw_queue_close(q);
+    for (int c = 0; c < 3; c++)
+        hk_snapshot_unref(snaps[c]);
+    hk_rw_targets_free(&t);
+    hk_test_rmtree(dir);
+}
+
 int main(void)
 {
     hk_log_setup(HK_LOG_ERROR, HK_LOG_LOGFMT);
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_pipeline),
-                                       cmocka_unit_test(test_kube_prometheus_targets)};
+                                       cmocka_unit_test(test_kube_prometheus_targets),
+                                       cmocka_unit_test(test_v1_shapes)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

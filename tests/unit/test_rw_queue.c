@@ -242,18 +242,62 @@ static void write_file(const char *name, const void *data, size_t len)
     close(fd);
 }
 
+/* A savepoint slot as the queue writes it. */
+static void sp_slot(uint8_t b[16], uint64_t pos)
+{
+    memcpy(b, "HKSP", 4);
+    memcpy(b + 4, &pos, 8);
+    uint32_t crc = hk_crc32c(0, b, 12);
+    memcpy(b + 12, &crc, 4);
+}
+
+/* The positions in the savepoint file's two slots (UINT64_MAX: not valid). */
+static void sp_read(uint64_t pos[2])
+{
+    char p[400];
+    uint8_t b[4096 + 16];
+    snprintf(p, sizeof(p), "%s/savepoint", dir);
+    int fd = open(p, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(read(fd, b, sizeof(b)), (ssize_t)sizeof(b));
+    close(fd);
+    for (int k = 0; k < 2; k++) {
+        const uint8_t *sl = b + 4096 * k;
+        uint32_t crc;
+        memcpy(&crc, sl + 12, 4);
+        pos[k] = UINT64_MAX;
+        if (memcmp(sl, "HKSP", 4) == 0 && crc == hk_crc32c(0, sl, 12))
+            memcpy(&pos[k], sl + 4, 8);
+    }
+}
+
+static void sp_patch(off_t off, const void *data, size_t len)
+{
+    char p[400];
+    snprintf(p, sizeof(p), "%s/savepoint", dir);
+    int fd = open(p, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, data, len, off), (ssize_t)len);
+    close(fd);
+}
+
 static void test_savepoint_crash_points(void **state)
 {
     struct hk_rw_queue *q = open_q(0, 0);
     int ids[16];
     append_n(q, 0, 4, 100);
-    /* Durable commit: the savepoint file holds the position before anything is closed. */
+    /* Durable commit: the savepoint file holds the position before anything is closed, in one
+     * of its two slots (the other keeps the previous one). */
     assert_int_equal(hk_rw_queue_commit(q, 2 * 124, 3, true), 0);
     char p[400];
     snprintf(p, sizeof(p), "%s/savepoint", dir);
     struct stat sb;
     assert_int_equal(stat(p, &sb), 0);
-    assert_int_equal(sb.st_size, 16);
+    assert_int_equal(sb.st_size, 4096 + 16);
+    uint64_t pos2[2];
+    sp_read(pos2);
+    assert_int_equal(pos2[0], 2 * 124);
+    assert_int_equal(pos2[1], 0);
     /* Non-durable commit then a crash (simulated by copying the files before close). */
     assert_int_equal(hk_rw_queue_commit(q, 3 * 124, 3, false), 0);
     char cmd[1000];
@@ -272,8 +316,42 @@ static void test_savepoint_crash_points(void **state)
     assert_int_equal(ids[0], 2);
     snprintf(p, sizeof(p), "%s/savepoint.tmp", dir);
     assert_int_equal(access(p, F_OK), -1);
+    /* Opening rewrote both slots; then the slots alternate, the older one overwritten. */
+    sp_read(pos2);
+    assert_int_equal(pos2[0], 2 * 124);
+    assert_int_equal(pos2[1], 2 * 124);
+    assert_int_equal(hk_rw_queue_commit(q, 3 * 124, 1, true), 0);
+    assert_int_equal(hk_rw_queue_commit(q, 4 * 124, 1, true), 0);
+    sp_read(pos2);
+    assert_int_equal(pos2[0], 3 * 124);
+    assert_int_equal(pos2[1], 4 * 124);
     hk_rw_queue_close(q);
-    /* A corrupt savepoint (bad CRC) means resending from the oldest record, never skipping. */
+    /* A crash in the middle of the last slot write (torn: its CRC fails): the other slot, the
+     * savepoint before, counts: one more round resent, nothing skipped. */
+    sp_patch(4096 + 6, "\xff\xff", 2);
+    q = open_q(0, 0);
+    assert_int_equal(hk_rw_queue_committed(q), 3 * 124);
+    hk_rw_queue_close(q);
+    /* A savepoint of an older hakari (one 16-byte slot) is read. */
+    uint8_t old[16];
+    sp_slot(old, 1 * 124);
+    write_file("savepoint", (const char *)old, 16);
+    q = open_q(0, 0);
+    assert_int_equal(hk_rw_queue_committed(q), 1 * 124);
+    hk_rw_queue_close(q);
+    /* A savepoint past the end restarts at the end, and that is what both slots say from the
+     * open on: the stale larger slot must not come back at the next open (once the queue has
+     * grown past it, it would skip records). */
+    sp_slot(old, 1000000);
+    write_file("savepoint", (const char *)old, 16);
+    q = open_q(0, 0);
+    assert_int_equal(hk_rw_queue_committed(q), 4 * 124);
+    sp_read(pos2);
+    assert_int_equal(pos2[0], 4 * 124);
+    assert_int_equal(pos2[1], 4 * 124);
+    hk_rw_queue_close(q);
+    /* A corrupt savepoint (bad CRC in both slots) means resending from the oldest record,
+     * never skipping. */
     write_file("savepoint", "HKSP\x7c\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00", 16);
     q = open_q(0, 0);
     assert_int_equal(hk_rw_queue_committed(q), 0);

@@ -289,6 +289,34 @@ static void test_against_reference(void **state)
                     if (i)
                         assert_true(strcmp(got[i - 1].name, got[i].name) < 0);
                 }
+                /* The same labels with their sources: each value is the one its source names
+                 * (the very pointer). */
+                struct hk_label got2[32];
+                int32_t src[32];
+                const char *nm = "m";
+                assert_int_equal(
+                    hk_rw_targets_merge_src(&t, (enum hk_target)k, nm, s, n, got2, src), ng);
+                for (size_t i = 0; i < ng; i++) {
+                    assert_string_equal(got2[i].name, got[i].name);
+                    if (src[i] == HK_RW_SRC_NAME) {
+                        assert_string_equal(got2[i].name, "__name__");
+                        assert_ptr_equal(got2[i].value, nm);
+                    } else if (src[i] == HK_RW_SRC_ADDED) {
+                        bool found = false;
+                        for (size_t j = 0; j < t.nadd[k]; j++)
+                            found = found || got2[i].value == t.add[k][j].value;
+                        assert_true(found);
+                    } else {
+                        assert_true(src[i] >= 0 && (size_t)src[i] < n);
+                        assert_ptr_equal(got2[i].value, s[src[i]].value);
+                        /* under its own name, or renamed exported_<name> */
+                        const char *own = s[src[i]].name;
+                        if (strcmp(got2[i].name, own) != 0) {
+                            assert_true(strncmp(got2[i].name, "exported_", 9) == 0);
+                            assert_string_equal(got2[i].name + 9, own);
+                        }
+                    }
+                }
                 checked++;
             }
         }

@@ -33,6 +33,8 @@
 #include "collector/promtext.h"
 #include "exporter/rw_encode.h"
 #include "exporter/rw_queue.h"
+#include "exporter/rw_shape.h"
+#include "exporter/rw_targets.h"
 
 /* ---- the wrapped allocator ---- */
 
@@ -287,6 +289,38 @@ out:
     return r;
 }
 
+/* The 1.0 encoding through label shapes (rw_shape.h), as the pipeline does it: a shape per
+ * label layout, built when none of the last ones fits. */
+static int sc_rw_shape(void)
+{
+    int r;
+    struct hk_snapshot *snap = build_snapshot(&r);
+    if (!snap)
+        return r;
+    struct hk_rw_targets t;
+    const struct hk_label ext[] = {{"cluster", "c1"}};
+    const struct hk_rw_identity id = {"node-1", "ns", "pod"};
+    struct hk_rw_shape sh = {0};
+    struct hk_buf out;
+    hk_buf_init(&out, 0);
+    if ((r = hk_rw_targets_build(&t, HK_TARGET_LABELS_KUBE_PROMETHEUS, ext, 1, &id)) < 0)
+        goto out_snap;
+    for (size_t i = 0; i < snap->nseries && r >= 0; i++) {
+        const struct hk_series *ser = &snap->series[i];
+        enum hk_target k = (enum hk_target)snap->families[ser->family].target;
+        if (!hk_rw_shape_fits(&sh, k, ser->labels, ser->nlabels) &&
+            (r = hk_rw_shape_build(&sh, &t, k, ser->labels, ser->nlabels)) < 0)
+            break;
+        r = hk_rw_shape_encode(&sh, ser->name, ser->labels, ser->value, 1700000000000, &out);
+    }
+    hk_rw_shape_free(&sh);
+    hk_rw_targets_free(&t);
+out_snap:
+    hk_buf_free(&out);
+    hk_snapshot_unref(snap);
+    return r;
+}
+
 static int sc_queue(void)
 {
     char dir[512];
@@ -383,9 +417,9 @@ static const struct {
     const char *name;
     int (*fn)(void);
 } scenarios[] = {
-    {"config", sc_config},   {"promtext", sc_promtext}, {"snapshot", sc_snapshot},
-    {"rw_encode", sc_rw_encode}, {"queue", sc_queue},   {"cgroup", sc_cgroup},
-    {"node", sc_node},
+    {"config", sc_config},       {"promtext", sc_promtext}, {"snapshot", sc_snapshot},
+    {"rw_encode", sc_rw_encode}, {"rw_shape", sc_rw_shape}, {"queue", sc_queue},
+    {"cgroup", sc_cgroup},       {"node", sc_node},
 };
 
 /* Runs fn in a child with allocation n failing (0: none). Returns the child's wait status. */
