@@ -111,7 +111,19 @@ struct pos_memo {
     const char *value; /* this builder's interned copy, or the literal ""; NULL = none */
     const char *name;  /* NULL = none */
     uint64_t value_hash, name_hash, pair;
+    /* Values that are new every time at this position (an id per series): after `threshold`
+     * intern probes in a row found nothing, the next INTERN_SKIP values are copied without
+     * being interned (no table slot, ~40 bytes each, and no probe: one cache miss each).
+     * Every INTERN_SAMPLE-th of them is still interned; when one is found, the position's
+     * values repeat after all: interning resumes at once and the threshold doubles (a family-
+     * major emitter repeats the first family's values only from the second family on). */
+    uint32_t misses;    /* intern probes in a row that found nothing */
+    uint32_t skip;      /* values still to copy without interning */
+    uint32_t threshold; /* misses in a row that start skipping; 0 = INTERN_MISSES */
 };
+#define INTERN_MISSES 64
+#define INTERN_SKIP 4096
+#define INTERN_SAMPLE 16
 
 /* The sorted order of a label name list (a desc's names plus the extra one): sorting
  * depends on the names only, and names are static or builder-lived (API contract), so an equal
@@ -417,20 +429,40 @@ static int intern_grow(struct intern **table, size_t *table_cap)
     return intern_resize(table, table_cap, *table_cap ? *table_cap * 2 : 1024);
 }
 
-/* The arena copy of a valid value, shared with every earlier equal value of this cycle; its
- * hk_hash_str in *ret_hash. */
-static const char *intern_value(struct hk_builder *b, const char *v, size_t len, uint64_t *ret_hash)
+/* The interned copy of v (hash: its hk_hash_str's low 32 bits), or NULL; *ret_slot: where it
+ * is, or the empty slot that ends its probe. The table must exist. */
+static const char *intern_find(const struct hk_builder *b, const char *v, size_t len, uint32_t hash,
+                               size_t *ret_slot)
 {
-    uint64_t h64 = hk_hash_str(v, len);
-    *ret_hash = h64;
-    if ((b->intern_n + 1) * 2 > b->intern_cap && intern_grow(&b->intern, &b->intern_cap) < 0)
-        return hk_arena_strndup(b->arena, v, len); /* no table: just copy */
-    uint32_t hash = (uint32_t)h64;
     size_t mask = b->intern_cap - 1, h = hash & mask;
     for (; b->intern[h].s; h = (h + 1) & mask) {
         const struct intern *e = &b->intern[h];
-        if (e->hash == hash && e->len == len && memcmp(e->s, v, len) == 0)
+        if (e->hash == hash && e->len == len && memcmp(e->s, v, len) == 0) {
+            *ret_slot = h;
             return e->s;
+        }
+    }
+    *ret_slot = h;
+    return NULL;
+}
+
+/* The arena copy of a valid value, shared with every earlier equal value of this cycle; its
+ * hk_hash_str in *ret_hash. *ret_found: an earlier copy was found (false also when the table
+ * could not grow). */
+static const char *intern_value(struct hk_builder *b, const char *v, size_t len, uint64_t *ret_hash,
+                                bool *ret_found)
+{
+    uint64_t h64 = hk_hash_str(v, len);
+    *ret_hash = h64;
+    *ret_found = false;
+    if ((b->intern_n + 1) * 2 > b->intern_cap && intern_grow(&b->intern, &b->intern_cap) < 0)
+        return hk_arena_strndup(b->arena, v, len); /* no table: just copy */
+    uint32_t hash = (uint32_t)h64;
+    size_t h;
+    const char *found = intern_find(b, v, len, hash, &h);
+    if (found) {
+        *ret_found = true;
+        return found;
     }
     const char *copy = hk_arena_strndup(b->arena, v, len);
     if (copy) {
@@ -441,9 +473,13 @@ static const char *intern_value(struct hk_builder *b, const char *v, size_t len,
 }
 
 /* Copies a label value into the arena: invalid UTF-8 repaired, length capped on a char edge;
- * its hk_hash_str in *ret_hash. *ret_exact: the copy equals v (valid, uncut). */
-static const char *copy_value(struct hk_builder *b, const char *v, uint64_t *ret_hash,
-                              bool *ret_exact)
+ * its hk_hash_str in *ret_hash. *ret_exact: the copy equals v (valid, uncut). m: the label
+ * position (its intern miss counters), or NULL. A copy made without interning is equal in
+ * content to, but not the same pointer as, an earlier equal value: every reader compares
+ * values by content (pointer equality is only ever a shortcut), and the set memo and intern_set
+ * then merely miss. */
+static const char *copy_value(struct hk_builder *b, struct pos_memo *m, const char *v,
+                              uint64_t *ret_hash, bool *ret_exact)
 {
     size_t len = strlen(v);
     size_t cap = b->limits.max_label_value_length;
@@ -451,7 +487,32 @@ static const char *copy_value(struct hk_builder *b, const char *v, uint64_t *ret
     *ret_exact = false;
     if (valid && (cap == 0 || len <= cap) && len < UINT32_MAX) {
         *ret_exact = true;
-        return intern_value(b, v, len, ret_hash);
+        if (m && m->skip) {
+            m->skip--;
+            if (m->skip % INTERN_SAMPLE) {
+                *ret_hash = hk_hash_str(v, len);
+                return hk_arena_strndup(b->arena, v, len);
+            }
+            bool found; /* a sample: interned, so a value that repeats is found next time */
+            const char *copy = intern_value(b, v, len, ret_hash, &found);
+            if (found) { /* this position's values repeat: intern them again, skip later */
+                m->skip = 0;
+                m->misses = 0;
+                uint32_t t = m->threshold ? m->threshold : INTERN_MISSES;
+                m->threshold = t < (UINT32_C(1) << 20) ? t * 2 : t;
+            }
+            return copy;
+        }
+        bool found;
+        const char *copy = intern_value(b, v, len, ret_hash, &found);
+        if (m) {
+            m->misses = found ? 0 : m->misses + 1;
+            if (m->misses >= (m->threshold ? m->threshold : INTERN_MISSES)) {
+                m->misses = 0;
+                m->skip = INTERN_SKIP;
+            }
+        }
+        return copy;
     }
     char *out = hk_arena_alloc(b->arena, 3 * len + 1);
     if (!out)
@@ -475,7 +536,7 @@ static uint64_t label_new(struct hk_builder *b, struct pos_memo *m, const char *
     if (!m->value || strcmp(m->value, v) != 0) {
         uint64_t vh = 0;
         bool exact = true;
-        const char *copy = *v ? copy_value(b, v, &vh, &exact) : "";
+        const char *copy = *v ? copy_value(b, m, v, &vh, &exact) : "";
         out->value = copy;
         if (!copy)
             return 0;
@@ -524,7 +585,7 @@ static const char *copy_text(struct hk_builder *b, const char *v)
         return hk_arena_strndup(b->arena, v, len);
     uint64_t h;
     bool exact;
-    return copy_value(b, v, &h, &exact);
+    return copy_value(b, NULL, v, &h, &exact);
 }
 
 static uint8_t suffix_rank(const char *family, enum hk_metric_type type, const char *series)
@@ -1088,7 +1149,8 @@ int hk_emit_labels(struct hk_builder *b, const struct hk_family_spec *family,
                 return -EINVAL;
             /* Interned like values, stored once. */
             uint64_t h;
-            l[i].name = nl < UINT32_MAX ? intern_value(b, labels[i].name, nl, &h)
+            bool found;
+            l[i].name = nl < UINT32_MAX ? intern_value(b, labels[i].name, nl, &h, &found)
                                         : hk_arena_strndup(b->arena, labels[i].name, nl);
             if (l[i].name && nl < UINT32_MAX)
                 *m = (struct name_memo){l[i].name, (uint32_t)nl};

@@ -119,6 +119,87 @@ static struct hk_snapshot *cycle(size_t n, const struct hk_builder_hint *hint,
     return hk_builder_seal(b, 1000, st);
 }
 
+/* A label position whose values are all new (an id) stops being interned; when its values
+ * start repeating it goes back to sharing them. Series, their hashes and the de-duplication are
+ * the same either way: duplicates planted while the position is interned, while it is not, and
+ * across the switch are all dropped (the first wins), and nothing else is. */
+static void test_intern_skip(void **state)
+{
+    (void)state;
+    struct hk_builder *b = hk_builder_new(NULL);
+    assert_non_null(b);
+    hk_builder_begin(b, "c");
+    char pod[32], ctr[32];
+    const char *v[] = {pod, ctr};
+    size_t n = 0, dups = 0;
+    /* phases: 0 unique pods (skipped after a while), 1 five pods repeating in turn (found by a
+     * sampled lookup: interning resumes), 2 unique again, 3 family-major repeats of phase 0 */
+    for (int phase = 0; phase < 4; phase++) {
+        for (size_t i = 0; i < 3000; i++) {
+            if (phase == 1)
+                snprintf(pod, sizeof(pod), "rep-%zu", i % 5);
+            else
+                snprintf(pod, sizeof(pod), "p%d-%zu", phase == 3 ? 0 : phase, i);
+            snprintf(ctr, sizeof(ctr), "c%d-%zu", phase, i);
+            assert_int_equal(hk_emit(b, &d_a, v, (double)(phase * 10000 + (int)i)), 0);
+            n++;
+            if (i % 97 == 5) {
+                /* a duplicate of an earlier series of this phase: same labels, later value */
+                size_t j = i - 5;
+                if (phase == 1)
+                    snprintf(pod, sizeof(pod), "rep-%zu", j % 5);
+                else
+                    snprintf(pod, sizeof(pod), "p%d-%zu", phase == 3 ? 0 : phase, j);
+                snprintf(ctr, sizeof(ctr), "c%d-%zu", phase, j);
+                assert_int_equal(hk_emit(b, &d_a, v, -1), 0);
+                dups++;
+            }
+        }
+    }
+    /* one series of phase 0 again, after everything: also a duplicate */
+    snprintf(pod, sizeof(pod), "p0-%d", 2999);
+    snprintf(ctr, sizeof(ctr), "c0-%d", 2999);
+    assert_int_equal(hk_emit(b, &d_a, v, -1), 0);
+    dups++;
+    hk_builder_commit(b);
+    struct hk_seal_stats st;
+    struct hk_snapshot *s = hk_builder_seal(b, 0, &st);
+    assert_non_null(s);
+    assert_int_equal(s->duplicates_dropped, dups);
+    assert_int_equal(s->nseries, n);
+    /* fewer values interned than distinct ones (3 × 3000 pods + 12000 ctrs): skipping happened */
+    assert_true(st.hint.values < 3 * 3000);
+    const char *rep[5] = {NULL};
+    size_t shared = 0;
+    for (size_t k = 0; k < s->nseries; k++) {
+        const struct hk_series *x = &s->series[k];
+        assert_true(x->hash == hk_series_hash(x->name, x->labels, x->nlabels));
+        assert_true(x->value >= 0); /* the first of each pair won */
+        const char *p = hk_labels_get(x->labels, x->nlabels, "pod");
+        const char *c = hk_labels_get(x->labels, x->nlabels, "container");
+        int phase = c[1] - '0';
+        size_t i = (size_t)strtoul(c + 3, NULL, 10);
+        assert_true(x->value == (double)(phase * 10000 + (int)i));
+        char want[32];
+        if (phase == 1)
+            snprintf(want, sizeof(want), "rep-%zu", i % 5);
+        else
+            snprintf(want, sizeof(want), "p%d-%zu", phase == 3 ? 0 : phase, i);
+        assert_string_equal(p, want);
+        if (phase == 1) {
+            if (rep[i % 5] == p)
+                shared++;
+            rep[i % 5] = p;
+        }
+        if (k)
+            assert_true(hk_labels_cmp(x->labels, x->nlabels, s->series[k - 1].labels,
+                                      s->series[k - 1].nlabels) != 0);
+    }
+    /* the repeating pods are shared again (not a copy per series) for nearly all of phase 1 */
+    assert_true(shared > 3000 - 200);
+    hk_snapshot_unref(s);
+}
+
 /* A builder sized from the previous cycle's stats yields the same snapshot; the stats count
  * what was interned; a hint smaller than the cycle (growth) still works. */
 static void test_reserve_hint(void **state)
@@ -128,7 +209,9 @@ static void test_reserve_hint(void **state)
     struct hk_snapshot *a = cycle(3000, NULL, &st0);
     assert_non_null(a);
     assert_int_equal(st0.hint.series, 97 + 3000);
-    assert_true(st0.hint.values >= 97 + 3000); /* pod-N and ctr-N values */
+    /* pod-N values are interned; the ctr-N ones (a new value every time at their position)
+     * only until the builder stops interning that position's values */
+    assert_true(st0.hint.values >= 97 && st0.hint.values < 97 + 3000 / 2);
     assert_true(st0.hint.sets >= 97 + 3000);
     struct hk_snapshot *b = cycle(3000, &st0.hint, &st1);
     struct hk_builder_hint small = {10, 10, 10, 4096};
@@ -798,6 +881,7 @@ int main(void)
         cmocka_unit_test(test_abort_drops_only_section),
         cmocka_unit_test(test_memos_by_content),
         cmocka_unit_test(test_memos_sets_and_descs),
+        cmocka_unit_test(test_intern_skip),
         cmocka_unit_test(test_reserve_hint),
         cmocka_unit_test(test_max_series_cap),
         cmocka_unit_test(test_set_help),
