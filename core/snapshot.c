@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "core/arena.h"
 
@@ -1362,6 +1363,20 @@ static void sort_family(struct sort_ctx_item *v, struct sort_ctx_item *tmp, size
     memcpy(v, tmp, n * sizeof(*v));
 }
 
+/* Gives back the pages of a big block (hk_big_alloc, bytes asked for) past its first used
+ * bytes: the snapshot keeps the block for its life, filled to 2/3 at most (hk_series in a
+ * bseries array) and less when the reservation's headroom went unused. */
+static void trim_block(void *p, size_t used, size_t bytes)
+{
+    const uintptr_t page = 4096;
+    if (bytes < HK_BIG_BYTES)
+        return; /* malloc'ed: not ours to advise on */
+    uintptr_t start = ((uintptr_t)p + used + page - 1) & ~(page - 1);
+    uintptr_t end = ((uintptr_t)p + bytes) & ~(page - 1);
+    if (end > start)
+        (void)madvise((void *)start, end - start, MADV_DONTNEED); /* advice: failure is harmless */
+}
+
 struct hk_snapshot *hk_builder_seal(struct hk_builder *b, int64_t ts_ms,
                                     struct hk_seal_stats *ret_stats)
 {
@@ -1408,20 +1423,43 @@ struct hk_snapshot *hk_builder_seal(struct hk_builder *b, int64_t ts_ms,
     for (uint32_t r = 0, lo = 0; r < b->nfam; lo = start[r], r++)
         sort_family(items + lo, items + b->nser, start[r] - lo, b);
 
-    /* Families first: they fit in the current chunk's tail, while the series array usually
-     * gets a chunk of its own (allocated after it, they took a fresh 2 MiB chunk). */
     struct hk_family *fams = hk_arena_alloc(b->arena, (b->nfam ? b->nfam : 1) * sizeof(*fams));
-    struct hk_series *out = hk_arena_alloc(b->arena, (b->nser ? b->nser : 1) * sizeof(*out));
     struct hk_nhist *nhists =
         b->nnh ? hk_arena_alloc(b->arena, b->nnh * sizeof(*nhists)) : NULL;
+    /* The series array is the builder's own block, permuted into the sorted order and then
+     * compacted to hk_series' stride in place (no second array: 48 bytes a series less at the
+     * cycle's peak). An empty builder may have no block: one element of the arena then. */
+    struct hk_series *out = b->ser ? (struct hk_series *)(void *)b->ser
+                                   : hk_arena_alloc(b->arena, sizeof(*out));
     if (!out || !fams || (b->nnh && !nhists))
         goto fail;
+    /* Nothing fails from here on. The permutation follows its cycles: position j takes
+     * ser[items[j].idx]; a position done is marked by items[j].idx = j. */
+    for (size_t i = 0; i < b->nser; i++) {
+        if (items[i].idx == i)
+            continue;
+        struct bseries first = b->ser[i];
+        for (size_t j = i;;) {
+            size_t src = items[j].idx;
+            items[j].idx = (uint32_t)j;
+            if (src == i) {
+                b->ser[j] = first;
+                break;
+            }
+            b->ser[j] = b->ser[src];
+            j = src;
+        }
+    }
 
     size_t nout = 0, nfams = 0, nnh = 0;
     uint64_t dups = 0;
     long cur_rank = -1;
     for (size_t i = 0; i < b->nser; i++) {
-        const struct bseries *s = &b->ser[items[i].idx];
+        /* A copy: out[nout] (nout <= i, a smaller stride) may overlap ser[i], never a later
+         * one (48 * (i + 1) <= 72 * (i + 1)). */
+        struct bseries cur;
+        memcpy(&cur, &b->ser[i], sizeof(cur));
+        const struct bseries *s = &cur;
         if (nout > 0 && (long)items[i].rank == cur_rank) {
             const struct hk_series *p = &out[nout - 1];
             if (p->hash == s->s.hash && strcmp(p->name, s->s.name) == 0 &&
@@ -1437,8 +1475,9 @@ struct hk_snapshot *hk_builder_seal(struct hk_builder *b, int64_t ts_ms,
             nfams++;
             cur_rank = items[i].rank;
         }
-        out[nout] = s->s;
-        out[nout].family = (uint32_t)(nfams - 1);
+        struct hk_series o = s->s;
+        o.family = (uint32_t)(nfams - 1);
+        memcpy(&out[nout], &o, sizeof(o));
         if (s->nhist && nhists) { /* nhists is set whenever b->nnh > 0 */
             nhists[nnh] = b->nh[s->nhist - 1];
             nhists[nnh].series = (uint32_t)nout;
@@ -1467,6 +1506,13 @@ struct hk_snapshot *hk_builder_seal(struct hk_builder *b, int64_t ts_ms,
         ret_stats->arena_bytes = hk_arena_reserved_bytes(b->arena);
         ret_stats->hint =
             (struct hk_builder_hint){b->nser, b->intern_n, b->sets_n, ret_stats->arena_bytes};
+    }
+    if (b->ser) { /* the series block is the snapshot's now; its unused tail goes */
+        snap->series_block = b->ser;
+        snap->series_block_bytes = b->capser * sizeof(*b->ser);
+        trim_block(b->ser, nout * sizeof(*out), snap->series_block_bytes);
+        b->ser = NULL;
+        b->capser = 0;
     }
     b->arena = NULL; /* now owned by the snapshot */
     free(order);
@@ -1503,6 +1549,7 @@ void hk_snapshot_unref(struct hk_snapshot *snap)
             snap->slots[i].free_fn(p);
     }
     hk_arena_free(snap->arena);
+    hk_big_free(snap->series_block, snap->series_block_bytes);
     free(snap);
 }
 

@@ -200,6 +200,129 @@ static void test_intern_skip(void **state)
     hk_snapshot_unref(s);
 }
 
+/* Emits series k of seal_many's set: family k % 3 (a gauge, a counter, a native histogram
+ * every 50th), labels and value a function of k. */
+static void emit_kth(struct hk_builder *b, size_t k)
+{
+    static const struct hk_metric_desc d_nh = {"nh_seconds", "N.", HK_METRIC_HISTOGRAM, "",
+                                               two_labels};
+    char pod[32], ctr[32];
+    snprintf(pod, sizeof(pod), "pod-%zu", k / 7);
+    snprintf(ctr, sizeof(ctr), "ctr-%zu", k);
+    const char *v1[] = {ctr}, *v2[] = {pod, ctr};
+    if (k % 50 == 0) {
+        uint64_t counts[] = {k, 0, 2, 1};
+        struct hk_nhist_in in = {0, 0, 1, -1, counts, 4, (double)k, -2, 2};
+        assert_int_equal(hk_emit_native_histogram(b, &d_nh, v2, &in), 0);
+    } else if (k % 3 == 0) {
+        assert_int_equal(hk_emit(b, &d_b, v1, (double)k), 0);
+    } else {
+        assert_int_equal(hk_emit(b, &d_a, v2, (double)k), 0);
+    }
+}
+
+/* The seal sorts the builder's own series array in place (a permutation, then compacted to
+ * hk_series' stride) and the snapshot keeps it: whatever the emission order (forward, reversed,
+ * strided), with or without a reservation bigger than the cycle, every series is there once,
+ * the same sorted order comes out, duplicates are dropped and native histograms stay on their
+ * _count series. Sizes above and below a big block (hk_big_alloc). */
+static void test_seal_in_place(void **state)
+{
+    (void)state;
+    const size_t sizes[] = {10, 1000, 40000};
+    for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
+        size_t n = sizes[z];
+        struct hk_snapshot *snaps[3];
+        size_t ndup = 0;
+        for (int order = 0; order < 3; order++) {
+            struct hk_builder *b = hk_builder_new(NULL);
+            assert_non_null(b);
+            if (order == 2) {
+                struct hk_builder_hint hint = {3 * n, 10, 10, 0};
+                hk_builder_reserve(b, &hint);
+            }
+            hk_builder_begin(b, "c");
+            for (size_t i = 0; i < n; i++)
+                emit_kth(b, order == 0 ? i : order == 1 ? n - 1 - i : (i * 7919) % n);
+            /* duplicates of a few early series, emitted last: dropped, the first kept */
+            for (size_t i = 3; i < n; i += 3 * (1 + n / 50))
+                if (i % 50 && i % 3 == 0) {
+                    const char *v1[] = {"x"};
+                    char ctr[32];
+                    snprintf(ctr, sizeof(ctr), "ctr-%zu", i);
+                    v1[0] = ctr;
+                    assert_int_equal(hk_emit(b, &d_b, v1, -1), 0);
+                    ndup += order == 0;
+                }
+            hk_builder_commit(b);
+            snaps[order] = hk_builder_seal(b, 0, NULL);
+            assert_non_null(snaps[order]);
+        }
+        const struct hk_snapshot *s = snaps[0];
+        size_t want = 0, nh = 0;
+        for (size_t k = 0; k < n; k++)
+            want += k % 50 == 0 ? 6 + 2 : 1; /* le 0.25 0.5 1 2 4 +Inf, _sum, _count */
+        for (size_t k = 0; k < n; k += 50)
+            nh++;
+        assert_int_equal(s->nseries, want);
+        assert_int_equal(s->nnhists, nh);
+        assert_int_equal(s->duplicates_dropped, ndup);
+        assert_true(ndup > 0 || n < 100);
+        for (int order = 1; order < 3; order++) {
+            const struct hk_snapshot *t = snaps[order];
+            assert_int_equal(t->nseries, s->nseries);
+            assert_int_equal(t->nfamilies, s->nfamilies);
+            assert_int_equal(t->nnhists, s->nnhists);
+            assert_int_equal(t->duplicates_dropped, s->duplicates_dropped);
+            for (size_t i = 0; i < s->nseries; i++) {
+                const struct hk_series *x = &s->series[i], *y = &t->series[i];
+                assert_string_equal(x->name, y->name);
+                assert_int_equal(x->hash, y->hash);
+                assert_int_equal(x->family, y->family);
+                assert_true(x->value == y->value);
+                assert_int_equal(hk_labels_cmp(x->labels, x->nlabels, y->labels, y->nlabels), 0);
+            }
+            for (size_t i = 0; i < s->nnhists; i++) {
+                assert_int_equal(t->nhists[i].series, s->nhists[i].series);
+                assert_int_equal(t->nhists[i].count, s->nhists[i].count);
+            }
+        }
+        /* Families sorted and contiguous; each series' content is its k's; each native
+         * histogram sits on a _count series of the same k. */
+        size_t seen = 0;
+        for (size_t f = 0; f < s->nfamilies; f++) {
+            const struct hk_family *fam = &s->families[f];
+            assert_int_equal(fam->first, seen);
+            if (f)
+                assert_true(strcmp(s->families[f - 1].name, fam->name) < 0);
+            for (size_t i = fam->first; i < fam->first + fam->count; i++) {
+                const struct hk_series *x = &s->series[i];
+                assert_int_equal(x->family, f);
+                assert_true(x->hash == hk_series_hash(x->name, x->labels, x->nlabels));
+                const char *c = hk_labels_get(x->labels, x->nlabels, "container");
+                if (!c)
+                    c = hk_labels_get(x->labels, x->nlabels, "pod"); /* b_metric's only label */
+                assert_non_null(c);
+                size_t k = (size_t)strtoul(c + 4, NULL, 10);
+                assert_true(k < n);
+                if (k % 50 == 0)
+                    assert_string_equal(fam->name, "nh_seconds");
+                else
+                    assert_true(x->value == (double)k); /* a duplicate (-1) never wins */
+            }
+            seen += fam->count;
+        }
+        assert_int_equal(seen, s->nseries);
+        for (size_t i = 0; i < s->nnhists; i++) {
+            const struct hk_series *x = &s->series[s->nhists[i].series];
+            assert_string_equal(x->name, "nh_seconds_count");
+            assert_true(x->value == (double)s->nhists[i].count);
+        }
+        for (int order = 0; order < 3; order++)
+            hk_snapshot_unref(snaps[order]);
+    }
+}
+
 /* A builder sized from the previous cycle's stats yields the same snapshot; the stats count
  * what was interned; a hint smaller than the cycle (growth) still works. */
 static void test_reserve_hint(void **state)
@@ -882,6 +1005,7 @@ int main(void)
         cmocka_unit_test(test_memos_by_content),
         cmocka_unit_test(test_memos_sets_and_descs),
         cmocka_unit_test(test_intern_skip),
+        cmocka_unit_test(test_seal_in_place),
         cmocka_unit_test(test_reserve_hint),
         cmocka_unit_test(test_max_series_cap),
         cmocka_unit_test(test_set_help),
