@@ -1455,31 +1455,30 @@ struct hk_snapshot *hk_builder_seal(struct hk_builder *b, int64_t ts_ms,
     uint64_t dups = 0;
     long cur_rank = -1;
     for (size_t i = 0; i < b->nser; i++) {
-        /* A copy: out[nout] (nout <= i, a smaller stride) may overlap ser[i], never a later
-         * one (48 * (i + 1) <= 72 * (i + 1)). */
-        struct bseries cur;
-        memcpy(&cur, &b->ser[i], sizeof(cur));
-        const struct bseries *s = &cur;
+        /* Copies: out[nout] (nout <= i, a smaller stride) may overlap ser[i]'s series, never
+         * its nhist (at 72 i + 68 >= 48 (i + 1)) or a later one. */
+        struct hk_series o;
+        memcpy(&o, &b->ser[i].s, sizeof(o));
+        uint32_t nhist = b->ser[i].nhist;
         if (nout > 0 && (long)items[i].rank == cur_rank) {
             const struct hk_series *p = &out[nout - 1];
-            if (p->hash == s->s.hash && strcmp(p->name, s->s.name) == 0 &&
-                hk_labels_cmp(p->labels, p->nlabels, s->s.labels, s->s.nlabels) == 0) {
+            if (p->hash == o.hash && strcmp(p->name, o.name) == 0 &&
+                hk_labels_cmp(p->labels, p->nlabels, o.labels, o.nlabels) == 0) {
                 dups++;
                 continue;
             }
         }
         if ((long)items[i].rank != cur_rank) {
-            const struct bfamily *f = &b->fam[s->s.family];
+            const struct bfamily *f = &b->fam[o.family];
             fams[nfams] = (struct hk_family){f->name, f->help,          f->unit,
                                              f->type, (uint32_t)nout, 0, f->target};
             nfams++;
             cur_rank = items[i].rank;
         }
-        struct hk_series o = s->s;
         o.family = (uint32_t)(nfams - 1);
         memcpy(&out[nout], &o, sizeof(o));
-        if (s->nhist && nhists) { /* nhists is set whenever b->nnh > 0 */
-            nhists[nnh] = b->nh[s->nhist - 1];
+        if (nhist && nhists) { /* nhists is set whenever b->nnh > 0 */
+            nhists[nnh] = b->nh[nhist - 1];
             nhists[nnh].series = (uint32_t)nout;
             nnh++;
         }
