@@ -76,10 +76,19 @@ struct bfamily {
 
 struct bseries {
     struct hk_series s;
-    uint64_t group;  /* hash without le/quantile: keeps a histogram's series together */
-    double sub;      /* le or quantile, for ordering inside a group */
-    uint8_t suffix;  /* order of _bucket/_count/_sum/_created inside a group */
-    uint32_t nhist;  /* index + 1 in hk_builder.nh of the native histogram on this _count; 0 */
+};
+/* The seal hands the builder's array to the snapshot as its hk_series array. */
+_Static_assert(sizeof(struct bseries) == sizeof(struct hk_series), "bseries has hk_series' stride");
+
+/* The seal's order keys of a series that is not its family's own sample or belongs to a
+ * histogram or summary (the others have group = s.hash, sub = 0, suffix = 0): kept aside, in
+ * series order, so the builder's series array has hk_series' stride (the seal then sorts it
+ * in place into the snapshot's). */
+struct bside {
+    uint64_t group; /* hash without le/quantile: keeps a histogram's series together */
+    double sub;     /* le or quantile, for ordering inside a group */
+    uint32_t idx;   /* the series' index in hk_builder.ser */
+    uint8_t suffix; /* order of _bucket/_count/_sum/_created inside a group */
 };
 
 struct intern {
@@ -170,7 +179,10 @@ struct hk_builder {
     size_t fam_index_cap;
     struct bseries *ser;
     size_t nser, capser;
-    struct hk_nhist *nh; /* native histograms; .series unused until seal */
+    struct bside *side; /* order keys of the series that need them, by idx */
+    size_t nside, capside;
+    const uint32_t *seal_side; /* during the seal: per series, its side entry + 1, or 0 */
+    struct hk_nhist *nh; /* native histograms; .series: its _count's index in ser until seal */
     size_t nnh, capnh;
     const struct hk_metric_desc *last_desc; /* one-entry cache: desc → family */
     uint32_t last_fam;
@@ -251,6 +263,7 @@ void hk_builder_free(struct hk_builder *b)
     free(b->fam_index);
     /* The big ones go to the pool for the next cycle's builder (arena.h). */
     hk_big_free(b->ser, b->capser * sizeof(*b->ser));
+    hk_big_free(b->side, b->capside * sizeof(*b->side));
     free(b->nh);
     hk_big_free(b->intern, b->intern_cap * sizeof(*b->intern));
     hk_big_free(b->sets, b->sets_cap * sizeof(*b->sets));
@@ -277,6 +290,8 @@ static void fam_index_rebuild(struct hk_builder *b);
 void hk_builder_abort(struct hk_builder *b)
 {
     b->nser = b->section_start;
+    while (b->nside && b->side[b->nside - 1].idx >= b->nser)
+        b->nside--;
     b->nnh = b->section_nh_start;
     if (b->nfam != b->section_fam_start) {
         b->nfam = b->section_fam_start;
@@ -660,6 +675,18 @@ static int add_series(struct hk_builder *b, uint32_t fam, const char *series_nam
         b->capser = cap;
     }
     struct bfamily *f = &b->fam[fam];
+    const char *skip = f->type == HK_METRIC_HISTOGRAM ? "le"
+                       : f->type == HK_METRIC_SUMMARY ? "quantile"
+                                                      : NULL;
+    bool own = series_name == f->name; /* the family's own sample: most series */
+    if ((skip || !own) && b->nside == b->capside) {
+        size_t cap = b->capside ? b->capside * 2 : 256;
+        struct bside *d = hk_big_realloc(b->side, b->nside * sizeof(*d), cap * sizeof(*d));
+        if (!d)
+            return -ENOMEM;
+        b->side = d;
+        b->capside = cap;
+    }
     struct bseries *s = &b->ser[b->nser];
     s->s.name = series_name;
     s->s.labels = labels;
@@ -670,24 +697,24 @@ static int add_series(struct hk_builder *b, uint32_t fam, const char *series_nam
     /* The parts are at hand: the name's hash is the family's (or the caller's), the set's the
      * sum its labels' remembered pair hashes. */
     s->s.hash = hk_series_hash_of(name_hash, set_hash);
-    const char *skip = f->type == HK_METRIC_HISTOGRAM ? "le"
-                       : f->type == HK_METRIC_SUMMARY ? "quantile"
-                                                      : NULL;
     /* group: the series of one metric point (a histogram's buckets, _sum, _count, _created; a
-     * counter's _total and _created) share it, so they come out together and in order. */
-    bool own = series_name == f->name; /* the family's own sample: most series */
-    if (skip)
-        s->group = group_skip(f, labels, n, set_hash, skip);
-    else if (f->type == HK_METRIC_COUNTER)
-        /* a counter's own sample (series named as the family): the same hash as above */
-        s->group = own || strcmp(series_name, f->name) == 0
-                       ? s->s.hash
-                       : hk_series_hash_of(f->name_hash, set_hash);
-    else
-        s->group = s->s.hash;
-    s->suffix = own ? 0 : suffix_rank(f->name, f->type, series_name);
-    s->sub = skip ? parse_sub(hk_labels_get(labels, n, skip)) : 0;
-    s->nhist = 0;
+     * counter's _total and _created) share it, so they come out together and in order. A
+     * family's own sample outside histograms and summaries has group = hash, no suffix or sub:
+     * nothing aside. */
+    if (skip || !own) {
+        struct bside *d = &b->side[b->nside++];
+        if (skip)
+            d->group = group_skip(f, labels, n, set_hash, skip);
+        else if (f->type == HK_METRIC_COUNTER)
+            /* a counter's sample named as the family: the same hash as above */
+            d->group = strcmp(series_name, f->name) == 0 ? s->s.hash
+                                                         : hk_series_hash_of(f->name_hash, set_hash);
+        else
+            d->group = s->s.hash;
+        d->suffix = own ? 0 : suffix_rank(f->name, f->type, series_name);
+        d->sub = skip ? parse_sub(hk_labels_get(labels, n, skip)) : 0;
+        d->idx = (uint32_t)b->nser;
+    }
     f->nseries++;
     b->nser++;
     return 0;
@@ -1070,7 +1097,7 @@ int hk_emit_native_histogram(struct hk_builder *b, const struct hk_metric_desc *
     /* hk_emit_histogram added the _count series last */
     if (b->nser == before)
         goto out;
-    b->nh[b->nnh] = (struct hk_nhist){0,
+    b->nh[b->nnh] = (struct hk_nhist){(uint32_t)(b->nser - 1),
                                       in->schema,
                                       in->zero_threshold,
                                       in->zero_count,
@@ -1080,7 +1107,7 @@ int hk_emit_native_histogram(struct hk_builder *b, const struct hk_metric_desc *
                                       aspans,
                                       ndeltas,
                                       adeltas};
-    b->ser[b->nser - 1].nhist = (uint32_t)++b->nnh;
+    b->nnh++;
 out:
     if (spans != span_buf)
         free(spans);
@@ -1197,7 +1224,7 @@ int hk_builder_set_help(struct hk_builder *b, const char *family, const char *he
 /* ---------------------------------------------------------------- seal */
 
 struct sort_ctx_item {
-    uint64_t group; /* copy of ser[idx].group: most comparisons end here, without a cache miss */
+    uint64_t group; /* the series' group: most comparisons end here, without a cache miss */
     uint32_t rank;  /* family rank by name */
     uint32_t idx;
 };
@@ -1211,17 +1238,22 @@ static int series_cmp(const void *pa, const void *pb, void *ctx)
     if (a->group != b->group)
         return a->group < b->group ? -1 : 1;
     const struct bseries *sa = &sort_builder->ser[a->idx], *sb = &sort_builder->ser[b->idx];
-    if (sa->suffix != sb->suffix)
-        return sa->suffix < sb->suffix ? -1 : 1;
-    if (sa->sub != sb->sub) {
+    static const struct bside none = {0, 0, 0, 0};
+    uint32_t ka = sort_builder->seal_side ? sort_builder->seal_side[a->idx] : 0,
+             kb = sort_builder->seal_side ? sort_builder->seal_side[b->idx] : 0;
+    const struct bside *da = ka ? &sort_builder->side[ka - 1] : &none,
+                       *db = kb ? &sort_builder->side[kb - 1] : &none;
+    if (da->suffix != db->suffix)
+        return da->suffix < db->suffix ? -1 : 1;
+    if (da->sub != db->sub) {
         /* A total order even for le="NaN" (possible via hk_emit_labels): NaN sorts last. A
          * comparator that is not consistent leaves qsort's output unordered, and duplicates
          * then escape the adjacent-pair check below. */
-        if (isnan(sa->sub) || isnan(sb->sub)) {
-            if (isnan(sa->sub) != isnan(sb->sub))
-                return isnan(sa->sub) ? 1 : -1;
+        if (isnan(da->sub) || isnan(db->sub)) {
+            if (isnan(da->sub) != isnan(db->sub))
+                return isnan(da->sub) ? 1 : -1;
         } else {
-            return sa->sub < sb->sub ? -1 : 1;
+            return da->sub < db->sub ? -1 : 1;
         }
     }
     if (sa->s.hash != sb->s.hash)
@@ -1364,8 +1396,8 @@ static void sort_family(struct sort_ctx_item *v, struct sort_ctx_item *tmp, size
 }
 
 /* Gives back the pages of a big block (hk_big_alloc, bytes asked for) past its first used
- * bytes: the snapshot keeps the block for its life, filled to 2/3 at most (hk_series in a
- * bseries array) and less when the reservation's headroom went unused. */
+ * bytes: the snapshot keeps the block for its life, and the reservation's headroom (1/8) or
+ * the dropped duplicates leave a tail unused. */
 static void trim_block(void *p, size_t used, size_t bytes)
 {
     const uintptr_t page = 4096;
@@ -1384,6 +1416,8 @@ struct hk_snapshot *hk_builder_seal(struct hk_builder *b, int64_t ts_ms,
     uint32_t *order = NULL, *rank = NULL;
     struct sort_ctx_item *items = NULL;
     size_t items_bytes = (b->nser ? b->nser : 1) * 2 * sizeof(*items);
+    uint32_t *sidx = NULL; /* per series: its side entry + 1, or 0 (only when there are some) */
+    size_t sidx_bytes = (b->nser ? b->nser : 1) * sizeof(*sidx);
 
     /* Nothing is interned from here on: the tables go before the sort scratch and the series
      * array are taken, which lowers the cycle's peak by their size (16 bytes a slot, two slots
@@ -1400,8 +1434,16 @@ struct hk_snapshot *hk_builder_seal(struct hk_builder *b, int64_t ts_ms,
     rank = malloc((b->nfam ? b->nfam : 1) * 2 * sizeof(*rank));   /* + start per rank */
     /* items, then as many again: the merge sort's scratch */
     items = hk_big_alloc(items_bytes);
-    if (!snap || !order || !rank || !items)
+    if (b->nside)
+        sidx = hk_big_alloc(sidx_bytes);
+    if (!snap || !order || !rank || !items || (b->nside && !sidx))
         goto fail;
+    if (sidx) {
+        memset(sidx, 0, sidx_bytes);
+        for (size_t k = 0; k < b->nside; k++)
+            sidx[b->side[k].idx] = (uint32_t)k + 1;
+    }
+    b->seal_side = sidx;
 
     for (uint32_t i = 0; i < b->nfam; i++)
         order[i] = i;
@@ -1418,7 +1460,8 @@ struct hk_snapshot *hk_builder_seal(struct hk_builder *b, int64_t ts_ms,
     }
     for (uint32_t i = 0; i < b->nser; i++) {
         uint32_t r = rank[b->ser[i].s.family];
-        items[start[r]++] = (struct sort_ctx_item){b->ser[i].group, r, i};
+        uint64_t group = sidx && sidx[i] ? b->side[sidx[i] - 1].group : b->ser[i].s.hash;
+        items[start[r]++] = (struct sort_ctx_item){group, r, i};
     }
     for (uint32_t r = 0, lo = 0; r < b->nfam; lo = start[r], r++)
         sort_family(items + lo, items + b->nser, start[r] - lo, b);
@@ -1426,15 +1469,21 @@ struct hk_snapshot *hk_builder_seal(struct hk_builder *b, int64_t ts_ms,
     struct hk_family *fams = hk_arena_alloc(b->arena, (b->nfam ? b->nfam : 1) * sizeof(*fams));
     struct hk_nhist *nhists =
         b->nnh ? hk_arena_alloc(b->arena, b->nnh * sizeof(*nhists)) : NULL;
-    /* The series array is the builder's own block, permuted into the sorted order and then
-     * compacted to hk_series' stride in place (no second array: 48 bytes a series less at the
-     * cycle's peak). An empty builder may have no block: one element of the arena then. */
-    struct hk_series *out = b->ser ? (struct hk_series *)(void *)b->ser
-                                   : hk_arena_alloc(b->arena, sizeof(*out));
+    /* The series array is the builder's own block, permuted into the sorted order in place
+     * and the duplicates squeezed out (no second array: 48 bytes a series less at the cycle's
+     * peak). An empty builder may have no block: one element of the arena then. */
+    struct hk_series *out = b->ser ? &b->ser[0].s : hk_arena_alloc(b->arena, sizeof(*out));
     if (!out || !fams || (b->nnh && !nhists))
         goto fail;
-    /* Nothing fails from here on. The permutation follows its cycles: position j takes
-     * ser[items[j].idx]; a position done is marked by items[j].idx = j. */
+    b->seal_side = NULL;
+    /* Nothing fails from here on. Each series' family field carries its native histogram's
+     * index + 1 (0: none) through the permutation; the family comes from the item's rank. */
+    for (size_t i = 0; i < b->nser; i++)
+        b->ser[i].s.family = 0;
+    for (size_t k = 0; k < b->nnh; k++)
+        b->ser[b->nh[k].series].s.family = (uint32_t)k + 1;
+    /* The permutation follows its cycles: position j takes ser[items[j].idx]; a position done
+     * is marked by items[j].idx = j. */
     for (size_t i = 0; i < b->nser; i++) {
         if (items[i].idx == i)
             continue;
@@ -1455,11 +1504,8 @@ struct hk_snapshot *hk_builder_seal(struct hk_builder *b, int64_t ts_ms,
     uint64_t dups = 0;
     long cur_rank = -1;
     for (size_t i = 0; i < b->nser; i++) {
-        /* Copies: out[nout] (nout <= i, a smaller stride) may overlap ser[i]'s series, never
-         * its nhist (at 72 i + 68 >= 48 (i + 1)) or a later one. */
-        struct hk_series o;
-        memcpy(&o, &b->ser[i].s, sizeof(o));
-        uint32_t nhist = b->ser[i].nhist;
+        struct hk_series o = b->ser[i].s;
+        uint32_t nhist = o.family;
         if (nout > 0 && (long)items[i].rank == cur_rank) {
             const struct hk_series *p = &out[nout - 1];
             if (p->hash == o.hash && strcmp(p->name, o.name) == 0 &&
@@ -1469,14 +1515,14 @@ struct hk_snapshot *hk_builder_seal(struct hk_builder *b, int64_t ts_ms,
             }
         }
         if ((long)items[i].rank != cur_rank) {
-            const struct bfamily *f = &b->fam[o.family];
+            const struct bfamily *f = &b->fam[order[items[i].rank]];
             fams[nfams] = (struct hk_family){f->name, f->help,          f->unit,
                                              f->type, (uint32_t)nout, 0, f->target};
             nfams++;
             cur_rank = items[i].rank;
         }
         o.family = (uint32_t)(nfams - 1);
-        memcpy(&out[nout], &o, sizeof(o));
+        out[nout] = o;
         if (nhist && nhists) { /* nhists is set whenever b->nnh > 0 */
             nhists[nnh] = b->nh[nhist - 1];
             nhists[nnh].series = (uint32_t)nout;
@@ -1517,14 +1563,17 @@ struct hk_snapshot *hk_builder_seal(struct hk_builder *b, int64_t ts_ms,
     free(order);
     free(rank);
     hk_big_free(items, items_bytes);
+    hk_big_free(sidx, sidx_bytes);
     hk_builder_free(b);
     return snap;
 
 fail:
+    b->seal_side = NULL;
     free(snap);
     free(order);
     free(rank);
     hk_big_free(items, items_bytes);
+    hk_big_free(sidx, sidx_bytes);
     hk_builder_free(b);
     return NULL;
 }
