@@ -707,8 +707,9 @@ static int add_series(struct hk_builder *b, uint32_t fam, const char *series_nam
             d->group = group_skip(f, labels, n, set_hash, skip);
         else if (f->type == HK_METRIC_COUNTER)
             /* a counter's sample named as the family: the same hash as above */
-            d->group = strcmp(series_name, f->name) == 0 ? s->s.hash
-                                                         : hk_series_hash_of(f->name_hash, set_hash);
+            d->group = strcmp(series_name, f->name) == 0
+                           ? s->s.hash
+                           : hk_series_hash_of(f->name_hash, set_hash);
         else
             d->group = s->s.hash;
         d->suffix = own ? 0 : suffix_rank(f->name, f->type, series_name);
@@ -1480,7 +1481,7 @@ struct hk_snapshot *hk_builder_seal(struct hk_builder *b, int64_t ts_ms,
      * index + 1 (0: none) through the permutation; the family comes from the item's rank. */
     for (size_t i = 0; i < b->nser; i++)
         b->ser[i].s.family = 0;
-    for (size_t k = 0; k < b->nnh; k++)
+    for (size_t k = 0; b->ser && k < b->nnh; k++) /* a histogram has series: b->ser is set */
         b->ser[b->nh[k].series].s.family = (uint32_t)k + 1;
     /* The permutation follows its cycles: position j takes ser[items[j].idx]; a position done
      * is marked by items[j].idx = j. */
