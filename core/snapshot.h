@@ -128,6 +128,11 @@ struct hk_snapshot {
     const struct hk_nhist *nhists;
     size_t nnhists;
     struct hk_snapshot_slot slots[HK_SNAPSHOT_SLOTS];
+    /* The builder's series array, which became `series` at the seal (compacted in place);
+     * freed with the snapshot (hk_big_free with the bytes it was asked for). NULL: series lives
+     * in the arena. */
+    void *series_block;
+    size_t series_block_bytes;
 };
 
 enum hk_snapshot_slot_id {

@@ -119,6 +119,217 @@ static struct hk_snapshot *cycle(size_t n, const struct hk_builder_hint *hint,
     return hk_builder_seal(b, 1000, st);
 }
 
+/* A label position whose values are all new (an id) stops being interned; when its values
+ * start repeating it goes back to sharing them. Series, their hashes and the de-duplication are
+ * the same either way: duplicates planted while the position is interned, while it is not, and
+ * across the switch are all dropped (the first wins), and nothing else is. */
+static void test_intern_skip(void **state)
+{
+    (void)state;
+    struct hk_builder *b = hk_builder_new(NULL);
+    assert_non_null(b);
+    hk_builder_begin(b, "c");
+    char pod[32], ctr[32];
+    const char *v[] = {pod, ctr};
+    size_t n = 0, dups = 0;
+    /* phases: 0 unique pods (skipped after a while), 1 five pods repeating in turn (found by a
+     * sampled lookup: interning resumes), 2 unique again, 3 family-major repeats of phase 0 */
+    for (int phase = 0; phase < 4; phase++) {
+        for (size_t i = 0; i < 3000; i++) {
+            if (phase == 1)
+                snprintf(pod, sizeof(pod), "rep-%zu", i % 5);
+            else
+                snprintf(pod, sizeof(pod), "p%d-%zu", phase == 3 ? 0 : phase, i);
+            snprintf(ctr, sizeof(ctr), "c%d-%zu", phase, i);
+            assert_int_equal(hk_emit(b, &d_a, v, (double)(phase * 10000 + (int)i)), 0);
+            n++;
+            if (i % 97 == 5) {
+                /* a duplicate of an earlier series of this phase: same labels, later value */
+                size_t j = i - 5;
+                if (phase == 1)
+                    snprintf(pod, sizeof(pod), "rep-%zu", j % 5);
+                else
+                    snprintf(pod, sizeof(pod), "p%d-%zu", phase == 3 ? 0 : phase, j);
+                snprintf(ctr, sizeof(ctr), "c%d-%zu", phase, j);
+                assert_int_equal(hk_emit(b, &d_a, v, -1), 0);
+                dups++;
+            }
+        }
+    }
+    /* one series of phase 0 again, after everything: also a duplicate */
+    snprintf(pod, sizeof(pod), "p0-%d", 2999);
+    snprintf(ctr, sizeof(ctr), "c0-%d", 2999);
+    assert_int_equal(hk_emit(b, &d_a, v, -1), 0);
+    dups++;
+    hk_builder_commit(b);
+    struct hk_seal_stats st;
+    struct hk_snapshot *s = hk_builder_seal(b, 0, &st);
+    assert_non_null(s);
+    assert_int_equal(s->duplicates_dropped, dups);
+    assert_int_equal(s->nseries, n);
+    /* fewer values interned than distinct ones (3 × 3000 pods + 12000 ctrs): skipping happened */
+    assert_true(st.hint.values < 3 * 3000);
+    const char *rep[5] = {NULL};
+    size_t shared = 0;
+    for (size_t k = 0; k < s->nseries; k++) {
+        const struct hk_series *x = &s->series[k];
+        assert_true(x->hash == hk_series_hash(x->name, x->labels, x->nlabels));
+        assert_true(x->value >= 0); /* the first of each pair won */
+        const char *p = hk_labels_get(x->labels, x->nlabels, "pod");
+        const char *c = hk_labels_get(x->labels, x->nlabels, "container");
+        int phase = c[1] - '0';
+        size_t i = (size_t)strtoul(c + 3, NULL, 10);
+        assert_true(x->value == (double)(phase * 10000 + (int)i));
+        char want[32];
+        if (phase == 1)
+            snprintf(want, sizeof(want), "rep-%zu", i % 5);
+        else
+            snprintf(want, sizeof(want), "p%d-%zu", phase == 3 ? 0 : phase, i);
+        assert_string_equal(p, want);
+        if (phase == 1) {
+            if (rep[i % 5] == p)
+                shared++;
+            rep[i % 5] = p;
+        }
+        if (k)
+            assert_true(hk_labels_cmp(x->labels, x->nlabels, s->series[k - 1].labels,
+                                      s->series[k - 1].nlabels) != 0);
+    }
+    /* the repeating pods are shared again (not a copy per series) for nearly all of phase 1 */
+    assert_true(shared > 3000 - 200);
+    hk_snapshot_unref(s);
+}
+
+/* Emits series k of seal_many's set: family k % 3 (a gauge, a counter, a native histogram
+ * every 50th), labels and value a function of k. */
+static void emit_kth(struct hk_builder *b, size_t k)
+{
+    static const struct hk_metric_desc d_nh = {"nh_seconds", "N.", HK_METRIC_HISTOGRAM, "",
+                                               two_labels};
+    char pod[32], ctr[32];
+    snprintf(pod, sizeof(pod), "pod-%zu", k / 7);
+    snprintf(ctr, sizeof(ctr), "ctr-%zu", k);
+    const char *v1[] = {ctr}, *v2[] = {pod, ctr};
+    if (k % 50 == 0) {
+        uint64_t counts[] = {k, 0, 2, 1};
+        struct hk_nhist_in in = {0, 0, 1, -1, counts, 4, (double)k, -2, 2};
+        assert_int_equal(hk_emit_native_histogram(b, &d_nh, v2, &in), 0);
+    } else if (k % 3 == 0) {
+        assert_int_equal(hk_emit(b, &d_b, v1, (double)k), 0);
+    } else {
+        assert_int_equal(hk_emit(b, &d_a, v2, (double)k), 0);
+    }
+}
+
+/* The seal sorts the builder's own series array in place (a permutation; the order keys of
+ * histogram and suffixed series kept aside) and the snapshot keeps it: whatever the emission
+ * order (forward, reversed, strided), with or without a reservation bigger than the cycle or
+ * an aborted section of histograms, every series is there once,
+ * the same sorted order comes out, duplicates are dropped and native histograms stay on their
+ * _count series. Sizes above and below a big block (hk_big_alloc). */
+static void test_seal_in_place(void **state)
+{
+    (void)state;
+    const size_t sizes[] = {10, 1000, 40000};
+    for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
+        size_t n = sizes[z];
+        struct hk_snapshot *snaps[3];
+        size_t ndup = 0;
+        for (int order = 0; order < 3; order++) {
+            struct hk_builder *b = hk_builder_new(NULL);
+            assert_non_null(b);
+            if (order == 2) {
+                struct hk_builder_hint hint = {3 * n, 10, 10, 0};
+                hk_builder_reserve(b, &hint);
+            }
+            hk_builder_begin(b, "c");
+            for (size_t i = 0; i < n; i++)
+                emit_kth(b, order == 0 ? i : order == 1 ? n - 1 - i : (i * 7919) % n);
+            /* duplicates of a few early series, emitted last: dropped, the first kept */
+            for (size_t i = 3; i < n; i += 3 * (1 + n / 50))
+                if (i % 50 && i % 3 == 0) {
+                    const char *v1[] = {"x"};
+                    char ctr[32];
+                    snprintf(ctr, sizeof(ctr), "ctr-%zu", i);
+                    v1[0] = ctr;
+                    assert_int_equal(hk_emit(b, &d_b, v1, -1), 0);
+                    ndup += order == 0;
+                }
+            hk_builder_commit(b);
+            if (order == 2) { /* an aborted section's series and order keys leave no trace */
+                hk_builder_begin(b, "d");
+                for (size_t j = 0; j < 120; j++)
+                    emit_kth(b, n + j);
+                hk_builder_abort(b);
+            }
+            snaps[order] = hk_builder_seal(b, 0, NULL);
+            assert_non_null(snaps[order]);
+        }
+        const struct hk_snapshot *s = snaps[0];
+        size_t want = 0, nh = 0;
+        for (size_t k = 0; k < n; k++)
+            want += k % 50 == 0 ? 6 + 2 : 1; /* le 0.25 0.5 1 2 4 +Inf, _sum, _count */
+        for (size_t k = 0; k < n; k += 50)
+            nh++;
+        assert_int_equal(s->nseries, want);
+        assert_int_equal(s->nnhists, nh);
+        assert_int_equal(s->duplicates_dropped, ndup);
+        assert_true(ndup > 0 || n < 100);
+        for (int order = 1; order < 3; order++) {
+            const struct hk_snapshot *t = snaps[order];
+            assert_int_equal(t->nseries, s->nseries);
+            assert_int_equal(t->nfamilies, s->nfamilies);
+            assert_int_equal(t->nnhists, s->nnhists);
+            assert_int_equal(t->duplicates_dropped, s->duplicates_dropped);
+            for (size_t i = 0; i < s->nseries; i++) {
+                const struct hk_series *x = &s->series[i], *y = &t->series[i];
+                assert_string_equal(x->name, y->name);
+                assert_int_equal(x->hash, y->hash);
+                assert_int_equal(x->family, y->family);
+                assert_true(x->value == y->value);
+                assert_int_equal(hk_labels_cmp(x->labels, x->nlabels, y->labels, y->nlabels), 0);
+            }
+            for (size_t i = 0; i < s->nnhists; i++) {
+                assert_int_equal(t->nhists[i].series, s->nhists[i].series);
+                assert_int_equal(t->nhists[i].count, s->nhists[i].count);
+            }
+        }
+        /* Families sorted and contiguous; each series' content is its k's; each native
+         * histogram sits on a _count series of the same k. */
+        size_t seen = 0;
+        for (size_t f = 0; f < s->nfamilies; f++) {
+            const struct hk_family *fam = &s->families[f];
+            assert_int_equal(fam->first, seen);
+            if (f)
+                assert_true(strcmp(s->families[f - 1].name, fam->name) < 0);
+            for (size_t i = fam->first; i < fam->first + fam->count; i++) {
+                const struct hk_series *x = &s->series[i];
+                assert_int_equal(x->family, f);
+                assert_true(x->hash == hk_series_hash(x->name, x->labels, x->nlabels));
+                const char *c = hk_labels_get(x->labels, x->nlabels, "container");
+                if (!c)
+                    c = hk_labels_get(x->labels, x->nlabels, "pod"); /* b_metric's only label */
+                assert_non_null(c);
+                size_t k = (size_t)strtoul(c + 4, NULL, 10);
+                assert_true(k < n);
+                if (k % 50 == 0)
+                    assert_string_equal(fam->name, "nh_seconds");
+                else
+                    assert_true(x->value == (double)k); /* a duplicate (-1) never wins */
+            }
+            seen += fam->count;
+        }
+        assert_int_equal(seen, s->nseries);
+        for (size_t i = 0; i < s->nnhists; i++) {
+            const struct hk_series *x = &s->series[s->nhists[i].series];
+            assert_string_equal(x->name, "nh_seconds_count");
+            assert_true(x->value == (double)s->nhists[i].count);
+        }
+        for (int order = 0; order < 3; order++)
+            hk_snapshot_unref(snaps[order]);
+    }
+}
+
 /* A builder sized from the previous cycle's stats yields the same snapshot; the stats count
  * what was interned; a hint smaller than the cycle (growth) still works. */
 static void test_reserve_hint(void **state)
@@ -128,7 +339,9 @@ static void test_reserve_hint(void **state)
     struct hk_snapshot *a = cycle(3000, NULL, &st0);
     assert_non_null(a);
     assert_int_equal(st0.hint.series, 97 + 3000);
-    assert_true(st0.hint.values >= 97 + 3000); /* pod-N and ctr-N values */
+    /* pod-N values are interned; the ctr-N ones (a new value every time at their position)
+     * only until the builder stops interning that position's values */
+    assert_true(st0.hint.values >= 97 && st0.hint.values < 97 + 3000 / 2);
     assert_true(st0.hint.sets >= 97 + 3000);
     struct hk_snapshot *b = cycle(3000, &st0.hint, &st1);
     struct hk_builder_hint small = {10, 10, 10, 4096};
@@ -798,6 +1011,8 @@ int main(void)
         cmocka_unit_test(test_abort_drops_only_section),
         cmocka_unit_test(test_memos_by_content),
         cmocka_unit_test(test_memos_sets_and_descs),
+        cmocka_unit_test(test_intern_skip),
+        cmocka_unit_test(test_seal_in_place),
         cmocka_unit_test(test_reserve_hint),
         cmocka_unit_test(test_max_series_cap),
         cmocka_unit_test(test_set_help),
