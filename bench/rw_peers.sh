@@ -275,6 +275,15 @@ for iv in ivs:
         print("every %ss targets: CPU/1M <= 0.5x vmagent: %s (%.2f vs %.2f)   RSS <= 0.5x vmagent steady: %s (%.1f vs %.1f MiB)" % (
             iv, "MET" if ok_cpu else "NOT MET", h["cpu_s_per_M"], v["cpu_s_per_M"],
             "MET" if ok_rss else "NOT MET", h["rss_kb_mean"] / 1024, v["rss_kb_mean"] / 1024))
+    if iv == 1:  # issue 16's targets, at 1 s: absolute CPU and memory, and 0.3x vmagent's CPU
+        ok = lambda c: "MET" if c else "NOT MET"
+        print("every 1s targets (issue 16): CPU/1M <= 0.8: %s (%.2f)  <= 0.3x vmagent: %s (%s)  "
+              "RSS mean <= 25 MiB: %s (%.1f)  VmHWM <= 40 MiB: %s (%.1f)" % (
+                  ok(h["cpu_s_per_M"] <= 0.8), h["cpu_s_per_M"],
+                  ok(bool(v["cpu_s_per_M"]) and h["cpu_s_per_M"] <= 0.3 * v["cpu_s_per_M"]),
+                  f(h["cpu_s_per_M"] / v["cpu_s_per_M"]) if v["cpu_s_per_M"] else "no vmagent run",
+                  ok(h["rss_kb_mean"] <= 25 * 1024), h["rss_kb_mean"] / 1024,
+                  ok(h["hwm_kb"] <= 40 * 1024), h["hwm_kb"] / 1024))
     # Whole cycles still queued do not show in the receiver's cycle count: compare with the
     # cycles hakari made in the window (one of difference is the window edge).
     hm = [(r.get("agent_cycles") or 0) - (r["cycles"] or 0) for r in rows if r["agent"] == "hakari" and r["interval_s"] == iv]
