@@ -133,6 +133,26 @@ int hk_buf_printf(struct hk_buf *b, const char *fmt, ...)
     return 0;
 }
 
+int hk_grow_array(void **arr, size_t *cap, size_t need, size_t elem, size_t first)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : (first ? first : 1);
+    while (n < need) {
+        if (n > SIZE_MAX / 2)
+            return -ENOMEM;
+        n *= 2;
+    }
+    if (elem && n > SIZE_MAX / elem)
+        return -ENOMEM;
+    void *p = realloc(*arr, n * elem);
+    if (!p)
+        return -ENOMEM;
+    *arr = p;
+    *cap = n;
+    return 0;
+}
+
 char *hk_buf_steal(struct hk_buf *b, size_t *ret_len)
 {
     if (!b->data && hk_buf_reserve(b, 0) < 0)

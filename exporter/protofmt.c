@@ -246,17 +246,7 @@ static uint8_t *put_timestamp(uint8_t *p, uint8_t tag, int64_t s, int32_t ns)
 
 static int grow(void **arr, size_t *cap, size_t need, size_t elem)
 {
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap ? *cap : 64;
-    while (n < need)
-        n *= 2;
-    void *p = realloc(*arr, n * elem);
-    if (!p)
-        return -ENOMEM;
-    *arr = p;
-    *cap = n;
-    return 0;
+    return hk_grow_array(arr, cap, need, elem, 64);
 }
 
 /* ---- planning ---- */

@@ -677,16 +677,10 @@ static int grow(struct relabel_state *st, void **p, size_t *cap, size_t need, si
 {
     if (need <= *cap)
         return 0;
-    size_t ncap = *cap ? *cap : 16;
-    while (ncap < need)
-        ncap *= 2;
-    void *np = realloc(*p, ncap * elem);
-    if (!np)
-        return -ENOMEM;
-    st->allocs++;
-    *p = np;
-    *cap = ncap;
-    return 0;
+    int r = hk_grow_array(p, cap, need, elem, 16);
+    if (r == 0)
+        st->allocs++;
+    return r;
 }
 
 static char *arena_alloc(struct relabel_state *st, size_t n)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "exporter/pb_wire.h"
 #include "exporter/rw_encode.h"
 
@@ -22,21 +23,6 @@ void hk_rw_shape_free(struct hk_rw_shape *sh)
     free(sh->merged);
     free(sh->src);
     memset(sh, 0, sizeof(*sh));
-}
-
-static int reserve(void **p, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 16;
-    while (c < need)
-        c *= 2;
-    void *n = realloc(*p, c * size);
-    if (!n)
-        return -ENOMEM;
-    *p = n;
-    *cap = c;
-    return 0;
 }
 
 /* Appends a field (tag, length, bytes) to the shape's bytes; room was reserved. */
@@ -82,8 +68,8 @@ int hk_rw_shape_build(struct hk_rw_shape *sh, const struct hk_rw_targets *t, enu
         size_t l = field_len(nl) + field_len(vl);
         nbytes += 1 + hk_pb_varint_len(l) + l;
     }
-    if (reserve((void **)&sh->bytes, &sh->bytes_cap, nbytes, 1) < 0 ||
-        reserve((void **)&sh->parts, &sh->parts_cap, o, sizeof(*sh->parts)) < 0)
+    if (hk_grow_array((void **)&sh->bytes, &sh->bytes_cap, nbytes, 1, 16) < 0 ||
+        hk_grow_array((void **)&sh->parts, &sh->parts_cap, o, sizeof(*sh->parts), 16) < 0)
         return -ENOMEM;
     sh->nbytes = sh->nparts = sh->fixed = 0;
     for (size_t k = 0; k < o; k++) {

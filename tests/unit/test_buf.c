@@ -99,12 +99,40 @@ static void test_steal(void **state)
     hk_buf_free(&b);
 }
 
+/* hk_grow_array: first capacity, doubling, contents kept, overflow refused without change. */
+static void test_grow_array(void **state)
+{
+    (void)state;
+    int *a = NULL;
+    size_t cap = 0;
+    assert_int_equal(hk_grow_array((void **)&a, &cap, 0, sizeof(*a), 16), 0);
+    assert_null(a);
+    assert_int_equal(hk_grow_array((void **)&a, &cap, 3, sizeof(*a), 16), 0);
+    assert_int_equal(cap, 16);
+    for (int i = 0; i < 16; i++)
+        a[i] = i;
+    assert_int_equal(hk_grow_array((void **)&a, &cap, 17, sizeof(*a), 16), 0);
+    assert_int_equal(cap, 32);
+    for (int i = 0; i < 16; i++)
+        assert_int_equal(a[i], i);
+    assert_int_equal(hk_grow_array((void **)&a, &cap, 100, sizeof(*a), 16), 0);
+    assert_int_equal(cap, 128);
+    int *before = a;
+    assert_int_equal(hk_grow_array((void **)&a, &cap, SIZE_MAX / 2 + 2, sizeof(*a), 16), -ENOMEM);
+    assert_int_equal(hk_grow_array((void **)&a, &cap, SIZE_MAX / 4 + 1, sizeof(*a), 16), -ENOMEM);
+    assert_ptr_equal(a, before);
+    assert_int_equal(cap, 128);
+    assert_int_equal(a[15], 15);
+    free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_append),
         cmocka_unit_test(test_cap),
         cmocka_unit_test(test_steal),
+        cmocka_unit_test(test_grow_array),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
