@@ -338,24 +338,17 @@ ssize_t hk_cgroup_node_read(struct cgroup_state *st, struct node *n, enum file f
     return r;
 }
 
-/* The limit files of each version (the files[] marked spec). */
-static const enum file spec_v2[] = {F2_CPU_MAX, F2_CPU_WEIGHT, F2_MEM_MAX,
-                                    F2_MEM_MIN, F2_SWAP_MAX,   F2_PIDS_MAX};
-static const enum file spec_v1[] = {F1_CFS_PERIOD,  F1_CFS_QUOTA, F1_SHARES,  F1_MEM_LIMIT,
-                                    F1_MEMSW_LIMIT, F1_MEM_SOFT,  F1_PIDS_MAX};
-
-/* Watches n's limit files before their first read, so no write after it goes unseen. n is
- * "spec_watched" only when every limit file it has is watched. */
+/* Watches n's limit files (the files[] marked spec, of this hierarchy's version) before their
+ * first read, so no write after it goes unseen. n is "spec_watched" only when every limit file
+ * it has is watched. */
 static void spec_watch_setup(struct cgroup_state *st, struct node *n)
 {
     n->spec_watch_tried = true;
     if (!st->spec_watch)
         return;
-    const enum file *fs = st->v2 ? spec_v2 : spec_v1;
-    size_t nf =
-        st->v2 ? sizeof(spec_v2) / sizeof(spec_v2[0]) : sizeof(spec_v1) / sizeof(spec_v1[0]);
-    for (size_t i = 0; i < nf; i++) {
-        enum file f = fs[i];
+    for (enum file f = 0; f < F_COUNT; f++) {
+        if (!files[f].spec || (files[f].hier == H_V2) != st->v2)
+            continue;
         int dfd = n->dir_fd[st->hier_alias[files[f].hier]];
         if (n->fd[f] == FD_ABSENT || dfd < 0)
             continue;
