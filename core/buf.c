@@ -137,13 +137,15 @@ int hk_grow_array(void **arr, size_t *cap, size_t need, size_t elem, size_t firs
 {
     if (need <= *cap)
         return 0;
+    if (!elem)
+        return -EINVAL;
     size_t n = *cap ? *cap : (first ? first : 1);
     while (n < need) {
         if (n > SIZE_MAX / 2)
             return -ENOMEM;
         n *= 2;
     }
-    if (elem && n > SIZE_MAX / elem)
+    if (n > SIZE_MAX / elem)
         return -ENOMEM;
     void *p = realloc(*arr, n * elem);
     if (!p)

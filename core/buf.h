@@ -27,7 +27,8 @@ int hk_buf_printf(struct hk_buf *b, const char *fmt, ...) __attribute__((format(
 char *hk_buf_steal(struct hk_buf *b, size_t *ret_len);
 
 /* A growable array of elem-byte items: makes *arr hold at least need items, doubling *cap from
- * first (when 0). 0, or -ENOMEM (nothing changed; also when the size would overflow). */
+ * first (when 0). 0, -EINVAL (elem 0) or -ENOMEM (nothing changed; also when the size would
+ * overflow). */
 int hk_grow_array(void **arr, size_t *cap, size_t need, size_t elem, size_t first);
 
 #endif

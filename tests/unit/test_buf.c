@@ -106,6 +106,8 @@ static void test_grow_array(void **state)
     int *a = NULL;
     size_t cap = 0;
     assert_int_equal(hk_grow_array((void **)&a, &cap, 0, sizeof(*a), 16), 0);
+    assert_int_equal(hk_grow_array((void **)&a, &cap, 1, 0, 16), -EINVAL);
+    assert_int_equal(cap, 0);
     assert_null(a);
     assert_int_equal(hk_grow_array((void **)&a, &cap, 3, sizeof(*a), 16), 0);
     assert_int_equal(cap, 16);
